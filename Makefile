@@ -9,4 +9,4 @@ all: build
 build:
 	$(GO) build -o $(BIN)/floe ./cmd/floe
 
-include scripts/mk/*.mk
+-include scripts/mk/*.mk
