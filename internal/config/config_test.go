@@ -1,0 +1,63 @@
+package config
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestParseDynamic(t *testing.T) {
+	c, err := ParseDynamic([]string{"a=1", " b = x=y ", "c="})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.String("b", ""); got != "x=y" {
+		t.Errorf("b = %q", got)
+	}
+	if v, ok := c.Lookup("c"); !ok || v != "" {
+		t.Errorf("c = %q %v", v, ok)
+	}
+	for _, bad := range []string{"novalue", "=1", ""} {
+		if _, err := ParseDynamic([]string{bad}); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%q: err = %v", bad, err)
+		}
+	}
+}
+
+func TestDuration(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"100", 100 * time.Millisecond, true},
+		{"-1", -time.Millisecond, true},
+		{"1s", time.Second, true},
+		{"2 min", 2 * time.Minute, true},
+		{"250ms", 250 * time.Millisecond, true},
+		{"soon", 0, false},
+	} {
+		got, err := New(map[string]string{"k": tc.in}).Duration("k", 0)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("%q: got %v, %v", tc.in, got, err)
+		}
+	}
+}
+
+func TestIntAndMerge(t *testing.T) {
+	c := New(map[string]string{"p": "4"}).Merge(New(map[string]string{"q": "x"}))
+	if n, err := c.Int("p", 1); err != nil || n != 4 {
+		t.Errorf("p = %d %v", n, err)
+	}
+	if _, err := c.Int("q", 1); !errors.Is(err, ErrInvalid) {
+		t.Errorf("q err = %v", err)
+	}
+	if n, _ := c.Int("missing", 7); n != 7 {
+		t.Errorf("default = %d", n)
+	}
+	var back Config
+	b, _ := c.MarshalJSON()
+	if err := back.UnmarshalJSON(b); err != nil || back.String("q", "") != "x" {
+		t.Errorf("json round trip: %v %v", back, err)
+	}
+}
