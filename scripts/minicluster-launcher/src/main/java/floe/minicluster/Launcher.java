@@ -1,0 +1,230 @@
+package floe.minicluster;
+
+import java.io.File;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.StandardCopyOption;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+
+import sun.misc.Signal;
+
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.FileUtil;
+import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.fs.permission.FsPermission;
+import org.apache.hadoop.hdfs.MiniDFSCluster;
+import org.apache.hadoop.util.ShutdownHookManager;
+import org.apache.hadoop.yarn.api.records.NodeState;
+import org.apache.hadoop.yarn.api.records.Resource;
+import org.apache.hadoop.yarn.conf.YarnConfiguration;
+import org.apache.hadoop.yarn.server.MiniYARNCluster;
+import org.apache.hadoop.yarn.server.resourcemanager.ResourceManager;
+import org.apache.hadoop.yarn.server.resourcemanager.rmnode.RMNode;
+
+/**
+ * Starts HDFS (1 NameNode, 1 DataNode) and YARN (1 ResourceManager, N NodeManagers) in this
+ * JVM on 127.0.0.1, writes client configuration for them, writes the ready marker once every
+ * NodeManager is registered and its capacity is schedulable, and then runs until SIGTERM or
+ * SIGINT, when it stops YARN and then HDFS and exits 0 (a shutdown hook does the same on any
+ * other way out of the JVM).
+ *
+ * <p>Usage: {@code Launcher <state-dir>}. HDFS keeps its data under {@code <state-dir>/dfs/},
+ * the NodeManagers their local and log dirs under {@code <state-dir>/target/floe-minicluster/}.
+ *
+ * <p>Exit codes: 0 after a clean stop, 1 when start-up fails, 2 for a usage or configuration
+ * error (including a fixed port already in use).
+ */
+public final class Launcher {
+  /** Runs before Hadoop's FileSystem cache hook (priority 10), so HDFS is still usable. */
+  private static final int SHUTDOWN_PRIORITY = 100;
+  /** How long to wait for the NodeManagers to register once YARN has started. */
+  private static final long NODE_WAIT_MILLIS = 120_000;
+
+  private final Settings settings;
+  private MiniDFSCluster dfs;
+  private MiniYARNCluster yarn;
+  private boolean stopped;
+
+  private Launcher(Settings settings) {
+    this.settings = settings;
+  }
+
+  public static void main(String[] args) throws InterruptedException {
+    if (args.length != 1) {
+      System.err.println("usage: floe.minicluster.Launcher <state-dir>");
+      System.exit(2);
+    }
+    Settings settings;
+    try {
+      settings = new Settings(new File(args[0]), System.getenv());
+    } catch (IllegalArgumentException e) {
+      System.err.println("floe minicluster: " + e.getMessage());
+      System.exit(2);
+      return;
+    }
+    String busy = busyPort(settings);
+    if (busy != null) {
+      System.err.println("floe minicluster: " + busy);
+      System.exit(2);
+    }
+
+    Launcher launcher = new Launcher(settings);
+    ShutdownHookManager.get().addShutdownHook(launcher::stop, SHUTDOWN_PRIORITY);
+    long t0 = System.nanoTime();
+    try {
+      launcher.start();
+    } catch (Throwable t) {
+      System.out.flush();
+      System.err.println("floe-minicluster: start-up failed: " + t);
+      t.printStackTrace();
+      System.err.flush();
+      System.exit(1); // runs the shutdown hook, which stops whatever did start
+    }
+    log(String.format("ready in %.1f s; HADOOP_CONF_DIR=%s",
+        (System.nanoTime() - t0) / 1e9, settings.confDir));
+
+    // SIGTERM/SIGINT stop the cluster here, on the main thread, before the JVM starts its
+    // shutdown: DataNode and NodeManager code adds and removes Hadoop shutdown hooks while
+    // stopping, which fails once shutdown is in progress. The hook above covers other exits.
+    CountDownLatch stopRequested = new CountDownLatch(1);
+    for (String sig : new String[] {"TERM", "INT"}) {
+      Signal.handle(new Signal(sig), s -> stopRequested.countDown());
+    }
+    stopRequested.await();
+    launcher.stop();
+    System.exit(0);
+  }
+
+  private void start() throws Exception {
+    Files.deleteIfExists(settings.readyFile.toPath());
+    // Hadoop's test utilities put MiniYARNCluster's dirs under ${test.build.data}/<name>/;
+    // start from an empty one so that old runs do not pile up.
+    File yarnRoot = settings.yarnWorkRoot();
+    System.setProperty("test.build.data", yarnRoot.getParentFile().getPath());
+    FileUtil.fullyDelete(yarnRoot);
+    File tmp = new File(settings.stateDir, "tmp");
+    tmp.mkdirs();
+
+    Configuration dfsConf = ServerConfig.hdfs(settings, tmp);
+    log("starting HDFS: NameNode " + settings.nnAddress() + ", web " + settings.nnHttpAddress());
+    dfs = new MiniDFSCluster.Builder(dfsConf, new File(settings.stateDir, "dfs"))
+        .nameNodePort(settings.nnPort)
+        .nameNodeHttpPort(settings.nnHttpPort)
+        .numDataNodes(1)
+        .format(true)
+        .checkExitOnShutdown(false)
+        .build();
+    dfs.waitActive();
+    prepareHdfs(dfs.getFileSystem());
+
+    YarnConfiguration yarnConf = ServerConfig.yarn(settings, tmp);
+    log("starting YARN: ResourceManager " + settings.rmAddress() + ", web "
+        + settings.rmWebAddress() + ", " + settings.nodeManagers + " NodeManagers");
+    yarn = new MiniYARNCluster(Settings.YARN_NAME, 1, settings.nodeManagers, 1, 1);
+    yarn.init(yarnConf);
+    yarn.start();
+    waitForNodes(yarn.getResourceManager());
+
+    ClientConfig.write(settings);
+    markReady();
+  }
+
+  /** A world-writable /tmp and /user, as on a real cluster, for clients that expect them. */
+  private static void prepareHdfs(FileSystem fs) throws IOException {
+    for (String dir : new String[] {"/tmp", "/user"}) {
+      Path p = new Path(dir);
+      fs.mkdirs(p);
+      fs.setPermission(p, new FsPermission((short) 01777));
+    }
+  }
+
+  /**
+   * Waits until every NodeManager is RUNNING at the RM and the scheduler counts all their
+   * memory, so that an application submitted right after "ready" can be scheduled at once.
+   */
+  private void waitForNodes(ResourceManager rm) throws InterruptedException, IOException {
+    long want = (long) settings.nodeManagers * settings.nmMemoryMb;
+    long deadline = System.currentTimeMillis() + NODE_WAIT_MILLIS;
+    while (true) {
+      Map<?, RMNode> nodes = rm.getRMContext().getRMNodes();
+      long running = nodes.values().stream().filter(n -> n.getState() == NodeState.RUNNING).count();
+      Resource total = rm.getResourceScheduler().getClusterResource();
+      if (running == settings.nodeManagers && total.getMemorySize() >= want) {
+        log("NodeManagers registered: " + running + ", cluster resource " + total);
+        return;
+      }
+      if (System.currentTimeMillis() > deadline) {
+        throw new IOException("after " + NODE_WAIT_MILLIS / 1000 + " s only " + running + " of "
+            + settings.nodeManagers + " NodeManagers are RUNNING (cluster resource " + total + ")");
+      }
+      Thread.sleep(100);
+    }
+  }
+
+  /** Written last and atomically: its presence means the cluster and its client conf are usable. */
+  private void markReady() throws IOException {
+    String body = "HADOOP_CONF_DIR=" + settings.confDir + "\n"
+        + "pid=" + ProcessHandle.current().pid() + "\n"
+        + "fs.defaultFS=" + settings.defaultFs() + "\n"
+        + "namenode.http=" + settings.nnHttpAddress() + "\n"
+        + "resourcemanager=" + settings.rmAddress() + "\n"
+        + "resourcemanager.web=" + settings.rmWebAddress() + "\n";
+    File tmp = new File(settings.stateDir, "ready.tmp");
+    Files.write(tmp.toPath(), body.getBytes(StandardCharsets.UTF_8));
+    Files.move(tmp.toPath(), settings.readyFile.toPath(), StandardCopyOption.ATOMIC_MOVE);
+  }
+
+  /** Stops YARN first (its NodeManagers kill their containers), then HDFS; once. */
+  private synchronized void stop() {
+    if (stopped) {
+      return;
+    }
+    stopped = true;
+    log("stopping");
+    try {
+      Files.deleteIfExists(settings.readyFile.toPath());
+    } catch (IOException e) {
+      log("could not remove " + settings.readyFile + ": " + e);
+    }
+    if (yarn != null) {
+      try {
+        yarn.stop();
+      } catch (Throwable t) {
+        log("stopping YARN: " + t);
+      }
+    }
+    if (dfs != null) {
+      try {
+        dfs.shutdown();
+      } catch (Throwable t) {
+        log("stopping HDFS: " + t);
+      }
+    }
+    log("stopped");
+  }
+
+  /** Names the first fixed port that something else already listens on, or null. */
+  private static String busyPort(Settings settings) {
+    for (String[] p : settings.fixedPorts()) {
+      int port = Integer.parseInt(p[2]);
+      try (ServerSocket s = new ServerSocket()) {
+        s.setReuseAddress(true);
+        s.bind(new InetSocketAddress(Settings.HOST, port));
+      } catch (IOException e) {
+        return "port " + port + " (" + p[1] + ") on " + Settings.HOST
+            + " is in use; is another minicluster running? Choose another with " + p[0] + "=<port>";
+      }
+    }
+    return null;
+  }
+
+  static void log(String msg) {
+    System.out.println("floe-minicluster: " + msg);
+    System.out.flush();
+  }
+}

@@ -1,0 +1,101 @@
+package floe.minicluster;
+
+import java.io.File;
+import java.util.Map;
+
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.hdfs.HdfsConfiguration;
+import org.apache.hadoop.yarn.conf.YarnConfiguration;
+
+/**
+ * The daemons' configuration. Keys are spelled out as strings so that they can be checked
+ * against docs/minicluster.md and Hadoop's *-default.xml at a glance.
+ */
+final class ServerConfig {
+  private ServerConfig() {}
+
+  static Configuration hdfs(Settings s, File tmp) {
+    Configuration c = new HdfsConfiguration();
+    common(c, s, tmp);
+    // Go clients run as whatever user the test runs as: let every user write everywhere.
+    c.setBoolean("dfs.permissions.enabled", false);
+    c.setInt("dfs.replication", 1);
+    c.setBoolean("dfs.webhdfs.enabled", true);
+    extra(c, s);
+    return c;
+  }
+
+  static YarnConfiguration yarn(Settings s, File tmp) {
+    YarnConfiguration c = new YarnConfiguration();
+    common(c, s, tmp);
+
+    // Fixed RM addresses on loopback (MiniYARNCluster only keeps them with fixed.ports).
+    c.setBoolean("yarn.minicluster.fixed.ports", true);
+    c.set("yarn.resourcemanager.hostname", Settings.HOST);
+    c.set("yarn.resourcemanager.address", s.rmAddress());
+    c.set("yarn.resourcemanager.scheduler.address", s.rmSchedulerAddress());
+    c.set("yarn.resourcemanager.resource-tracker.address", s.rmTrackerAddress());
+    c.set("yarn.resourcemanager.admin.address", s.rmAdminAddress());
+    c.set("yarn.resourcemanager.webapp.address", s.rmWebAddress());
+
+    // CapacityScheduler with one queue that an AM may fill entirely (the default 10 % AM
+    // share leaves a second AM ACCEPTED forever on a cluster this small).
+    c.set("yarn.resourcemanager.scheduler.class",
+        "org.apache.hadoop.yarn.server.resourcemanager.scheduler.capacity.CapacityScheduler");
+    c.set("yarn.scheduler.capacity.root.queues", "default");
+    c.set("yarn.scheduler.capacity.root.default.capacity", "100");
+    c.set("yarn.scheduler.capacity.root.default.maximum-capacity", "100");
+    c.set("yarn.scheduler.capacity.maximum-am-resource-percent", "1.0");
+    c.set("yarn.scheduler.capacity.root.default.maximum-am-resource-percent", "1.0");
+
+    // Small containers: allocations are rounded up to multiples of the minimum.
+    c.setInt("yarn.scheduler.minimum-allocation-mb", s.minAllocationMb);
+    c.setInt("yarn.resource-types.memory-mb.increment-allocation", s.minAllocationMb);
+    c.setInt("yarn.scheduler.maximum-allocation-mb", s.nmMemoryMb);
+    c.setInt("yarn.scheduler.minimum-allocation-vcores", 1);
+    c.setInt("yarn.scheduler.maximum-allocation-vcores", s.nmVcores);
+
+    // NodeManager size: MiniYARNCluster reads memory from its own key and overwrites the
+    // plain one; vcores are taken as given (more than the machine has is fine for tests).
+    c.setInt("yarn.minicluster.yarn.nodemanager.resource.memory-mb", s.nmMemoryMb);
+    c.setInt("yarn.nodemanager.resource.memory-mb", s.nmMemoryMb);
+    c.setInt("yarn.nodemanager.resource.cpu-vcores", s.nmVcores);
+
+    // Containers are real processes, started by the NodeManager as the user it runs as.
+    c.set("yarn.nodemanager.container-executor.class",
+        "org.apache.hadoop.yarn.server.nodemanager.DefaultContainerExecutor");
+    c.setBoolean("yarn.nodemanager.vmem-check-enabled", false);
+    c.setBoolean("yarn.nodemanager.pmem-check-enabled", false);
+
+    // A nearly full developer disk must not mark the NodeManagers unhealthy.
+    c.setFloat("yarn.nodemanager.disk-health-checker.max-disk-utilization-per-disk-percentage",
+        100.0f);
+    c.setInt("yarn.nodemanager.disk-health-checker.min-free-space-per-disk-mb", 0);
+
+    // Keep finished containers' working dirs 10 minutes for debugging; logs stay local.
+    c.setInt("yarn.nodemanager.delete.debug-delay-sec", 600);
+    c.setBoolean("yarn.log-aggregation-enable", false);
+
+    c.setInt("yarn.resourcemanager.am.max-attempts", 2);
+    // Notice a dead AM in 20 s instead of 10 minutes.
+    c.setInt("yarn.am.liveness-monitor.expiry-interval-ms", 20_000);
+
+    // The RM's node-attribute store would otherwise resolve against fs.defaultFS (HDFS).
+    File nodeAttributes = new File(s.yarnWorkRoot(), "nodeattributes");
+    c.set("yarn.node-attribute.fs-store.root-dir", nodeAttributes.toURI().toString());
+
+    extra(c, s);
+    return c;
+  }
+
+  private static void common(Configuration c, Settings s, File tmp) {
+    c.set("fs.defaultFS", s.defaultFs());
+    c.set("hadoop.tmp.dir", tmp.getAbsolutePath());
+  }
+
+  private static void extra(Configuration c, Settings s) {
+    for (Map.Entry<String, String> e : s.extraConf.entrySet()) {
+      c.set(e.getKey(), e.getValue());
+    }
+  }
+}
