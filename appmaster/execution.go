@@ -1,0 +1,266 @@
+package appmaster
+
+import (
+	"fmt"
+	"time"
+
+	"floe/internal/jobgraph"
+	"floe/internal/rpc/floepb"
+)
+
+// JobStatus is a job's state, with Flink's names.
+type JobStatus string
+
+const (
+	Created   JobStatus = "CREATED"
+	Running   JobStatus = "RUNNING"
+	Failing   JobStatus = "FAILING"
+	Canceling JobStatus = "CANCELLING"
+	Finished  JobStatus = "FINISHED"
+	Failed    JobStatus = "FAILED"
+	Canceled  JobStatus = "CANCELED"
+)
+
+// Terminal reports whether s is final.
+func (s JobStatus) Terminal() bool { return s == Finished || s == Failed || s == Canceled }
+
+// slot is one task slot of a TaskManager.
+type slot struct {
+	tm    string // TaskManager id
+	addr  string
+	index int
+}
+
+// subtaskState tracks the current attempt of one subtask.
+type subtaskState struct {
+	vertex, subtask int
+	attempt         int
+	slot            slot
+	state           floepb.TaskState
+	recordsIn       int64
+	recordsOut      int64
+}
+
+// action is what the execution asks its owner to do; the owner performs the
+// I/O (RPCs to TaskManagers) outside the state machine.
+type action struct {
+	deploy *floepb.TaskDeployment
+	cancel *floepb.TaskRef
+	addr   string // TaskManager to send it to
+}
+
+// execution is the state machine of one job: it decides deployments and
+// cancellations from events and never does I/O itself. Its owner (the
+// JobManager) feeds it events one at a time.
+type execution struct {
+	id       string
+	graph    *jobgraph.JobGraph
+	status   JobStatus
+	failure  string // first cause of a failure, one line
+	detail   string
+	started  time.Time
+	ended    time.Time
+	subtasks [][]*subtaskState // [vertex][subtask]
+	slots    []slot
+}
+
+func newExecution(id string, g *jobgraph.JobGraph, now time.Time) *execution {
+	e := &execution{id: id, graph: g, status: Created, started: now}
+	for _, v := range g.Vertices {
+		row := make([]*subtaskState, v.Parallelism)
+		for i := range row {
+			row[i] = &subtaskState{vertex: v.ID, subtask: i}
+		}
+		e.subtasks = append(e.subtasks, row)
+	}
+	return e
+}
+
+func (e *execution) ref(s *subtaskState) *floepb.TaskRef {
+	return &floepb.TaskRef{JobId: e.id, Vertex: int32(s.vertex), Subtask: int32(s.subtask), Attempt: int32(s.attempt)}
+}
+
+// slotsNeeded is the number of shared slots the job needs.
+func (e *execution) slotsNeeded() int { return e.graph.MaxVertexParallelism() }
+
+// schedule assigns slot k to subtask k of every vertex and deploys everything
+// at once (pipelined exchanges need all consumers running).
+func (e *execution) schedule(slots []slot) []action {
+	e.slots = slots
+	e.status = Running
+	var acts []action
+	for _, v := range e.graph.Vertices {
+		for i, st := range e.subtasks[v.ID] {
+			st.slot = slots[i]
+			st.state = floepb.TaskState_DEPLOYING
+		}
+	}
+	for _, v := range e.graph.Vertices {
+		for i, st := range e.subtasks[v.ID] {
+			acts = append(acts, action{deploy: e.deployment(v, i), addr: st.slot.addr})
+		}
+	}
+	return acts
+}
+
+func (e *execution) deployment(v *jobgraph.Vertex, i int) *floepb.TaskDeployment {
+	st := e.subtasks[v.ID][i]
+	d := &floepb.TaskDeployment{Task: e.ref(st), Parallelism: int32(v.Parallelism)}
+	for _, in := range v.Inputs {
+		gate := &floepb.InputGateDescriptor{Input: int32(in.Input)}
+		producers := e.subtasks[in.Source]
+		if in.Partitioning == jobgraph.Forward {
+			producers = producers[i : i+1]
+		}
+		for _, p := range producers {
+			gate.Channels = append(gate.Channels, &floepb.InputChannelDescriptor{
+				Address: p.slot.addr, Producer: e.ref(p), Edge: int32(in.Index), Subpartition: int32(i)})
+		}
+		d.Inputs = append(d.Inputs, gate)
+	}
+	for _, out := range v.Outputs {
+		d.Outputs = append(d.Outputs, &floepb.OutputDescriptor{Edge: int32(out.Index),
+			Subpartitions: int32(e.graph.Vertices[out.Target].Parallelism)})
+	}
+	return d
+}
+
+func (e *execution) find(r *floepb.TaskRef) *subtaskState {
+	v, s := int(r.GetVertex()), int(r.GetSubtask())
+	if v < 0 || v >= len(e.subtasks) || s < 0 || s >= len(e.subtasks[v]) {
+		return nil
+	}
+	st := e.subtasks[v][s]
+	if st.attempt != int(r.GetAttempt()) {
+		return nil // a stale attempt
+	}
+	return st
+}
+
+func terminalTask(s floepb.TaskState) bool {
+	return s == floepb.TaskState_FINISHED || s == floepb.TaskState_FAILED || s == floepb.TaskState_CANCELED
+}
+
+// onTaskState applies a task's state report.
+func (e *execution) onTaskState(u *floepb.TaskStateUpdate, now time.Time) []action {
+	st := e.find(u.GetTask())
+	if st == nil || terminalTask(st.state) {
+		return nil
+	}
+	st.state = u.GetState()
+	if u.GetRecordsIn() > 0 || u.GetRecordsOut() > 0 {
+		st.recordsIn, st.recordsOut = u.GetRecordsIn(), u.GetRecordsOut()
+	}
+	switch u.GetState() {
+	case floepb.TaskState_FAILED:
+		return e.fail(u.GetError(), u.GetErrorDetail(), now)
+	case floepb.TaskState_CANCELED:
+		if e.status == Running {
+			return e.fail(fmt.Sprintf("task %s (subtask %d) was cancelled unexpectedly", e.graph.Vertices[st.vertex].Name, st.subtask), "", now)
+		}
+	}
+	e.checkDone(now)
+	return nil
+}
+
+// fail moves the job to FAILING (the first cause wins) and cancels what runs.
+func (e *execution) fail(cause, detail string, now time.Time) []action {
+	if e.status.Terminal() {
+		return nil
+	}
+	if e.failure == "" {
+		e.failure, e.detail = cause, detail
+	}
+	if e.status == Running || e.status == Created {
+		e.status = Failing
+	}
+	acts := e.cancelRunning()
+	e.checkDone(now)
+	return acts
+}
+
+// cancel moves the job to CANCELLING.
+func (e *execution) cancel(now time.Time) []action {
+	if e.status.Terminal() || e.status == Failing {
+		return nil
+	}
+	e.status = Canceling
+	acts := e.cancelRunning()
+	e.checkDone(now)
+	return acts
+}
+
+func (e *execution) cancelRunning() []action {
+	var acts []action
+	for _, row := range e.subtasks {
+		for _, st := range row {
+			switch st.state {
+			case floepb.TaskState_DEPLOYING, floepb.TaskState_RUNNING:
+				acts = append(acts, action{cancel: e.ref(st), addr: st.slot.addr})
+			case floepb.TaskState_TASK_STATE_UNSPECIFIED:
+				st.state = floepb.TaskState_CANCELED
+			}
+		}
+	}
+	return acts
+}
+
+// onTaskManagerLost fails the job if it has subtasks there.
+func (e *execution) onTaskManagerLost(tm, reason string, now time.Time) []action {
+	var acts []action
+	for _, row := range e.subtasks {
+		for _, st := range row {
+			if st.slot.tm == tm && !terminalTask(st.state) {
+				st.state = floepb.TaskState_FAILED
+				if len(acts) == 0 {
+					acts = append(acts, e.fail(fmt.Sprintf("TaskManager %s lost: %s", tm, reason), "", now)...)
+				}
+			}
+		}
+	}
+	e.checkDone(now)
+	return acts
+}
+
+func (e *execution) checkDone(now time.Time) {
+	all, finished := true, true
+	for _, row := range e.subtasks {
+		for _, st := range row {
+			if !terminalTask(st.state) {
+				all = false
+			}
+			if st.state != floepb.TaskState_FINISHED {
+				finished = false
+			}
+		}
+	}
+	if !all {
+		return
+	}
+	switch e.status {
+	case Running:
+		if finished {
+			e.status = Finished
+		} else {
+			e.status = Failed
+		}
+	case Failing:
+		e.status = Failed
+	case Canceling:
+		e.status = Canceled
+	case Created:
+		e.status = Canceled
+	}
+	if e.status.Terminal() && e.ended.IsZero() {
+		e.ended = now
+	}
+}
+
+// counts returns records in/out per vertex.
+func (e *execution) counts(v int) (in, out int64) {
+	for _, st := range e.subtasks[v] {
+		in += st.recordsIn
+		out += st.recordsOut
+	}
+	return in, out
+}

@@ -1,0 +1,421 @@
+package appmaster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"floe/internal/jobgraph"
+	"floe/internal/rpc"
+	"floe/internal/rpc/floepb"
+)
+
+// ErrNotEnoughSlots fails a job that could not get its slots in time.
+var ErrNotEnoughSlots = errors.New("not enough task slots")
+
+// Options configure a JobManager.
+type Options struct {
+	Listen            string // default 127.0.0.1:0
+	Secret            string
+	Log               zerolog.Logger
+	HeartbeatInterval time.Duration // default 1s
+	HeartbeatTimeout  time.Duration // default 30s
+	SlotTimeout       time.Duration // how long a job waits for slots; default 60s
+}
+
+// JobManager schedules jobs onto the slots of registered TaskManagers and
+// tracks them to completion. It serves the JobManager gRPC service.
+type JobManager struct {
+	opts   Options
+	log    zerolog.Logger
+	lis    net.Listener
+	server *grpc.Server
+
+	mu   sync.Mutex
+	tms  map[string]*tmInfo
+	jobs map[string]*jobEntry
+	seq  int
+	// async RPCs in flight, so Run can wait for them
+	inflight sync.WaitGroup
+}
+
+type tmInfo struct {
+	id, resourceID, addr string
+	slots                int
+	used                 []bool
+	lastHeartbeat        time.Time
+	fingerprint, desc    string
+	pid                  int
+	client               floepb.TaskManagerClient
+	conn                 *grpc.ClientConn
+}
+
+type jobEntry struct {
+	exec    *execution
+	done    chan struct{}
+	waiting bool // waiting for slots
+	expires time.Time
+}
+
+// New starts listening.
+func New(opts Options) (*JobManager, error) {
+	if opts.Listen == "" {
+		opts.Listen = "127.0.0.1:0"
+	}
+	if opts.HeartbeatInterval <= 0 {
+		opts.HeartbeatInterval = time.Second
+	}
+	if opts.HeartbeatTimeout <= 0 {
+		opts.HeartbeatTimeout = 30 * time.Second
+	}
+	if opts.SlotTimeout <= 0 {
+		opts.SlotTimeout = 60 * time.Second
+	}
+	lis, err := net.Listen("tcp", opts.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("jobmanager: listen on %s: %w", opts.Listen, err)
+	}
+	jm := &JobManager{opts: opts, log: opts.Log, lis: lis, tms: map[string]*tmInfo{}, jobs: map[string]*jobEntry{}}
+	jm.server = grpc.NewServer(rpc.ServerOptions(opts.Secret)...)
+	floepb.RegisterJobManagerServer(jm.server, jmService{jm: jm})
+	return jm, nil
+}
+
+// Address is the JobManager's gRPC address.
+func (jm *JobManager) Address() string { return jm.lis.Addr().String() }
+
+// Run serves until ctx ends, then asks every TaskManager to shut down.
+func (jm *JobManager) Run(ctx context.Context) error {
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- jm.server.Serve(jm.lis) }()
+	t := time.NewTicker(jm.opts.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			jm.stop()
+			<-serveErr
+			return nil
+		case err := <-serveErr:
+			jm.stop()
+			return fmt.Errorf("jobmanager: serve: %w", err)
+		case now := <-t.C:
+			jm.tick(now)
+		}
+	}
+}
+
+func (jm *JobManager) stop() {
+	jm.mu.Lock()
+	for _, e := range jm.jobs {
+		jm.apply(e, e.exec.cancel(time.Now()))
+	}
+	tms := make([]*tmInfo, 0, len(jm.tms))
+	for _, tm := range jm.tms {
+		tms = append(tms, tm)
+	}
+	jm.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, tm := range tms {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			tm.client.Shutdown(ctx, &floepb.ShutdownRequest{Reason: "jobmanager stopping"})
+		}()
+	}
+	wg.Wait()
+	jm.inflight.Wait()
+	jm.server.Stop()
+	for _, tm := range tms {
+		tm.conn.Close()
+	}
+}
+
+// tick expires TaskManagers without heartbeats and jobs without slots.
+func (jm *JobManager) tick(now time.Time) {
+	jm.mu.Lock()
+	defer jm.mu.Unlock()
+	for id, tm := range jm.tms {
+		if now.Sub(tm.lastHeartbeat) > jm.opts.HeartbeatTimeout {
+			jm.log.Warn().Str("taskmanager", tm.resourceID).Msg("TaskManager missed its heartbeats; removing it")
+			jm.removeTM(id, fmt.Sprintf("no heartbeat for %s", jm.opts.HeartbeatTimeout), now)
+		}
+	}
+	for _, e := range jm.jobs {
+		if e.waiting && now.After(e.expires) {
+			e.waiting = false
+			free := jm.freeSlots()
+			jm.apply(e, e.exec.fail(fmt.Sprintf("%v: the job needs %d, %d free after %s", ErrNotEnoughSlots, e.exec.slotsNeeded(), len(free), jm.opts.SlotTimeout), "", now))
+		}
+	}
+}
+
+func (jm *JobManager) removeTM(id, reason string, now time.Time) {
+	tm := jm.tms[id]
+	delete(jm.tms, id)
+	for _, e := range jm.jobs {
+		jm.apply(e, e.exec.onTaskManagerLost(id, reason, now))
+	}
+	go tm.conn.Close()
+}
+
+// Submit accepts a job; it is scheduled as soon as enough slots are free.
+func (jm *JobManager) Submit(g *jobgraph.JobGraph) (*JobHandle, error) {
+	if err := g.Validate(); err != nil {
+		return nil, err
+	}
+	id := newJobID()
+	e := &jobEntry{exec: newExecution(id, g, time.Now()), done: make(chan struct{}), waiting: true,
+		expires: time.Now().Add(jm.opts.SlotTimeout)}
+	jm.mu.Lock()
+	defer jm.mu.Unlock()
+	jm.jobs[id] = e
+	jm.log.Info().Str("job", id).Str("name", g.Name).Int("slots", e.exec.slotsNeeded()).Msg("job submitted")
+	jm.trySchedule()
+	return &JobHandle{jm: jm, id: id, entry: e}, nil
+}
+
+func newJobID() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (jm *JobManager) freeSlots() []slot {
+	var free []slot
+	for _, id := range jm.tmOrder() {
+		tm := jm.tms[id]
+		for i, used := range tm.used {
+			if !used {
+				free = append(free, slot{tm: tm.id, addr: tm.addr, index: i})
+			}
+		}
+	}
+	return free
+}
+
+// tmOrder returns TaskManager ids in registration order.
+func (jm *JobManager) tmOrder() []string {
+	ids := make([]string, 0, len(jm.tms))
+	for id := range jm.tms {
+		ids = append(ids, id)
+	}
+	// ids are "tm-<seq>" with zero padding, so lexical order is registration order.
+	slices.Sort(ids)
+	return ids
+}
+
+func (jm *JobManager) trySchedule() {
+	for _, e := range jm.jobs {
+		if !e.waiting {
+			continue
+		}
+		// Every TaskManager must have built the same graph as the job's.
+		free := jm.freeSlots()
+		var usable []slot
+		for _, s := range free {
+			if tm := jm.tms[s.tm]; tm.fingerprint == "" || tm.fingerprint == e.exec.graph.Fingerprint() {
+				usable = append(usable, s)
+			}
+		}
+		need := e.exec.slotsNeeded()
+		if len(usable) < need {
+			continue
+		}
+		e.waiting = false
+		for _, s := range usable[:need] {
+			jm.tms[s.tm].used[s.index] = true
+		}
+		jm.log.Info().Str("job", e.exec.id).Msg("job running: deploying tasks")
+		jm.apply(e, e.exec.schedule(usable[:need]))
+	}
+}
+
+// apply performs a state machine's actions, then settles finished jobs. Call with mu held.
+func (jm *JobManager) apply(e *jobEntry, acts []action) {
+	for _, a := range acts {
+		tm := jm.tmByAddr(a.addr)
+		if tm == nil {
+			continue
+		}
+		jm.inflight.Add(1)
+		go func() {
+			defer jm.inflight.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			var err error
+			ref := a.cancel
+			if a.deploy != nil {
+				ref = a.deploy.GetTask()
+				_, err = tm.client.DeployTask(ctx, a.deploy)
+			} else {
+				_, err = tm.client.CancelTask(ctx, a.cancel)
+			}
+			if err != nil && a.deploy != nil {
+				jm.taskState(&floepb.TaskStateUpdate{Task: ref, State: floepb.TaskState_FAILED,
+					Error: fmt.Sprintf("deploy to TaskManager %s: %s", tm.resourceID, status.Convert(err).Message())})
+			}
+		}()
+	}
+	if e.exec.status.Terminal() {
+		select {
+		case <-e.done:
+		default:
+			for _, row := range e.exec.subtasks {
+				for _, st := range row {
+					if tm := jm.tms[st.slot.tm]; tm != nil && st.slot.index < len(tm.used) {
+						tm.used[st.slot.index] = false
+					}
+				}
+			}
+			ev := jm.log.Info()
+			if e.exec.status != Finished {
+				ev = jm.log.Warn().Str("cause", e.exec.failure)
+			}
+			ev.Str("job", e.exec.id).Str("status", string(e.exec.status)).Dur("duration", e.exec.ended.Sub(e.exec.started)).Msg("job ended")
+			close(e.done)
+			jm.trySchedule()
+		}
+	}
+}
+
+func (jm *JobManager) tmByAddr(addr string) *tmInfo {
+	for _, tm := range jm.tms {
+		if tm.addr == addr {
+			return tm
+		}
+	}
+	return nil
+}
+
+func (jm *JobManager) taskState(u *floepb.TaskStateUpdate) {
+	jm.mu.Lock()
+	defer jm.mu.Unlock()
+	e, ok := jm.jobs[u.GetTask().GetJobId()]
+	if !ok {
+		return
+	}
+	jm.apply(e, e.exec.onTaskState(u, time.Now()))
+}
+
+// JobHandle follows one submitted job.
+type JobHandle struct {
+	jm    *JobManager
+	id    string
+	entry *jobEntry
+}
+
+// ID is the job id.
+func (h *JobHandle) ID() string { return h.id }
+
+// Cancel asks the job to stop.
+func (h *JobHandle) Cancel() {
+	h.jm.mu.Lock()
+	defer h.jm.mu.Unlock()
+	h.jm.apply(h.entry, h.entry.exec.cancel(time.Now()))
+}
+
+// JobResult is how a job ended.
+type JobResult struct {
+	ID       string
+	Status   JobStatus
+	Failure  string // one line, for FAILED
+	Detail   string
+	Duration time.Duration
+	Vertices []VertexResult
+}
+
+// VertexResult holds a vertex's counters.
+type VertexResult struct {
+	Name                  string
+	Parallelism           int
+	RecordsIn, RecordsOut int64
+}
+
+// Wait blocks until the job ends or ctx is done.
+func (h *JobHandle) Wait(ctx context.Context) (JobResult, error) {
+	select {
+	case <-h.entry.done:
+	case <-ctx.Done():
+		return JobResult{}, ctx.Err()
+	}
+	h.jm.mu.Lock()
+	defer h.jm.mu.Unlock()
+	e := h.entry.exec
+	r := JobResult{ID: e.id, Status: e.status, Failure: e.failure, Detail: e.detail, Duration: e.ended.Sub(e.started)}
+	for _, v := range e.graph.Vertices {
+		in, out := e.counts(v.ID)
+		r.Vertices = append(r.Vertices, VertexResult{Name: v.Name, Parallelism: v.Parallelism, RecordsIn: in, RecordsOut: out})
+	}
+	return r, nil
+}
+
+type jmService struct {
+	floepb.UnimplementedJobManagerServer
+	jm *JobManager
+}
+
+func (s jmService) RegisterTaskManager(_ context.Context, req *floepb.RegisterTaskManagerRequest) (*floepb.RegisterTaskManagerResponse, error) {
+	jm := s.jm
+	conn, err := grpc.NewClient(req.GetAddress(), rpc.DialOptions(jm.opts.Secret)...)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "taskmanager address %q: %v", req.GetAddress(), err)
+	}
+	jm.mu.Lock()
+	defer jm.mu.Unlock()
+	for _, e := range jm.jobs {
+		if e.waiting && req.GetGraphFingerprint() != "" && req.GetGraphFingerprint() != e.exec.graph.Fingerprint() {
+			conn.Close()
+			return nil, status.Errorf(codes.FailedPrecondition, "TaskManager %s built a different job graph than the JobManager: %s",
+				req.GetResourceId(), jobgraph.Diff(e.exec.graph.Describe(), req.GetGraphDescription()))
+		}
+	}
+	jm.seq++
+	id := fmt.Sprintf("tm-%06d", jm.seq)
+	jm.tms[id] = &tmInfo{id: id, resourceID: req.GetResourceId(), addr: req.GetAddress(), slots: int(req.GetSlots()),
+		used: make([]bool, req.GetSlots()), lastHeartbeat: time.Now(), fingerprint: req.GetGraphFingerprint(),
+		desc: req.GetGraphDescription(), pid: int(req.GetPid()), client: floepb.NewTaskManagerClient(conn), conn: conn}
+	jm.log.Debug().Str("taskmanager", req.GetResourceId()).Str("address", req.GetAddress()).Int32("slots", req.GetSlots()).Int32("pid", req.GetPid()).Msg("TaskManager registered")
+	jm.trySchedule()
+	return &floepb.RegisterTaskManagerResponse{TaskmanagerId: id, HeartbeatIntervalMs: jm.opts.HeartbeatInterval.Milliseconds()}, nil
+}
+
+func (s jmService) Heartbeat(_ context.Context, req *floepb.HeartbeatRequest) (*floepb.HeartbeatResponse, error) {
+	s.jm.mu.Lock()
+	defer s.jm.mu.Unlock()
+	tm, ok := s.jm.tms[req.GetTaskmanagerId()]
+	if !ok {
+		return &floepb.HeartbeatResponse{Unknown: true}, nil
+	}
+	tm.lastHeartbeat = time.Now()
+	return &floepb.HeartbeatResponse{}, nil
+}
+
+func (s jmService) UpdateTaskState(_ context.Context, u *floepb.TaskStateUpdate) (*floepb.Ack, error) {
+	s.jm.taskState(u)
+	return &floepb.Ack{}, nil
+}
+
+// TaskManagerPIDs returns the process ids TaskManagers reported (for tests and diagnostics).
+func (jm *JobManager) TaskManagerPIDs() []int {
+	jm.mu.Lock()
+	defer jm.mu.Unlock()
+	var pids []int
+	for _, tm := range jm.tms {
+		pids = append(pids, tm.pid)
+	}
+	return pids
+}

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"floe/datastream"
+	"floe/internal/config"
+	"floe/internal/executor"
+	"floe/internal/jobs"
+	"floe/internal/logging"
+)
+
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "run a job: a built-in job's name or the path to a job binary",
+		ArgsUsage: "<job> [job arguments]",
+		Description: "Built-in jobs:\n" + jobs.Help() + "\n" +
+			"Examples:\n" +
+			"   floe run -p 2 wordcount --input README.md\n" +
+			"   floe run -D execution.buffer-timeout=10ms ./my-job --flag value",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "target", Aliases: []string{"t"}, Value: "local", Usage: "where to run: local"},
+			&cli.IntFlag{Name: "parallelism", Aliases: []string{"p"}, Usage: "default parallelism of the job's operators"},
+			&cli.StringSliceFlag{Name: "D", Usage: "configuration `key=value` (repeatable), e.g. -D execution.buffer-timeout=10ms"},
+			&cli.StringFlag{Name: "log-level", Value: "", Usage: "debug, info, warn or error (default warn; or FLOE_LOG_LEVEL)"},
+		},
+		Action: runAction,
+	}
+}
+
+func runAction(c *cli.Context) error {
+	if !c.Args().Present() {
+		return usageError{errors.New("run: missing <job> (a built-in job: " + strings.Join(jobs.Names(), ", ") + "; or a path to a job binary)")}
+	}
+	conf, err := config.ParseDynamic(c.StringSlice("D"))
+	if err != nil {
+		return usageError{err}
+	}
+	if c.IsSet("parallelism") {
+		p := c.Int("parallelism")
+		if p < 1 {
+			return usageError{fmt.Errorf("-p %d: parallelism must be at least 1", p)}
+		}
+		conf = conf.With(config.Parallelism, strconv.Itoa(p))
+	}
+	switch t := c.String("target"); t {
+	case "local":
+		conf = conf.With(executor.Target, t)
+	case "yarn-per-job", "yarn-application", "yarn-session":
+		return usageError{fmt.Errorf("-t %s: YARN targets are not available in this build yet", t)}
+	default:
+		return usageError{fmt.Errorf("-t %q: unknown target (local, yarn-per-job, yarn-application, yarn-session)", t)}
+	}
+	log := logging.Default()
+	if lv := c.String("log-level"); lv != "" {
+		log = log.Level(logging.Level(lv, log.GetLevel()))
+	}
+
+	name, args := c.Args().First(), c.Args().Tail()
+	if job, ok := jobs.Lookup(name); ok {
+		env := datastream.NewEnvironment(datastream.WithConfig(conf), datastream.WithLogger(log))
+		return job.Run(c.Context, env, args, c.App.Writer)
+	}
+	return runBinary(c, name, args, conf)
+}
+
+// runBinary runs a job binary as the client, handing it the configuration.
+func runBinary(c *cli.Context, path string, args []string, conf config.Config) error {
+	if !strings.ContainsRune(path, os.PathSeparator) {
+		if _, err := os.Stat(path); err != nil {
+			return usageError{fmt.Errorf("unknown job %q: not a built-in job (%s) nor a file", path, strings.Join(jobs.Names(), ", "))}
+		}
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return usageError{fmt.Errorf("job binary %s: %w", path, errors.Unwrap(err))}
+	}
+	if st.IsDir() || st.Mode()&0o111 == 0 {
+		return usageError{fmt.Errorf("job binary %s: not an executable file", path)}
+	}
+	js, err := json.Marshal(conf)
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(c.Context, path, args...)
+	cmd.Env = append(os.Environ(), executor.EnvConfig+"="+string(js))
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, c.App.Writer, c.App.ErrWriter
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return cli.Exit("", ee.ExitCode())
+	}
+	if err != nil {
+		return fmt.Errorf("run job binary %s: %w", path, err)
+	}
+	return nil
+}
+
+func isUsage(err error) bool {
+	return errors.Is(err, jobs.ErrUsage) || errors.Is(err, config.ErrInvalid)
+}

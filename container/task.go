@@ -1,0 +1,199 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"floe/internal/config"
+	"floe/internal/jobgraph"
+	"floe/internal/rpc/floepb"
+	"floe/internal/runtime"
+)
+
+// task runs one subtask attempt: it owns the attempt's output partitions,
+// its input gate and the operator chain, all driven by one goroutine (run).
+type task struct {
+	tm     *TaskManager
+	dep    *floepb.TaskDeployment
+	vertex *jobgraph.Vertex
+	graph  *jobgraph.JobGraph
+	log    zerolog.Logger
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	parts      []*resultPartition
+	recordsIn  int64
+	recordsOut func() int64
+}
+
+func (t *task) ref() *floepb.TaskRef { return t.dep.GetTask() }
+
+// run executes the attempt and reports its final state to the JobManager.
+func (t *task) run(ctx context.Context) {
+	defer close(t.done)
+	err := t.execute(ctx)
+	state := floepb.TaskState_FINISHED
+	var msg, detail string
+	switch {
+	case err == nil:
+	case ctx.Err() != nil && (errors.Is(err, runtime.ErrCanceled) || errors.Is(err, context.Canceled) || errors.Is(err, ErrPartitionReleased)):
+		state = floepb.TaskState_CANCELED
+	default:
+		state = floepb.TaskState_FAILED
+		msg = err.Error()
+		if up, ok := errors.AsType[*runtime.UserPanic](err); ok {
+			detail = string(up.Stack)
+		}
+		t.log.Error().Err(err).Msg("task failed")
+	}
+	if state != floepb.TaskState_FINISHED {
+		for _, p := range t.parts {
+			p.release(fmt.Errorf("%w: producer %s", ErrPartitionReleased, state))
+		}
+	}
+	var out int64
+	if t.recordsOut != nil {
+		out = t.recordsOut()
+	}
+	t.log.Debug().Str("state", state.String()).Int64("records_in", t.recordsIn).Int64("records_out", out).Msg("task ended")
+	t.tm.reportState(&floepb.TaskStateUpdate{Task: t.ref(), State: state, Error: msg, ErrorDetail: detail,
+		RecordsIn: t.recordsIn, RecordsOut: out})
+}
+
+func (t *task) execute(ctx context.Context) (err error) {
+	cfg := t.graph.Config
+	bufferTimeout, err := cfg.Duration(config.BufferTimeout, 100*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	credits, err := cfg.Int(config.Credits, 4)
+	if err != nil {
+		return err
+	}
+	capacity, err := cfg.Int(config.QueueCapacity, 4)
+	if err != nil {
+		return err
+	}
+
+	info := runtime.TaskInfo{
+		JobID: t.ref().GetJobId(), Vertex: t.vertex.ID, Name: t.vertex.Name,
+		Subtask: int(t.ref().GetSubtask()), Parallelism: int(t.dep.GetParallelism()),
+		MaxParallelism: t.graph.MaxParallelism, Attempt: int(t.ref().GetAttempt()),
+		Config: cfg, Log: t.log,
+	}
+	sinks := make([]runtime.ChannelSink, len(t.dep.GetOutputs()))
+	for i, o := range t.dep.GetOutputs() {
+		p := newResultPartition(keyOf(t.ref(), o.GetEdge()), int(o.GetSubpartitions()), max(capacity, 1), &t.tm.stats)
+		t.tm.partitions.register(p)
+		t.parts = append(t.parts, p)
+		sinks[i] = sink{ctx: ctx, p: p}
+		info.Subpartitions = append(info.Subpartitions, int(o.GetSubpartitions()))
+	}
+
+	defer func() {
+		if p := recover(); p != nil {
+			err = runtime.Recovered(p, t.vertex.Name)
+		}
+	}()
+	chain, err := t.vertex.Build(info, sinks)
+	if err != nil {
+		return fmt.Errorf("build %q: %w", t.vertex.Name, err)
+	}
+	t.recordsOut = chain.RecordsOut
+	defer func() {
+		if cerr := chain.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close %q: %w", t.vertex.Name, cerr)
+		}
+	}()
+	t.tm.reportState(&floepb.TaskStateUpdate{Task: t.ref(), State: floepb.TaskState_RUNNING})
+
+	if t.vertex.IsSource {
+		sc, stop := runtime.NewSourceContext(ctx, chain, bufferTimeout)
+		defer stop()
+		if err := chain.Run(ctx, sc); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w: %w", runtime.ErrCanceled, ctx.Err())
+		}
+		return nil
+	}
+	return t.consume(ctx, chain, bufferTimeout, credits)
+}
+
+// consume is the loop of a task with network inputs.
+func (t *task) consume(ctx context.Context, chain runtime.Task, bufferTimeout time.Duration, credits int) error {
+	gate, err := newInputGate(t.dep.GetInputs(), t.tm.conn, max(credits, 1), &t.tm.stats)
+	if err != nil {
+		return err
+	}
+	gctx, stopGate := context.WithCancel(ctx)
+	gate.start(gctx)
+	defer func() {
+		stopGate()
+		gate.wait()
+	}()
+
+	decoders := make([]runtime.Decoder, len(gate.channels))
+	open := map[int]int{} // open channels per input
+	for i, ch := range gate.channels {
+		d, err := chain.NewDecoder(ch.input)
+		if err != nil {
+			return fmt.Errorf("decoder for input %d: %w", ch.input, err)
+		}
+		decoders[i] = d
+		open[ch.input]++
+	}
+	chanIndex := make(map[*inputChannel]int, len(gate.channels))
+	for i, ch := range gate.channels {
+		chanIndex[ch] = i
+	}
+
+	var tick <-chan time.Time
+	if bufferTimeout > 0 {
+		tk := time.NewTicker(bufferTimeout)
+		defer tk.Stop()
+		tick = tk.C
+	}
+	remaining := len(gate.channels)
+	for remaining > 0 {
+		select {
+		case d := <-gate.queue:
+			ch := d.ch
+			switch runtime.EventKind(d.msg.GetKind()) {
+			case 0:
+				n, err := decoders[chanIndex[ch]].Decode(d.msg.GetPayload())
+				if err != nil {
+					return fmt.Errorf("decode batch from vertex %d subtask %d: %w", ch.desc.GetProducer().GetVertex(), ch.desc.GetProducer().GetSubtask(), err)
+				}
+				t.recordsIn += int64(n)
+			case runtime.EndOfInput:
+				ch.ended = true
+				remaining--
+				if open[ch.input]--; open[ch.input] == 0 {
+					chain.EndInput(ch.input)
+				}
+			default:
+				// Watermarks and barriers are handled by later work; they pass no further yet.
+			}
+			t.tm.stats.add(-int64(len(d.msg.GetPayload())))
+			if !ch.ended {
+				ch.release()
+			}
+			if bufferTimeout == 0 {
+				chain.Flush()
+			}
+		case <-tick:
+			chain.Flush()
+		case <-gate.failed:
+			return gate.err
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %w", runtime.ErrCanceled, ctx.Err())
+		}
+	}
+	return nil
+}

@@ -1,0 +1,220 @@
+package datastream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"floe/internal/executor"
+	"floe/internal/jobgraph"
+	"floe/internal/runtime"
+)
+
+// chained reports whether l joins two operators into one task.
+func chained(l *link) bool {
+	return l.part == jobgraph.Forward && l.from.parallelism == l.to.parallelism && len(l.to.inputs) == 1
+}
+
+// jobGraph turns the nodes into vertices of chained operators.
+func (e *Environment) jobGraph(name string) (*jobgraph.JobGraph, error) {
+	if len(e.errs) > 0 {
+		return nil, errors.Join(e.errs...)
+	}
+	if len(e.nodes) == 0 {
+		return nil, fmt.Errorf("%w: no operators", ErrInvalidJob)
+	}
+	// A forward edge between different parallelism becomes a rebalance (as in Flink).
+	for _, n := range e.nodes {
+		for _, l := range n.inputs {
+			if l.part == jobgraph.Forward && l.from.parallelism != n.parallelism {
+				l.part = jobgraph.Rebalance
+			}
+		}
+		if n.uid == "" {
+			n.uid = fmt.Sprintf("%d-%s", n.id, strings.ToLower(strings.ReplaceAll(n.name, " ", "-")))
+		}
+		if !n.isSink && len(n.outputs) == 0 {
+			return nil, fmt.Errorf("%w: the output of %q goes nowhere: add a sink", ErrInvalidJob, n.name)
+		}
+	}
+	g := &jobgraph.JobGraph{Name: name, MaxParallelism: e.maxPar, Config: e.conf}
+	if len(e.inProcessOnly) > 0 {
+		g.Config = g.Config.With(executor.InProcessOnly, strings.Join(e.inProcessOnly, ","))
+	}
+	vertexOf := map[*node]*jobgraph.Vertex{}
+	edgeOf := map[*link]*jobgraph.Edge{}
+	for _, n := range e.nodes { // construction order is topological
+		if len(n.inputs) == 1 && chained(n.inputs[0]) {
+			continue
+		}
+		v := &jobgraph.Vertex{ID: len(g.Vertices), Parallelism: n.parallelism, IsSource: n.isSource}
+		g.Vertices = append(g.Vertices, v)
+		var names []string
+		var walk func(m *node)
+		walk = func(m *node) {
+			vertexOf[m] = v
+			names = append(names, m.name)
+			v.Operators = append(v.Operators, jobgraph.Operator{ID: m.id, UID: m.uid, Name: m.name})
+			for _, l := range m.outputs {
+				if chained(l) {
+					walk(l.to)
+					continue
+				}
+				if err := m.out.check(); err != nil {
+					e.fail(fmt.Errorf("%w: records of %q cannot cross the network: %w", ErrInvalidJob, m.name, err))
+				}
+				ge := &jobgraph.Edge{Source: v.ID, Index: len(v.Outputs), Input: l.input, Partitioning: l.part}
+				v.Outputs = append(v.Outputs, ge)
+				edgeOf[l] = ge
+			}
+		}
+		walk(n)
+		v.Name = strings.Join(names, " -> ")
+		v.Build = e.builder(n, edgeOf)
+	}
+	if len(e.errs) > 0 {
+		return nil, errors.Join(e.errs...)
+	}
+	for _, n := range e.nodes {
+		for _, l := range n.inputs {
+			if ge, ok := edgeOf[l]; ok {
+				ge.Target = vertexOf[n].ID
+				vertexOf[n].Inputs = append(vertexOf[n].Inputs, ge)
+			}
+		}
+	}
+	return g, g.Validate()
+}
+
+// builder returns the BuildFunc of the chain headed by head.
+func (e *Environment) builder(head *node, edgeOf map[*link]*jobgraph.Edge) jobgraph.BuildFunc {
+	return func(info runtime.TaskInfo, sinks []runtime.ChannelSink) (runtime.Task, error) {
+		t := &chainTask{}
+		var build func(n *node) (any, error)
+		build = func(n *node) (any, error) {
+			var outs []any
+			for _, l := range n.outputs {
+				if chained(l) {
+					in, err := build(l.to)
+					if err != nil {
+						return nil, err
+					}
+					outs = append(outs, in)
+					continue
+				}
+				ge := edgeOf[l]
+				w, flush, count, err := n.out.writer(sinks[ge.Index], info.Subpartitions[ge.Index], l, info)
+				if err != nil {
+					return nil, fmt.Errorf("output of %q: %w", n.name, err)
+				}
+				outs = append(outs, w)
+				t.flushes = append(t.flushes, flush)
+				t.counts = append(t.counts, count)
+			}
+			var out any
+			if !n.isSink {
+				out = n.out.fanout(outs)
+			}
+			opInfo := info
+			opInfo.Name = n.name
+			in, c, err := n.build(opInfo, out)
+			if err != nil {
+				return nil, fmt.Errorf("%q: %w", n.name, err)
+			}
+			if c != nil {
+				t.closers = append(t.closers, c)
+			}
+			if n == head && n.isSource {
+				t.sourceOut = out
+				t.emit = n.out.emit
+			}
+			return in, nil
+		}
+		in, err := build(head)
+		if err != nil {
+			t.Close()
+			return nil, err
+		}
+		if head.isSource {
+			t.source = in.(sourceFunc)
+			return t, nil
+		}
+		t.headIn = in
+		t.inputs = map[int]*plumbing{}
+		for _, l := range head.inputs {
+			t.inputs[l.input] = l.from.out
+		}
+		t.open = len(t.inputs)
+		return t, nil
+	}
+}
+
+// chainTask is a runtime.Task over a chain of nodes.
+type chainTask struct {
+	source    sourceFunc
+	sourceOut any
+	emit      func(out any, e runtime.Event)
+	headIn    any
+	inputs    map[int]*plumbing
+	open      int
+	flushes   []func()
+	counts    []func() int64
+	closers   []closer
+}
+
+func (t *chainTask) Run(ctx context.Context, sc *runtime.SourceContext) error {
+	if t.source == nil {
+		return nil
+	}
+	if err := t.source(sc); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	t.emit(t.sourceOut, runtime.Event{Kind: runtime.EndOfInput})
+	return nil
+}
+
+func (t *chainTask) NewDecoder(input int) (runtime.Decoder, error) {
+	p, ok := t.inputs[input]
+	if !ok {
+		return nil, fmt.Errorf("chain has no input %d", input)
+	}
+	return p.decoder(t.headIn)
+}
+
+func (t *chainTask) EndInput(int) {
+	t.open--
+	if t.open == 0 {
+		for _, p := range t.inputs {
+			p.emit(t.headIn, runtime.Event{Kind: runtime.EndOfInput})
+			break
+		}
+	}
+}
+
+func (t *chainTask) Flush() {
+	for _, f := range t.flushes {
+		f()
+	}
+}
+
+func (t *chainTask) Close() error {
+	var errs []error
+	for i := len(t.closers) - 1; i >= 0; i-- {
+		if err := t.closers[i](); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (t *chainTask) RecordsOut() int64 {
+	var n int64
+	for _, c := range t.counts {
+		n += c()
+	}
+	return n
+}

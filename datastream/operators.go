@@ -1,0 +1,91 @@
+package datastream
+
+import (
+	"floe/internal/runtime"
+)
+
+// The operators below are driven by one task goroutine each. Calls into user
+// functions are guarded so a panic names the operator and subtask.
+
+type mapOp[T, U any] struct {
+	fn      func(T) U
+	out     runtime.Output[U]
+	name    string
+	subtask int
+}
+
+func (m *mapOp[T, U]) Collect(v T) { m.out.Collect(m.call(v)) }
+func (m *mapOp[T, U]) Emit(e runtime.Event) { m.out.Emit(e) }
+func (m *mapOp[T, U]) call(v T) U {
+	defer runtime.Guard(m.name, m.subtask)
+	return m.fn(v)
+}
+
+type flatMapOp[T, U any] struct {
+	fn      func(T, func(U))
+	out     runtime.Output[U]
+	emit    func(U)
+	name    string
+	subtask int
+}
+
+func (f *flatMapOp[T, U]) Collect(v T) {
+	defer runtime.Guard(f.name, f.subtask)
+	f.fn(v, f.emit)
+}
+func (f *flatMapOp[T, U]) Emit(e runtime.Event) { f.out.Emit(e) }
+
+type filterOp[T any] struct {
+	fn      func(T) bool
+	out     runtime.Output[T]
+	name    string
+	subtask int
+}
+
+func (f *filterOp[T]) Collect(v T) {
+	if f.call(v) {
+		f.out.Collect(v)
+	}
+}
+func (f *filterOp[T]) Emit(e runtime.Event) { f.out.Emit(e) }
+func (f *filterOp[T]) call(v T) bool {
+	defer runtime.Guard(f.name, f.subtask)
+	return f.fn(v)
+}
+
+// reduceOp keeps one accumulated value per key in memory.
+type reduceOp[T any, K comparable] struct {
+	fn      func(T, T) T
+	key     func(T) K
+	acc     map[K]T
+	out     runtime.Output[T]
+	name    string
+	subtask int
+	batch   bool // emit once per key at the end of input
+}
+
+func (r *reduceOp[T, K]) Collect(v T) {
+	v = r.call(v)
+	if !r.batch {
+		r.out.Collect(v)
+	}
+}
+
+func (r *reduceOp[T, K]) call(v T) T {
+	defer runtime.Guard(r.name, r.subtask)
+	k := r.key(v)
+	if a, ok := r.acc[k]; ok {
+		v = r.fn(a, v)
+	}
+	r.acc[k] = v
+	return v
+}
+func (r *reduceOp[T, K]) Emit(e runtime.Event) {
+	if r.batch && e.Kind == runtime.EndOfInput {
+		for k, v := range r.acc {
+			r.out.Collect(v)
+			delete(r.acc, k)
+		}
+	}
+	r.out.Emit(e)
+}

@@ -1,0 +1,250 @@
+package datastream
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"floe/internal/runtime"
+)
+
+// sourceFunc is the loop of one source subtask: it emits into out and
+// returns at the end of its input (or when sc says stop).
+type sourceFunc func(sc *runtime.SourceContext) error
+
+// newSource adds a source node whose subtasks run mk's loop.
+func newSource[T any](env *Environment, name string, parallelism int,
+	mk func(info runtime.TaskInfo, out runtime.Output[T]) (sourceFunc, closer, error)) Stream[T] {
+	n := &node{name: name, parallelism: parallelism, isSource: true}
+	n.build = func(info runtime.TaskInfo, out any) (any, closer, error) {
+		return mk(info, out.(runtime.Output[T]))
+	}
+	return newStream[T](env, n)
+}
+
+// FromSlice is a bounded source of items, in order, at parallelism 1. The
+// items must be the same in every process that runs the job.
+func FromSlice[T any](env *Environment, items []T) Stream[T] {
+	return newSource(env, "Source: Slice", 1, func(info runtime.TaskInfo, out runtime.Output[T]) (sourceFunc, closer, error) {
+		return func(sc *runtime.SourceContext) error {
+			for _, v := range items {
+				if sc.Poll() {
+					return nil
+				}
+				out.Collect(v)
+			}
+			return nil
+		}, nil, nil
+	})
+}
+
+// GeneratorOptions bound and pace a generator.
+type GeneratorOptions struct {
+	// Count is the number of records over all subtasks; 0 means unbounded.
+	Count int64
+	// RatePerSecond limits records per second over all subtasks; 0 means as fast as possible.
+	RatePerSecond float64
+}
+
+// Generate is a source that emits fn(i) for i = 0, 1, 2, ...: subtask s of p
+// emits the indices i with i mod p == s, so the records do not depend on the
+// parallelism.
+func Generate[T any](env *Environment, fn func(i int64) T, opts GeneratorOptions) Stream[T] {
+	if opts.Count < 0 || opts.RatePerSecond < 0 {
+		env.fail(fmt.Errorf("%w: generator: count and rate must not be negative", ErrInvalidJob))
+	}
+	return newSource(env, "Source: Generator", env.parallelism, func(info runtime.TaskInfo, out runtime.Output[T]) (sourceFunc, closer, error) {
+		p, s := int64(info.Parallelism), int64(info.Subtask)
+		return func(sc *runtime.SourceContext) error {
+			var pace *pacer
+			if opts.RatePerSecond > 0 {
+				pace = newPacer(opts.RatePerSecond / float64(p))
+			}
+			for i, n := s, int64(0); opts.Count == 0 || i < opts.Count; i, n = i+p, n+1 {
+				if sc.Poll() {
+					return nil
+				}
+				if pace != nil {
+					if err := pace.wait(sc, n); err != nil {
+						return nil
+					}
+				}
+				out.Collect(call(fn, i, info))
+			}
+			return nil
+		}, nil, nil
+	})
+}
+
+func call[T any](fn func(int64) T, i int64, info runtime.TaskInfo) T {
+	defer runtime.Guard(info.Name, info.Subtask)
+	return fn(i)
+}
+
+// pacer spaces records to a rate, sleeping in steps of at least a millisecond.
+type pacer struct {
+	start time.Time
+	rate  float64
+}
+
+func newPacer(rate float64) *pacer { return &pacer{start: time.Now(), rate: rate} }
+
+func (p *pacer) wait(sc *runtime.SourceContext, n int64) error {
+	due := p.start.Add(time.Duration(float64(n) / p.rate * float64(time.Second)))
+	for {
+		d := time.Until(due)
+		if d < time.Millisecond {
+			return nil
+		}
+		// Send what is buffered while waiting, and notice cancellation.
+		if sc.Poll() {
+			return context.Canceled
+		}
+		select {
+		case <-time.After(min(d, 50*time.Millisecond)):
+		case <-sc.Context().Done():
+			return sc.Context().Err()
+		}
+	}
+}
+
+// ErrNoInput is wrapped by errors about missing input files.
+var ErrNoInput = errors.New("no input")
+
+// fileSplit is a byte range of one file; a line belongs to the split in
+// which it starts.
+type fileSplit struct {
+	path       string
+	start, end int64
+}
+
+const splitSize = 64 << 20
+
+// ExpandPaths resolves a path, a directory (its visible files, not
+// recursively) or a glob, with or without a file:// prefix, to files in a
+// stable order.
+func ExpandPaths(path string) ([]string, error) {
+	p := strings.TrimPrefix(path, "file://")
+	matches, err := filepath.Glob(p)
+	if err != nil {
+		return nil, fmt.Errorf("%w: bad pattern %q: %w", ErrNoInput, path, err)
+	}
+	if len(matches) == 0 {
+		if _, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrNoInput, path, errors.Unwrap(err))
+		}
+		matches = []string{p}
+	}
+	var files []string
+	for _, m := range matches {
+		st, err := os.Stat(m)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrNoInput, err)
+		}
+		if !st.IsDir() {
+			files = append(files, m)
+			continue
+		}
+		ents, err := os.ReadDir(m)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrNoInput, err)
+		}
+		for _, e := range ents {
+			if !e.IsDir() && !strings.HasPrefix(e.Name(), ".") && !strings.HasPrefix(e.Name(), "_") {
+				files = append(files, filepath.Join(m, e.Name()))
+			}
+		}
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("%w: %s holds no files", ErrNoInput, path)
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
+// ReadTextFile is a bounded source of the lines of a file, a directory's
+// files, or a glob's matches (without line terminators). Files are split
+// into ranges read in parallel.
+func ReadTextFile(env *Environment, path string) Stream[string] {
+	var splits []fileSplit
+	files, err := ExpandPaths(path)
+	if err != nil {
+		env.fail(err)
+	}
+	for _, f := range files {
+		st, err := os.Stat(f)
+		if err != nil {
+			env.fail(fmt.Errorf("%w: %w", ErrNoInput, err))
+			continue
+		}
+		for off := int64(0); off < st.Size() || off == 0; off += splitSize {
+			splits = append(splits, fileSplit{path: f, start: off, end: min(off+splitSize, st.Size())})
+			if st.Size() == 0 {
+				break
+			}
+		}
+	}
+	return newSource(env, "Source: "+path, env.parallelism, func(info runtime.TaskInfo, out runtime.Output[string]) (sourceFunc, closer, error) {
+		return func(sc *runtime.SourceContext) error {
+			for i := info.Subtask; i < len(splits); i += info.Parallelism {
+				if err := readSplit(sc, splits[i], out); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, nil, nil
+	})
+}
+
+func readSplit(sc *runtime.SourceContext, s fileSplit, out runtime.Output[string]) error {
+	f, err := os.Open(s.path)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", s.path, err)
+	}
+	defer f.Close()
+	if _, err := f.Seek(s.start, io.SeekStart); err != nil {
+		return fmt.Errorf("read %s: %w", s.path, err)
+	}
+	r := bufio.NewReaderSize(f, 1<<16)
+	pos := s.start
+	if s.start > 0 { // the line that starts before the split belongs to the previous one
+		skipped, err := r.ReadSlice('\n')
+		for errors.Is(err, bufio.ErrBufferFull) {
+			pos += int64(len(skipped))
+			skipped, err = r.ReadSlice('\n')
+		}
+		pos += int64(len(skipped))
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read %s: %w", s.path, err)
+		}
+	}
+	for pos <= s.end {
+		line, err := r.ReadString('\n')
+		if len(line) > 0 {
+			pos += int64(len(line))
+			line = strings.TrimSuffix(line, "\n")
+			line = strings.TrimSuffix(line, "\r")
+			if sc.Poll() {
+				return nil
+			}
+			out.Collect(line)
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read %s: %w", s.path, err)
+		}
+	}
+	return nil
+}

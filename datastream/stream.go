@@ -1,0 +1,201 @@
+package datastream
+
+import (
+	"fmt"
+	"reflect"
+	"time"
+
+	"floe/internal/config"
+	"floe/internal/jobgraph"
+	"floe/internal/keygroup"
+	"floe/internal/runtime"
+)
+
+// Stream is a stream of records of type T.
+type Stream[T any] struct {
+	env *Environment
+	n   *node
+}
+
+// Env returns the stream's environment.
+func (s Stream[T]) Env() *Environment { return s.env }
+
+// Name sets the operator's name (shown in logs and the web interface).
+func (s Stream[T]) Name(name string) Stream[T] {
+	s.n.name = name
+	return s
+}
+
+// UID sets the operator's stable id, by which state is matched on restore.
+func (s Stream[T]) UID(uid string) Stream[T] {
+	s.n.uid = uid
+	return s
+}
+
+// SetParallelism sets the operator's parallelism.
+func (s Stream[T]) SetParallelism(p int) Stream[T] {
+	if p < 1 || p > s.env.maxPar {
+		s.env.fail(fmt.Errorf("%w: operator %q: parallelism %d must be between 1 and %d", ErrInvalidJob, s.n.name, p, s.env.maxPar))
+		return s
+	}
+	s.n.parallelism = p
+	return s
+}
+
+// Parallelism is the operator's parallelism.
+func (s Stream[T]) Parallelism() int { return s.n.parallelism }
+
+func newStream[T any](env *Environment, n *node, inputs ...*link) Stream[T] {
+	n.out = plumbingFor[T]()
+	n.outType = reflect.TypeFor[T]()
+	env.addNode(n, inputs...)
+	return Stream[T]{env: env, n: n}
+}
+
+// forward links s to an operator of the same default parallelism.
+func (s Stream[T]) forward() *link { return &link{from: s.n, part: jobgraph.Forward} }
+
+// oneInput builds a node whose operator turns records of IN into OUT.
+func oneInput[IN, OUT any](s Stream[IN], name string, parallelism int, l *link,
+	mk func(info runtime.TaskInfo, out runtime.Output[OUT]) (runtime.Output[IN], closer, error)) Stream[OUT] {
+	n := &node{name: name, parallelism: parallelism}
+	n.build = func(info runtime.TaskInfo, out any) (any, closer, error) {
+		in, c, err := mk(info, out.(runtime.Output[OUT]))
+		return in, c, err
+	}
+	return newStream[OUT](s.env, n, l)
+}
+
+// Map applies fn to every record.
+func Map[T, U any](s Stream[T], fn func(T) U) Stream[U] {
+	return oneInput(s, "Map", s.n.parallelism, s.forward(), func(info runtime.TaskInfo, out runtime.Output[U]) (runtime.Output[T], closer, error) {
+		return &mapOp[T, U]{fn: fn, out: out, name: info.Name, subtask: info.Subtask}, nil, nil
+	})
+}
+
+// FlatMap calls fn for every record; fn emits any number of results.
+func FlatMap[T, U any](s Stream[T], fn func(v T, emit func(U))) Stream[U] {
+	return oneInput(s, "FlatMap", s.n.parallelism, s.forward(), func(info runtime.TaskInfo, out runtime.Output[U]) (runtime.Output[T], closer, error) {
+		return &flatMapOp[T, U]{fn: fn, out: out, emit: out.Collect, name: info.Name, subtask: info.Subtask}, nil, nil
+	})
+}
+
+// Filter keeps the records for which fn is true.
+func (s Stream[T]) Filter(fn func(T) bool) Stream[T] {
+	return oneInput(s, "Filter", s.n.parallelism, s.forward(), func(info runtime.TaskInfo, out runtime.Output[T]) (runtime.Output[T], closer, error) {
+		return &filterOp[T]{fn: fn, out: out, name: info.Name, subtask: info.Subtask}, nil, nil
+	})
+}
+
+// Rebalance redistributes records round robin to the next operator's subtasks.
+func (s Stream[T]) Rebalance() Stream[T] {
+	return s.partitionBy(jobgraph.Rebalance, "Rebalance")
+}
+
+// Broadcast sends every record to every subtask of the next operator.
+func (s Stream[T]) Broadcast() Stream[T] {
+	return s.partitionBy(jobgraph.Broadcast, "Broadcast")
+}
+
+// partitionBy inserts an identity operator behind a non-forward edge.
+func (s Stream[T]) partitionBy(p jobgraph.Partitioning, name string) Stream[T] {
+	return oneInput(s, name, s.env.parallelism, &link{from: s.n, part: p}, func(_ runtime.TaskInfo, out runtime.Output[T]) (runtime.Output[T], closer, error) {
+		return out, nil, nil
+	})
+}
+
+// Union merges s with others (all of one type) into one stream.
+func (s Stream[T]) Union(others ...Stream[T]) Stream[T] {
+	links := []*link{{from: s.n, part: jobgraph.Rebalance}}
+	for _, o := range others {
+		if o.env != s.env {
+			s.env.fail(fmt.Errorf("%w: union of streams from different environments", ErrInvalidJob))
+			return s
+		}
+		links = append(links, &link{from: o.n, part: jobgraph.Rebalance})
+	}
+	// Keep subtask-local routing where parallelism allows; otherwise spread evenly.
+	for _, l := range links {
+		if l.from.parallelism == s.env.parallelism {
+			l.part = jobgraph.Forward
+		}
+	}
+	n := &node{name: "Union", parallelism: s.env.parallelism}
+	n.build = func(_ runtime.TaskInfo, out any) (any, closer, error) { return out, nil, nil }
+	return newStream[T](s.env, n, links...)
+}
+
+// KeyedStream is a stream partitioned by a key: every record with the same
+// key goes to the same subtask of the next operator.
+type KeyedStream[T any, K comparable] struct {
+	up     Stream[T]
+	key    func(T) K
+	hasher keygroup.Hasher[K]
+}
+
+// KeyBy partitions s by key.
+func KeyBy[T any, K comparable](s Stream[T], key func(T) K) KeyedStream[T, K] {
+	h, err := keygroup.NewHasher[K]()
+	if err != nil {
+		s.env.fail(fmt.Errorf("%w: KeyBy after %q: %w", ErrInvalidJob, s.n.name, err))
+	}
+	return KeyedStream[T, K]{up: s, key: key, hasher: h}
+}
+
+// Env returns the stream's environment.
+func (ks KeyedStream[T, K]) Env() *Environment { return ks.up.env }
+
+// link is the HASH edge from the upstream operator to an operator on ks.
+func (ks KeyedStream[T, K]) link() *link {
+	h, key := ks.hasher, ks.key
+	return &link{from: ks.up.n, part: jobgraph.Hash, selector: func(_, maxPar int) any {
+		return runtime.Selector[T](func(v T, n int) int {
+			return keygroup.Subtask(keygroup.Of(h.Hash(key(v)), maxPar), maxPar, n)
+		})
+	}}
+}
+
+// Reduce keeps a running reduction per key and emits every updated value.
+// In BATCH runtime mode it emits only the final value per key, at the end of input.
+func (ks KeyedStream[T, K]) Reduce(fn func(acc, v T) T) Stream[T] {
+	env := ks.up.env
+	switch m := env.RuntimeMode(); m {
+	case Streaming, Batch:
+	default:
+		env.fail(fmt.Errorf("%w: %s=%q: want STREAMING or BATCH", ErrInvalidJob, RuntimeModeKey, m))
+	}
+	batch := env.RuntimeMode() == Batch
+	return oneInput(ks.up, "Reduce", env.parallelism, ks.link(), func(info runtime.TaskInfo, out runtime.Output[T]) (runtime.Output[T], closer, error) {
+		return &reduceOp[T, K]{fn: fn, key: ks.key, acc: map[K]T{}, out: out, name: info.Name, subtask: info.Subtask, batch: batch}, nil, nil
+	})
+}
+
+// Number is a type Sum can add.
+type Number interface {
+	~int | ~int8 | ~int16 | ~int32 | ~int64 | ~uint | ~uint8 | ~uint16 | ~uint32 | ~uint64 | ~float32 | ~float64
+}
+
+// Sum keeps a running sum of one field per key: every record updates its
+// key's sum, and the first record of the key, with the field replaced by the
+// sum, is emitted (as Flink's sum(field)).
+func Sum[T any, K comparable, N Number](ks KeyedStream[T, K], field func(*T) *N) Stream[T] {
+	return ks.Reduce(func(acc, v T) T {
+		*field(&acc) += *field(&v)
+		return acc
+	}).Name("Sum")
+}
+
+func batchSize(info runtime.TaskInfo) (int, error) {
+	timeout, err := info.Config.Duration(config.BufferTimeout, 100*time.Millisecond)
+	if err != nil {
+		return 0, err
+	}
+	if timeout == 0 {
+		return 1, nil
+	}
+	n, err := info.Config.Int(config.BatchSize, 1024)
+	if err != nil {
+		return 0, err
+	}
+	return max(n, 1), nil
+}

@@ -1,0 +1,102 @@
+// Package executor runs a job graph in the role this process was started in:
+// as the client of a local run (JobManager and TaskManagers in this process,
+// or TaskManagers as child processes of the same binary), or as a TaskManager
+// process started by such a client. The YARN targets arrive here later.
+package executor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"floe/appmaster"
+	"floe/internal/config"
+	"floe/internal/jobgraph"
+)
+
+// Environment variables that carry a process's role and its wiring.
+const (
+	EnvRole       = "FLOE_ROLE"        // "" (client) or "taskmanager"
+	EnvConfig     = "FLOE_CONFIG"      // JSON object of configuration keys
+	EnvJobManager = "FLOE_JOBMANAGER"  // the JobManager's address
+	EnvSecret     = "FLOE_SECRET"      // the application's secret
+	EnvSlots      = "FLOE_SLOTS"       // slots of this TaskManager
+	EnvResourceID = "FLOE_RESOURCE_ID" // name of this TaskManager
+)
+
+// Target selects where a job runs.
+const Target = "execution.target"
+
+var (
+	// ErrJobFailed is wrapped by the error of a job that ran and failed.
+	ErrJobFailed = errors.New("job failed")
+	// ErrJobCanceled is wrapped by the error of a job that was cancelled.
+	ErrJobCanceled = errors.New("job cancelled")
+	// ErrUnsupported is returned for targets and options this build cannot run.
+	ErrUnsupported = errors.New("not supported")
+)
+
+// Result is how a job ended.
+type Result = appmaster.JobResult
+
+// ConfigFromEnv reads the configuration handed down in FLOE_CONFIG.
+func ConfigFromEnv() (config.Config, error) {
+	var c config.Config
+	s := os.Getenv(EnvConfig)
+	if s == "" {
+		return c, nil
+	}
+	if err := json.Unmarshal([]byte(s), &c); err != nil {
+		return config.Config{}, fmt.Errorf("%s: %w", EnvConfig, err)
+	}
+	return c, nil
+}
+
+// Execute runs g in this process's role. In a TaskManager process it does not return.
+func Execute(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger) (*Result, error) {
+	switch role := os.Getenv(EnvRole); role {
+	case "taskmanager":
+		os.Exit(runTaskManagerProcess(ctx, g, log))
+		return nil, nil
+	case "":
+	default:
+		return nil, fmt.Errorf("%w: %s=%q", ErrUnsupported, EnvRole, role)
+	}
+	if err := g.Validate(); err != nil {
+		return nil, err
+	}
+	switch t := g.Config.String(Target, "local"); t {
+	case "local":
+		return runLocal(ctx, g, log)
+	default:
+		return nil, fmt.Errorf("%w: target %q (this build runs -t local)", ErrUnsupported, t)
+	}
+}
+
+// outcome turns a finished job into Execute's result.
+func outcome(r appmaster.JobResult) (*Result, error) {
+	switch r.Status {
+	case appmaster.Finished:
+		return &r, nil
+	case appmaster.Canceled:
+		return &r, fmt.Errorf("%w (job %s)", ErrJobCanceled, r.ID)
+	default:
+		return &r, fmt.Errorf("%w: %s", ErrJobFailed, r.Failure)
+	}
+}
+
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return n
+	}
+	return def
+}
+
+// waitTimeout is how long shutting down may take before processes are killed.
+const waitTimeout = 10 * time.Second

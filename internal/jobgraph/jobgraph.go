@@ -1,0 +1,152 @@
+// Package jobgraph is the job as the JobManager schedules it: vertices (chains
+// of operators that run together in one task) connected by edges that say how
+// records are partitioned between subtasks.
+//
+// A JobGraph is built by the user's program in every process that runs the
+// job (client, JobManager, TaskManagers), so it holds both a description that
+// can be compared across processes (Describe, Fingerprint) and, per vertex,
+// the code that builds the vertex's operator chain in a TaskManager (Build).
+package jobgraph
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+
+	"floe/internal/config"
+	"floe/internal/runtime"
+)
+
+// ErrInvalid is wrapped by errors about malformed graphs.
+var ErrInvalid = errors.New("jobgraph: invalid graph")
+
+// Partitioning says how an edge routes records from producer to consumer subtasks.
+type Partitioning string
+
+const (
+	Forward   Partitioning = "FORWARD"   // producer i -> consumer i (equal parallelism)
+	Hash      Partitioning = "HASH"      // by key group of the record's key
+	Rebalance Partitioning = "REBALANCE" // round robin
+	Broadcast Partitioning = "BROADCAST" // to every consumer
+)
+
+// BuildFunc builds vertex v's chain for one subtask; outputs[i] is the sink of
+// the vertex's output edge i.
+type BuildFunc func(info runtime.TaskInfo, outputs []runtime.ChannelSink) (runtime.Task, error)
+
+// Operator names one operator of a chain.
+type Operator struct {
+	ID   int    // construction order
+	UID  string // the user's uid, or one derived from position and name
+	Name string
+}
+
+// Vertex is a chain of operators run as one task per subtask.
+type Vertex struct {
+	ID          int
+	Name        string
+	Parallelism int
+	Operators   []Operator
+	Inputs      []*Edge // Inputs[i] feeds input i of the chain's head
+	Outputs     []*Edge // Outputs[i] is output edge i
+	IsSource    bool
+	Build       BuildFunc
+}
+
+// Edge connects output edge Index of Source to input Input of Target.
+type Edge struct {
+	Source, Target int
+	Index          int
+	Input          int
+	Partitioning   Partitioning
+}
+
+// JobGraph is a job ready to schedule. Vertices are in topological order and
+// Vertices[i].ID == i.
+type JobGraph struct {
+	Name           string
+	Vertices       []*Vertex
+	MaxParallelism int
+	Config         config.Config
+}
+
+// Validate checks the structure.
+func (g *JobGraph) Validate() error {
+	if len(g.Vertices) == 0 {
+		return fmt.Errorf("%w: no operators (a job needs at least a source and a sink)", ErrInvalid)
+	}
+	for i, v := range g.Vertices {
+		if v.ID != i {
+			return fmt.Errorf("%w: vertex %d has id %d", ErrInvalid, i, v.ID)
+		}
+		if v.Parallelism < 1 || v.Parallelism > g.MaxParallelism {
+			return fmt.Errorf("%w: %q has parallelism %d, want 1..%d (max parallelism)", ErrInvalid, v.Name, v.Parallelism, g.MaxParallelism)
+		}
+		if v.IsSource != (len(v.Inputs) == 0) {
+			return fmt.Errorf("%w: %q: sources have no inputs and other vertices have some", ErrInvalid, v.Name)
+		}
+		for _, e := range v.Inputs {
+			if e.Source >= i {
+				return fmt.Errorf("%w: %q reads from a later vertex", ErrInvalid, v.Name)
+			}
+			if e.Partitioning == Forward && g.Vertices[e.Source].Parallelism != v.Parallelism {
+				return fmt.Errorf("%w: forward edge %q -> %q joins different parallelism", ErrInvalid, g.Vertices[e.Source].Name, v.Name)
+			}
+		}
+	}
+	return nil
+}
+
+// MaxVertexParallelism is the number of slots the job needs (slot sharing: one
+// subtask of every vertex per slot).
+func (g *JobGraph) MaxVertexParallelism() int {
+	n := 0
+	for _, v := range g.Vertices {
+		n = max(n, v.Parallelism)
+	}
+	return n
+}
+
+// Describe returns a canonical text of everything that must be equal in every
+// process running the job.
+func (g *JobGraph) Describe() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "job %q max-parallelism %d\n", g.Name, g.MaxParallelism)
+	for _, v := range g.Vertices {
+		fmt.Fprintf(&b, "vertex %d %q parallelism %d\n", v.ID, v.Name, v.Parallelism)
+		for _, op := range v.Operators {
+			fmt.Fprintf(&b, "  operator %d uid %q %q\n", op.ID, op.UID, op.Name)
+		}
+		for _, e := range v.Outputs {
+			fmt.Fprintf(&b, "  edge %d -> vertex %d input %d %s\n", e.Index, e.Target, e.Input, e.Partitioning)
+		}
+	}
+	return b.String()
+}
+
+// Fingerprint is the hex SHA-256 of Describe.
+func (g *JobGraph) Fingerprint() string {
+	sum := sha256.Sum256([]byte(g.Describe()))
+	return hex.EncodeToString(sum[:])
+}
+
+// Diff returns the first lines where two descriptions differ, for errors that
+// explain a fingerprint mismatch.
+func Diff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	for i := 0; i < max(len(w), len(g)); i++ {
+		var a, b string
+		if i < len(w) {
+			a = w[i]
+		}
+		if i < len(g) {
+			b = g[i]
+		}
+		if a != b {
+			return fmt.Sprintf("line %d: jobmanager has %q, taskmanager has %q", i+1, a, b)
+		}
+	}
+	return ""
+}

@@ -1,0 +1,58 @@
+// Package jobs holds the jobs built into the floe binary.
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"floe/datastream"
+)
+
+// ErrUsage is wrapped by errors in a job's arguments (exit code 2).
+var ErrUsage = errors.New("usage")
+
+// Job is a built-in job.
+type Job struct {
+	Name  string
+	Usage string // one line: the arguments
+	// Run builds the job on env from args and executes it; it writes any
+	// summary for the user to stdout.
+	Run func(ctx context.Context, env *datastream.Environment, args []string, stdout io.Writer) error
+}
+
+var builtins = []Job{wordCount}
+
+// Lookup returns the built-in job called name.
+func Lookup(name string) (Job, bool) {
+	i := slices.IndexFunc(builtins, func(j Job) bool { return j.Name == name })
+	if i < 0 {
+		return Job{}, false
+	}
+	return builtins[i], true
+}
+
+// Names lists the built-in jobs.
+func Names() []string {
+	var names []string
+	for _, j := range builtins {
+		names = append(names, j.Name)
+	}
+	return names
+}
+
+// Help describes the built-in jobs for --help.
+func Help() string {
+	var b strings.Builder
+	for _, j := range builtins {
+		fmt.Fprintf(&b, "   %s %s\n", j.Name, j.Usage)
+	}
+	return b.String()
+}
+
+func usageErr(job, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrUsage, job, fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,153 @@
+package jobs
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"floe/datastream"
+)
+
+var wordCount = Job{
+	Name:  "wordcount",
+	Usage: "--input <file|dir|glob> [--output <dir>]: count words; without --output print the 20 most frequent",
+	Run:   runWordCount,
+}
+
+// WordCount is one word and how often it occurs.
+type WordCount struct {
+	Word  string
+	Count int64
+}
+
+// Tokenize emits the maximal runs of Unicode letters or digits of line, lower-cased.
+func Tokenize(line string, emit func(string)) {
+	start := -1
+	for i, r := range line {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			if start < 0 {
+				start = i
+			}
+			continue
+		}
+		if start >= 0 {
+			emit(strings.ToLower(line[start:i]))
+			start = -1
+		}
+	}
+	if start >= 0 {
+		emit(strings.ToLower(line[start:]))
+	}
+}
+
+func runWordCount(ctx context.Context, env *datastream.Environment, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("wordcount", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	input := fs.String("input", "", "input file, directory or glob")
+	output := fs.String("output", "", "output directory")
+	if err := fs.Parse(args); err != nil {
+		return usageErr("wordcount", "%v", err)
+	}
+	if fs.NArg() > 0 {
+		return usageErr("wordcount", "unexpected argument %q", fs.Arg(0))
+	}
+	if *input == "" {
+		return usageErr("wordcount", "--input is required")
+	}
+	if _, err := datastream.ExpandPaths(*input); err != nil {
+		return usageErr("wordcount", "%v", err)
+	}
+	dir := strings.TrimPrefix(*output, "file://")
+	printTop := dir == ""
+	if printTop {
+		tmp, err := os.MkdirTemp("", "floe-wordcount-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	} else if err := checkWritable(dir); err != nil {
+		return usageErr("wordcount", "output %s is not writable: %v", *output, err)
+	}
+
+	env.SetRuntimeMode(datastream.Batch)
+	lines := datastream.ReadTextFile(env, *input).Name("Source: " + *input)
+	words := datastream.FlatMap(lines, func(line string, emit func(WordCount)) {
+		Tokenize(line, func(w string) { emit(WordCount{Word: w, Count: 1}) })
+	}).Name("Tokenize")
+	counts := datastream.Sum(datastream.KeyBy(words, func(w WordCount) string { return w.Word }),
+		func(w *WordCount) *int64 { return &w.Count })
+	datastream.WriteText(counts, dir, func(w WordCount) string {
+		return w.Word + "\t" + strconv.FormatInt(w.Count, 10)
+	}).Name("Sink: " + dir)
+	if _, err := env.Execute(ctx, "wordcount"); err != nil {
+		return err
+	}
+	if !printTop {
+		return nil
+	}
+	all, err := ReadWordCounts(dir)
+	if err != nil {
+		return err
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].Count != all[j].Count {
+			return all[i].Count > all[j].Count
+		}
+		return all[i].Word < all[j].Word
+	})
+	for _, w := range all[:min(20, len(all))] {
+		fmt.Fprintf(stdout, "%s\t%d\n", w.Word, w.Count)
+	}
+	return nil
+}
+
+func checkWritable(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".floe-write-check-")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// ReadWordCounts reads the visible part files of a wordcount output directory.
+func ReadWordCounts(dir string) ([]WordCount, error) {
+	files, err := datastream.ExpandPaths(dir)
+	if err != nil {
+		return nil, err
+	}
+	var all []WordCount
+	for _, name := range files {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			w, c, ok := strings.Cut(sc.Text(), "\t")
+			n, err := strconv.ParseInt(c, 10, 64)
+			if !ok || err != nil {
+				f.Close()
+				return nil, fmt.Errorf("%s: malformed line %q", filepath.Base(name), sc.Text())
+			}
+			all = append(all, WordCount{Word: w, Count: n})
+		}
+		f.Close()
+		if err := sc.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return all, nil
+}

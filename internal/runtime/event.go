@@ -1,0 +1,75 @@
+package runtime
+
+import "fmt"
+
+// EventKind is the kind of a control event travelling in-band with records.
+// The values equal floepb.EventKind's.
+type EventKind int32
+
+const (
+	// EndOfInput: no record follows on this path.
+	EndOfInput EventKind = 1
+	// Watermark: no record with an event time <= Value follows.
+	Watermark EventKind = 2
+	// Barrier: checkpoint Value's barrier.
+	Barrier EventKind = 3
+	// CancelBarrier: checkpoint Value is abandoned.
+	CancelBarrier EventKind = 4
+)
+
+func (k EventKind) String() string {
+	switch k {
+	case EndOfInput:
+		return "EndOfInput"
+	case Watermark:
+		return "Watermark"
+	case Barrier:
+		return "Barrier"
+	case CancelBarrier:
+		return "CancelBarrier"
+	}
+	return fmt.Sprintf("EventKind(%d)", int32(k))
+}
+
+// Event is a control event. Events are ordered with the records around them.
+type Event struct {
+	Kind  EventKind
+	Value int64
+}
+
+// Output receives the records and events of one operator.
+type Output[T any] interface {
+	Collect(T)
+	Emit(Event)
+}
+
+// Fanout returns one Output that forwards to all of outs.
+func Fanout[T any](outs []Output[T]) Output[T] {
+	switch len(outs) {
+	case 0:
+		return Discard[T]{}
+	case 1:
+		return outs[0]
+	}
+	return fanout[T](outs)
+}
+
+type fanout[T any] []Output[T]
+
+func (f fanout[T]) Collect(v T) {
+	for _, o := range f {
+		o.Collect(v)
+	}
+}
+
+func (f fanout[T]) Emit(e Event) {
+	for _, o := range f {
+		o.Emit(e)
+	}
+}
+
+// Discard drops everything.
+type Discard[T any] struct{}
+
+func (Discard[T]) Collect(T)  {}
+func (Discard[T]) Emit(Event) {}

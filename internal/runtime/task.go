@@ -1,0 +1,119 @@
+package runtime
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"floe/internal/config"
+)
+
+// TaskInfo describes the subtask a chain is built for.
+type TaskInfo struct {
+	JobID          string
+	Vertex         int
+	Name           string // the chain's name, e.g. "Source: words -> Map"
+	Subtask        int
+	Parallelism    int
+	MaxParallelism int
+	Attempt        int
+	Config         config.Config
+	Log            zerolog.Logger
+	// Subpartitions[i] is the number of channels of the vertex's output edge i.
+	Subpartitions []int
+}
+
+// Message is what travels on one channel: an Arrow IPC payload or an event.
+type Message struct {
+	// Event is zero for data.
+	Event   EventKind
+	Value   int64
+	Payload []byte
+	Records int
+}
+
+// ChannelSink is the producing side of one output edge: one subpartition per
+// consumer subtask. Send blocks while the subpartition is full (back-pressure)
+// and fails once the task is cancelled. Payloads are owned by the sink after Send.
+type ChannelSink interface {
+	Send(subpartition int, m Message) error
+}
+
+// Decoder decodes the payloads of one input channel into the chain.
+type Decoder interface {
+	// Decode decodes one data message and pushes its records downstream,
+	// returning the number of records.
+	Decode(payload []byte) (int, error)
+}
+
+// Task is a vertex's operator chain built for one subtask.
+type Task interface {
+	// Run drives a source chain until its input ends (then it has emitted
+	// EndOfInput downstream) or ctx is done. Non-source tasks return nil at once.
+	Run(ctx context.Context, sc *SourceContext) error
+	// NewDecoder returns a decoder for one channel of input i.
+	NewDecoder(input int) (Decoder, error)
+	// EndInput is called once every channel of input i has ended.
+	EndInput(input int)
+	// Flush sends partly filled batches (the buffer timeout fired).
+	Flush()
+	// Close releases the task's resources; it is called once, after Run or
+	// after the last input ended, also after a failure.
+	Close() error
+	// Counters.
+	RecordsOut() int64
+}
+
+// SourceContext is what a source's loop consults between records: whether it
+// must stop, and whether partly filled batches are due to be sent.
+type SourceContext struct {
+	flushDue atomic.Bool
+	stopped  atomic.Bool
+	ctx      context.Context
+	task     Task
+}
+
+// NewSourceContext returns a context whose flag is raised every interval
+// (interval <= 0: never) until ctx ends; call the returned stop when done.
+func NewSourceContext(ctx context.Context, task Task, interval time.Duration) (*SourceContext, func()) {
+	sc := &SourceContext{ctx: ctx, task: task}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		var tick <-chan time.Time
+		if interval > 0 {
+			t := time.NewTicker(interval)
+			defer t.Stop()
+			tick = t.C
+		}
+		for {
+			select {
+			case <-tick:
+				sc.flushDue.Store(true)
+			case <-ctx.Done():
+				sc.stopped.Store(true)
+				<-done
+				return
+			case <-done:
+				return
+			}
+		}
+	}()
+	return sc, func() { close(done); <-finished }
+}
+
+// Poll flushes due batches and reports whether the source must stop. Sources
+// call it between records; it costs two atomic loads when nothing is due.
+func (sc *SourceContext) Poll() (stop bool) {
+	if sc.flushDue.Load() {
+		sc.flushDue.Store(false)
+		sc.task.Flush()
+	}
+	return sc.stopped.Load()
+}
+
+// Context is the task's context, for sources that block (sleep, read).
+func (sc *SourceContext) Context() context.Context { return sc.ctx }
