@@ -14,7 +14,7 @@ type mapOp[T, U any] struct {
 	subtask int
 }
 
-func (m *mapOp[T, U]) Collect(v T) { m.out.Collect(m.call(v)) }
+func (m *mapOp[T, U]) Collect(v T)          { m.out.Collect(m.call(v)) }
 func (m *mapOp[T, U]) Emit(e runtime.Event) { m.out.Emit(e) }
 func (m *mapOp[T, U]) call(v T) U {
 	defer runtime.Guard(m.name, m.subtask)
