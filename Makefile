@@ -2,11 +2,38 @@
 SHELL := /bin/bash
 GO ?= go
 BIN := bin
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+# The packages that start goroutines; `make test` runs them under the race detector too.
+RACE_PKGS := ./appmaster/... ./container/... ./datastream/... ./internal/runtime/... ./internal/executor/... ./internal/rpc/...
 
-.PHONY: all build run test unit-test bench vet fmt
+.PHONY: all build run test unit-test race-test integration-test bench vet
 all: build
 
 build:
-	$(GO) build -o $(BIN)/floe ./cmd/floe
+	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/floe ./cmd/floe
+
+# Count the words of a text the repository ships, locally, at parallelism 2.
+run: build
+	$(BIN)/floe run -p 2 wordcount --input data/alice.txt
+
+# Every test: vet, unit tests, race tests, then integration tests against a
+# real YARN + HDFS minicluster that scripts/test starts and stops.
+test:
+	bash scripts/test
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+
+unit-test:
+	$(GO) test -count=1 ./...
+
+race-test:
+	$(GO) test -race -count=1 $(RACE_PKGS)
+
+# Benchmarks printed as a table (see docs/benchmarks.md).
+bench:
+	bash scripts/bench
 
 -include scripts/mk/*.mk

@@ -218,3 +218,6 @@ func (t *chainTask) RecordsOut() int64 {
 	}
 	return n
 }
+
+// JobGraph returns the graph Execute would run (for tests and tools).
+func (e *Environment) JobGraph(name string) (*jobgraph.JobGraph, error) { return e.jobGraph(name) }

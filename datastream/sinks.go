@@ -34,7 +34,7 @@ func (s Sink) SetParallelism(p int) Sink {
 
 // sinkNode adds a sink fed by s through a forward edge.
 func sinkNode[T any](s Stream[T], name string, mk func(info runtime.TaskInfo) (runtime.Output[T], closer, error)) Sink {
-	n := &node{name: name, parallelism: s.n.parallelism, isSink: true}
+	n := &node{name: name, parallelism: s.env.parallelism, isSink: true}
 	n.build = func(info runtime.TaskInfo, _ any) (any, closer, error) {
 		return mk(info)
 	}

@@ -68,21 +68,21 @@ func oneInput[IN, OUT any](s Stream[IN], name string, parallelism int, l *link,
 
 // Map applies fn to every record.
 func Map[T, U any](s Stream[T], fn func(T) U) Stream[U] {
-	return oneInput(s, "Map", s.n.parallelism, s.forward(), func(info runtime.TaskInfo, out runtime.Output[U]) (runtime.Output[T], closer, error) {
+	return oneInput(s, "Map", s.env.parallelism, s.forward(), func(info runtime.TaskInfo, out runtime.Output[U]) (runtime.Output[T], closer, error) {
 		return &mapOp[T, U]{fn: fn, out: out, name: info.Name, subtask: info.Subtask}, nil, nil
 	})
 }
 
 // FlatMap calls fn for every record; fn emits any number of results.
 func FlatMap[T, U any](s Stream[T], fn func(v T, emit func(U))) Stream[U] {
-	return oneInput(s, "FlatMap", s.n.parallelism, s.forward(), func(info runtime.TaskInfo, out runtime.Output[U]) (runtime.Output[T], closer, error) {
+	return oneInput(s, "FlatMap", s.env.parallelism, s.forward(), func(info runtime.TaskInfo, out runtime.Output[U]) (runtime.Output[T], closer, error) {
 		return &flatMapOp[T, U]{fn: fn, out: out, emit: out.Collect, name: info.Name, subtask: info.Subtask}, nil, nil
 	})
 }
 
 // Filter keeps the records for which fn is true.
 func (s Stream[T]) Filter(fn func(T) bool) Stream[T] {
-	return oneInput(s, "Filter", s.n.parallelism, s.forward(), func(info runtime.TaskInfo, out runtime.Output[T]) (runtime.Output[T], closer, error) {
+	return oneInput(s, "Filter", s.env.parallelism, s.forward(), func(info runtime.TaskInfo, out runtime.Output[T]) (runtime.Output[T], closer, error) {
 		return &filterOp[T]{fn: fn, out: out, name: info.Name, subtask: info.Subtask}, nil, nil
 	})
 }

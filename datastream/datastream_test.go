@@ -1,0 +1,231 @@
+package datastream_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"floe/datastream"
+	"floe/internal/config"
+	"floe/internal/executor"
+	"floe/internal/jobgraph"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+type event struct {
+	Key   string
+	Value int64
+	Tags  []string
+	At    time.Time
+}
+
+func newEnv(p int, kv ...string) *datastream.Environment {
+	m := map[string]string{config.Parallelism: fmt.Sprint(p), config.BatchSize: "100"}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return datastream.NewEnvironment(datastream.WithConfig(config.New(m)))
+}
+
+func gen(i int64) event {
+	return event{Key: fmt.Sprintf("k%d", i%37), Value: i, Tags: []string{"t", fmt.Sprint(i % 5)}, At: time.UnixMilli(i).UTC()}
+}
+
+// keyedSum builds generator -> map -> filter -> keyBy -> sum -> collect.
+func keyedSum(env *datastream.Environment, n int64) *datastream.Collector[event] {
+	src := datastream.Generate(env, gen, datastream.GeneratorOptions{Count: n})
+	doubled := datastream.Map(src, func(e event) event { e.Value *= 2; return e })
+	kept := doubled.Filter(func(e event) bool { return e.Value%3 != 0 })
+	sums := datastream.Sum(datastream.KeyBy(kept, func(e event) string { return e.Key }),
+		func(e *event) *int64 { return &e.Value })
+	out, _ := datastream.Collect(sums)
+	return out
+}
+
+// expectedSums computes the rolling sums of keyedSum independently.
+func expectedSums(n int64) (final map[string]int64, updates int) {
+	final = map[string]int64{}
+	for i := range n {
+		e := gen(i)
+		v := e.Value * 2
+		if v%3 == 0 {
+			continue
+		}
+		final[e.Key] += v
+		updates++
+	}
+	return final, updates
+}
+
+func TestKeyedSumAtSeveralParallelisms(t *testing.T) {
+	const n = 20000
+	wantFinal, wantUpdates := expectedSums(n)
+	for _, p := range []int{1, 2, 4} {
+		t.Run(fmt.Sprint("p=", p), func(t *testing.T) {
+			env := newEnv(p)
+			out := keyedSum(env, n)
+			res, err := env.Execute(context.Background(), "keyed-sum")
+			if err != nil {
+				t.Fatal(err)
+			}
+			items := out.Items()
+			if len(items) != wantUpdates {
+				t.Fatalf("got %d updates, want %d", len(items), wantUpdates)
+			}
+			// Per key, updates arrive in order, so the last one seen is the
+			// largest (values are positive) and equals the independent sum.
+			got := map[string]int64{}
+			for _, e := range items {
+				if e.Value <= got[e.Key] {
+					t.Fatalf("key %s: sum went from %d to %d", e.Key, got[e.Key], e.Value)
+				}
+				got[e.Key] = e.Value
+				if len(e.Tags) != 2 || e.Tags[0] != "t" {
+					t.Fatalf("tags lost: %+v", e)
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(wantFinal) {
+				t.Fatalf("sums differ:\n got %v\nwant %v", got, wantFinal)
+			}
+			if res.Status != "FINISHED" {
+				t.Fatalf("status %s", res.Status)
+			}
+		})
+	}
+}
+
+func TestChaining(t *testing.T) {
+	env := newEnv(2)
+	keyedSum(env, 10)
+	g, err := env.JobGraph("chain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, v := range g.Vertices {
+		names = append(names, fmt.Sprintf("%s p%d", v.Name, v.Parallelism))
+	}
+	want := []string{"Source: Generator -> Map -> Filter p2", "Sum -> Sink: Collect p2"}
+	if !slices.Equal(names, want) {
+		t.Fatalf("vertices %q, want %q", names, want)
+	}
+	if e := g.Vertices[1].Inputs[0]; e.Partitioning != jobgraph.Hash {
+		t.Fatalf("keyBy edge is %s", e.Partitioning)
+	}
+
+	// A different parallelism breaks the chain and rebalances.
+	env = newEnv(2)
+	src := datastream.FromSlice(env, []int64{1, 2, 3})
+	datastream.Collect(datastream.Map(src, func(v int64) int64 { return v }))
+	g, err = env.JobGraph("rebalance")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Vertices) != 2 || g.Vertices[1].Inputs[0].Partitioning != jobgraph.Rebalance {
+		t.Fatalf("got %s", g.Describe())
+	}
+}
+
+func TestUnionRebalanceBatchReduce(t *testing.T) {
+	for _, p := range []int{1, 3} {
+		env := newEnv(p)
+		a := datastream.FromSlice(env, []string{"x y", "y z"})
+		b := datastream.Generate(env, func(i int64) string { return fmt.Sprintf("w%d x", i%4) }, datastream.GeneratorOptions{Count: 100})
+		words := datastream.FlatMap(a.Union(b).Rebalance(), func(s string, emit func(string)) {
+			for _, w := range strings.Fields(s) {
+				emit(w)
+			}
+		})
+		type wc struct {
+			W string
+			N int
+		}
+		env.SetRuntimeMode(datastream.Batch)
+		counts := datastream.Sum(datastream.KeyBy(datastream.Map(words, func(w string) wc { return wc{w, 1} }),
+			func(c wc) string { return c.W }), func(c *wc) *int { return &c.N })
+		out, _ := datastream.Collect(counts)
+		if _, err := env.Execute(context.Background(), "union"); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]int{}
+		for _, c := range out.Items() {
+			if _, dup := got[c.W]; dup {
+				t.Fatalf("p=%d: batch reduce emitted %q twice", p, c.W)
+			}
+			got[c.W] = c.N
+		}
+		want := map[string]int{"x": 101, "y": 2, "z": 1, "w0": 25, "w1": 25, "w2": 25, "w3": 25}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("p=%d: got %v want %v", p, got, want)
+		}
+	}
+}
+
+func TestUserPanicFailsTheJob(t *testing.T) {
+	env := newEnv(2)
+	src := datastream.Generate(env, func(i int64) int64 { return i }, datastream.GeneratorOptions{Count: 1000})
+	boom := datastream.Map(src.Rebalance(), func(v int64) int64 {
+		if v == 500 {
+			panic("bad record 500")
+		}
+		return v
+	}).Name("Explode")
+	datastream.Collect(boom)
+	_, err := env.Execute(context.Background(), "panic")
+	if !errors.Is(err, executor.ErrJobFailed) {
+		t.Fatalf("err = %v", err)
+	}
+	for _, want := range []string{"Explode", "bad record 500", "subtask"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+}
+
+func TestUnsupportedTypeFailsBeforeRunning(t *testing.T) {
+	type withMap struct{ M map[string]int }
+	env := newEnv(2)
+	src := datastream.Generate(env, func(i int64) withMap { return withMap{} }, datastream.GeneratorOptions{Count: 10})
+	datastream.Collect(src.Rebalance())
+	_, err := env.Execute(context.Background(), "bad-type")
+	if !errors.Is(err, datastream.ErrInvalidJob) || !strings.Contains(err.Error(), "map[string]int") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestCancelUnboundedJob(t *testing.T) {
+	env := newEnv(2)
+	src := datastream.Generate(env, func(i int64) int64 { return i }, datastream.GeneratorOptions{})
+	datastream.Collect(datastream.Map(src, func(v int64) int64 { return v + 1 }).Rebalance())
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		cancel()
+	}()
+	_, err := env.Execute(ctx, "unbounded")
+	if !errors.Is(err, executor.ErrJobCanceled) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestMissingSinkAndBadParallelism(t *testing.T) {
+	env := newEnv(2)
+	datastream.Map(datastream.FromSlice(env, []int{1}), func(v int) int { return v })
+	if _, err := env.Execute(context.Background(), "dangling"); !errors.Is(err, datastream.ErrInvalidJob) {
+		t.Fatalf("dangling: %v", err)
+	}
+	env = newEnv(2)
+	datastream.Collect(datastream.FromSlice(env, []int{1}).SetParallelism(0))
+	if _, err := env.Execute(context.Background(), "p0"); !errors.Is(err, datastream.ErrInvalidJob) {
+		t.Fatalf("p0: %v", err)
+	}
+}
