@@ -71,6 +71,9 @@ func Execute(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger) (*Re
 	if err := g.Validate(); err != nil {
 		return nil, err
 	}
+	if err := ValidateConfig(g.Config); err != nil {
+		return nil, err
+	}
 	switch t := g.Config.String(Target, "local"); t {
 	case "local":
 		return runLocal(ctx, g, log)
@@ -100,3 +103,24 @@ func envInt(name string, def int) int {
 
 // waitTimeout is how long shutting down may take before processes are killed.
 const waitTimeout = 10 * time.Second
+
+// ValidateConfig checks the values of the keys the runtime reads, so a typo
+// fails before anything starts rather than inside a task.
+func ValidateConfig(c config.Config) error {
+	for _, k := range []string{config.BufferTimeout, config.HeartbeatInterval, config.HeartbeatTimeout} {
+		if _, err := c.Duration(k, 0); err != nil {
+			return err
+		}
+	}
+	for _, k := range []string{config.BatchSize, config.Credits, config.QueueCapacity, config.Slots, config.LocalTaskManagers, config.Parallelism, config.MaxParallelism} {
+		n, err := c.Int(k, 1)
+		if err != nil {
+			return err
+		}
+		if n < 1 {
+			return fmt.Errorf("%w: %s=%d must be at least 1", config.ErrInvalid, k, n)
+		}
+	}
+	_, err := c.Bool(config.LocalProcesses, false)
+	return err
+}

@@ -1,0 +1,313 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var floeBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "floe-cli-test-")
+	if err != nil {
+		panic(err)
+	}
+	floeBin = filepath.Join(dir, "floe")
+	build := exec.Command("go", "build", "-o", floeBin, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build floe:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+	pid            int
+}
+
+func floe(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(floeBin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+		cmd.Process.Kill()
+		t.Fatalf("floe %v did not finish", args)
+	}
+	return result{code: cmd.ProcessState.ExitCode(), stdout: out.String(), stderr: errb.String(), pid: cmd.Process.Pid}
+}
+
+// countWords is an independent word count: runs of letters or digits, lower-cased.
+func countWords(t *testing.T, files ...string) map[string]int64 {
+	re := regexp.MustCompile(`[\p{L}\p{N}]+`)
+	counts := map[string]int64{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range re.FindAllString(string(b), -1) {
+			counts[strings.ToLower(w)]++
+		}
+	}
+	return counts
+}
+
+func readOutput(t *testing.T, dir string) map[string]int64 {
+	got := map[string]int64{}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".") || strings.HasPrefix(e.Name(), "_") {
+			t.Errorf("hidden file %s left in the output", e.Name())
+			continue
+		}
+		f, _ := os.Open(filepath.Join(dir, e.Name()))
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			var w string
+			var n int64
+			if _, err := fmt.Sscanf(strings.Replace(sc.Text(), "\t", " ", 1), "%s %d", &w, &n); err != nil {
+				t.Fatalf("%s: bad line %q", e.Name(), sc.Text())
+			}
+			if _, dup := got[w]; dup {
+				t.Fatalf("word %q appears twice", w)
+			}
+			got[w] = n
+		}
+		f.Close()
+	}
+	return got
+}
+
+// writeCorpus writes several files with unicode, digits and punctuation.
+func writeCorpus(t *testing.T) string {
+	dir := t.TempDir()
+	words := []string{"Straße", "straße", "naïve", "日本語", "x1", "42", "don't", "well-known", "A", "the", "The", "THE"}
+	for f := range 3 {
+		var b strings.Builder
+		for i := range 4000 {
+			fmt.Fprintf(&b, "%s, %s;%s.\n", words[(i*7+f)%len(words)], words[(i*3+f)%len(words)], words[i%len(words)])
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("in-%d.txt", f)), []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestWordCountMatchesIndependentCount(t *testing.T) {
+	in := writeCorpus(t)
+	files, _ := filepath.Glob(filepath.Join(in, "*.txt"))
+	want := countWords(t, files...)
+	for _, p := range []string{"1", "2", "4"} {
+		out := filepath.Join(t.TempDir(), "out")
+		r := floe(t, nil, "run", "-p", p, "wordcount", "--input", in, "--output", out)
+		if r.code != 0 {
+			t.Fatalf("p=%s: exit %d: %s", p, r.code, r.stderr)
+		}
+		if got := readOutput(t, out); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("p=%s: counts differ\n got %v\nwant %v", p, got, want)
+		}
+	}
+	// A glob of the same files with a file:// prefix.
+	out := filepath.Join(t.TempDir(), "out")
+	if r := floe(t, nil, "run", "-p", "2", "wordcount", "--input", "file://"+in+"/in-*.txt", "--output", out); r.code != 0 {
+		t.Fatalf("glob: exit %d: %s", r.code, r.stderr)
+	}
+	if got := readOutput(t, out); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatal("glob: counts differ")
+	}
+}
+
+func TestWordCountPrintsTopWords(t *testing.T) {
+	in := writeCorpus(t)
+	r := floe(t, nil, "run", "-p", "2", "wordcount", "--input", in)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	files, _ := filepath.Glob(filepath.Join(in, "*.txt"))
+	want := countWords(t, files...)
+	type wc struct {
+		w string
+		n int64
+	}
+	var all []wc
+	for w, n := range want {
+		all = append(all, wc{w, n})
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].n != all[j].n {
+			return all[i].n > all[j].n
+		}
+		return all[i].w < all[j].w
+	})
+	var b strings.Builder
+	for _, x := range all[:min(20, len(all))] {
+		fmt.Fprintf(&b, "%s\t%d\n", x.w, x.n)
+	}
+	if r.stdout != b.String() {
+		t.Fatalf("stdout:\n%s\nwant:\n%s", r.stdout, b.String())
+	}
+}
+
+// The same job with TaskManagers as separate OS processes of the binary.
+func TestWordCountWithTaskManagerProcesses(t *testing.T) {
+	in := writeCorpus(t)
+	files, _ := filepath.Glob(filepath.Join(in, "*.txt"))
+	out := filepath.Join(t.TempDir(), "out")
+	r := floe(t, []string{"FLOE_LOG_LEVEL=debug"}, "run", "-p", "4", "-D", "local.taskmanager.processes=true",
+		"wordcount", "--input", in, "--output", out)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if got, want := readOutput(t, out), countWords(t, files...); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatal("counts differ")
+	}
+	pids := map[int]bool{}
+	for _, line := range strings.Split(r.stderr, "\n") {
+		var rec struct {
+			Message string `json:"message"`
+			PID     int    `json:"pid"`
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Message == "TaskManager registered" {
+			pids[rec.PID] = true
+		}
+	}
+	if len(pids) != 2 || pids[r.pid] || pids[0] {
+		t.Fatalf("TaskManager pids %v, client pid %d: want two other processes", pids, r.pid)
+	}
+	for pid := range pids {
+		if syscall.Kill(pid, 0) == nil {
+			t.Errorf("TaskManager process %d still running", pid)
+		}
+	}
+}
+
+func TestBadInputGetsOneLineAndExitCode(t *testing.T) {
+	dir := t.TempDir()
+	notExec := filepath.Join(dir, "job.txt")
+	os.WriteFile(notExec, []byte("x"), 0o644)
+	readOnly := filepath.Join(dir, "ro")
+	os.Mkdir(readOnly, 0o555)
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"run", "nosuchjob"}, 2, "unknown job"},
+		{[]string{"run", "--bogus", "wordcount"}, 2, "bogus"},
+		{[]string{"frobnicate"}, 2, "unknown command"},
+		{[]string{"run"}, 2, "missing <job>"},
+		{[]string{"run", "wordcount"}, 2, "--input is required"},
+		{[]string{"run", "wordcount", "--input", filepath.Join(dir, "missing")}, 2, "no such file"},
+		{[]string{"run", "wordcount", "--input", dir, "--output", "/proc/floe-out"}, 2, "not writable"},
+		{[]string{"run", "-p", "0", "wordcount", "--input", dir}, 2, "parallelism"},
+		{[]string{"run", "-D", "novalue", "wordcount", "--input", dir}, 2, "key=value"},
+		{[]string{"run", "-D", "execution.buffer-timeout=soon", "wordcount", "--input", notExec}, 2, "duration"},
+		{[]string{"run", "-t", "mars", "wordcount"}, 2, "unknown target"},
+		{[]string{"run", notExec}, 2, "not an executable"},
+		{[]string{"run", "keyed-count", "--events", "-1", "--output", dir}, 2, "--events"},
+	} {
+		r := floe(t, nil, tc.args...)
+		if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("floe %v: exit %d, stderr %q; want exit %d mentioning %q", tc.args, r.code, r.stderr, tc.code, tc.want)
+		}
+		if lines := strings.Count(strings.TrimSpace(r.stderr), "\n"); lines > 0 || strings.Contains(r.stderr, "goroutine") {
+			t.Errorf("floe %v: stderr is not one line: %q", tc.args, r.stderr)
+		}
+	}
+	if os.Geteuid() != 0 { // root writes anywhere
+		r := floe(t, nil, "run", "wordcount", "--input", notExec, "--output", filepath.Join(readOnly, "out"))
+		if r.code != 2 {
+			t.Errorf("read-only output: exit %d %s", r.code, r.stderr)
+		}
+	}
+}
+
+func TestVersionAndHelp(t *testing.T) {
+	if r := floe(t, nil, "version"); r.code != 0 || !strings.HasPrefix(r.stdout, "floe ") {
+		t.Errorf("version: %d %q", r.code, r.stdout)
+	}
+	r := floe(t, nil, "run", "--help")
+	if r.code != 0 || !strings.Contains(r.stdout, "wordcount") || !strings.Contains(r.stdout, "-D") {
+		t.Errorf("run --help: %d %q", r.code, r.stdout)
+	}
+}
+
+// Ctrl-C cancels a running job: exit 130, output not published, and no
+// TaskManager process left behind.
+func TestInterruptCancelsJob(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	cmd := exec.Command(floeBin, "run", "-p", "2", "-D", "local.taskmanager.processes=true",
+		"keyed-count", "--events", "0", "--keys", "5", "--rate", "2000", "--output", out)
+	cmd.Env = append(os.Environ(), "FLOE_LOG_LEVEL=debug")
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the job runs (the sink has opened its in-progress files).
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ents, _ := os.ReadDir(out)
+		if len(ents) >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("job did not start: %s", errb.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("floe did not stop after SIGINT")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Fatalf("exit %d, want 130: %s", code, errb.String())
+	}
+	for _, line := range strings.Split(errb.String(), "\n") {
+		var rec struct {
+			Message string `json:"message"`
+			PID     int    `json:"pid"`
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Message == "TaskManager registered" {
+			if syscall.Kill(rec.PID, 0) == nil {
+				t.Errorf("TaskManager process %d still running", rec.PID)
+			}
+		}
+	}
+}
