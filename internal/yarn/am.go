@@ -1,0 +1,82 @@
+package yarn
+
+import (
+	"context"
+	"fmt"
+
+	"floe/internal/hadoop/hadooppb"
+	"floe/internal/hadoop/token"
+)
+
+// AM is the thin driver of an ApplicationMaster's link to YARN: it feeds
+// the Allocator's requests to the RM, hands NMTokens to the NMClient, and
+// returns each Update to the caller, whose loop decides what to start and
+// when to heartbeat next. AM holds no goroutines; it is driven by one owner.
+type AM struct {
+	RM    *AMRMClient
+	NM    *NMClient
+	Alloc *Allocator
+
+	registered bool
+	host       string
+	port       int32
+	url        string
+}
+
+// NewAM ties an AMRMClient and an NMClient to a new Allocator.
+func NewAM(rm *AMRMClient, nm *NMClient) *AM {
+	return &AM{RM: rm, NM: nm, Alloc: NewAllocator()}
+}
+
+// Register registers the AM and takes over what a previous attempt left:
+// its containers and NMTokens.
+func (am *AM) Register(ctx context.Context, host string, port int32, trackingURL string) (*hadooppb.RegisterApplicationMasterResponseProto, error) {
+	resp, err := am.RM.Register(ctx, host, port, trackingURL)
+	if err != nil {
+		return nil, err
+	}
+	am.registered, am.host, am.port, am.url = true, host, port, trackingURL
+	for _, t := range resp.GetNmTokensFromPreviousAttempts() {
+		am.NM.SetToken(NodeID(t.GetNodeId()), token.FromProto(t.GetToken()))
+	}
+	am.Alloc.AddRunning(resp.GetContainersFromPreviousAttempts()...)
+	return resp, nil
+}
+
+// Heartbeat sends one allocate call and returns what it brought. On a
+// resync order it registers again, as Hadoop's AMRMClient does.
+func (am *AM) Heartbeat(ctx context.Context, progress float32) (Update, error) {
+	if !am.registered {
+		return Update{}, fmt.Errorf("yarn: heartbeat before Register")
+	}
+	resp, err := am.RM.Allocate(ctx, am.Alloc.BuildRequest(progress))
+	if err != nil {
+		return Update{}, err
+	}
+	u := am.Alloc.HandleResponse(resp)
+	for node, t := range u.NMTokens {
+		am.NM.SetToken(node, t)
+	}
+	if u.Resync {
+		if _, err := am.Register(ctx, am.host, am.port, am.url); err != nil {
+			return u, fmt.Errorf("yarn: re-register after resync: %w", err)
+		}
+	}
+	return u, nil
+}
+
+// Start launches an allocated container.
+func (am *AM) Start(ctx context.Context, a Allocated, launch Launch) error {
+	return am.NM.Start(ctx, a.Container, launch.Proto())
+}
+
+// Finish unregisters with the final status.
+func (am *AM) Finish(ctx context.Context, status hadooppb.FinalApplicationStatusProto, diagnostics string) error {
+	return am.RM.Finish(ctx, status, diagnostics, am.url)
+}
+
+// Close closes the RM and NM connections.
+func (am *AM) Close() error {
+	_ = am.NM.Close()
+	return am.RM.Close()
+}
