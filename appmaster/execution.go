@@ -80,18 +80,26 @@ func (e *execution) ref(s *subtaskState) *floepb.TaskRef {
 	return &floepb.TaskRef{JobId: e.id, Vertex: int32(s.vertex), Subtask: int32(s.subtask), Attempt: int32(s.attempt)}
 }
 
-// slotsNeeded is the number of shared slots the job needs.
-func (e *execution) slotsNeeded() int { return e.graph.MaxVertexParallelism() }
+// slotsNeeded is the number of slots the job needs.
+func (e *execution) slotsNeeded() int { return e.graph.SlotsNeeded() }
 
-// schedule assigns slot k to subtask k of every vertex and deploys everything
-// at once (pipelined exchanges need all consumers running).
+// schedule gives each slot sharing group its own run of slots and subtask k
+// of every vertex in a group that group's slot k, then deploys everything at
+// once (pipelined exchanges need all consumers running).
 func (e *execution) schedule(slots []slot) []action {
 	e.slots = slots
 	e.status = Running
 	var acts []action
+	names, sizes := e.graph.SlotGroups()
+	first := map[string]int{}
+	next := 0
+	for _, g := range names {
+		first[g] = next
+		next += sizes[g]
+	}
 	for _, v := range e.graph.Vertices {
 		for i, st := range e.subtasks[v.ID] {
-			st.slot = slots[i]
+			st.slot = slots[first[v.SlotGroup]+i]
 			st.state = floepb.TaskState_DEPLOYING
 		}
 	}

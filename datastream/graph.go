@@ -13,7 +13,8 @@ import (
 
 // chained reports whether l joins two operators into one task.
 func chained(l *link) bool {
-	return l.part == jobgraph.Forward && l.from.parallelism == l.to.parallelism && len(l.to.inputs) == 1
+	return l.part == jobgraph.Forward && l.from.parallelism == l.to.parallelism && len(l.to.inputs) == 1 &&
+		l.from.slotGroup == l.to.slotGroup
 }
 
 // jobGraph turns the nodes into vertices of chained operators.
@@ -48,7 +49,7 @@ func (e *Environment) jobGraph(name string) (*jobgraph.JobGraph, error) {
 		if len(n.inputs) == 1 && chained(n.inputs[0]) {
 			continue
 		}
-		v := &jobgraph.Vertex{ID: len(g.Vertices), Parallelism: n.parallelism, IsSource: n.isSource}
+		v := &jobgraph.Vertex{ID: len(g.Vertices), Parallelism: n.parallelism, IsSource: n.isSource, SlotGroup: n.slotGroup}
 		g.Vertices = append(g.Vertices, v)
 		var names []string
 		var walk func(m *node)

@@ -19,6 +19,7 @@ type node struct {
 	outputs     []*link
 	isSource    bool
 	isSink      bool
+	slotGroup   string
 	// outType is the node's output type, for error messages.
 	outType reflect.Type
 

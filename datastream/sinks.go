@@ -26,6 +26,12 @@ func (s Sink) UID(uid string) Sink {
 	return s
 }
 
+// SlotSharingGroup puts the sink in a slot sharing group.
+func (s Sink) SlotSharingGroup(name string) Sink {
+	s.n.slotGroup = name
+	return s
+}
+
 // SetParallelism sets the sink's parallelism.
 func (s Sink) SetParallelism(p int) Sink {
 	s.n.parallelism = p
@@ -168,4 +174,11 @@ func Collect[T any](s Stream[T]) (*Collector[T], Sink) {
 			}}, nil, nil
 	})
 	return c, sink
+}
+
+// Discard drops every record (a blackhole sink, for benchmarks).
+func Discard[T any](s Stream[T]) Sink {
+	return sinkNode(s, "Sink: Discard", func(info runtime.TaskInfo) (runtime.Output[T], closer, error) {
+		return runtime.Discard[T]{}, nil, nil
+	})
 }

@@ -42,6 +42,13 @@ func (s Stream[T]) SetParallelism(p int) Stream[T] {
 	return s
 }
 
+// SlotSharingGroup puts the operator in a slot sharing group: operators of
+// different groups never share a task slot (default group: "").
+func (s Stream[T]) SlotSharingGroup(name string) Stream[T] {
+	s.n.slotGroup = name
+	return s
+}
+
 // Parallelism is the operator's parallelism.
 func (s Stream[T]) Parallelism() int { return s.n.parallelism }
 

@@ -25,7 +25,7 @@ const InProcessOnly = "floe.internal.in-process-only"
 
 // localLayout decides how many TaskManagers a local run starts and their slots.
 func localLayout(g *jobgraph.JobGraph) (tms, slots int, err error) {
-	need := g.MaxVertexParallelism()
+	need := g.SlotsNeeded()
 	tms, err = g.Config.Int(config.LocalTaskManagers, min(need, 2))
 	if err != nil {
 		return 0, 0, err

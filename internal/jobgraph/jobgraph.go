@@ -52,7 +52,10 @@ type Vertex struct {
 	Inputs      []*Edge // Inputs[i] feeds input i of the chain's head
 	Outputs     []*Edge // Outputs[i] is output edge i
 	IsSource    bool
-	Build       BuildFunc
+	// SlotGroup names the slot sharing group: one subtask of every vertex of
+	// a group may share a slot; different groups never do.
+	SlotGroup string
+	Build     BuildFunc
 }
 
 // Edge connects output edge Index of Source to input Input of Target.
@@ -99,12 +102,26 @@ func (g *JobGraph) Validate() error {
 	return nil
 }
 
-// MaxVertexParallelism is the number of slots the job needs (slot sharing: one
-// subtask of every vertex per slot).
-func (g *JobGraph) MaxVertexParallelism() int {
-	n := 0
+// SlotGroups returns the slot sharing groups in order of first use, with the
+// number of slots each needs (its widest vertex).
+func (g *JobGraph) SlotGroups() (names []string, slots map[string]int) {
+	slots = map[string]int{}
 	for _, v := range g.Vertices {
-		n = max(n, v.Parallelism)
+		if _, ok := slots[v.SlotGroup]; !ok {
+			names = append(names, v.SlotGroup)
+		}
+		slots[v.SlotGroup] = max(slots[v.SlotGroup], v.Parallelism)
+	}
+	return names, slots
+}
+
+// SlotsNeeded is the number of slots the job needs: per slot sharing group,
+// one slot per subtask of its widest vertex.
+func (g *JobGraph) SlotsNeeded() int {
+	_, slots := g.SlotGroups()
+	n := 0
+	for _, s := range slots {
+		n += s
 	}
 	return n
 }
@@ -115,7 +132,7 @@ func (g *JobGraph) Describe() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "job %q max-parallelism %d\n", g.Name, g.MaxParallelism)
 	for _, v := range g.Vertices {
-		fmt.Fprintf(&b, "vertex %d %q parallelism %d\n", v.ID, v.Name, v.Parallelism)
+		fmt.Fprintf(&b, "vertex %d %q parallelism %d slot-group %q\n", v.ID, v.Name, v.Parallelism, v.SlotGroup)
 		for _, op := range v.Operators {
 			fmt.Fprintf(&b, "  operator %d uid %q %q\n", op.ID, op.UID, op.Name)
 		}

@@ -44,7 +44,11 @@ func TestFingerprintAndDiff(t *testing.T) {
 	if Diff(a.Describe(), a.Describe()) != "" {
 		t.Fatal("diff of equal descriptions")
 	}
-	if got := a.MaxVertexParallelism(); got != 2 {
+	if got := b.SlotsNeeded(); got != 3 {
 		t.Fatalf("slots = %d", got)
+	}
+	b.Vertices[1].SlotGroup = "sink"
+	if got := b.SlotsNeeded(); got != 5 {
+		t.Fatalf("slots with two groups = %d", got)
 	}
 }

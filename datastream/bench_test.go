@@ -1,0 +1,88 @@
+package datastream_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"floe/datastream"
+	"floe/internal/benchutil"
+	"floe/internal/config"
+)
+
+type sumRecord struct {
+	Key   int64
+	Value int64
+}
+
+// BenchmarkKeyedRollingSum runs generator -> keyBy -> rolling sum -> discard
+// locally at parallelism 2 (two TaskManagers over loopback gRPC) and reports
+// records per second per core of CPU time (getrusage), and per wall second.
+func BenchmarkKeyedRollingSum(b *testing.B) {
+	const n = 2_000_000
+	var cpu, wall time.Duration
+	for b.Loop() {
+		env := datastream.NewEnvironment(datastream.WithConfig(config.New(map[string]string{config.Parallelism: "2"})),
+			datastream.WithLogger(zerolog.Nop()))
+		src := datastream.Generate(env, func(i int64) sumRecord { return sumRecord{Key: i % 10_000, Value: i} }, datastream.GeneratorOptions{Count: n})
+		sums := datastream.Sum(datastream.KeyBy(src, func(r sumRecord) int64 { return r.Key }), func(r *sumRecord) *int64 { return &r.Value })
+		datastream.Discard(sums)
+		m := benchutil.Start()
+		if _, err := env.Execute(context.Background(), "bench-keyed-sum"); err != nil {
+			b.Fatal(err)
+		}
+		w, c := m.Stop()
+		wall += w
+		cpu += c
+	}
+	recs := float64(n) * float64(b.N)
+	b.ReportMetric(recs/cpu.Seconds(), "rec/s/core")
+	b.ReportMetric(recs/wall.Seconds(), "rec/s")
+	b.ReportMetric(float64(cpu.Nanoseconds())/recs, "cpu-ns/rec")
+}
+
+type rec16 struct{ K, V int64 }
+
+type rec100 struct {
+	K, V int64
+	S    string // 84 bytes
+}
+
+// BenchmarkExchange moves records from one TaskManager to another over
+// loopback gRPC (source subtask on one, sink subtask on the other) and
+// reports records/s and MB/s of payload (the records' own bytes).
+func BenchmarkExchange(b *testing.B) {
+	pad := fmt.Sprintf("%084d", 0)
+	b.Run("16B", func(b *testing.B) {
+		exchange(b, 16, func(i int64) rec16 { return rec16{K: i, V: i} })
+	})
+	b.Run("100B", func(b *testing.B) {
+		exchange(b, 100, func(i int64) rec100 { return rec100{K: i, V: i, S: pad} })
+	})
+}
+
+func exchange[T any](b *testing.B, size int, gen func(int64) T) {
+	const n = 2_000_000
+	var cpu, wall time.Duration
+	for b.Loop() {
+		env := datastream.NewEnvironment(datastream.WithConfig(config.New(map[string]string{
+			config.Parallelism: "1", config.LocalTaskManagers: "2", config.Slots: "1"})), datastream.WithLogger(zerolog.Nop()))
+		src := datastream.Generate(env, gen, datastream.GeneratorOptions{Count: n})
+		// The sink's own slot sharing group puts it in the other TaskManager.
+		datastream.Discard(src).SlotSharingGroup("sink")
+		m := benchutil.Start()
+		if _, err := env.Execute(context.Background(), "bench-exchange"); err != nil {
+			b.Fatal(err)
+		}
+		w, c := m.Stop()
+		wall += w
+		cpu += c
+	}
+	recs := float64(n) * float64(b.N)
+	b.ReportMetric(recs/wall.Seconds(), "rec/s")
+	b.ReportMetric(recs*float64(size)/wall.Seconds()/1e6, "MB/s")
+	b.ReportMetric(recs/cpu.Seconds(), "rec/s/core")
+}
