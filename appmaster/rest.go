@@ -1,0 +1,182 @@
+package appmaster
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+)
+
+// The REST interface answers like Flink's for the paths a YARN user opens
+// from the ResourceManager's tracking URL: /overview, /jobs, /jobs/<id>.
+
+// Overview is the cluster summary at /overview.
+type Overview struct {
+	TaskManagers   int    `json:"taskmanagers"`
+	SlotsTotal     int    `json:"slots-total"`
+	SlotsAvailable int    `json:"slots-available"`
+	JobsRunning    int    `json:"jobs-running"`
+	JobsFinished   int    `json:"jobs-finished"`
+	JobsCancelled  int    `json:"jobs-cancelled"`
+	JobsFailed     int    `json:"jobs-failed"`
+	FloeVersion    string `json:"floe-version"`
+}
+
+// JobDetails is one job at /jobs/<id>.
+type JobDetails struct {
+	ID        string          `json:"jid"`
+	Name      string          `json:"name"`
+	State     JobStatus       `json:"state"`
+	StartTime int64           `json:"start-time"`
+	EndTime   int64           `json:"end-time"`
+	Duration  int64           `json:"duration"`
+	Failure   string          `json:"failure-cause,omitempty"`
+	Vertices  []VertexDetails `json:"vertices"`
+}
+
+// VertexDetails is one vertex of a job.
+type VertexDetails struct {
+	ID          int    `json:"id"`
+	Name        string `json:"name"`
+	Parallelism int    `json:"parallelism"`
+	Status      string `json:"status"`
+	Metrics     struct {
+		RecordsIn  int64 `json:"read-records"`
+		RecordsOut int64 `json:"write-records"`
+	} `json:"metrics"`
+}
+
+func millis(t time.Time) int64 {
+	if t.IsZero() {
+		return -1
+	}
+	return t.UnixMilli()
+}
+
+// Jobs returns the details of every job, newest first.
+func (jm *JobManager) Jobs() []JobDetails {
+	jm.mu.Lock()
+	defer jm.mu.Unlock()
+	var out []JobDetails
+	for _, e := range jm.jobs {
+		out = append(out, e.exec.details())
+	}
+	slices.SortFunc(out, func(a, b JobDetails) int { return int(b.StartTime - a.StartTime) })
+	return out
+}
+
+func (e *execution) details() JobDetails {
+	d := JobDetails{ID: e.id, Name: e.graph.Name, State: e.status, StartTime: millis(e.started), EndTime: millis(e.ended), Failure: e.failure}
+	end := e.ended
+	if end.IsZero() {
+		end = time.Now()
+	}
+	d.Duration = end.Sub(e.started).Milliseconds()
+	for _, v := range e.graph.Vertices {
+		vd := VertexDetails{ID: v.ID, Name: v.Name, Parallelism: v.Parallelism, Status: e.vertexStatus(v.ID)}
+		vd.Metrics.RecordsIn, vd.Metrics.RecordsOut = e.counts(v.ID)
+		d.Vertices = append(d.Vertices, vd)
+	}
+	return d
+}
+
+// vertexStatus summarises the subtasks' states the way Flink names them.
+func (e *execution) vertexStatus(v int) string {
+	counts := map[string]int{}
+	for _, st := range e.subtasks[v] {
+		counts[st.state.String()]++
+	}
+	n := len(e.subtasks[v])
+	for _, s := range []string{"FAILED", "CANCELED", "FINISHED", "RUNNING"} {
+		if counts[s] == n {
+			return s
+		}
+	}
+	switch {
+	case counts["FAILED"] > 0:
+		return "FAILED"
+	case counts["RUNNING"] > 0:
+		return "RUNNING"
+	case counts["DEPLOYING"] > 0:
+		return "DEPLOYING"
+	}
+	return "CREATED"
+}
+
+// Overview returns the cluster summary.
+func (jm *JobManager) Overview() Overview {
+	jm.mu.Lock()
+	defer jm.mu.Unlock()
+	o := Overview{TaskManagers: len(jm.tms), FloeVersion: Version}
+	for _, tm := range jm.tms {
+		o.SlotsTotal += tm.slots
+		for _, used := range tm.used {
+			if !used {
+				o.SlotsAvailable++
+			}
+		}
+	}
+	for _, e := range jm.jobs {
+		switch e.exec.status {
+		case Finished:
+			o.JobsFinished++
+		case Canceled:
+			o.JobsCancelled++
+		case Failed:
+			o.JobsFailed++
+		default:
+			o.JobsRunning++
+		}
+	}
+	return o
+}
+
+// Version is reported at /overview; the binary sets it at start-up.
+var Version = "dev"
+
+// Handler serves the REST interface.
+func (jm *JobManager) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /overview", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, jm.Overview()) })
+	mux.HandleFunc("GET /jobs", func(w http.ResponseWriter, _ *http.Request) {
+		type entry struct {
+			ID     string    `json:"id"`
+			Status JobStatus `json:"status"`
+		}
+		jobs := []entry{}
+		for _, j := range jm.Jobs() {
+			jobs = append(jobs, entry{j.ID, j.State})
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"jobs": jobs})
+	})
+	mux.HandleFunc("GET /jobs/overview", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"jobs": jm.Jobs()})
+	})
+	mux.HandleFunc("GET /jobs/{id}", func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		for _, j := range jm.Jobs() {
+			if j.ID == id || (len(id) >= 8 && strings.HasPrefix(j.ID, id)) {
+				writeJSON(w, http.StatusOK, j)
+				return
+			}
+		}
+		writeJSON(w, http.StatusNotFound, map[string]any{"errors": []string{"job " + id + " not found"}})
+	})
+	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			writeJSON(w, http.StatusNotFound, map[string]any{"errors": []string{"not found: " + r.URL.Path}})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"overview": jm.Overview(), "jobs": jm.Jobs()})
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
