@@ -106,7 +106,7 @@ func (fs *FS) Upload(ctx context.Context, local, dst string, vis hadooppb.LocalR
 		return nil, fmt.Errorf("hdfsutil: upload %s: create %s: %w", local, tmp, err)
 	}
 	_, err = io.Copy(w, ctxReader{ctx, src})
-	if cerr := w.Close(); err == nil {
+	if cerr := CloseWriter(ctx, w); err == nil {
 		err = cerr
 	}
 	if err == nil {
@@ -171,6 +171,28 @@ func (fs *FS) Names(dir string) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// CloseWriter closes an HDFS file, retrying while the NameNode reports the
+// last block still replicating (as Hadoop's own client does, with backoff),
+// for at most about 20 seconds or until ctx ends.
+func CloseWriter(ctx context.Context, w *hdfs.FileWriter) error {
+	delay := 20 * time.Millisecond
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		err := w.Close()
+		if err == nil || !hdfs.IsErrReplicating(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("hdfsutil: close: %w (%w)", ctx.Err(), err)
+		case <-time.After(delay):
+		}
+		if delay < time.Second {
+			delay *= 2
+		}
+	}
 }
 
 type ctxReader struct {
