@@ -14,7 +14,8 @@ type JobStatus string
 const (
 	Created   JobStatus = "CREATED"
 	Running   JobStatus = "RUNNING"
-	Failing   JobStatus = "FAILING"
+	Failing    JobStatus = "FAILING"
+	Restarting JobStatus = "RESTARTING"
 	Canceling JobStatus = "CANCELLING"
 	Finished  JobStatus = "FINISHED"
 	Failed    JobStatus = "FAILED"
@@ -62,6 +63,34 @@ type execution struct {
 	ended    time.Time
 	subtasks [][]*subtaskState // [vertex][subtask]
 	slots    []slot
+	restart  RestartStrategy
+	restarts int // restarts done so far
+}
+
+// RestartStrategy says whether and when a failed job runs again.
+type RestartStrategy struct {
+	// Attempts is the number of restarts allowed (0: none).
+	Attempts int
+	// Delay before the first restart; Backoff multiplies it for every further
+	// restart (1 for fixed delay), up to MaxDelay.
+	Delay    time.Duration
+	Backoff  float64
+	MaxDelay time.Duration
+}
+
+// delay returns how long to wait before restart number n (0-based).
+func (r RestartStrategy) delay(n int) time.Duration {
+	d := r.Delay
+	for range n {
+		if r.Backoff <= 1 {
+			break
+		}
+		d = time.Duration(float64(d) * r.Backoff)
+		if r.MaxDelay > 0 && d > r.MaxDelay {
+			return r.MaxDelay
+		}
+	}
+	return d
 }
 
 func newExecution(id string, g *jobgraph.JobGraph, now time.Time) *execution {
@@ -176,11 +205,19 @@ func (e *execution) fail(cause, detail string, now time.Time) []action {
 	if e.status.Terminal() {
 		return nil
 	}
-	if e.failure == "" {
+	if e.status == Restarting {
+		e.checkDone(now)
+		return nil
+	}
+	if e.failure == "" || e.status == Running {
 		e.failure, e.detail = cause, detail
 	}
 	if e.status == Running || e.status == Created {
-		e.status = Failing
+		if e.restarts < e.restart.Attempts {
+			e.status = Restarting
+		} else {
+			e.status = Failing
+		}
 	}
 	acts := e.cancelRunning()
 	e.checkDone(now)
@@ -190,6 +227,11 @@ func (e *execution) fail(cause, detail string, now time.Time) []action {
 // cancel moves the job to CANCELLING.
 func (e *execution) cancel(now time.Time) []action {
 	if e.status.Terminal() || e.status == Failing {
+		return nil
+	}
+	if e.status == Restarting && e.allTerminal() {
+		e.status = Canceled
+		e.ended = now
 		return nil
 	}
 	e.status = Canceling
@@ -228,6 +270,34 @@ func (e *execution) onTaskManagerLost(tm, reason string, now time.Time) []action
 	}
 	e.checkDone(now)
 	return acts
+}
+
+// allTerminal reports whether no subtask runs.
+func (e *execution) allTerminal() bool {
+	for _, row := range e.subtasks {
+		for _, st := range row {
+			if !terminalTask(st.state) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// readyToRestart reports whether a restarting job has stopped every subtask.
+func (e *execution) readyToRestart() bool { return e.status == Restarting && e.allTerminal() }
+
+// prepareRestart resets every subtask to a new attempt, to be scheduled again.
+func (e *execution) prepareRestart() {
+	e.restarts++
+	for _, row := range e.subtasks {
+		for _, st := range row {
+			st.attempt++
+			st.state = floepb.TaskState_TASK_STATE_UNSPECIFIED
+			st.slot = slot{}
+		}
+	}
+	e.status = Created
 }
 
 func (e *execution) checkDone(now time.Time) {

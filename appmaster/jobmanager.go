@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -62,10 +63,11 @@ type tmInfo struct {
 }
 
 type jobEntry struct {
-	exec    *execution
-	done    chan struct{}
-	waiting bool // waiting for slots
-	expires time.Time
+	exec      *execution
+	done      chan struct{}
+	waiting   bool // waiting for slots
+	expires   time.Time
+	restartAt time.Time // when a restarting job is scheduled again
 }
 
 // New starts listening.
@@ -155,6 +157,14 @@ func (jm *JobManager) tick(now time.Time) {
 		}
 	}
 	for _, e := range jm.jobs {
+		if !e.restartAt.IsZero() && !now.Before(e.restartAt) {
+			e.restartAt = time.Time{}
+			e.exec.prepareRestart()
+			e.waiting = true
+			e.expires = now.Add(jm.opts.SlotTimeout)
+			jm.log.Info().Str("job", e.exec.id).Int("restart", e.exec.restarts).Msg("restarting the job")
+			jm.trySchedule()
+		}
 		if e.waiting && now.After(e.expires) {
 			e.waiting = false
 			free := jm.freeSlots()
@@ -172,13 +182,25 @@ func (jm *JobManager) removeTM(id, reason string, now time.Time) {
 	go tm.conn.Close()
 }
 
+// SubmitOptions are per job.
+type SubmitOptions struct {
+	// ID is the job id; empty makes a new one.
+	ID      string
+	Restart RestartStrategy
+}
+
 // Submit accepts a job; it is scheduled as soon as enough slots are free.
-func (jm *JobManager) Submit(g *jobgraph.JobGraph) (*JobHandle, error) {
+func (jm *JobManager) Submit(g *jobgraph.JobGraph, opts SubmitOptions) (*JobHandle, error) {
 	if err := g.Validate(); err != nil {
 		return nil, err
 	}
-	id := newJobID()
-	e := &jobEntry{exec: newExecution(id, g, time.Now()), done: make(chan struct{}), waiting: true,
+	id := opts.ID
+	if id == "" {
+		id = NewJobID()
+	}
+	exec := newExecution(id, g, time.Now())
+	exec.restart = opts.Restart
+	e := &jobEntry{exec: exec, done: make(chan struct{}), waiting: true,
 		expires: time.Now().Add(jm.opts.SlotTimeout)}
 	jm.mu.Lock()
 	defer jm.mu.Unlock()
@@ -188,7 +210,8 @@ func (jm *JobManager) Submit(g *jobgraph.JobGraph) (*JobHandle, error) {
 	return &JobHandle{jm: jm, id: id, entry: e}, nil
 }
 
-func newJobID() string {
+// NewJobID returns a fresh job id (32 hex digits, as Flink's).
+func NewJobID() string {
 	b := make([]byte, 16)
 	rand.Read(b)
 	return hex.EncodeToString(b)
@@ -270,17 +293,19 @@ func (jm *JobManager) apply(e *jobEntry, acts []action) {
 			}
 		}()
 	}
+	if e.exec.readyToRestart() && e.restartAt.IsZero() {
+		jm.releaseSlots(e)
+		d := e.exec.restart.delay(e.exec.restarts)
+		e.restartAt = time.Now().Add(d)
+		jm.log.Warn().Str("job", e.exec.id).Str("cause", e.exec.failure).Dur("delay", d).
+			Int("restart", e.exec.restarts+1).Int("of", e.exec.restart.Attempts).Msg("job failed; restarting after a delay")
+	}
 	if e.exec.status.Terminal() {
+		e.restartAt = time.Time{}
 		select {
 		case <-e.done:
 		default:
-			for _, row := range e.exec.subtasks {
-				for _, st := range row {
-					if tm := jm.tms[st.slot.tm]; tm != nil && st.slot.index < len(tm.used) {
-						tm.used[st.slot.index] = false
-					}
-				}
-			}
+			jm.releaseSlots(e)
 			ev := jm.log.Info()
 			if e.exec.status != Finished {
 				ev = jm.log.Warn().Str("cause", e.exec.failure)
@@ -291,6 +316,45 @@ func (jm *JobManager) apply(e *jobEntry, acts []action) {
 		}
 	}
 }
+
+func (jm *JobManager) releaseSlots(e *jobEntry) {
+	for _, row := range e.exec.subtasks {
+		for _, st := range row {
+			if tm := jm.tms[st.slot.tm]; tm != nil && st.slot.index < len(tm.used) {
+				tm.used[st.slot.index] = false
+			}
+		}
+	}
+}
+
+// TaskManagerLost removes the TaskManager with this resource id (a YARN
+// container that completed), failing or restarting the jobs that used it.
+func (jm *JobManager) TaskManagerLost(resourceID, reason string) {
+	jm.mu.Lock()
+	defer jm.mu.Unlock()
+	for id, tm := range jm.tms {
+		if tm.resourceID == resourceID {
+			jm.log.Warn().Str("taskmanager", resourceID).Str("reason", reason).Msg("TaskManager lost")
+			jm.removeTM(id, reason, time.Now())
+		}
+	}
+}
+
+// Cancel cancels the job with id (or a unique prefix of at least 8 characters).
+func (jm *JobManager) Cancel(id string) error {
+	jm.mu.Lock()
+	defer jm.mu.Unlock()
+	for jid, e := range jm.jobs {
+		if jid == id || (len(id) >= 8 && strings.HasPrefix(jid, id)) {
+			jm.apply(e, e.exec.cancel(time.Now()))
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %s", ErrNoSuchJob, id)
+}
+
+// ErrNoSuchJob is returned for unknown job ids.
+var ErrNoSuchJob = errors.New("no such job")
 
 func (jm *JobManager) tmByAddr(addr string) *tmInfo {
 	for _, tm := range jm.tms {

@@ -80,7 +80,7 @@ func TestSlowConsumerBackPressuresProducer(t *testing.T) {
 		tms = append(tms, tm)
 		go tm.Run(ctx)
 	}
-	h, err := jm.Submit(g)
+	h, err := jm.Submit(g, appmaster.SubmitOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,7 +30,7 @@ type event struct {
 }
 
 func newEnv(p int, kv ...string) *datastream.Environment {
-	m := map[string]string{config.Parallelism: fmt.Sprint(p), config.BatchSize: "100"}
+	m := map[string]string{config.Parallelism: fmt.Sprint(p), config.BatchSize: "100", "restart-strategy.type": "none"}
 	for i := 0; i+1 < len(kv); i += 2 {
 		m[kv[i]] = kv[i+1]
 	}
@@ -214,6 +215,46 @@ func TestCancelUnboundedJob(t *testing.T) {
 	_, err := env.Execute(ctx, "unbounded")
 	if !errors.Is(err, executor.ErrJobCanceled) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// A job whose operator fails once restarts from the beginning and then
+// finishes; one that always fails uses up its attempts and fails with the cause.
+func TestRestartStrategy(t *testing.T) {
+	var failures atomic.Int32
+	for _, tc := range []struct {
+		name     string
+		failOnce bool
+		wantErr  bool
+	}{{"recovers", true, false}, {"gives up", false, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			failures.Store(0)
+			env := newEnv(2, "restart-strategy.type", "fixed-delay", "restart-strategy.fixed-delay.attempts", "2",
+				"restart-strategy.fixed-delay.delay", "10ms")
+			src := datastream.Generate(env, func(i int64) int64 { return i }, datastream.GeneratorOptions{Count: 1000})
+			m := datastream.Map(src.Rebalance(), func(v int64) int64 {
+				if v == 700 && (!tc.failOnce || failures.Add(1) == 1) {
+					panic("flaky")
+				}
+				return v
+			})
+			out, _ := datastream.Collect(m)
+			_, err := env.Execute(context.Background(), "restart")
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v", err)
+			}
+			if tc.wantErr {
+				if !strings.Contains(err.Error(), "flaky") {
+					t.Fatalf("cause lost: %v", err)
+				}
+				return
+			}
+			// The collect sink publishes at the end of input only, so the
+			// output is that of the successful attempt.
+			if got := len(out.Items()); got != 1000 {
+				t.Fatalf("got %d records after restart, want 1000", got)
+			}
+		})
 	}
 }
 

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"floe/internal/runtime"
@@ -147,19 +149,23 @@ func WriteText[T any](s Stream[T], dir string, format func(T) string) Sink {
 // TaskManagers run in the client's process (tests).
 type Collector[T any] struct {
 	mu    sync.Mutex
-	items []T
+	items map[int][]T // by subtask: the output of its last attempt that finished
 }
 
-// Items returns the collected records, in arrival order per subtask.
+// Items returns the collected records, by subtask, in arrival order within one.
 func (c *Collector[T]) Items() []T {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]T(nil), c.items...)
+	var all []T
+	for _, i := range slices.Sorted(maps.Keys(c.items)) {
+		all = append(all, c.items[i]...)
+	}
+	return all
 }
 
 // Collect gathers the records of s in memory.
 func Collect[T any](s Stream[T]) (*Collector[T], Sink) {
-	c := &Collector[T]{}
+	c := &Collector[T]{items: map[int][]T{}}
 	s.env.inProcessOnly = append(s.env.inProcessOnly, "Collect")
 	sink := sinkNode(s, "Sink: Collect", func(info runtime.TaskInfo) (runtime.Output[T], closer, error) {
 		var local []T
@@ -168,7 +174,7 @@ func Collect[T any](s Stream[T]) (*Collector[T], Sink) {
 			write: func(v T) error { local = append(local, v); return nil },
 			done: func() error {
 				c.mu.Lock()
-				c.items = append(c.items, local...)
+				c.items[info.Subtask] = local
 				c.mu.Unlock()
 				return nil
 			}}, nil, nil

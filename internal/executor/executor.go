@@ -121,6 +121,9 @@ func ValidateConfig(c config.Config) error {
 			return fmt.Errorf("%w: %s=%d must be at least 1", config.ErrInvalid, k, n)
 		}
 	}
-	_, err := c.Bool(config.LocalProcesses, false)
+	if _, err := c.Bool(config.LocalProcesses, false); err != nil {
+		return err
+	}
+	_, err := RestartStrategy(c)
 	return err
 }

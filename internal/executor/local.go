@@ -108,7 +108,11 @@ func runLocal(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger) (*R
 		})
 	}
 
-	h, err := jm.Submit(g)
+	restart, err := RestartStrategy(g.Config)
+	if err != nil {
+		return nil, err
+	}
+	h, err := jm.Submit(g, appmaster.SubmitOptions{Restart: restart})
 	if err != nil {
 		return nil, err
 	}
