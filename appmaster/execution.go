@@ -12,14 +12,14 @@ import (
 type JobStatus string
 
 const (
-	Created   JobStatus = "CREATED"
-	Running   JobStatus = "RUNNING"
+	Created    JobStatus = "CREATED"
+	Running    JobStatus = "RUNNING"
 	Failing    JobStatus = "FAILING"
 	Restarting JobStatus = "RESTARTING"
-	Canceling JobStatus = "CANCELLING"
-	Finished  JobStatus = "FINISHED"
-	Failed    JobStatus = "FAILED"
-	Canceled  JobStatus = "CANCELED"
+	Canceling  JobStatus = "CANCELLING"
+	Finished   JobStatus = "FINISHED"
+	Failed     JobStatus = "FAILED"
+	Canceled   JobStatus = "CANCELED"
 )
 
 // Terminal reports whether s is final.
