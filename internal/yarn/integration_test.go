@@ -3,6 +3,7 @@ package yarn_test
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"floe/internal/hadoop/conf"
 	"floe/internal/hadoop/hadooppb"
 	"floe/internal/hadoop/ipc"
+	"floe/internal/hadoop/token"
 	"floe/internal/hdfsutil"
 	"floe/internal/testenv"
 	"floe/internal/yarn"
@@ -225,6 +227,27 @@ func TestIntegrationKill(t *testing.T) {
 	if !ipc.IsRemote(err, "ApplicationNotFoundException") {
 		t.Errorf("report of an unknown application: %v", err)
 	}
+}
+
+func TestIntegrationWrongAMRMToken(t *testing.T) {
+	cl := setup(t)
+	addrs, err := cl.conf.RMSchedulerAddresses()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bogus := &token.Token{Identifier: []byte("not an AMRMToken identifier"), Password: []byte("guess"), Kind: token.KindAMRMToken}
+	rm, err := yarn.NewAMRMClientAt(addrs, bogus, ipc.WithConnectTimeout(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rm.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err = rm.Register(ctx, "localhost", 0, "")
+	if !errors.Is(err, ipc.ErrAuth) {
+		t.Fatalf("register with a bogus AMRMToken: %v, want ErrAuth", err)
+	}
+	t.Logf("bogus token: %v", err)
 }
 
 func TestIntegrationClusterInfo(t *testing.T) {
