@@ -394,19 +394,22 @@ func (h *JobHandle) Cancel() {
 
 // JobResult is how a job ended.
 type JobResult struct {
-	ID       string
-	Status   JobStatus
-	Failure  string // one line, for FAILED
-	Detail   string
-	Duration time.Duration
-	Vertices []VertexResult
+	ID string
+	// Application is the YARN application id, for jobs on YARN.
+	Application string
+	Status      JobStatus
+	Failure     string // one line, for FAILED
+	Detail      string
+	Duration    time.Duration
+	Vertices    []VertexResult
 }
 
 // VertexResult holds a vertex's counters.
 type VertexResult struct {
-	Name                  string
-	Parallelism           int
-	RecordsIn, RecordsOut int64
+	Name        string `json:"name"`
+	Parallelism int    `json:"parallelism"`
+	RecordsIn   int64  `json:"records_in"`
+	RecordsOut  int64  `json:"records_out"`
 }
 
 // Wait blocks until the job ends or ctx is done.

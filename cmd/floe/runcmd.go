@@ -28,7 +28,15 @@ func runCommand() *cli.Command {
 			"   floe run -p 2 wordcount --input README.md\n" +
 			"   floe run -D execution.buffer-timeout=10ms ./my-job --flag value",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "target", Aliases: []string{"t"}, Value: "local", Usage: "where to run: local"},
+			&cli.StringFlag{Name: "target", Aliases: []string{"t"}, Value: "local", Usage: "where to run: local, yarn-per-job (alias yarn-application)"},
+			&cli.BoolFlag{Name: "detached", Aliases: []string{"d"}, Usage: "YARN: print the application and job ids and exit"},
+			&cli.StringFlag{Name: "jobmanager-memory", Aliases: []string{"jm"}, Usage: "YARN: JobManager container memory, e.g. 512m"},
+			&cli.StringFlag{Name: "taskmanager-memory", Aliases: []string{"tm"}, Usage: "YARN: TaskManager container memory, e.g. 1g"},
+			&cli.IntFlag{Name: "slots", Aliases: []string{"s"}, Usage: "task slots per TaskManager"},
+			&cli.StringFlag{Name: "queue", Aliases: []string{"qu"}, Usage: "YARN queue"},
+			&cli.StringFlag{Name: "name", Aliases: []string{"nm"}, Usage: "YARN application name"},
+			&cli.DurationFlag{Name: "timeout", Usage: "YARN: kill the application and exit 1 if the job runs longer"},
+			&cli.BoolFlag{Name: "json", Usage: "print a JSON summary of the run on stdout when it ends"},
 			&cli.IntFlag{Name: "parallelism", Aliases: []string{"p"}, Usage: "default parallelism of the job's operators"},
 			&cli.StringSliceFlag{Name: "D", Usage: "configuration `key=value` (repeatable), e.g. -D execution.buffer-timeout=10ms"},
 			&cli.StringFlag{Name: "log-level", Value: "", Usage: "debug, info, warn or error (default warn; or FLOE_LOG_LEVEL)"},
@@ -53,12 +61,30 @@ func runAction(c *cli.Context) error {
 		conf = conf.With(config.Parallelism, strconv.Itoa(p))
 	}
 	switch t := c.String("target"); t {
-	case "local":
+	case "local", "yarn-per-job", "yarn-application":
 		conf = conf.With(executor.Target, t)
-	case "yarn-per-job", "yarn-application", "yarn-session":
-		return usageError{fmt.Errorf("-t %s: YARN targets are not available in this build yet", t)}
+	case "yarn-session":
+		return usageError{fmt.Errorf("-t %s: sessions are not available in this build yet; use yarn-per-job", t)}
 	default:
-		return usageError{fmt.Errorf("-t %q: unknown target (local, yarn-per-job, yarn-application, yarn-session)", t)}
+		return usageError{fmt.Errorf("-t %q: unknown target (local, yarn-per-job, yarn-application)", t)}
+	}
+	for flag, key := range map[string]string{"jobmanager-memory": executor.JobManagerMemory, "taskmanager-memory": executor.TaskManagerMemory,
+		"queue": executor.YarnQueue, "name": executor.YarnName} {
+		if c.IsSet(flag) {
+			conf = conf.With(key, c.String(flag))
+		}
+	}
+	if c.IsSet("slots") {
+		conf = conf.With(config.Slots, strconv.Itoa(c.Int("slots")))
+	}
+	if c.Bool("detached") {
+		conf = conf.With(executor.Attached, "false")
+	}
+	if c.Bool("json") {
+		conf = conf.With(executor.JSONSummary, "true")
+	}
+	if c.IsSet("timeout") {
+		conf = conf.With(executor.JobTimeout, c.Duration("timeout").String())
 	}
 	log := logging.Default()
 	if lv := c.String("log-level"); lv != "" {

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"time"
@@ -64,6 +65,9 @@ func Execute(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger) (*Re
 	case "taskmanager":
 		os.Exit(runTaskManagerProcess(ctx, g, log))
 		return nil, nil
+	case "jobmanager":
+		os.Exit(runJobManagerProcess(ctx, g, log))
+		return nil, nil
 	case "":
 	default:
 		return nil, fmt.Errorf("%w: %s=%q", ErrUnsupported, EnvRole, role)
@@ -74,12 +78,50 @@ func Execute(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger) (*Re
 	if err := ValidateConfig(g.Config); err != nil {
 		return nil, err
 	}
+	summary, err := g.Config.Bool(JSONSummary, false)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	var r *Result
 	switch t := g.Config.String(Target, "local"); t {
 	case "local":
-		return runLocal(ctx, g, log)
+		r, err = runLocal(ctx, g, log)
+	case "yarn-per-job", "yarn-application":
+		r, err = runYarnPerJob(ctx, g, log, summary)
 	default:
-		return nil, fmt.Errorf("%w: target %q (this build runs -t local)", ErrUnsupported, t)
+		return nil, fmt.Errorf("%w: target %q (local, yarn-per-job, yarn-application)", ErrUnsupported, t)
 	}
+	if summary {
+		printSummary(os.Stdout, g, r, err, time.Since(start))
+	}
+	return r, err
+}
+
+// JSONSummary makes the client print a JSON summary of the run on stdout (floe run --json).
+const JSONSummary = "floe.client.json-summary"
+
+// Summary is what --json prints when a run ends.
+type Summary struct {
+	JobID       string                   `json:"job_id"`
+	Name        string                   `json:"name"`
+	Application string                   `json:"application_id,omitempty"`
+	Status      string                   `json:"status"`
+	Error       string                   `json:"error,omitempty"`
+	DurationMS  int64                    `json:"duration_ms"`
+	Vertices    []appmaster.VertexResult `json:"vertices,omitempty"`
+}
+
+func printSummary(w io.Writer, g *jobgraph.JobGraph, r *Result, err error, d time.Duration) {
+	s := Summary{Name: g.Name, DurationMS: d.Milliseconds(), Status: "FAILED"}
+	if r != nil {
+		s.JobID, s.Application, s.Status, s.Vertices = r.ID, r.Application, string(r.Status), r.Vertices
+	}
+	if err != nil {
+		s.Error = err.Error()
+	}
+	b, _ := json.Marshal(s)
+	fmt.Fprintln(w, string(b))
 }
 
 // outcome turns a finished job into Execute's result.

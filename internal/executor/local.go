@@ -174,7 +174,11 @@ func runTaskManagerProcess(ctx context.Context, g *jobgraph.JobGraph, log zerolo
 	id := os.Getenv(EnvResourceID)
 	log = log.With().Str("role", "taskmanager").Logger()
 	hbTimeout, _ := g.Config.Duration(config.HeartbeatTimeout, 30*time.Second)
-	tm, err := container.New(container.Options{ResourceID: id, JobManager: os.Getenv(EnvJobManager),
+	listen := ""
+	if host := os.Getenv("NM_HOST"); host != "" { // in a YARN container
+		listen = host + ":0"
+	}
+	tm, err := container.New(container.Options{ResourceID: id, JobManager: os.Getenv(EnvJobManager), Listen: listen,
 		Slots: envInt(EnvSlots, 1), Secret: os.Getenv(EnvSecret), Log: log, Graph: g, HeartbeatTimeout: hbTimeout})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "floe taskmanager:", err)

@@ -1,0 +1,288 @@
+package executor
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"google.golang.org/protobuf/proto"
+
+	"floe/appmaster"
+	"floe/internal/config"
+	"floe/internal/hadoop/conf"
+	"floe/internal/hadoop/hadooppb"
+	"floe/internal/hadoop/ipc"
+	"floe/internal/hdfsutil"
+	"floe/internal/jobgraph"
+	"floe/internal/yarn"
+)
+
+// runJobManagerProcess is the life of the ApplicationMaster container: the
+// JobManager, its REST interface (the tracking URL), and the YARN driver that
+// keeps enough TaskManager containers running. It returns the exit code.
+func runJobManagerProcess(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger) int {
+	log = log.With().Str("role", "jobmanager").Str("container", os.Getenv("CONTAINER_ID")).Logger()
+	if err := runApplicationMaster(ctx, g, log); err != nil {
+		log.Error().Err(err).Msg("application master failed")
+		fmt.Fprintln(os.Stderr, "floe jobmanager:", err)
+		return 1
+	}
+	return 0
+}
+
+func runApplicationMaster(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger) error {
+	host := os.Getenv("NM_HOST")
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	secret := os.Getenv(EnvSecret)
+	hbTimeout, _ := g.Config.Duration(config.HeartbeatTimeout, 30*time.Second)
+	jm, err := appmaster.New(appmaster.Options{Listen: net.JoinHostPort(host, "0"), Secret: secret, Log: log,
+		HeartbeatTimeout: hbTimeout, SlotTimeout: 5 * time.Minute})
+	if err != nil {
+		return err
+	}
+	jmCtx, stopJM := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	defer func() {
+		stopJM()
+		wg.Wait()
+	}()
+	wg.Go(func() { jm.Run(jmCtx) })
+
+	restLis, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return fmt.Errorf("rest: %w", err)
+	}
+	rest := &http.Server{Handler: jm.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	wg.Go(func() { rest.Serve(restLis) })
+	defer rest.Close()
+	trackingURL := "http://" + restLis.Addr().String() + "/"
+
+	c, err := conf.Load()
+	if err != nil {
+		return err
+	}
+	tok, err := yarn.AMRMTokenFromEnvironment()
+	if err != nil {
+		return err
+	}
+	rm, err := yarn.NewAMRMClient(c, tok, ipc.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	am := yarn.NewAM(rm, yarn.NewNMClient(ipc.WithLogger(log)))
+	defer am.Close()
+	_, portStr, _ := net.SplitHostPort(jm.Address())
+	port, _ := strconv.Atoi(portStr)
+	rctx, cancel := context.WithTimeout(ctx, time.Minute)
+	reg, err := am.Register(rctx, host, int32(port), trackingURL)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("register with the ResourceManager: %w", err)
+	}
+	log.Info().Str("tracking_url", trackingURL).Str("queue", reg.GetQueue()).Msg("registered with the ResourceManager")
+
+	restart, err := RestartStrategy(g.Config)
+	if err != nil {
+		return finish(ctx, am, hadooppb.FinalApplicationStatusProto_APP_FAILED, err.Error(), log)
+	}
+	h, err := jm.Submit(g, appmaster.SubmitOptions{ID: os.Getenv(EnvJobID), Restart: restart})
+	if err != nil {
+		return finish(ctx, am, hadooppb.FinalApplicationStatusProto_APP_FAILED, err.Error(), log)
+	}
+
+	d, err := newContainerDriver(g, am, jm, secret, log)
+	if err != nil {
+		h.Cancel()
+		return finish(ctx, am, hadooppb.FinalApplicationStatusProto_APP_FAILED, err.Error(), log)
+	}
+	dctx, stopDriver := context.WithCancel(ctx)
+	driverDone := make(chan error, 1)
+	go func() { driverDone <- d.run(dctx) }()
+
+	res, err := h.Wait(ctx)
+	if err != nil { // killed by YARN (SIGTERM): stop what runs, say KILLED
+		h.Cancel()
+		wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		res, _ = h.Wait(wctx)
+		cancel()
+		res.Status = appmaster.Canceled
+	}
+	stopJM() // shuts the TaskManagers down
+	stopDriver()
+	if derr := <-driverDone; derr != nil && !errors.Is(derr, context.Canceled) {
+		log.Warn().Err(derr).Msg("container driver")
+	}
+	status, diag := hadooppb.FinalApplicationStatusProto_APP_SUCCEEDED, fmt.Sprintf("job %s finished", res.ID)
+	switch res.Status {
+	case appmaster.Failed:
+		status, diag = hadooppb.FinalApplicationStatusProto_APP_FAILED, fmt.Sprintf("job %s failed: %s", res.ID, res.Failure)
+	case appmaster.Canceled:
+		status, diag = hadooppb.FinalApplicationStatusProto_APP_KILLED, fmt.Sprintf("job %s cancelled", res.ID)
+	}
+	cleanStaging(c, log)
+	return finish(context.WithoutCancel(ctx), am, status, diag, log)
+}
+
+func finish(ctx context.Context, am *yarn.AM, status hadooppb.FinalApplicationStatusProto, diag string, log zerolog.Logger) error {
+	fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	log.Info().Str("status", status.String()).Str("diagnostics", diag).Msg("unregistering")
+	if err := am.Finish(fctx, status, diag); err != nil {
+		return fmt.Errorf("unregister: %w", err)
+	}
+	return nil
+}
+
+func cleanStaging(c *conf.Conf, log zerolog.Logger) {
+	dir := os.Getenv(EnvStaging)
+	if dir == "" {
+		return
+	}
+	fs, err := hdfsutil.Connect(c, ipc.DefaultUser(), 10*time.Second)
+	if err != nil {
+		log.Warn().Err(err).Msg("cannot clean the staging directory")
+		return
+	}
+	defer fs.Close()
+	if err := fs.RemoveAll(dir); err != nil {
+		log.Warn().Err(err).Str("dir", dir).Msg("cannot clean the staging directory")
+	}
+}
+
+// containerDriver keeps the wanted number of TaskManager containers running:
+// it requests them, starts the TaskManager in each, and replaces those that
+// end while the job runs. It is driven by one goroutine (run).
+type containerDriver struct {
+	am     *yarn.AM
+	jm     *appmaster.JobManager
+	log    zerolog.Logger
+	want   int
+	res    yarn.Resource
+	launch yarn.Launch
+	slots  int
+	live   map[string]bool // container ids
+}
+
+func newContainerDriver(g *jobgraph.JobGraph, am *yarn.AM, jm *appmaster.JobManager, secret string, log zerolog.Logger) (*containerDriver, error) {
+	tms, slots, err := yarnLayout(g.Config, g.SlotsNeeded())
+	if err != nil {
+		return nil, err
+	}
+	mb, err := MemoryMB(g.Config, TaskManagerMemory, 512)
+	if err != nil {
+		return nil, err
+	}
+	launch, err := taskManagerLaunch(jm.Address(), secret, slots)
+	if err != nil {
+		return nil, err
+	}
+	d := &containerDriver{am: am, jm: jm, log: log, want: tms, slots: slots, launch: launch,
+		res: yarn.Resource{MemoryMB: mb, VCores: int32(slots)}, live: map[string]bool{}}
+	for range tms {
+		if err := am.Alloc.Add(yarn.ContainerRequest{Resource: d.res, Priority: 1}); err != nil {
+			return nil, err
+		}
+	}
+	log.Info().Int("taskmanagers", tms).Int("slots", slots).Int64("memory_mb", mb).Msg("requesting TaskManager containers")
+	return d, nil
+}
+
+// taskManagerLaunch is the launch context of a TaskManager container.
+func taskManagerLaunch(jmAddr, secret string, slots int) (yarn.Launch, error) {
+	l := yarn.Launch{LocalResources: map[string]*hadooppb.LocalResourceProto{}, Env: map[string]string{
+		EnvRole: "taskmanager", EnvJobManager: jmAddr, EnvSecret: secret, EnvSlots: strconv.Itoa(slots),
+		EnvConfig: os.Getenv(EnvConfig), conf.EnvHadoopConfDir: ".", EnvHadoopUser: os.Getenv(EnvHadoopUser),
+	}, Command: []string{containerCommand("taskmanager")}}
+	bin, err := decodeResource(os.Getenv(EnvBinary))
+	if err != nil {
+		return l, fmt.Errorf("%s: %w", EnvBinary, err)
+	}
+	l.LocalResources[binaryName] = bin
+	var files map[string]string
+	if err := json.Unmarshal([]byte(os.Getenv(EnvConfFiles)), &files); err != nil {
+		return l, fmt.Errorf("%s: %w", EnvConfFiles, err)
+	}
+	for name, b64 := range files {
+		lr, err := decodeResource(b64)
+		if err != nil {
+			return l, fmt.Errorf("%s %s: %w", EnvConfFiles, name, err)
+		}
+		l.LocalResources[name] = lr
+	}
+	return l, nil
+}
+
+func decodeResource(b64 string) (*hadooppb.LocalResourceProto, error) {
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return nil, err
+	}
+	lr := &hadooppb.LocalResourceProto{}
+	return lr, proto.Unmarshal(raw, lr)
+}
+
+func (d *containerDriver) run(ctx context.Context) error {
+	interval := 200 * time.Millisecond
+	for {
+		u, err := d.am.Heartbeat(ctx, 0.5)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			d.log.Warn().Err(err).Msg("allocate failed; retrying")
+		}
+		for _, a := range u.Allocated {
+			id := a.ID().String()
+			launch := d.launch
+			launch.Env = map[string]string{EnvResourceID: id}
+			for k, v := range d.launch.Env {
+				launch.Env[k] = v
+			}
+			if err := d.am.Start(ctx, a, launch); err != nil {
+				d.log.Error().Err(err).Str("container", id).Msg("starting a TaskManager failed; asking for another container")
+				d.am.Alloc.Release(a.ID())
+				d.am.Alloc.Add(yarn.ContainerRequest{Resource: d.res, Priority: 1})
+				continue
+			}
+			d.live[id] = true
+			d.log.Info().Str("container", id).Str("node", a.Node()).Msg("TaskManager container started")
+		}
+		for _, s := range u.Completed {
+			id := yarn.ContainerIDFromProto(s.GetContainerId()).String()
+			if !d.live[id] {
+				continue
+			}
+			delete(d.live, id)
+			reason := fmt.Sprintf("container %s exited with %d: %s", id, s.GetExitStatus(), firstLine(s.GetDiagnostics()))
+			d.jm.TaskManagerLost(id, reason)
+			if ctx.Err() == nil {
+				d.log.Warn().Str("reason", reason).Msg("TaskManager container ended; asking for a replacement")
+				d.am.Alloc.Add(yarn.ContainerRequest{Resource: d.res, Priority: 1})
+			}
+		}
+		if u.Shutdown {
+			return errors.New("the ResourceManager ordered a shutdown")
+		}
+		if d.am.Alloc.Pending() == 0 {
+			interval = time.Second
+		} else {
+			interval = 200 * time.Millisecond
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(interval):
+		}
+	}
+}
