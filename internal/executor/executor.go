@@ -6,12 +6,14 @@ package executor
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -53,7 +55,15 @@ func ConfigFromEnv() (config.Config, error) {
 	if s == "" {
 		return c, nil
 	}
-	if err := json.Unmarshal([]byte(s), &c); err != nil {
+	b := []byte(s)
+	if !strings.HasPrefix(s, "{") { // base64, as in YARN launch contexts, whose shell quoting JSON does not survive
+		raw, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return config.Config{}, fmt.Errorf("%s: %w", EnvConfig, err)
+		}
+		b = raw
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
 		return config.Config{}, fmt.Errorf("%s: %w", EnvConfig, err)
 	}
 	return c, nil

@@ -210,7 +210,11 @@ func taskManagerLaunch(jmAddr, secret string, slots int) (yarn.Launch, error) {
 	}
 	l.LocalResources[binaryName] = bin
 	var files map[string]string
-	if err := json.Unmarshal([]byte(os.Getenv(EnvConfFiles)), &files); err != nil {
+	fj, err := base64.StdEncoding.DecodeString(os.Getenv(EnvConfFiles))
+	if err != nil {
+		return l, fmt.Errorf("%s: %w", EnvConfFiles, err)
+	}
+	if err := json.Unmarshal(fj, &files); err != nil {
 		return l, fmt.Errorf("%s: %w", EnvConfFiles, err)
 	}
 	for name, b64 := range files {

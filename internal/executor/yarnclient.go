@@ -124,7 +124,7 @@ func (yc *yarnClient) run(ctx context.Context) (*Result, error) {
 	}
 	launch.Env[EnvRole] = "jobmanager"
 	launch.Env[EnvSecret] = secret
-	launch.Env[EnvConfig] = string(confJSON)
+	launch.Env[EnvConfig] = base64.StdEncoding.EncodeToString(confJSON)
 	launch.Env[EnvJobID] = jobID
 	launch.Env[EnvStaging] = staging
 	launch.Command = []string{containerCommand("jobmanager")}
@@ -189,7 +189,7 @@ func (yc *yarnClient) stage(ctx context.Context, staging string) (yarn.Launch, e
 	b, _ := proto.Marshal(bin)
 	l.Env[EnvBinary] = base64.StdEncoding.EncodeToString(b)
 	fj, _ := json.Marshal(files)
-	l.Env[EnvConfFiles] = string(fj)
+	l.Env[EnvConfFiles] = base64.StdEncoding.EncodeToString(fj)
 	l.Env[conf.EnvHadoopConfDir] = "."
 	l.Env[EnvHadoopUser] = yc.user
 	return l, nil
