@@ -37,7 +37,9 @@ func run(ctx context.Context, args []string) int {
 		return exitOK
 	}
 	code := exitCode(ctx, err)
-	fmt.Fprintln(os.Stderr, "floe: "+oneLine(err))
+	if msg := oneLine(err); msg != "" { // a job binary's exit status carries no message: it printed its own
+		fmt.Fprintln(os.Stderr, "floe: "+msg)
+	}
 	return code
 }
 
@@ -50,7 +52,7 @@ func newApp() *cli.App {
 			"1 job failed, 2 usage error, 130 interrupted.",
 		HideHelpCommand:           true,
 		DisableSliceFlagSeparator: true,
-		Commands:                  []*cli.Command{runCommand(), versionCommand(), yarnInfoCommand()},
+		Commands:                  []*cli.Command{runCommand(), listCommand(), versionCommand(), yarnInfoCommand()},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageError{err}
 		},

@@ -1,0 +1,268 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"floe/internal/hadoop/conf"
+	"floe/internal/hadoop/hadooppb"
+	"floe/internal/rpc"
+	"floe/internal/rpc/floepb"
+	"floe/internal/testenv"
+	"floe/internal/yarn"
+)
+
+// Integration tests: the floe CLI against the real minicluster (make test).
+
+func rmClient(t *testing.T, dir string) *yarn.Client {
+	c, err := conf.LoadDirs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rm, err := yarn.NewClient(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rm.Close() })
+	return rm
+}
+
+var appIDRe = regexp.MustCompile(`application_\d+_\d+`)
+
+func buildTestJob(t *testing.T) string {
+	out := filepath.Join(t.TempDir(), "testjob")
+	cmd := exec.Command("go", "build", "-o", out, "floe/internal/testjobs/testjob")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build testjob: %v\n%s", err, b)
+	}
+	return out
+}
+
+// sharedDir is a directory the containers (same machine) can write.
+func sharedDir(t *testing.T) string {
+	d := t.TempDir()
+	os.Chmod(d, 0o777)
+	return d
+}
+
+func TestIntegrationPerJobWordCount(t *testing.T) {
+	dir := testenv.HadoopConfDir(t)
+	env := []string{"HADOOP_CONF_DIR=" + dir}
+	in := writeCorpus(t)
+	files, _ := filepath.Glob(filepath.Join(in, "*.txt"))
+	want := countWords(t, files...)
+
+	out := filepath.Join(sharedDir(t), "out")
+	r := floe(t, env, "run", "-t", "yarn-per-job", "-p", "4", "-s", "2", "-jm", "256m", "-tm", "256m",
+		"wordcount", "--input", in, "--output", out)
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	for _, s := range []string{"Submitted application", "Found Web Interface", "FINISHED"} {
+		if !strings.Contains(r.stdout, s) {
+			t.Errorf("stdout lacks %q:\n%s", s, r.stdout)
+		}
+	}
+	if got := readOutput(t, out); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatal("counts differ")
+	}
+	rm := rmClient(t, dir)
+	appID, err := yarn.ParseApplicationID(appIDRe.FindString(r.stdout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := rm.Report(context.Background(), appID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.GetFinalApplicationStatus() != hadooppb.FinalApplicationStatusProto_APP_SUCCEEDED {
+		t.Fatalf("final status %s", rep.GetFinalApplicationStatus())
+	}
+
+	// Detached, then followed with floe list until it is done.
+	out2 := filepath.Join(sharedDir(t), "out")
+	r = floe(t, env, "run", "-t", "yarn-per-job", "-d", "-p", "2", "-jm", "256m", "-tm", "256m",
+		"wordcount", "--input", in, "--output", out2)
+	if r.code != 0 || !strings.Contains(r.stdout, "JobID") {
+		t.Fatalf("detached: exit %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	id := appIDRe.FindString(r.stdout)
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		l := floe(t, env, "list", "--all")
+		line := ""
+		for _, s := range strings.Split(l.stdout, "\n") {
+			if strings.HasPrefix(s, id) {
+				line = s
+			}
+		}
+		if strings.Contains(line, "SUCCEEDED") {
+			break
+		}
+		if strings.Contains(line, "FAILED") || strings.Contains(line, "KILLED") || time.Now().After(deadline) {
+			t.Fatalf("detached job: %q\n%s", line, l.stdout+l.stderr)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if got := readOutput(t, out2); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatal("detached: counts differ")
+	}
+}
+
+func TestIntegrationFailingJobExits1(t *testing.T) {
+	dir := testenv.HadoopConfDir(t)
+	job := buildTestJob(t)
+	r := floe(t, []string{"HADOOP_CONF_DIR=" + dir}, "run", "-t", "yarn-per-job", "-p", "2", "-jm", "256m", "-tm", "256m",
+		"-D", "restart-strategy.fixed-delay.attempts=1", "-D", "restart-strategy.fixed-delay.delay=100ms", job, "--fail")
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "rejected on purpose") || !strings.Contains(r.stderr, "yarn logs -applicationId") {
+		t.Fatalf("stderr does not give the cause and the logs: %s", r.stderr)
+	}
+}
+
+// taskManagerPIDs finds TaskManager processes of floe containers by their environment.
+func taskManagerPIDs(t *testing.T, marker string) []int {
+	var pids []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if err != nil {
+			continue
+		}
+		vars := strings.Split(string(b), "\x00")
+		if slices.Contains(vars, "FLOE_ROLE=taskmanager") && strings.Contains(string(b), marker) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// A TaskManager container killed mid-job: the job restarts and its output is
+// still complete and correct.
+func TestIntegrationTaskManagerKilled(t *testing.T) {
+	dir := testenv.HadoopConfDir(t)
+	job := buildTestJob(t)
+	out := filepath.Join(sharedDir(t), "out")
+	const n = 12000
+	cmd := exec.Command(floeBin, "run", "-t", "yarn-per-job", "-p", "2", "-s", "1", "-jm", "256m", "-tm", "256m",
+		"-D", "restart-strategy.fixed-delay.delay=200ms", job, "--events", strconv.Itoa(n), "--rate", "3000", "--output", out)
+	cmd.Env = append(os.Environ(), "HADOOP_CONF_DIR="+dir)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	// Wait for the TaskManagers of this job (their environment names its output dir).
+	var pids []int
+	deadline := time.Now().Add(90 * time.Second)
+	for len(pids) < 2 {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("TaskManagers did not start: %s %s", stdout.String(), stderr.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+		pids = taskManagerPIDs(t, out)
+	}
+	time.Sleep(1500 * time.Millisecond) // mid-job: about a third of the records
+	if err := syscall.Kill(pids[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("killed TaskManager process %d", pids[0])
+	select {
+	case <-done:
+	case <-time.After(3 * time.Minute):
+		cmd.Process.Kill()
+		t.Fatal("job did not end")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+	seen := map[string]int{}
+	files, _ := filepath.Glob(filepath.Join(out, "part-*"))
+	for _, f := range files {
+		fh, _ := os.Open(f)
+		sc := bufio.NewScanner(fh)
+		for sc.Scan() {
+			seen[sc.Text()]++
+		}
+		fh.Close()
+	}
+	for i := range n {
+		if c := seen["n"+strconv.Itoa(i)]; c != 1 {
+			t.Fatalf("record n%d appears %d times after the restart", i, c)
+		}
+	}
+	if len(seen) != n {
+		t.Fatalf("%d distinct records, want %d", len(seen), n)
+	}
+}
+
+// A caller without the application's secret is refused by the JobManager.
+func TestIntegrationJobManagerRefusesCallersWithoutSecret(t *testing.T) {
+	dir := testenv.HadoopConfDir(t)
+	job := buildTestJob(t)
+	r := floe(t, []string{"HADOOP_CONF_DIR=" + dir}, "run", "-t", "yarn-per-job", "-d", "-p", "1", "-jm", "256m", "-tm", "256m",
+		job, "--events", "0", "--rate", "100")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s %s", r.code, r.stdout, r.stderr)
+	}
+	rm := rmClient(t, dir)
+	appID, err := yarn.ParseApplicationID(appIDRe.FindString(r.stdout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	defer rm.Kill(context.Background(), appID, "test done")
+	rep, err := rm.WaitFor(ctx, appID, 300*time.Millisecond, func(r *hadooppb.ApplicationReportProto) bool {
+		return r.GetYarnApplicationState() == hadooppb.YarnApplicationStateProto_RUNNING && r.GetRpcPort() > 0 || yarn.Terminal(r.GetYarnApplicationState())
+	})
+	if err != nil || rep.GetYarnApplicationState() != hadooppb.YarnApplicationStateProto_RUNNING {
+		t.Fatalf("application not running: %v %v", err, rep)
+	}
+	addr := fmt.Sprintf("%s:%d", rep.GetHost(), rep.GetRpcPort())
+	for _, secret := range []string{"", "not-the-secret"} {
+		conn, err := grpc.NewClient(addr, rpc.DialOptions(secret)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = floepb.NewJobManagerClient(conn).RegisterTaskManager(ctx, &floepb.RegisterTaskManagerRequest{ResourceId: "intruder", Address: "127.0.0.1:1", Slots: 1})
+		conn.Close()
+		if status.Code(err) != codes.Unauthenticated {
+			t.Fatalf("secret %q: got %v, want Unauthenticated", secret, err)
+		}
+	}
+	// yarn application -kill stops it cleanly.
+	if _, err := rm.Kill(ctx, appID, "test"); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = rm.WaitFor(ctx, appID, 300*time.Millisecond, func(r *hadooppb.ApplicationReportProto) bool { return yarn.Terminal(r.GetYarnApplicationState()) })
+	if err != nil || rep.GetYarnApplicationState() != hadooppb.YarnApplicationStateProto_KILLED {
+		t.Fatalf("after kill: %v %v", err, rep.GetYarnApplicationState())
+	}
+}

@@ -1,0 +1,52 @@
+// Command testjob is a job binary of its own (not built into floe) for the
+// integration tests: a generator of numbered records through a map into text
+// part files, or a job whose operator always fails (--fail).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"floe/datastream"
+	"floe/internal/executor"
+)
+
+func main() {
+	events := flag.Int64("events", 1000, "records to generate (0: unbounded)")
+	rate := flag.Float64("rate", 0, "records per second (0: as fast as possible)")
+	output := flag.String("output", "", "output directory (none: discard)")
+	fail := flag.Bool("fail", false, "make the map operator fail on every record")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	env := datastream.NewEnvironment()
+	src := datastream.Generate(env, func(i int64) int64 { return i }, datastream.GeneratorOptions{Count: *events, RatePerSecond: *rate})
+	out := datastream.Map(src.Rebalance(), func(v int64) string {
+		if *fail {
+			panic(fmt.Sprintf("testjob: record %d rejected on purpose", v))
+		}
+		return "n" + strconv.FormatInt(v, 10)
+	}).Name("Label")
+	if *output != "" {
+		datastream.WriteText(out, *output, nil)
+	} else {
+		datastream.Discard(out)
+	}
+	_, err := env.Execute(ctx, "testjob")
+	switch {
+	case err == nil:
+	case errors.Is(err, executor.ErrJobCanceled):
+		fmt.Fprintln(os.Stderr, "testjob:", err)
+		os.Exit(130)
+	default:
+		fmt.Fprintln(os.Stderr, "testjob:", err)
+		os.Exit(1)
+	}
+}
