@@ -64,6 +64,9 @@ final class ServerConfig {
     // Containers are real processes, started by the NodeManager as the user it runs as.
     c.set("yarn.nodemanager.container-executor.class",
         "org.apache.hadoop.yarn.server.nodemanager.DefaultContainerExecutor");
+    // How long a NodeManager waits for a container's pid before it gives up killing it, and
+    // (with the SIGKILL delay) for applications to end when it stops: 5 s by default.
+    c.setInt("yarn.nodemanager.process-kill-wait.ms", 2000);
     c.setBoolean("yarn.nodemanager.vmem-check-enabled", false);
     c.setBoolean("yarn.nodemanager.pmem-check-enabled", false);
 
