@@ -139,7 +139,8 @@ func TestIntegrationFailingJobExits1(t *testing.T) {
 	}
 }
 
-// taskManagerPIDs finds TaskManager processes of floe containers by their environment.
+// taskManagerPIDs finds TaskManager processes of floe containers by their
+// environment and the marker in their arguments.
 func taskManagerPIDs(t *testing.T, marker string) []int {
 	var pids []int
 	ents, _ := os.ReadDir("/proc")
@@ -153,7 +154,8 @@ func taskManagerPIDs(t *testing.T, marker string) []int {
 			continue
 		}
 		vars := strings.Split(string(b), "\x00")
-		if slices.Contains(vars, "FLOE_ROLE=taskmanager") && strings.Contains(string(b), marker) {
+		args, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if slices.Contains(vars, "FLOE_ROLE=taskmanager") && strings.Contains(string(args), marker) {
 			pids = append(pids, pid)
 		}
 	}
