@@ -122,19 +122,16 @@ func (c *primCodec[N]) dataType() arrow.DataType { return c.dt }
 func (c *primCodec[N]) appendAll(b array.Builder, base unsafe.Pointer, n int, stride, off uintptr) {
 	b.Reserve(n)
 	add := c.adder(b)
-	p := unsafe.Add(base, off)
-	for range n {
-		add(*(*N)(p))
-		p = unsafe.Add(p, stride)
+	// Never form a pointer past the last row: the GC checks pointers.
+	for i := range n {
+		add(*(*N)(unsafe.Add(base, uintptr(i)*stride+off)))
 	}
 }
 
 func (c *primCodec[N]) decodeAll(a arrow.Array, base unsafe.Pointer, n int, stride, off uintptr) {
 	vals := c.values(a)[:n]
-	p := unsafe.Add(base, off)
-	for _, v := range vals {
-		*(*N)(p) = v
-		p = unsafe.Add(p, stride)
+	for i, v := range vals {
+		*(*N)(unsafe.Add(base, uintptr(i)*stride+off)) = v
 	}
 }
 
