@@ -27,9 +27,8 @@ func valueCodecOf(t reflect.Type, path string) (valueCodec, error) {
 		return timeCodec{}, nil
 	case durationType:
 		return prim[int64](arrow.FixedWidthTypes.Duration_ns,
-			func(b array.Builder) func(int64) {
-				db := b.(*array.DurationBuilder)
-				return func(v int64) { db.UnsafeAppend(arrow.Duration(v)) }
+			func(b array.Builder, v []int64) {
+				b.(*array.DurationBuilder).AppendValues(unsafe.Slice((*arrow.Duration)(unsafe.Pointer(unsafe.SliceData(v))), len(v)), nil)
 			},
 			func(a arrow.Array) []int64 {
 				d := a.(*array.Duration).DurationValues()
@@ -40,34 +39,34 @@ func valueCodecOf(t reflect.Type, path string) (valueCodec, error) {
 	case reflect.Bool:
 		return boolCodec{}, nil
 	case reflect.Int8:
-		return prim[int8](arrow.PrimitiveTypes.Int8, func(b array.Builder) func(int8) { return b.(*array.Int8Builder).UnsafeAppend },
+		return prim[int8](arrow.PrimitiveTypes.Int8, func(b array.Builder, v []int8) { b.(*array.Int8Builder).AppendValues(v, nil) },
 			func(a arrow.Array) []int8 { return a.(*array.Int8).Int8Values() }), nil
 	case reflect.Int16:
-		return prim[int16](arrow.PrimitiveTypes.Int16, func(b array.Builder) func(int16) { return b.(*array.Int16Builder).UnsafeAppend },
+		return prim[int16](arrow.PrimitiveTypes.Int16, func(b array.Builder, v []int16) { b.(*array.Int16Builder).AppendValues(v, nil) },
 			func(a arrow.Array) []int16 { return a.(*array.Int16).Int16Values() }), nil
 	case reflect.Int32:
-		return prim[int32](arrow.PrimitiveTypes.Int32, func(b array.Builder) func(int32) { return b.(*array.Int32Builder).UnsafeAppend },
+		return prim[int32](arrow.PrimitiveTypes.Int32, func(b array.Builder, v []int32) { b.(*array.Int32Builder).AppendValues(v, nil) },
 			func(a arrow.Array) []int32 { return a.(*array.Int32).Int32Values() }), nil
 	case reflect.Int64, reflect.Int:
-		return prim[int64](arrow.PrimitiveTypes.Int64, func(b array.Builder) func(int64) { return b.(*array.Int64Builder).UnsafeAppend },
+		return prim[int64](arrow.PrimitiveTypes.Int64, func(b array.Builder, v []int64) { b.(*array.Int64Builder).AppendValues(v, nil) },
 			func(a arrow.Array) []int64 { return a.(*array.Int64).Int64Values() }), nil
 	case reflect.Uint8:
-		return prim[uint8](arrow.PrimitiveTypes.Uint8, func(b array.Builder) func(uint8) { return b.(*array.Uint8Builder).UnsafeAppend },
+		return prim[uint8](arrow.PrimitiveTypes.Uint8, func(b array.Builder, v []uint8) { b.(*array.Uint8Builder).AppendValues(v, nil) },
 			func(a arrow.Array) []uint8 { return a.(*array.Uint8).Uint8Values() }), nil
 	case reflect.Uint16:
-		return prim[uint16](arrow.PrimitiveTypes.Uint16, func(b array.Builder) func(uint16) { return b.(*array.Uint16Builder).UnsafeAppend },
+		return prim[uint16](arrow.PrimitiveTypes.Uint16, func(b array.Builder, v []uint16) { b.(*array.Uint16Builder).AppendValues(v, nil) },
 			func(a arrow.Array) []uint16 { return a.(*array.Uint16).Uint16Values() }), nil
 	case reflect.Uint32:
-		return prim[uint32](arrow.PrimitiveTypes.Uint32, func(b array.Builder) func(uint32) { return b.(*array.Uint32Builder).UnsafeAppend },
+		return prim[uint32](arrow.PrimitiveTypes.Uint32, func(b array.Builder, v []uint32) { b.(*array.Uint32Builder).AppendValues(v, nil) },
 			func(a arrow.Array) []uint32 { return a.(*array.Uint32).Uint32Values() }), nil
 	case reflect.Uint64, reflect.Uint:
-		return prim[uint64](arrow.PrimitiveTypes.Uint64, func(b array.Builder) func(uint64) { return b.(*array.Uint64Builder).UnsafeAppend },
+		return prim[uint64](arrow.PrimitiveTypes.Uint64, func(b array.Builder, v []uint64) { b.(*array.Uint64Builder).AppendValues(v, nil) },
 			func(a arrow.Array) []uint64 { return a.(*array.Uint64).Uint64Values() }), nil
 	case reflect.Float32:
-		return prim[float32](arrow.PrimitiveTypes.Float32, func(b array.Builder) func(float32) { return b.(*array.Float32Builder).UnsafeAppend },
+		return prim[float32](arrow.PrimitiveTypes.Float32, func(b array.Builder, v []float32) { b.(*array.Float32Builder).AppendValues(v, nil) },
 			func(a arrow.Array) []float32 { return a.(*array.Float32).Float32Values() }), nil
 	case reflect.Float64:
-		return prim[float64](arrow.PrimitiveTypes.Float64, func(b array.Builder) func(float64) { return b.(*array.Float64Builder).UnsafeAppend },
+		return prim[float64](arrow.PrimitiveTypes.Float64, func(b array.Builder, v []float64) { b.(*array.Float64Builder).AppendValues(v, nil) },
 			func(a arrow.Array) []float64 { return a.(*array.Float64).Float64Values() }), nil
 	case reflect.String:
 		return stringCodec{}, nil
@@ -106,26 +105,27 @@ func valueCodecOf(t reflect.Type, path string) (valueCodec, error) {
 	return nil, fmt.Errorf("%w: %s at %s (use structs of numbers, strings, bools, []byte, time.Time, time.Duration and slices)", ErrUnsupportedType, t, path)
 }
 
-// prim is a fixed-width number stored as is.
+// primCodec is a fixed-width number stored as is. Columns are gathered into
+// a Go slice and appended in one copy.
 type primCodec[N any] struct {
 	dt     arrow.DataType
-	adder  func(array.Builder) func(N)
+	add    func(array.Builder, []N)
 	values func(arrow.Array) []N
 }
 
-func prim[N any](dt arrow.DataType, adder func(array.Builder) func(N), values func(arrow.Array) []N) *primCodec[N] {
-	return &primCodec[N]{dt: dt, adder: adder, values: values}
+func prim[N any](dt arrow.DataType, add func(array.Builder, []N), values func(arrow.Array) []N) *primCodec[N] {
+	return &primCodec[N]{dt: dt, add: add, values: values}
 }
 
 func (c *primCodec[N]) dataType() arrow.DataType { return c.dt }
 
 func (c *primCodec[N]) appendAll(b array.Builder, base unsafe.Pointer, n int, stride, off uintptr) {
-	b.Reserve(n)
-	add := c.adder(b)
+	vals := make([]N, n)
 	// Never form a pointer past the last row: the GC checks pointers.
-	for i := range n {
-		add(*(*N)(unsafe.Add(base, uintptr(i)*stride+off)))
+	for i := range vals {
+		vals[i] = *(*N)(unsafe.Add(base, uintptr(i)*stride+off))
 	}
+	c.add(b, vals)
 }
 
 func (c *primCodec[N]) decodeAll(a arrow.Array, base unsafe.Pointer, n int, stride, off uintptr) {
@@ -136,8 +136,7 @@ func (c *primCodec[N]) decodeAll(a arrow.Array, base unsafe.Pointer, n int, stri
 }
 
 func (c *primCodec[N]) appendOne(b array.Builder, p unsafe.Pointer) {
-	b.Reserve(1)
-	c.adder(b)(*(*N)(p))
+	c.add(b, []N{*(*N)(p)})
 }
 
 func (c *primCodec[N]) decodeOne(a arrow.Array, i int, p unsafe.Pointer) { *(*N)(p) = c.values(a)[i] }
