@@ -7,7 +7,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # The packages that start goroutines; `make test` runs them under the race detector too.
 RACE_PKGS := ./appmaster/... ./container/... ./datastream/... ./internal/runtime/... ./internal/executor/... ./internal/rpc/... ./internal/codec/... ./internal/hadoop/... ./internal/yarn/...
 
-.PHONY: all build run test unit-test race-test integration-test bench vet
+.PHONY: all build run test unit-test race-test integration-test bench bench-yarn vet
 all: build
 
 build:
@@ -37,3 +37,7 @@ bench:
 	bash scripts/bench
 
 -include scripts/mk/*.mk
+
+# Start-up and footprint on YARN, against the minicluster (started and stopped here).
+bench-yarn: build
+	bash scripts/bench-yarn

@@ -45,7 +45,7 @@ func rmClient(t *testing.T, dir string) *yarn.Client {
 
 var appIDRe = regexp.MustCompile(`application_\d+_\d+`)
 
-func buildTestJob(t *testing.T) string {
+func buildTestJob(t testing.TB) string {
 	out := filepath.Join(t.TempDir(), "testjob")
 	cmd := exec.Command("go", "build", "-o", out, "floe/internal/testjobs/testjob")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -141,7 +141,7 @@ func TestIntegrationFailingJobExits1(t *testing.T) {
 
 // taskManagerPIDs finds TaskManager processes of floe containers by their
 // environment and the marker in their arguments.
-func taskManagerPIDs(t *testing.T, marker string) []int {
+func taskManagerPIDs(t testing.TB, marker string) []int {
 	var pids []int
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {

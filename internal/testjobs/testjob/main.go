@@ -11,7 +11,9 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"floe/datastream"
 	"floe/internal/executor"
@@ -22,13 +24,22 @@ func main() {
 	rate := flag.Float64("rate", 0, "records per second (0: as fast as possible)")
 	output := flag.String("output", "", "output directory (none: discard)")
 	fail := flag.Bool("fail", false, "make the map operator fail on every record")
+	firstRecord := flag.String("first-record-file", "", "write the wall-clock time (ns) of the first record processed here")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	env := datastream.NewEnvironment()
 	src := datastream.Generate(env, func(i int64) int64 { return i }, datastream.GeneratorOptions{Count: *events, RatePerSecond: *rate})
+	var marked atomic.Bool
 	out := datastream.Map(src.Rebalance(), func(v int64) string {
+		if *firstRecord != "" && !marked.Swap(true) {
+			// O_EXCL: the first subtask to get here wins.
+			if f, err := os.OpenFile(*firstRecord, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644); err == nil {
+				fmt.Fprintln(f, time.Now().UnixNano())
+				f.Close()
+			}
+		}
 		if *fail {
 			panic(fmt.Sprintf("testjob: record %d rejected on purpose", v))
 		}
