@@ -255,8 +255,8 @@ public final class Launcher {
   }
 
   /**
-   * Kills the applications still running and waits a little for them to end. Without this a
-   * NodeManager waits for its applications and the RM for their AMs, about 20 s per node.
+   * Kills the applications still running and waits a little for them to end, so that their
+   * containers are gone before the NodeManagers stop (which otherwise wait for them).
    */
   private static void killApplications(ResourceManager rm) throws Exception {
     if (rm == null) {
@@ -293,6 +293,9 @@ public final class Launcher {
     List<Thread> threads = new ArrayList<>();
     for (int i = 0; i < settings.nodeManagers; i++) {
       NodeManager nm = yarn.getNodeManager(i);
+      if (nm == null) { // start-up failed before YARN's init
+        continue;
+      }
       Thread t = new Thread(nm::stop, "stop-nm-" + i);
       t.start();
       threads.add(t);
@@ -308,14 +311,14 @@ public final class Launcher {
 
   /** Names the first fixed port that something else already listens on, or null. */
   private static String busyPort(Settings settings) {
-    for (String[] p : settings.fixedPorts()) {
-      int port = Integer.parseInt(p[2]);
+    for (Settings.FixedPort p : settings.fixedPorts()) {
       try (ServerSocket s = new ServerSocket()) {
         s.setReuseAddress(true);
-        s.bind(new InetSocketAddress(Settings.HOST, port));
+        s.bind(new InetSocketAddress(Settings.HOST, p.port()));
       } catch (IOException e) {
-        return "port " + port + " (" + p[1] + ") on " + Settings.HOST
-            + " is in use; is another minicluster running? Choose another with " + p[0] + "=<port>";
+        return "port " + p.port() + " (" + p.what() + ") on " + Settings.HOST
+            + " is in use; is another minicluster running? Choose another with "
+            + p.envVar() + "=<port>";
       }
     }
     return null;

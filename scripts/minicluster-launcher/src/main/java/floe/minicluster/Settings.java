@@ -1,7 +1,6 @@
 package floe.minicluster;
 
 import java.io.File;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -70,17 +69,21 @@ final class Settings {
   String rmWebAddress() { return HOST + ":" + rmWebPort; }
   String defaultFs() { return "hdfs://" + nnAddress(); }
 
-  /** The fixed ports with the setting each serves, for the pre-flight bind check. */
-  List<String[]> fixedPorts() {
-    List<String[]> ports = new ArrayList<>();
-    ports.add(new String[] {"FLOE_MINICLUSTER_NN_PORT", "NameNode RPC", "" + nnPort});
-    ports.add(new String[] {"FLOE_MINICLUSTER_NN_HTTP_PORT", "NameNode HTTP", "" + nnHttpPort});
-    ports.add(new String[] {"FLOE_MINICLUSTER_RM_PORT", "ResourceManager client RPC", "" + rmPort});
-    ports.add(new String[] {"FLOE_MINICLUSTER_RM_SCHEDULER_PORT", "ResourceManager scheduler RPC", "" + rmSchedulerPort});
-    ports.add(new String[] {"FLOE_MINICLUSTER_RM_TRACKER_PORT", "ResourceManager resource-tracker RPC", "" + rmTrackerPort});
-    ports.add(new String[] {"FLOE_MINICLUSTER_RM_ADMIN_PORT", "ResourceManager admin RPC", "" + rmAdminPort});
-    ports.add(new String[] {"FLOE_MINICLUSTER_RM_WEB_PORT", "ResourceManager web app", "" + rmWebPort});
-    return ports;
+  /** A port the launcher binds itself, and the variable that moves it. */
+  record FixedPort(String envVar, String what, int port) {}
+
+  /** The fixed ports, for the check before start-up that nothing else holds them. */
+  List<FixedPort> fixedPorts() {
+    return List.of(
+        new FixedPort("FLOE_MINICLUSTER_NN_PORT", "NameNode RPC", nnPort),
+        new FixedPort("FLOE_MINICLUSTER_NN_HTTP_PORT", "NameNode HTTP", nnHttpPort),
+        new FixedPort("FLOE_MINICLUSTER_RM_PORT", "ResourceManager client RPC", rmPort),
+        new FixedPort("FLOE_MINICLUSTER_RM_SCHEDULER_PORT", "ResourceManager scheduler RPC",
+            rmSchedulerPort),
+        new FixedPort("FLOE_MINICLUSTER_RM_TRACKER_PORT", "ResourceManager resource-tracker RPC",
+            rmTrackerPort),
+        new FixedPort("FLOE_MINICLUSTER_RM_ADMIN_PORT", "ResourceManager admin RPC", rmAdminPort),
+        new FixedPort("FLOE_MINICLUSTER_RM_WEB_PORT", "ResourceManager web app", rmWebPort));
   }
 
   private static int intEnv(Map<String, String> env, String name, int def) {
