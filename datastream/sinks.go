@@ -6,10 +6,10 @@ import (
 	"io"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 
+	"floe/internal/fsys"
 	"floe/internal/runtime"
 )
 
@@ -95,17 +95,22 @@ func Print[T any](s Stream[T], format func(T) string) Sink {
 }
 
 // WriteText writes every record as one line to a part file per subtask in
-// dir, formatted by format (fmt's %v when nil). While the job runs, a part
-// file has a hidden name (".part-N.inprogress"); it is renamed to "part-N"
-// when its subtask's input ends, so readers never see a partial file.
+// dir (local, file:// or hdfs://), formatted by format (fmt's %v when nil).
+// While the job runs, a part file has a hidden name (".part-N.inprogress");
+// it is renamed to "part-N" when its subtask's input ends, so readers never
+// see a partial file.
 func WriteText[T any](s Stream[T], dir string, format func(T) string) Sink {
 	return sinkNode(s, "Sink: "+dir, func(info runtime.TaskInfo) (runtime.Output[T], closer, error) {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		fsy, root, err := fsys.Resolve(dir)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := fsy.MkdirAll(root); err != nil {
 			return nil, nil, fmt.Errorf("output directory: %w", err)
 		}
-		final := filepath.Join(dir, fmt.Sprintf("part-%d", info.Subtask))
-		tmp := filepath.Join(dir, fmt.Sprintf(".part-%d.inprogress", info.Subtask))
-		f, err := os.Create(tmp)
+		final := fsy.Join(root, fmt.Sprintf("part-%d", info.Subtask))
+		tmp := fsy.Join(root, fmt.Sprintf(".part-%d.inprogress", info.Subtask))
+		f, err := fsy.Create(tmp)
 		if err != nil {
 			return nil, nil, fmt.Errorf("output file: %w", err)
 		}
@@ -133,12 +138,15 @@ func WriteText[T any](s Stream[T], dir string, format func(T) string) Sink {
 					return err
 				}
 				closed = true
-				return os.Rename(tmp, final)
+				if err := fsy.RemoveAll(final); err != nil { // a former attempt's
+					return err
+				}
+				return fsy.Rename(tmp, final)
 			}}
 		return sink, func() error {
 			if !closed { // the job failed or was cancelled: leave no visible output
 				f.Close()
-				os.Remove(tmp)
+				fsy.RemoveAll(tmp)
 			}
 			return nil
 		}, nil

@@ -6,12 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
+	"floe/internal/fsys"
 	"floe/internal/runtime"
 )
 
@@ -128,44 +126,13 @@ type fileSplit struct {
 const splitSize = 64 << 20
 
 // ExpandPaths resolves a path, a directory (its visible files, not
-// recursively) or a glob, with or without a file:// prefix, to files in a
-// stable order.
+// recursively) or a glob in the last element, local (plain or file://) or on
+// HDFS (hdfs://), to files in a stable order.
 func ExpandPaths(path string) ([]string, error) {
-	p := strings.TrimPrefix(path, "file://")
-	matches, err := filepath.Glob(p)
+	files, err := fsys.Glob(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: bad pattern %q: %w", ErrNoInput, path, err)
+		return nil, fmt.Errorf("%w: %w", ErrNoInput, err)
 	}
-	if len(matches) == 0 {
-		if _, err := os.Stat(p); err != nil {
-			return nil, fmt.Errorf("%w: %s: %w", ErrNoInput, path, errors.Unwrap(err))
-		}
-		matches = []string{p}
-	}
-	var files []string
-	for _, m := range matches {
-		st, err := os.Stat(m)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrNoInput, err)
-		}
-		if !st.IsDir() {
-			files = append(files, m)
-			continue
-		}
-		ents, err := os.ReadDir(m)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrNoInput, err)
-		}
-		for _, e := range ents {
-			if !e.IsDir() && !strings.HasPrefix(e.Name(), ".") && !strings.HasPrefix(e.Name(), "_") {
-				files = append(files, filepath.Join(m, e.Name()))
-			}
-		}
-	}
-	if len(files) == 0 {
-		return nil, fmt.Errorf("%w: %s holds no files", ErrNoInput, path)
-	}
-	sort.Strings(files)
 	return files, nil
 }
 
@@ -179,7 +146,12 @@ func ReadTextFile(env *Environment, path string) Stream[string] {
 		env.fail(err)
 	}
 	for _, f := range files {
-		st, err := os.Stat(f)
+		fsy, p, err := fsys.Resolve(f)
+		if err != nil {
+			env.fail(fmt.Errorf("%w: %w", ErrNoInput, err))
+			continue
+		}
+		st, err := fsy.Stat(p)
 		if err != nil {
 			env.fail(fmt.Errorf("%w: %w", ErrNoInput, err))
 			continue
@@ -204,7 +176,11 @@ func ReadTextFile(env *Environment, path string) Stream[string] {
 }
 
 func readSplit(sc *runtime.SourceContext, s fileSplit, out runtime.Output[string]) error {
-	f, err := os.Open(s.path)
+	fsy, p, err := fsys.Resolve(s.path)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", s.path, err)
+	}
+	f, err := fsy.Open(p)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", s.path, err)
 	}

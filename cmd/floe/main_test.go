@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"floe/internal/fsys"
 )
 
 var floeBin string
@@ -77,9 +79,14 @@ func countWords(t *testing.T, files ...string) map[string]int64 {
 	return counts
 }
 
+// readOutput reads a wordcount output directory, local or hdfs://.
 func readOutput(t *testing.T, dir string) map[string]int64 {
 	got := map[string]int64{}
-	ents, err := os.ReadDir(dir)
+	fsy, root, err := fsys.Resolve(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents, err := fsy.ReadDir(root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +95,10 @@ func readOutput(t *testing.T, dir string) map[string]int64 {
 			t.Errorf("hidden file %s left in the output", e.Name())
 			continue
 		}
-		f, _ := os.Open(filepath.Join(dir, e.Name()))
+		f, err := fsy.Open(fsy.Join(root, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {
 			var w string
@@ -226,7 +236,7 @@ func TestBadInputGetsOneLineAndExitCode(t *testing.T) {
 		{[]string{"frobnicate"}, 2, "unknown command"},
 		{[]string{"run"}, 2, "missing <job>"},
 		{[]string{"run", "wordcount"}, 2, "--input is required"},
-		{[]string{"run", "wordcount", "--input", filepath.Join(dir, "missing")}, 2, "no such file"},
+		{[]string{"run", "wordcount", "--input", filepath.Join(dir, "missing")}, 2, "does not exist"},
 		{[]string{"run", "wordcount", "--input", dir, "--output", "/proc/floe-out"}, 2, "not writable"},
 		{[]string{"run", "-p", "0", "wordcount", "--input", dir}, 2, "parallelism"},
 		{[]string{"run", "-D", "novalue", "wordcount", "--input", dir}, 2, "key=value"},

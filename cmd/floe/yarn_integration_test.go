@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"floe/internal/fsys"
 	"floe/internal/hadoop/conf"
 	"floe/internal/hadoop/hadooppb"
 	"floe/internal/rpc"
@@ -62,14 +63,47 @@ func sharedDir(t *testing.T) string {
 	return d
 }
 
+// toHDFS copies local files into a fresh HDFS directory and returns its URI.
+func toHDFS(t *testing.T, files []string) string {
+	base := fmt.Sprintf("hdfs:///tmp/floe-it/%d", time.Now().UnixNano())
+	fsy, root, err := fsys.Resolve(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fsy.MkdirAll(fsy.Join(root, "in")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fsy.RemoveAll(root) })
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := fsy.Create(fsy.Join(root, "in", filepath.Base(f)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(b); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return base
+}
+
 func TestIntegrationPerJobWordCount(t *testing.T) {
 	dir := testenv.HadoopConfDir(t)
+	t.Setenv("HADOOP_CONF_DIR", dir)
 	env := []string{"HADOOP_CONF_DIR=" + dir}
-	in := writeCorpus(t)
-	files, _ := filepath.Glob(filepath.Join(in, "*.txt"))
+	local := writeCorpus(t)
+	files, _ := filepath.Glob(filepath.Join(local, "*.txt"))
 	want := countWords(t, files...)
+	base := toHDFS(t, files)
+	in := base + "/in"
 
-	out := filepath.Join(sharedDir(t), "out")
+	out := base + "/out"
 	r := floe(t, env, "run", "-t", "yarn-per-job", "-p", "4", "-s", "2", "-jm", "256m", "-tm", "256m",
 		"wordcount", "--input", in, "--output", out)
 	if r.code != 0 {
@@ -97,7 +131,7 @@ func TestIntegrationPerJobWordCount(t *testing.T) {
 	}
 
 	// Detached, then followed with floe list until it is done.
-	out2 := filepath.Join(sharedDir(t), "out")
+	out2 := base + "/out2"
 	r = floe(t, env, "run", "-t", "yarn-per-job", "-d", "-p", "2", "-jm", "256m", "-tm", "256m",
 		"wordcount", "--input", in, "--output", out2)
 	if r.code != 0 || !strings.Contains(r.stdout, "JobID") {

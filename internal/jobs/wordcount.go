@@ -14,6 +14,7 @@ import (
 	"unicode"
 
 	"floe/datastream"
+	"floe/internal/fsys"
 )
 
 var wordCount = Job{
@@ -65,7 +66,7 @@ func runWordCount(ctx context.Context, env *datastream.Environment, args []strin
 	if _, err := datastream.ExpandPaths(*input); err != nil {
 		return usageErr("wordcount", "%v", err)
 	}
-	dir := strings.TrimPrefix(*output, "file://")
+	dir := *output
 	printTop := dir == ""
 	if printTop {
 		tmp, err := os.MkdirTemp("", "floe-wordcount-")
@@ -110,16 +111,23 @@ func runWordCount(ctx context.Context, env *datastream.Environment, args []strin
 	return nil
 }
 
+// checkWritable fails early, before a job runs, on an output directory that
+// cannot be written.
 func checkWritable(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	fsy, p, err := fsys.Resolve(dir)
+	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, ".floe-write-check-")
+	if err := fsy.MkdirAll(p); err != nil {
+		return err
+	}
+	probe := fsy.Join(p, fmt.Sprintf(".floe-write-check-%d", os.Getpid()))
+	f, err := fsy.Create(probe)
 	if err != nil {
 		return err
 	}
 	f.Close()
-	return os.Remove(f.Name())
+	return fsy.RemoveAll(probe)
 }
 
 // ReadWordCounts reads the visible part files of a wordcount output directory.
@@ -130,7 +138,11 @@ func ReadWordCounts(dir string) ([]WordCount, error) {
 	}
 	var all []WordCount
 	for _, name := range files {
-		f, err := os.Open(name)
+		fsy, p, err := fsys.Resolve(name)
+		if err != nil {
+			return nil, err
+		}
+		f, err := fsy.Open(p)
 		if err != nil {
 			return nil, err
 		}
