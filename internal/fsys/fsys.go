@@ -167,7 +167,7 @@ func visible(name string) bool { return !strings.HasPrefix(name, ".") && !string
 
 type local struct{}
 
-func (local) Open(name string) (File, error)            { return os.Open(name) }
+func (local) Open(name string) (File, error)             { return os.Open(name) }
 func (local) Create(name string) (io.WriteCloser, error) { return os.Create(name) }
 func (local) Rename(from, to string) error               { return os.Rename(from, to) }
 func (local) RemoveAll(name string) error                { return os.RemoveAll(name) }
@@ -205,7 +205,7 @@ func (h hdfsFS) Create(name string) (io.WriteCloser, error) {
 // hdfsWriter waits out "replication in progress" on Close, as Hadoop's client does.
 type hdfsWriter struct{ *hdfs.FileWriter }
 
-func (w hdfsWriter) Close() error { return hdfsutil.CloseWriter(context.Background(), w.FileWriter) }
+func (w hdfsWriter) Close() error             { return hdfsutil.CloseWriter(context.Background(), w.FileWriter) }
 func (h hdfsFS) Rename(from, to string) error { return h.c.Rename(from, to) }
 func (h hdfsFS) RemoveAll(name string) error {
 	if err := h.c.RemoveAll(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
