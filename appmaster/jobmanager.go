@@ -33,6 +33,8 @@ type Options struct {
 	HeartbeatInterval time.Duration // default 1s
 	HeartbeatTimeout  time.Duration // default 30s
 	SlotTimeout       time.Duration // how long a job waits for slots; default 60s
+	// Services registers more gRPC services on the JobManager's server.
+	Services func(*grpc.Server)
 }
 
 // JobManager schedules jobs onto the slots of registered TaskManagers and
@@ -91,6 +93,9 @@ func New(opts Options) (*JobManager, error) {
 	jm := &JobManager{opts: opts, log: opts.Log, lis: lis, tms: map[string]*tmInfo{}, jobs: map[string]*jobEntry{}}
 	jm.server = grpc.NewServer(rpc.ServerOptions(opts.Secret)...)
 	floepb.RegisterJobManagerServer(jm.server, jmService{jm: jm})
+	if opts.Services != nil {
+		opts.Services(jm.server)
+	}
 	return jm, nil
 }
 
@@ -475,6 +480,28 @@ func (s jmService) UpdateTaskState(_ context.Context, u *floepb.TaskStateUpdate)
 	s.jm.taskState(u)
 	return &floepb.Ack{}, nil
 }
+
+// Job returns the handle of a job (id or a unique prefix of 8+ characters).
+func (jm *JobManager) Job(id string) (*JobHandle, bool) {
+	jm.mu.Lock()
+	defer jm.mu.Unlock()
+	for jid, e := range jm.jobs {
+		if jid == id || (len(id) >= 8 && strings.HasPrefix(jid, id)) {
+			return &JobHandle{jm: jm, id: jid, entry: e}, true
+		}
+	}
+	return nil, false
+}
+
+// Status returns a job's current state and details.
+func (h *JobHandle) Status() JobDetails {
+	h.jm.mu.Lock()
+	defer h.jm.mu.Unlock()
+	return h.entry.exec.details()
+}
+
+// Done is closed when the job has ended.
+func (h *JobHandle) Done() <-chan struct{} { return h.entry.done }
 
 // TaskManagerPIDs returns the process ids TaskManagers reported (for tests and diagnostics).
 func (jm *JobManager) TaskManagerPIDs() []int {

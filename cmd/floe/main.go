@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"floe/internal/executor"
+	"floe/internal/logging"
 )
 
 // Exit codes, meaningful to schedulers.
@@ -25,6 +26,11 @@ const (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The processes of a yarn-session's containers have no job of their own.
+	if code, ok := executor.RunServiceRole(ctx, logging.Default()); ok {
+		stop()
+		os.Exit(code)
+	}
 	code := run(ctx, os.Args)
 	stop()
 	os.Exit(code)
@@ -52,7 +58,8 @@ func newApp() *cli.App {
 			"1 job failed, 2 usage error, 130 interrupted.",
 		HideHelpCommand:           true,
 		DisableSliceFlagSeparator: true,
-		Commands:                  []*cli.Command{runCommand(), listCommand(), versionCommand(), yarnInfoCommand()},
+		Commands: []*cli.Command{runCommand(), yarnSessionCommand(), listCommand(), cancelCommand(),
+			versionCommand(), yarnInfoCommand()},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageError{err}
 		},

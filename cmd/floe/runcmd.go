@@ -28,7 +28,7 @@ func runCommand() *cli.Command {
 			"   floe run -p 2 wordcount --input README.md\n" +
 			"   floe run -D execution.buffer-timeout=10ms ./my-job --flag value",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "target", Aliases: []string{"t"}, Value: "local", Usage: "where to run: local, yarn-per-job (alias yarn-application)"},
+			&cli.StringFlag{Name: "target", Aliases: []string{"t"}, Value: "local", Usage: "where to run: local, yarn-per-job (alias yarn-application), yarn-session"},
 			&cli.BoolFlag{Name: "detached", Aliases: []string{"d"}, Usage: "YARN: print the application and job ids and exit"},
 			&cli.StringFlag{Name: "jobmanager-memory", Aliases: []string{"jm"}, Usage: "YARN: JobManager container memory, e.g. 512m"},
 			&cli.StringFlag{Name: "taskmanager-memory", Aliases: []string{"tm"}, Usage: "YARN: TaskManager container memory, e.g. 1g"},
@@ -36,6 +36,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "queue", Aliases: []string{"qu"}, Usage: "YARN queue"},
 			&cli.StringFlag{Name: "name", Aliases: []string{"nm"}, Usage: "YARN application name"},
 			&cli.DurationFlag{Name: "timeout", Usage: "YARN: kill the application and exit 1 if the job runs longer"},
+			&cli.StringFlag{Name: "yid", Aliases: []string{"yarnapplicationId"}, Usage: "yarn-session: the session's `application id` (default: the last one started)"},
 			&cli.BoolFlag{Name: "json", Usage: "print a JSON summary of the run on stdout when it ends"},
 			&cli.IntFlag{Name: "parallelism", Aliases: []string{"p"}, Usage: "default parallelism of the job's operators"},
 			&cli.StringSliceFlag{Name: "D", Usage: "configuration `key=value` (repeatable), e.g. -D execution.buffer-timeout=10ms"},
@@ -61,12 +62,13 @@ func runAction(c *cli.Context) error {
 		conf = conf.With(config.Parallelism, strconv.Itoa(p))
 	}
 	switch t := c.String("target"); t {
-	case "local", "yarn-per-job", "yarn-application":
+	case "local", "yarn-per-job", "yarn-application", "yarn-session":
 		conf = conf.With(executor.Target, t)
-	case "yarn-session":
-		return usageError{fmt.Errorf("-t %s: sessions are not available in this build yet; use yarn-per-job", t)}
 	default:
-		return usageError{fmt.Errorf("-t %q: unknown target (local, yarn-per-job, yarn-application)", t)}
+		return usageError{fmt.Errorf("-t %q: unknown target (local, yarn-per-job, yarn-application, yarn-session)", t)}
+	}
+	if c.IsSet("yid") {
+		conf = conf.With(executor.SessionID, c.String("yid"))
 	}
 	for flag, key := range map[string]string{"jobmanager-memory": executor.JobManagerMemory, "taskmanager-memory": executor.TaskManagerMemory,
 		"queue": executor.YarnQueue, "name": executor.YarnName} {

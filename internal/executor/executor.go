@@ -78,6 +78,9 @@ func Execute(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger) (*Re
 	case "jobmanager":
 		os.Exit(runJobManagerProcess(ctx, g, log))
 		return nil, nil
+	case "plan": // a session asks for the job's graph
+		os.Exit(writePlan(g))
+		return nil, nil
 	case "":
 	default:
 		return nil, fmt.Errorf("%w: %s=%q", ErrUnsupported, EnvRole, role)
@@ -99,6 +102,8 @@ func Execute(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger) (*Re
 		r, err = runLocal(ctx, g, log)
 	case "yarn-per-job", "yarn-application":
 		r, err = runYarnPerJob(ctx, g, log, summary)
+	case "yarn-session":
+		r, err = runInSession(ctx, g, log, summary)
 	default:
 		return nil, fmt.Errorf("%w: target %q (local, yarn-per-job, yarn-application)", ErrUnsupported, t)
 	}
@@ -132,6 +137,21 @@ func printSummary(w io.Writer, g *jobgraph.JobGraph, r *Result, err error, d tim
 	}
 	b, _ := json.Marshal(s)
 	fmt.Fprintln(w, string(b))
+}
+
+// EnvPlanFile names the file a process in the plan role writes the graph to.
+const EnvPlanFile = "FLOE_PLAN_FILE"
+
+func writePlan(g *jobgraph.JobGraph) int {
+	b, err := g.MarshalPlan()
+	if err == nil {
+		err = os.WriteFile(os.Getenv(EnvPlanFile), b, 0o600)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "floe plan:", err)
+		return 1
+	}
+	return 0
 }
 
 // outcome turns a finished job into Execute's result.

@@ -172,6 +172,35 @@ type containerDriver struct {
 	launch yarn.Launch
 	slots  int
 	live   map[string]bool // container ids
+	// lost, when set, is told about containers that ended (a session's
+	// pool), instead of the JobManager being told and a replacement asked for.
+	lost func(container, reason string)
+
+	mu  sync.Mutex
+	ops []func() // from other goroutines, run by the driver's goroutine
+}
+
+// request asks YARN for n more containers.
+func (d *containerDriver) request(n int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.ops = append(d.ops, func() {
+		for range n {
+			d.am.Alloc.Add(yarn.ContainerRequest{Resource: d.res, Priority: 1})
+		}
+	})
+}
+
+// releaseRequest gives a container back to YARN.
+func (d *containerDriver) releaseRequest(container string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.ops = append(d.ops, func() {
+		if id, err := yarn.ParseContainerID(container); err == nil {
+			delete(d.live, container)
+			d.am.Alloc.Release(id)
+		}
+	})
 }
 
 func newContainerDriver(g *jobgraph.JobGraph, am *yarn.AM, jm *appmaster.JobManager, secret string, log zerolog.Logger) (*containerDriver, error) {
@@ -239,6 +268,13 @@ func decodeResource(b64 string) (*hadooppb.LocalResourceProto, error) {
 func (d *containerDriver) run(ctx context.Context) error {
 	interval := 200 * time.Millisecond
 	for {
+		d.mu.Lock()
+		ops := d.ops
+		d.ops = nil
+		d.mu.Unlock()
+		for _, op := range ops {
+			op()
+		}
 		u, err := d.am.Heartbeat(ctx, 0.5)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -269,6 +305,10 @@ func (d *containerDriver) run(ctx context.Context) error {
 			}
 			delete(d.live, id)
 			reason := fmt.Sprintf("container %s exited with %d: %s", id, s.GetExitStatus(), firstLine(s.GetDiagnostics()))
+			if d.lost != nil {
+				d.lost(id, reason)
+				continue
+			}
 			d.jm.TaskManagerLost(id, reason)
 			if ctx.Err() == nil {
 				d.log.Warn().Str("reason", reason).Msg("TaskManager container ended; asking for a replacement")
@@ -281,7 +321,7 @@ func (d *containerDriver) run(ctx context.Context) error {
 		if d.am.Alloc.Pending() == 0 {
 			interval = time.Second
 		} else {
-			interval = 200 * time.Millisecond
+			interval = 100 * time.Millisecond
 		}
 		select {
 		case <-ctx.Done():

@@ -52,3 +52,22 @@ func TestFingerprintAndDiff(t *testing.T) {
 		t.Fatalf("slots with two groups = %d", got)
 	}
 }
+
+func TestPlanRoundTrip(t *testing.T) {
+	g := graph(2, 3, Hash)
+	g.Vertices[1].SlotGroup = "sinks"
+	b, err := g.MarshalPlan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := UnmarshalPlan(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Fingerprint() != g.Fingerprint() {
+		t.Fatalf("plan changed the graph:\n%s\n%s", g.Describe(), back.Describe())
+	}
+	if _, err := UnmarshalPlan([]byte(`{"vertices":[{"id":3}]}`)); err == nil {
+		t.Fatal("bad plan accepted")
+	}
+}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"floe/internal/config"
+	"floe/internal/executor"
+	"floe/internal/logging"
+)
+
+func yarnSessionCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "yarn-session",
+		Usage: "start a long-running session cluster on YARN that takes many jobs",
+		Description: "Attached, the session runs until Ctrl-C; detached (-d), floe prints the application id and\n" +
+			"returns. Jobs go to the last session started (or -yid) with 'floe run -t yarn-session <job>'.\n" +
+			"TaskManager containers are requested when jobs need them and kept for reuse.",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "detached", Aliases: []string{"d"}, Usage: "return once the session runs"},
+			&cli.StringFlag{Name: "name", Aliases: []string{"nm"}, Usage: "YARN application name"},
+			&cli.StringFlag{Name: "queue", Aliases: []string{"qu"}, Usage: "YARN queue"},
+			&cli.IntFlag{Name: "slots", Aliases: []string{"s"}, Value: 1, Usage: "task slots per TaskManager container"},
+			&cli.StringFlag{Name: "taskmanager-memory", Aliases: []string{"tm"}, Value: "512m", Usage: "TaskManager container memory"},
+			&cli.StringFlag{Name: "jobmanager-memory", Aliases: []string{"jm"}, Value: "512m", Usage: "JobManager container memory"},
+			&cli.StringSliceFlag{Name: "D", Usage: "configuration `key=value` (repeatable)"},
+		},
+		Subcommands: []*cli.Command{{
+			Name:  "stop",
+			Usage: "stop a session (its jobs are cancelled)",
+			Flags: []cli.Flag{&cli.StringFlag{Name: "yid", Usage: "the session's `application id` (default: the last one started)"}},
+			Action: func(c *cli.Context) error {
+				ctx, cancel := context.WithTimeout(c.Context, time.Minute)
+				defer cancel()
+				if err := executor.StopSession(ctx, c.String("yid"), logging.Default()); err != nil {
+					return cli.Exit("yarn-session stop: "+err.Error(), 1)
+				}
+				fmt.Fprintln(c.App.Writer, "session stopping")
+				return nil
+			},
+		}},
+		Action: func(c *cli.Context) error {
+			if c.Args().Present() {
+				return usageError{fmt.Errorf("yarn-session: unexpected argument %q", c.Args().First())}
+			}
+			conf, err := config.ParseDynamic(c.StringSlice("D"))
+			if err != nil {
+				return usageError{err}
+			}
+			if c.Int("slots") < 1 {
+				return usageError{fmt.Errorf("-s %d: slots must be at least 1", c.Int("slots"))}
+			}
+			conf = conf.With(config.Slots, strconv.Itoa(c.Int("slots"))).
+				With(executor.TaskManagerMemory, c.String("taskmanager-memory")).
+				With(executor.JobManagerMemory, c.String("jobmanager-memory"))
+			for flag, key := range map[string]string{"name": executor.YarnName, "queue": executor.YarnQueue} {
+				if c.IsSet(flag) {
+					conf = conf.With(key, c.String(flag))
+				}
+			}
+			if err := executor.ValidateConfig(conf); err != nil {
+				return usageError{err}
+			}
+			return executor.StartSession(c.Context, conf, logging.Default(), c.Bool("detached"))
+		},
+	}
+}
+
+func cancelCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "cancel",
+		Usage:     "cancel a job of a yarn-session",
+		ArgsUsage: "<job-id>",
+		Flags:     []cli.Flag{&cli.StringFlag{Name: "yid", Usage: "the session's `application id` (default: the last one started)"}},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usageError{fmt.Errorf("cancel: want one <job-id>")}
+			}
+			ctx, cancel := context.WithTimeout(c.Context, time.Minute)
+			defer cancel()
+			info, err := executor.CancelJob(ctx, c.String("yid"), c.Args().First(), logging.Default())
+			if err != nil {
+				return cli.Exit("cancel: "+err.Error(), 1)
+			}
+			fmt.Fprintf(c.App.Writer, "Cancelled job %s (%s)\n", info.GetJobId(), info.GetStatus())
+			return nil
+		},
+	}
+}

@@ -1,0 +1,333 @@
+package executor
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+	"google.golang.org/grpc"
+
+	"floe/appmaster"
+	"floe/internal/config"
+	"floe/internal/hadoop/conf"
+	"floe/internal/hadoop/hadooppb"
+	"floe/internal/hadoop/ipc"
+	"floe/internal/hdfsutil"
+	"floe/internal/jobgraph"
+	"floe/internal/rpc"
+	"floe/internal/rpc/floepb"
+	"floe/internal/yarn"
+)
+
+// SessionID names the session a job goes to (-yid); empty: the last one started.
+const SessionID = "yarn.application.id"
+
+// ErrNoSession is returned when no session is known or it does not run.
+var ErrNoSession = errors.New("no yarn-session")
+
+// sessionRecord is what the client keeps of a session it started, like
+// Flink's .yarn-properties file: readable only by the user, since it holds
+// the session's secret.
+type sessionRecord struct {
+	Application string    `json:"application"`
+	Secret      string    `json:"secret"`
+	Started     time.Time `json:"started"`
+}
+
+func sessionDir() string {
+	if d := os.Getenv("FLOE_HOME"); d != "" {
+		return filepath.Join(d, "yarn-sessions")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		home = os.TempDir()
+	}
+	return filepath.Join(home, ".floe", "yarn-sessions")
+}
+
+func saveSession(r sessionRecord) error {
+	dir := sessionDir()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	b, _ := json.Marshal(r)
+	if err := os.WriteFile(filepath.Join(dir, r.Application+".json"), b, 0o600); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "last"), []byte(r.Application), 0o600)
+}
+
+func loadSession(id string) (sessionRecord, error) {
+	dir := sessionDir()
+	if id == "" {
+		b, err := os.ReadFile(filepath.Join(dir, "last"))
+		if err != nil {
+			return sessionRecord{}, fmt.Errorf("%w: start one with 'floe yarn-session' or name one with -yid", ErrNoSession)
+		}
+		id = strings.TrimSpace(string(b))
+	}
+	b, err := os.ReadFile(filepath.Join(dir, id+".json"))
+	if err != nil {
+		return sessionRecord{}, fmt.Errorf("%w: %s was not started by this user on this host (%s)", ErrNoSession, id, dir)
+	}
+	var r sessionRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		return sessionRecord{}, fmt.Errorf("%w: %s: %w", ErrNoSession, filepath.Join(dir, id+".json"), err)
+	}
+	return r, nil
+}
+
+// StartSession submits a session cluster. Attached, it waits until ctx ends
+// (then stops the session) or the application ends; detached, it returns
+// once the application is submitted.
+func StartSession(ctx context.Context, c config.Config, log zerolog.Logger, detached bool) error {
+	hc, err := conf.Load()
+	if err != nil {
+		return fmt.Errorf("yarn: %w (set HADOOP_CONF_DIR)", err)
+	}
+	rm, err := yarn.NewClient(hc, ipc.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	defer rm.Close()
+	user := ipc.DefaultUser()
+	fs, err := hdfsutil.Connect(hc, user, 15*time.Second)
+	if err != nil {
+		return fmt.Errorf("hdfs: %w", err)
+	}
+	defer fs.Close()
+	yc := &yarnClient{log: log, out: printer{os.Stdout}, conf: hc, rm: rm, fs: fs, user: user,
+		g: &jobgraph.JobGraph{Name: "session", Config: c}}
+	jmMB, err := MemoryMB(c, JobManagerMemory, 512)
+	if err != nil {
+		return err
+	}
+	if _, err := MemoryMB(c, TaskManagerMemory, 512); err != nil {
+		return err
+	}
+	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	appID, _, err := rm.NewApplication(sctx)
+	if err != nil {
+		return fmt.Errorf("yarn: new application: %w", err)
+	}
+	staging := path.Join("/user", user, ".floe", appID.String())
+	launch, err := yc.stage(sctx, staging)
+	if err != nil {
+		return err
+	}
+	secret := rpc.NewSecret()
+	confJSON, _ := json.Marshal(c)
+	launch.Env[EnvRole] = "session"
+	launch.Env[EnvSecret] = secret
+	launch.Env[EnvConfig] = base64.StdEncoding.EncodeToString(confJSON)
+	launch.Env[EnvStaging] = staging
+	launch.Command = []string{"./" + binaryName + " 1><LOG_DIR>/jobmanager.out 2><LOG_DIR>/jobmanager.log"}
+	spec := yarn.AppSpec{Name: c.String(YarnName, "floe session"), Queue: c.String(YarnQueue, ""), Type: "FLOE",
+		MaxAttempts: 1, Tags: []string{"floe", "floe-session"}, AMResource: yarn.Resource{MemoryMB: jmMB, VCores: 1}, AM: launch}
+	if err := rm.Submit(sctx, spec.Proto(appID)); err != nil {
+		return fmt.Errorf("yarn: submit: %w", err)
+	}
+	if err := saveSession(sessionRecord{Application: appID.String(), Secret: secret, Started: time.Now()}); err != nil {
+		return fmt.Errorf("remember the session: %w", err)
+	}
+	fmt.Printf("Submitted application %s\n", appID)
+	rep, err := rm.WaitFor(ctx, appID, 300*time.Millisecond, func(r *hadooppb.ApplicationReportProto) bool {
+		return r.GetYarnApplicationState() == hadooppb.YarnApplicationStateProto_RUNNING || yarn.Terminal(r.GetYarnApplicationState())
+	})
+	if err != nil {
+		return err
+	}
+	if yarn.Terminal(rep.GetYarnApplicationState()) {
+		return fmt.Errorf("session %s ended: %s", appID, firstLine(rep.GetDiagnostics()))
+	}
+	fmt.Printf("Found Web Interface %s\n", strings.TrimPrefix(rep.GetOriginalTrackingUrl(), "http://"))
+	fmt.Printf("YARN session %s is running; submit jobs with: floe run -t yarn-session [-yid %s] <job>\n", appID, appID)
+	if detached {
+		return nil
+	}
+	rep, err = rm.WaitFor(ctx, appID, time.Second, func(r *hadooppb.ApplicationReportProto) bool {
+		return yarn.Terminal(r.GetYarnApplicationState())
+	})
+	if ctx.Err() != nil { // Ctrl-C: stop the session
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := StopSession(sctx, appID.String(), log); err != nil {
+			rm.Kill(sctx, appID, "floe yarn-session interrupted")
+		}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Printf("Session %s ended: %s\n", appID, rep.GetFinalApplicationStatus())
+	return nil
+}
+
+// dispatcher connects to a running session.
+func dispatcher(ctx context.Context, id string, log zerolog.Logger) (floepb.DispatcherClient, func(), string, error) {
+	rec, err := loadSession(id)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	hc, err := conf.Load()
+	if err != nil {
+		return nil, nil, "", err
+	}
+	rm, err := yarn.NewClient(hc, ipc.WithLogger(log))
+	if err != nil {
+		return nil, nil, "", err
+	}
+	defer rm.Close()
+	appID, err := yarn.ParseApplicationID(rec.Application)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	rep, err := rm.Report(ctx, appID)
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("yarn: report of %s: %w", appID, err)
+	}
+	if rep.GetYarnApplicationState() != hadooppb.YarnApplicationStateProto_RUNNING || rep.GetRpcPort() <= 0 {
+		return nil, nil, "", fmt.Errorf("%w: %s is %s", ErrNoSession, appID, rep.GetYarnApplicationState())
+	}
+	addr := fmt.Sprintf("%s:%d", rep.GetHost(), rep.GetRpcPort())
+	conn, err := grpc.NewClient(addr, rpc.DialOptions(rec.Secret)...)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return floepb.NewDispatcherClient(conn), func() { conn.Close() }, rec.Application, nil
+}
+
+// StopSession stops a session cleanly (its jobs are cancelled).
+func StopSession(ctx context.Context, id string, log zerolog.Logger) error {
+	d, closeFn, _, err := dispatcher(ctx, id, log)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	_, err = d.StopSession(ctx, &floepb.StopSessionRequest{})
+	return err
+}
+
+// CancelJob cancels a job of a session.
+func CancelJob(ctx context.Context, session, job string, log zerolog.Logger) (*floepb.JobInfo, error) {
+	d, closeFn, _, err := dispatcher(ctx, session, log)
+	if err != nil {
+		return nil, err
+	}
+	defer closeFn()
+	return d.CancelJob(ctx, &floepb.JobRef{JobId: job})
+}
+
+// SessionJobs lists a session's jobs.
+func SessionJobs(ctx context.Context, session string, log zerolog.Logger) ([]*floepb.JobInfo, string, error) {
+	d, closeFn, app, err := dispatcher(ctx, session, log)
+	if err != nil {
+		return nil, "", err
+	}
+	defer closeFn()
+	resp, err := d.ListJobs(ctx, &floepb.ListJobsRequest{})
+	return resp.GetJobs(), app, err
+}
+
+// runInSession submits g's binary and arguments to a running session and,
+// attached, follows the job to its end.
+func runInSession(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger, quiet bool) (*Result, error) {
+	out := printer{os.Stdout}
+	if quiet {
+		out = printer{os.Stderr}
+	}
+	attached, err := g.Config.Bool(Attached, true)
+	if err != nil {
+		return nil, err
+	}
+	d, closeFn, app, err := dispatcher(ctx, g.Config.String(SessionID, ""), log)
+	if err != nil {
+		return nil, err
+	}
+	defer closeFn()
+	hc, err := conf.Load()
+	if err != nil {
+		return nil, err
+	}
+	user := ipc.DefaultUser()
+	fs, err := hdfsutil.Connect(hc, user, 15*time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("hdfs: %w", err)
+	}
+	defer fs.Close()
+	ref, err := uploadBinary(ctx, fs, user, log)
+	if err != nil {
+		return nil, err
+	}
+	confJSON, _ := json.Marshal(g.Config)
+	jobID := appmaster.NewJobID()
+	start := time.Now()
+	if _, err := d.SubmitJob(ctx, &floepb.SubmitJobRequest{Binary: ref, Args: os.Args[1:], ConfigJson: string(confJSON), JobId: jobID}); err != nil {
+		return nil, fmt.Errorf("submit to session %s: %w", app, err)
+	}
+	out.Printf("Job has been submitted with JobID %s to session %s\n", jobID, app)
+	r := &Result{ID: jobID, Application: app, Status: appmaster.Created}
+	if !attached {
+		return r, nil
+	}
+	last := ""
+	for {
+		info, err := d.GetJob(context.WithoutCancel(ctx), &floepb.JobRef{JobId: jobID})
+		if err != nil {
+			return r, fmt.Errorf("follow job %s: %w", jobID, err)
+		}
+		if info.GetStatus() != last {
+			out.Printf("Job %s is %s\n", jobID, info.GetStatus())
+			last = info.GetStatus()
+		}
+		r.Status, r.Failure = appmaster.JobStatus(info.GetStatus()), info.GetFailure()
+		if r.Status.Terminal() {
+			r.Duration = time.Since(start)
+			return outcome(*r)
+		}
+		select {
+		case <-ctx.Done():
+			out.Printf("Interrupted: cancelling job %s\n", jobID)
+			cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			d.CancelJob(cctx, &floepb.JobRef{JobId: jobID})
+			cancel()
+			return r, fmt.Errorf("%w (job %s)", ErrJobCanceled, jobID)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// uploadBinary puts this process's binary on HDFS once per content hash.
+func uploadBinary(ctx context.Context, fs *hdfsutil.FS, user string, log zerolog.Logger) (*floepb.BinaryRef, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	sum, err := fileHash(exe)
+	if err != nil {
+		return nil, err
+	}
+	p := path.Join("/user", user, ".floe", "binaries", sum, binaryName)
+	st, err := fs.Stat(p)
+	if err != nil || st.Size() == 0 {
+		if _, err := fs.Upload(ctx, exe, p, hadooppb.LocalResourceVisibilityProto_APPLICATION); err != nil {
+			return nil, fmt.Errorf("upload job binary: %w", err)
+		}
+		st, err = fs.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		log.Info().Str("path", p).Msg("reusing the uploaded job binary")
+	}
+	return &floepb.BinaryRef{Uri: fs.URI.String() + p, Sha256: sum, Size: st.Size()}, nil
+}
