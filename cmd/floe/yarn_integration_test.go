@@ -16,10 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"floe/internal/executor"
 	"floe/internal/fsys"
 	"floe/internal/hadoop/conf"
 	"floe/internal/hadoop/hadooppb"
@@ -300,5 +302,109 @@ func TestIntegrationJobManagerRefusesCallersWithoutSecret(t *testing.T) {
 	rep, err = rm.WaitFor(ctx, appID, 300*time.Millisecond, func(r *hadooppb.ApplicationReportProto) bool { return yarn.Terminal(r.GetYarnApplicationState()) })
 	if err != nil || rep.GetYarnApplicationState() != hadooppb.YarnApplicationStateProto_KILLED {
 		t.Fatalf("after kill: %v %v", err, rep.GetYarnApplicationState())
+	}
+}
+
+// A yarn-session takes jobs one after the other: the second reuses the
+// first's TaskManager containers, a job from another binary runs too, and
+// floe cancel stops an unbounded job.
+func TestIntegrationYarnSession(t *testing.T) {
+	dir := testenv.HadoopConfDir(t)
+	home := t.TempDir()
+	t.Setenv("HADOOP_CONF_DIR", dir)
+	t.Setenv("FLOE_HOME", home)
+	env := []string{"HADOOP_CONF_DIR=" + dir, "FLOE_HOME=" + home}
+	r := floe(t, env, "yarn-session", "-d", "-s", "2", "-tm", "256m", "-jm", "256m", "-nm", "it-session")
+	if r.code != 0 {
+		t.Fatalf("yarn-session: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	app := appIDRe.FindString(r.stdout)
+	defer floe(t, env, "yarn-session", "stop", "-yid", app)
+
+	in := writeCorpus(t)
+	files, _ := filepath.Glob(filepath.Join(in, "*.txt"))
+	want := countWords(t, files...)
+	var jobIDs []string
+	for i := range 2 {
+		out := filepath.Join(sharedDir(t), "out")
+		r := floe(t, env, "run", "-t", "yarn-session", "-p", "2", "wordcount", "--input", in, "--output", out)
+		if r.code != 0 {
+			t.Fatalf("job %d: exit %d\n%s\n%s", i, r.code, r.stdout, r.stderr)
+		}
+		if got := readOutput(t, out); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("job %d: counts differ", i)
+		}
+		jobIDs = append(jobIDs, regexp.MustCompile(`JobID ([0-9a-f]{32})`).FindStringSubmatch(r.stdout)[1])
+	}
+	jobs, _, err := executor.SessionJobs(context.Background(), app, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	reused := map[string]bool{}
+	for _, j := range jobs {
+		reused[j.GetJobId()] = j.GetReusedContainers()
+	}
+	if reused[jobIDs[0]] || !reused[jobIDs[1]] {
+		t.Fatalf("container reuse: first job %v, second %v (want false, true)", reused[jobIDs[0]], reused[jobIDs[1]])
+	}
+
+	// A job binary the session was not built with.
+	job := buildTestJob(t)
+	out := filepath.Join(sharedDir(t), "out")
+	if r := floe(t, env, "run", "-t", "yarn-session", "-yid", app, "-p", "2", job, "--events", "3000", "--output", out); r.code != 0 {
+		t.Fatalf("other binary: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	lines := 0
+	parts, _ := filepath.Glob(filepath.Join(out, "part-*"))
+	for _, p := range parts {
+		b, _ := os.ReadFile(p)
+		lines += strings.Count(string(b), "\n")
+	}
+	if lines != 3000 {
+		t.Fatalf("other binary wrote %d records, want 3000", lines)
+	}
+
+	// Cancel a running unbounded job.
+	r = floe(t, env, "run", "-t", "yarn-session", "-d", job, "--events", "0", "--rate", "50")
+	if r.code != 0 {
+		t.Fatalf("unbounded: exit %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	id := regexp.MustCompile(`JobID ([0-9a-f]{32})`).FindStringSubmatch(r.stdout)[1]
+	waitStatus(t, app, id, "RUNNING")
+	if r := floe(t, env, "cancel", id); r.code != 0 {
+		t.Fatalf("cancel: exit %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	waitStatus(t, app, id, "CANCELED")
+
+	if r := floe(t, env, "yarn-session", "stop", "-yid", app); r.code != 0 {
+		t.Fatalf("stop: exit %d %s", r.code, r.stderr)
+	}
+	rm := rmClient(t, dir)
+	appID, _ := yarn.ParseApplicationID(app)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rep, err := rm.WaitFor(ctx, appID, 300*time.Millisecond, func(r *hadooppb.ApplicationReportProto) bool { return yarn.Terminal(r.GetYarnApplicationState()) })
+	if err != nil || rep.GetFinalApplicationStatus() != hadooppb.FinalApplicationStatusProto_APP_SUCCEEDED {
+		t.Fatalf("session end: %v %v", err, rep.GetFinalApplicationStatus())
+	}
+}
+
+func waitStatus(t *testing.T, app, job, want string) {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		jobs, _, err := executor.SessionJobs(context.Background(), app, zerolog.Nop())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, j := range jobs {
+			if j.GetJobId() == job && j.GetStatus() == want {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s never became %s: %v", job, want, jobs)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
