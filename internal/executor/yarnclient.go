@@ -146,28 +146,14 @@ func (yc *yarnClient) run(ctx context.Context) (*Result, error) {
 // stage uploads the job binary (once per content hash) and the Hadoop client
 // configuration, and returns the launch context's resources and environment.
 func (yc *yarnClient) stage(ctx context.Context, staging string) (yarn.Launch, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return yarn.Launch{}, fmt.Errorf("find this binary: %w", err)
-	}
-	sum, err := fileHash(exe)
+	ref, err := uploadBinary(ctx, yc.fs, yc.user, yc.log)
 	if err != nil {
 		return yarn.Launch{}, err
 	}
-	// Binaries are shared by content hash across applications of the user.
-	binPath := path.Join("/user", yc.user, ".floe", "binaries", sum, binaryName)
-	var bin *hadooppb.LocalResourceProto
-	if st, err := yc.fs.Stat(binPath); err == nil && st.Size() > 0 {
-		bin, err = yc.fs.LocalResource(binPath, hadooppb.LocalResourceTypeProto_FILE, hadooppb.LocalResourceVisibilityProto_APPLICATION)
-		if err != nil {
-			return yarn.Launch{}, err
-		}
-		yc.log.Info().Str("path", binPath).Msg("reusing the uploaded job binary")
-	} else {
-		bin, err = yc.fs.Upload(ctx, exe, binPath, hadooppb.LocalResourceVisibilityProto_APPLICATION)
-		if err != nil {
-			return yarn.Launch{}, fmt.Errorf("upload job binary to %s: %w", binPath, err)
-		}
+	binPath := strings.TrimPrefix(ref.GetUri(), yc.fs.URI.String())
+	bin, err := yc.fs.LocalResource(binPath, hadooppb.LocalResourceTypeProto_FILE, hadooppb.LocalResourceVisibilityProto_APPLICATION)
+	if err != nil {
+		return yarn.Launch{}, err
 	}
 	l := yarn.Launch{LocalResources: map[string]*hadooppb.LocalResourceProto{binaryName: bin}, Env: map[string]string{}}
 	files := map[string]string{}
