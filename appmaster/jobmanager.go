@@ -59,6 +59,7 @@ type tmInfo struct {
 	used                 []bool
 	lastHeartbeat        time.Time
 	fingerprint, desc    string
+	job                  string // the only job it may run, if set
 	pid                  int
 	client               floepb.TaskManagerClient
 	conn                 *grpc.ClientConn
@@ -255,7 +256,7 @@ func (jm *JobManager) trySchedule() {
 		free := jm.freeSlots()
 		var usable []slot
 		for _, s := range free {
-			if tm := jm.tms[s.tm]; tm.fingerprint == "" || tm.fingerprint == e.exec.graph.Fingerprint() {
+			if tm := jm.tms[s.tm]; (tm.fingerprint == "" || tm.fingerprint == e.exec.graph.Fingerprint()) && (tm.job == "" || tm.job == e.exec.id) {
 				usable = append(usable, s)
 			}
 		}
@@ -341,6 +342,17 @@ func (jm *JobManager) TaskManagerLost(resourceID, reason string) {
 		if tm.resourceID == resourceID {
 			jm.log.Warn().Str("taskmanager", resourceID).Str("reason", reason).Msg("TaskManager lost")
 			jm.removeTM(id, reason, time.Now())
+		}
+	}
+}
+
+// RemoveTaskManager forgets a TaskManager that was stopped on purpose.
+func (jm *JobManager) RemoveTaskManager(resourceID string) {
+	jm.mu.Lock()
+	defer jm.mu.Unlock()
+	for id, tm := range jm.tms {
+		if tm.resourceID == resourceID {
+			jm.removeTM(id, "stopped", time.Now())
 		}
 	}
 }
@@ -459,7 +471,7 @@ func (s jmService) RegisterTaskManager(_ context.Context, req *floepb.RegisterTa
 	id := fmt.Sprintf("tm-%06d", jm.seq)
 	jm.tms[id] = &tmInfo{id: id, resourceID: req.GetResourceId(), addr: req.GetAddress(), slots: int(req.GetSlots()),
 		used: make([]bool, req.GetSlots()), lastHeartbeat: time.Now(), fingerprint: req.GetGraphFingerprint(),
-		desc: req.GetGraphDescription(), pid: int(req.GetPid()), client: floepb.NewTaskManagerClient(conn), conn: conn}
+		desc: req.GetGraphDescription(), pid: int(req.GetPid()), job: req.GetJobId(), client: floepb.NewTaskManagerClient(conn), conn: conn}
 	jm.log.Debug().Str("taskmanager", req.GetResourceId()).Str("address", req.GetAddress()).Int32("slots", req.GetSlots()).Int32("pid", req.GetPid()).Msg("TaskManager registered")
 	jm.trySchedule()
 	return &floepb.RegisterTaskManagerResponse{TaskmanagerId: id, HeartbeatIntervalMs: jm.opts.HeartbeatInterval.Milliseconds()}, nil

@@ -35,6 +35,8 @@ type Options struct {
 	Log    zerolog.Logger
 	// Graph is the job this process built; deployments name its vertices.
 	Graph *jobgraph.JobGraph
+	// JobID, when set, binds the TaskManager to that job only.
+	JobID string
 	// HeartbeatTimeout: Run gives up when the JobManager has not answered for this long.
 	HeartbeatTimeout time.Duration
 	// SubscribeTimeout bounds how long a consumer waits for a producer's partition.
@@ -162,7 +164,7 @@ func (tm *TaskManager) Run(ctx context.Context) error {
 
 func (tm *TaskManager) register(ctx context.Context) (time.Duration, error) {
 	req := &floepb.RegisterTaskManagerRequest{ResourceId: tm.opts.ResourceID, Address: tm.Address(),
-		Slots: int32(tm.opts.Slots), Pid: int32(os.Getpid())}
+		Slots: int32(tm.opts.Slots), Pid: int32(os.Getpid()), JobId: tm.opts.JobID}
 	if tm.opts.Graph != nil {
 		req.GraphFingerprint = tm.opts.Graph.Fingerprint()
 		req.GraphDescription = tm.opts.Graph.Describe()

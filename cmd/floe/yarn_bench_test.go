@@ -91,3 +91,46 @@ func sharedDirB(b *testing.B) string {
 	os.Chmod(d, 0o777)
 	return d
 }
+
+// BenchmarkYarnSessionJob measures a job submitted to a warm session (its
+// containers kept from an earlier job): time to first record and to done.
+func BenchmarkYarnSessionJob(b *testing.B) {
+	dir := testenv.HadoopConfDir(b)
+	job := buildTestJob(b)
+	home := b.TempDir()
+	env := append(os.Environ(), "HADOOP_CONF_DIR="+dir, "FLOE_HOME="+home)
+	start := exec.Command(floeBin, "yarn-session", "-d", "-s", "1", "-tm", "256m", "-jm", "256m")
+	start.Env = env
+	if out, err := start.CombinedOutput(); err != nil {
+		b.Fatalf("%v\n%s", err, out)
+	}
+	defer func() {
+		stop := exec.Command(floeBin, "yarn-session", "stop")
+		stop.Env = env
+		stop.Run()
+	}()
+	run := func(mark string) time.Duration {
+		t0 := time.Now()
+		cmd := exec.Command(floeBin, "run", "-t", "yarn-session", "-p", "1", job, "--events", "1000", "--first-record-file", mark)
+		cmd.Env = env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("%v\n%s", err, out)
+		}
+		return time.Since(t0)
+	}
+	run(filepath.Join(sharedDirB(b), "warmup"))
+	var first, done time.Duration
+	for b.Loop() {
+		mark := filepath.Join(sharedDirB(b), "first")
+		t0 := time.Now()
+		done += run(mark)
+		raw, err := os.ReadFile(mark)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ns, _ := strconv.ParseInt(strings.TrimSpace(string(raw)), 10, 64)
+		first += time.Unix(0, ns).Sub(t0)
+	}
+	b.ReportMetric(first.Seconds()/float64(b.N), "s-to-first-record")
+	b.ReportMetric(done.Seconds()/float64(b.N), "s-to-done")
+}

@@ -191,6 +191,10 @@ func taskManagerPIDs(t testing.TB, marker string) []int {
 		}
 		vars := strings.Split(string(b), "\x00")
 		args, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		comm, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
+		if c := strings.TrimSpace(string(comm)); c == "bash" || c == "sh" { // the container's launch script
+			continue
+		}
 		if slices.Contains(vars, "FLOE_ROLE=taskmanager") && strings.Contains(string(args), marker) {
 			pids = append(pids, pid)
 		}

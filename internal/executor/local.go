@@ -179,7 +179,8 @@ func runTaskManagerProcess(ctx context.Context, g *jobgraph.JobGraph, log zerolo
 		listen = host + ":0"
 	}
 	tm, err := container.New(container.Options{ResourceID: id, JobManager: os.Getenv(EnvJobManager), Listen: listen,
-		Slots: envInt(EnvSlots, 1), Secret: os.Getenv(EnvSecret), Log: log, Graph: g, HeartbeatTimeout: hbTimeout})
+		Slots: envInt(EnvSlots, 1), Secret: os.Getenv(EnvSecret), Log: log, Graph: g, HeartbeatTimeout: hbTimeout,
+		JobID: os.Getenv(EnvJobID)})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "floe taskmanager:", err)
 		return 1

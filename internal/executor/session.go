@@ -365,6 +365,9 @@ func (sm *sessionMaster) release(job string, placed []*supervisorInfo) {
 		s.client.StopTaskManagers(ctx, &floepb.StopTaskManagersRequest{JobId: job})
 		cancel()
 	}
+	for _, s := range placed {
+		sm.jm.RemoveTaskManager(s.container + "/" + job)
+	}
 	sm.mu.Lock()
 	defer sm.mu.Unlock()
 	for _, s := range placed {

@@ -85,7 +85,7 @@ func (sv *supervisor) StartTaskManager(ctx context.Context, req *floepb.StartTas
 	cmd := exec.Command(bin, req.GetArgs()...)
 	cmd.Env = append(os.Environ(), EnvRole+"=taskmanager", EnvJobManager+"="+req.GetJobmanager(),
 		EnvSecret+"="+sv.secret, EnvSlots+"="+strconv.Itoa(int(req.GetSlots())),
-		EnvResourceID+"="+sv.container+"/"+req.GetJobId(),
+		EnvResourceID+"="+sv.container+"/"+req.GetJobId(), EnvJobID+"="+req.GetJobId(),
 		EnvConfig+"="+base64.StdEncoding.EncodeToString([]byte(req.GetConfigJson())))
 	logDir := os.Getenv("LOG_DIRS")
 	if logDir == "" {

@@ -68,7 +68,9 @@ func format(v float64) string {
 		return fmt.Sprintf("%.2fM", v/1e6)
 	case v >= 1e4:
 		return fmt.Sprintf("%.1fk", v/1e3)
-	default:
+	case v >= 100:
 		return strconv.FormatFloat(v, 'f', 1, 64)
+	default:
+		return strconv.FormatFloat(v, 'g', 3, 64)
 	}
 }

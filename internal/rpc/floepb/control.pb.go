@@ -125,6 +125,7 @@ type RegisterTaskManagerRequest struct {
 	GraphFingerprint string                 `protobuf:"bytes,4,opt,name=graph_fingerprint,json=graphFingerprint,proto3" json:"graph_fingerprint,omitempty"` // hex digest of the job graph it built
 	GraphDescription string                 `protobuf:"bytes,5,opt,name=graph_description,json=graphDescription,proto3" json:"graph_description,omitempty"` // canonical text of that graph, for a readable diff
 	Pid              int32                  `protobuf:"varint,6,opt,name=pid,proto3" json:"pid,omitempty"`
+	JobId            string                 `protobuf:"bytes,7,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"` // set when the TaskManager serves one job only (sessions)
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
@@ -199,6 +200,13 @@ func (x *RegisterTaskManagerRequest) GetPid() int32 {
 		return x.Pid
 	}
 	return 0
+}
+
+func (x *RegisterTaskManagerRequest) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
 }
 
 type RegisterTaskManagerResponse struct {
@@ -853,7 +861,7 @@ var File_floe_control_proto protoreflect.FileDescriptor
 const file_floe_control_proto_rawDesc = "" +
 	"\n" +
 	"\x12floe/control.proto\x12\ffloe.control\"\x05\n" +
-	"\x03Ack\"\xd9\x01\n" +
+	"\x03Ack\"\xf0\x01\n" +
 	"\x1aRegisterTaskManagerRequest\x12\x1f\n" +
 	"\vresource_id\x18\x01 \x01(\tR\n" +
 	"resourceId\x12\x18\n" +
@@ -861,7 +869,8 @@ const file_floe_control_proto_rawDesc = "" +
 	"\x05slots\x18\x03 \x01(\x05R\x05slots\x12+\n" +
 	"\x11graph_fingerprint\x18\x04 \x01(\tR\x10graphFingerprint\x12+\n" +
 	"\x11graph_description\x18\x05 \x01(\tR\x10graphDescription\x12\x10\n" +
-	"\x03pid\x18\x06 \x01(\x05R\x03pid\"x\n" +
+	"\x03pid\x18\x06 \x01(\x05R\x03pid\x12\x15\n" +
+	"\x06job_id\x18\a \x01(\tR\x05jobId\"x\n" +
 	"\x1bRegisterTaskManagerResponse\x12%\n" +
 	"\x0etaskmanager_id\x18\x01 \x01(\tR\rtaskmanagerId\x122\n" +
 	"\x15heartbeat_interval_ms\x18\x02 \x01(\x03R\x13heartbeatIntervalMs\"n\n" +
