@@ -514,4 +514,3 @@ func lastLine(b []byte) string {
 	}
 	return s
 }
-
