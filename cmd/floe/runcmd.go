@@ -119,6 +119,12 @@ func runBinary(c *cli.Context, path string, args []string, conf config.Config) e
 	if err != nil {
 		return err
 	}
+	if t := conf.String(executor.Target, "local"); t != "local" {
+		// Before anything is submitted: is it a floe job at all?
+		if err := executor.ProbeJobBinary(c.Context, path, args, string(js)); err != nil {
+			return usageError{err}
+		}
+	}
 	cmd := exec.CommandContext(c.Context, path, args...)
 	cmd.Env = append(os.Environ(), executor.EnvConfig+"="+string(js))
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, c.App.Writer, c.App.ErrWriter

@@ -202,6 +202,7 @@ func runSessionMaster(ctx context.Context, log zerolog.Logger) error {
 	stopDriver()
 	<-driverDone
 	final, diag := hadooppb.FinalApplicationStatusProto_APP_SUCCEEDED, "session stopped"
+	cleanStaging(hc, log)
 	return finish(context.WithoutCancel(ctx), am, final, diag, log)
 }
 
@@ -477,6 +478,15 @@ func fetchBinary(ctx context.Context, ref *floepb.BinaryRef, dir string) (string
 	return local, os.Rename(tmp, local)
 }
 
+// ProbeJobBinary checks that bin is a floe job (it builds a job graph with
+// these arguments) without running it.
+func ProbeJobBinary(ctx context.Context, bin string, args []string, confJSON string) error {
+	if _, err := planOf(ctx, bin, args, confJSON); err != nil {
+		return fmt.Errorf("job binary %s: %w", bin, err)
+	}
+	return nil
+}
+
 // planOf runs the job binary in the plan role and reads the graph it built.
 func planOf(ctx context.Context, bin string, args []string, confJSON string) (*jobgraph.JobGraph, error) {
 	f, err := os.CreateTemp("", "floe-plan-")
@@ -491,11 +501,11 @@ func planOf(ctx context.Context, bin string, args []string, confJSON string) (*j
 	cmd.Env = append(os.Environ(), EnvRole+"=plan", EnvPlanFile+"="+f.Name(),
 		EnvConfig+"="+base64.StdEncoding.EncodeToString([]byte(confJSON)))
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("the job binary did not build a job graph (is it a floe job?): %v: %s", err, lastLine(out))
+		return nil, fmt.Errorf("did not build a job graph (is it a floe job?): %v: %s", err, lastLine(out))
 	}
 	b, err := os.ReadFile(f.Name())
 	if err != nil || len(b) == 0 {
-		return nil, errors.New("the job binary wrote no job graph (is it a floe job?)")
+		return nil, errors.New("wrote no job graph: not a floe job")
 	}
 	return jobgraph.UnmarshalPlan(b)
 }

@@ -95,7 +95,8 @@ func (yc *yarnClient) run(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := MemoryMB(g.Config, TaskManagerMemory, 512); err != nil {
+	tmMB, err := MemoryMB(g.Config, TaskManagerMemory, 512)
+	if err != nil {
 		return nil, err
 	}
 	attached, err := g.Config.Bool(Attached, true)
@@ -108,8 +109,8 @@ func (yc *yarnClient) run(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("yarn: new application at %s: %w", strings.Join(yc.rm.Addrs(), ","), err)
 	}
-	if jmMB > maxRes.GetMemory() {
-		return nil, fmt.Errorf("%w: -jm %d MB exceeds the cluster's largest container (%d MB)", config.ErrInvalid, jmMB, maxRes.GetMemory())
+	if jmMB > maxRes.GetMemory() || tmMB > maxRes.GetMemory() {
+		return nil, fmt.Errorf("%w: -jm %d MB / -tm %d MB: the cluster's largest container is %d MB", config.ErrInvalid, jmMB, tmMB, maxRes.GetMemory())
 	}
 	staging := path.Join("/user", yc.user, ".floe", appID.String())
 	launch, err := yc.stage(sctx, staging)
