@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"time"
 	"unsafe"
@@ -146,7 +147,8 @@ func (c *Codec[T]) Decode(rec arrow.Record, dst []T) (out []T, err error) {
 		}
 	}()
 	start := len(dst)
-	dst = append(dst, make([]T, n)...)
+	dst = slices.Grow(dst, n)[:start+n]
+	clear(dst[start:]) // decoders set fields; lists and nulls expect zero values
 	if n == 0 {
 		return dst, nil
 	}

@@ -27,7 +27,7 @@ type Writer[T any] struct {
 // NewWriter returns a writer for one channel.
 func (c *Codec[T]) NewWriter(mem memory.Allocator) *Writer[T] {
 	if mem == nil {
-		mem = memory.DefaultAllocator
+		mem = Pool
 	}
 	w := &Writer[T]{c: c, mem: mem}
 	w.w = ipc.NewWriter(&w.buf, ipc.WithSchema(c.schema), ipc.WithAllocator(mem))
@@ -107,7 +107,7 @@ func (c *chunk) Read(p []byte) (int, error) {
 // NewReader returns a reader for one channel.
 func (c *Codec[T]) NewReader(mem memory.Allocator) *Reader[T] {
 	if mem == nil {
-		mem = memory.DefaultAllocator
+		mem = Pool
 	}
 	return &Reader[T]{c: c, mem: &boundedAllocator{Allocator: mem}}
 }

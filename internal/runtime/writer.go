@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"fmt"
 
-	"github.com/apache/arrow/go/v17/arrow/memory"
-
 	"floe/internal/codec"
 )
 
@@ -54,7 +52,7 @@ func NewRecordWriter[T any](c *codec.Codec[T], sink ChannelSink, n int, sel Sele
 		buffers: make([][]T, n), writers: make([]*codec.Writer[T], n)}
 	for i := range n {
 		w.buffers[i] = make([]T, 0, min(batchSize, 1024))
-		w.writers[i] = c.NewWriter(memory.DefaultAllocator)
+		w.writers[i] = c.NewWriter(nil)
 	}
 	return w
 }
