@@ -1,0 +1,186 @@
+package state
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+
+	"floe/internal/codec"
+	"floe/internal/keygroup"
+)
+
+// ErrCorrupt is wrapped by errors about unreadable state blocks.
+var ErrCorrupt = errors.New("state: corrupt snapshot")
+
+// Backend holds the keyed state of one operator subtask.
+type Backend[K comparable] struct {
+	hasher keygroup.Hasher[K]
+	maxPar int
+	tables map[string]table[K]
+	order  []string
+}
+
+type table[K comparable] interface {
+	// encode appends the entries of each key group to blocks[kg - start].
+	encode(groupOf func(K) int, start int, blocks []*bytes.Buffer, name string) error
+	decode(data []byte) error
+	len() int
+}
+
+// NewBackend returns an empty backend for keys of type K.
+func NewBackend[K comparable](maxParallelism int) (*Backend[K], error) {
+	h, err := keygroup.NewHasher[K]()
+	if err != nil {
+		return nil, err
+	}
+	return &Backend[K]{hasher: h, maxPar: maxParallelism, tables: map[string]table[K]{}}, nil
+}
+
+// KeyGroup returns k's key group.
+func (b *Backend[K]) KeyGroup(k K) int { return keygroup.Of(b.hasher.Hash(k), b.maxPar) }
+
+// Table is the state of one name: a value per key.
+type Table[K comparable, T any] struct {
+	m   map[K]T
+	enc *codec.Codec[entry[K, T]]
+}
+
+type entry[K comparable, T any] struct {
+	Key   K
+	Value T
+}
+
+// Value returns the table called name, creating it on first use. Asking for
+// one name with two different value types is an error.
+func Value[K comparable, T any](b *Backend[K], name string) (*Table[K, T], error) {
+	if t, ok := b.tables[name]; ok {
+		tt, ok := t.(*Table[K, T])
+		if !ok {
+			return nil, fmt.Errorf("state: %q holds another type than %T", name, *new(T))
+		}
+		return tt, nil
+	}
+	c, err := codec.For[entry[K, T]]()
+	if err != nil {
+		return nil, fmt.Errorf("state %q: %w", name, err)
+	}
+	t := &Table[K, T]{m: map[K]T{}, enc: c}
+	b.tables[name] = t
+	b.order = append(b.order, name)
+	return t, nil
+}
+
+// Get returns k's value.
+func (t *Table[K, T]) Get(k K) (T, bool) {
+	v, ok := t.m[k]
+	return v, ok
+}
+
+// Put sets k's value.
+func (t *Table[K, T]) Put(k K, v T) { t.m[k] = v }
+
+// Delete removes k.
+func (t *Table[K, T]) Delete(k K) { delete(t.m, k) }
+
+// Len is the number of keys.
+func (t *Table[K, T]) Len() int { return len(t.m) }
+
+func (t *Table[K, T]) len() int { return len(t.m) }
+
+func (t *Table[K, T]) encode(groupOf func(K) int, start int, blocks []*bytes.Buffer, name string) error {
+	groups := make([][]entry[K, T], len(blocks))
+	for k, v := range t.m {
+		g := groupOf(k) - start
+		if g < 0 || g >= len(groups) {
+			return fmt.Errorf("state %q: key in key group %d, outside this subtask's range", name, g+start)
+		}
+		groups[g] = append(groups[g], entry[K, T]{k, v})
+	}
+	var lenBuf [binary.MaxVarintLen64]byte
+	for i, es := range groups {
+		if len(es) == 0 {
+			continue
+		}
+		msg, err := t.enc.NewWriter(nil).Append(es)
+		if err != nil {
+			return fmt.Errorf("state %q: %w", name, err)
+		}
+		b := blocks[i]
+		b.Write(lenBuf[:binary.PutUvarint(lenBuf[:], uint64(len(name)))])
+		b.WriteString(name)
+		b.Write(lenBuf[:binary.PutUvarint(lenBuf[:], uint64(len(msg)))])
+		b.Write(msg)
+	}
+	return nil
+}
+
+func (t *Table[K, T]) decode(data []byte) error {
+	es, err := t.enc.NewReader(nil).Read(data, nil)
+	if err != nil {
+		return err
+	}
+	for _, e := range es {
+		t.m[e.Key] = e.Value
+	}
+	return nil
+}
+
+// Snapshot encodes the state of key groups [start, end) (the subtask's
+// range) into one block per key group. The blocks do not share memory with
+// the backend, so the operator may go on changing state while they are
+// written out.
+func (b *Backend[K]) Snapshot(start, end int) ([][]byte, error) {
+	bufs := make([]*bytes.Buffer, end-start)
+	for i := range bufs {
+		bufs[i] = &bytes.Buffer{}
+	}
+	for _, name := range b.order {
+		if err := b.tables[name].encode(b.KeyGroup, start, bufs, name); err != nil {
+			return nil, err
+		}
+	}
+	out := make([][]byte, len(bufs))
+	for i, buf := range bufs {
+		out[i] = buf.Bytes()
+	}
+	return out, nil
+}
+
+// Restorer creates the table for a state name found in a snapshot.
+type Restorer[K comparable] func(b *Backend[K], name string) error
+
+// Restore loads one key group's block. Tables must have been declared
+// (Value) before, so their types are known; unknown names are errors unless
+// allowUnknown.
+func (b *Backend[K]) Restore(block []byte, allowUnknown bool) error {
+	for len(block) > 0 {
+		n, k := binary.Uvarint(block)
+		if k <= 0 || uint64(len(block)-k) < n {
+			return fmt.Errorf("%w: bad name length", ErrCorrupt)
+		}
+		name := string(block[k : k+int(n)])
+		block = block[k+int(n):]
+		m, k := binary.Uvarint(block)
+		if k <= 0 || uint64(len(block)-k) < m {
+			return fmt.Errorf("%w: bad data length of %q", ErrCorrupt, name)
+		}
+		data := block[k : k+int(m)]
+		block = block[k+int(m):]
+		t, ok := b.tables[name]
+		if !ok {
+			if allowUnknown {
+				continue
+			}
+			return fmt.Errorf("state: snapshot holds state %q that this operator does not declare", name)
+		}
+		if err := t.decode(data); err != nil {
+			return fmt.Errorf("%w: state %q: %w", ErrCorrupt, name, err)
+		}
+	}
+	return nil
+}
+
+// Names lists the declared state names.
+func (b *Backend[K]) Names() []string { return slices.Clone(b.order) }

@@ -1,0 +1,146 @@
+package state
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"floe/internal/keygroup"
+)
+
+type counter struct {
+	N    int64
+	Tags []string
+}
+
+// State written at parallelism 2 and restored at 3, then at 1, keeps every
+// key exactly once in the subtask that owns its key group.
+func TestSnapshotRestoreAcrossParallelism(t *testing.T) {
+	const maxP, keys = 16, 500
+	want := map[string]counter{}
+	// Parallelism 2: each subtask holds its own keys.
+	blocks := make([][]byte, maxP) // by key group
+	for sub := range 2 {
+		b, _ := NewBackend[string](maxP)
+		tab, err := Value[string, counter](b, "count")
+		if err != nil {
+			t.Fatal(err)
+		}
+		start, end := keygroup.Range(maxP, 2, sub)
+		for i := range keys {
+			k := fmt.Sprintf("k%d", i)
+			if g := b.KeyGroup(k); g >= start && g < end {
+				v := counter{N: int64(i), Tags: []string{k}}
+				tab.Put(k, v)
+				want[k] = v
+			}
+		}
+		snap, err := b.Snapshot(start, end)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, blk := range snap {
+			blocks[start+i] = blk
+		}
+	}
+	if len(want) != keys {
+		t.Fatalf("%d keys placed", len(want))
+	}
+	for _, p := range []int{3, 1} {
+		got := map[string]counter{}
+		for sub := range p {
+			b, _ := NewBackend[string](maxP)
+			tab, _ := Value[string, counter](b, "count")
+			start, end := keygroup.Range(maxP, p, sub)
+			for g := start; g < end; g++ {
+				if err := b.Restore(blocks[g], false); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for k, v := range tab.m {
+				if g := b.KeyGroup(k); g < start || g >= end {
+					t.Fatalf("p=%d subtask %d got key %s of key group %d", p, sub, k, g)
+				}
+				if _, dup := got[k]; dup {
+					t.Fatalf("p=%d: key %s restored twice", p, k)
+				}
+				got[k] = v
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("p=%d: state differs after restore", p)
+		}
+	}
+}
+
+func TestSnapshotIsImmutableView(t *testing.T) {
+	b, _ := NewBackend[int64](4)
+	tab, _ := Value[int64, int64](b, "v")
+	for i := range int64(100) {
+		tab.Put(i, i)
+	}
+	snap, err := b.Snapshot(0, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range int64(100) { // change everything after the snapshot
+		tab.Put(i, -1)
+	}
+	b2, _ := NewBackend[int64](4)
+	tab2, _ := Value[int64, int64](b2, "v")
+	for _, blk := range snap {
+		if err := b2.Restore(blk, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range int64(100) {
+		if v, _ := tab2.Get(i); v != i {
+			t.Fatalf("key %d restored as %d", i, v)
+		}
+	}
+}
+
+func TestRestoreErrors(t *testing.T) {
+	b, _ := NewBackend[string](4)
+	tab, _ := Value[string, int64](b, "a")
+	tab.Put("x", 1)
+	snap, _ := b.Snapshot(0, 4)
+	var blk []byte
+	for _, s := range snap {
+		blk = append(blk, s...)
+	}
+	other, _ := NewBackend[string](4)
+	if err := other.Restore(blk, false); err == nil {
+		t.Fatal("undeclared state accepted")
+	}
+	if err := other.Restore(blk, true); err != nil {
+		t.Fatalf("allowUnknown: %v", err)
+	}
+	Value[string, int64](other, "a")
+	bad := append([]byte(nil), blk...)
+	bad[len(bad)-6] ^= 0xff
+	if err := other.Restore(bad, false); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("corrupt block: %v", err)
+	}
+	if err := other.Restore([]byte{0xff}, false); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("truncated: %v", err)
+	}
+	if _, err := Value[string, string](other, "a"); err == nil {
+		t.Fatal("same name with another type accepted")
+	}
+}
+
+func FuzzRestore(f *testing.F) {
+	b, _ := NewBackend[string](2)
+	tab, _ := Value[string, int64](b, "a")
+	tab.Put("k", 7)
+	snap, _ := b.Snapshot(0, 2)
+	for _, s := range snap {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, blk []byte) {
+		r, _ := NewBackend[string](2)
+		Value[string, int64](r, "a")
+		r.Restore(blk, true) // must not panic
+	})
+}
