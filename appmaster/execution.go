@@ -65,6 +65,22 @@ type execution struct {
 	slots    []slot
 	restart  RestartStrategy
 	restarts int // restarts done so far
+	// restore holds, per vertex and subtask, the state to restore (JSON),
+	// and restoredID the checkpoint it comes from.
+	restore    map[int][]string
+	restoredID int64
+}
+
+// allRunning reports whether every subtask of the current attempt runs.
+func (e *execution) allRunning() bool {
+	for _, row := range e.subtasks {
+		for _, st := range row {
+			if st.state != floepb.TaskState_RUNNING {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // RestartStrategy says whether and when a failed job runs again.
@@ -142,7 +158,10 @@ func (e *execution) schedule(slots []slot) []action {
 
 func (e *execution) deployment(v *jobgraph.Vertex, i int) *floepb.TaskDeployment {
 	st := e.subtasks[v.ID][i]
-	d := &floepb.TaskDeployment{Task: e.ref(st), Parallelism: int32(v.Parallelism)}
+	d := &floepb.TaskDeployment{Task: e.ref(st), Parallelism: int32(v.Parallelism), RestoredCheckpoint: e.restoredID}
+	if row, ok := e.restore[v.ID]; ok && i < len(row) {
+		d.RestoreJson = row[i]
+	}
 	for _, in := range v.Inputs {
 		gate := &floepb.InputGateDescriptor{Input: int32(in.Input)}
 		producers := e.subtasks[in.Source]

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"floe/checkpoint"
 	"floe/internal/jobgraph"
 	"floe/internal/rpc"
 	"floe/internal/rpc/floepb"
@@ -66,7 +67,8 @@ type tmInfo struct {
 }
 
 type jobEntry struct {
-	exec      *execution
+	exec        *execution
+	checkpoints *jobCheckpoints
 	done      chan struct{}
 	waiting   bool // waiting for slots
 	expires   time.Time
@@ -109,6 +111,8 @@ func (jm *JobManager) Run(ctx context.Context) error {
 	go func() { serveErr <- jm.server.Serve(jm.lis) }()
 	t := time.NewTicker(jm.opts.HeartbeatInterval)
 	defer t.Stop()
+	cpTick := time.NewTicker(50 * time.Millisecond)
+	defer cpTick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -120,6 +124,8 @@ func (jm *JobManager) Run(ctx context.Context) error {
 			return fmt.Errorf("jobmanager: serve: %w", err)
 		case now := <-t.C:
 			jm.tick(now)
+		case <-cpTick.C:
+			jm.tickCheckpoints()
 		}
 	}
 }
@@ -206,7 +212,11 @@ func (jm *JobManager) Submit(g *jobgraph.JobGraph, opts SubmitOptions) (*JobHand
 	}
 	exec := newExecution(id, g, time.Now())
 	exec.restart = opts.Restart
-	e := &jobEntry{exec: exec, done: make(chan struct{}), waiting: true,
+	cps, err := newJobCheckpoints(exec)
+	if err != nil {
+		return nil, err
+	}
+	e := &jobEntry{exec: exec, checkpoints: cps, done: make(chan struct{}), waiting: true,
 		expires: time.Now().Add(jm.opts.SlotTimeout)}
 	jm.mu.Lock()
 	defer jm.mu.Unlock()
@@ -265,6 +275,15 @@ func (jm *JobManager) trySchedule() {
 			continue
 		}
 		e.waiting = false
+		if e.checkpoints != nil {
+			plan, id, err := jm.restorePlan(e)
+			if err != nil { // never silently from scratch: fail (or restart) the job with the cause
+				jm.apply(e, e.exec.fail(err.Error(), "", time.Now()))
+				continue
+			}
+			e.exec.restore, e.exec.restoredID = plan, id
+			e.checkpoints.restored = id
+		}
 		for _, s := range usable[:need] {
 			jm.tms[s.tm].used[s.index] = true
 		}
@@ -299,6 +318,18 @@ func (jm *JobManager) apply(e *jobEntry, acts []action) {
 			}
 		}()
 	}
+	if cp := e.checkpoints; cp != nil {
+		switch {
+		case e.exec.status == Running && !cp.running && e.exec.allRunning():
+			cp.running = true
+			jm.stepCheckpoints(e, checkpoint.TasksRunning{Restored: cp.restored})
+		case cp.running && e.exec.status != Running:
+			cp.running = false
+			if !e.exec.status.Terminal() {
+				jm.stepCheckpoints(e, checkpoint.TaskFailed{Err: errors.New(e.exec.failure)})
+			}
+		}
+	}
 	if e.exec.readyToRestart() && e.restartAt.IsZero() {
 		jm.releaseSlots(e)
 		d := e.exec.restart.delay(e.exec.restarts)
@@ -311,6 +342,10 @@ func (jm *JobManager) apply(e *jobEntry, acts []action) {
 		select {
 		case <-e.done:
 		default:
+			if e.checkpoints != nil {
+				status := map[JobStatus]checkpoint.JobStatus{Finished: checkpoint.Finished, Canceled: checkpoint.Cancelled, Failed: checkpoint.Failed}[e.exec.status]
+				jm.stepCheckpoints(e, checkpoint.JobEnded{Status: status})
+			}
 			jm.releaseSlots(e)
 			ev := jm.log.Info()
 			if e.exec.status != Finished {
@@ -486,6 +521,22 @@ func (s jmService) Heartbeat(_ context.Context, req *floepb.HeartbeatRequest) (*
 	}
 	tm.lastHeartbeat = time.Now()
 	return &floepb.HeartbeatResponse{}, nil
+}
+
+func (s jmService) AcknowledgeCheckpoint(_ context.Context, ack *floepb.CheckpointAck) (*floepb.Ack, error) {
+	s.jm.checkpointAck(ack)
+	return &floepb.Ack{}, nil
+}
+
+// tickCheckpoints gives every coordinator the time.
+func (jm *JobManager) tickCheckpoints() {
+	jm.mu.Lock()
+	defer jm.mu.Unlock()
+	for _, e := range jm.jobs {
+		if e.checkpoints != nil && !e.exec.status.Terminal() {
+			jm.stepCheckpoints(e, checkpoint.Tick{})
+		}
+	}
 }
 
 func (s jmService) UpdateTaskState(_ context.Context, u *floepb.TaskStateUpdate) (*floepb.Ack, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -28,6 +29,14 @@ type task struct {
 	parts      []*resultPartition
 	recordsIn  int64
 	recordsOut func() int64
+
+	mail    *mailbox
+	uploads sync.WaitGroup
+	mu      sync.Mutex
+	sc      *runtime.SourceContext // source tasks: where mail goes
+	chain   runtime.Task
+	// sourceDone: the source loop ended; it takes no more barriers.
+	sourceDone bool
 }
 
 func (t *task) ref() *floepb.TaskRef { return t.dep.GetTask() }
@@ -36,6 +45,7 @@ func (t *task) ref() *floepb.TaskRef { return t.dep.GetTask() }
 func (t *task) run(ctx context.Context) {
 	defer close(t.done)
 	err := t.execute(ctx)
+	t.uploads.Wait()
 	state := floepb.TaskState_FINISHED
 	var msg, detail string
 	switch {
@@ -104,17 +114,36 @@ func (t *task) execute(ctx context.Context) (err error) {
 		return fmt.Errorf("build %q: %w", t.vertex.Name, err)
 	}
 	t.recordsOut = chain.RecordsOut
+	t.mu.Lock()
+	t.chain = chain
+	t.mu.Unlock()
 	defer func() {
 		if cerr := chain.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("close %q: %w", t.vertex.Name, cerr)
 		}
 	}()
-	t.tm.reportState(&floepb.TaskStateUpdate{Task: t.ref(), State: floepb.TaskState_RUNNING})
+	if err := t.restore(chain); err != nil {
+		return err
+	}
+	if t.dep.GetRestoredCheckpoint() > 0 { // what the restored checkpoint left pending is now committed
+		if err := chain.NotifyCheckpointComplete(t.dep.GetRestoredCheckpoint()); err != nil {
+			return err
+		}
+	}
 
 	if t.vertex.IsSource {
 		sc, stop := runtime.NewSourceContext(ctx, chain, bufferTimeout)
 		defer stop()
-		if err := chain.Run(ctx, sc); err != nil {
+		t.mu.Lock()
+		t.sc = sc
+		t.mu.Unlock()
+		t.mail.drain() // anything posted before the source loop existed
+		t.tm.reportState(&floepb.TaskStateUpdate{Task: t.ref(), State: floepb.TaskState_RUNNING})
+		err := chain.Run(ctx, sc)
+		t.mu.Lock()
+		t.sourceDone = true
+		t.mu.Unlock()
+		if err != nil {
 			return err
 		}
 		if ctx.Err() != nil {
@@ -122,6 +151,7 @@ func (t *task) execute(ctx context.Context) (err error) {
 		}
 		return nil
 	}
+	t.tm.reportState(&floepb.TaskStateUpdate{Task: t.ref(), State: floepb.TaskState_RUNNING})
 	return t.consume(ctx, chain, bufferTimeout, credits)
 }
 
@@ -160,10 +190,33 @@ func (t *task) consume(ctx context.Context, chain runtime.Task, bufferTimeout ti
 		tick = tk.C
 	}
 	remaining := len(gate.channels)
+	align := newAligner(t.graph.Config)
+	var ready []delivery // released after an alignment, processed before new ones
 	for remaining > 0 {
-		select {
-		case d := <-gate.queue:
+		var d delivery
+		if len(ready) > 0 {
+			d, ready = ready[0], ready[1:]
+		} else {
+			select {
+			case d = <-gate.queue:
+			case <-t.mail.signal:
+				t.mail.drain()
+				continue
+			case <-tick:
+				chain.Flush()
+				continue
+			case <-gate.failed:
+				return gate.err
+			case <-ctx.Done():
+				return fmt.Errorf("%w: %w", runtime.ErrCanceled, ctx.Err())
+			}
+		}
+		{
 			ch := d.ch
+			if align.blocked(ch) {
+				align.held[ch] = append(align.held[ch], d)
+				continue
+			}
 			switch runtime.EventKind(d.msg.GetKind()) {
 			case 0:
 				n, err := decoders[chanIndex[ch]].Decode(d.msg.GetPayload())
@@ -177,8 +230,15 @@ func (t *task) consume(ctx context.Context, chain runtime.Task, bufferTimeout ti
 				if open[ch.input]--; open[ch.input] == 0 {
 					chain.EndInput(ch.input)
 				}
+				if align.complete(gate.channels) { // the last missing barrier will not come on this channel
+					ready = append(ready, t.aligned(chain, align)...)
+				}
+			case runtime.Barrier:
+				if align.barrier(ch, d.msg.GetValue(), gate.channels) {
+					ready = append(ready, t.aligned(chain, align)...)
+				}
 			default:
-				// Watermarks and barriers are handled by later work; they pass no further yet.
+				// Watermarks pass with the event-time work.
 			}
 			t.tm.stats.add(-int64(len(d.msg.GetPayload())))
 			if !ch.ended {
@@ -187,13 +247,20 @@ func (t *task) consume(ctx context.Context, chain runtime.Task, bufferTimeout ti
 			if bufferTimeout == 0 {
 				chain.Flush()
 			}
-		case <-tick:
-			chain.Flush()
-		case <-gate.failed:
-			return gate.err
-		case <-ctx.Done():
-			return fmt.Errorf("%w: %w", runtime.ErrCanceled, ctx.Err())
 		}
 	}
 	return nil
+}
+
+// aligned runs when every input delivered the barrier being aligned: the
+// task snapshots, forwards the barrier and returns the held messages.
+func (t *task) aligned(chain runtime.Task, align *aligner) []delivery {
+	id := align.current
+	dir, err := t.checkpointDir(id)
+	if err != nil {
+		t.ackCheckpoint(id, nil, err)
+	} else {
+		t.takeCheckpoint(chain, id, dir)
+	}
+	return align.release()
 }

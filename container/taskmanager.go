@@ -17,6 +17,7 @@ import (
 	"floe/internal/jobgraph"
 	"floe/internal/rpc"
 	"floe/internal/rpc/floepb"
+	"floe/internal/runtime"
 )
 
 // ErrJobManagerLost is returned by Run when the JobManager stopped answering.
@@ -274,7 +275,7 @@ func (tm *TaskManager) deploy(dep *floepb.TaskDeployment) error {
 	}
 	ctx, cancel := context.WithCancel(tm.runCtx)
 	v := g.Vertices[ref.GetVertex()]
-	t := &task{tm: tm, dep: dep, vertex: v, graph: g, cancel: cancel, done: make(chan struct{}),
+	t := &task{tm: tm, dep: dep, vertex: v, graph: g, cancel: cancel, done: make(chan struct{}), mail: newMailbox(),
 		log: tm.log.With().Str("job", ref.GetJobId()).Str("task", v.Name).Int32("subtask", ref.GetSubtask()).Int32("attempt", ref.GetAttempt()).Logger()}
 	tm.tasks[k] = t
 	go func() {
@@ -314,6 +315,66 @@ func (s tmService) Shutdown(_ context.Context, req *floepb.ShutdownRequest) (*fl
 	s.tm.log.Debug().Str("reason", req.GetReason()).Msg("shutdown requested by the JobManager")
 	s.tm.shutOnce.Do(func() { close(s.tm.shutdown) })
 	return &floepb.Ack{}, nil
+}
+
+func (s tmService) TriggerCheckpoint(_ context.Context, req *floepb.CheckpointTrigger) (*floepb.Ack, error) {
+	t, ok := s.tm.task(req.GetTask())
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "no task %v here", req.GetTask())
+	}
+	t.mu.Lock()
+	done := t.sourceDone
+	t.mu.Unlock()
+	if done {
+		t.uploads.Add(1)
+		go func() {
+			defer t.uploads.Done()
+			t.ackCheckpoint(req.GetId(), nil, errors.New(runtime.DeclineNotReady+"the source has finished"))
+		}()
+		return &floepb.Ack{}, nil
+	}
+	t.post(func() {
+		t.mu.Lock()
+		chain := t.chain
+		t.mu.Unlock()
+		if chain == nil {
+			t.ackCheckpoint(req.GetId(), nil, errors.New(runtime.DeclineNotReady+"task not running yet"))
+			return
+		}
+		t.takeCheckpoint(chain, req.GetId(), req.GetDir())
+	})
+	return &floepb.Ack{}, nil
+}
+
+func (s tmService) NotifyCheckpoint(_ context.Context, req *floepb.CheckpointNotice) (*floepb.Ack, error) {
+	t, ok := s.tm.task(req.GetTask())
+	if !ok {
+		return &floepb.Ack{}, nil // it ended; nothing to tell
+	}
+	t.post(func() {
+		t.mu.Lock()
+		chain := t.chain
+		t.mu.Unlock()
+		if chain == nil {
+			return
+		}
+		if !req.GetComplete() {
+			chain.NotifyCheckpointAborted(req.GetId())
+			return
+		}
+		if err := chain.NotifyCheckpointComplete(req.GetId()); err != nil {
+			t.log.Error().Err(err).Int64("checkpoint", req.GetId()).Msg("committing checkpoint failed")
+			t.cancel()
+		}
+	})
+	return &floepb.Ack{}, nil
+}
+
+func (tm *TaskManager) task(ref *floepb.TaskRef) (*task, bool) {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	t, ok := tm.tasks[keyOfTask(ref)]
+	return t, ok
 }
 
 type dataService struct {

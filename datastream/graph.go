@@ -126,6 +126,12 @@ func (e *Environment) builder(head *node, edgeOf map[*link]*jobgraph.Edge) jobgr
 			if c != nil {
 				t.closers = append(t.closers, c)
 			}
+			if s, ok := in.(runtime.Snapshotter); ok {
+				t.stateful = append(t.stateful, statefulOp{uid: n.uid, s: s})
+			}
+			if l, ok := in.(runtime.CheckpointListener); ok {
+				t.listeners = append(t.listeners, l)
+			}
 			if n == head && n.isSource {
 				t.sourceOut = out
 				t.emit = n.out.emit
@@ -138,7 +144,7 @@ func (e *Environment) builder(head *node, edgeOf map[*link]*jobgraph.Edge) jobgr
 			return nil, err
 		}
 		if head.isSource {
-			t.source = in.(sourceFunc)
+			t.source = in.(source)
 			return t, nil
 		}
 		t.headIn = in
@@ -153,7 +159,9 @@ func (e *Environment) builder(head *node, edgeOf map[*link]*jobgraph.Edge) jobgr
 
 // chainTask is a runtime.Task over a chain of nodes.
 type chainTask struct {
-	source    sourceFunc
+	source    source
+	stateful  []statefulOp
+	listeners []runtime.CheckpointListener
 	sourceOut any
 	emit      func(out any, e runtime.Event)
 	headIn    any
@@ -168,7 +176,7 @@ func (t *chainTask) Run(ctx context.Context, sc *runtime.SourceContext) error {
 	if t.source == nil {
 		return nil
 	}
-	if err := t.source(sc); err != nil {
+	if err := t.source.run(sc); err != nil {
 		return err
 	}
 	if ctx.Err() != nil {
@@ -222,3 +230,58 @@ func (t *chainTask) RecordsOut() int64 {
 
 // JobGraph returns the graph Execute would run (for tests and tools).
 func (e *Environment) JobGraph(name string) (*jobgraph.JobGraph, error) { return e.jobGraph(name) }
+
+type statefulOp struct {
+	uid string
+	s   runtime.Snapshotter
+}
+
+func (t *chainTask) SnapshotState(id int64) (map[string]runtime.OperatorState, error) {
+	out := make(map[string]runtime.OperatorState, len(t.stateful))
+	for _, op := range t.stateful {
+		st, err := op.s.SnapshotState(id)
+		if err != nil {
+			return nil, fmt.Errorf("snapshot of %s: %w", op.uid, err)
+		}
+		out[op.uid] = st
+	}
+	return out, nil
+}
+
+func (t *chainTask) RestoreState(states map[string]runtime.OperatorState) error {
+	for _, op := range t.stateful {
+		if st, ok := states[op.uid]; ok {
+			if err := op.s.RestoreState(st); err != nil {
+				return fmt.Errorf("restore of %s: %w", op.uid, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (t *chainTask) EmitBarrier(id int64) {
+	e := runtime.Event{Kind: runtime.Barrier, Value: id}
+	if t.source != nil {
+		t.emit(t.sourceOut, e)
+		return
+	}
+	for _, p := range t.inputs {
+		p.emit(t.headIn, e)
+		return
+	}
+}
+
+func (t *chainTask) NotifyCheckpointComplete(id int64) error {
+	for _, l := range t.listeners {
+		if err := l.NotifyCheckpointComplete(id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *chainTask) NotifyCheckpointAborted(id int64) {
+	for _, l := range t.listeners {
+		l.NotifyCheckpointAborted(id)
+	}
+}

@@ -2,11 +2,14 @@ package datastream
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 
 	"floe/internal/fsys"
@@ -94,11 +97,15 @@ func Print[T any](s Stream[T], format func(T) string) Sink {
 	})
 }
 
-// WriteText writes every record as one line to a part file per subtask in
-// dir (local, file:// or hdfs://), formatted by format (fmt's %v when nil).
-// While the job runs, a part file has a hidden name (".part-N.inprogress");
-// it is renamed to "part-N" when its subtask's input ends, so readers never
-// see a partial file.
+// WriteText writes every record as one line (formatted by format, fmt's %v
+// when nil) to part files in dir (local, file:// or hdfs://), exactly once:
+// records go to a hidden in-progress file; at a checkpoint's barrier it
+// becomes pending, and when the checkpoint completes it is renamed to
+// "part-<subtask>-<n>". Without checkpoints, and at the end of a bounded
+// input, files are published when the subtask's input ends. Readers of dir
+// never see a file that is still being written; after a recovery, pending
+// files of the restored checkpoint are published and files written after it
+// are removed.
 func WriteText[T any](s Stream[T], dir string, format func(T) string) Sink {
 	return sinkNode(s, "Sink: "+dir, func(info runtime.TaskInfo) (runtime.Output[T], closer, error) {
 		fsy, root, err := fsys.Resolve(dir)
@@ -108,49 +115,207 @@ func WriteText[T any](s Stream[T], dir string, format func(T) string) Sink {
 		if err := fsy.MkdirAll(root); err != nil {
 			return nil, nil, fmt.Errorf("output directory: %w", err)
 		}
-		final := fsy.Join(root, fmt.Sprintf("part-%d", info.Subtask))
-		tmp := fsy.Join(root, fmt.Sprintf(".part-%d.inprogress", info.Subtask))
-		f, err := fsy.Create(tmp)
-		if err != nil {
-			return nil, nil, fmt.Errorf("output file: %w", err)
-		}
-		w := bufio.NewWriterSize(f, 1<<16)
-		closed := false
-		var n int64
-		sink := &funcSink[T]{name: info.Name, subtask: info.Subtask, count: &n,
-			write: func(v T) error {
-				var err error
-				if format != nil {
-					_, err = io.WriteString(w, format(v))
-				} else {
-					_, err = fmt.Fprint(w, v)
-				}
-				if err == nil {
-					err = w.WriteByte('\n')
-				}
-				return err
-			},
-			done: func() error {
-				if err := w.Flush(); err != nil {
-					return err
-				}
-				if err := f.Close(); err != nil {
-					return err
-				}
-				closed = true
-				if err := fsy.RemoveAll(final); err != nil { // a former attempt's
-					return err
-				}
-				return fsy.Rename(tmp, final)
-			}}
-		return sink, func() error {
-			if !closed { // the job failed or was cancelled: leave no visible output
-				f.Close()
-				fsy.RemoveAll(tmp)
+		ts := &textSink[T]{fsy: fsy, root: root, info: info, format: format}
+		if info.Attempt > 0 { // a restart with nothing restored: drop what failed attempts left
+			if err := ts.cleanup(0); err != nil {
+				return nil, nil, err
 			}
-			return nil
-		}, nil
+		}
+		return ts, ts.abandon, nil
 	})
+}
+
+// textSink is WriteText's two-phase-commit writer for one subtask.
+type textSink[T any] struct {
+	fsy     fsys.FS
+	root    string
+	info    runtime.TaskInfo
+	format  func(T) string
+	seq     int // number of the part file being written
+	f       io.WriteCloser
+	w       *bufio.Writer
+	pending []pendingPart
+}
+
+type pendingPart struct {
+	Checkpoint int64  `json:"checkpoint"`
+	Pending    string `json:"pending"`
+	Final      string `json:"final"`
+}
+
+type sinkState struct {
+	Subtask int           `json:"subtask"`
+	Next    int           `json:"next"`
+	Pending []pendingPart `json:"pending"`
+}
+
+func (t *textSink[T]) name(kind string, seq int) string {
+	switch kind {
+	case "final":
+		return fmt.Sprintf("part-%d-%d", t.info.Subtask, seq)
+	default:
+		return fmt.Sprintf(".part-%d-%d.%s", t.info.Subtask, seq, kind)
+	}
+}
+
+func (t *textSink[T]) path(name string) string { return t.fsy.Join(t.root, name) }
+
+func (t *textSink[T]) Collect(v T) {
+	if err := t.write(v); err != nil {
+		panic(runtime.Abort{Err: fmt.Errorf("sink %q: %w", t.info.Name, err)})
+	}
+}
+
+func (t *textSink[T]) write(v T) error {
+	if t.f == nil {
+		f, err := t.fsy.Create(t.path(t.name("inprogress", t.seq)))
+		if err != nil {
+			return fmt.Errorf("output file: %w", err)
+		}
+		t.f, t.w = f, bufio.NewWriterSize(f, 1<<16)
+	}
+	var err error
+	if t.format != nil {
+		_, err = io.WriteString(t.w, t.format(v))
+	} else {
+		_, err = fmt.Fprint(t.w, v)
+	}
+	if err == nil {
+		err = t.w.WriteByte('\n')
+	}
+	return err
+}
+
+// closePart closes the current in-progress file and renames it to kind.
+func (t *textSink[T]) closePart(kind string) (string, error) {
+	if t.f == nil {
+		return "", nil
+	}
+	if err := t.w.Flush(); err != nil {
+		return "", err
+	}
+	if err := t.f.Close(); err != nil {
+		return "", err
+	}
+	t.f, t.w = nil, nil
+	to := t.name(kind, t.seq)
+	if err := t.fsy.Rename(t.path(t.name("inprogress", t.seq)), t.path(to)); err != nil {
+		return "", err
+	}
+	t.seq++
+	return to, nil
+}
+
+func (t *textSink[T]) Emit(e runtime.Event) {
+	if e.Kind != runtime.EndOfInput {
+		return
+	}
+	// End of input: publish everything (a bounded run commits at its end).
+	err := t.publish(func(pendingPart) bool { return true })
+	if err == nil {
+		_, err = t.closePart("final")
+	}
+	if err != nil {
+		panic(runtime.Abort{Err: fmt.Errorf("sink %q: %w", t.info.Name, err)})
+	}
+}
+
+func (t *textSink[T]) SnapshotState(id int64) (runtime.OperatorState, error) {
+	if seq := t.seq; t.f != nil {
+		name, err := t.closePart("pending")
+		if err != nil {
+			return runtime.OperatorState{}, err
+		}
+		t.pending = append(t.pending, pendingPart{Checkpoint: id, Pending: name, Final: t.name("final", seq)})
+	}
+	b, err := json.Marshal(sinkState{Subtask: t.info.Subtask, Next: t.seq, Pending: t.pending})
+	if err != nil {
+		return runtime.OperatorState{}, err
+	}
+	return runtime.OperatorState{List: [][]byte{b}}, nil
+}
+
+// publish renames the pending files that match into place.
+func (t *textSink[T]) publish(match func(pendingPart) bool) error {
+	var keep []pendingPart
+	for _, p := range t.pending {
+		if !match(p) {
+			keep = append(keep, p)
+			continue
+		}
+		if err := t.fsy.Rename(t.path(p.Pending), t.path(p.Final)); err != nil {
+			if _, serr := t.fsy.Stat(t.path(p.Final)); serr != nil { // not already published
+				return fmt.Errorf("publish %s: %w", p.Final, err)
+			}
+		}
+	}
+	t.pending = keep
+	return nil
+}
+
+func (t *textSink[T]) NotifyCheckpointComplete(id int64) error {
+	return t.publish(func(p pendingPart) bool { return p.Checkpoint <= id })
+}
+
+func (t *textSink[T]) NotifyCheckpointAborted(int64) {}
+
+func (t *textSink[T]) RestoreState(st runtime.OperatorState) error {
+	next := 0
+	for _, b := range st.List {
+		var s sinkState
+		if err := json.Unmarshal(b, &s); err != nil {
+			return fmt.Errorf("sink %q: restore: %w", t.info.Name, err)
+		}
+		t.pending = append(t.pending, s.Pending...)
+		if s.Subtask == t.info.Subtask {
+			next = max(next, s.Next)
+		}
+	}
+	// The restored checkpoint completed: what it left pending is committed.
+	if err := t.publish(func(pendingPart) bool { return true }); err != nil {
+		return err
+	}
+	t.seq = next
+	return t.cleanup(next)
+}
+
+// cleanup removes this subtask's files written after the restored point:
+// hidden in-progress and pending files, and parts numbered from next on.
+func (t *textSink[T]) cleanup(next int) error {
+	ents, err := t.fsy.ReadDir(t.root)
+	if err != nil {
+		return err
+	}
+	prefix := fmt.Sprintf("part-%d-", t.info.Subtask)
+	for _, e := range ents {
+		name := strings.TrimPrefix(e.Name(), ".")
+		rest, ok := strings.CutPrefix(name, prefix)
+		if !ok {
+			continue
+		}
+		num, _, _ := strings.Cut(rest, ".")
+		n, err := strconv.Atoi(num)
+		if err != nil {
+			continue
+		}
+		if strings.HasPrefix(e.Name(), ".") || n >= next {
+			if err := t.fsy.RemoveAll(t.path(e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// abandon runs when the task ends: a failed or cancelled attempt leaves no
+// visible output behind (its in-progress file is removed).
+func (t *textSink[T]) abandon() error {
+	if t.f != nil {
+		t.f.Close()
+		t.fsy.RemoveAll(t.path(t.name("inprogress", t.seq)))
+		t.f, t.w = nil, nil
+	}
+	return nil
 }
 
 // Collector holds what a Collect sink received. It works in local jobs whose

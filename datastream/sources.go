@@ -2,6 +2,7 @@ package datastream
 
 import (
 	"bufio"
+	"encoding/binary"
 	"context"
 	"errors"
 	"fmt"
@@ -13,13 +14,21 @@ import (
 	"floe/internal/runtime"
 )
 
-// sourceFunc is the loop of one source subtask: it emits into out and
-// returns at the end of its input (or when sc says stop).
+// source is the loop of one source subtask: it emits into its output and
+// returns at the end of its input (or when sc says stop). Sources with a
+// position to checkpoint also implement runtime.Snapshotter.
+type source interface {
+	run(sc *runtime.SourceContext) error
+}
+
+// sourceFunc is a source without state.
 type sourceFunc func(sc *runtime.SourceContext) error
+
+func (f sourceFunc) run(sc *runtime.SourceContext) error { return f(sc) }
 
 // newSource adds a source node whose subtasks run mk's loop.
 func newSource[T any](env *Environment, name string, parallelism int,
-	mk func(info runtime.TaskInfo, out runtime.Output[T]) (sourceFunc, closer, error)) Stream[T] {
+	mk func(info runtime.TaskInfo, out runtime.Output[T]) (source, closer, error)) Stream[T] {
 	n := &node{name: name, parallelism: parallelism, isSource: true}
 	n.build = func(info runtime.TaskInfo, out any) (any, closer, error) {
 		return mk(info, out.(runtime.Output[T]))
@@ -30,8 +39,8 @@ func newSource[T any](env *Environment, name string, parallelism int,
 // FromSlice is a bounded source of items, in order, at parallelism 1. The
 // items must be the same in every process that runs the job.
 func FromSlice[T any](env *Environment, items []T) Stream[T] {
-	return newSource(env, "Source: Slice", 1, func(info runtime.TaskInfo, out runtime.Output[T]) (sourceFunc, closer, error) {
-		return func(sc *runtime.SourceContext) error {
+	return newSource(env, "Source: Slice", 1, func(info runtime.TaskInfo, out runtime.Output[T]) (source, closer, error) {
+		return sourceFunc(func(sc *runtime.SourceContext) error {
 			for _, v := range items {
 				if sc.Poll() {
 					return nil
@@ -39,7 +48,7 @@ func FromSlice[T any](env *Environment, items []T) Stream[T] {
 				out.Collect(v)
 			}
 			return nil
-		}, nil, nil
+		}), nil, nil
 	})
 }
 
@@ -58,27 +67,66 @@ func Generate[T any](env *Environment, fn func(i int64) T, opts GeneratorOptions
 	if opts.Count < 0 || opts.RatePerSecond < 0 {
 		env.fail(fmt.Errorf("%w: generator: count and rate must not be negative", ErrInvalidJob))
 	}
-	return newSource(env, "Source: Generator", env.parallelism, func(info runtime.TaskInfo, out runtime.Output[T]) (sourceFunc, closer, error) {
-		p, s := int64(info.Parallelism), int64(info.Subtask)
-		return func(sc *runtime.SourceContext) error {
-			var pace *pacer
-			if opts.RatePerSecond > 0 {
-				pace = newPacer(opts.RatePerSecond / float64(p))
-			}
-			for i, n := s, int64(0); opts.Count == 0 || i < opts.Count; i, n = i+p, n+1 {
-				if sc.Poll() {
-					return nil
-				}
-				if pace != nil {
-					if err := pace.wait(sc, n); err != nil {
-						return nil
-					}
-				}
-				out.Collect(call(fn, i, info))
-			}
-			return nil
-		}, nil, nil
+	return newSource(env, "Source: Generator", env.parallelism, func(info runtime.TaskInfo, out runtime.Output[T]) (source, closer, error) {
+		return &generator[T]{fn: fn, opts: opts, out: out, info: info}, nil, nil
 	})
+}
+
+// generator emits fn(i) for its subtask's indices; its position (records
+// emitted) is checkpointed, so a restored job goes on where it was.
+type generator[T any] struct {
+	fn   func(int64) T
+	opts GeneratorOptions
+	out  runtime.Output[T]
+	info runtime.TaskInfo
+	n    int64 // records emitted by this subtask
+	p    int64 // the parallelism the position belongs to
+}
+
+func (g *generator[T]) run(sc *runtime.SourceContext) error {
+	p, s := int64(g.info.Parallelism), int64(g.info.Subtask)
+	var pace *pacer
+	if g.opts.RatePerSecond > 0 {
+		pace = newPacer(g.opts.RatePerSecond / float64(p))
+	}
+	start := g.n
+	for i := s + g.n*p; g.opts.Count == 0 || i < g.opts.Count; i += p {
+		if sc.Poll() {
+			return nil
+		}
+		if pace != nil {
+			if err := pace.wait(sc, g.n-start); err != nil {
+				return nil
+			}
+		}
+		v := call(g.fn, i, g.info)
+		g.n++
+		g.out.Collect(v)
+	}
+	return nil
+}
+
+func (g *generator[T]) SnapshotState(int64) (runtime.OperatorState, error) {
+	b := binary.AppendVarint(nil, int64(g.info.Parallelism))
+	b = binary.AppendVarint(b, int64(g.info.Subtask))
+	b = binary.AppendVarint(b, g.n)
+	return runtime.OperatorState{List: [][]byte{b}}, nil
+}
+
+func (g *generator[T]) RestoreState(st runtime.OperatorState) error {
+	for _, b := range st.List {
+		p, k := binary.Varint(b)
+		s, k2 := binary.Varint(b[max(k, 0):])
+		n, k3 := binary.Varint(b[max(k+k2, 0):])
+		if k <= 0 || k2 <= 0 || k3 <= 0 {
+			return fmt.Errorf("generator: corrupt position")
+		}
+		if int(p) != g.info.Parallelism || int(s) != g.info.Subtask {
+			return fmt.Errorf("generator: position of subtask %d of %d cannot restore subtask %d of %d (restore sources at their parallelism)", s, p, g.info.Subtask, g.info.Parallelism)
+		}
+		g.n = n
+	}
+	return nil
 }
 
 func call[T any](fn func(int64) T, i int64, info runtime.TaskInfo) T {
@@ -163,15 +211,15 @@ func ReadTextFile(env *Environment, path string) Stream[string] {
 			}
 		}
 	}
-	return newSource(env, "Source: "+path, env.parallelism, func(info runtime.TaskInfo, out runtime.Output[string]) (sourceFunc, closer, error) {
-		return func(sc *runtime.SourceContext) error {
+	return newSource(env, "Source: "+path, env.parallelism, func(info runtime.TaskInfo, out runtime.Output[string]) (source, closer, error) {
+		return sourceFunc(func(sc *runtime.SourceContext) error {
 			for i := info.Subtask; i < len(splits); i += info.Parallelism {
 				if err := readSplit(sc, splits[i], out); err != nil {
 					return err
 				}
 			}
 			return nil
-		}, nil, nil
+		}), nil, nil
 	})
 }
 

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -64,6 +65,7 @@ type Task interface {
 	Close() error
 	// Counters.
 	RecordsOut() int64
+	Checkpointer
 }
 
 // SourceContext is what a source's loop consults between records: whether it
@@ -71,8 +73,22 @@ type Task interface {
 type SourceContext struct {
 	flushDue atomic.Bool
 	stopped  atomic.Bool
+	mailbox  atomic.Bool // something waits in mail
 	ctx      context.Context
 	task     Task
+
+	mu   sync.Mutex
+	mail []func()
+}
+
+// Post runs fn on the source's goroutine at its next Poll (between two
+// records): checkpoint barriers and checkpoint notifications come this way.
+// Safe for concurrent use.
+func (sc *SourceContext) Post(fn func()) {
+	sc.mu.Lock()
+	sc.mail = append(sc.mail, fn)
+	sc.mu.Unlock()
+	sc.mailbox.Store(true)
 }
 
 // NewSourceContext returns a context whose flag is raised every interval
@@ -111,6 +127,16 @@ func (sc *SourceContext) Poll() (stop bool) {
 	if sc.flushDue.Load() {
 		sc.flushDue.Store(false)
 		sc.task.Flush()
+	}
+	if sc.mailbox.Load() {
+		sc.mailbox.Store(false)
+		sc.mu.Lock()
+		mail := sc.mail
+		sc.mail = nil
+		sc.mu.Unlock()
+		for _, fn := range mail {
+			fn()
+		}
 	}
 	return sc.stopped.Load()
 }

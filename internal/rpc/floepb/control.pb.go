@@ -81,6 +81,202 @@ func (TaskState) EnumDescriptor() ([]byte, []int) {
 	return file_floe_control_proto_rawDescGZIP(), []int{0}
 }
 
+type CheckpointTrigger struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Task          *TaskRef               `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
+	Id            int64                  `protobuf:"varint,2,opt,name=id,proto3" json:"id,omitempty"`
+	TimestampMs   int64                  `protobuf:"varint,3,opt,name=timestamp_ms,json=timestampMs,proto3" json:"timestamp_ms,omitempty"`
+	Dir           string                 `protobuf:"bytes,4,opt,name=dir,proto3" json:"dir,omitempty"` // where tasks write their files for this checkpoint
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckpointTrigger) Reset() {
+	*x = CheckpointTrigger{}
+	mi := &file_floe_control_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckpointTrigger) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckpointTrigger) ProtoMessage() {}
+
+func (x *CheckpointTrigger) ProtoReflect() protoreflect.Message {
+	mi := &file_floe_control_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckpointTrigger.ProtoReflect.Descriptor instead.
+func (*CheckpointTrigger) Descriptor() ([]byte, []int) {
+	return file_floe_control_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *CheckpointTrigger) GetTask() *TaskRef {
+	if x != nil {
+		return x.Task
+	}
+	return nil
+}
+
+func (x *CheckpointTrigger) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *CheckpointTrigger) GetTimestampMs() int64 {
+	if x != nil {
+		return x.TimestampMs
+	}
+	return 0
+}
+
+func (x *CheckpointTrigger) GetDir() string {
+	if x != nil {
+		return x.Dir
+	}
+	return ""
+}
+
+type CheckpointNotice struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Task          *TaskRef               `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
+	Id            int64                  `protobuf:"varint,2,opt,name=id,proto3" json:"id,omitempty"`
+	Complete      bool                   `protobuf:"varint,3,opt,name=complete,proto3" json:"complete,omitempty"` // false: aborted
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckpointNotice) Reset() {
+	*x = CheckpointNotice{}
+	mi := &file_floe_control_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckpointNotice) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckpointNotice) ProtoMessage() {}
+
+func (x *CheckpointNotice) ProtoReflect() protoreflect.Message {
+	mi := &file_floe_control_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckpointNotice.ProtoReflect.Descriptor instead.
+func (*CheckpointNotice) Descriptor() ([]byte, []int) {
+	return file_floe_control_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *CheckpointNotice) GetTask() *TaskRef {
+	if x != nil {
+		return x.Task
+	}
+	return nil
+}
+
+func (x *CheckpointNotice) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *CheckpointNotice) GetComplete() bool {
+	if x != nil {
+		return x.Complete
+	}
+	return false
+}
+
+type CheckpointAck struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Task          *TaskRef               `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
+	Id            int64                  `protobuf:"varint,2,opt,name=id,proto3" json:"id,omitempty"`
+	StateJson     string                 `protobuf:"bytes,3,opt,name=state_json,json=stateJson,proto3" json:"state_json,omitempty"` // map of operator uid -> checkpoint.SubtaskState
+	Error         string                 `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`                          // set: the task declines the checkpoint
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckpointAck) Reset() {
+	*x = CheckpointAck{}
+	mi := &file_floe_control_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckpointAck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckpointAck) ProtoMessage() {}
+
+func (x *CheckpointAck) ProtoReflect() protoreflect.Message {
+	mi := &file_floe_control_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckpointAck.ProtoReflect.Descriptor instead.
+func (*CheckpointAck) Descriptor() ([]byte, []int) {
+	return file_floe_control_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CheckpointAck) GetTask() *TaskRef {
+	if x != nil {
+		return x.Task
+	}
+	return nil
+}
+
+func (x *CheckpointAck) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *CheckpointAck) GetStateJson() string {
+	if x != nil {
+		return x.StateJson
+	}
+	return ""
+}
+
+func (x *CheckpointAck) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 type Ack struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -89,7 +285,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_floe_control_proto_msgTypes[0]
+	mi := &file_floe_control_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -101,7 +297,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[0]
+	mi := &file_floe_control_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -114,7 +310,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{0}
+	return file_floe_control_proto_rawDescGZIP(), []int{3}
 }
 
 type RegisterTaskManagerRequest struct {
@@ -132,7 +328,7 @@ type RegisterTaskManagerRequest struct {
 
 func (x *RegisterTaskManagerRequest) Reset() {
 	*x = RegisterTaskManagerRequest{}
-	mi := &file_floe_control_proto_msgTypes[1]
+	mi := &file_floe_control_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -144,7 +340,7 @@ func (x *RegisterTaskManagerRequest) String() string {
 func (*RegisterTaskManagerRequest) ProtoMessage() {}
 
 func (x *RegisterTaskManagerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[1]
+	mi := &file_floe_control_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -157,7 +353,7 @@ func (x *RegisterTaskManagerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterTaskManagerRequest.ProtoReflect.Descriptor instead.
 func (*RegisterTaskManagerRequest) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{1}
+	return file_floe_control_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *RegisterTaskManagerRequest) GetResourceId() string {
@@ -219,7 +415,7 @@ type RegisterTaskManagerResponse struct {
 
 func (x *RegisterTaskManagerResponse) Reset() {
 	*x = RegisterTaskManagerResponse{}
-	mi := &file_floe_control_proto_msgTypes[2]
+	mi := &file_floe_control_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -231,7 +427,7 @@ func (x *RegisterTaskManagerResponse) String() string {
 func (*RegisterTaskManagerResponse) ProtoMessage() {}
 
 func (x *RegisterTaskManagerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[2]
+	mi := &file_floe_control_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -244,7 +440,7 @@ func (x *RegisterTaskManagerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterTaskManagerResponse.ProtoReflect.Descriptor instead.
 func (*RegisterTaskManagerResponse) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{2}
+	return file_floe_control_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *RegisterTaskManagerResponse) GetTaskmanagerId() string {
@@ -271,7 +467,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_floe_control_proto_msgTypes[3]
+	mi := &file_floe_control_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -283,7 +479,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[3]
+	mi := &file_floe_control_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -296,7 +492,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{3}
+	return file_floe_control_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *HeartbeatRequest) GetTaskmanagerId() string {
@@ -322,7 +518,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_floe_control_proto_msgTypes[4]
+	mi := &file_floe_control_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -334,7 +530,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[4]
+	mi := &file_floe_control_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -347,7 +543,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{4}
+	return file_floe_control_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *HeartbeatResponse) GetUnknown() bool {
@@ -368,7 +564,7 @@ type TaskMetrics struct {
 
 func (x *TaskMetrics) Reset() {
 	*x = TaskMetrics{}
-	mi := &file_floe_control_proto_msgTypes[5]
+	mi := &file_floe_control_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -380,7 +576,7 @@ func (x *TaskMetrics) String() string {
 func (*TaskMetrics) ProtoMessage() {}
 
 func (x *TaskMetrics) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[5]
+	mi := &file_floe_control_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -393,7 +589,7 @@ func (x *TaskMetrics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskMetrics.ProtoReflect.Descriptor instead.
 func (*TaskMetrics) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{5}
+	return file_floe_control_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *TaskMetrics) GetTask() *TaskRef {
@@ -430,7 +626,7 @@ type TaskRef struct {
 
 func (x *TaskRef) Reset() {
 	*x = TaskRef{}
-	mi := &file_floe_control_proto_msgTypes[6]
+	mi := &file_floe_control_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -442,7 +638,7 @@ func (x *TaskRef) String() string {
 func (*TaskRef) ProtoMessage() {}
 
 func (x *TaskRef) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[6]
+	mi := &file_floe_control_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -455,7 +651,7 @@ func (x *TaskRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskRef.ProtoReflect.Descriptor instead.
 func (*TaskRef) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{6}
+	return file_floe_control_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *TaskRef) GetJobId() string {
@@ -500,7 +696,7 @@ type TaskStateUpdate struct {
 
 func (x *TaskStateUpdate) Reset() {
 	*x = TaskStateUpdate{}
-	mi := &file_floe_control_proto_msgTypes[7]
+	mi := &file_floe_control_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -512,7 +708,7 @@ func (x *TaskStateUpdate) String() string {
 func (*TaskStateUpdate) ProtoMessage() {}
 
 func (x *TaskStateUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[7]
+	mi := &file_floe_control_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -525,7 +721,7 @@ func (x *TaskStateUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskStateUpdate.ProtoReflect.Descriptor instead.
 func (*TaskStateUpdate) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{7}
+	return file_floe_control_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *TaskStateUpdate) GetTask() *TaskRef {
@@ -584,7 +780,7 @@ type InputChannelDescriptor struct {
 
 func (x *InputChannelDescriptor) Reset() {
 	*x = InputChannelDescriptor{}
-	mi := &file_floe_control_proto_msgTypes[8]
+	mi := &file_floe_control_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -596,7 +792,7 @@ func (x *InputChannelDescriptor) String() string {
 func (*InputChannelDescriptor) ProtoMessage() {}
 
 func (x *InputChannelDescriptor) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[8]
+	mi := &file_floe_control_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -609,7 +805,7 @@ func (x *InputChannelDescriptor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InputChannelDescriptor.ProtoReflect.Descriptor instead.
 func (*InputChannelDescriptor) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{8}
+	return file_floe_control_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *InputChannelDescriptor) GetAddress() string {
@@ -650,7 +846,7 @@ type InputGateDescriptor struct {
 
 func (x *InputGateDescriptor) Reset() {
 	*x = InputGateDescriptor{}
-	mi := &file_floe_control_proto_msgTypes[9]
+	mi := &file_floe_control_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -662,7 +858,7 @@ func (x *InputGateDescriptor) String() string {
 func (*InputGateDescriptor) ProtoMessage() {}
 
 func (x *InputGateDescriptor) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[9]
+	mi := &file_floe_control_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -675,7 +871,7 @@ func (x *InputGateDescriptor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InputGateDescriptor.ProtoReflect.Descriptor instead.
 func (*InputGateDescriptor) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{9}
+	return file_floe_control_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *InputGateDescriptor) GetInput() int32 {
@@ -702,7 +898,7 @@ type OutputDescriptor struct {
 
 func (x *OutputDescriptor) Reset() {
 	*x = OutputDescriptor{}
-	mi := &file_floe_control_proto_msgTypes[10]
+	mi := &file_floe_control_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -714,7 +910,7 @@ func (x *OutputDescriptor) String() string {
 func (*OutputDescriptor) ProtoMessage() {}
 
 func (x *OutputDescriptor) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[10]
+	mi := &file_floe_control_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -727,7 +923,7 @@ func (x *OutputDescriptor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutputDescriptor.ProtoReflect.Descriptor instead.
 func (*OutputDescriptor) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{10}
+	return file_floe_control_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *OutputDescriptor) GetEdge() int32 {
@@ -745,18 +941,20 @@ func (x *OutputDescriptor) GetSubpartitions() int32 {
 }
 
 type TaskDeployment struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Task          *TaskRef               `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
-	Parallelism   int32                  `protobuf:"varint,2,opt,name=parallelism,proto3" json:"parallelism,omitempty"`
-	Inputs        []*InputGateDescriptor `protobuf:"bytes,3,rep,name=inputs,proto3" json:"inputs,omitempty"`
-	Outputs       []*OutputDescriptor    `protobuf:"bytes,4,rep,name=outputs,proto3" json:"outputs,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Task               *TaskRef               `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
+	Parallelism        int32                  `protobuf:"varint,2,opt,name=parallelism,proto3" json:"parallelism,omitempty"`
+	Inputs             []*InputGateDescriptor `protobuf:"bytes,3,rep,name=inputs,proto3" json:"inputs,omitempty"`
+	Outputs            []*OutputDescriptor    `protobuf:"bytes,4,rep,name=outputs,proto3" json:"outputs,omitempty"`
+	RestoreJson        string                 `protobuf:"bytes,5,opt,name=restore_json,json=restoreJson,proto3" json:"restore_json,omitempty"` // map of operator uid -> checkpoint.SubtaskState to restore
+	RestoredCheckpoint int64                  `protobuf:"varint,6,opt,name=restored_checkpoint,json=restoredCheckpoint,proto3" json:"restored_checkpoint,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *TaskDeployment) Reset() {
 	*x = TaskDeployment{}
-	mi := &file_floe_control_proto_msgTypes[11]
+	mi := &file_floe_control_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -768,7 +966,7 @@ func (x *TaskDeployment) String() string {
 func (*TaskDeployment) ProtoMessage() {}
 
 func (x *TaskDeployment) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[11]
+	mi := &file_floe_control_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -781,7 +979,7 @@ func (x *TaskDeployment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskDeployment.ProtoReflect.Descriptor instead.
 func (*TaskDeployment) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{11}
+	return file_floe_control_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *TaskDeployment) GetTask() *TaskRef {
@@ -812,6 +1010,20 @@ func (x *TaskDeployment) GetOutputs() []*OutputDescriptor {
 	return nil
 }
 
+func (x *TaskDeployment) GetRestoreJson() string {
+	if x != nil {
+		return x.RestoreJson
+	}
+	return ""
+}
+
+func (x *TaskDeployment) GetRestoredCheckpoint() int64 {
+	if x != nil {
+		return x.RestoredCheckpoint
+	}
+	return 0
+}
+
 type ShutdownRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Reason        string                 `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
@@ -821,7 +1033,7 @@ type ShutdownRequest struct {
 
 func (x *ShutdownRequest) Reset() {
 	*x = ShutdownRequest{}
-	mi := &file_floe_control_proto_msgTypes[12]
+	mi := &file_floe_control_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -833,7 +1045,7 @@ func (x *ShutdownRequest) String() string {
 func (*ShutdownRequest) ProtoMessage() {}
 
 func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[12]
+	mi := &file_floe_control_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -846,7 +1058,7 @@ func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownRequest.ProtoReflect.Descriptor instead.
 func (*ShutdownRequest) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{12}
+	return file_floe_control_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ShutdownRequest) GetReason() string {
@@ -860,7 +1072,22 @@ var File_floe_control_proto protoreflect.FileDescriptor
 
 const file_floe_control_proto_rawDesc = "" +
 	"\n" +
-	"\x12floe/control.proto\x12\ffloe.control\"\x05\n" +
+	"\x12floe/control.proto\x12\ffloe.control\"\x83\x01\n" +
+	"\x11CheckpointTrigger\x12)\n" +
+	"\x04task\x18\x01 \x01(\v2\x15.floe.control.TaskRefR\x04task\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\x03R\x02id\x12!\n" +
+	"\ftimestamp_ms\x18\x03 \x01(\x03R\vtimestampMs\x12\x10\n" +
+	"\x03dir\x18\x04 \x01(\tR\x03dir\"i\n" +
+	"\x10CheckpointNotice\x12)\n" +
+	"\x04task\x18\x01 \x01(\v2\x15.floe.control.TaskRefR\x04task\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\x03R\x02id\x12\x1a\n" +
+	"\bcomplete\x18\x03 \x01(\bR\bcomplete\"\x7f\n" +
+	"\rCheckpointAck\x12)\n" +
+	"\x04task\x18\x01 \x01(\v2\x15.floe.control.TaskRefR\x04task\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\x03R\x02id\x12\x1d\n" +
+	"\n" +
+	"state_json\x18\x03 \x01(\tR\tstateJson\x12\x14\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\"\x05\n" +
 	"\x03Ack\"\xf0\x01\n" +
 	"\x1aRegisterTaskManagerRequest\x12\x1f\n" +
 	"\vresource_id\x18\x01 \x01(\tR\n" +
@@ -909,12 +1136,14 @@ const file_floe_control_proto_rawDesc = "" +
 	"\bchannels\x18\x02 \x03(\v2$.floe.control.InputChannelDescriptorR\bchannels\"L\n" +
 	"\x10OutputDescriptor\x12\x12\n" +
 	"\x04edge\x18\x01 \x01(\x05R\x04edge\x12$\n" +
-	"\rsubpartitions\x18\x02 \x01(\x05R\rsubpartitions\"\xd2\x01\n" +
+	"\rsubpartitions\x18\x02 \x01(\x05R\rsubpartitions\"\xa6\x02\n" +
 	"\x0eTaskDeployment\x12)\n" +
 	"\x04task\x18\x01 \x01(\v2\x15.floe.control.TaskRefR\x04task\x12 \n" +
 	"\vparallelism\x18\x02 \x01(\x05R\vparallelism\x129\n" +
 	"\x06inputs\x18\x03 \x03(\v2!.floe.control.InputGateDescriptorR\x06inputs\x128\n" +
-	"\aoutputs\x18\x04 \x03(\v2\x1e.floe.control.OutputDescriptorR\aoutputs\")\n" +
+	"\aoutputs\x18\x04 \x03(\v2\x1e.floe.control.OutputDescriptorR\aoutputs\x12!\n" +
+	"\frestore_json\x18\x05 \x01(\tR\vrestoreJson\x12/\n" +
+	"\x13restored_checkpoint\x18\x06 \x01(\x03R\x12restoredCheckpoint\")\n" +
 	"\x0fShutdownRequest\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason*k\n" +
 	"\tTaskState\x12\x1a\n" +
@@ -924,18 +1153,21 @@ const file_floe_control_proto_rawDesc = "" +
 	"\bFINISHED\x10\x03\x12\f\n" +
 	"\bCANCELED\x10\x04\x12\n" +
 	"\n" +
-	"\x06FAILED\x10\x052\x8b\x02\n" +
+	"\x06FAILED\x10\x052\xd4\x02\n" +
 	"\n" +
 	"JobManager\x12j\n" +
 	"\x13RegisterTaskManager\x12(.floe.control.RegisterTaskManagerRequest\x1a).floe.control.RegisterTaskManagerResponse\x12L\n" +
 	"\tHeartbeat\x12\x1e.floe.control.HeartbeatRequest\x1a\x1f.floe.control.HeartbeatResponse\x12C\n" +
-	"\x0fUpdateTaskState\x12\x1d.floe.control.TaskStateUpdate\x1a\x11.floe.control.Ack2\xc2\x01\n" +
+	"\x0fUpdateTaskState\x12\x1d.floe.control.TaskStateUpdate\x1a\x11.floe.control.Ack\x12G\n" +
+	"\x15AcknowledgeCheckpoint\x12\x1b.floe.control.CheckpointAck\x1a\x11.floe.control.Ack2\xd2\x02\n" +
 	"\vTaskManager\x12=\n" +
 	"\n" +
 	"DeployTask\x12\x1c.floe.control.TaskDeployment\x1a\x11.floe.control.Ack\x126\n" +
 	"\n" +
 	"CancelTask\x12\x15.floe.control.TaskRef\x1a\x11.floe.control.Ack\x12<\n" +
-	"\bShutdown\x12\x1d.floe.control.ShutdownRequest\x1a\x11.floe.control.AckB\x1aZ\x18floe/internal/rpc/floepbb\x06proto3"
+	"\bShutdown\x12\x1d.floe.control.ShutdownRequest\x1a\x11.floe.control.Ack\x12G\n" +
+	"\x11TriggerCheckpoint\x12\x1f.floe.control.CheckpointTrigger\x1a\x11.floe.control.Ack\x12E\n" +
+	"\x10NotifyCheckpoint\x12\x1e.floe.control.CheckpointNotice\x1a\x11.floe.control.AckB\x1aZ\x18floe/internal/rpc/floepbb\x06proto3"
 
 var (
 	file_floe_control_proto_rawDescOnce sync.Once
@@ -950,50 +1182,62 @@ func file_floe_control_proto_rawDescGZIP() []byte {
 }
 
 var file_floe_control_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_floe_control_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_floe_control_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_floe_control_proto_goTypes = []any{
 	(TaskState)(0),                      // 0: floe.control.TaskState
-	(*Ack)(nil),                         // 1: floe.control.Ack
-	(*RegisterTaskManagerRequest)(nil),  // 2: floe.control.RegisterTaskManagerRequest
-	(*RegisterTaskManagerResponse)(nil), // 3: floe.control.RegisterTaskManagerResponse
-	(*HeartbeatRequest)(nil),            // 4: floe.control.HeartbeatRequest
-	(*HeartbeatResponse)(nil),           // 5: floe.control.HeartbeatResponse
-	(*TaskMetrics)(nil),                 // 6: floe.control.TaskMetrics
-	(*TaskRef)(nil),                     // 7: floe.control.TaskRef
-	(*TaskStateUpdate)(nil),             // 8: floe.control.TaskStateUpdate
-	(*InputChannelDescriptor)(nil),      // 9: floe.control.InputChannelDescriptor
-	(*InputGateDescriptor)(nil),         // 10: floe.control.InputGateDescriptor
-	(*OutputDescriptor)(nil),            // 11: floe.control.OutputDescriptor
-	(*TaskDeployment)(nil),              // 12: floe.control.TaskDeployment
-	(*ShutdownRequest)(nil),             // 13: floe.control.ShutdownRequest
+	(*CheckpointTrigger)(nil),           // 1: floe.control.CheckpointTrigger
+	(*CheckpointNotice)(nil),            // 2: floe.control.CheckpointNotice
+	(*CheckpointAck)(nil),               // 3: floe.control.CheckpointAck
+	(*Ack)(nil),                         // 4: floe.control.Ack
+	(*RegisterTaskManagerRequest)(nil),  // 5: floe.control.RegisterTaskManagerRequest
+	(*RegisterTaskManagerResponse)(nil), // 6: floe.control.RegisterTaskManagerResponse
+	(*HeartbeatRequest)(nil),            // 7: floe.control.HeartbeatRequest
+	(*HeartbeatResponse)(nil),           // 8: floe.control.HeartbeatResponse
+	(*TaskMetrics)(nil),                 // 9: floe.control.TaskMetrics
+	(*TaskRef)(nil),                     // 10: floe.control.TaskRef
+	(*TaskStateUpdate)(nil),             // 11: floe.control.TaskStateUpdate
+	(*InputChannelDescriptor)(nil),      // 12: floe.control.InputChannelDescriptor
+	(*InputGateDescriptor)(nil),         // 13: floe.control.InputGateDescriptor
+	(*OutputDescriptor)(nil),            // 14: floe.control.OutputDescriptor
+	(*TaskDeployment)(nil),              // 15: floe.control.TaskDeployment
+	(*ShutdownRequest)(nil),             // 16: floe.control.ShutdownRequest
 }
 var file_floe_control_proto_depIdxs = []int32{
-	6,  // 0: floe.control.HeartbeatRequest.metrics:type_name -> floe.control.TaskMetrics
-	7,  // 1: floe.control.TaskMetrics.task:type_name -> floe.control.TaskRef
-	7,  // 2: floe.control.TaskStateUpdate.task:type_name -> floe.control.TaskRef
-	0,  // 3: floe.control.TaskStateUpdate.state:type_name -> floe.control.TaskState
-	7,  // 4: floe.control.InputChannelDescriptor.producer:type_name -> floe.control.TaskRef
-	9,  // 5: floe.control.InputGateDescriptor.channels:type_name -> floe.control.InputChannelDescriptor
-	7,  // 6: floe.control.TaskDeployment.task:type_name -> floe.control.TaskRef
-	10, // 7: floe.control.TaskDeployment.inputs:type_name -> floe.control.InputGateDescriptor
-	11, // 8: floe.control.TaskDeployment.outputs:type_name -> floe.control.OutputDescriptor
-	2,  // 9: floe.control.JobManager.RegisterTaskManager:input_type -> floe.control.RegisterTaskManagerRequest
-	4,  // 10: floe.control.JobManager.Heartbeat:input_type -> floe.control.HeartbeatRequest
-	8,  // 11: floe.control.JobManager.UpdateTaskState:input_type -> floe.control.TaskStateUpdate
-	12, // 12: floe.control.TaskManager.DeployTask:input_type -> floe.control.TaskDeployment
-	7,  // 13: floe.control.TaskManager.CancelTask:input_type -> floe.control.TaskRef
-	13, // 14: floe.control.TaskManager.Shutdown:input_type -> floe.control.ShutdownRequest
-	3,  // 15: floe.control.JobManager.RegisterTaskManager:output_type -> floe.control.RegisterTaskManagerResponse
-	5,  // 16: floe.control.JobManager.Heartbeat:output_type -> floe.control.HeartbeatResponse
-	1,  // 17: floe.control.JobManager.UpdateTaskState:output_type -> floe.control.Ack
-	1,  // 18: floe.control.TaskManager.DeployTask:output_type -> floe.control.Ack
-	1,  // 19: floe.control.TaskManager.CancelTask:output_type -> floe.control.Ack
-	1,  // 20: floe.control.TaskManager.Shutdown:output_type -> floe.control.Ack
-	15, // [15:21] is the sub-list for method output_type
-	9,  // [9:15] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	10, // 0: floe.control.CheckpointTrigger.task:type_name -> floe.control.TaskRef
+	10, // 1: floe.control.CheckpointNotice.task:type_name -> floe.control.TaskRef
+	10, // 2: floe.control.CheckpointAck.task:type_name -> floe.control.TaskRef
+	9,  // 3: floe.control.HeartbeatRequest.metrics:type_name -> floe.control.TaskMetrics
+	10, // 4: floe.control.TaskMetrics.task:type_name -> floe.control.TaskRef
+	10, // 5: floe.control.TaskStateUpdate.task:type_name -> floe.control.TaskRef
+	0,  // 6: floe.control.TaskStateUpdate.state:type_name -> floe.control.TaskState
+	10, // 7: floe.control.InputChannelDescriptor.producer:type_name -> floe.control.TaskRef
+	12, // 8: floe.control.InputGateDescriptor.channels:type_name -> floe.control.InputChannelDescriptor
+	10, // 9: floe.control.TaskDeployment.task:type_name -> floe.control.TaskRef
+	13, // 10: floe.control.TaskDeployment.inputs:type_name -> floe.control.InputGateDescriptor
+	14, // 11: floe.control.TaskDeployment.outputs:type_name -> floe.control.OutputDescriptor
+	5,  // 12: floe.control.JobManager.RegisterTaskManager:input_type -> floe.control.RegisterTaskManagerRequest
+	7,  // 13: floe.control.JobManager.Heartbeat:input_type -> floe.control.HeartbeatRequest
+	11, // 14: floe.control.JobManager.UpdateTaskState:input_type -> floe.control.TaskStateUpdate
+	3,  // 15: floe.control.JobManager.AcknowledgeCheckpoint:input_type -> floe.control.CheckpointAck
+	15, // 16: floe.control.TaskManager.DeployTask:input_type -> floe.control.TaskDeployment
+	10, // 17: floe.control.TaskManager.CancelTask:input_type -> floe.control.TaskRef
+	16, // 18: floe.control.TaskManager.Shutdown:input_type -> floe.control.ShutdownRequest
+	1,  // 19: floe.control.TaskManager.TriggerCheckpoint:input_type -> floe.control.CheckpointTrigger
+	2,  // 20: floe.control.TaskManager.NotifyCheckpoint:input_type -> floe.control.CheckpointNotice
+	6,  // 21: floe.control.JobManager.RegisterTaskManager:output_type -> floe.control.RegisterTaskManagerResponse
+	8,  // 22: floe.control.JobManager.Heartbeat:output_type -> floe.control.HeartbeatResponse
+	4,  // 23: floe.control.JobManager.UpdateTaskState:output_type -> floe.control.Ack
+	4,  // 24: floe.control.JobManager.AcknowledgeCheckpoint:output_type -> floe.control.Ack
+	4,  // 25: floe.control.TaskManager.DeployTask:output_type -> floe.control.Ack
+	4,  // 26: floe.control.TaskManager.CancelTask:output_type -> floe.control.Ack
+	4,  // 27: floe.control.TaskManager.Shutdown:output_type -> floe.control.Ack
+	4,  // 28: floe.control.TaskManager.TriggerCheckpoint:output_type -> floe.control.Ack
+	4,  // 29: floe.control.TaskManager.NotifyCheckpoint:output_type -> floe.control.Ack
+	21, // [21:30] is the sub-list for method output_type
+	12, // [12:21] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_floe_control_proto_init() }
@@ -1007,7 +1251,7 @@ func file_floe_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_floe_control_proto_rawDesc), len(file_floe_control_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   13,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

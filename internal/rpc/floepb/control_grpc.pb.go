@@ -21,9 +21,10 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	JobManager_RegisterTaskManager_FullMethodName = "/floe.control.JobManager/RegisterTaskManager"
-	JobManager_Heartbeat_FullMethodName           = "/floe.control.JobManager/Heartbeat"
-	JobManager_UpdateTaskState_FullMethodName     = "/floe.control.JobManager/UpdateTaskState"
+	JobManager_RegisterTaskManager_FullMethodName   = "/floe.control.JobManager/RegisterTaskManager"
+	JobManager_Heartbeat_FullMethodName             = "/floe.control.JobManager/Heartbeat"
+	JobManager_UpdateTaskState_FullMethodName       = "/floe.control.JobManager/UpdateTaskState"
+	JobManager_AcknowledgeCheckpoint_FullMethodName = "/floe.control.JobManager/AcknowledgeCheckpoint"
 )
 
 // JobManagerClient is the client API for JobManager service.
@@ -36,6 +37,7 @@ type JobManagerClient interface {
 	RegisterTaskManager(ctx context.Context, in *RegisterTaskManagerRequest, opts ...grpc.CallOption) (*RegisterTaskManagerResponse, error)
 	Heartbeat(ctx context.Context, in *HeartbeatRequest, opts ...grpc.CallOption) (*HeartbeatResponse, error)
 	UpdateTaskState(ctx context.Context, in *TaskStateUpdate, opts ...grpc.CallOption) (*Ack, error)
+	AcknowledgeCheckpoint(ctx context.Context, in *CheckpointAck, opts ...grpc.CallOption) (*Ack, error)
 }
 
 type jobManagerClient struct {
@@ -76,6 +78,16 @@ func (c *jobManagerClient) UpdateTaskState(ctx context.Context, in *TaskStateUpd
 	return out, nil
 }
 
+func (c *jobManagerClient) AcknowledgeCheckpoint(ctx context.Context, in *CheckpointAck, opts ...grpc.CallOption) (*Ack, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Ack)
+	err := c.cc.Invoke(ctx, JobManager_AcknowledgeCheckpoint_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // JobManagerServer is the server API for JobManager service.
 // All implementations must embed UnimplementedJobManagerServer
 // for forward compatibility.
@@ -86,6 +98,7 @@ type JobManagerServer interface {
 	RegisterTaskManager(context.Context, *RegisterTaskManagerRequest) (*RegisterTaskManagerResponse, error)
 	Heartbeat(context.Context, *HeartbeatRequest) (*HeartbeatResponse, error)
 	UpdateTaskState(context.Context, *TaskStateUpdate) (*Ack, error)
+	AcknowledgeCheckpoint(context.Context, *CheckpointAck) (*Ack, error)
 	mustEmbedUnimplementedJobManagerServer()
 }
 
@@ -104,6 +117,9 @@ func (UnimplementedJobManagerServer) Heartbeat(context.Context, *HeartbeatReques
 }
 func (UnimplementedJobManagerServer) UpdateTaskState(context.Context, *TaskStateUpdate) (*Ack, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateTaskState not implemented")
+}
+func (UnimplementedJobManagerServer) AcknowledgeCheckpoint(context.Context, *CheckpointAck) (*Ack, error) {
+	return nil, status.Error(codes.Unimplemented, "method AcknowledgeCheckpoint not implemented")
 }
 func (UnimplementedJobManagerServer) mustEmbedUnimplementedJobManagerServer() {}
 func (UnimplementedJobManagerServer) testEmbeddedByValue()                    {}
@@ -180,6 +196,24 @@ func _JobManager_UpdateTaskState_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _JobManager_AcknowledgeCheckpoint_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CheckpointAck)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(JobManagerServer).AcknowledgeCheckpoint(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: JobManager_AcknowledgeCheckpoint_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(JobManagerServer).AcknowledgeCheckpoint(ctx, req.(*CheckpointAck))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // JobManager_ServiceDesc is the grpc.ServiceDesc for JobManager service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -199,15 +233,21 @@ var JobManager_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "UpdateTaskState",
 			Handler:    _JobManager_UpdateTaskState_Handler,
 		},
+		{
+			MethodName: "AcknowledgeCheckpoint",
+			Handler:    _JobManager_AcknowledgeCheckpoint_Handler,
+		},
 	},
 	Streams:  []grpc.StreamDesc{},
 	Metadata: "floe/control.proto",
 }
 
 const (
-	TaskManager_DeployTask_FullMethodName = "/floe.control.TaskManager/DeployTask"
-	TaskManager_CancelTask_FullMethodName = "/floe.control.TaskManager/CancelTask"
-	TaskManager_Shutdown_FullMethodName   = "/floe.control.TaskManager/Shutdown"
+	TaskManager_DeployTask_FullMethodName        = "/floe.control.TaskManager/DeployTask"
+	TaskManager_CancelTask_FullMethodName        = "/floe.control.TaskManager/CancelTask"
+	TaskManager_Shutdown_FullMethodName          = "/floe.control.TaskManager/Shutdown"
+	TaskManager_TriggerCheckpoint_FullMethodName = "/floe.control.TaskManager/TriggerCheckpoint"
+	TaskManager_NotifyCheckpoint_FullMethodName  = "/floe.control.TaskManager/NotifyCheckpoint"
 )
 
 // TaskManagerClient is the client API for TaskManager service.
@@ -219,6 +259,10 @@ type TaskManagerClient interface {
 	DeployTask(ctx context.Context, in *TaskDeployment, opts ...grpc.CallOption) (*Ack, error)
 	CancelTask(ctx context.Context, in *TaskRef, opts ...grpc.CallOption) (*Ack, error)
 	Shutdown(ctx context.Context, in *ShutdownRequest, opts ...grpc.CallOption) (*Ack, error)
+	// TriggerCheckpoint asks a source task to emit checkpoint barrier id.
+	TriggerCheckpoint(ctx context.Context, in *CheckpointTrigger, opts ...grpc.CallOption) (*Ack, error)
+	// NotifyCheckpoint tells a task that a checkpoint completed or was aborted.
+	NotifyCheckpoint(ctx context.Context, in *CheckpointNotice, opts ...grpc.CallOption) (*Ack, error)
 }
 
 type taskManagerClient struct {
@@ -259,6 +303,26 @@ func (c *taskManagerClient) Shutdown(ctx context.Context, in *ShutdownRequest, o
 	return out, nil
 }
 
+func (c *taskManagerClient) TriggerCheckpoint(ctx context.Context, in *CheckpointTrigger, opts ...grpc.CallOption) (*Ack, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Ack)
+	err := c.cc.Invoke(ctx, TaskManager_TriggerCheckpoint_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *taskManagerClient) NotifyCheckpoint(ctx context.Context, in *CheckpointNotice, opts ...grpc.CallOption) (*Ack, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Ack)
+	err := c.cc.Invoke(ctx, TaskManager_NotifyCheckpoint_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // TaskManagerServer is the server API for TaskManager service.
 // All implementations must embed UnimplementedTaskManagerServer
 // for forward compatibility.
@@ -268,6 +332,10 @@ type TaskManagerServer interface {
 	DeployTask(context.Context, *TaskDeployment) (*Ack, error)
 	CancelTask(context.Context, *TaskRef) (*Ack, error)
 	Shutdown(context.Context, *ShutdownRequest) (*Ack, error)
+	// TriggerCheckpoint asks a source task to emit checkpoint barrier id.
+	TriggerCheckpoint(context.Context, *CheckpointTrigger) (*Ack, error)
+	// NotifyCheckpoint tells a task that a checkpoint completed or was aborted.
+	NotifyCheckpoint(context.Context, *CheckpointNotice) (*Ack, error)
 	mustEmbedUnimplementedTaskManagerServer()
 }
 
@@ -286,6 +354,12 @@ func (UnimplementedTaskManagerServer) CancelTask(context.Context, *TaskRef) (*Ac
 }
 func (UnimplementedTaskManagerServer) Shutdown(context.Context, *ShutdownRequest) (*Ack, error) {
 	return nil, status.Error(codes.Unimplemented, "method Shutdown not implemented")
+}
+func (UnimplementedTaskManagerServer) TriggerCheckpoint(context.Context, *CheckpointTrigger) (*Ack, error) {
+	return nil, status.Error(codes.Unimplemented, "method TriggerCheckpoint not implemented")
+}
+func (UnimplementedTaskManagerServer) NotifyCheckpoint(context.Context, *CheckpointNotice) (*Ack, error) {
+	return nil, status.Error(codes.Unimplemented, "method NotifyCheckpoint not implemented")
 }
 func (UnimplementedTaskManagerServer) mustEmbedUnimplementedTaskManagerServer() {}
 func (UnimplementedTaskManagerServer) testEmbeddedByValue()                     {}
@@ -362,6 +436,42 @@ func _TaskManager_Shutdown_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _TaskManager_TriggerCheckpoint_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CheckpointTrigger)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TaskManagerServer).TriggerCheckpoint(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TaskManager_TriggerCheckpoint_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TaskManagerServer).TriggerCheckpoint(ctx, req.(*CheckpointTrigger))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TaskManager_NotifyCheckpoint_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CheckpointNotice)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TaskManagerServer).NotifyCheckpoint(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TaskManager_NotifyCheckpoint_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TaskManagerServer).NotifyCheckpoint(ctx, req.(*CheckpointNotice))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // TaskManager_ServiceDesc is the grpc.ServiceDesc for TaskManager service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -380,6 +490,14 @@ var TaskManager_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Shutdown",
 			Handler:    _TaskManager_Shutdown_Handler,
+		},
+		{
+			MethodName: "TriggerCheckpoint",
+			Handler:    _TaskManager_TriggerCheckpoint_Handler,
+		},
+		{
+			MethodName: "NotifyCheckpoint",
+			Handler:    _TaskManager_NotifyCheckpoint_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,232 @@
+package appmaster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"floe/checkpoint"
+	"floe/internal/rpc/floepb"
+	"floe/internal/runtime"
+)
+
+// jobCheckpoints is a job's checkpointing: the coordinator state machine
+// (package checkpoint) fed by the JobManager's events, and its storage.
+type jobCheckpoints struct {
+	coord    *checkpoint.Coordinator
+	cfg      checkpoint.Config
+	jobDir   string
+	restored int64 // checkpoint the running attempt restored from
+	running  bool  // TasksRunning sent for the current attempt
+}
+
+func newJobCheckpoints(e *execution) (*jobCheckpoints, error) {
+	cfg, err := checkpoint.ParseConfig(e.graph.Config)
+	if err != nil {
+		return nil, err
+	}
+	if !cfg.Enabled() {
+		return nil, nil
+	}
+	if cfg.Dir == "" {
+		return nil, fmt.Errorf("checkpoints: %s is set but %s is not", checkpoint.KeyInterval, checkpoint.KeyDir)
+	}
+	job := checkpoint.Job{ID: e.id, Dir: checkpoint.JobDir(cfg.Dir, e.id), MaxParallelism: e.graph.MaxParallelism}
+	for _, v := range e.graph.Vertices {
+		cv := checkpoint.Vertex{ID: v.ID, Parallelism: v.Parallelism, Source: v.IsSource}
+		for _, op := range v.Operators {
+			cv.Operators = append(cv.Operators, op.UID)
+		}
+		job.Vertices = append(job.Vertices, cv)
+	}
+	var opts []checkpoint.CoordinatorOption
+	// A job restarting in a new JobManager continues the ids of its directory.
+	if store, base, err := checkpoint.OpenFS(job.Dir); err == nil {
+		if entries, err := checkpoint.ListCheckpoints(context.Background(), store, base); err == nil && len(entries) > 0 {
+			opts = append(opts, checkpoint.WithNextID(checkpoint.NextID(entries)))
+		}
+	}
+	coord, err := checkpoint.NewCoordinator(cfg, job, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &jobCheckpoints{coord: coord, cfg: cfg, jobDir: job.Dir}, nil
+}
+
+// stepCheckpoints feeds the coordinator one event and carries out its
+// actions. Call with jm.mu held.
+func (jm *JobManager) stepCheckpoints(e *jobEntry, ev checkpoint.Event) {
+	cp := e.checkpoints
+	if cp == nil {
+		return
+	}
+	for _, a := range cp.coord.Step(time.Now(), ev) {
+		jm.checkpointAction(e, a)
+	}
+}
+
+func (jm *JobManager) checkpointAction(e *jobEntry, a checkpoint.Action) {
+	switch a := a.(type) {
+	case checkpoint.InjectBarrier:
+		for _, t := range a.Tasks {
+			st := e.exec.subtasks[t.Vertex][t.Subtask]
+			tm := jm.tms[st.slot.tm]
+			if tm == nil {
+				continue
+			}
+			req := &floepb.CheckpointTrigger{Task: e.exec.ref(st), Id: a.ID, TimestampMs: a.Timestamp.UnixMilli(), Dir: a.Dir}
+			jm.async(func(ctx context.Context) { tm.client.TriggerCheckpoint(ctx, req) })
+		}
+	case checkpoint.WriteMetadata:
+		dir, m, id := a.Dir, a.Metadata, a.ID
+		jm.async(func(ctx context.Context) {
+			err := storeMetadata(ctx, dir, m)
+			jm.mu.Lock()
+			defer jm.mu.Unlock()
+			if err == nil {
+				jm.log.Info().Str("job", e.exec.id).Int64("checkpoint", id).Str("dir", dir).Msg("checkpoint complete")
+			}
+			jm.stepCheckpoints(e, checkpoint.MetadataWritten{ID: id, Err: err})
+		})
+	case checkpoint.NotifyComplete:
+		jm.notifyTasks(e, a.ID, true, a.Tasks)
+	case checkpoint.Abort:
+		jm.log.Warn().Str("job", e.exec.id).Int64("checkpoint", a.ID).AnErr("cause", a.Err).Msg("checkpoint aborted")
+		jm.notifyTasks(e, a.ID, false, a.Tasks)
+	case checkpoint.Discard:
+		dir := a.Dir
+		jm.async(func(ctx context.Context) {
+			if store, p, err := checkpoint.OpenFS(dir); err == nil {
+				store.RemoveAll(ctx, p)
+			}
+		})
+	case checkpoint.FailJob:
+		jm.apply(e, e.exec.fail(a.Err.Error(), "", time.Now()))
+	case checkpoint.SavepointDone:
+		// Savepoints arrive with the savepoint commands.
+	}
+}
+
+func storeMetadata(ctx context.Context, dir string, m *checkpoint.Metadata) error {
+	store, p, err := checkpoint.OpenFS(dir)
+	if err != nil {
+		return err
+	}
+	return checkpoint.StoreMetadata(ctx, store, p, m)
+}
+
+func (jm *JobManager) notifyTasks(e *jobEntry, id int64, complete bool, tasks []checkpoint.TaskID) {
+	for _, t := range tasks {
+		if t.Vertex >= len(e.exec.subtasks) || t.Subtask >= len(e.exec.subtasks[t.Vertex]) {
+			continue
+		}
+		st := e.exec.subtasks[t.Vertex][t.Subtask]
+		tm := jm.tms[st.slot.tm]
+		if tm == nil {
+			continue
+		}
+		req := &floepb.CheckpointNotice{Task: e.exec.ref(st), Id: id, Complete: complete}
+		jm.async(func(ctx context.Context) { tm.client.NotifyCheckpoint(ctx, req) })
+	}
+}
+
+// async runs an RPC outside the lock, tracked so Run can wait for it.
+func (jm *JobManager) async(fn func(ctx context.Context)) {
+	jm.inflight.Add(1)
+	go func() {
+		defer jm.inflight.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		fn(ctx)
+	}()
+}
+
+// checkpointAck applies a task's acknowledgement.
+func (jm *JobManager) checkpointAck(ack *floepb.CheckpointAck) {
+	jm.mu.Lock()
+	defer jm.mu.Unlock()
+	e, ok := jm.jobs[ack.GetTask().GetJobId()]
+	if !ok || e.checkpoints == nil || e.exec.find(ack.GetTask()) == nil {
+		return
+	}
+	task := checkpoint.TaskID{Vertex: int(ack.GetTask().GetVertex()), Subtask: int(ack.GetTask().GetSubtask())}
+	if msg := ack.GetError(); msg != "" {
+		err := errors.New(msg)
+		if strings.HasPrefix(msg, runtime.DeclineNotReady) {
+			err = fmt.Errorf("%w: %s", checkpoint.ErrTaskNotReady, msg)
+		}
+		jm.stepCheckpoints(e, checkpoint.Decline{ID: ack.GetId(), Task: task, Err: err})
+		return
+	}
+	var state map[string]checkpoint.SubtaskState
+	if err := json.Unmarshal([]byte(ack.GetStateJson()), &state); err != nil {
+		jm.stepCheckpoints(e, checkpoint.Decline{ID: ack.GetId(), Task: task, Err: fmt.Errorf("malformed state: %w", err)})
+		return
+	}
+	jm.stepCheckpoints(e, checkpoint.Ack{ID: ack.GetId(), Task: task, State: state})
+}
+
+// restorePlan finds the latest usable checkpoint of the job and assigns its
+// state to the subtasks of this attempt. Call with jm.mu held.
+func (jm *JobManager) restorePlan(e *jobEntry) (map[int][]string, int64, error) {
+	cp := e.checkpoints
+	if cp == nil {
+		return nil, 0, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	store, base, err := checkpoint.OpenFS(cp.jobDir)
+	if err != nil {
+		return nil, 0, err
+	}
+	m, dir, warnings, err := checkpoint.LatestUsable(ctx, store, base)
+	for _, w := range warnings {
+		jm.log.Warn().Str("job", e.exec.id).Err(w).Msg("skipping an unusable checkpoint")
+	}
+	if errors.Is(err, checkpoint.ErrNoCheckpoint) {
+		return nil, 0, nil // none completed yet: start from the beginning
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("recovery: %w", err)
+	}
+	var ops []checkpoint.OperatorSpec
+	for _, v := range e.exec.graph.Vertices {
+		for _, op := range v.Operators {
+			ops = append(ops, checkpoint.OperatorSpec{UID: op.UID, Parallelism: v.Parallelism, MaxParallelism: e.exec.graph.MaxParallelism})
+		}
+	}
+	plan, err := checkpoint.PlanRestore(m, checkpoint.Join(cp.jobDir, dirName(dir)), ops, false)
+	if err != nil {
+		return nil, 0, fmt.Errorf("recovery from checkpoint %d: %w", m.ID, err)
+	}
+	// Per vertex and subtask: the JSON of its operators' states.
+	out := map[int][]string{}
+	for _, v := range e.exec.graph.Vertices {
+		row := make([]string, v.Parallelism)
+		for i := range row {
+			sub := map[string]checkpoint.SubtaskState{}
+			for _, op := range v.Operators {
+				if states, ok := plan[op.UID]; ok && i < len(states) && !states[i].Empty() {
+					sub[op.UID] = states[i]
+				}
+			}
+			if len(sub) > 0 {
+				b, _ := json.Marshal(sub)
+				row[i] = string(b)
+			}
+		}
+		out[v.ID] = row
+	}
+	jm.log.Info().Str("job", e.exec.id).Int64("checkpoint", m.ID).Msg("restoring from checkpoint")
+	return out, m.ID, nil
+}
+
+func dirName(p string) string {
+	if i := strings.LastIndex(strings.TrimSuffix(p, "/"), "/"); i >= 0 {
+		return strings.TrimSuffix(p, "/")[i+1:]
+	}
+	return p
+}

@@ -1,0 +1,282 @@
+package container
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"floe/checkpoint"
+	"floe/internal/config"
+	"floe/internal/rpc/floepb"
+	"floe/internal/runtime"
+)
+
+// mailbox holds work for a task's goroutine from other goroutines
+// (checkpoint triggers and notifications), for tasks without a source loop.
+type mailbox struct {
+	mu     sync.Mutex
+	items  []func()
+	signal chan struct{}
+}
+
+func newMailbox() *mailbox { return &mailbox{signal: make(chan struct{}, 1)} }
+
+func (m *mailbox) post(fn func()) {
+	m.mu.Lock()
+	m.items = append(m.items, fn)
+	m.mu.Unlock()
+	select {
+	case m.signal <- struct{}{}:
+	default:
+	}
+}
+
+func (m *mailbox) drain() {
+	m.mu.Lock()
+	items := m.items
+	m.items = nil
+	m.mu.Unlock()
+	for _, fn := range items {
+		fn()
+	}
+}
+
+// post runs fn on the task's goroutine.
+func (t *task) post(fn func()) {
+	t.mu.Lock()
+	sc := t.sc
+	t.mu.Unlock()
+	if sc != nil {
+		sc.Post(fn)
+		return
+	}
+	t.mail.post(fn)
+}
+
+// checkpointDir is where this task writes its files for checkpoint id.
+func (t *task) checkpointDir(id int64) (string, error) {
+	base := t.graph.Config.String(checkpoint.KeyDir, "")
+	if base == "" {
+		return "", errors.New("no checkpoint directory configured (" + checkpoint.KeyDir + ")")
+	}
+	return checkpoint.CheckpointDir(checkpoint.JobDir(base, t.ref().GetJobId()), id), nil
+}
+
+// takeCheckpoint snapshots the chain on the task goroutine, sends the
+// barrier on, and uploads the snapshot asynchronously.
+func (t *task) takeCheckpoint(chain runtime.Task, id int64, dir string) {
+	states, err := chain.SnapshotState(id)
+	if err != nil {
+		t.ackCheckpoint(id, nil, err)
+		return
+	}
+	chain.EmitBarrier(id)
+	t.uploads.Add(1)
+	go func() {
+		defer t.uploads.Done()
+		handles, err := t.upload(id, dir, states)
+		t.ackCheckpoint(id, handles, err)
+	}()
+}
+
+// upload writes each operator's state under dir and describes it for _metadata.
+func (t *task) upload(id int64, dir string, states map[string]runtime.OperatorState) (map[string]checkpoint.SubtaskState, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	store, base, err := checkpoint.OpenFS(dir)
+	if err != nil {
+		return nil, err
+	}
+	subtask := int(t.ref().GetSubtask())
+	out := map[string]checkpoint.SubtaskState{}
+	for uid, st := range states {
+		if st.Empty() {
+			continue
+		}
+		ss := checkpoint.SubtaskState{Subtask: subtask}
+		if len(st.KeyGroups) > 0 {
+			name := checkpoint.StateFileName(uid, subtask, "keyed")
+			var buf bytes.Buffer
+			offsets := []int64{0}
+			for _, blk := range st.KeyGroups {
+				buf.Write(blk)
+				offsets = append(offsets, int64(buf.Len()))
+			}
+			if err := writeFile(ctx, store, name, buf.Bytes()); err != nil {
+				return nil, fmt.Errorf("checkpoint %d: %s: %w", id, uid, err)
+			}
+			ss.Keyed = append(ss.Keyed, checkpoint.KeyedHandle{Path: checkpoint.Join(base, name), Size: int64(buf.Len()),
+				Start: st.KeyGroupStart, Offsets: offsets})
+		}
+		if len(st.List) > 0 {
+			dist := checkpoint.Split
+			if st.Union {
+				dist = checkpoint.Union
+			}
+			ls := checkpoint.ListState{Name: "state", Distribution: dist}
+			for _, e := range st.List {
+				ls.Entries = append(ls.Entries, checkpoint.ListEntry{Inline: e})
+			}
+			ss.Lists = append(ss.Lists, ls)
+		}
+		out[uid] = ss
+	}
+	return out, nil
+}
+
+func writeFile(ctx context.Context, store checkpoint.FS, name string, data []byte) error {
+	w, err := store.Create(ctx, name)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(data); err != nil {
+		w.Close()
+		return err
+	}
+	return w.Close()
+}
+
+func (t *task) ackCheckpoint(id int64, handles map[string]checkpoint.SubtaskState, err error) {
+	ack := &floepb.CheckpointAck{Task: t.ref(), Id: id}
+	if err != nil {
+		ack.Error = err.Error()
+		t.log.Warn().Err(err).Int64("checkpoint", id).Msg("declining checkpoint")
+	} else {
+		b, _ := json.Marshal(handles)
+		ack.StateJson = string(b)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := t.tm.jm.AcknowledgeCheckpoint(ctx, ack); err != nil {
+		t.log.Warn().Err(err).Int64("checkpoint", id).Msg("acknowledging checkpoint failed")
+	}
+}
+
+// restore loads the state the deployment carries into the chain.
+func (t *task) restore(chain runtime.Task) error {
+	js := t.dep.GetRestoreJson()
+	if js == "" {
+		return nil
+	}
+	var plan map[string]checkpoint.SubtaskState
+	if err := json.Unmarshal([]byte(js), &plan); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	states := map[string]runtime.OperatorState{}
+	for uid, ss := range plan {
+		var st runtime.OperatorState
+		if len(ss.Keyed) > 0 {
+			// Handles of several old subtasks cover disjoint ranges: lay
+			// their blocks out by key group from the lowest start.
+			lo, hi := ss.Keyed[0].Start, ss.Keyed[0].End()
+			for _, h := range ss.Keyed {
+				lo, hi = min(lo, h.Start), max(hi, h.End())
+			}
+			st.KeyGroupStart, st.KeyGroups = lo, make([][]byte, hi-lo)
+			for _, h := range ss.Keyed {
+				blocks, err := readKeyGroups(ctx, h)
+				if err != nil {
+					return fmt.Errorf("restore %s: %w", uid, err)
+				}
+				copy(st.KeyGroups[h.Start-lo:], blocks)
+			}
+		}
+		for _, ls := range ss.Lists {
+			st.Union = ls.Distribution == checkpoint.Union
+			for _, e := range ls.Entries {
+				st.List = append(st.List, e.Inline)
+			}
+		}
+		states[uid] = st
+	}
+	return chain.RestoreState(states)
+}
+
+func readKeyGroups(ctx context.Context, h checkpoint.KeyedHandle) ([][]byte, error) {
+	store, p, err := checkpoint.OpenFS(h.Path)
+	if err != nil {
+		return nil, err
+	}
+	r, err := store.Open(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	data, err := io.ReadAll(io.LimitReader(r, h.Size+1))
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]byte, h.End()-h.Start)
+	for g := h.Start; g < h.End(); g++ {
+		off, n, ok := h.Group(g)
+		if !ok || off+n > int64(len(data)) {
+			return nil, fmt.Errorf("%s: key group %d out of the file's %d bytes", h.Path, g, len(data))
+		}
+		out[g-h.Start] = data[off : off+n]
+	}
+	return out, nil
+}
+
+// aligner tracks barriers per input channel for one task. With exactly-once,
+// a channel that delivered barrier n is held (its messages wait, its credits
+// are not returned, so its producer stops) until every open channel has;
+// with at-least-once nothing is held.
+type aligner struct {
+	exactlyOnce bool
+	current     int64 // checkpoint being aligned, 0: none
+	arrived     map[*inputChannel]bool
+	held        map[*inputChannel][]delivery
+}
+
+func newAligner(c config.Config) *aligner {
+	return &aligner{exactlyOnce: c.String(checkpoint.KeyMode, string(checkpoint.ExactlyOnce)) != string(checkpoint.AtLeastOnce),
+		arrived: map[*inputChannel]bool{}, held: map[*inputChannel][]delivery{}}
+}
+
+// blocked reports whether deliveries from ch must wait.
+func (a *aligner) blocked(ch *inputChannel) bool { return a.exactlyOnce && a.current != 0 && a.arrived[ch] }
+
+// barrier records barrier id on ch; it returns true when every open channel
+// has delivered it (the task then snapshots and releases held messages).
+func (a *aligner) barrier(ch *inputChannel, id int64, open []*inputChannel) bool {
+	if id < a.current {
+		return false // an older, abandoned checkpoint
+	}
+	if id > a.current {
+		a.current = id
+		clear(a.arrived)
+	}
+	a.arrived[ch] = true
+	return a.complete(open)
+}
+
+func (a *aligner) complete(open []*inputChannel) bool {
+	if a.current == 0 {
+		return false
+	}
+	for _, ch := range open {
+		if !ch.ended && !a.arrived[ch] {
+			return false
+		}
+	}
+	return true
+}
+
+// release ends the alignment and returns the held deliveries in order.
+func (a *aligner) release() []delivery {
+	var out []delivery
+	for ch, ds := range a.held {
+		out = append(out, ds...)
+		delete(a.held, ch)
+	}
+	a.current = 0
+	clear(a.arrived)
+	return out
+}

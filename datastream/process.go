@@ -1,0 +1,121 @@
+package datastream
+
+import (
+	"fmt"
+
+	"floe/internal/keygroup"
+	"floe/internal/runtime"
+	"floe/internal/state"
+)
+
+// KeyedContext is what a keyed process function sees: the current key and
+// its state.
+type KeyedContext[K comparable] struct {
+	key     K
+	backend *state.Backend[K]
+}
+
+// Key is the key of the record being processed.
+func (c *KeyedContext[K]) Key() K { return c.key }
+
+// StateDescriptor declares a keyed state of a process function.
+type StateDescriptor[K comparable] interface {
+	declare(b *state.Backend[K]) error
+}
+
+// ValueState is one value per key, kept in the operator's keyed state (it is
+// checkpointed, and redistributed by key group when a job is restored at
+// another parallelism). Declare it once, outside the function, and pass it to
+// Process; it holds no data itself.
+type ValueState[K comparable, T any] struct{ name string }
+
+// NewValueState declares a value state called name (unique per operator).
+func NewValueState[K comparable, T any](name string) ValueState[K, T] {
+	return ValueState[K, T]{name: name}
+}
+
+func (s ValueState[K, T]) declare(b *state.Backend[K]) error {
+	_, err := state.Value[K, T](b, s.name)
+	return err
+}
+
+func (s ValueState[K, T]) table(c *KeyedContext[K]) *state.Table[K, T] {
+	t, err := state.Value[K, T](c.backend, s.name)
+	if err != nil {
+		panic(err) // declared with another type: a programming error
+	}
+	return t
+}
+
+// Value returns the current key's value and whether it has one.
+func (s ValueState[K, T]) Value(c *KeyedContext[K]) (T, bool) { return s.table(c).Get(c.key) }
+
+// Update sets the current key's value.
+func (s ValueState[K, T]) Update(c *KeyedContext[K], v T) { s.table(c).Put(c.key, v) }
+
+// Clear removes the current key's value.
+func (s ValueState[K, T]) Clear(c *KeyedContext[K]) { s.table(c).Delete(c.key) }
+
+// Process applies fn to every record of a keyed stream with access to the
+// record's key and keyed state (declared in states); fn emits any number of
+// results.
+func Process[T any, K comparable, U any](ks KeyedStream[T, K], fn func(ctx *KeyedContext[K], v T, emit func(U)), states ...StateDescriptor[K]) Stream[U] {
+	env := ks.up.env
+	return oneInput(ks.up, "Process", env.parallelism, ks.link(), func(info runtime.TaskInfo, out runtime.Output[U]) (runtime.Output[T], closer, error) {
+		b, err := state.NewBackend[K](info.MaxParallelism)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, d := range states {
+			if err := d.declare(b); err != nil {
+				return nil, nil, err
+			}
+		}
+		start, end := keygroup.Range(info.MaxParallelism, info.Parallelism, info.Subtask)
+		return &processOp[T, K, U]{fn: fn, key: ks.key, ctx: &KeyedContext[K]{backend: b}, out: out, emit: out.Collect,
+			name: info.Name, subtask: info.Subtask, start: start, end: end}, nil, nil
+	})
+}
+
+type processOp[T any, K comparable, U any] struct {
+	fn         func(*KeyedContext[K], T, func(U))
+	key        func(T) K
+	ctx        *KeyedContext[K]
+	out        runtime.Output[U]
+	emit       func(U)
+	name       string
+	subtask    int
+	start, end int // key groups owned
+}
+
+func (p *processOp[T, K, U]) Collect(v T) {
+	defer runtime.Guard(p.name, p.subtask)
+	p.ctx.key = p.key(v)
+	p.fn(p.ctx, v, p.emit)
+}
+
+func (p *processOp[T, K, U]) Emit(e runtime.Event) { p.out.Emit(e) }
+
+func (p *processOp[T, K, U]) SnapshotState(int64) (runtime.OperatorState, error) {
+	blocks, err := p.ctx.backend.Snapshot(p.start, p.end)
+	if err != nil {
+		return runtime.OperatorState{}, err
+	}
+	return runtime.OperatorState{KeyGroupStart: p.start, KeyGroups: blocks}, nil
+}
+
+func (p *processOp[T, K, U]) RestoreState(st runtime.OperatorState) error {
+	for i, blk := range st.KeyGroups {
+		g := st.KeyGroupStart + i
+		if len(blk) == 0 {
+			continue
+		}
+		if g < p.start || g >= p.end {
+			return fmt.Errorf("%s: restored key group %d is outside this subtask's %d..%d", p.name, g, p.start, p.end-1)
+		}
+		if err := p.ctx.backend.Restore(blk, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
