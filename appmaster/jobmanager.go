@@ -69,10 +69,10 @@ type tmInfo struct {
 type jobEntry struct {
 	exec        *execution
 	checkpoints *jobCheckpoints
-	done      chan struct{}
-	waiting   bool // waiting for slots
-	expires   time.Time
-	restartAt time.Time // when a restarting job is scheduled again
+	done        chan struct{}
+	waiting     bool // waiting for slots
+	expires     time.Time
+	restartAt   time.Time // when a restarting job is scheduled again
 }
 
 // New starts listening.

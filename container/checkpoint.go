@@ -241,7 +241,9 @@ func newAligner(c config.Config) *aligner {
 }
 
 // blocked reports whether deliveries from ch must wait.
-func (a *aligner) blocked(ch *inputChannel) bool { return a.exactlyOnce && a.current != 0 && a.arrived[ch] }
+func (a *aligner) blocked(ch *inputChannel) bool {
+	return a.exactlyOnce && a.current != 0 && a.arrived[ch]
+}
 
 // barrier records barrier id on ch; it returns true when every open channel
 // has delivered it (the task then snapshots and releases held messages).
