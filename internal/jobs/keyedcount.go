@@ -11,7 +11,7 @@ import (
 
 var keyedCount = Job{
 	Name:  "keyed-count",
-	Usage: "--events N --keys K [--rate R] --output <dir>: running count per key of N generated events (N=0: unbounded)",
+	Usage: "--events N --keys K [--rate R] --output <dir>: running count per key (ValueState) of N generated events (N=0: unbounded), written exactly once with checkpoints",
 	Run:   runKeyedCount,
 }
 
@@ -43,11 +43,17 @@ func runKeyedCount(ctx context.Context, env *datastream.Environment, args []stri
 		return usageErr("keyed-count", "output %s is not writable: %v", *output, err)
 	}
 	k := *keys
-	src := datastream.Generate(env, func(i int64) KeyCount {
-		return KeyCount{Key: "k" + strconv.FormatInt(i%k, 10), Count: 1}
+	src := datastream.Generate(env, func(i int64) string {
+		return "k" + strconv.FormatInt(i%k, 10)
 	}, datastream.GeneratorOptions{Count: *events, RatePerSecond: *rate}).UID("events")
-	counts := datastream.Sum(datastream.KeyBy(src, func(e KeyCount) string { return e.Key }),
-		func(e *KeyCount) *int64 { return &e.Count }).UID("count")
+	count := datastream.NewValueState[string, int64]("count")
+	counts := datastream.Process(datastream.KeyBy(src, func(key string) string { return key }),
+		func(ctx *datastream.KeyedContext[string], key string, emit func(KeyCount)) {
+			n, _ := count.Value(ctx)
+			n++
+			count.Update(ctx, n)
+			emit(KeyCount{Key: key, Count: n})
+		}, count).UID("count")
 	datastream.WriteText(counts, *output, func(e KeyCount) string {
 		return e.Key + "\t" + strconv.FormatInt(e.Count, 10)
 	}).UID("sink")
