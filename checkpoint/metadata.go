@@ -279,7 +279,7 @@ func (m *Metadata) Validate() error {
 				return bad("operator %q: subtask %d out of order or outside 0..%d", op.UID, s.Subtask, op.Parallelism-1)
 			}
 			if err := validateSubtask(s, op.Parallelism, op.MaxParallelism, dist); err != nil {
-				return bad("operator %q subtask %d: %v", op.UID, s.Subtask, err)
+				return bad("operator %q subtask %d: %w", op.UID, s.Subtask, err)
 			}
 		}
 	}
