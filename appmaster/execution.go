@@ -228,7 +228,7 @@ func (e *execution) fail(cause, detail string, now time.Time) []action {
 		e.checkDone(now)
 		return nil
 	}
-	if e.failure == "" || e.status == Running {
+	if e.failure == "" || e.status == Running || e.status == Created {
 		e.failure, e.detail = cause, detail
 	}
 	if e.status == Running || e.status == Created {

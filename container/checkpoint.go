@@ -107,7 +107,7 @@ func (t *task) upload(id int64, dir string, states map[string]runtime.OperatorSt
 				buf.Write(blk)
 				offsets = append(offsets, int64(buf.Len()))
 			}
-			if err := writeFile(ctx, store, name, buf.Bytes()); err != nil {
+			if err := writeFile(ctx, store, checkpoint.Join(base, name), buf.Bytes()); err != nil {
 				return nil, fmt.Errorf("checkpoint %d: %s: %w", id, uid, err)
 			}
 			ss.Keyed = append(ss.Keyed, checkpoint.KeyedHandle{Path: checkpoint.Join(base, name), Size: int64(buf.Len()),

@@ -116,11 +116,6 @@ func WriteText[T any](s Stream[T], dir string, format func(T) string) Sink {
 			return nil, nil, fmt.Errorf("output directory: %w", err)
 		}
 		ts := &textSink[T]{fsy: fsy, root: root, info: info, format: format}
-		if info.Attempt > 0 { // a restart with nothing restored: drop what failed attempts left
-			if err := ts.cleanup(0); err != nil {
-				return nil, nil, err
-			}
-		}
 		return ts, ts.abandon, nil
 	})
 }
@@ -131,7 +126,8 @@ type textSink[T any] struct {
 	root    string
 	info    runtime.TaskInfo
 	format  func(T) string
-	seq     int // number of the part file being written
+	seq     int  // number of the part file being written
+	ready   bool // restored, or what failed attempts left was removed
 	f       io.WriteCloser
 	w       *bufio.Writer
 	pending []pendingPart
@@ -166,7 +162,23 @@ func (t *textSink[T]) Collect(v T) {
 	}
 }
 
+// prepare runs before the first write: a restarted attempt with nothing
+// restored removes what failed attempts of this subtask left.
+func (t *textSink[T]) prepare() error {
+	if t.ready {
+		return nil
+	}
+	t.ready = true
+	if t.info.Attempt > 0 {
+		return t.cleanup(0)
+	}
+	return nil
+}
+
 func (t *textSink[T]) write(v T) error {
+	if err := t.prepare(); err != nil {
+		return err
+	}
 	if t.f == nil {
 		f, err := t.fsy.Create(t.path(t.name("inprogress", t.seq)))
 		if err != nil {
@@ -211,7 +223,10 @@ func (t *textSink[T]) Emit(e runtime.Event) {
 		return
 	}
 	// End of input: publish everything (a bounded run commits at its end).
-	err := t.publish(func(pendingPart) bool { return true })
+	err := t.prepare()
+	if err == nil {
+		err = t.publish(func(pendingPart) bool { return true })
+	}
 	if err == nil {
 		_, err = t.closePart("final")
 	}
@@ -260,6 +275,7 @@ func (t *textSink[T]) NotifyCheckpointComplete(id int64) error {
 func (t *textSink[T]) NotifyCheckpointAborted(int64) {}
 
 func (t *textSink[T]) RestoreState(st runtime.OperatorState) error {
+	t.ready = true
 	next := 0
 	for _, b := range st.List {
 		var s sinkState
