@@ -19,7 +19,7 @@
 //     in the snapshot and are replayed after a recovery too.
 //
 // When aligned, the task snapshots its state synchronously into an
-// immutable view (the heap backend copies on write), forwards the barrier
+// immutable view, forwards the barrier
 // downstream, and goes on processing while another goroutine writes the
 // view into the checkpoint's directory. Then it sends an acknowledgement
 // (Ack) with the handles of what it wrote, or a Decline if it failed.
