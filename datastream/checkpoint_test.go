@@ -24,6 +24,12 @@ type keyCount struct {
 // fails when told -> exactly-once text sink, with checkpoints, and returns
 // the committed lines.
 func runKeyedCount(t *testing.T, mode string, events, keys int64, failures int) []string {
+	return runKeyedCountSkewed(t, mode, events, keys, failures, 0)
+}
+
+// runKeyedCountSkewed slows the generator's odd records by lag, so barriers
+// from its two subtasks reach the counting task at different times.
+func runKeyedCountSkewed(t *testing.T, mode string, events, keys int64, failures int, lag time.Duration) []string {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
 	env := datastream.NewEnvironment(datastream.WithConfig(config.New(map[string]string{
@@ -36,8 +42,20 @@ func runKeyedCount(t *testing.T, mode string, events, keys int64, failures int) 
 		"restart-strategy.fixed-delay.attempts": fmt.Sprint(failures + 2),
 		"restart-strategy.fixed-delay.delay":    "20ms",
 	})))
-	src := datastream.Generate(env, func(i int64) string { return fmt.Sprintf("k%d", i%keys) },
-		datastream.GeneratorOptions{Count: events, RatePerSecond: 8000}).UID("events")
+	rate := 8000.0
+	if lag > 0 {
+		rate = 0 // the sleeps pace it
+	}
+	src := datastream.Generate(env, func(i int64) string {
+		switch {
+		case lag > 0 && i%2 == 1 && i < 600:
+			time.Sleep(lag)
+		case lag > 0:
+			time.Sleep(time.Millisecond)
+		}
+		return fmt.Sprintf("k%d", i%keys)
+	},
+		datastream.GeneratorOptions{Count: events, RatePerSecond: rate}).UID("events")
 	count := datastream.NewValueState[string, int64]("count")
 	counts := datastream.Process(datastream.KeyBy(src, func(k string) string { return k }),
 		func(ctx *datastream.KeyedContext[string], k string, emit func(keyCount)) {
@@ -128,4 +146,43 @@ func TestExactlyOnceUnderRepeatedFailures(t *testing.T) {
 	if len(got) != len(want) {
 		t.Fatalf("%d distinct lines, want %d", len(got), len(want))
 	}
+}
+
+// Without alignment (AT_LEAST_ONCE) a task snapshots after records that
+// followed the barrier on its faster input; after a failure those records are
+// replayed and counted again. The same job that is exactly-once above must
+// then show over-counts: the test tells the modes apart.
+func TestAtLeastOnceCanDuplicate(t *testing.T) {
+	const events, keys = 1200, 3
+	want := expectedCounts(events, keys)
+	for attempt := range 3 {
+		// The even subtask makes a record a millisecond, the odd one (at
+		// first) one in 15 ms: its barriers trail by up to that, while the
+		// even subtask's records after the barrier are already counted.
+		lines := runKeyedCountSkewed(t, "AT_LEAST_ONCE", events, keys, 4, 15*time.Millisecond)
+		extra := 0
+		for _, l := range lines {
+			if want[l] != 1 {
+				extra++
+			}
+		}
+		if extra > 0 || len(lines) != len(want) {
+			t.Logf("attempt %d: %d lines outside the exactly-once result (%d lines, %d expected)", attempt, extra, len(lines), len(want))
+			// The same skewed job with alignment is exact.
+			got := map[string]int{}
+			for _, l := range runKeyedCountSkewed(t, "EXACTLY_ONCE", events, keys, 4, 15*time.Millisecond) {
+				got[l]++
+			}
+			for l, n := range got {
+				if n != 1 || want[l] != 1 {
+					t.Fatalf("exactly-once with the same skew: %q appears %d times", l, n)
+				}
+			}
+			if len(got) != len(want) {
+				t.Fatalf("exactly-once with the same skew: %d lines, want %d", len(got), len(want))
+			}
+			return
+		}
+	}
+	t.Fatal("at-least-once never duplicated in 3 runs with failures: the test cannot tell the modes apart")
 }
