@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"floe/internal/fsys"
+	"floe/internal/keygroup"
 	"floe/internal/runtime"
 )
 
@@ -60,71 +61,102 @@ type GeneratorOptions struct {
 	RatePerSecond float64
 }
 
-// Generate is a source that emits fn(i) for i = 0, 1, 2, ...: subtask s of p
-// emits the indices i with i mod p == s, so the records do not depend on the
-// parallelism.
+// Generate is a source that emits fn(i) for i = 0, 1, 2, ... (below
+// opts.Count, or without end). The indices are split into max-parallelism
+// splits (split j holds the i with i mod maxParallelism == j), which are
+// spread over the subtasks like key groups; a subtask takes its splits in
+// turn. Its position (records emitted per split) is checkpointed, so a job
+// restored at any parallelism goes on where it was, and the set of records
+// never depends on the parallelism.
 func Generate[T any](env *Environment, fn func(i int64) T, opts GeneratorOptions) Stream[T] {
 	if opts.Count < 0 || opts.RatePerSecond < 0 {
 		env.fail(fmt.Errorf("%w: generator: count and rate must not be negative", ErrInvalidJob))
 	}
 	return newSource(env, "Source: Generator", env.parallelism, func(info runtime.TaskInfo, out runtime.Output[T]) (source, closer, error) {
-		return &generator[T]{fn: fn, opts: opts, out: out, info: info}, nil, nil
+		g := &generator[T]{fn: fn, opts: opts, out: out, info: info, splits: int64(info.MaxParallelism)}
+		lo, hi := keygroup.Range(info.MaxParallelism, info.Parallelism, info.Subtask)
+		g.owned = make([]int64, 0, hi-lo)
+		for j := lo; j < hi; j++ {
+			g.owned = append(g.owned, int64(j))
+		}
+		g.pos = make([]int64, len(g.owned))
+		return g, nil, nil
 	})
 }
 
-// generator emits fn(i) for its subtask's indices; its position (records
-// emitted) is checkpointed, so a restored job goes on where it was.
+// generator emits fn(i) for the indices of its splits.
 type generator[T any] struct {
-	fn   func(int64) T
-	opts GeneratorOptions
-	out  runtime.Output[T]
-	info runtime.TaskInfo
-	n    int64 // records emitted by this subtask
-	p    int64 // the parallelism the position belongs to
+	fn     func(int64) T
+	opts   GeneratorOptions
+	out    runtime.Output[T]
+	info   runtime.TaskInfo
+	splits int64
+	owned  []int64 // split numbers
+	pos    []int64 // records emitted per owned split
 }
 
 func (g *generator[T]) run(sc *runtime.SourceContext) error {
-	p, s := int64(g.info.Parallelism), int64(g.info.Subtask)
 	var pace *pacer
 	if g.opts.RatePerSecond > 0 {
-		pace = newPacer(g.opts.RatePerSecond / float64(p))
+		pace = newPacer(g.opts.RatePerSecond / float64(g.info.Parallelism))
 	}
-	start := g.n
-	for i := s + g.n*p; g.opts.Count == 0 || i < g.opts.Count; i += p {
-		if sc.Poll() {
-			return nil
-		}
-		if pace != nil {
-			if err := pace.wait(sc, g.n-start); err != nil {
+	var n int64 // records emitted by this run, for pacing
+	for live := true; live; {
+		live = false
+		for k, j := range g.owned {
+			i := j + g.pos[k]*g.splits
+			if g.opts.Count > 0 && i >= g.opts.Count {
+				continue
+			}
+			live = true
+			if sc.Poll() {
 				return nil
 			}
+			if pace != nil {
+				if err := pace.wait(sc, n); err != nil {
+					return nil
+				}
+			}
+			v := call(g.fn, i, g.info)
+			g.pos[k]++
+			n++
+			g.out.Collect(v)
 		}
-		v := call(g.fn, i, g.info)
-		g.n++
-		g.out.Collect(v)
 	}
 	return nil
 }
 
+// SnapshotState keeps one (split, position) entry per owned split, as union
+// state: every subtask of a restored job sees all and takes its own splits.
 func (g *generator[T]) SnapshotState(int64) (runtime.OperatorState, error) {
-	b := binary.AppendVarint(nil, int64(g.info.Parallelism))
-	b = binary.AppendVarint(b, int64(g.info.Subtask))
-	b = binary.AppendVarint(b, g.n)
-	return runtime.OperatorState{List: [][]byte{b}}, nil
+	st := runtime.OperatorState{Union: true}
+	for k, j := range g.owned {
+		b := binary.AppendVarint(nil, g.splits)
+		b = binary.AppendVarint(b, j)
+		b = binary.AppendVarint(b, g.pos[k])
+		st.List = append(st.List, b)
+	}
+	return st, nil
 }
 
 func (g *generator[T]) RestoreState(st runtime.OperatorState) error {
+	idx := map[int64]int{}
+	for k, j := range g.owned {
+		idx[j] = k
+	}
 	for _, b := range st.List {
-		p, k := binary.Varint(b)
-		s, k2 := binary.Varint(b[max(k, 0):])
-		n, k3 := binary.Varint(b[max(k+k2, 0):])
-		if k <= 0 || k2 <= 0 || k3 <= 0 {
+		s, k1 := binary.Varint(b)
+		j, k2 := binary.Varint(b[max(k1, 0):])
+		n, k3 := binary.Varint(b[max(k1+k2, 0):])
+		if k1 <= 0 || k2 <= 0 || k3 <= 0 {
 			return fmt.Errorf("generator: corrupt position")
 		}
-		if int(p) != g.info.Parallelism || int(s) != g.info.Subtask {
-			return fmt.Errorf("generator: position of subtask %d of %d cannot restore subtask %d of %d (restore sources at their parallelism)", s, p, g.info.Subtask, g.info.Parallelism)
+		if s != g.splits {
+			return fmt.Errorf("generator: positions of %d splits cannot restore %d (max parallelism changed)", s, g.splits)
 		}
-		g.n = n
+		if k, ok := idx[j]; ok {
+			g.pos[k] = n
+		}
 	}
 	return nil
 }
