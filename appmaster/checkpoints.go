@@ -21,20 +21,46 @@ type jobCheckpoints struct {
 	jobDir   string
 	restored int64 // checkpoint the running attempt restored from
 	running  bool  // TasksRunning sent for the current attempt
+	// savepoints waiting for their SavepointDone, by ref
+	savepoints map[string]chan savepointResult
+	seq        int
+	// the savepoint a new job starts from, and whether unmatched state is dropped
+	fromSavepoint    string
+	allowNonRestored bool
 }
+
+type savepointResult struct {
+	path string
+	err  error
+}
+
+// Savepoint keys, with Flink's names.
+const (
+	KeySavepointPath        = "execution.savepoint.path"
+	KeyAllowNonRestored     = "execution.savepoint.ignore-unclaimed-state"
+	errCheckpointingMissing = "savepoints need " + checkpoint.KeyDir + " or " + checkpoint.KeySavepointDir
+)
 
 func newJobCheckpoints(e *execution) (*jobCheckpoints, error) {
 	cfg, err := checkpoint.ParseConfig(e.graph.Config)
 	if err != nil {
 		return nil, err
 	}
-	if !cfg.Enabled() {
+	from := e.graph.Config.String(KeySavepointPath, "")
+	allow, err := e.graph.Config.Bool(KeyAllowNonRestored, false)
+	if err != nil {
+		return nil, err
+	}
+	if !cfg.Enabled() && cfg.Dir == "" && cfg.SavepointDir == "" && from == "" {
 		return nil, nil
 	}
-	if cfg.Dir == "" {
+	if cfg.Enabled() && cfg.Dir == "" {
 		return nil, fmt.Errorf("checkpoints: %s is set but %s is not", checkpoint.KeyInterval, checkpoint.KeyDir)
 	}
-	job := checkpoint.Job{ID: e.id, Dir: checkpoint.JobDir(cfg.Dir, e.id), MaxParallelism: e.graph.MaxParallelism}
+	job := checkpoint.Job{ID: e.id, MaxParallelism: e.graph.MaxParallelism}
+	if cfg.Dir != "" {
+		job.Dir = checkpoint.JobDir(cfg.Dir, e.id)
+	}
 	for _, v := range e.graph.Vertices {
 		cv := checkpoint.Vertex{ID: v.ID, Parallelism: v.Parallelism, Source: v.IsSource}
 		for _, op := range v.Operators {
@@ -44,7 +70,7 @@ func newJobCheckpoints(e *execution) (*jobCheckpoints, error) {
 	}
 	var opts []checkpoint.CoordinatorOption
 	// A job restarting in a new JobManager continues the ids of its directory.
-	if store, base, err := checkpoint.OpenFS(job.Dir); err == nil {
+	if store, base, err := checkpoint.OpenFS(job.Dir); job.Dir != "" && err == nil {
 		if entries, err := checkpoint.ListCheckpoints(context.Background(), store, base); err == nil && len(entries) > 0 {
 			opts = append(opts, checkpoint.WithNextID(checkpoint.NextID(entries)))
 		}
@@ -53,7 +79,8 @@ func newJobCheckpoints(e *execution) (*jobCheckpoints, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &jobCheckpoints{coord: coord, cfg: cfg, jobDir: job.Dir}, nil
+	return &jobCheckpoints{coord: coord, cfg: cfg, jobDir: job.Dir, savepoints: map[string]chan savepointResult{},
+		fromSavepoint: from, allowNonRestored: allow}, nil
 }
 
 // stepCheckpoints feeds the coordinator one event and carries out its
@@ -98,6 +125,9 @@ func (jm *JobManager) checkpointAction(e *jobEntry, a checkpoint.Action) {
 		jm.notifyTasks(e, a.ID, false, a.Tasks)
 	case checkpoint.Discard:
 		dir := a.Dir
+		if dir == "" {
+			return
+		}
 		jm.async(func(ctx context.Context) {
 			if store, p, err := checkpoint.OpenFS(dir); err == nil {
 				store.RemoveAll(ctx, p)
@@ -106,7 +136,10 @@ func (jm *JobManager) checkpointAction(e *jobEntry, a checkpoint.Action) {
 	case checkpoint.FailJob:
 		jm.apply(e, e.exec.fail(a.Err.Error(), "", time.Now()))
 	case checkpoint.SavepointDone:
-		// Savepoints arrive with the savepoint commands.
+		if ch, ok := e.checkpoints.savepoints[a.Ref]; ok {
+			delete(e.checkpoints.savepoints, a.Ref)
+			ch <- savepointResult{path: a.Path, err: a.Err}
+		}
 	}
 }
 
@@ -178,19 +211,36 @@ func (jm *JobManager) restorePlan(e *jobEntry) (map[int][]string, int64, error) 
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	store, base, err := checkpoint.OpenFS(cp.jobDir)
-	if err != nil {
-		return nil, 0, err
+	var m *checkpoint.Metadata
+	var dirURI string
+	if cp.cfg.Dir != "" {
+		store, base, err := checkpoint.OpenFS(cp.jobDir)
+		if err != nil {
+			return nil, 0, err
+		}
+		md, dir, warnings, err := checkpoint.LatestUsable(ctx, store, base)
+		for _, w := range warnings {
+			jm.log.Warn().Str("job", e.exec.id).Err(w).Msg("skipping an unusable checkpoint")
+		}
+		switch {
+		case err == nil:
+			m, dirURI = md, checkpoint.Join(cp.jobDir, dirName(dir))
+		case !errors.Is(err, checkpoint.ErrNoCheckpoint):
+			return nil, 0, fmt.Errorf("recovery: %w", err)
+		}
 	}
-	m, dir, warnings, err := checkpoint.LatestUsable(ctx, store, base)
-	for _, w := range warnings {
-		jm.log.Warn().Str("job", e.exec.id).Err(w).Msg("skipping an unusable checkpoint")
+	if m == nil && cp.fromSavepoint != "" { // a new job started from a savepoint (floe run -s)
+		store, p, err := checkpoint.OpenFS(cp.fromSavepoint)
+		if err != nil {
+			return nil, 0, err
+		}
+		if m, err = checkpoint.LoadMetadata(ctx, store, p); err != nil {
+			return nil, 0, fmt.Errorf("savepoint %s: %w", cp.fromSavepoint, err)
+		}
+		dirURI = cp.fromSavepoint
 	}
-	if errors.Is(err, checkpoint.ErrNoCheckpoint) {
-		return nil, 0, nil // none completed yet: start from the beginning
-	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("recovery: %w", err)
+	if m == nil {
+		return nil, 0, nil // nothing completed yet: start from the beginning
 	}
 	var ops []checkpoint.OperatorSpec
 	for _, v := range e.exec.graph.Vertices {
@@ -198,7 +248,7 @@ func (jm *JobManager) restorePlan(e *jobEntry) (map[int][]string, int64, error) 
 			ops = append(ops, checkpoint.OperatorSpec{UID: op.UID, Parallelism: v.Parallelism, MaxParallelism: e.exec.graph.MaxParallelism})
 		}
 	}
-	plan, err := checkpoint.PlanRestore(m, checkpoint.Join(cp.jobDir, dirName(dir)), ops, false)
+	plan, err := checkpoint.PlanRestore(m, dirURI, ops, cp.allowNonRestored)
 	if err != nil {
 		return nil, 0, fmt.Errorf("recovery from checkpoint %d: %w", m.ID, err)
 	}
@@ -229,4 +279,44 @@ func dirName(p string) string {
 		return strings.TrimSuffix(p, "/")[i+1:]
 	}
 	return p
+}
+
+// TriggerSavepoint writes a savepoint of the running job under dir (or the
+// configured savepoint directory) and returns its path. With stop, the job is
+// cancelled once the savepoint is complete (stop with savepoint).
+func (h *JobHandle) TriggerSavepoint(ctx context.Context, dir string, stop bool) (string, error) {
+	jm := h.jm
+	jm.mu.Lock()
+	e := h.entry
+	cp := e.checkpoints
+	if cp == nil {
+		jm.mu.Unlock()
+		return "", errors.New(errCheckpointingMissing)
+	}
+	if dir == "" {
+		dir = cp.cfg.SavepointDir
+	}
+	if dir == "" {
+		jm.mu.Unlock()
+		return "", errors.New("no savepoint directory given nor configured (" + checkpoint.KeySavepointDir + ")")
+	}
+	if e.exec.status != Running {
+		jm.mu.Unlock()
+		return "", fmt.Errorf("job %s is %s, not RUNNING", e.exec.id, e.exec.status)
+	}
+	cp.seq++
+	ref := fmt.Sprintf("sp-%d", cp.seq)
+	ch := make(chan savepointResult, 1)
+	cp.savepoints[ref] = ch
+	jm.stepCheckpoints(e, checkpoint.TriggerSavepoint{Ref: ref, Dir: checkpoint.NewSavepointDir(dir, e.exec.id), Stop: stop})
+	jm.mu.Unlock()
+	select {
+	case r := <-ch:
+		if r.err == nil && stop {
+			h.Cancel()
+		}
+		return r.path, r.err
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
 }

@@ -75,7 +75,7 @@ func (t *task) takeCheckpoint(chain runtime.Task, id int64, dir string) {
 		t.ackCheckpoint(id, nil, err)
 		return
 	}
-	chain.EmitBarrier(id)
+	chain.EmitBarrier(id, dir)
 	t.uploads.Add(1)
 	go func() {
 		defer t.uploads.Done()
@@ -231,6 +231,7 @@ func readKeyGroups(ctx context.Context, h checkpoint.KeyedHandle) ([][]byte, err
 type aligner struct {
 	exactlyOnce bool
 	current     int64 // checkpoint being aligned, 0: none
+	dir         string
 	arrived     map[*inputChannel]bool
 	held        map[*inputChannel][]delivery
 }
@@ -247,12 +248,12 @@ func (a *aligner) blocked(ch *inputChannel) bool {
 
 // barrier records barrier id on ch; it returns true when every open channel
 // has delivered it (the task then snapshots and releases held messages).
-func (a *aligner) barrier(ch *inputChannel, id int64, open []*inputChannel) bool {
+func (a *aligner) barrier(ch *inputChannel, id int64, dir string, open []*inputChannel) bool {
 	if id < a.current {
 		return false // an older, abandoned checkpoint
 	}
 	if id > a.current {
-		a.current = id
+		a.current, a.dir = id, dir
 		clear(a.arrived)
 	}
 	a.arrived[ch] = true

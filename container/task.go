@@ -234,7 +234,7 @@ func (t *task) consume(ctx context.Context, chain runtime.Task, bufferTimeout ti
 					ready = append(ready, t.aligned(chain, align)...)
 				}
 			case runtime.Barrier:
-				if align.barrier(ch, d.msg.GetValue(), gate.channels) {
+				if align.barrier(ch, d.msg.GetValue(), string(d.msg.GetPayload()), gate.channels) {
 					ready = append(ready, t.aligned(chain, align)...)
 				}
 			default:
@@ -255,8 +255,11 @@ func (t *task) consume(ctx context.Context, chain runtime.Task, bufferTimeout ti
 // aligned runs when every input delivered the barrier being aligned: the
 // task snapshots, forwards the barrier and returns the held messages.
 func (t *task) aligned(chain runtime.Task, align *aligner) []delivery {
-	id := align.current
-	dir, err := t.checkpointDir(id)
+	id, dir := align.current, align.dir
+	var err error
+	if dir == "" {
+		dir, err = t.checkpointDir(id)
+	}
 	if err != nil {
 		t.ackCheckpoint(id, nil, err)
 	} else {

@@ -187,3 +187,80 @@ func TestAtLeastOnceCanDuplicate(t *testing.T) {
 	}
 	t.Fatal("at-least-once never duplicated in 3 runs with failures: the test cannot tell the modes apart")
 }
+
+// A savepoint taken at parallelism 2 restores at 3, and one taken there at
+// 1: the keyed counts continue, every count of every key exactly once.
+func TestSavepointRescale(t *testing.T) {
+	const events, keys = 3000, 11
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	savepoint := ""
+	for phase, p := range []int{2, 3, 1} {
+		kv := map[string]string{
+			config.Parallelism:                      fmt.Sprint(p),
+			config.BufferTimeout:                    "5ms",
+			"execution.checkpointing.interval":      "200ms",
+			"execution.checkpointing.dir":           "file://" + filepath.Join(dir, "checkpoints"),
+			"execution.checkpointing.savepoint-dir": "file://" + filepath.Join(dir, "savepoints"),
+			"restart-strategy.type":                 "none",
+		}
+		if savepoint != "" {
+			kv["execution.savepoint.path"] = savepoint
+		}
+		env := datastream.NewEnvironment(datastream.WithConfig(config.New(kv)))
+		src := datastream.Generate(env, func(i int64) string { return fmt.Sprintf("k%d", i%keys) },
+			datastream.GeneratorOptions{Count: events, RatePerSecond: 3000}).UID("events")
+		count := datastream.NewValueState[string, int64]("count")
+		counts := datastream.Process(datastream.KeyBy(src, func(k string) string { return k }),
+			func(ctx *datastream.KeyedContext[string], k string, emit func(keyCount)) {
+				n, _ := count.Value(ctx)
+				count.Update(ctx, n+1)
+				emit(keyCount{k, n + 1})
+			}, count).UID("count")
+		datastream.WriteText(counts, out, func(kc keyCount) string { return fmt.Sprintf("%s\t%d", kc.Key, kc.Count) }).UID("sink")
+		client, err := env.ExecuteAsync(context.Background(), "rescale")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if phase == 2 { // the last one runs to the end
+			if _, err := client.Wait(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+		time.Sleep(300 * time.Millisecond)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		savepoint, err = client.Savepoint(ctx, "", true)
+		cancel()
+		if err != nil {
+			client.Cancel()
+			client.Wait(context.Background())
+			t.Fatalf("phase %d: savepoint: %v", phase, err)
+		}
+		client.Wait(context.Background()) // cancelled after the savepoint
+		t.Logf("phase %d at parallelism %d: savepoint %s", phase, p, savepoint)
+	}
+	got := map[string]int{}
+	ents, _ := os.ReadDir(out)
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".") {
+			t.Errorf("uncommitted file %s left visible", e.Name())
+			continue
+		}
+		b, _ := os.ReadFile(filepath.Join(out, e.Name()))
+		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			if l != "" {
+				got[l]++
+			}
+		}
+	}
+	want := expectedCounts(events, keys)
+	for l, n := range got {
+		if n != 1 || want[l] != 1 {
+			t.Fatalf("line %q appears %d times (expected %d)", l, n, want[l])
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d distinct lines, want %d", len(got), len(want))
+	}
+}

@@ -106,6 +106,20 @@ func (e *Environment) Execute(ctx context.Context, name string) (*executor.Resul
 	return executor.Execute(ctx, g, e.log)
 }
 
+// ExecuteAsync starts the job locally and returns a client to take
+// savepoints, cancel and wait (local target only; the caller must Wait).
+func (e *Environment) ExecuteAsync(ctx context.Context, name string) (*executor.JobClient, error) {
+	if e.executed {
+		return nil, fmt.Errorf("%w: Execute called twice", ErrInvalidJob)
+	}
+	e.executed = true
+	g, err := e.jobGraph(name)
+	if err != nil {
+		return nil, err
+	}
+	return executor.ExecuteAsync(ctx, g, e.log)
+}
+
 // RuntimeMode is STREAMING (results as they change) or BATCH (results once,
 // at the end of bounded input), as Flink's execution.runtime-mode.
 type RuntimeMode string

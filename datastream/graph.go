@@ -259,8 +259,8 @@ func (t *chainTask) RestoreState(states map[string]runtime.OperatorState) error 
 	return nil
 }
 
-func (t *chainTask) EmitBarrier(id int64) {
-	e := runtime.Event{Kind: runtime.Barrier, Value: id}
+func (t *chainTask) EmitBarrier(id int64, dir string) {
+	e := runtime.Event{Kind: runtime.Barrier, Value: id, Text: dir}
 	if t.source != nil {
 		t.emit(t.sourceOut, e)
 		return

@@ -46,6 +46,70 @@ func localLayout(g *jobgraph.JobGraph) (tms, slots int, err error) {
 // runLocal runs the JobManager in this process and the TaskManagers in this
 // process or as child processes, then tears everything down.
 func runLocal(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger) (*Result, error) {
+	c, err := startLocal(ctx, g, log)
+	if err != nil {
+		return nil, err
+	}
+	return c.Wait(ctx)
+}
+
+// JobClient follows a job started with ExecuteAsync.
+type JobClient struct {
+	handle  *appmaster.JobHandle
+	cleanup func()
+	once    sync.Once
+	result  *Result
+	err     error
+}
+
+// ID is the job id.
+func (c *JobClient) ID() string { return c.handle.ID() }
+
+// Savepoint writes a savepoint into dir (empty: the configured savepoint
+// directory) and returns its path; with stop the job is cancelled after it.
+func (c *JobClient) Savepoint(ctx context.Context, dir string, stop bool) (string, error) {
+	return c.handle.TriggerSavepoint(ctx, dir, stop)
+}
+
+// Cancel asks the job to stop.
+func (c *JobClient) Cancel() { c.handle.Cancel() }
+
+// Wait waits for the job to end and stops the local cluster; when ctx ends
+// first, it cancels the job.
+func (c *JobClient) Wait(ctx context.Context) (*Result, error) {
+	c.once.Do(func() {
+		defer c.cleanup()
+		r, err := c.handle.Wait(ctx)
+		if err != nil { // interrupted: cancel the job and wait for it to stop
+			c.handle.Cancel()
+			wctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+			defer cancel()
+			if r, err = c.handle.Wait(wctx); err != nil {
+				c.err = fmt.Errorf("%w: did not stop within %s", ErrJobCanceled, waitTimeout)
+				return
+			}
+		}
+		c.result, c.err = outcome(r)
+	})
+	return c.result, c.err
+}
+
+// ExecuteAsync starts g on a local cluster and returns at once (local
+// target only). The caller must Wait.
+func ExecuteAsync(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger) (*JobClient, error) {
+	if err := g.Validate(); err != nil {
+		return nil, err
+	}
+	if err := ValidateConfig(g.Config); err != nil {
+		return nil, err
+	}
+	if t := g.Config.String(Target, "local"); t != "local" {
+		return nil, fmt.Errorf("%w: ExecuteAsync runs local jobs, not %q", ErrUnsupported, t)
+	}
+	return startLocal(ctx, g, log)
+}
+
+func startLocal(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger) (*JobClient, error) {
 	tms, slots, err := localLayout(g)
 	if err != nil {
 		return nil, err
@@ -65,6 +129,10 @@ func runLocal(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger) (*R
 	if err != nil {
 		return nil, err
 	}
+	restart, err := RestartStrategy(g.Config)
+	if err != nil {
+		return nil, err
+	}
 	secret := rpc.NewSecret()
 	jm, err := appmaster.New(appmaster.Options{Secret: secret, Log: log, HeartbeatInterval: hbInterval, HeartbeatTimeout: hbTimeout})
 	if err != nil {
@@ -77,20 +145,20 @@ func runLocal(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger) (*R
 			log.Error().Err(err).Msg("jobmanager stopped")
 		}
 	})
-
 	var children []*exec.Cmd
 	tmCtx, stopTMs := context.WithCancel(context.WithoutCancel(ctx))
-	defer func() {
+	cleanup := func() {
 		stopJM() // asks the TaskManagers to shut down
 		waitChildren(children, log)
 		stopTMs()
 		wg.Wait()
-	}()
+	}
 	for i := range tms {
 		id := fmt.Sprintf("local-%d", i)
 		if procs {
 			cmd, err := startChild(g, id, jm.Address(), secret, slots)
 			if err != nil {
+				cleanup()
 				return nil, err
 			}
 			children = append(children, cmd)
@@ -99,6 +167,7 @@ func runLocal(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger) (*R
 		tm, err := container.New(container.Options{ResourceID: id, JobManager: jm.Address(), Slots: slots,
 			Secret: secret, Log: log, Graph: g, HeartbeatTimeout: hbTimeout})
 		if err != nil {
+			cleanup()
 			return nil, err
 		}
 		wg.Go(func() {
@@ -107,26 +176,13 @@ func runLocal(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger) (*R
 			}
 		})
 	}
-
-	restart, err := RestartStrategy(g.Config)
-	if err != nil {
-		return nil, err
-	}
 	h, err := jm.Submit(g, appmaster.SubmitOptions{Restart: restart})
 	if err != nil {
+		cleanup()
 		return nil, err
 	}
 	log.Info().Str("job", h.ID()).Int("taskmanagers", tms).Int("slots", slots).Bool("processes", procs).Msg("local job submitted")
-	r, err := h.Wait(ctx)
-	if err != nil { // interrupted: cancel the job and wait for it to stop
-		h.Cancel()
-		wctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-		defer cancel()
-		if r, err = h.Wait(wctx); err != nil {
-			return nil, fmt.Errorf("%w: did not stop within %s", ErrJobCanceled, waitTimeout)
-		}
-	}
-	return outcome(r)
+	return &JobClient{handle: h, cleanup: cleanup}, nil
 }
 
 // startChild starts a TaskManager as a child process: the same binary with

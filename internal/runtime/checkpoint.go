@@ -45,8 +45,9 @@ type Checkpointer interface {
 	SnapshotState(checkpoint int64) (map[string]OperatorState, error)
 	// RestoreState gives each operator its restored state, by uid.
 	RestoreState(states map[string]OperatorState) error
-	// EmitBarrier sends the barrier downstream, behind every record so far.
-	EmitBarrier(checkpoint int64)
+	// EmitBarrier sends the barrier downstream, behind every record so far;
+	// dir is where the checkpoint's files go.
+	EmitBarrier(checkpoint int64, dir string)
 	NotifyCheckpointComplete(checkpoint int64) error
 	NotifyCheckpointAborted(checkpoint int64)
 }

@@ -35,6 +35,8 @@ func (k EventKind) String() string {
 type Event struct {
 	Kind  EventKind
 	Value int64
+	// Text is the directory a barrier's checkpoint or savepoint is written to.
+	Text string
 }
 
 // Output receives the records and events of one operator.

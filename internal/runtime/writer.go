@@ -79,7 +79,7 @@ func (w *RecordWriter[T]) add(ch int, v T) {
 func (w *RecordWriter[T]) Emit(e Event) {
 	w.Flush()
 	for ch := range w.buffers {
-		w.send(ch, Message{Event: e.Kind, Value: e.Value})
+		w.send(ch, Message{Event: e.Kind, Value: e.Value, Payload: []byte(e.Text)})
 	}
 }
 
