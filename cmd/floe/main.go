@@ -59,7 +59,7 @@ func newApp() *cli.App {
 		HideHelpCommand:           true,
 		DisableSliceFlagSeparator: true,
 		Commands: []*cli.Command{runCommand(), yarnSessionCommand(), listCommand(), cancelCommand(),
-			versionCommand(), yarnInfoCommand()},
+			savepointCommand(), stopCommand(), versionCommand(), yarnInfoCommand()},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageError{err}
 		},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"floe/appmaster"
 	"floe/datastream"
 	"floe/internal/config"
 	"floe/internal/executor"
@@ -32,11 +33,14 @@ func runCommand() *cli.Command {
 			&cli.BoolFlag{Name: "detached", Aliases: []string{"d"}, Usage: "YARN: print the application and job ids and exit"},
 			&cli.StringFlag{Name: "jobmanager-memory", Aliases: []string{"jm"}, Usage: "YARN: JobManager container memory, e.g. 512m"},
 			&cli.StringFlag{Name: "taskmanager-memory", Aliases: []string{"tm"}, Usage: "YARN: TaskManager container memory, e.g. 1g"},
-			&cli.IntFlag{Name: "slots", Aliases: []string{"s"}, Usage: "task slots per TaskManager"},
+			&cli.IntFlag{Name: "slots", Usage: "task slots per TaskManager"},
+			&cli.StringFlag{Name: "s", Usage: "a number: task slots per TaskManager (as --slots); a path: start from that savepoint (as --fromSavepoint)"},
 			&cli.StringFlag{Name: "queue", Aliases: []string{"qu"}, Usage: "YARN queue"},
 			&cli.StringFlag{Name: "name", Aliases: []string{"nm"}, Usage: "YARN application name"},
 			&cli.DurationFlag{Name: "timeout", Usage: "YARN: kill the application and exit 1 if the job runs longer"},
 			&cli.StringFlag{Name: "yid", Aliases: []string{"yarnapplicationId"}, Usage: "yarn-session: the session's `application id` (default: the last one started)"},
+			&cli.StringFlag{Name: "fromSavepoint", Usage: "start from the savepoint or retained checkpoint at `path`"},
+			&cli.BoolFlag{Name: "allowNonRestoredState", Aliases: []string{"n", "allow-non-restored-state"}, Usage: "with -s: drop state of operators the job no longer has"},
 			&cli.BoolFlag{Name: "json", Usage: "print a JSON summary of the run on stdout when it ends"},
 			&cli.IntFlag{Name: "parallelism", Aliases: []string{"p"}, Usage: "default parallelism of the job's operators"},
 			&cli.StringSliceFlag{Name: "D", Usage: "configuration `key=value` (repeatable), e.g. -D execution.buffer-timeout=10ms"},
@@ -79,8 +83,24 @@ func runAction(c *cli.Context) error {
 	if c.IsSet("slots") {
 		conf = conf.With(config.Slots, strconv.Itoa(c.Int("slots")))
 	}
+	if v := c.String("s"); v != "" { // Flink's -s is a savepoint; floe's YARN -s is slots: a number is slots
+		if n, err := strconv.Atoi(v); err == nil {
+			if n < 1 {
+				return usageError{fmt.Errorf("-s %d: slots must be at least 1", n)}
+			}
+			conf = conf.With(config.Slots, v)
+		} else {
+			conf = conf.With(appmaster.KeySavepointPath, v)
+		}
+	}
 	if c.Bool("detached") {
 		conf = conf.With(executor.Attached, "false")
+	}
+	if c.IsSet("fromSavepoint") {
+		conf = conf.With(appmaster.KeySavepointPath, c.String("fromSavepoint"))
+	}
+	if c.Bool("allowNonRestoredState") {
+		conf = conf.With(appmaster.KeyAllowNonRestored, "true")
 	}
 	if c.Bool("json") {
 		conf = conf.With(executor.JSONSummary, "true")

@@ -91,3 +91,50 @@ func cancelCommand() *cli.Command {
 		},
 	}
 }
+
+func savepointCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "savepoint",
+		Usage:     "take a savepoint of a job in a yarn-session",
+		ArgsUsage: "<job-id> [savepoint-dir]",
+		Flags:     []cli.Flag{&cli.StringFlag{Name: "yid", Usage: "the session's `application id` (default: the last one started)"}},
+		Action: func(c *cli.Context) error {
+			if c.NArg() < 1 || c.NArg() > 2 {
+				return usageError{fmt.Errorf("savepoint: want <job-id> [savepoint-dir]")}
+			}
+			ctx, cancel := context.WithTimeout(c.Context, 10*time.Minute)
+			defer cancel()
+			path, err := executor.Savepoint(ctx, c.String("yid"), c.Args().Get(0), c.Args().Get(1), false, logging.Default())
+			if err != nil {
+				return cli.Exit("savepoint: "+err.Error(), 1)
+			}
+			fmt.Fprintf(c.App.Writer, "Savepoint completed. Path: %s\n", path)
+			return nil
+		},
+	}
+}
+
+func stopCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "stop",
+		Usage:     "stop a job of a yarn-session with a savepoint",
+		ArgsUsage: "<job-id>",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "yid", Usage: "the session's `application id` (default: the last one started)"},
+			&cli.StringFlag{Name: "savepoint-path", Aliases: []string{"p"}, Usage: "savepoint `dir` (default: the job's configured savepoint directory)"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usageError{fmt.Errorf("stop: want one <job-id>")}
+			}
+			ctx, cancel := context.WithTimeout(c.Context, 10*time.Minute)
+			defer cancel()
+			path, err := executor.Savepoint(ctx, c.String("yid"), c.Args().First(), c.String("savepoint-path"), true, logging.Default())
+			if err != nil {
+				return cli.Exit("stop: "+err.Error(), 1)
+			}
+			fmt.Fprintf(c.App.Writer, "Savepoint completed. Path: %s\n", path)
+			return nil
+		},
+	}
+}

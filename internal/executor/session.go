@@ -433,6 +433,22 @@ func (sm *sessionMaster) CancelJob(ctx context.Context, r *floepb.JobRef) (*floe
 	return sm.GetJob(ctx, &floepb.JobRef{JobId: sj.id})
 }
 
+func (sm *sessionMaster) TriggerSavepoint(ctx context.Context, r *floepb.SavepointRequest) (*floepb.SavepointResponse, error) {
+	sj, err := sm.find(r.GetJobId())
+	if err != nil {
+		return nil, err
+	}
+	h, ok := sm.jm.Job(sj.id)
+	if !ok {
+		return nil, status.Errorf(codes.FailedPrecondition, "job %s is not running", sj.id)
+	}
+	path, err := h.TriggerSavepoint(ctx, r.GetDir(), r.GetStop())
+	if err != nil {
+		return nil, status.Errorf(codes.FailedPrecondition, "savepoint of %s: %v", sj.id, err)
+	}
+	return &floepb.SavepointResponse{Path: path}, nil
+}
+
 func (sm *sessionMaster) StopSession(context.Context, *floepb.StopSessionRequest) (*floepb.StopSessionResponse, error) {
 	sm.stop()
 	return &floepb.StopSessionResponse{}, nil

@@ -331,3 +331,17 @@ func uploadBinary(ctx context.Context, fs *hdfsutil.FS, user string, log zerolog
 	}
 	return &floepb.BinaryRef{Uri: fs.URI.String() + p, Sha256: sum, Size: st.Size()}, nil
 }
+
+// Savepoint takes a savepoint of a session's job (and stops it, with stop).
+func Savepoint(ctx context.Context, session, job, dir string, stop bool, log zerolog.Logger) (string, error) {
+	d, closeFn, _, err := dispatcher(ctx, session, log)
+	if err != nil {
+		return "", err
+	}
+	defer closeFn()
+	resp, err := d.TriggerSavepoint(ctx, &floepb.SavepointRequest{JobId: job, Dir: dir, Stop: stop})
+	if err != nil {
+		return "", err
+	}
+	return resp.GetPath(), nil
+}

@@ -789,6 +789,110 @@ func (*StopTaskManagersResponse) Descriptor() ([]byte, []int) {
 	return file_floe_session_proto_rawDescGZIP(), []int{14}
 }
 
+type SavepointRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Dir           string                 `protobuf:"bytes,2,opt,name=dir,proto3" json:"dir,omitempty"`    // empty: the job's configured savepoint directory
+	Stop          bool                   `protobuf:"varint,3,opt,name=stop,proto3" json:"stop,omitempty"` // stop the job once the savepoint is complete
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SavepointRequest) Reset() {
+	*x = SavepointRequest{}
+	mi := &file_floe_session_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SavepointRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SavepointRequest) ProtoMessage() {}
+
+func (x *SavepointRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_floe_session_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SavepointRequest.ProtoReflect.Descriptor instead.
+func (*SavepointRequest) Descriptor() ([]byte, []int) {
+	return file_floe_session_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *SavepointRequest) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *SavepointRequest) GetDir() string {
+	if x != nil {
+		return x.Dir
+	}
+	return ""
+}
+
+func (x *SavepointRequest) GetStop() bool {
+	if x != nil {
+		return x.Stop
+	}
+	return false
+}
+
+type SavepointResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SavepointResponse) Reset() {
+	*x = SavepointResponse{}
+	mi := &file_floe_session_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SavepointResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SavepointResponse) ProtoMessage() {}
+
+func (x *SavepointResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_floe_session_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SavepointResponse.ProtoReflect.Descriptor instead.
+func (*SavepointResponse) Descriptor() ([]byte, []int) {
+	return file_floe_session_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *SavepointResponse) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
 var File_floe_session_proto protoreflect.FileDescriptor
 
 const file_floe_session_proto_rawDesc = "" +
@@ -840,14 +944,21 @@ const file_floe_session_proto_rawDesc = "" +
 	"\x03pid\x18\x01 \x01(\x05R\x03pid\"0\n" +
 	"\x17StopTaskManagersRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\"\x1a\n" +
-	"\x18StopTaskManagersResponse2\xd3\x03\n" +
+	"\x18StopTaskManagersResponse\"O\n" +
+	"\x10SavepointRequest\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x10\n" +
+	"\x03dir\x18\x02 \x01(\tR\x03dir\x12\x12\n" +
+	"\x04stop\x18\x03 \x01(\bR\x04stop\"'\n" +
+	"\x11SavepointResponse\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path2\xa8\x04\n" +
 	"\n" +
 	"Dispatcher\x12L\n" +
 	"\tSubmitJob\x12\x1e.floe.session.SubmitJobRequest\x1a\x1f.floe.session.SubmitJobResponse\x125\n" +
 	"\x06GetJob\x12\x14.floe.session.JobRef\x1a\x15.floe.session.JobInfo\x12I\n" +
 	"\bListJobs\x12\x1d.floe.session.ListJobsRequest\x1a\x1e.floe.session.ListJobsResponse\x128\n" +
 	"\tCancelJob\x12\x14.floe.session.JobRef\x1a\x15.floe.session.JobInfo\x12R\n" +
-	"\vStopSession\x12 .floe.session.StopSessionRequest\x1a!.floe.session.StopSessionResponse\x12g\n" +
+	"\vStopSession\x12 .floe.session.StopSessionRequest\x1a!.floe.session.StopSessionResponse\x12S\n" +
+	"\x10TriggerSavepoint\x12\x1e.floe.session.SavepointRequest\x1a\x1f.floe.session.SavepointResponse\x12g\n" +
 	"\x12RegisterSupervisor\x12'.floe.session.RegisterSupervisorRequest\x1a(.floe.session.RegisterSupervisorResponse2\xd2\x01\n" +
 	"\n" +
 	"Supervisor\x12a\n" +
@@ -866,7 +977,7 @@ func file_floe_session_proto_rawDescGZIP() []byte {
 	return file_floe_session_proto_rawDescData
 }
 
-var file_floe_session_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_floe_session_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_floe_session_proto_goTypes = []any{
 	(*BinaryRef)(nil),                  // 0: floe.session.BinaryRef
 	(*SubmitJobRequest)(nil),           // 1: floe.session.SubmitJobRequest
@@ -883,6 +994,8 @@ var file_floe_session_proto_goTypes = []any{
 	(*StartTaskManagerResponse)(nil),   // 12: floe.session.StartTaskManagerResponse
 	(*StopTaskManagersRequest)(nil),    // 13: floe.session.StopTaskManagersRequest
 	(*StopTaskManagersResponse)(nil),   // 14: floe.session.StopTaskManagersResponse
+	(*SavepointRequest)(nil),           // 15: floe.session.SavepointRequest
+	(*SavepointResponse)(nil),          // 16: floe.session.SavepointResponse
 }
 var file_floe_session_proto_depIdxs = []int32{
 	0,  // 0: floe.session.SubmitJobRequest.binary:type_name -> floe.session.BinaryRef
@@ -893,19 +1006,21 @@ var file_floe_session_proto_depIdxs = []int32{
 	5,  // 5: floe.session.Dispatcher.ListJobs:input_type -> floe.session.ListJobsRequest
 	3,  // 6: floe.session.Dispatcher.CancelJob:input_type -> floe.session.JobRef
 	7,  // 7: floe.session.Dispatcher.StopSession:input_type -> floe.session.StopSessionRequest
-	9,  // 8: floe.session.Dispatcher.RegisterSupervisor:input_type -> floe.session.RegisterSupervisorRequest
-	11, // 9: floe.session.Supervisor.StartTaskManager:input_type -> floe.session.StartTaskManagerRequest
-	13, // 10: floe.session.Supervisor.StopTaskManagers:input_type -> floe.session.StopTaskManagersRequest
-	2,  // 11: floe.session.Dispatcher.SubmitJob:output_type -> floe.session.SubmitJobResponse
-	4,  // 12: floe.session.Dispatcher.GetJob:output_type -> floe.session.JobInfo
-	6,  // 13: floe.session.Dispatcher.ListJobs:output_type -> floe.session.ListJobsResponse
-	4,  // 14: floe.session.Dispatcher.CancelJob:output_type -> floe.session.JobInfo
-	8,  // 15: floe.session.Dispatcher.StopSession:output_type -> floe.session.StopSessionResponse
-	10, // 16: floe.session.Dispatcher.RegisterSupervisor:output_type -> floe.session.RegisterSupervisorResponse
-	12, // 17: floe.session.Supervisor.StartTaskManager:output_type -> floe.session.StartTaskManagerResponse
-	14, // 18: floe.session.Supervisor.StopTaskManagers:output_type -> floe.session.StopTaskManagersResponse
-	11, // [11:19] is the sub-list for method output_type
-	3,  // [3:11] is the sub-list for method input_type
+	15, // 8: floe.session.Dispatcher.TriggerSavepoint:input_type -> floe.session.SavepointRequest
+	9,  // 9: floe.session.Dispatcher.RegisterSupervisor:input_type -> floe.session.RegisterSupervisorRequest
+	11, // 10: floe.session.Supervisor.StartTaskManager:input_type -> floe.session.StartTaskManagerRequest
+	13, // 11: floe.session.Supervisor.StopTaskManagers:input_type -> floe.session.StopTaskManagersRequest
+	2,  // 12: floe.session.Dispatcher.SubmitJob:output_type -> floe.session.SubmitJobResponse
+	4,  // 13: floe.session.Dispatcher.GetJob:output_type -> floe.session.JobInfo
+	6,  // 14: floe.session.Dispatcher.ListJobs:output_type -> floe.session.ListJobsResponse
+	4,  // 15: floe.session.Dispatcher.CancelJob:output_type -> floe.session.JobInfo
+	8,  // 16: floe.session.Dispatcher.StopSession:output_type -> floe.session.StopSessionResponse
+	16, // 17: floe.session.Dispatcher.TriggerSavepoint:output_type -> floe.session.SavepointResponse
+	10, // 18: floe.session.Dispatcher.RegisterSupervisor:output_type -> floe.session.RegisterSupervisorResponse
+	12, // 19: floe.session.Supervisor.StartTaskManager:output_type -> floe.session.StartTaskManagerResponse
+	14, // 20: floe.session.Supervisor.StopTaskManagers:output_type -> floe.session.StopTaskManagersResponse
+	12, // [12:21] is the sub-list for method output_type
+	3,  // [3:12] is the sub-list for method input_type
 	3,  // [3:3] is the sub-list for extension type_name
 	3,  // [3:3] is the sub-list for extension extendee
 	0,  // [0:3] is the sub-list for field type_name
@@ -922,7 +1037,7 @@ func file_floe_session_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_floe_session_proto_rawDesc), len(file_floe_session_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -28,6 +28,7 @@ const (
 	Dispatcher_ListJobs_FullMethodName           = "/floe.session.Dispatcher/ListJobs"
 	Dispatcher_CancelJob_FullMethodName          = "/floe.session.Dispatcher/CancelJob"
 	Dispatcher_StopSession_FullMethodName        = "/floe.session.Dispatcher/StopSession"
+	Dispatcher_TriggerSavepoint_FullMethodName   = "/floe.session.Dispatcher/TriggerSavepoint"
 	Dispatcher_RegisterSupervisor_FullMethodName = "/floe.session.Dispatcher/RegisterSupervisor"
 )
 
@@ -42,6 +43,7 @@ type DispatcherClient interface {
 	ListJobs(ctx context.Context, in *ListJobsRequest, opts ...grpc.CallOption) (*ListJobsResponse, error)
 	CancelJob(ctx context.Context, in *JobRef, opts ...grpc.CallOption) (*JobInfo, error)
 	StopSession(ctx context.Context, in *StopSessionRequest, opts ...grpc.CallOption) (*StopSessionResponse, error)
+	TriggerSavepoint(ctx context.Context, in *SavepointRequest, opts ...grpc.CallOption) (*SavepointResponse, error)
 	RegisterSupervisor(ctx context.Context, in *RegisterSupervisorRequest, opts ...grpc.CallOption) (*RegisterSupervisorResponse, error)
 }
 
@@ -103,6 +105,16 @@ func (c *dispatcherClient) StopSession(ctx context.Context, in *StopSessionReque
 	return out, nil
 }
 
+func (c *dispatcherClient) TriggerSavepoint(ctx context.Context, in *SavepointRequest, opts ...grpc.CallOption) (*SavepointResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SavepointResponse)
+	err := c.cc.Invoke(ctx, Dispatcher_TriggerSavepoint_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *dispatcherClient) RegisterSupervisor(ctx context.Context, in *RegisterSupervisorRequest, opts ...grpc.CallOption) (*RegisterSupervisorResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(RegisterSupervisorResponse)
@@ -124,6 +136,7 @@ type DispatcherServer interface {
 	ListJobs(context.Context, *ListJobsRequest) (*ListJobsResponse, error)
 	CancelJob(context.Context, *JobRef) (*JobInfo, error)
 	StopSession(context.Context, *StopSessionRequest) (*StopSessionResponse, error)
+	TriggerSavepoint(context.Context, *SavepointRequest) (*SavepointResponse, error)
 	RegisterSupervisor(context.Context, *RegisterSupervisorRequest) (*RegisterSupervisorResponse, error)
 	mustEmbedUnimplementedDispatcherServer()
 }
@@ -149,6 +162,9 @@ func (UnimplementedDispatcherServer) CancelJob(context.Context, *JobRef) (*JobIn
 }
 func (UnimplementedDispatcherServer) StopSession(context.Context, *StopSessionRequest) (*StopSessionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method StopSession not implemented")
+}
+func (UnimplementedDispatcherServer) TriggerSavepoint(context.Context, *SavepointRequest) (*SavepointResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method TriggerSavepoint not implemented")
 }
 func (UnimplementedDispatcherServer) RegisterSupervisor(context.Context, *RegisterSupervisorRequest) (*RegisterSupervisorResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RegisterSupervisor not implemented")
@@ -264,6 +280,24 @@ func _Dispatcher_StopSession_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Dispatcher_TriggerSavepoint_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SavepointRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DispatcherServer).TriggerSavepoint(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Dispatcher_TriggerSavepoint_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DispatcherServer).TriggerSavepoint(ctx, req.(*SavepointRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Dispatcher_RegisterSupervisor_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(RegisterSupervisorRequest)
 	if err := dec(in); err != nil {
@@ -308,6 +342,10 @@ var Dispatcher_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "StopSession",
 			Handler:    _Dispatcher_StopSession_Handler,
+		},
+		{
+			MethodName: "TriggerSavepoint",
+			Handler:    _Dispatcher_TriggerSavepoint_Handler,
 		},
 		{
 			MethodName: "RegisterSupervisor",
