@@ -88,7 +88,7 @@ func (t *task) takeCheckpoint(chain runtime.Task, id int64, dir string) {
 func (t *task) upload(id int64, dir string, states map[string]runtime.OperatorState) (map[string]checkpoint.SubtaskState, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	store, base, err := checkpoint.OpenFS(dir)
+	store, _, err := checkpoint.OpenFS(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -107,10 +107,11 @@ func (t *task) upload(id int64, dir string, states map[string]runtime.OperatorSt
 				buf.Write(blk)
 				offsets = append(offsets, int64(buf.Len()))
 			}
-			if err := writeFile(ctx, store, checkpoint.Join(base, name), buf.Bytes()); err != nil {
+			// Handles name files by URI (dir is one), so every process opens them on the same filesystem.
+			if err := writeFile(ctx, store, checkpoint.Join(dir, name), buf.Bytes()); err != nil {
 				return nil, fmt.Errorf("checkpoint %d: %s: %w", id, uid, err)
 			}
-			ss.Keyed = append(ss.Keyed, checkpoint.KeyedHandle{Path: checkpoint.Join(base, name), Size: int64(buf.Len()),
+			ss.Keyed = append(ss.Keyed, checkpoint.KeyedHandle{Path: checkpoint.Join(dir, name), Size: int64(buf.Len()),
 				Start: st.KeyGroupStart, Offsets: offsets})
 		}
 		if len(st.List) > 0 {

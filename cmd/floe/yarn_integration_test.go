@@ -412,3 +412,87 @@ func waitStatus(t *testing.T, app, job, want string) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// Exactly-once on YARN: keyed-count with checkpoints on HDFS and its output
+// on HDFS; a TaskManager container is killed mid-run; the committed output
+// holds every count of every key exactly once.
+func TestIntegrationExactlyOnceOnYarnWithHDFSCheckpoints(t *testing.T) {
+	dir := testenv.HadoopConfDir(t)
+	t.Setenv("HADOOP_CONF_DIR", dir)
+	base := toHDFS(t, nil)
+	const events, keys = 12000, 7
+	cmd := exec.Command(floeBin, "run", "-t", "yarn-per-job", "-p", "2", "-s", "1", "-jm", "256m", "-tm", "256m",
+		"-D", "execution.checkpointing.interval=300ms", "-D", "execution.checkpointing.dir="+base+"/checkpoints",
+		"-D", "restart-strategy.fixed-delay.delay=200ms",
+		"keyed-count", "--events", strconv.Itoa(events), "--keys", strconv.Itoa(keys), "--rate", "3000", "--output", base+"/out")
+	cmd.Env = append(os.Environ(), "HADOOP_CONF_DIR="+dir)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var pids []int
+	for deadline := time.Now().Add(90 * time.Second); len(pids) < 2; {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("TaskManagers did not start: %s %s", stdout.String(), stderr.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+		pids = taskManagerPIDs(t, base+"/out")
+	}
+	time.Sleep(1500 * time.Millisecond) // a few checkpoints in
+	if err := syscall.Kill(pids[1], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(3 * time.Minute):
+		cmd.Process.Kill()
+		t.Fatal("job did not end")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+	fsy, root, err := fsys.Resolve(base + "/out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents, err := fsy.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".") {
+			t.Errorf("uncommitted file %s visible", e.Name())
+			continue
+		}
+		f, err := fsy.Open(fsy.Join(root, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			got[sc.Text()]++
+		}
+		f.Close()
+	}
+	per := map[int]int{}
+	for i := range events {
+		per[i%keys]++
+	}
+	want := 0
+	for k, n := range per {
+		for c := 1; c <= n; c++ {
+			want++
+			if l := fmt.Sprintf("k%d\t%d", k, c); got[l] != 1 {
+				t.Fatalf("%q appears %d times in the committed output", l, got[l])
+			}
+		}
+	}
+	if len(got) != want {
+		t.Fatalf("%d distinct lines, want %d", len(got), want)
+	}
+}
