@@ -264,3 +264,76 @@ func TestSavepointRescale(t *testing.T) {
 		t.Fatalf("%d distinct lines, want %d", len(got), len(want))
 	}
 }
+
+// List, map and reducing state, through a restore at another parallelism.
+func TestStateKindsSurviveRescale(t *testing.T) {
+	type out struct {
+		Key  string
+		Sum  int64
+		Seen int
+		Last int64
+		Odd  int64
+	}
+	const events, keys = 600, 5
+	dir := t.TempDir()
+	sum := datastream.NewReducingState[string, int64]("sum", func(a, b int64) int64 { return a + b })
+	seen := datastream.NewListState[string, int64]("seen")
+	parity := datastream.NewMapState[string, bool, int64]("parity")
+	build := func(p int, from string) (*datastream.Environment, *datastream.Collector[out]) {
+		kv := map[string]string{config.Parallelism: fmt.Sprint(p), config.BufferTimeout: "5ms",
+			"execution.checkpointing.savepoint-dir": "file://" + filepath.Join(dir, "sp"), "restart-strategy.type": "none"}
+		if from != "" {
+			kv["execution.savepoint.path"] = from
+		}
+		env := datastream.NewEnvironment(datastream.WithConfig(config.New(kv)))
+		src := datastream.Generate(env, func(i int64) int64 { return i }, datastream.GeneratorOptions{Count: events, RatePerSecond: 1000}).UID("src")
+		res := datastream.Process(datastream.KeyBy(src, func(i int64) string { return fmt.Sprintf("k%d", i%keys) }),
+			func(ctx *datastream.KeyedContext[string], i int64, emit func(out)) {
+				sum.Add(ctx, i)
+				seen.Add(ctx, i)
+				n, _ := parity.Get(ctx, i%2 == 1)
+				parity.Put(ctx, i%2 == 1, n+1)
+				s, _ := sum.Get(ctx)
+				odd, _ := parity.Get(ctx, true)
+				emit(out{ctx.Key(), s, len(seen.Get(ctx)), i, odd})
+			}, sum, seen, parity).UID("proc")
+		c, _ := datastream.Collect(res)
+		return env, c
+	}
+	env, _ := build(2, "")
+	client, err := env.ExecuteAsync(context.Background(), "kinds")
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(250 * time.Millisecond)
+	sp, err := client.Savepoint(context.Background(), "", true)
+	client.Wait(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, col := build(3, sp)
+	if _, err := env.Execute(context.Background(), "kinds"); err != nil {
+		t.Fatal(err)
+	}
+	final := map[string]out{}
+	for _, o := range col.Items() {
+		if o.Seen > final[o.Key].Seen {
+			final[o.Key] = o
+		}
+	}
+	for k := range int64(keys) {
+		var wantSum, wantOdd int64
+		n := 0
+		for i := k; i < events; i += keys {
+			wantSum += i
+			n++
+			if i%2 == 1 {
+				wantOdd++
+			}
+		}
+		got := final[fmt.Sprintf("k%d", k)]
+		if got.Sum != wantSum || got.Seen != n || got.Odd != wantOdd {
+			t.Fatalf("key k%d: got %+v, want sum %d, %d seen, %d odd", k, got, wantSum, n, wantOdd)
+		}
+	}
+}

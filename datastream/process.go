@@ -119,3 +119,156 @@ func (p *processOp[T, K, U]) RestoreState(st runtime.OperatorState) error {
 	}
 	return nil
 }
+
+// ListState is a list of values per key.
+type ListState[K comparable, T any] struct{ name string }
+
+// NewListState declares a list state called name.
+func NewListState[K comparable, T any](name string) ListState[K, T] {
+	return ListState[K, T]{name: name}
+}
+
+func (s ListState[K, T]) declare(b *state.Backend[K]) error {
+	_, err := state.Value[K, []T](b, s.name)
+	return err
+}
+
+func (s ListState[K, T]) table(c *KeyedContext[K]) *state.Table[K, []T] {
+	t, err := state.Value[K, []T](c.backend, s.name)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+// Get returns the current key's list (nil when empty). Do not modify it.
+func (s ListState[K, T]) Get(c *KeyedContext[K]) []T {
+	v, _ := s.table(c).Get(c.key)
+	return v
+}
+
+// Add appends v to the current key's list.
+func (s ListState[K, T]) Add(c *KeyedContext[K], v T) {
+	t := s.table(c)
+	l, _ := t.Get(c.key)
+	t.Put(c.key, append(l, v))
+}
+
+// Update replaces the current key's list.
+func (s ListState[K, T]) Update(c *KeyedContext[K], vs []T) { s.table(c).Put(c.key, vs) }
+
+// Clear empties the current key's list.
+func (s ListState[K, T]) Clear(c *KeyedContext[K]) { s.table(c).Delete(c.key) }
+
+// MapState is a map per key. Its entries are kept as a Go map and
+// checkpointed as a list of pairs.
+type MapState[K comparable, UK comparable, UV any] struct{ name string }
+
+// NewMapState declares a map state called name.
+func NewMapState[K comparable, UK comparable, UV any](name string) MapState[K, UK, UV] {
+	return MapState[K, UK, UV]{name: name}
+}
+
+// MapEntry is one entry of a MapState.
+type MapEntry[UK comparable, UV any] struct {
+	Key   UK
+	Value UV
+}
+
+func (s MapState[K, UK, UV]) declare(b *state.Backend[K]) error {
+	_, err := state.Value[K, []MapEntry[UK, UV]](b, s.name)
+	return err
+}
+
+func (s MapState[K, UK, UV]) table(c *KeyedContext[K]) *state.Table[K, []MapEntry[UK, UV]] {
+	t, err := state.Value[K, []MapEntry[UK, UV]](c.backend, s.name)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+// Get returns the value of uk under the current key.
+func (s MapState[K, UK, UV]) Get(c *KeyedContext[K], uk UK) (UV, bool) {
+	l, _ := s.table(c).Get(c.key)
+	for _, e := range l {
+		if e.Key == uk {
+			return e.Value, true
+		}
+	}
+	var zero UV
+	return zero, false
+}
+
+// Put sets uk to v under the current key.
+func (s MapState[K, UK, UV]) Put(c *KeyedContext[K], uk UK, v UV) {
+	t := s.table(c)
+	l, _ := t.Get(c.key)
+	for i := range l {
+		if l[i].Key == uk {
+			l[i].Value = v
+			return
+		}
+	}
+	t.Put(c.key, append(l, MapEntry[UK, UV]{uk, v}))
+}
+
+// Remove deletes uk under the current key.
+func (s MapState[K, UK, UV]) Remove(c *KeyedContext[K], uk UK) {
+	t := s.table(c)
+	l, _ := t.Get(c.key)
+	for i := range l {
+		if l[i].Key == uk {
+			l = append(l[:i], l[i+1:]...)
+			if len(l) == 0 {
+				t.Delete(c.key)
+			} else {
+				t.Put(c.key, l)
+			}
+			return
+		}
+	}
+}
+
+// Entries returns the current key's entries. Do not modify them.
+func (s MapState[K, UK, UV]) Entries(c *KeyedContext[K]) []MapEntry[UK, UV] {
+	l, _ := s.table(c).Get(c.key)
+	return l
+}
+
+// ReducingState keeps one value per key, folding every added value in with reduce.
+type ReducingState[K comparable, T any] struct {
+	name   string
+	reduce func(acc, v T) T
+}
+
+// NewReducingState declares a reducing state called name.
+func NewReducingState[K comparable, T any](name string, reduce func(acc, v T) T) ReducingState[K, T] {
+	return ReducingState[K, T]{name: name, reduce: reduce}
+}
+
+func (s ReducingState[K, T]) declare(b *state.Backend[K]) error {
+	_, err := state.Value[K, T](b, s.name)
+	return err
+}
+
+// Add folds v into the current key's value.
+func (s ReducingState[K, T]) Add(c *KeyedContext[K], v T) {
+	t, err := state.Value[K, T](c.backend, s.name)
+	if err != nil {
+		panic(err)
+	}
+	if acc, ok := t.Get(c.key); ok {
+		v = s.reduce(acc, v)
+	}
+	t.Put(c.key, v)
+}
+
+// Get returns the current key's reduced value.
+func (s ReducingState[K, T]) Get(c *KeyedContext[K]) (T, bool) {
+	t, err := state.Value[K, T](c.backend, s.name)
+	if err != nil {
+		panic(err)
+	}
+	return t.Get(c.key)
+}

@@ -377,3 +377,15 @@ func Discard[T any](s Stream[T]) Sink {
 		return runtime.Discard[T]{}, nil, nil
 	})
 }
+
+// WriteJSON writes every record as one JSON object per line (encoding/json,
+// so field tags apply) to dir, with WriteText's exactly-once part files.
+func WriteJSON[T any](s Stream[T], dir string) Sink {
+	return WriteText(s, dir, func(v T) string {
+		b, err := json.Marshal(v)
+		if err != nil {
+			panic(fmt.Sprintf("WriteJSON: %v", err))
+		}
+		return string(b)
+	}).Name("Sink: JSON " + dir)
+}
