@@ -6,11 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 
@@ -22,9 +20,7 @@ import (
 	"floe/appmaster"
 	"floe/internal/config"
 	"floe/internal/fsys"
-	"floe/internal/hadoop/conf"
 	"floe/internal/hadoop/hadooppb"
-	"floe/internal/hadoop/ipc"
 	"floe/internal/jobgraph"
 	"floe/internal/rpc"
 	"floe/internal/rpc/floepb"
@@ -140,37 +136,11 @@ func runSessionMaster(ctx context.Context, log zerolog.Logger) error {
 		wg.Wait()
 	}()
 	wg.Go(func() { jm.Run(jmCtx) })
-	restLis, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return fmt.Errorf("rest: %w", err)
-	}
-	rest := &http.Server{Handler: jm.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	wg.Go(func() { rest.Serve(restLis) })
-	defer rest.Close()
-
-	hc, err := conf.Load()
+	hc, am, stopAM, err := startApplicationMaster(ctx, jm, host, &wg, log)
 	if err != nil {
 		return err
 	}
-	tok, err := yarn.AMRMTokenFromEnvironment()
-	if err != nil {
-		return err
-	}
-	rm, err := yarn.NewAMRMClient(hc, tok, ipc.WithLogger(log))
-	if err != nil {
-		return err
-	}
-	am := yarn.NewAM(rm, yarn.NewNMClient(ipc.WithLogger(log)))
-	defer am.Close()
-	_, portStr, _ := net.SplitHostPort(jm.Address())
-	port, _ := strconv.Atoi(portStr)
-	rctx, cancel := context.WithTimeout(ctx, time.Minute)
-	_, err = am.Register(rctx, host, int32(port), "http://"+restLis.Addr().String()+"/")
-	cancel()
-	if err != nil {
-		return fmt.Errorf("register with the ResourceManager: %w", err)
-	}
-	log.Info().Str("tracking_url", "http://"+restLis.Addr().String()+"/").Msg("session ready")
+	defer stopAM()
 
 	slots, err := c.Int(config.Slots, 1)
 	if err != nil {

@@ -59,38 +59,11 @@ func runApplicationMaster(ctx context.Context, g *jobgraph.JobGraph, log zerolog
 	}()
 	wg.Go(func() { jm.Run(jmCtx) })
 
-	restLis, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return fmt.Errorf("rest: %w", err)
-	}
-	rest := &http.Server{Handler: jm.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	wg.Go(func() { rest.Serve(restLis) })
-	defer rest.Close()
-	trackingURL := "http://" + restLis.Addr().String() + "/"
-
-	c, err := conf.Load()
+	c, am, stopAM, err := startApplicationMaster(ctx, jm, host, &wg, log)
 	if err != nil {
 		return err
 	}
-	tok, err := yarn.AMRMTokenFromEnvironment()
-	if err != nil {
-		return err
-	}
-	rm, err := yarn.NewAMRMClient(c, tok, ipc.WithLogger(log))
-	if err != nil {
-		return err
-	}
-	am := yarn.NewAM(rm, yarn.NewNMClient(ipc.WithLogger(log)))
-	defer am.Close()
-	_, portStr, _ := net.SplitHostPort(jm.Address())
-	port, _ := strconv.Atoi(portStr)
-	rctx, cancel := context.WithTimeout(ctx, time.Minute)
-	reg, err := am.Register(rctx, host, int32(port), trackingURL)
-	cancel()
-	if err != nil {
-		return fmt.Errorf("register with the ResourceManager: %w", err)
-	}
-	log.Info().Str("tracking_url", trackingURL).Str("queue", reg.GetQueue()).Msg("registered with the ResourceManager")
+	defer stopAM()
 
 	restart, err := RestartStrategy(g.Config)
 	if err != nil {
@@ -132,6 +105,46 @@ func runApplicationMaster(ctx context.Context, g *jobgraph.JobGraph, log zerolog
 	}
 	cleanStaging(c, log)
 	return finish(context.WithoutCancel(ctx), am, status, diag, log)
+}
+
+// startApplicationMaster serves the JobManager's REST interface (the
+// tracking URL) and registers with the ResourceManager. stop closes both.
+func startApplicationMaster(ctx context.Context, jm *appmaster.JobManager, host string, wg *sync.WaitGroup, log zerolog.Logger) (*conf.Conf, *yarn.AM, func(), error) {
+	restLis, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("rest: %w", err)
+	}
+	rest := &http.Server{Handler: jm.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	wg.Go(func() { rest.Serve(restLis) })
+	fail := func(err error) (*conf.Conf, *yarn.AM, func(), error) {
+		rest.Close()
+		return nil, nil, nil, err
+	}
+	trackingURL := "http://" + restLis.Addr().String() + "/"
+	c, err := conf.Load()
+	if err != nil {
+		return fail(err)
+	}
+	tok, err := yarn.AMRMTokenFromEnvironment()
+	if err != nil {
+		return fail(err)
+	}
+	rm, err := yarn.NewAMRMClient(c, tok, ipc.WithLogger(log))
+	if err != nil {
+		return fail(err)
+	}
+	am := yarn.NewAM(rm, yarn.NewNMClient(ipc.WithLogger(log)))
+	_, portStr, _ := net.SplitHostPort(jm.Address())
+	port, _ := strconv.Atoi(portStr)
+	rctx, cancel := context.WithTimeout(ctx, time.Minute)
+	reg, err := am.Register(rctx, host, int32(port), trackingURL)
+	cancel()
+	if err != nil {
+		am.Close()
+		return fail(fmt.Errorf("register with the ResourceManager: %w", err))
+	}
+	log.Info().Str("tracking_url", trackingURL).Str("queue", reg.GetQueue()).Msg("registered with the ResourceManager")
+	return c, am, func() { am.Close(); rest.Close() }, nil
 }
 
 func finish(ctx context.Context, am *yarn.AM, status hadooppb.FinalApplicationStatusProto, diag string, log zerolog.Logger) error {
