@@ -73,7 +73,7 @@ func yarnSessionCommand() *cli.Command {
 func cancelCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "cancel",
-		Usage:     "cancel a job of a yarn-session",
+		Usage:     "cancel a job on YARN (-yid: its application; default: the last session)",
 		ArgsUsage: "<job-id>",
 		Flags:     []cli.Flag{&cli.StringFlag{Name: "yid", Usage: "the session's `application id` (default: the last one started)"}},
 		Action: func(c *cli.Context) error {
@@ -95,7 +95,7 @@ func cancelCommand() *cli.Command {
 func savepointCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "savepoint",
-		Usage:     "take a savepoint of a job in a yarn-session",
+		Usage:     "take a savepoint of a job on YARN (a session's or a per-job application's: -yid)",
 		ArgsUsage: "<job-id> [savepoint-dir]",
 		Flags:     []cli.Flag{&cli.StringFlag{Name: "yid", Usage: "the session's `application id` (default: the last one started)"}},
 		Action: func(c *cli.Context) error {
@@ -117,7 +117,7 @@ func savepointCommand() *cli.Command {
 func stopCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "stop",
-		Usage:     "stop a job of a yarn-session with a savepoint",
+		Usage:     "stop a job on YARN with a savepoint (-yid: its application)",
 		ArgsUsage: "<job-id>",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "yid", Usage: "the session's `application id` (default: the last one started)"},

@@ -496,3 +496,103 @@ func TestIntegrationExactlyOnceOnYarnWithHDFSCheckpoints(t *testing.T) {
 		t.Fatalf("%d distinct lines, want %d", len(got), want)
 	}
 }
+
+// floe savepoint and floe stop reach the job of a per-job application; a new
+// application restores from the savepoint (-s) and goes on counting.
+func TestIntegrationPerJobSavepointAndStop(t *testing.T) {
+	dir := testenv.HadoopConfDir(t)
+	home := t.TempDir()
+	t.Setenv("HADOOP_CONF_DIR", dir)
+	t.Setenv("FLOE_HOME", home)
+	env := []string{"HADOOP_CONF_DIR=" + dir, "FLOE_HOME=" + home}
+	base := toHDFS(t, nil)
+	args := []string{"run", "-t", "yarn-per-job", "-d", "-p", "2", "-jm", "256m", "-tm", "256m",
+		"-D", "execution.checkpointing.interval=500ms", "-D", "execution.checkpointing.dir=" + base + "/checkpoints",
+		"-D", "execution.checkpointing.savepoint-dir=" + base + "/savepoints",
+		"keyed-count", "--events", "0", "--keys", "5", "--rate", "500", "--output", base + "/out"}
+	r := floe(t, env, args...)
+	if r.code != 0 {
+		t.Fatalf("exit %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	app := appIDRe.FindString(r.stdout)
+	job := regexp.MustCompile(`JobID ([0-9a-f]{32})`).FindStringSubmatch(r.stdout)[1]
+	rm := rmClient(t, dir)
+	appID, _ := yarn.ParseApplicationID(app)
+	defer rm.Kill(context.Background(), appID, "test done")
+	waitRunning := func() {
+		deadline := time.Now().Add(90 * time.Second)
+		for {
+			jobs, _, err := executor.SessionJobs(context.Background(), app, zerolog.Nop())
+			if err == nil && len(jobs) == 1 && jobs[0].GetStatus() == "RUNNING" {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("job not running: %v %v", jobs, err)
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+	}
+	waitRunning()
+	time.Sleep(time.Second)
+	r = floe(t, env, "savepoint", "-yid", app, job)
+	if r.code != 0 || !strings.Contains(r.stdout, "Savepoint completed. Path: ") {
+		t.Fatalf("savepoint: exit %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	r = floe(t, env, "stop", "-yid", app, job)
+	if r.code != 0 {
+		t.Fatalf("stop: exit %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	sp := strings.TrimSpace(strings.TrimPrefix(regexp.MustCompile(`Path: (\S+)`).FindString(r.stdout), "Path: "))
+	fsy, p, err := fsys.Resolve(sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fsy.Stat(fsy.Join(p, "_metadata")); err != nil {
+		t.Fatalf("savepoint %s has no _metadata: %v", sp, err)
+	}
+	// The first run's counts, then a new application from the savepoint.
+	counted := map[string]int{}
+	readCounts := func() {
+		out, root, _ := fsys.Resolve(base + "/out")
+		ents, _ := out.ReadDir(root)
+		clear(counted)
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), ".") {
+				continue
+			}
+			f, _ := out.Open(out.Join(root, e.Name()))
+			sc := bufio.NewScanner(f)
+			for sc.Scan() {
+				counted[sc.Text()]++
+			}
+			f.Close()
+		}
+	}
+	readCounts()
+	before := len(counted)
+	bounded := append([]string{}, args...)
+	bounded = append(bounded[:1], append([]string{"-s", sp}, bounded[1:]...)...)
+	for i, a := range bounded {
+		if a == "-d" {
+			bounded = append(bounded[:i], bounded[i+1:]...)
+			break
+		}
+	}
+	for i, a := range bounded {
+		if a == "0" && bounded[i-1] == "--events" {
+			bounded[i] = strconv.Itoa(before + 500) // the restored generator goes on to here
+		}
+	}
+	if r := floe(t, env, bounded...); r.code != 0 {
+		t.Fatalf("restore: exit %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	readCounts()
+	for l, n := range counted {
+		if n != 1 {
+			t.Fatalf("%q appears %d times across the two runs", l, n)
+		}
+	}
+	if len(counted) <= before {
+		t.Fatalf("the restored run added nothing: %d lines before, %d after", before, len(counted))
+	}
+}

@@ -53,16 +53,22 @@ func sessionDir() string {
 	return filepath.Join(home, ".floe", "yarn-sessions")
 }
 
-func saveSession(r sessionRecord) error {
+// saveApplication remembers an application's secret for this user.
+func saveApplication(r sessionRecord) error {
 	dir := sessionDir()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	b, _ := json.Marshal(r)
-	if err := os.WriteFile(filepath.Join(dir, r.Application+".json"), b, 0o600); err != nil {
+	return os.WriteFile(filepath.Join(dir, r.Application+".json"), b, 0o600)
+}
+
+// saveSession remembers a session and makes it the default for -t yarn-session.
+func saveSession(r sessionRecord) error {
+	if err := saveApplication(r); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "last"), []byte(r.Application), 0o600)
+	return os.WriteFile(filepath.Join(sessionDir(), "last"), []byte(r.Application), 0o600)
 }
 
 func loadSession(id string) (sessionRecord, error) {

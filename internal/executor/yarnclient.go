@@ -136,6 +136,11 @@ func (yc *yarnClient) run(ctx context.Context) (*Result, error) {
 		yc.fs.RemoveAll(staging)
 		return nil, fmt.Errorf("yarn: submit: %w", err)
 	}
+	// Remember the application's secret for this user, so that floe list,
+	// cancel, savepoint and stop can reach it (-yid).
+	if err := saveApplication(sessionRecord{Application: appID.String(), Secret: secret, Started: time.Now()}); err != nil {
+		yc.log.Warn().Err(err).Msg("cannot remember the application's secret; floe savepoint will not reach it")
+	}
 	yc.out.Printf("Submitted application %s\n", appID)
 	yc.out.Printf("Job has been submitted with JobID %s\n", jobID)
 	if !attached {
