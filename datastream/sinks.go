@@ -12,6 +12,10 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/apache/arrow/go/v17/parquet"
+	"github.com/apache/arrow/go/v17/parquet/pqarrow"
+
+	"floe/internal/codec"
 	"floe/internal/fsys"
 	"floe/internal/runtime"
 )
@@ -107,7 +111,34 @@ func Print[T any](s Stream[T], format func(T) string) Sink {
 // files of the restored checkpoint are published and files written after it
 // are removed.
 func WriteText[T any](s Stream[T], dir string, format func(T) string) Sink {
-	return sinkNode(s, "Sink: "+dir, func(info runtime.TaskInfo) (runtime.Output[T], closer, error) {
+	return fileSink(s, "Sink: "+dir, dir, func(f io.WriteCloser) (partWriter[T], error) {
+		return &textPart[T]{f: f, w: bufio.NewWriterSize(f, 1<<16), format: format}, nil
+	})
+}
+
+// WriteParquet writes records as Parquet files (one row group per 64k rows,
+// columns from T's Arrow schema, see floe/internal/codec) with WriteText's
+// exactly-once part files.
+func WriteParquet[T any](s Stream[T], dir string) Sink {
+	if _, err := codec.For[T](); err != nil {
+		s.env.fail(fmt.Errorf("%w: WriteParquet: %w", ErrInvalidJob, err))
+	}
+	return fileSink(s, "Sink: Parquet "+dir, dir, func(f io.WriteCloser) (partWriter[T], error) {
+		c, err := codec.For[T]()
+		if err != nil {
+			return nil, err
+		}
+		pw, err := pqarrow.NewFileWriter(c.Schema(), f, parquet.NewWriterProperties(), pqarrow.DefaultWriterProps())
+		if err != nil {
+			return nil, err
+		}
+		return &parquetPart[T]{f: f, pw: pw, c: c}, nil
+	})
+}
+
+// fileSink adds an exactly-once part-file sink writing parts with newPart.
+func fileSink[T any](s Stream[T], name, dir string, newPart func(io.WriteCloser) (partWriter[T], error)) Sink {
+	return sinkNode(s, name, func(info runtime.TaskInfo) (runtime.Output[T], closer, error) {
 		fsy, root, err := fsys.Resolve(dir)
 		if err != nil {
 			return nil, nil, err
@@ -115,21 +146,103 @@ func WriteText[T any](s Stream[T], dir string, format func(T) string) Sink {
 		if err := fsy.MkdirAll(root); err != nil {
 			return nil, nil, fmt.Errorf("output directory: %w", err)
 		}
-		ts := &textSink[T]{fsy: fsy, root: root, info: info, format: format}
+		ts := &textSink[T]{fsy: fsy, root: root, info: info, newPart: newPart}
 		return ts, ts.abandon, nil
 	})
 }
+
+type parquetPart[T any] struct {
+	f    io.WriteCloser
+	pw   *pqarrow.FileWriter
+	c    *codec.Codec[T]
+	rows []T
+}
+
+const parquetRowGroup = 64 << 10
+
+func (p *parquetPart[T]) write(v T) error {
+	p.rows = append(p.rows, v)
+	if len(p.rows) >= parquetRowGroup {
+		return p.flush()
+	}
+	return nil
+}
+
+func (p *parquetPart[T]) flush() error {
+	if len(p.rows) == 0 {
+		return nil
+	}
+	rec, err := p.c.Encode(nil, p.rows)
+	if err != nil {
+		return err
+	}
+	defer rec.Release()
+	clear(p.rows)
+	p.rows = p.rows[:0]
+	return p.pw.Write(rec)
+}
+
+func (p *parquetPart[T]) close() error {
+	if err := p.flush(); err != nil {
+		p.f.Close()
+		return err
+	}
+	if err := p.pw.Close(); err != nil {
+		p.f.Close()
+		return err
+	}
+	return p.f.Close()
+}
+
+func (p *parquetPart[T]) abort() { p.f.Close() }
+
+// partWriter writes one part file in some format.
+type partWriter[T any] interface {
+	write(v T) error
+	// close finishes the file (footer, flush) and closes it.
+	close() error
+	// abort closes the file without finishing it.
+	abort()
+}
+
+type textPart[T any] struct {
+	f      io.WriteCloser
+	w      *bufio.Writer
+	format func(T) string
+}
+
+func (p *textPart[T]) write(v T) error {
+	var err error
+	if p.format != nil {
+		_, err = io.WriteString(p.w, p.format(v))
+	} else {
+		_, err = fmt.Fprint(p.w, v)
+	}
+	if err == nil {
+		err = p.w.WriteByte('\n')
+	}
+	return err
+}
+
+func (p *textPart[T]) close() error {
+	if err := p.w.Flush(); err != nil {
+		p.f.Close()
+		return err
+	}
+	return p.f.Close()
+}
+
+func (p *textPart[T]) abort() { p.f.Close() }
 
 // textSink is WriteText's two-phase-commit writer for one subtask.
 type textSink[T any] struct {
 	fsy     fsys.FS
 	root    string
 	info    runtime.TaskInfo
-	format  func(T) string
+	newPart func(io.WriteCloser) (partWriter[T], error)
 	seq     int  // number of the part file being written
 	ready   bool // restored, or what failed attempts left was removed
-	f       io.WriteCloser
-	w       *bufio.Writer
+	part    partWriter[T]
 	pending []pendingPart
 }
 
@@ -179,37 +292,41 @@ func (t *textSink[T]) write(v T) error {
 	if err := t.prepare(); err != nil {
 		return err
 	}
-	if t.f == nil {
+	if t.part == nil {
 		f, err := t.fsy.Create(t.path(t.name("inprogress", t.seq)))
 		if err != nil {
 			return fmt.Errorf("output file: %w", err)
 		}
-		t.f, t.w = f, bufio.NewWriterSize(f, 1<<16)
+		if t.part, err = t.newPart(&onceCloser{WriteCloser: f}); err != nil {
+			f.Close()
+			return fmt.Errorf("output file: %w", err)
+		}
 	}
-	var err error
-	if t.format != nil {
-		_, err = io.WriteString(t.w, t.format(v))
-	} else {
-		_, err = fmt.Fprint(t.w, v)
-	}
-	if err == nil {
-		err = t.w.WriteByte('\n')
-	}
-	return err
+	return t.part.write(v)
+}
+
+// onceCloser lets format writers and the sink both close a file.
+type onceCloser struct {
+	io.WriteCloser
+	once sync.Once
+	err  error
+}
+
+func (c *onceCloser) Close() error {
+	c.once.Do(func() { c.err = c.WriteCloser.Close() })
+	return c.err
 }
 
 // closePart closes the current in-progress file and renames it to kind.
 func (t *textSink[T]) closePart(kind string) (string, error) {
-	if t.f == nil {
+	if t.part == nil {
 		return "", nil
 	}
-	if err := t.w.Flush(); err != nil {
+	err := t.part.close()
+	t.part = nil
+	if err != nil {
 		return "", err
 	}
-	if err := t.f.Close(); err != nil {
-		return "", err
-	}
-	t.f, t.w = nil, nil
 	to := t.name(kind, t.seq)
 	if err := t.fsy.Rename(t.path(t.name("inprogress", t.seq)), t.path(to)); err != nil {
 		return "", err
@@ -236,7 +353,7 @@ func (t *textSink[T]) Emit(e runtime.Event) {
 }
 
 func (t *textSink[T]) SnapshotState(id int64) (runtime.OperatorState, error) {
-	if seq := t.seq; t.f != nil {
+	if seq := t.seq; t.part != nil {
 		name, err := t.closePart("pending")
 		if err != nil {
 			return runtime.OperatorState{}, err
@@ -326,10 +443,10 @@ func (t *textSink[T]) cleanup(next int) error {
 // abandon runs when the task ends: a failed or cancelled attempt leaves no
 // visible output behind (its in-progress file is removed).
 func (t *textSink[T]) abandon() error {
-	if t.f != nil {
-		t.f.Close()
+	if t.part != nil {
+		t.part.abort()
 		t.fsy.RemoveAll(t.path(t.name("inprogress", t.seq)))
-		t.f, t.w = nil, nil
+		t.part = nil
 	}
 	return nil
 }
