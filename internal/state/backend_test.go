@@ -3,12 +3,13 @@ package state
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"floe/internal/fsys"
 	"floe/internal/keygroup"
 )
 
@@ -149,42 +150,87 @@ func FuzzRestore(f *testing.F) {
 	})
 }
 
-// BenchmarkCheckpointRestore100MB snapshots about 100 MB of keyed state (one
-// million keys with 100-byte values, 128 key groups) to a file on local disk
-// and restores it into a new backend; it reports seconds for each half.
-func BenchmarkCheckpointRestore100MB(b *testing.B) {
-	const keys, maxP = 1_000_000, 128
-	src, _ := NewBackend[string](maxP)
-	tab, _ := Value[string, counter](src, "v")
-	pad := strings.Repeat("x", 84)
-	for i := range keys {
-		tab.Put(fmt.Sprintf("key-%010d", i), counter{N: int64(i), Tags: []string{pad}})
+// BenchmarkCheckpointRestore snapshots keyed state (100-byte values, 128 key
+// groups) into one file, as a checkpoint does, and restores it into a new
+// backend; it reports seconds for each half. Sizes: 100MB always, 1GB with
+// FLOE_BENCH_LARGE=1. Filesystems: local disk, and HDFS when
+// FLOE_INTEGRATION=1 and HADOOP_CONF_DIR point at a cluster (make bench-yarn).
+func BenchmarkCheckpointRestore(b *testing.B) {
+	sizes := []struct {
+		name string
+		keys int
+	}{{"100MB", 1_000_000}}
+	if os.Getenv("FLOE_BENCH_LARGE") == "1" {
+		sizes = append(sizes, struct {
+			name string
+			keys int
+		}{"1GB", 10_000_000})
 	}
-	path := filepath.Join(b.TempDir(), "state")
+	targets := []struct{ name, dir string }{{"local", b.TempDir()}}
+	if os.Getenv("FLOE_INTEGRATION") == "1" && os.Getenv("HADOOP_CONF_DIR") != "" {
+		targets = append(targets, struct{ name, dir string }{"hdfs", fmt.Sprintf("hdfs:///tmp/floe-bench-%d", time.Now().UnixNano())})
+	}
+	for _, size := range sizes {
+		src, _ := NewBackend[string](128)
+		tab, _ := Value[string, counter](src, "v")
+		pad := strings.Repeat("x", 84)
+		for i := range size.keys {
+			tab.Put(fmt.Sprintf("key-%010d", i), counter{N: int64(i), Tags: []string{pad}})
+		}
+		for _, tg := range targets {
+			b.Run(size.name+"/"+tg.name, func(b *testing.B) { checkpointRestore(b, src, tg.dir) })
+		}
+	}
+}
+
+func checkpointRestore(b *testing.B, src *Backend[string], dir string) {
+	fsy, root, err := fsys.Resolve(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := fsy.MkdirAll(root); err != nil {
+		b.Fatal(err)
+	}
+	defer fsy.RemoveAll(root)
+	path := fsy.Join(root, "state")
 	var snap, restore time.Duration
 	var size int64
 	for b.Loop() {
 		t0 := time.Now()
-		blocks, err := src.Snapshot(0, maxP)
+		blocks, err := src.Snapshot(0, 128)
 		if err != nil {
 			b.Fatal(err)
 		}
-		f, _ := os.Create(path)
+		w, err := fsy.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
 		offsets := []int64{0}
 		for _, blk := range blocks {
-			f.Write(blk)
+			if _, err := w.Write(blk); err != nil {
+				b.Fatal(err)
+			}
 			offsets = append(offsets, offsets[len(offsets)-1]+int64(len(blk)))
 		}
-		f.Sync()
-		f.Close()
+		if err := w.Close(); err != nil {
+			b.Fatal(err)
+		}
 		snap += time.Since(t0)
 		size = offsets[len(offsets)-1]
 
 		t1 := time.Now()
-		data, _ := os.ReadFile(path)
-		dst, _ := NewBackend[string](maxP)
+		r, err := fsy.Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		data, err := io.ReadAll(r)
+		r.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		dst, _ := NewBackend[string](128)
 		Value[string, counter](dst, "v")
-		for g := range maxP {
+		for g := range 128 {
 			if err := dst.Restore(data[offsets[g]:offsets[g+1]], false); err != nil {
 				b.Fatal(err)
 			}
