@@ -99,6 +99,13 @@ func (t *task) upload(id int64, dir string, states map[string]runtime.OperatorSt
 			continue
 		}
 		ss := checkpoint.SubtaskState{Subtask: subtask}
+		if st.EncodeKeyGroups != nil { // encoded here, off the task's goroutine
+			blocks, err := st.EncodeKeyGroups()
+			if err != nil {
+				return nil, fmt.Errorf("checkpoint %d: %s: %w", id, uid, err)
+			}
+			st.KeyGroups = blocks
+		}
 		if len(st.KeyGroups) > 0 {
 			name := checkpoint.StateFileName(uid, subtask, "keyed")
 			var buf bytes.Buffer

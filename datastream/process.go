@@ -2,6 +2,7 @@ package datastream
 
 import (
 	"fmt"
+	"slices"
 
 	"floe/internal/keygroup"
 	"floe/internal/runtime"
@@ -27,6 +28,10 @@ type StateDescriptor[K comparable] interface {
 // checkpointed, and redistributed by key group when a job is restored at
 // another parallelism). Declare it once, outside the function, and pass it to
 // Process; it holds no data itself.
+//
+// A checkpoint keeps a view of the state that shares stored values, and
+// encodes it while processing goes on: never change a stored value in place
+// (for example an element of a slice inside it); Update with a new value.
 type ValueState[K comparable, T any] struct{ name string }
 
 // NewValueState declares a value state called name (unique per operator).
@@ -96,12 +101,13 @@ func (p *processOp[T, K, U]) Collect(v T) {
 
 func (p *processOp[T, K, U]) Emit(e runtime.Event) { p.out.Emit(e) }
 
+// SnapshotState copies the state maps (cheap) and leaves the encoding to the
+// upload, so processing goes on while the checkpoint is written.
 func (p *processOp[T, K, U]) SnapshotState(int64) (runtime.OperatorState, error) {
-	blocks, err := p.ctx.backend.Snapshot(p.start, p.end)
-	if err != nil {
-		return runtime.OperatorState{}, err
-	}
-	return runtime.OperatorState{KeyGroupStart: p.start, KeyGroups: blocks}, nil
+	view, start, end := p.ctx.backend.View(), p.start, p.end
+	return runtime.OperatorState{KeyGroupStart: start, EncodeKeyGroups: func() ([][]byte, error) {
+		return view.Encode(start, end)
+	}}, nil
 }
 
 func (p *processOp[T, K, U]) RestoreState(st runtime.OperatorState) error {
@@ -206,7 +212,10 @@ func (s MapState[K, UK, UV]) Put(c *KeyedContext[K], uk UK, v UV) {
 	l, _ := t.Get(c.key)
 	for i := range l {
 		if l[i].Key == uk {
+			// Copy on write: a checkpoint's view may hold the old slice.
+			l = slices.Clone(l)
 			l[i].Value = v
+			t.Put(c.key, l)
 			return
 		}
 	}
@@ -219,7 +228,7 @@ func (s MapState[K, UK, UV]) Remove(c *KeyedContext[K], uk UK) {
 	l, _ := t.Get(c.key)
 	for i := range l {
 		if l[i].Key == uk {
-			l = append(l[:i], l[i+1:]...)
+			l = slices.Delete(slices.Clone(l), i, i+1) // copy on write, as Put
 			if len(l) == 0 {
 				t.Delete(c.key)
 			} else {

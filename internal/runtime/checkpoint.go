@@ -6,6 +6,9 @@ type OperatorState struct {
 	// encoded state of key group KeyGroupStart+i (keyed operators).
 	KeyGroupStart int
 	KeyGroups     [][]byte
+	// EncodeKeyGroups, when set instead of KeyGroups, produces them later,
+	// off the task's goroutine (from an immutable view taken at the barrier).
+	EncodeKeyGroups func() ([][]byte, error)
 	// List is operator list state: redistributed round robin on rescale,
 	// or given whole to every subtask when Union.
 	List  [][]byte
@@ -14,6 +17,9 @@ type OperatorState struct {
 
 // Empty reports whether the operator holds no state.
 func (s OperatorState) Empty() bool {
+	if s.EncodeKeyGroups != nil {
+		return false
+	}
 	for _, b := range s.KeyGroups {
 		if len(b) > 0 {
 			return false

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
 	"floe/internal/codec"
@@ -23,6 +24,8 @@ type Backend[K comparable] struct {
 }
 
 type table[K comparable] interface {
+	// clone returns a table holding the same entries (a shallow copy).
+	clone() table[K]
 	// encode appends the entries of each key group to blocks[kg - start].
 	encode(groupOf func(K) int, start int, blocks []*bytes.Buffer, name string) error
 	decode(data []byte) error
@@ -89,6 +92,8 @@ func (t *Table[K, T]) Len() int { return len(t.m) }
 
 func (t *Table[K, T]) len() int { return len(t.m) }
 
+func (t *Table[K, T]) clone() table[K] { return &Table[K, T]{m: maps.Clone(t.m), enc: t.enc} }
+
 func (t *Table[K, T]) encode(groupOf func(K) int, start int, blocks []*bytes.Buffer, name string) error {
 	groups := make([][]entry[K, T], len(blocks))
 	for k, v := range t.m {
@@ -127,10 +132,29 @@ func (t *Table[K, T]) decode(data []byte) error {
 	return nil
 }
 
+// View is an immutable copy of a backend's tables, taken cheaply (maps are
+// copied, values are not: values must not be changed in place once stored,
+// which the datastream state types respect). Encode may run on another
+// goroutine while the operator goes on.
+type View[K comparable] struct {
+	b *Backend[K]
+}
+
+// View copies the tables.
+func (b *Backend[K]) View() *View[K] {
+	v := &Backend[K]{hasher: b.hasher, maxPar: b.maxPar, tables: make(map[string]table[K], len(b.tables)), order: slices.Clone(b.order)}
+	for name, t := range b.tables {
+		v.tables[name] = t.clone()
+	}
+	return &View[K]{b: v}
+}
+
+// Encode encodes the view's key groups [start, end) as Snapshot does.
+func (v *View[K]) Encode(start, end int) ([][]byte, error) { return v.b.Snapshot(start, end) }
+
 // Snapshot encodes the state of key groups [start, end) (the subtask's
 // range) into one block per key group. The blocks do not share memory with
-// the backend, so the operator may go on changing state while they are
-// written out.
+// the backend.
 func (b *Backend[K]) Snapshot(start, end int) ([][]byte, error) {
 	bufs := make([]*bytes.Buffer, end-start)
 	for i := range bufs {
