@@ -404,3 +404,56 @@ func TestParquetSinkExactlyOnce(t *testing.T) {
 		}
 	}
 }
+
+// The text file source checkpoints its split offsets: after a failure the
+// job goes on from them, and every line reaches the output exactly once.
+func TestFileSourceResumesFromCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	const lines = 4000
+	var b strings.Builder
+	for i := range lines {
+		fmt.Fprintf(&b, "line-%d\n", i)
+	}
+	in := filepath.Join(dir, "in")
+	os.Mkdir(in, 0o755)
+	os.WriteFile(filepath.Join(in, "a.txt"), []byte(b.String()), 0o644)
+	os.WriteFile(filepath.Join(in, "b.txt"), []byte(strings.ReplaceAll(b.String(), "line", "other")), 0o644)
+	out := filepath.Join(dir, "out")
+	env := datastream.NewEnvironment(datastream.WithConfig(config.New(map[string]string{
+		config.Parallelism: "2", config.BufferTimeout: "5ms",
+		"execution.checkpointing.interval": "100ms", "execution.checkpointing.dir": "file://" + filepath.Join(dir, "cp"),
+		"restart-strategy.fixed-delay.delay": "10ms",
+	})))
+	var failed atomic.Bool
+	var n atomic.Int64
+	src := datastream.ReadTextFile(env, in).UID("files")
+	slow := datastream.Map(src, func(l string) string {
+		time.Sleep(200 * time.Microsecond) // about a second per file
+		if n.Add(1) == 5000 && !failed.Swap(true) {
+			panic("injected failure")
+		}
+		return l
+	}).UID("slow")
+	datastream.WriteText(slow, out, nil).UID("sink")
+	if _, err := env.Execute(context.Background(), "files"); err != nil {
+		t.Fatal(err)
+	}
+	if !failed.Load() {
+		t.Fatal("no failure injected")
+	}
+	got := map[string]int{}
+	ents, _ := os.ReadDir(out)
+	for _, e := range ents {
+		data, _ := os.ReadFile(filepath.Join(out, e.Name()))
+		for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			got[l]++
+		}
+	}
+	for i := range lines {
+		for _, p := range []string{"line", "other"} {
+			if l := fmt.Sprintf("%s-%d", p, i); got[l] != 1 {
+				t.Fatalf("%q appears %d times", l, got[l])
+			}
+		}
+	}
+}

@@ -244,33 +244,91 @@ func ReadTextFile(env *Environment, path string) Stream[string] {
 		}
 	}
 	return newSource(env, "Source: "+path, env.parallelism, func(info runtime.TaskInfo, out runtime.Output[string]) (source, closer, error) {
-		return sourceFunc(func(sc *runtime.SourceContext) error {
-			for i := info.Subtask; i < len(splits); i += info.Parallelism {
-				if err := readSplit(sc, splits[i], out); err != nil {
-					return err
-				}
+		fs := &fileSource{splits: splits, out: out, pos: map[int]int64{}}
+		for k := range splits { // contiguous ranges of splits per subtask, like key groups
+			if k*info.Parallelism/max(len(splits), 1) == info.Subtask {
+				fs.owned = append(fs.owned, k)
 			}
-			return nil
-		}), nil, nil
+		}
+		return fs, nil, nil
 	})
 }
 
-func readSplit(sc *runtime.SourceContext, s fileSplit, out runtime.Output[string]) error {
+// fileSource reads its splits in order; its position (the next byte to read
+// in each split it owns, or -1 when done) is checkpointed as union state, so
+// a restored job, at any parallelism, goes on from there.
+type fileSource struct {
+	splits []fileSplit
+	owned  []int
+	pos    map[int]int64 // split -> next offset; -1: done
+	out    runtime.Output[string]
+}
+
+func (f *fileSource) run(sc *runtime.SourceContext) error {
+	for _, k := range f.owned {
+		if f.pos[k] == -1 {
+			continue
+		}
+		stopped, err := readSplitFrom(sc, f.splits[k], f.pos[k], func(next int64) { f.pos[k] = next }, f.out)
+		if err != nil || stopped {
+			return err
+		}
+		f.pos[k] = -1
+	}
+	return nil
+}
+
+func (f *fileSource) SnapshotState(int64) (runtime.OperatorState, error) {
+	st := runtime.OperatorState{Union: true}
+	for _, k := range f.owned {
+		b := binary.AppendVarint(nil, int64(len(f.splits)))
+		b = binary.AppendVarint(b, int64(k))
+		b = binary.AppendVarint(b, f.pos[k])
+		st.List = append(st.List, b)
+	}
+	return st, nil
+}
+
+func (f *fileSource) RestoreState(st runtime.OperatorState) error {
+	for _, b := range st.List {
+		n, k1 := binary.Varint(b)
+		k, k2 := binary.Varint(b[max(k1, 0):])
+		pos, k3 := binary.Varint(b[max(k1+k2, 0):])
+		if k1 <= 0 || k2 <= 0 || k3 <= 0 {
+			return fmt.Errorf("file source: corrupt position")
+		}
+		if int(n) != len(f.splits) {
+			return fmt.Errorf("file source: the input has %d splits now, %d when checkpointed (did the files change?)", len(f.splits), n)
+		}
+		f.pos[int(k)] = pos
+	}
+	return nil
+}
+
+
+// readSplitFrom reads the lines of split s from offset from (0: the split's
+// start, where a line begun in the previous split is skipped), reporting the
+// offset after each line emitted. It returns stopped when the source must stop.
+func readSplitFrom(sc *runtime.SourceContext, s fileSplit, from int64, advance func(int64), out runtime.Output[string]) (stopped bool, err error) {
 	fsy, p, err := fsys.Resolve(s.path)
 	if err != nil {
-		return fmt.Errorf("read %s: %w", s.path, err)
+		return false, fmt.Errorf("read %s: %w", s.path, err)
 	}
 	f, err := fsy.Open(p)
 	if err != nil {
-		return fmt.Errorf("read %s: %w", s.path, err)
+		return false, fmt.Errorf("read %s: %w", s.path, err)
 	}
 	defer f.Close()
-	if _, err := f.Seek(s.start, io.SeekStart); err != nil {
-		return fmt.Errorf("read %s: %w", s.path, err)
+	resume := from > 0
+	pos := s.start
+	if resume {
+		pos = from
+	}
+	if _, err := f.Seek(pos, io.SeekStart); err != nil {
+		return false, fmt.Errorf("read %s: %w", s.path, err)
 	}
 	r := bufio.NewReaderSize(f, 1<<16)
-	pos := s.start
-	if s.start > 0 { // the line that starts before the split belongs to the previous one
+	if !resume && s.start > 0 { // the line that starts before the split belongs to the previous one
 		skipped, err := r.ReadSlice('\n')
 		for errors.Is(err, bufio.ErrBufferFull) {
 			pos += int64(len(skipped))
@@ -278,29 +336,31 @@ func readSplit(sc *runtime.SourceContext, s fileSplit, out runtime.Output[string
 		}
 		pos += int64(len(skipped))
 		if err == io.EOF {
-			return nil
+			return false, nil
 		}
 		if err != nil {
-			return fmt.Errorf("read %s: %w", s.path, err)
+			return false, fmt.Errorf("read %s: %w", s.path, err)
 		}
 	}
 	for pos <= s.end {
+		if sc.Poll() {
+			return true, nil
+		}
 		line, err := r.ReadString('\n')
 		if len(line) > 0 {
 			pos += int64(len(line))
 			line = strings.TrimSuffix(line, "\n")
 			line = strings.TrimSuffix(line, "\r")
-			if sc.Poll() {
-				return nil
-			}
 			out.Collect(line)
+			advance(pos)
 		}
 		if err == io.EOF {
-			return nil
+			return false, nil
 		}
 		if err != nil {
-			return fmt.Errorf("read %s: %w", s.path, err)
+			return false, fmt.Errorf("read %s: %w", s.path, err)
 		}
 	}
-	return nil
+	return false, nil
 }
+
