@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
+	"github.com/rs/zerolog"
 
 	"floe/datastream"
 	"floe/internal/config"
@@ -455,5 +457,108 @@ func TestFileSourceResumesFromCheckpoint(t *testing.T) {
 				t.Fatalf("%q appears %d times", l, got[l])
 			}
 		}
+	}
+}
+
+// syncBuffer is a log sink the test can read while the job writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// A corrupted newest _metadata: the restart recovers from the checkpoint
+// before it, warns naming the bad one, and the output stays exactly-once.
+func TestRecoveryFallsBackPastCorruptMetadata(t *testing.T) {
+	const events, keys = 12000, 5
+	dir := t.TempDir()
+	cpDir := filepath.Join(dir, "cp")
+	var logs syncBuffer
+	env := datastream.NewEnvironment(datastream.WithConfig(config.New(map[string]string{
+		config.Parallelism: "2", config.BufferTimeout: "5ms",
+		"execution.checkpointing.interval":     "300ms",
+		"execution.checkpointing.dir":          "file://" + cpDir,
+		"execution.checkpointing.num-retained": "3",
+		"restart-strategy.fixed-delay.delay":   "10ms",
+	})), datastream.WithLogger(zerolog.New(&logs).Level(zerolog.WarnLevel)))
+	src := datastream.Generate(env, func(i int64) string { return fmt.Sprintf("k%d", i%keys) },
+		datastream.GeneratorOptions{Count: events, RatePerSecond: 6000}).UID("events")
+	count := datastream.NewValueState[string, int64]("count")
+	counts := datastream.Process(datastream.KeyBy(src, func(k string) string { return k }),
+		func(ctx *datastream.KeyedContext[string], k string, emit func(keyCount)) {
+			n, _ := count.Value(ctx)
+			count.Update(ctx, n+1)
+			emit(keyCount{k, n + 1})
+		}, count).UID("count")
+	var failNow atomic.Bool
+	checked := datastream.Map(counts, func(kc keyCount) keyCount {
+		if failNow.CompareAndSwap(true, false) {
+			panic("injected failure")
+		}
+		return kc
+	}).UID("fail")
+	out := filepath.Join(dir, "out")
+	datastream.WriteText(checked, out, func(kc keyCount) string { return fmt.Sprintf("%s\t%d", kc.Key, kc.Count) }).UID("sink")
+	client, err := env.ExecuteAsync(context.Background(), "corrupt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Once two checkpoints are complete, spoil the newest and fail at once.
+	var corrupted string
+	deadline := time.Now().Add(30 * time.Second)
+	for corrupted == "" && time.Now().Before(deadline) {
+		metas, _ := filepath.Glob(filepath.Join(cpDir, "*", "chk-*", "_metadata"))
+		if len(metas) >= 2 {
+			newest := metas[0]
+			for _, m := range metas {
+				var a, b int
+				fmt.Sscanf(filepath.Base(filepath.Dir(m)), "chk-%d", &a)
+				fmt.Sscanf(filepath.Base(filepath.Dir(newest)), "chk-%d", &b)
+				if a > b {
+					newest = m
+				}
+			}
+			os.WriteFile(newest, []byte("FLOECKPT but not really"), 0o644)
+			failNow.Store(true)
+			corrupted = filepath.Dir(newest)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, err := client.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if corrupted == "" {
+		t.Fatal("never saw two completed checkpoints")
+	}
+	if !strings.Contains(logs.String(), filepath.Base(corrupted)) || !strings.Contains(logs.String(), "unusable") {
+		t.Fatalf("no warning naming %s:\n%s", corrupted, logs.String())
+	}
+	got := map[string]int{}
+	ents, _ := os.ReadDir(out)
+	for _, e := range ents {
+		data, _ := os.ReadFile(filepath.Join(out, e.Name()))
+		for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			got[l]++
+		}
+	}
+	want := expectedCounts(events, keys)
+	for l, n := range got {
+		if n != 1 || want[l] != 1 {
+			t.Fatalf("line %q appears %d times (expected %d)", l, n, want[l])
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d distinct lines, want %d", len(got), len(want))
 	}
 }
