@@ -305,7 +305,6 @@ func (f *fileSource) RestoreState(st runtime.OperatorState) error {
 	return nil
 }
 
-
 // readSplitFrom reads the lines of split s from offset from (0: the split's
 // start, where a line begun in the previous split is skipped), reporting the
 // offset after each line emitted. It returns stopped when the source must stop.
@@ -363,4 +362,3 @@ func readSplitFrom(sc *runtime.SourceContext, s fileSplit, from int64, advance f
 	}
 	return false, nil
 }
-
