@@ -45,6 +45,8 @@ type inputChannel struct {
 	returned atomic.Int32 // credits to give back
 	notify   chan struct{}
 	ended    bool // END_OF_PARTITION seen (task goroutine only)
+	// watermark is the latest watermark the channel delivered (task goroutine only).
+	watermark int64
 }
 
 func newInputGate(inputs []*floepb.InputGateDescriptor, conns func(addr string) (grpc.ClientConnInterface, error), credits int, stats *BufferStats) (*inputGate, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -191,6 +192,10 @@ func (t *task) consume(ctx context.Context, chain runtime.Task, bufferTimeout ti
 	}
 	remaining := len(gate.channels)
 	align := newAligner(t.graph.Config)
+	taskWatermark := int64(math.MinInt64)
+	for _, ch := range gate.channels {
+		ch.watermark = math.MinInt64
+	}
 	var ready []delivery // released after an alignment, processed before new ones
 	for remaining > 0 {
 		var d delivery
@@ -237,8 +242,14 @@ func (t *task) consume(ctx context.Context, chain runtime.Task, bufferTimeout ti
 				if align.barrier(ch, d.msg.GetValue(), string(d.msg.GetPayload()), gate.channels) {
 					ready = append(ready, t.aligned(chain, align)...)
 				}
-			default:
-				// Watermarks pass with the event-time work.
+			case runtime.Watermark:
+				ch.watermark = max(ch.watermark, d.msg.GetValue())
+				if wm := minWatermark(gate.channels); wm > taskWatermark {
+					taskWatermark = wm
+					if we, ok := chain.(runtime.WatermarkEmitter); ok {
+						we.EmitWatermark(wm)
+					}
+				}
 			}
 			t.tm.stats.add(-int64(len(d.msg.GetPayload())))
 			if !ch.ended {
@@ -250,6 +261,18 @@ func (t *task) consume(ctx context.Context, chain runtime.Task, bufferTimeout ti
 		}
 	}
 	return nil
+}
+
+// minWatermark is the task's event time: the least watermark of the
+// channels that have not ended.
+func minWatermark(chs []*inputChannel) int64 {
+	wm := int64(math.MaxInt64)
+	for _, ch := range chs {
+		if !ch.ended {
+			wm = min(wm, ch.watermark)
+		}
+	}
+	return wm
 }
 
 // aligned runs when every input delivered the barrier being aligned: the

@@ -270,3 +270,51 @@ func TestMissingSinkAndBadParallelism(t *testing.T) {
 		t.Fatalf("p0: %v", err)
 	}
 }
+
+// Event-time tumbling windows over a network shuffle at parallelism 2:
+// records arrive out of order (within the bound), watermarks travel in-band
+// (min over inputs), and every window's sum equals a plain-Go computation.
+func TestEventTimeTumblingWindows(t *testing.T) {
+	type ev struct {
+		Key string
+		At  time.Time
+		V   int64
+	}
+	const n = 5000
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	gen := func(i int64) ev {
+		jitter := time.Duration((i*7919)%2000) * time.Millisecond // up to 2 s early
+		return ev{Key: fmt.Sprintf("k%d", i%3), At: base.Add(time.Duration(i)*10*time.Millisecond - jitter), V: i}
+	}
+	ts := func(e ev) time.Time { return e.At }
+	env := newEnv(2)
+	src := datastream.Generate(env, gen, datastream.GeneratorOptions{Count: n})
+	stamped := datastream.AssignTimestamps(src, ts, 3*time.Second)
+	windows := datastream.TumblingWindowReduce(datastream.KeyBy(stamped, func(e ev) string { return e.Key }),
+		5*time.Second, ts, func(a, b ev) ev { a.V += b.V; return a })
+	out, _ := datastream.Collect(windows)
+	if _, err := env.Execute(context.Background(), "windows"); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int64{}
+	for i := range int64(n) {
+		e := gen(i)
+		ms := e.At.UnixMilli()
+		start := ms - ((ms%5000)+5000)%5000
+		want[fmt.Sprintf("%s %d", e.Key, start)] += e.V
+	}
+	got := map[string]int64{}
+	for _, w := range out.Items() {
+		k := fmt.Sprintf("%s %d", w.Key, w.Start)
+		if _, dup := got[k]; dup {
+			t.Fatalf("window %s fired twice", k)
+		}
+		if w.End-w.Start != 5000 {
+			t.Fatalf("window %s is %d ms long", k, w.End-w.Start)
+		}
+		got[k] = w.Value.V
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("windows differ:\n got %v\nwant %v", got, want)
+	}
+}

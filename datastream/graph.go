@@ -132,6 +132,9 @@ func (e *Environment) builder(head *node, edgeOf map[*link]*jobgraph.Edge) jobgr
 			if l, ok := in.(runtime.CheckpointListener); ok {
 				t.listeners = append(t.listeners, l)
 			}
+			if tk, ok := in.(runtime.Ticker); ok {
+				t.tickers = append(t.tickers, tk)
+			}
 			if n == head && n.isSource {
 				t.sourceOut = out
 				t.emit = n.out.emit
@@ -162,6 +165,7 @@ type chainTask struct {
 	source    source
 	stateful  []statefulOp
 	listeners []runtime.CheckpointListener
+	tickers   []runtime.Ticker
 	sourceOut any
 	emit      func(out any, e runtime.Event)
 	headIn    any
@@ -205,8 +209,19 @@ func (t *chainTask) EndInput(int) {
 }
 
 func (t *chainTask) Flush() {
+	for _, tk := range t.tickers {
+		tk.Tick()
+	}
 	for _, f := range t.flushes {
 		f()
+	}
+}
+
+// EmitWatermark sends the task's watermark into the head of the chain.
+func (t *chainTask) EmitWatermark(wm int64) {
+	for _, p := range t.inputs {
+		p.emit(t.headIn, runtime.Event{Kind: runtime.Watermark, Value: wm})
+		return
 	}
 }
 

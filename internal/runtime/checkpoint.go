@@ -61,3 +61,15 @@ type Checkpointer interface {
 // DeclineNotReady starts the message of a task that declines a checkpoint
 // because it has not started or has already finished: not a failure.
 const DeclineNotReady = "not ready: "
+
+// WatermarkEmitter is implemented by tasks: EmitWatermark sends the task's
+// watermark (the minimum over its inputs) into the chain.
+type WatermarkEmitter interface {
+	EmitWatermark(wm int64)
+}
+
+// Ticker is implemented by operators that act on the task's periodic tick
+// (the buffer timeout), such as watermark generators.
+type Ticker interface {
+	Tick()
+}

@@ -87,6 +87,16 @@ func (t *Table[K, T]) Put(k K, v T) { t.m[k] = v }
 // Delete removes k.
 func (t *Table[K, T]) Delete(k K) { delete(t.m, k) }
 
+// Range calls fn for every key and value until fn returns false. fn must
+// not add keys (it may Put existing ones and Delete).
+func (t *Table[K, T]) Range(fn func(K, T) bool) {
+	for k, v := range t.m {
+		if !fn(k, v) {
+			return
+		}
+	}
+}
+
 // Len is the number of keys.
 func (t *Table[K, T]) Len() int { return len(t.m) }
 
