@@ -122,6 +122,39 @@ func runKeyedCountSkewed(t *testing.T, mode string, events, keys int64, failures
 	return lines
 }
 
+// assertExactlyOnce fails unless got holds each line of want exactly once and nothing else.
+func assertExactlyOnce(t *testing.T, got, want map[string]int) {
+	t.Helper()
+	for l, n := range got {
+		if n != 1 || want[l] != 1 {
+			t.Fatalf("line %q appears %d times (expected %d)", l, n, want[l])
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d distinct lines, want %d", len(got), len(want))
+	}
+}
+
+// countLines counts the lines of the committed (visible) files in dir.
+func countLines(t *testing.T, dir string) map[string]int {
+	t.Helper()
+	got := map[string]int{}
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".") {
+			t.Errorf("uncommitted file %s left visible", e.Name())
+			continue
+		}
+		data, _ := os.ReadFile(filepath.Join(dir, e.Name()))
+		for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			if l != "" {
+				got[l]++
+			}
+		}
+	}
+	return got
+}
+
 // expected: for each key, the counts 1..n exactly once.
 func expectedCounts(events, keys int64) map[string]int {
 	want := map[string]int{}
@@ -145,14 +178,7 @@ func TestExactlyOnceUnderRepeatedFailures(t *testing.T) {
 		got[l]++
 	}
 	want := expectedCounts(events, keys)
-	for l, n := range got {
-		if n != 1 || want[l] != 1 {
-			t.Fatalf("line %q appears %d times (expected %d)", l, n, want[l])
-		}
-	}
-	if len(got) != len(want) {
-		t.Fatalf("%d distinct lines, want %d", len(got), len(want))
-	}
+	assertExactlyOnce(t, got, want)
 }
 
 // Without alignment (AT_LEAST_ONCE) a task snapshots after records that
@@ -261,14 +287,7 @@ func TestSavepointRescale(t *testing.T) {
 		}
 	}
 	want := expectedCounts(events, keys)
-	for l, n := range got {
-		if n != 1 || want[l] != 1 {
-			t.Fatalf("line %q appears %d times (expected %d)", l, n, want[l])
-		}
-	}
-	if len(got) != len(want) {
-		t.Fatalf("%d distinct lines, want %d", len(got), len(want))
-	}
+	assertExactlyOnce(t, got, want)
 }
 
 // List, map and reducing state, through a restore at another parallelism.
@@ -443,14 +462,7 @@ func TestFileSourceResumesFromCheckpoint(t *testing.T) {
 	if !failed.Load() {
 		t.Fatal("no failure injected")
 	}
-	got := map[string]int{}
-	ents, _ := os.ReadDir(out)
-	for _, e := range ents {
-		data, _ := os.ReadFile(filepath.Join(out, e.Name()))
-		for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-			got[l]++
-		}
-	}
+	got := countLines(t, out)
 	for i := range lines {
 		for _, p := range []string{"line", "other"} {
 			if l := fmt.Sprintf("%s-%d", p, i); got[l] != 1 {
@@ -544,21 +556,7 @@ func TestRecoveryFallsBackPastCorruptMetadata(t *testing.T) {
 	if !strings.Contains(logs.String(), filepath.Base(corrupted)) || !strings.Contains(logs.String(), "unusable") {
 		t.Fatalf("no warning naming %s:\n%s", corrupted, logs.String())
 	}
-	got := map[string]int{}
-	ents, _ := os.ReadDir(out)
-	for _, e := range ents {
-		data, _ := os.ReadFile(filepath.Join(out, e.Name()))
-		for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-			got[l]++
-		}
-	}
+	got := countLines(t, out)
 	want := expectedCounts(events, keys)
-	for l, n := range got {
-		if n != 1 || want[l] != 1 {
-			t.Fatalf("line %q appears %d times (expected %d)", l, n, want[l])
-		}
-	}
-	if len(got) != len(want) {
-		t.Fatalf("%d distinct lines, want %d", len(got), len(want))
-	}
+	assertExactlyOnce(t, got, want)
 }

@@ -10,6 +10,7 @@ import (
 
 	"floe/internal/config"
 	"floe/internal/executor"
+	"floe/internal/jobgraph"
 	"floe/internal/keygroup"
 	"floe/internal/logging"
 )
@@ -95,25 +96,26 @@ func (e *Environment) fail(err error) { e.errs = append(e.errs, err) }
 // executor.ErrJobFailed if the job failed, or an error about the graph before
 // anything runs. In a TaskManager process it does not return.
 func (e *Environment) Execute(ctx context.Context, name string) (*executor.Result, error) {
-	if e.executed {
-		return nil, fmt.Errorf("%w: Execute called twice", ErrInvalidJob)
-	}
-	e.executed = true
-	g, err := e.jobGraph(name)
+	g, err := e.finalGraph(name)
 	if err != nil {
 		return nil, err
 	}
 	return executor.Execute(ctx, g, e.log)
 }
 
-// ExecuteAsync starts the job locally and returns a client to take
-// savepoints, cancel and wait (local target only; the caller must Wait).
-func (e *Environment) ExecuteAsync(ctx context.Context, name string) (*executor.JobClient, error) {
+// finalGraph builds the job graph, once per environment.
+func (e *Environment) finalGraph(name string) (*jobgraph.JobGraph, error) {
 	if e.executed {
 		return nil, fmt.Errorf("%w: Execute called twice", ErrInvalidJob)
 	}
 	e.executed = true
-	g, err := e.jobGraph(name)
+	return e.jobGraph(name)
+}
+
+// ExecuteAsync starts the job locally and returns a client to take
+// savepoints, cancel and wait (local target only; the caller must Wait).
+func (e *Environment) ExecuteAsync(ctx context.Context, name string) (*executor.JobClient, error) {
+	g, err := e.finalGraph(name)
 	if err != nil {
 		return nil, err
 	}
