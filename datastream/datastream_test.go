@@ -318,3 +318,42 @@ func TestEventTimeTumblingWindows(t *testing.T) {
 		t.Fatalf("windows differ:\n got %v\nwant %v", got, want)
 	}
 }
+
+// Sliding event-time windows end to end, against plain Go.
+func TestEventTimeSlidingWindows(t *testing.T) {
+	type ev struct {
+		Key string
+		At  time.Time
+		V   int64
+	}
+	const n = 3000
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	gen := func(i int64) ev {
+		jitter := time.Duration((i*104729)%1500) * time.Millisecond
+		return ev{Key: fmt.Sprintf("k%d", i%4), At: base.Add(time.Duration(i)*7*time.Millisecond - jitter), V: 1}
+	}
+	ts := func(e ev) time.Time { return e.At }
+	env := newEnv(2)
+	stamped := datastream.AssignTimestamps(datastream.Generate(env, gen, datastream.GeneratorOptions{Count: n}), ts, 2*time.Second)
+	windows := datastream.SlidingWindowReduce(datastream.KeyBy(stamped, func(e ev) string { return e.Key }),
+		3*time.Second, time.Second, ts, func(a, b ev) ev { a.V += b.V; return a })
+	out, _ := datastream.Collect(windows)
+	if _, err := env.Execute(context.Background(), "sliding"); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int64{}
+	for i := range int64(n) {
+		e := gen(i)
+		ms := e.At.UnixMilli()
+		for start := ms - ((ms%1000)+1000)%1000; start > ms-3000; start -= 1000 {
+			want[fmt.Sprintf("%s %d", e.Key, start)]++
+		}
+	}
+	got := map[string]int64{}
+	for _, w := range out.Items() {
+		got[fmt.Sprintf("%s %d", w.Key, w.Start)] += w.Value.V
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("windows differ:\n got %v\nwant %v", got, want)
+	}
+}

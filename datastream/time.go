@@ -95,11 +95,21 @@ type windowAcc[T any] struct {
 // given to AssignTimestamps upstream. Window contents live in keyed state,
 // so they are checkpointed and restored.
 func TumblingWindowReduce[T any, K comparable](ks KeyedStream[T, K], size time.Duration, ts func(T) time.Time, reduce func(acc, v T) T) Stream[Window[K, T]] {
+	return windowReduce(ks, "TumblingWindow", size, size, ts, reduce)
+}
+
+// SlidingWindowReduce is TumblingWindowReduce with windows of size starting
+// every slide (aligned to the epoch): a record belongs to size/slide windows.
+func SlidingWindowReduce[T any, K comparable](ks KeyedStream[T, K], size, slide time.Duration, ts func(T) time.Time, reduce func(acc, v T) T) Stream[Window[K, T]] {
+	return windowReduce(ks, "SlidingWindow", size, slide, ts, reduce)
+}
+
+func windowReduce[T any, K comparable](ks KeyedStream[T, K], name string, size, slide time.Duration, ts func(T) time.Time, reduce func(acc, v T) T) Stream[Window[K, T]] {
 	env := ks.up.env
-	if size <= 0 {
-		env.fail(fmt.Errorf("%w: window size %s", ErrInvalidJob, size))
+	if size <= 0 || slide <= 0 || slide > size || size.Milliseconds()%slide.Milliseconds() != 0 {
+		env.fail(fmt.Errorf("%w: window size %s and slide %s: want 0 < slide <= size, size a multiple of slide (milliseconds)", ErrInvalidJob, size, slide))
 	}
-	return oneInput(ks.up, "TumblingWindow", env.parallelism, ks.link(), func(info runtime.TaskInfo, out runtime.Output[Window[K, T]]) (runtime.Output[T], closer, error) {
+	return oneInput(ks.up, name, env.parallelism, ks.link(), func(info runtime.TaskInfo, out runtime.Output[Window[K, T]]) (runtime.Output[T], closer, error) {
 		b, err := state.NewBackend[K](info.MaxParallelism)
 		if err != nil {
 			return nil, nil, err
@@ -109,7 +119,7 @@ func TumblingWindowReduce[T any, K comparable](ks KeyedStream[T, K], size time.D
 			return nil, nil, err
 		}
 		start, end := keygroup.Range(info.MaxParallelism, info.Parallelism, info.Subtask)
-		return &windowOp[T, K]{key: ks.key, ts: ts, reduce: reduce, size: size.Milliseconds(), backend: b, tab: tab,
+		return &windowOp[T, K]{key: ks.key, ts: ts, reduce: reduce, size: size.Milliseconds(), slide: slide.Milliseconds(), backend: b, tab: tab,
 			out: out, wm: math.MinInt64, name: info.Name, subtask: info.Subtask, start: start, end: end}, nil, nil
 	})
 }
@@ -119,6 +129,7 @@ type windowOp[T any, K comparable] struct {
 	ts         func(T) time.Time
 	reduce     func(T, T) T
 	size       int64
+	slide      int64 // = size for tumbling windows
 	backend    *state.Backend[K]
 	tab        *state.Table[K, []windowAcc[T]]
 	out        runtime.Output[Window[K, T]]
@@ -136,18 +147,25 @@ func (w *windowOp[T, K]) Collect(v T) {
 		w.late++
 		return
 	}
-	end := t - mod(t, w.size) + w.size
 	k := w.key(v)
 	accs, _ := w.tab.Get(k)
-	for i := range accs {
-		if accs[i].End == end {
-			accs = slices.Clone(accs) // the state's values are shared with checkpoint views
-			accs[i].Acc = w.reduce(accs[i].Acc, v)
-			w.tab.Put(k, accs)
-			return
+	accs = slices.Clone(accs) // the state's values are shared with checkpoint views
+	// The windows holding t end at the first slide boundary after t, and
+	// every slide after it while they still start at or before t.
+	for end := t - mod(t, w.slide) + w.slide; end-w.size <= t; end += w.slide {
+		found := false
+		for i := range accs {
+			if accs[i].End == end {
+				accs[i].Acc = w.reduce(accs[i].Acc, v)
+				found = true
+				break
+			}
+		}
+		if !found {
+			accs = append(accs, windowAcc[T]{End: end, Acc: v})
 		}
 	}
-	w.tab.Put(k, append(slices.Clone(accs), windowAcc[T]{End: end, Acc: v}))
+	w.tab.Put(k, accs)
 }
 
 func mod(a, b int64) int64 {

@@ -35,7 +35,7 @@ func newWindowOp(t *testing.T, size time.Duration, out runtime.Output[Window[str
 		t.Fatal(err)
 	}
 	return &windowOp[rec, string]{key: func(r rec) string { return r.Key }, ts: func(r rec) time.Time { return time.UnixMilli(r.At) },
-		reduce: func(a, b rec) rec { a.N += b.N; return a }, size: size.Milliseconds(), backend: b, tab: tab, out: out,
+		reduce: func(a, b rec) rec { a.N += b.N; return a }, size: size.Milliseconds(), slide: size.Milliseconds(), backend: b, tab: tab, out: out,
 		wm: math.MinInt64, start: 0, end: 8}
 }
 
@@ -92,5 +92,24 @@ func TestTumblingWindowFiring(t *testing.T) {
 				t.Fatalf("%d keys left after the end of input", op.tab.Len())
 			}
 		})
+	}
+}
+
+func TestSlidingWindowAssignment(t *testing.T) {
+	out := &recorder[Window[string, rec]]{}
+	op := newWindowOp(t, 10*time.Millisecond, out)
+	op.slide = 5 // windows of 10 every 5
+	for _, at := range []int64{3, 7, 12} {
+		op.Collect(rec{Key: "a", At: at, N: 1})
+	}
+	op.Emit(runtime.Event{Kind: runtime.Watermark, Value: 100})
+	var got []string
+	for _, f := range out.items {
+		got = append(got, fmt.Sprintf("%d-%d %d", f.Start, f.End, f.Value.N))
+	}
+	// 3 is in [-5,5) and [0,10); 7 in [0,10) and [5,15); 12 in [5,15) and [10,20).
+	want := []string{"-5-5 1", "0-10 2", "5-15 2", "10-20 1"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("fired %q, want %q", got, want)
 	}
 }
