@@ -70,6 +70,13 @@ func (t *task) checkpointDir(id int64) (string, error) {
 // takeCheckpoint snapshots the chain on the task goroutine, sends the
 // barrier on, and uploads the snapshot asynchronously.
 func (t *task) takeCheckpoint(chain runtime.Task, id int64, dir string) {
+	// Barriers leave a task in increasing order: a trigger that arrives after
+	// a newer one (the JobManager's RPCs race) is declined, not emitted.
+	if id <= t.lastBarrier {
+		t.ackCheckpoint(id, nil, fmt.Errorf("%scheckpoint %d superseded by %d", runtime.DeclineNotReady, id, t.lastBarrier))
+		return
+	}
+	t.lastBarrier = id
 	states, err := chain.SnapshotState(id)
 	if err != nil {
 		t.ackCheckpoint(id, nil, err)
@@ -239,6 +246,7 @@ func readKeyGroups(ctx context.Context, h checkpoint.KeyedHandle) ([][]byte, err
 type aligner struct {
 	exactlyOnce bool
 	current     int64 // checkpoint being aligned, 0: none
+	last        int64 // the last checkpoint taken or abandoned
 	dir         string
 	arrived     map[*inputChannel]bool
 	held        map[*inputChannel][]delivery
@@ -256,16 +264,25 @@ func (a *aligner) blocked(ch *inputChannel) bool {
 
 // barrier records barrier id on ch; it returns true when every open channel
 // has delivered it (the task then snapshots and releases held messages).
-func (a *aligner) barrier(ch *inputChannel, id int64, dir string, open []*inputChannel) bool {
-	if id < a.current {
-		return false // an older, abandoned checkpoint
+//
+// A barrier newer than the one being aligned abandons the older checkpoint
+// (its sources were triggered out of order, or it was aborted): the held
+// messages are released, in order, and abandoned names the checkpoint this
+// task must decline. Barriers older than the current one are ignored.
+func (a *aligner) barrier(ch *inputChannel, id int64, dir string, open []*inputChannel) (complete bool, released []delivery, abandoned int64) {
+	if id <= a.last || id < a.current {
+		return false, nil, 0 // a checkpoint already taken or abandoned here
 	}
 	if id > a.current {
+		if a.current != 0 {
+			abandoned = a.current
+			released = a.release()
+		}
 		a.current, a.dir = id, dir
 		clear(a.arrived)
 	}
 	a.arrived[ch] = true
-	return a.complete(open)
+	return a.complete(open), released, abandoned
 }
 
 func (a *aligner) complete(open []*inputChannel) bool {
@@ -287,6 +304,7 @@ func (a *aligner) release() []delivery {
 		out = append(out, ds...)
 		delete(a.held, ch)
 	}
+	a.last = max(a.last, a.current)
 	a.current = 0
 	clear(a.arrived)
 	return out

@@ -38,6 +38,8 @@ type task struct {
 	chain   runtime.Task
 	// sourceDone: the source loop ended; it takes no more barriers.
 	sourceDone bool
+	// lastBarrier is the newest checkpoint this task has snapshotted (task goroutine only).
+	lastBarrier int64
 }
 
 func (t *task) ref() *floepb.TaskRef { return t.dep.GetTask() }
@@ -239,7 +241,12 @@ func (t *task) consume(ctx context.Context, chain runtime.Task, bufferTimeout ti
 					ready = append(ready, t.aligned(chain, align)...)
 				}
 			case runtime.Barrier:
-				if align.barrier(ch, d.msg.GetValue(), string(d.msg.GetPayload()), gate.channels) {
+				complete, released, abandoned := align.barrier(ch, d.msg.GetValue(), string(d.msg.GetPayload()), gate.channels)
+				if abandoned != 0 {
+					t.ackCheckpoint(abandoned, nil, fmt.Errorf("%scheckpoint %d abandoned: barrier %d arrived first", runtime.DeclineNotReady, abandoned, d.msg.GetValue()))
+				}
+				ready = append(ready, released...)
+				if complete {
 					ready = append(ready, t.aligned(chain, align)...)
 				}
 			case runtime.Watermark:
