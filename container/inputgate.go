@@ -47,6 +47,8 @@ type inputChannel struct {
 	ended    bool // END_OF_PARTITION seen (task goroutine only)
 	// watermark is the latest watermark the channel delivered (task goroutine only).
 	watermark int64
+	// idle: the producer said its path is idle (task goroutine only).
+	idle bool
 }
 
 func newInputGate(inputs []*floepb.InputGateDescriptor, conns func(addr string) (grpc.ClientConnInterface, error), credits int, stats *BufferStats) (*inputGate, error) {

@@ -135,7 +135,7 @@ func (t *task) execute(ctx context.Context) (err error) {
 	}
 
 	if t.vertex.IsSource {
-		sc, stop := runtime.NewSourceContext(ctx, chain, bufferTimeout)
+		sc, stop := runtime.NewSourceContext(ctx, chain, tickInterval(bufferTimeout), bufferTimeout > 0)
 		defer stop()
 		t.mu.Lock()
 		t.sc = sc
@@ -186,15 +186,13 @@ func (t *task) consume(ctx context.Context, chain runtime.Task, bufferTimeout ti
 		chanIndex[ch] = i
 	}
 
-	var tick <-chan time.Time
-	if bufferTimeout > 0 {
-		tk := time.NewTicker(bufferTimeout)
-		defer tk.Stop()
-		tick = tk.C
-	}
+	tk := time.NewTicker(tickInterval(bufferTimeout))
+	defer tk.Stop()
+	tick := tk.C
 	remaining := len(gate.channels)
 	align := newAligner(t.graph.Config)
-	taskWatermark := int64(math.MinInt64)
+	wms := watermarks{task: math.MinInt64}
+	we, _ := chain.(runtime.WatermarkEmitter)
 	for _, ch := range gate.channels {
 		ch.watermark = math.MinInt64
 	}
@@ -210,7 +208,10 @@ func (t *task) consume(ctx context.Context, chain runtime.Task, bufferTimeout ti
 				t.mail.drain()
 				continue
 			case <-tick:
-				chain.Flush()
+				chain.Tick()
+				if bufferTimeout > 0 {
+					chain.Flush()
+				}
 				continue
 			case <-gate.failed:
 				return gate.err
@@ -240,6 +241,9 @@ func (t *task) consume(ctx context.Context, chain runtime.Task, bufferTimeout ti
 				if align.complete(gate.channels) { // the last missing barrier will not come on this channel
 					ready = append(ready, t.aligned(chain, align)...)
 				}
+				if remaining > 0 {
+					wms.update(gate.channels, we)
+				}
 			case runtime.Barrier:
 				complete, released, abandoned := align.barrier(ch, d.msg.GetValue(), string(d.msg.GetPayload()), gate.channels)
 				if abandoned != 0 {
@@ -251,12 +255,10 @@ func (t *task) consume(ctx context.Context, chain runtime.Task, bufferTimeout ti
 				}
 			case runtime.Watermark:
 				ch.watermark = max(ch.watermark, d.msg.GetValue())
-				if wm := minWatermark(gate.channels); wm > taskWatermark {
-					taskWatermark = wm
-					if we, ok := chain.(runtime.WatermarkEmitter); ok {
-						we.EmitWatermark(wm)
-					}
-				}
+				wms.update(gate.channels, we)
+			case runtime.WatermarkStatus:
+				ch.idle = d.msg.GetValue() == 1
+				wms.update(gate.channels, we)
 			}
 			t.tm.stats.add(-int64(len(d.msg.GetPayload())))
 			if !ch.ended {
@@ -270,16 +272,43 @@ func (t *task) consume(ctx context.Context, chain runtime.Task, bufferTimeout ti
 	return nil
 }
 
-// minWatermark is the task's event time: the least watermark of the
-// channels that have not ended.
-func minWatermark(chs []*inputChannel) int64 {
-	wm := int64(math.MaxInt64)
+// tickInterval is how often a task flushes partly filled batches and lets
+// its operators act on time (watermark generators, processing-time timers):
+// the buffer timeout, or 50 ms when every record is sent at once.
+func tickInterval(bufferTimeout time.Duration) time.Duration {
+	if bufferTimeout > 0 {
+		return bufferTimeout
+	}
+	return 50 * time.Millisecond
+}
+
+// watermarks tracks a task's event time: the least watermark of the channels
+// that are neither ended nor idle. It only moves forward. When every open
+// channel is idle the task is idle too and says so downstream, so that it
+// holds no consumer back either.
+type watermarks struct {
+	task int64
+	idle bool
+}
+
+func (w *watermarks) update(chs []*inputChannel, we runtime.WatermarkEmitter) {
+	wm, active := int64(math.MaxInt64), false
 	for _, ch := range chs {
-		if !ch.ended {
-			wm = min(wm, ch.watermark)
+		if !ch.ended && !ch.idle {
+			wm, active = min(wm, ch.watermark), true
 		}
 	}
-	return wm
+	if we == nil {
+		return
+	}
+	if idle := !active; idle != w.idle {
+		w.idle = idle
+		we.EmitWatermarkStatus(idle)
+	}
+	if active && wm > w.task {
+		w.task = wm
+		we.EmitWatermark(wm)
+	}
 }
 
 // aligned runs when every input delivered the barrier being aligned: the

@@ -11,8 +11,12 @@ import (
 	"floe/internal/runtime"
 )
 
-// chained reports whether l joins two operators into one task.
+// chained reports whether l joins two operators into one task. A side
+// output is always chained to the operator that produces it.
 func chained(l *link) bool {
+	if l.side != "" {
+		return true
+	}
 	return l.part == jobgraph.Forward && l.from.parallelism == l.to.parallelism && len(l.to.inputs) == 1 &&
 		l.from.slotGroup == l.to.slotGroup
 }
@@ -24,6 +28,14 @@ func (e *Environment) jobGraph(name string) (*jobgraph.JobGraph, error) {
 	}
 	if len(e.nodes) == 0 {
 		return nil, fmt.Errorf("%w: no operators", ErrInvalidJob)
+	}
+	// A side output runs in its producer's tasks.
+	for _, n := range e.nodes {
+		for _, l := range n.outputs {
+			if l.side != "" {
+				l.to.parallelism, l.to.slotGroup = n.parallelism, n.slotGroup
+			}
+		}
 	}
 	// A forward edge between different parallelism becomes a rebalance (as in Flink).
 	for _, n := range e.nodes {
@@ -95,11 +107,22 @@ func (e *Environment) builder(head *node, edgeOf map[*link]*jobgraph.Edge) jobgr
 		var build func(n *node) (any, error)
 		build = func(n *node) (any, error) {
 			var outs []any
+			var sides map[string]any
+			var sideEvents []func(runtime.Event)
 			for _, l := range n.outputs {
 				if chained(l) {
 					in, err := build(l.to)
 					if err != nil {
 						return nil, err
+					}
+					if l.side != "" {
+						if sides == nil {
+							sides = map[string]any{}
+						}
+						sides[l.side] = in
+						emit := l.to.out.emit
+						sideEvents = append(sideEvents, func(e runtime.Event) { emit(in, e) })
+						continue
 					}
 					outs = append(outs, in)
 					continue
@@ -116,9 +139,13 @@ func (e *Environment) builder(head *node, edgeOf map[*link]*jobgraph.Edge) jobgr
 			var out any
 			if !n.isSink {
 				out = n.out.fanout(outs)
+				if len(sideEvents) > 0 {
+					out = n.out.tee(out, sideEvents)
+				}
 			}
 			opInfo := info
 			opInfo.Name = n.name
+			opInfo.SideOutputs = sides
 			in, c, err := n.build(opInfo, out)
 			if err != nil {
 				return nil, fmt.Errorf("%q: %w", n.name, err)
@@ -150,11 +177,16 @@ func (e *Environment) builder(head *node, edgeOf map[*link]*jobgraph.Edge) jobgr
 			t.source = in.(source)
 			return t, nil
 		}
-		t.headIn = in
-		t.inputs = map[int]*plumbing{}
+		t.inputs = map[int]input{}
 		for _, l := range head.inputs {
-			t.inputs[l.input] = l.from.out
+			target := in
+			if m, ok := in.(multiInput); ok {
+				target = m.input(l.input)
+			}
+			t.inputs[l.input] = input{p: l.from.out, target: target}
 		}
+		// Events reach a chain once, through its first input.
+		t.events = t.inputs[0]
 		t.open = len(t.inputs)
 		return t, nil
 	}
@@ -168,8 +200,8 @@ type chainTask struct {
 	tickers   []runtime.Ticker
 	sourceOut any
 	emit      func(out any, e runtime.Event)
-	headIn    any
-	inputs    map[int]*plumbing
+	inputs    map[int]input
+	events    input
 	open      int
 	flushes   []func()
 	counts    []func() int64
@@ -191,27 +223,30 @@ func (t *chainTask) Run(ctx context.Context, sc *runtime.SourceContext) error {
 }
 
 func (t *chainTask) NewDecoder(input int) (runtime.Decoder, error) {
-	p, ok := t.inputs[input]
+	in, ok := t.inputs[input]
 	if !ok {
 		return nil, fmt.Errorf("chain has no input %d", input)
 	}
-	return p.decoder(t.headIn)
+	return in.p.decoder(in.target)
 }
 
 func (t *chainTask) EndInput(int) {
 	t.open--
 	if t.open == 0 {
-		for _, p := range t.inputs {
-			p.emit(t.headIn, runtime.Event{Kind: runtime.EndOfInput})
-			break
-		}
+		t.event(runtime.Event{Kind: runtime.EndOfInput})
+	}
+}
+
+// event sends e into the head of a chain with inputs.
+func (t *chainTask) event(e runtime.Event) { t.events.p.emit(t.events.target, e) }
+
+func (t *chainTask) Tick() {
+	for _, tk := range t.tickers {
+		tk.Tick()
 	}
 }
 
 func (t *chainTask) Flush() {
-	for _, tk := range t.tickers {
-		tk.Tick()
-	}
 	for _, f := range t.flushes {
 		f()
 	}
@@ -219,10 +254,17 @@ func (t *chainTask) Flush() {
 
 // EmitWatermark sends the task's watermark into the head of the chain.
 func (t *chainTask) EmitWatermark(wm int64) {
-	for _, p := range t.inputs {
-		p.emit(t.headIn, runtime.Event{Kind: runtime.Watermark, Value: wm})
-		return
+	t.event(runtime.Event{Kind: runtime.Watermark, Value: wm})
+}
+
+// EmitWatermarkStatus tells the chain that all its inputs went idle, or
+// that one is active again.
+func (t *chainTask) EmitWatermarkStatus(idle bool) {
+	e := runtime.Event{Kind: runtime.WatermarkStatus}
+	if idle {
+		e.Value = 1
 	}
+	t.event(e)
 }
 
 func (t *chainTask) Close() error {
@@ -245,6 +287,19 @@ func (t *chainTask) RecordsOut() int64 {
 
 // JobGraph returns the graph Execute would run (for tests and tools).
 func (e *Environment) JobGraph(name string) (*jobgraph.JobGraph, error) { return e.jobGraph(name) }
+
+// input is one input of a chain: the plumbing of its type and the
+// runtime.Output its records go to.
+type input struct {
+	p      *plumbing
+	target any
+}
+
+// multiInput is implemented by the operators of two-input nodes: their
+// build returns it, and input(i) is the runtime.Output of input i.
+type multiInput interface {
+	input(i int) any
+}
 
 type statefulOp struct {
 	uid string
@@ -280,10 +335,7 @@ func (t *chainTask) EmitBarrier(id int64, dir string) {
 		t.emit(t.sourceOut, e)
 		return
 	}
-	for _, p := range t.inputs {
-		p.emit(t.headIn, e)
-		return
-	}
+	t.event(e)
 }
 
 func (t *chainTask) NotifyCheckpointComplete(id int64) error {

@@ -29,6 +29,9 @@ type node struct {
 	build func(info runtime.TaskInfo, out any) (any, closer, error)
 	// plumbing of the node's output type
 	out *plumbing
+	// stream is the Stream[OUT] of a side-output node, so asking twice for
+	// one side output gives one stream.
+	stream any
 }
 
 // closer is called when the task ends; may be nil.
@@ -39,6 +42,8 @@ type link struct {
 	from, to *node
 	part     jobgraph.Partitioning
 	input    int // input index at to
+	// side is the output tag when the link carries a side output.
+	side string
 	// selector returns a runtime.Selector[OUT] for producer subtask i (HASH edges).
 	selector func(subtask, maxParallelism int) any
 }
@@ -53,6 +58,9 @@ type plumbing struct {
 	discard func() any
 	// emit sends an event into a runtime.Output[T].
 	emit func(out any, e runtime.Event)
+	// tee returns a runtime.Output[T] that collects into out and sends
+	// events to out and to every one of events (side outputs).
+	tee func(out any, events []func(runtime.Event)) any
 	// check returns the codec error for T, if any (only needed on network edges).
 	check func() error
 }
@@ -100,11 +108,29 @@ func plumbingFor[T any]() *plumbing {
 		},
 		discard: func() any { return runtime.Output[T](runtime.Discard[T]{}) },
 		emit:    func(out any, e runtime.Event) { out.(runtime.Output[T]).Emit(e) },
+		tee: func(out any, events []func(runtime.Event)) any {
+			return runtime.Output[T](&tee[T]{out: out.(runtime.Output[T]), events: events})
+		},
 		check: func() error {
 			_, err := codec.For[T]()
 			return err
 		},
 	}
+}
+
+// tee forwards records to out, and events to out and side outputs.
+type tee[T any] struct {
+	out    runtime.Output[T]
+	events []func(runtime.Event)
+}
+
+func (t *tee[T]) Collect(v T) { t.out.Collect(v) }
+
+func (t *tee[T]) Emit(e runtime.Event) {
+	for _, f := range t.events {
+		f(e)
+	}
+	t.out.Emit(e)
 }
 
 // decoder turns one channel's Arrow batches back into records.

@@ -2,6 +2,7 @@ package datastream
 
 import (
 	"fmt"
+	"math"
 	"slices"
 
 	"floe/internal/keygroup"
@@ -9,15 +10,42 @@ import (
 	"floe/internal/state"
 )
 
-// KeyedContext is what a keyed process function sees: the current key and
-// its state.
+// KeyedContext is what a keyed process function sees: the current key, its
+// state, the operator's time and timers, and its side outputs.
 type KeyedContext[K comparable] struct {
 	key     K
 	backend *state.Backend[K]
+	timers  *timers[K]
+	side    map[string]any
 }
 
-// Key is the key of the record being processed.
+// Key is the key of the record (or timer) being processed.
 func (c *KeyedContext[K]) Key() K { return c.key }
+
+// CurrentWatermark is the operator's event time in epoch milliseconds: no
+// record with an earlier time should follow (math.MinInt64 before the first
+// watermark).
+func (c *KeyedContext[K]) CurrentWatermark() int64 { return c.timers.wm }
+
+// ProcessingTime is the wall clock in epoch milliseconds.
+func (c *KeyedContext[K]) ProcessingTime() int64 { return c.timers.now() }
+
+// RegisterEventTimeTimer asks for a call of the function's OnTimer for the
+// current key once the watermark reaches t (epoch milliseconds). A key has
+// at most one timer per time and domain. Timers are kept in keyed state:
+// they survive a failure and move with their key when a job is rescaled.
+func (c *KeyedContext[K]) RegisterEventTimeTimer(t int64) { c.timers.register(c.key, t, false) }
+
+// RegisterProcessingTimeTimer asks for OnTimer once the wall clock reaches t.
+func (c *KeyedContext[K]) RegisterProcessingTimeTimer(t int64) { c.timers.register(c.key, t, true) }
+
+// DeleteEventTimeTimer removes the current key's event-time timer at t.
+func (c *KeyedContext[K]) DeleteEventTimeTimer(t int64) { c.timers.remove(c.key, t, false) }
+
+// DeleteProcessingTimeTimer removes the current key's processing-time timer at t.
+func (c *KeyedContext[K]) DeleteProcessingTimeTimer(t int64) { c.timers.remove(c.key, t, true) }
+
+func (c *KeyedContext[K]) sideOutput(id string) any { return c.side[id] }
 
 // StateDescriptor declares a keyed state of a process function.
 type StateDescriptor[K comparable] interface {
@@ -61,56 +89,122 @@ func (s ValueState[K, T]) Update(c *KeyedContext[K], v T) { s.table(c).Put(c.key
 // Clear removes the current key's value.
 func (s ValueState[K, T]) Clear(c *KeyedContext[K]) { s.table(c).Delete(c.key) }
 
+// Timer is a timer that fired: its time in epoch milliseconds and domain.
+type Timer struct {
+	Time           int64
+	ProcessingTime bool
+}
+
+// KeyedProcessFunction handles the records of a keyed stream one at a time,
+// with keyed state and timers. OnTimer may be nil when no timer is used.
+type KeyedProcessFunction[T any, K comparable, U any] struct {
+	ProcessElement func(ctx *KeyedContext[K], v T, emit func(U))
+	OnTimer        func(ctx *KeyedContext[K], t Timer, emit func(U))
+}
+
 // Process applies fn to every record of a keyed stream with access to the
 // record's key and keyed state (declared in states); fn emits any number of
 // results.
 func Process[T any, K comparable, U any](ks KeyedStream[T, K], fn func(ctx *KeyedContext[K], v T, emit func(U)), states ...StateDescriptor[K]) Stream[U] {
+	return KeyedProcess(ks, KeyedProcessFunction[T, K, U]{ProcessElement: fn}, states...).Name("Process")
+}
+
+// KeyedProcess is Process with timers: fn.OnTimer runs, for the key that
+// registered it, when the watermark (event time) or the wall clock
+// (processing time) reaches a timer. At the end of a bounded input every
+// pending timer fires, processing-time ones included, so no result waits
+// forever.
+func KeyedProcess[T any, K comparable, U any](ks KeyedStream[T, K], fn KeyedProcessFunction[T, K, U], states ...StateDescriptor[K]) Stream[U] {
 	env := ks.up.env
-	return oneInput(ks.up, "Process", env.parallelism, ks.link(), func(info runtime.TaskInfo, out runtime.Output[U]) (runtime.Output[T], closer, error) {
-		b, err := state.NewBackend[K](info.MaxParallelism)
+	if fn.ProcessElement == nil {
+		env.fail(fmt.Errorf("%w: KeyedProcess after %q: ProcessElement is nil", ErrInvalidJob, ks.up.n.name))
+	}
+	return oneInput(ks.up, "KeyedProcess", env.parallelism, ks.link(), func(info runtime.TaskInfo, out runtime.Output[U]) (runtime.Output[T], closer, error) {
+		k, err := newKeyedOp(info, out, fn.OnTimer, states)
 		if err != nil {
 			return nil, nil, err
 		}
-		for _, d := range states {
-			if err := d.declare(b); err != nil {
-				return nil, nil, err
-			}
-		}
-		start, end := keygroup.Range(info.MaxParallelism, info.Parallelism, info.Subtask)
-		return &processOp[T, K, U]{fn: fn, key: ks.key, ctx: &KeyedContext[K]{backend: b}, out: out, emit: out.Collect,
-			name: info.Name, subtask: info.Subtask, start: start, end: end}, nil, nil
+		return &processOp[T, K, U]{keyedOp: k, fn: fn.ProcessElement, key: ks.key}, nil, nil
 	})
 }
 
-type processOp[T any, K comparable, U any] struct {
-	fn         func(*KeyedContext[K], T, func(U))
-	key        func(T) K
+// keyedOp is the part every keyed operator with state and timers shares:
+// it moves time forward on watermarks and ticks, and snapshots and restores
+// the keyed state (timers included).
+type keyedOp[K comparable, U any] struct {
 	ctx        *KeyedContext[K]
 	out        runtime.Output[U]
 	emit       func(U)
+	onTimer    func(*KeyedContext[K], Timer, func(U))
 	name       string
 	subtask    int
 	start, end int // key groups owned
 }
 
-func (p *processOp[T, K, U]) Collect(v T) {
-	defer runtime.Guard(p.name, p.subtask)
-	p.ctx.key = p.key(v)
-	p.fn(p.ctx, v, p.emit)
+func newKeyedOp[K comparable, U any](info runtime.TaskInfo, out runtime.Output[U], onTimer func(*KeyedContext[K], Timer, func(U)), states []StateDescriptor[K]) (*keyedOp[K, U], error) {
+	b, err := state.NewBackend[K](info.MaxParallelism)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range states {
+		if err := d.declare(b); err != nil {
+			return nil, err
+		}
+	}
+	ts, err := newTimers(b)
+	if err != nil {
+		return nil, err
+	}
+	start, end := keygroup.Range(info.MaxParallelism, info.Parallelism, info.Subtask)
+	return &keyedOp[K, U]{ctx: &KeyedContext[K]{backend: b, timers: ts, side: info.SideOutputs}, out: out, emit: out.Collect,
+		onTimer: onTimer, name: info.Name, subtask: info.Subtask, start: start, end: end}, nil
 }
 
-func (p *processOp[T, K, U]) Emit(e runtime.Event) { p.out.Emit(e) }
+// Emit fires the event-time timers a watermark makes due, then forwards it.
+// The end of input fires every timer left.
+func (p *keyedOp[K, U]) Emit(e runtime.Event) {
+	switch {
+	case e.Kind == runtime.Watermark && e.Value > p.ctx.timers.wm:
+		p.ctx.timers.wm = e.Value
+		p.fire(e.Value, false)
+	case e.Kind == runtime.EndOfInput:
+		p.ctx.timers.wm = math.MaxInt64
+		p.fire(math.MaxInt64, false)
+		p.fire(math.MaxInt64, true)
+	}
+	p.out.Emit(e)
+}
+
+// Tick fires the processing-time timers that are due.
+func (p *keyedOp[K, U]) Tick() {
+	if p.ctx.timers.nextProc() == math.MaxInt64 {
+		return
+	}
+	if now := p.ctx.timers.now(); now >= p.ctx.timers.nextProc() {
+		p.fire(now, true)
+	}
+}
+
+func (p *keyedOp[K, U]) fire(now int64, proc bool) {
+	defer runtime.Guard(p.name, p.subtask)
+	p.ctx.timers.advance(now, proc, func(k K, t int64) {
+		if p.onTimer != nil {
+			p.ctx.key = k
+			p.onTimer(p.ctx, Timer{Time: t, ProcessingTime: proc}, p.emit)
+		}
+	})
+}
 
 // SnapshotState copies the state maps (cheap) and leaves the encoding to the
 // upload, so processing goes on while the checkpoint is written.
-func (p *processOp[T, K, U]) SnapshotState(int64) (runtime.OperatorState, error) {
+func (p *keyedOp[K, U]) SnapshotState(int64) (runtime.OperatorState, error) {
 	view, start, end := p.ctx.backend.View(), p.start, p.end
 	return runtime.OperatorState{KeyGroupStart: start, EncodeKeyGroups: func() ([][]byte, error) {
 		return view.Encode(start, end)
 	}}, nil
 }
 
-func (p *processOp[T, K, U]) RestoreState(st runtime.OperatorState) error {
+func (p *keyedOp[K, U]) RestoreState(st runtime.OperatorState) error {
 	for i, blk := range st.KeyGroups {
 		g := st.KeyGroupStart + i
 		if len(blk) == 0 {
@@ -123,7 +217,20 @@ func (p *processOp[T, K, U]) RestoreState(st runtime.OperatorState) error {
 			return err
 		}
 	}
+	p.ctx.timers.rebuild()
 	return nil
+}
+
+type processOp[T any, K comparable, U any] struct {
+	*keyedOp[K, U]
+	fn  func(*KeyedContext[K], T, func(U))
+	key func(T) K
+}
+
+func (p *processOp[T, K, U]) Collect(v T) {
+	defer runtime.Guard(p.name, p.subtask)
+	p.ctx.key = p.key(v)
+	p.fn(p.ctx, v, p.emit)
 }
 
 // ListState is a list of values per key.

@@ -2,13 +2,11 @@ package datastream
 
 import (
 	"fmt"
-	"math"
 	"slices"
 	"testing"
 	"time"
 
 	"floe/internal/runtime"
-	"floe/internal/state"
 )
 
 type rec struct {
@@ -16,6 +14,8 @@ type rec struct {
 	At  int64 // ms
 	N   int64
 }
+
+func recTime(r rec) time.Time { return time.UnixMilli(r.At) }
 
 type recorder[T any] struct {
 	items  []T
@@ -25,91 +25,258 @@ type recorder[T any] struct {
 func (r *recorder[T]) Collect(v T)          { r.items = append(r.items, v) }
 func (r *recorder[T]) Emit(e runtime.Event) { r.events = append(r.events, e) }
 
-func newWindowOp(t *testing.T, size time.Duration, out runtime.Output[Window[string, rec]]) *windowOp[rec, string] {
-	b, err := state.NewBackend[string](8)
+// build makes the operator of st's node for subtask 0 of 1, with recorders
+// as its main output and as the side outputs named in sides.
+func build[IN, OUT any](t *testing.T, st Stream[OUT], sides map[string]any) (runtime.Output[IN], *recorder[OUT]) {
+	t.Helper()
+	out := &recorder[OUT]{}
+	info := runtime.TaskInfo{Name: st.n.name, Parallelism: 1, MaxParallelism: 8, SideOutputs: sides}
+	in, _, err := st.n.build(info, runtime.Output[OUT](out))
 	if err != nil {
 		t.Fatal(err)
 	}
-	tab, err := state.Value[string, []windowAcc[rec]](b, "windows")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &windowOp[rec, string]{key: func(r rec) string { return r.Key }, ts: func(r rec) time.Time { return time.UnixMilli(r.At) },
-		reduce: func(a, b rec) rec { a.N += b.N; return a }, size: size.Milliseconds(), slide: size.Milliseconds(), backend: b, tab: tab, out: out,
-		wm: math.MinInt64, start: 0, end: 8}
+	return in.(runtime.Output[IN]), out
 }
 
-// Events and watermarks in, fired windows and dropped late records out.
-func TestTumblingWindowFiring(t *testing.T) {
-	type step struct {
-		ev *rec  // a record
-		wm int64 // or a watermark (when ev is nil)
+// step is a record, or a watermark (ev nil), or, with clock set, a move of
+// the processing-time clock followed by a tick.
+type step struct {
+	ev    *rec
+	wm    int64
+	clock int64
+}
+
+func r(k string, at int64) step { return step{ev: &rec{Key: k, At: at, N: 1}} }
+func wm(t int64) step         { return step{wm: t} }
+func clock(t int64) step      { return step{clock: t} }
+
+func run(t *testing.T, in runtime.Output[rec], now *int64, steps []step) {
+	t.Helper()
+	for _, s := range steps {
+		switch {
+		case s.ev != nil:
+			in.Collect(*s.ev)
+		case s.clock != 0:
+			*now = s.clock
+			in.(runtime.Ticker).Tick()
+		default:
+			in.Emit(runtime.Event{Kind: runtime.Watermark, Value: s.wm})
+		}
 	}
-	r := func(k string, at int64) step { return step{ev: &rec{Key: k, At: at, N: 1}} }
-	w := func(wm int64) step { return step{wm: wm} }
+}
+
+func setClock[K comparable](t *testing.T, op any, now *int64) {
+	t.Helper()
+	type timed interface{ timerService() *timers[K] }
+	op.(timed).timerService().now = func() int64 { return *now }
+}
+
+func (p *keyedOp[K, U]) timerService() *timers[K] { return p.ctx.timers }
+
+func windowsOf(items []Window[string, rec]) []string {
+	var got []string
+	for _, f := range items {
+		got = append(got, fmt.Sprintf("%s %d-%d %d", f.Key, f.Start, f.End, f.Value.N))
+	}
+	return got
+}
+
+func sameSet(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	got, want = slices.Clone(got), slices.Clone(want)
+	slices.Sort(got) // windows of equal end fire in any key order
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("%s %q, want %q", what, got, want)
+	}
+}
+
+// Records and watermarks in; fired windows and late records (to the side
+// output) out; then the end of input fires what is left and empties state.
+func TestWindowFiring(t *testing.T) {
+	sum := func(a, b rec) rec { a.N += b.N; return a }
 	for _, tc := range []struct {
-		name  string
-		steps []step
-		want  []string // fired windows, "key start-end n", in firing order
-		late  int64
+		name     string
+		windows  Windows
+		lateness time.Duration
+		steps    []step
+		fired    []string // "key start-end n"
+		late     []int64  // times of the records sent to the side output
+		atEnd    []string // fired by the end of input
 	}{
-		{"in order", []step{r("a", 1), r("a", 5), r("b", 9), w(9), r("a", 12), w(19)},
-			[]string{"a 0-10 2", "b 0-10 1", "a 10-20 1"}, 0},
-		{"out of order within the watermark", []step{r("a", 15), r("a", 3), r("a", 12), w(9), r("a", 11), w(25)},
-			[]string{"a 0-10 1", "a 10-20 3"}, 0},
-		{"late records are dropped", []step{r("a", 15), w(14), r("a", 3), r("a", 14), r("a", 16), w(30)},
-			[]string{"a 10-20 2"}, 2},
-		{"negative times", []step{r("a", -5), r("a", -1), w(-1), r("a", 0)},
-			[]string{"a -10-0 2"}, 0},
-		{"nothing fires early", []step{r("a", 5), w(8)}, nil, 0},
+		{name: "tumbling in order", windows: TumblingEventTimeWindows(10 * time.Millisecond),
+			steps: []step{r("a", 1), r("a", 5), r("b", 9), wm(9), r("a", 12), wm(19)},
+			fired: []string{"a 0-10 2", "b 0-10 1", "a 10-20 1"}},
+		{name: "tumbling out of order within the watermark", windows: TumblingEventTimeWindows(10 * time.Millisecond),
+			steps: []step{r("a", 15), r("a", 3), r("a", 12), wm(9), r("a", 11), wm(25)},
+			fired: []string{"a 0-10 1", "a 10-20 3"}},
+		{name: "late records go to the side output", windows: TumblingEventTimeWindows(10 * time.Millisecond),
+			steps: []step{r("a", 15), wm(14), r("a", 3), r("a", 14), r("a", 16), wm(30)},
+			fired: []string{"a 10-20 3"}, late: []int64{3}}, // 14 is still in time for [10,20)
+		{name: "negative times", windows: TumblingEventTimeWindows(10 * time.Millisecond),
+			steps: []step{r("a", -5), r("a", -1), wm(-1), r("a", 0)},
+			fired: []string{"a -10-0 2"}, atEnd: []string{"a 0-10 1"}},
+		{name: "nothing fires early", windows: TumblingEventTimeWindows(10 * time.Millisecond),
+			steps: []step{r("a", 5), wm(8)}, atEnd: []string{"a 0-10 1"}},
+		{name: "sliding", windows: SlidingEventTimeWindows(10*time.Millisecond, 5*time.Millisecond),
+			// 3 is in [-5,5) and [0,10); 7 in [0,10) and [5,15); 12 in [5,15) and [10,20).
+			steps: []step{r("a", 3), r("a", 7), r("a", 12), wm(9)},
+			fired: []string{"a -5-5 1", "a 0-10 2"}, atEnd: []string{"a 5-15 2", "a 10-20 1"}},
+		{name: "sliding: a record late for one of its windows only", windows: SlidingEventTimeWindows(10*time.Millisecond, 5*time.Millisecond),
+			steps: []step{r("a", 1), wm(10), r("a", 7), wm(20)},
+			fired: []string{"a -5-5 1", "a 0-10 1", "a 5-15 1"}},
+		{name: "allowed lateness fires again, then drops", windows: TumblingEventTimeWindows(10 * time.Millisecond), lateness: 5 * time.Millisecond,
+			steps: []step{r("a", 1), wm(9), r("a", 2), wm(13), r("a", 3), wm(14), r("a", 4)},
+			// fired at 9 with 1, again at the late record 2 with 2; purged at 14, so 4 is too late.
+			fired: []string{"a 0-10 1", "a 0-10 2", "a 0-10 3"}, late: []int64{4}},
+		{name: "sessions merge", windows: EventTimeSessionWindows(10 * time.Millisecond),
+			// [1,11) and [18,28) are apart; 9 spans [9,19) and bridges them.
+			steps: []step{r("a", 1), r("a", 18), r("b", 5), r("a", 9), wm(26), r("a", 30), wm(40)},
+			fired: []string{"b 5-15 1", "a 1-28 3", "a 30-40 1"}},
+		{name: "sessions: the gap is exclusive", windows: EventTimeSessionWindows(10 * time.Millisecond),
+			steps: []step{r("a", 0), r("a", 10), r("a", 19), wm(100)},
+			fired: []string{"a 0-10 1", "a 10-29 2"}},
+		{name: "sessions: a late record merges into a fired session within lateness", windows: EventTimeSessionWindows(10 * time.Millisecond), lateness: 20 * time.Millisecond,
+			steps: []step{r("a", 0), wm(15), r("a", 8), wm(40)},
+			fired: []string{"a 0-10 1", "a 0-18 2"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			out := &recorder[Window[string, rec]]{}
-			op := newWindowOp(t, 10*time.Millisecond, out)
-			for _, s := range tc.steps {
-				if s.ev != nil {
-					op.Collect(*s.ev)
-				} else {
-					op.Emit(runtime.Event{Kind: runtime.Watermark, Value: s.wm})
-				}
+			lateTag := NewOutputTag[rec]("late")
+			env := NewEnvironment()
+			src := FromSlice(env, []rec{})
+			ws := KeyBy(src, func(r rec) string { return r.Key }).Window(tc.windows, recTime).AllowedLateness(tc.lateness).SideOutputLateData(lateTag)
+			lateOut := &recorder[rec]{}
+			in, out := build[rec](t, ws.Reduce(sum), map[string]any{"late": runtime.Output[rec](lateOut)})
+			if len(env.errs) > 0 {
+				t.Fatal(env.errs)
 			}
-			var got []string
-			for _, f := range out.items {
-				got = append(got, fmt.Sprintf("%s %d-%d %d", f.Key, f.Start, f.End, f.Value.N))
+			var now int64
+			run(t, in, &now, tc.steps)
+			sameSet(t, "fired", windowsOf(out.items), tc.fired)
+			var late []int64
+			for _, l := range lateOut.items {
+				late = append(late, l.At)
 			}
-			slices.Sort(got) // windows of equal end fire in any key order
-			want := slices.Clone(tc.want)
-			slices.Sort(want)
-			if !slices.Equal(got, want) {
-				t.Fatalf("fired %q, want %q", got, want)
+			if !slices.Equal(late, tc.late) {
+				t.Fatalf("late %v, want %v", late, tc.late)
 			}
-			if op.late != tc.late {
-				t.Fatalf("late %d, want %d", op.late, tc.late)
-			}
-			// The end of input fires what is left.
-			op.Emit(runtime.Event{Kind: runtime.EndOfInput})
-			if op.tab.Len() != 0 {
-				t.Fatalf("%d keys left after the end of input", op.tab.Len())
+			n := len(out.items)
+			in.Emit(runtime.Event{Kind: runtime.EndOfInput})
+			sameSet(t, "fired at the end", windowsOf(out.items[n:]), tc.atEnd)
+			op := in.(*windowOp[rec, string, rec, Window[string, rec]])
+			if op.tab.Len() != 0 || op.ctx.timers.tab.Len() != 0 {
+				t.Fatalf("%d keys with windows and %d with timers left after the end of input", op.tab.Len(), op.ctx.timers.tab.Len())
 			}
 		})
 	}
 }
 
-func TestSlidingWindowAssignment(t *testing.T) {
-	out := &recorder[Window[string, rec]]{}
-	op := newWindowOp(t, 10*time.Millisecond, out)
-	op.slide = 5 // windows of 10 every 5
-	for _, at := range []int64{3, 7, 12} {
-		op.Collect(rec{Key: "a", At: at, N: 1})
+func TestProcessingTimeWindows(t *testing.T) {
+	env := NewEnvironment()
+	src := FromSlice(env, []rec{})
+	count := AggregateFunction[rec, int64, int64]{
+		Create: func() int64 { return 0 },
+		Add:    func(a int64, _ rec) int64 { return a + 1 },
+		Result: func(a int64) int64 { return a },
+		Merge:  func(a, b int64) int64 { return a + b },
 	}
-	op.Emit(runtime.Event{Kind: runtime.Watermark, Value: 100})
-	var got []string
-	for _, f := range out.items {
-		got = append(got, fmt.Sprintf("%d-%d %d", f.Start, f.End, f.Value.N))
+	for _, tc := range []struct {
+		name    string
+		windows Windows
+		steps   []step
+		fired   []string
+	}{
+		{"tumbling", TumblingProcessingTimeWindows(10 * time.Millisecond),
+			[]step{clock(1001), r("a", 0), r("b", 0), clock(1005), r("a", 0), clock(1009), clock(1010), r("a", 0), clock(1020)},
+			[]string{"a 1000-1010 2", "b 1000-1010 1", "a 1010-1020 1"}},
+		{"sessions", ProcessingTimeSessionWindows(10 * time.Millisecond),
+			[]step{clock(1000), r("a", 0), clock(1008), r("a", 0), clock(1017), r("b", 0), clock(1018), clock(1030)},
+			[]string{"a 1000-1018 2", "b 1017-1027 1"}},
+		{"watermarks do not fire them", TumblingProcessingTimeWindows(10 * time.Millisecond),
+			[]step{clock(1001), r("a", 0), wm(5000), clock(1005)}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := WindowAggregate(KeyBy(src, func(r rec) string { return r.Key }).Window(tc.windows, nil), count)
+			in, out := build[rec](t, st, nil)
+			var now int64
+			setClock[string](t, in, &now)
+			run(t, in, &now, tc.steps)
+			var got []string
+			for _, f := range out.items {
+				got = append(got, fmt.Sprintf("%s %d-%d %d", f.Key, f.Start, f.End, f.Value))
+			}
+			sameSet(t, "fired", got, tc.fired)
+		})
 	}
-	// 3 is in [-5,5) and [0,10); 7 in [0,10) and [5,15); 12 in [5,15) and [10,20).
-	want := []string{"-5-5 1", "0-10 2", "5-15 2", "10-20 1"}
-	if !slices.Equal(got, want) {
-		t.Fatalf("fired %q, want %q", got, want)
+}
+
+func TestWindowProcessAndWindowAll(t *testing.T) {
+	env := NewEnvironment()
+	src := FromSlice(env, []rec{})
+	st := WindowProcess(WindowAll(src, TumblingEventTimeWindows(10*time.Millisecond), recTime),
+		func(ctx *WindowContext[NoKey], elems []rec, emit func(string)) {
+			var keys []string
+			for _, e := range elems {
+				keys = append(keys, e.Key)
+			}
+			slices.Sort(keys)
+			emit(fmt.Sprintf("%d-%d %v", ctx.Window().Start, ctx.Window().End, keys))
+		})
+	if st.Parallelism() != 1 {
+		t.Fatalf("WindowAll runs at parallelism %d, want 1", st.Parallelism())
+	}
+	in, out := build[rec](t, st, nil)
+	var now int64
+	run(t, in, &now, []step{r("b", 3), r("a", 4), r("c", 12), wm(10)})
+	in.Emit(runtime.Event{Kind: runtime.EndOfInput})
+	want := []string{"0-10 [a b]", "10-20 [c]"}
+	if !slices.Equal(out.items, want) {
+		t.Fatalf("got %q, want %q", out.items, want)
+	}
+}
+
+// Timers are keyed state: registered before a snapshot, they fire after a
+// restore into a new operator, each for its own key, in time order.
+func TestTimersAcrossRestore(t *testing.T) {
+	env := NewEnvironment()
+	src := FromSlice(env, []rec{})
+	st := KeyedProcess(KeyBy(src, func(r rec) string { return r.Key }), KeyedProcessFunction[rec, string, string]{
+		ProcessElement: func(ctx *KeyedContext[string], v rec, _ func(string)) {
+			ctx.RegisterEventTimeTimer(v.At + 10)
+			ctx.RegisterProcessingTimeTimer(v.At + 1000)
+			if v.N < 0 {
+				ctx.DeleteEventTimeTimer(v.At + 10)
+			}
+		},
+		OnTimer: func(ctx *KeyedContext[string], tm Timer, emit func(string)) {
+			emit(fmt.Sprintf("%s@%d proc=%v", ctx.Key(), tm.Time, tm.ProcessingTime))
+		},
+	})
+	in1, out1 := build[rec](t, st, nil)
+	var now int64 = 1
+	setClock[string](t, in1, &now)
+	run(t, in1, &now, []step{r("a", 5), r("b", 1), r("a", 5), {ev: &rec{Key: "c", At: 2, N: -1}}, wm(11)})
+	if want := []string{"b@11 proc=false"}; !slices.Equal(out1.items, want) {
+		t.Fatalf("before the snapshot: %q, want %q", out1.items, want)
+	}
+	snap, err := in1.(runtime.Snapshotter).SnapshotState(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, in1, &now, []step{r("d", 1)}) // after the snapshot: not in it
+	blocks, err := snap.EncodeKeyGroups()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	in2, out2 := build[rec](t, st, nil)
+	setClock[string](t, in2, &now)
+	if err := in2.(runtime.Snapshotter).RestoreState(runtime.OperatorState{KeyGroupStart: snap.KeyGroupStart, KeyGroups: blocks}); err != nil {
+		t.Fatal(err)
+	}
+	run(t, in2, &now, []step{wm(14), wm(20), clock(1003), clock(1010)})
+	want := []string{"a@15 proc=false", "b@1001 proc=true", "c@1002 proc=true", "a@1005 proc=true"}
+	if !slices.Equal(out2.items, want) {
+		t.Fatalf("after the restore: %q, want %q", out2.items, want)
 	}
 }

@@ -63,9 +63,11 @@ type Checkpointer interface {
 const DeclineNotReady = "not ready: "
 
 // WatermarkEmitter is implemented by tasks: EmitWatermark sends the task's
-// watermark (the minimum over its inputs) into the chain.
+// watermark (the minimum over its active inputs) into the chain, and
+// EmitWatermarkStatus tells it that every input went idle, or one came back.
 type WatermarkEmitter interface {
 	EmitWatermark(wm int64)
+	EmitWatermarkStatus(idle bool)
 }
 
 // Ticker is implemented by operators that act on the task's periodic tick

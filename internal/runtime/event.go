@@ -15,6 +15,9 @@ const (
 	Barrier EventKind = 3
 	// CancelBarrier: checkpoint Value is abandoned.
 	CancelBarrier EventKind = 4
+	// WatermarkStatus: Value 1 marks the path idle (its watermark holds no
+	// consumer back until it is active again); Value 0 marks it active.
+	WatermarkStatus EventKind = 5
 )
 
 func (k EventKind) String() string {
@@ -27,6 +30,8 @@ func (k EventKind) String() string {
 		return "Barrier"
 	case CancelBarrier:
 		return "CancelBarrier"
+	case WatermarkStatus:
+		return "WatermarkStatus"
 	}
 	return fmt.Sprintf("EventKind(%d)", int32(k))
 }

@@ -24,6 +24,9 @@ type TaskInfo struct {
 	Log            zerolog.Logger
 	// Subpartitions[i] is the number of channels of the vertex's output edge i.
 	Subpartitions []int
+	// SideOutputs holds, while one operator is built, the runtime.Output[X]
+	// of each of its side outputs by tag.
+	SideOutputs map[string]any
 }
 
 // Message is what travels on one channel: an Arrow IPC payload or an event.
@@ -60,6 +63,9 @@ type Task interface {
 	EndInput(input int)
 	// Flush sends partly filled batches (the buffer timeout fired).
 	Flush()
+	// Tick lets the chain's operators act on time (watermark generators,
+	// processing-time timers); it is called periodically.
+	Tick()
 	// Close releases the task's resources; it is called once, after Run or
 	// after the last input ended, also after a failure.
 	Close() error
@@ -72,6 +78,7 @@ type Task interface {
 // must stop, and whether partly filled batches are due to be sent.
 type SourceContext struct {
 	flushDue atomic.Bool
+	flush    bool // flush on the tick, besides ticking
 	stopped  atomic.Bool
 	mailbox  atomic.Bool // something waits in mail
 	ctx      context.Context
@@ -93,8 +100,9 @@ func (sc *SourceContext) Post(fn func()) {
 
 // NewSourceContext returns a context whose flag is raised every interval
 // (interval <= 0: never) until ctx ends; call the returned stop when done.
-func NewSourceContext(ctx context.Context, task Task, interval time.Duration) (*SourceContext, func()) {
-	sc := &SourceContext{ctx: ctx, task: task}
+// At each, the source's Poll ticks the task, and flushes it when flush is set.
+func NewSourceContext(ctx context.Context, task Task, interval time.Duration, flush bool) (*SourceContext, func()) {
+	sc := &SourceContext{ctx: ctx, task: task, flush: flush}
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
@@ -126,7 +134,10 @@ func NewSourceContext(ctx context.Context, task Task, interval time.Duration) (*
 func (sc *SourceContext) Poll() (stop bool) {
 	if sc.flushDue.Load() {
 		sc.flushDue.Store(false)
-		sc.task.Flush()
+		sc.task.Tick()
+		if sc.flush {
+			sc.task.Flush()
+		}
 	}
 	if sc.mailbox.Load() {
 		sc.mailbox.Store(false)

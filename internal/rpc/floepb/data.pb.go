@@ -31,6 +31,7 @@ const (
 	EventKind_WATERMARK        EventKind = 2 // value is the watermark in epoch milliseconds
 	EventKind_BARRIER          EventKind = 3 // value is the checkpoint id
 	EventKind_CANCEL_BARRIER   EventKind = 4 // value is the checkpoint id
+	EventKind_WATERMARK_STATUS EventKind = 5 // value 1: the path is idle (holds no watermark back); 0: active again
 )
 
 // Enum value maps for EventKind.
@@ -41,6 +42,7 @@ var (
 		2: "WATERMARK",
 		3: "BARRIER",
 		4: "CANCEL_BARRIER",
+		5: "WATERMARK_STATUS",
 	}
 	EventKind_value = map[string]int32{
 		"DATA":             0,
@@ -48,6 +50,7 @@ var (
 		"WATERMARK":        2,
 		"BARRIER":          3,
 		"CANCEL_BARRIER":   4,
+		"WATERMARK_STATUS": 5,
 	}
 )
 
@@ -238,13 +241,14 @@ const file_floe_data_proto_rawDesc = "" +
 	"\apayload\x18\x02 \x01(\fR\apayload\x12\x14\n" +
 	"\x05value\x18\x03 \x01(\x03R\x05value\x12\x14\n" +
 	"\x05flags\x18\x04 \x01(\x03R\x05flags\x12\x18\n" +
-	"\arecords\x18\x05 \x01(\x05R\arecords*[\n" +
+	"\arecords\x18\x05 \x01(\x05R\arecords*q\n" +
 	"\tEventKind\x12\b\n" +
 	"\x04DATA\x10\x00\x12\x14\n" +
 	"\x10END_OF_PARTITION\x10\x01\x12\r\n" +
 	"\tWATERMARK\x10\x02\x12\v\n" +
 	"\aBARRIER\x10\x03\x12\x12\n" +
-	"\x0eCANCEL_BARRIER\x10\x042W\n" +
+	"\x0eCANCEL_BARRIER\x10\x04\x12\x14\n" +
+	"\x10WATERMARK_STATUS\x10\x052W\n" +
 	"\fDataExchange\x12G\n" +
 	"\tSubscribe\x12\x1a.floe.data.ConsumerMessage\x1a\x1a.floe.data.ProducerMessage(\x010\x01B\x1aZ\x18floe/internal/rpc/floepbb\x06proto3"
 

@@ -1,0 +1,132 @@
+package datastream
+
+import (
+	"container/heap"
+	"math"
+	"slices"
+	"time"
+
+	"floe/internal/state"
+)
+
+// timerEntry is one timer of a key, as kept in keyed state.
+type timerEntry struct {
+	T    int64 // epoch milliseconds
+	Proc bool  // processing time, else event time
+}
+
+// timers holds the event-time and processing-time timers of one keyed
+// operator subtask. The timers live in the operator's keyed state (a list
+// per key), so they are checkpointed, restored and redistributed by key
+// group with the rest of it; two heaps index them by time. Deleting a timer
+// removes it from state only: its heap entry is skipped when it surfaces.
+// Driven by the task's goroutine only.
+type timers[K comparable] struct {
+	tab         *state.Table[K, []timerEntry]
+	event, proc timerHeap[K]
+	wm          int64        // the operator's watermark (event time)
+	now         func() int64 // the processing time (tests set a clock)
+}
+
+const timersState = "_timers"
+
+func newTimers[K comparable](b *state.Backend[K]) (*timers[K], error) {
+	tab, err := state.Value[K, []timerEntry](b, timersState)
+	if err != nil {
+		return nil, err
+	}
+	return &timers[K]{tab: tab, wm: math.MinInt64, now: nowMillis}, nil
+}
+
+// register adds a timer for k at t (once: registering it again is a no-op).
+func (ts *timers[K]) register(k K, t int64, proc bool) {
+	e := timerEntry{T: t, Proc: proc}
+	l, _ := ts.tab.Get(k)
+	if slices.Contains(l, e) {
+		return
+	}
+	// Copy on write: a checkpoint's view may hold the old list.
+	ts.tab.Put(k, append(slices.Clip(l), e))
+	h := &ts.event
+	if proc {
+		h = &ts.proc
+	}
+	heap.Push(h, heapTimer[K]{t: t, key: k})
+}
+
+// remove deletes k's timer at t, reporting whether it existed.
+func (ts *timers[K]) remove(k K, t int64, proc bool) bool {
+	l, _ := ts.tab.Get(k)
+	i := slices.Index(l, timerEntry{T: t, Proc: proc})
+	if i < 0 {
+		return false
+	}
+	if len(l) == 1 {
+		ts.tab.Delete(k)
+	} else {
+		ts.tab.Put(k, slices.Delete(slices.Clone(l), i, i+1))
+	}
+	return true
+}
+
+// advance fires, in order of time, every timer of the domain due at now (a
+// watermark, or the processing time). fire may register more timers; those
+// that are due fire in the same call.
+func (ts *timers[K]) advance(now int64, proc bool, fire func(k K, t int64)) {
+	h := &ts.event
+	if proc {
+		h = &ts.proc
+	}
+	for h.Len() > 0 && (*h)[0].t <= now {
+		top := heap.Pop(h).(heapTimer[K])
+		if ts.remove(top.key, top.t, proc) { // else deleted, or a duplicate entry
+			fire(top.key, top.t)
+		}
+	}
+}
+
+// next is the time of the earliest processing-time timer (MaxInt64: none).
+func (ts *timers[K]) nextProc() int64 {
+	if ts.proc.Len() == 0 {
+		return math.MaxInt64
+	}
+	return ts.proc[0].t
+}
+
+// rebuild fills the heaps from state, after a restore.
+func (ts *timers[K]) rebuild() {
+	ts.event, ts.proc = nil, nil
+	ts.tab.Range(func(k K, l []timerEntry) bool {
+		for _, e := range l {
+			if e.Proc {
+				ts.proc = append(ts.proc, heapTimer[K]{t: e.T, key: k})
+			} else {
+				ts.event = append(ts.event, heapTimer[K]{t: e.T, key: k})
+			}
+		}
+		return true
+	})
+	heap.Init(&ts.event)
+	heap.Init(&ts.proc)
+}
+
+type heapTimer[K comparable] struct {
+	t   int64
+	key K
+}
+
+type timerHeap[K comparable] []heapTimer[K]
+
+func (h timerHeap[K]) Len() int           { return len(h) }
+func (h timerHeap[K]) Less(i, j int) bool { return h[i].t < h[j].t }
+func (h timerHeap[K]) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *timerHeap[K]) Push(x any)        { *h = append(*h, x.(heapTimer[K])) }
+func (h *timerHeap[K]) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// nowMillis is the processing time: the wall clock in epoch milliseconds.
+func nowMillis() int64 { return time.Now().UnixMilli() }
