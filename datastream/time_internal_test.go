@@ -47,8 +47,8 @@ type step struct {
 }
 
 func r(k string, at int64) step { return step{ev: &rec{Key: k, At: at, N: 1}} }
-func wm(t int64) step         { return step{wm: t} }
-func clock(t int64) step      { return step{clock: t} }
+func wm(t int64) step           { return step{wm: t} }
+func clock(t int64) step        { return step{clock: t} }
 
 func run(t *testing.T, in runtime.Output[rec], now *int64, steps []step) {
 	t.Helper()
