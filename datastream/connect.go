@@ -162,3 +162,63 @@ func prune[K comparable, T any](ctx *KeyedContext[K], s ListState[K, T], done fu
 		s.Update(ctx, keep)
 	}
 }
+
+// either is a record of one of two streams, for operators that take both
+// through one input (window joins).
+type either[A, B any] struct {
+	Right bool
+	L     A
+	R     B
+}
+
+// WindowCoGroup puts the records of a and b with equal keys into the same
+// windows and calls fn with both sides' records of each window when it fires
+// (either side may be empty). tsA and tsB give event times (nil for
+// processing-time windows).
+func WindowCoGroup[A, B any, K comparable, U any](a KeyedStream[A, K], b KeyedStream[B, K], w Windows, tsA func(A) time.Time, tsB func(B) time.Time,
+	fn func(ctx *WindowContext[K], as []A, bs []B, emit func(U))) Stream[U] {
+	type E = either[A, B]
+	left := Map(a.up, func(v A) E { return E{L: v} }).Name("Left")
+	right := Map(b.up, func(v B) E { return E{Right: true, R: v} }).Name("Right")
+	ka, kb := a.key, b.key
+	keyed := KeyBy(left.Union(right), func(e E) K {
+		if e.Right {
+			return kb(e.R)
+		}
+		return ka(e.L)
+	})
+	var ts func(E) time.Time
+	if tsA != nil && tsB != nil {
+		ts = func(e E) time.Time {
+			if e.Right {
+				return tsB(e.R)
+			}
+			return tsA(e.L)
+		}
+	}
+	return WindowProcess(keyed.Window(w, ts), func(ctx *WindowContext[K], elems []E, emit func(U)) {
+		var as []A
+		var bs []B
+		for _, e := range elems {
+			if e.Right {
+				bs = append(bs, e.R)
+			} else {
+				as = append(as, e.L)
+			}
+		}
+		fn(ctx, as, bs, emit)
+	}).Name("WindowCoGroup")
+}
+
+// WindowJoin calls fn for every pair of records of a and b with equal keys
+// in the same window (an inner join per window, as Flink's window join).
+func WindowJoin[A, B any, K comparable, U any](a KeyedStream[A, K], b KeyedStream[B, K], w Windows, tsA func(A) time.Time, tsB func(B) time.Time,
+	fn func(a A, b B, emit func(U))) Stream[U] {
+	return WindowCoGroup(a, b, w, tsA, tsB, func(_ *WindowContext[K], as []A, bs []B, emit func(U)) {
+		for _, x := range as {
+			for _, y := range bs {
+				fn(x, y, emit)
+			}
+		}
+	}).Name("WindowJoin")
+}
