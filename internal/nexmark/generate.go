@@ -1,0 +1,296 @@
+package nexmark
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"sync"
+)
+
+// Config fixes an event stream: the same Config gives the same events,
+// times included, on every run and at every parallelism.
+type Config struct {
+	Seed uint64
+	// EventRate is the number of events per second of event time: event n
+	// happens n/EventRate seconds after BaseTime.
+	EventRate float64
+	// BaseTime is the time of event 0, in epoch milliseconds.
+	BaseTime int64
+}
+
+// DefaultBaseTime is 2015-07-15T00:00:00Z, the base time of event 0 unless
+// configured otherwise. It is fixed, never the wall clock.
+const DefaultBaseTime = 1436918400000
+
+// DefaultConfig is seed 0, 10,000 events per second of event time.
+func DefaultConfig() Config {
+	return Config{EventRate: 10_000, BaseTime: DefaultBaseTime}
+}
+
+// ErrConfig is wrapped by errors about a bad Config.
+var ErrConfig = errors.New("nexmark: bad generator config")
+
+// Validate reports a configuration the generator cannot use.
+func (c Config) Validate() error {
+	if !(c.EventRate > 0) || math.IsInf(c.EventRate, 0) {
+		return fmt.Errorf("%w: event rate %v: want a positive number of events per second", ErrConfig, c.EventRate)
+	}
+	return nil
+}
+
+// Time is event n's time in epoch milliseconds.
+func (c Config) Time(n int64) int64 {
+	return c.BaseTime + int64(float64(n)*1000/c.EventRate)
+}
+
+// The Nexmark model's constants (as in the Beam and Flink generators).
+const (
+	personShare  = 1
+	auctionShare = 3
+	bidShare     = 46
+	totalShare   = personShare + auctionShare + bidShare
+
+	firstPersonID   = 1000
+	firstAuctionID  = 1000
+	firstCategoryID = 10
+	numCategories   = 5
+
+	activePeople      = 1000 // bids and auctions come from the most recent people
+	inFlightAuctions  = 100  // bids go to the most recent auctions
+	hotAuctionRatio   = 2    // 1 in 2 bids goes to the hottest auction
+	hotSellerRatio    = 4
+	hotBidderRatio    = 4
+	hotChannelRatio   = 2
+	channels          = 10_000
+	avgPersonBytes    = 200
+	avgAuctionBytes   = 500
+	avgBidBytes       = 100
+	fixedBidBytes     = 8 * 4 // auction, bidder, price, datetime
+	fixedAuctionBytes = 8 * 6 // id, initial bid, reserve, datetime, expires, seller + category counted below
+)
+
+// Event returns event n (n >= 0): a pure function of c and n.
+func (c Config) Event(n int64) Event {
+	r := newRand(c.Seed, n)
+	t := c.Time(n)
+	switch rem := n % totalShare; {
+	case rem < personShare:
+		return Event{Kind: PersonKind, Person: c.person(n, t, &r)}
+	case rem < personShare+auctionShare:
+		return Event{Kind: AuctionKind, Auction: c.auction(n, t, &r)}
+	}
+	return Event{Kind: BidKind, Bid: c.bid(n, t, &r)}
+}
+
+// lastPerson is the base-0 id of the latest person at or before event n.
+func lastPerson(n int64) int64 {
+	epoch, off := n/totalShare, n%totalShare
+	if off >= personShare {
+		off = personShare - 1
+	}
+	return epoch*personShare + off
+}
+
+// lastAuction is the base-0 id of the latest auction at or before event n
+// (-1 before the first).
+func lastAuction(n int64) int64 {
+	epoch, off := n/totalShare, n%totalShare
+	switch {
+	case off < personShare:
+		epoch--
+		off = auctionShare - 1
+	case off >= personShare+auctionShare:
+		off = auctionShare - 1
+	default:
+		off -= personShare
+	}
+	return epoch*auctionShare + off
+}
+
+// recentPerson picks one of the most recent people at event n.
+func recentPerson(n int64, r *rng) int64 {
+	num := lastPerson(n) + 1
+	active := min(num, activePeople)
+	return num - active + r.int63n(active)
+}
+
+// recentAuction picks one of the auctions in flight at event n.
+func recentAuction(n int64, r *rng) int64 {
+	last := lastAuction(n)
+	lo := max(last-inFlightAuctions, 0)
+	return lo + r.int63n(last-lo+1)
+}
+
+var (
+	usStates   = []string{"AZ", "CA", "ID", "OR", "WA", "WY"}
+	usCities   = []string{"Phoenix", "Los Angeles", "San Francisco", "Boise", "Portland", "Bend", "Redmond", "Seattle", "Kent", "Cheyenne"}
+	firstNames = []string{"Peter", "Paul", "Luke", "John", "Saul", "Vicky", "Kate", "Julie", "Sarah", "Deiter", "Walter"}
+	lastNames  = []string{"Shultz", "Abrams", "Spencer", "White", "Bartels", "Walton", "Smith", "Jones", "Noris"}
+)
+
+func (c Config) person(n, t int64, r *rng) Person {
+	p := Person{ID: lastPerson(n) + firstPersonID, DateTime: t}
+	p.Name = firstNames[r.intn(len(firstNames))] + " " + lastNames[r.intn(len(lastNames))]
+	p.EmailAddress = r.str(7) + "@" + r.str(5) + ".com"
+	var cc [19]byte
+	for i := range cc {
+		if i%5 == 4 {
+			cc[i] = ' '
+		} else {
+			cc[i] = byte('0' + r.intn(10))
+		}
+	}
+	p.CreditCard = string(cc[:])
+	p.City = usCities[r.intn(len(usCities))]
+	p.State = usStates[r.intn(len(usStates))]
+	size := 8 + len(p.Name) + len(p.EmailAddress) + len(p.CreditCard) + len(p.City) + len(p.State) + 8
+	p.Extra = r.extra(size, avgPersonBytes)
+	return p
+}
+
+func (c Config) auction(n, t int64, r *rng) Auction {
+	a := Auction{ID: lastAuction(n) + firstAuctionID, DateTime: t}
+	if r.intn(hotSellerRatio) > 0 {
+		a.Seller = lastPerson(n) / hotSellerRatio * hotSellerRatio // the hottest seller
+	} else {
+		a.Seller = recentPerson(n, r)
+	}
+	a.Seller += firstPersonID
+	a.Category = firstCategoryID + int64(r.intn(numCategories))
+	a.InitialBid = r.price()
+	a.Reserve = a.InitialBid + r.price()
+	a.Expires = t + c.auctionLength(n, t, r)
+	a.ItemName = r.str(20)
+	a.Description = r.str(100)
+	size := fixedAuctionBytes + 16 + len(a.ItemName) + len(a.Description)
+	a.Extra = r.extra(size, avgAuctionBytes)
+	return a
+}
+
+// auctionLength is an auction's duration in ms: on average the time until
+// inFlightAuctions more auctions have been generated, so about that many are
+// open at once whatever the event rate.
+func (c Config) auctionLength(n, t int64, r *rng) int64 {
+	ahead := int64(inFlightAuctions * totalShare / auctionShare)
+	horizon := c.Time(n+ahead) - t
+	return 1 + r.int63n(max(horizon*2, 1))
+}
+
+func (c Config) bid(n, t int64, r *rng) Bid {
+	b := Bid{DateTime: t}
+	if r.intn(hotAuctionRatio) > 0 {
+		b.Auction = lastAuction(n) / hotAuctionRatio * hotAuctionRatio // the hottest auction
+	} else {
+		b.Auction = recentAuction(n, r)
+	}
+	b.Auction += firstAuctionID
+	if r.intn(hotBidderRatio) > 0 {
+		// The hottest bidder; never a person not generated yet.
+		b.Bidder = min(lastPerson(n)/hotBidderRatio*hotBidderRatio+1, lastPerson(n))
+	} else {
+		b.Bidder = recentPerson(n, r)
+	}
+	b.Bidder += firstPersonID
+	b.Price = r.price()
+	if r.intn(hotChannelRatio) > 0 {
+		i := r.intn(len(hotChannels))
+		b.Channel, b.URL = hotChannels[i], hotURLs[i]
+	} else {
+		tab := channelTable()
+		i := r.intn(channels)
+		b.Channel, b.URL = tab.names[i], tab.urls[i]
+	}
+	b.Extra = r.extra(fixedBidBytes+len(b.Channel)+len(b.URL), avgBidBytes)
+	return b
+}
+
+var (
+	hotChannels = []string{"Google", "Facebook", "Baidu", "Apple"}
+	hotURLs     = []string{
+		"https://www.nexmark.com/googl/item.htm?query=1",
+		"https://www.nexmark.com/faceb/item.htm?query=1",
+		"https://www.nexmark.com/baidu/item.htm?query=1",
+		"https://www.nexmark.com/apple/item.htm?query=1",
+	}
+)
+
+// channelTable is the fixed set of other channels and their URLs, made once
+// so that bids allocate nothing for them.
+var channelTable = sync.OnceValue(func() struct{ names, urls []string } {
+	var t struct{ names, urls []string }
+	r := newRand(0x6e65786d61726b, 0) // "nexmark": the table is the same for every seed
+	for i := range channels {
+		id := strconv.Itoa(i)
+		t.names = append(t.names, "channel-"+id)
+		t.urls = append(t.urls, "https://www.nexmark.com/"+r.str(5)+"/"+r.str(5)+"/item.htm?query=1&channel_id="+id)
+	}
+	return t
+})
+
+// letters is random lower-case text that generated strings are cut from:
+// a substring costs no allocation.
+var letters = func() string {
+	r := newRand(0x6c657474657273, 0)
+	b := make([]byte, 1<<16)
+	for i := range b {
+		if r.intn(13) == 0 {
+			b[i] = ' '
+		} else {
+			b[i] = byte('a' + r.intn(26))
+		}
+	}
+	return string(b)
+}()
+
+// rng is splitmix64: tiny, fast, and seeded per event.
+type rng struct{ s uint64 }
+
+func newRand(seed uint64, n int64) rng {
+	r := rng{s: seed ^ (uint64(n)+1)*0x9e3779b97f4a7c15}
+	r.next()
+	return r
+}
+
+func (r *rng) next() uint64 {
+	r.s += 0x9e3779b97f4a7c15
+	z := r.s
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+// int63n is uniform in [0, n), n > 0 (the modulo bias is below 2^-40 for
+// the n used here).
+func (r *rng) int63n(n int64) int64 { return int64(r.next()>>1) % n }
+
+func (r *rng) intn(n int) int { return int(r.int63n(int64(n))) }
+
+func (r *rng) float64() float64 { return float64(r.next()>>11) / (1 << 53) }
+
+// price is Nexmark's price in cents: 10^(0..6) dollars, log-uniform.
+func (r *rng) price() int64 { return int64(math.Round(math.Pow(10, r.float64()*6) * 100)) }
+
+// str is a string of 3 to maxLen-1 letters.
+func (r *rng) str(maxLen int) string { return r.exact(3 + r.intn(maxLen-3)) }
+
+// exact is a string of n letters.
+func (r *rng) exact(n int) string {
+	off := r.intn(len(letters) - n)
+	return letters[off : off+n]
+}
+
+// extra pads a record of size bytes towards an average of avg bytes, with a
+// spread of 20% either way.
+func (r *rng) extra(size, avg int) string {
+	if size >= avg {
+		return ""
+	}
+	want := avg - size
+	delta := int(math.Round(float64(want) * 0.2))
+	n := want - delta
+	if delta > 0 {
+		n += r.intn(2 * delta)
+	}
+	return r.exact(n)
+}

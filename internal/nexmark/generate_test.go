@@ -1,0 +1,109 @@
+package nexmark
+
+import (
+	"math"
+	"testing"
+)
+
+func sizeOf(e Event) int {
+	switch e.Kind {
+	case PersonKind:
+		p := e.Person
+		return 16 + len(p.Name) + len(p.EmailAddress) + len(p.CreditCard) + len(p.City) + len(p.State) + len(p.Extra)
+	case AuctionKind:
+		a := e.Auction
+		return 64 + len(a.ItemName) + len(a.Description) + len(a.Extra)
+	}
+	b := e.Bid
+	return 32 + len(b.Channel) + len(b.URL) + len(b.Extra)
+}
+
+func TestGeneratorModel(t *testing.T) {
+	c := DefaultConfig()
+	c.Seed, c.EventRate = 9, 1000
+	const n = 50_000
+	var count [3]int
+	var bytes [3]int
+	nextPerson, nextAuction := int64(firstPersonID), int64(firstAuctionID)
+	prevTime := int64(math.MinInt64)
+	for i := range int64(n) {
+		e := c.Event(i)
+		count[e.Kind]++
+		bytes[e.Kind] += sizeOf(e)
+		if e.Time() != c.Time(i) || e.Time() < prevTime {
+			t.Fatalf("event %d: time %d, want %d, after %d", i, e.Time(), c.Time(i), prevTime)
+		}
+		prevTime = e.Time()
+		switch e.Kind {
+		case PersonKind:
+			if e.Person.ID != nextPerson {
+				t.Fatalf("event %d: person %d, want %d", i, e.Person.ID, nextPerson)
+			}
+			nextPerson++
+		case AuctionKind:
+			a := e.Auction
+			if a.ID != nextAuction || a.Seller < firstPersonID || a.Seller >= nextPerson ||
+				a.Category < 10 || a.Category > 14 || a.Expires <= a.DateTime || a.InitialBid <= 0 || a.Reserve <= a.InitialBid {
+				t.Fatalf("event %d: bad auction %+v (next id %d, people below %d)", i, a, nextAuction, nextPerson)
+			}
+			nextAuction++
+		case BidKind:
+			b := e.Bid
+			if b.Auction < firstAuctionID || b.Auction >= nextAuction || b.Bidder < firstPersonID || b.Bidder >= nextPerson || b.Price <= 0 || b.Channel == "" || b.URL == "" {
+				t.Fatalf("event %d: bad bid %+v (auctions below %d, people below %d)", i, b, nextAuction, nextPerson)
+			}
+		}
+	}
+	if count != [3]int{1000, 3000, 46000} {
+		t.Fatalf("persons, auctions, bids = %v, want 1000, 3000, 46000", count)
+	}
+	for k, avg := range []float64{200, 500, 100} {
+		got := float64(bytes[k]) / float64(count[k])
+		if math.Abs(got-avg) > 0.15*avg {
+			t.Errorf("kind %d: average size %.0f bytes, want about %.0f", k, got, avg)
+		}
+	}
+	if c.Time(1000)-c.BaseTime != 1000 {
+		t.Fatalf("at 1000 events/s event 1000 is %d ms after the base time", c.Time(1000)-c.BaseTime)
+	}
+}
+
+func TestGeneratorDeterminism(t *testing.T) {
+	a, b := DefaultConfig(), DefaultConfig()
+	other := DefaultConfig()
+	other.Seed = 1
+	differ := 0
+	for i := range int64(2000) {
+		if a.Event(i) != b.Event(i) || a.Event(i) != a.Event(i) {
+			t.Fatalf("event %d differs between equal configs", i)
+		}
+		if a.Event(i) != other.Event(i) {
+			differ++
+		}
+	}
+	if differ < 1900 {
+		t.Fatalf("another seed changed only %d of 2000 events", differ)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, r := range []float64{0, -1, math.NaN(), math.Inf(1)} {
+		c := DefaultConfig()
+		c.EventRate = r
+		if c.Validate() == nil {
+			t.Errorf("event rate %v accepted", r)
+		}
+	}
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func BenchmarkEvent(b *testing.B) {
+	c := DefaultConfig()
+	var n int64
+	for b.Loop() {
+		_ = c.Event(n)
+		n++
+	}
+}
