@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -244,6 +245,11 @@ func TestBadInputGetsOneLineAndExitCode(t *testing.T) {
 		{[]string{"run", "-t", "mars", "wordcount"}, 2, "unknown target"},
 		{[]string{"run", notExec}, 2, "not an executable"},
 		{[]string{"run", "keyed-count", "--events", "-1", "--output", dir}, 2, "--events"},
+		{[]string{"run", "nexmark"}, 2, "--query is required"},
+		{[]string{"run", "nexmark", "--query", "q6"}, 2, "unknown query"},
+		{[]string{"run", "nexmark", "--query", "q1", "--sink", "kafka"}, 2, "--sink"},
+		{[]string{"run", "nexmark", "--query", "q1", "--sink", "file"}, 2, "--output"},
+		{[]string{"run", "nexmark", "--query", "q1", "--events", "-5"}, 2, "negative"},
 	} {
 		r := floe(t, nil, tc.args...)
 		if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
@@ -258,6 +264,51 @@ func TestBadInputGetsOneLineAndExitCode(t *testing.T) {
 		if r.code != 2 {
 			t.Errorf("read-only output: exit %d %s", r.code, r.stderr)
 		}
+	}
+}
+
+// A Nexmark query through the CLI: q2's JSON lines are the bids of q0's
+// output that it selects (the issue's check that one query's output can be
+// recomputed from q0's).
+func TestNexmarkCLI(t *testing.T) {
+	dir := t.TempDir()
+	read := func(sub string) []string {
+		var lines []string
+		files, _ := filepath.Glob(filepath.Join(dir, sub, "part-*"))
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines = append(lines, strings.Fields(string(b))...)
+		}
+		return lines
+	}
+	for _, q := range []string{"q0", "q2"} {
+		r := floe(t, nil, "run", "-p", "2", "nexmark", "--query", q, "--events", "20000", "--seed", "3", "--sink", "file", "--output", filepath.Join(dir, q))
+		if r.code != 0 {
+			t.Fatalf("nexmark %s: exit %d: %s", q, r.code, r.stderr)
+		}
+	}
+	type bid struct {
+		Auction int64 `json:"auction"`
+		Price   int64 `json:"price"`
+	}
+	var want []string
+	for _, l := range read("q0") {
+		var b bid
+		if err := json.Unmarshal([]byte(l), &b); err != nil {
+			t.Fatalf("q0 line %q: %v", l, err)
+		}
+		if b.Auction%123 == 0 {
+			want = append(want, fmt.Sprintf("{\"auction\":%d,\"price\":%d}", b.Auction, b.Price))
+		}
+	}
+	got := read("q2")
+	slices.Sort(got)
+	slices.Sort(want)
+	if len(read("q0")) < 15000 || len(want) == 0 || !slices.Equal(got, want) {
+		t.Fatalf("q2 has %d rows, q0 %d bids of which %d selected", len(got), len(read("q0")), len(want))
 	}
 }
 

@@ -1,0 +1,79 @@
+package jobs
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"floe/datastream"
+	"floe/internal/nexmark"
+	"floe/internal/nexmark/queries"
+)
+
+var nexmarkJob = Job{
+	Name: "nexmark",
+	Usage: "--query q0|q1|q2|q3|q4|q5|q7|q8|q11|q12 [--events N] [--rate R] [--event-rate E] [--seed S] [--sink blackhole|file --output <dir>]: " +
+		"a Nexmark query over N generated events (default 1000000; 0: unbounded), R per second (0: as fast as possible), " +
+		"event times E per second apart (default R, else 10000)",
+	Run: runNexmark,
+}
+
+func runNexmark(ctx context.Context, env *datastream.Environment, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("nexmark", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	query := fs.String("query", "", "the query: "+strings.Join(queries.Names(), ", "))
+	events := fs.Int64("events", 1_000_000, "number of events (0: unbounded)")
+	rate := fs.Float64("rate", 0, "events per second over all subtasks (0: as fast as possible)")
+	eventRate := fs.Float64("event-rate", 0, "events per second of event time (default: --rate, else 10000)")
+	seed := fs.Uint64("seed", 0, "generator seed")
+	sink := fs.String("sink", "blackhole", "blackhole or file")
+	output := fs.String("output", "", "output directory (with --sink file)")
+	if err := fs.Parse(args); err != nil {
+		return usageErr("nexmark", "%v", err)
+	}
+	gen := nexmark.DefaultConfig()
+	gen.Seed = *seed
+	switch {
+	case *eventRate > 0:
+		gen.EventRate = *eventRate
+	case *rate > 0:
+		gen.EventRate = *rate
+	}
+	switch {
+	case fs.NArg() > 0:
+		return usageErr("nexmark", "unexpected argument %q", fs.Arg(0))
+	case *query == "":
+		return usageErr("nexmark", "--query is required (%s)", strings.Join(queries.Names(), ", "))
+	case *events < 0 || *rate < 0 || *eventRate < 0:
+		return usageErr("nexmark", "--events, --rate and --event-rate must not be negative")
+	case *sink != "blackhole" && *sink != "file":
+		return usageErr("nexmark", "--sink %q: want blackhole or file", *sink)
+	case *sink == "file" && *output == "":
+		return usageErr("nexmark", "--sink file needs --output <dir>")
+	case *sink == "blackhole" && *output != "":
+		return usageErr("nexmark", "--output needs --sink file")
+	}
+	write := queries.Discard
+	if *sink == "file" {
+		if err := checkWritable(*output); err != nil {
+			return usageErr("nexmark", "output %s is not writable: %v", *output, err)
+		}
+		write = queries.JSONFiles(*output)
+	}
+	o := queries.Options{Query: *query, Events: *events, Rate: *rate, Gen: gen}
+	if err := queries.Build(env, o, write); err != nil {
+		return usageErr("nexmark", "%v", err)
+	}
+	res, err := env.Execute(ctx, "nexmark "+*query)
+	if err != nil {
+		return err
+	}
+	if res != nil && *events > 0 && res.Duration > 0 {
+		fmt.Fprintf(stdout, "nexmark %s: %d events in %s (%.0f events/s)\n", *query, *events,
+			res.Duration.Round(time.Millisecond), float64(*events)/res.Duration.Seconds())
+	}
+	return nil
+}

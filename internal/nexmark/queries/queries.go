@@ -1,0 +1,421 @@
+// Package queries builds the Nexmark queries as floe jobs on the datastream
+// API: q0 (pass-through), q1 (currency conversion), q2 (selection), q3
+// (local item suggestion: a join), q4 (average price per category), q5 (hot
+// items: sliding windows), q7 (highest bid: tumbling windows), q8 (new users:
+// a window join), q11 (user sessions: session windows) and q12 (processing-
+// time windows). Semantics follow the Nexmark SQL queries; docs/nexmark.md
+// says where and why floe's differ.
+package queries
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"floe/datastream"
+	"floe/internal/nexmark"
+)
+
+// ErrUnknownQuery is wrapped by the error for a query floe does not have.
+var ErrUnknownQuery = errors.New("nexmark: unknown query")
+
+// Options choose the query and its input.
+type Options struct {
+	Query  string         // "q0" ... "q12"
+	Events int64          // number of events; 0: unbounded
+	Rate   float64        // events per second over all subtasks; 0: as fast as possible
+	Gen    nexmark.Config // the generator: seed, event-time rate, base time
+}
+
+// Names lists the queries in order.
+func Names() []string { return slices.Clone(names) }
+
+var names = []string{"q0", "q1", "q2", "q3", "q4", "q5", "q7", "q8", "q11", "q12"}
+
+// Build adds the query's operators to env and hands its result stream (a
+// datastream.Stream of nexmark.Bid for q0, of nexmark.QnRow for qn) to sink:
+// Discard, JSONFiles, or a function of the caller's.
+func Build(env *datastream.Environment, o Options, sink func(result any)) error {
+	if !slices.Contains(names, o.Query) {
+		return fmt.Errorf("%w %q (have %s)", ErrUnknownQuery, o.Query, strings.Join(names, ", "))
+	}
+	if err := o.Gen.Validate(); err != nil {
+		return err
+	}
+	if o.Events < 0 || o.Rate < 0 {
+		return errors.New("nexmark: events and rate must not be negative")
+	}
+	ev := Events(env, o)
+	switch o.Query {
+	case "q0":
+		sink(bids(ev))
+	case "q1":
+		sink(Q1(bids(ev)))
+	case "q2":
+		sink(Q2(bids(ev)))
+	case "q3":
+		sink(Q3(persons(ev), auctions(ev)))
+	case "q4":
+		sink(Q4(auctions(ev), bids(ev)))
+	case "q5":
+		sink(Q5(bids(ev)))
+	case "q7":
+		sink(Q7(bids(ev)))
+	case "q8":
+		sink(Q8(persons(ev), auctions(ev)))
+	case "q11":
+		sink(Q11(bids(ev)))
+	case "q12":
+		sink(Q12(bids(ev)))
+	}
+	return nil
+}
+
+// Discard is the blackhole sink: results are computed and dropped.
+func Discard(result any) { sinkTo(result, "") }
+
+// JSONFiles writes results to dir as JSON lines, exactly once.
+func JSONFiles(dir string) func(result any) {
+	return func(result any) { sinkTo(result, dir) }
+}
+
+func sinkTo(result any, dir string) {
+	switch s := result.(type) {
+	case datastream.Stream[nexmark.Bid]:
+		sinkOne(s, dir)
+	case datastream.Stream[nexmark.Q1Row]:
+		sinkOne(s, dir)
+	case datastream.Stream[nexmark.Q2Row]:
+		sinkOne(s, dir)
+	case datastream.Stream[nexmark.Q3Row]:
+		sinkOne(s, dir)
+	case datastream.Stream[nexmark.Q4Row]:
+		sinkOne(s, dir)
+	case datastream.Stream[nexmark.Q5Row]:
+		sinkOne(s, dir)
+	case datastream.Stream[nexmark.Q7Row]:
+		sinkOne(s, dir)
+	case datastream.Stream[nexmark.Q8Row]:
+		sinkOne(s, dir)
+	case datastream.Stream[nexmark.Q11Row]:
+		sinkOne(s, dir)
+	case datastream.Stream[nexmark.Q12Row]:
+		sinkOne(s, dir)
+	default:
+		panic(fmt.Sprintf("nexmark: no sink for %T", result))
+	}
+}
+
+func sinkOne[T any](s datastream.Stream[T], dir string) {
+	if dir == "" {
+		datastream.Discard(s).Name("Sink: Blackhole").UID("sink")
+		return
+	}
+	datastream.WriteJSON(s, dir).UID("sink")
+}
+
+// Events is the generator as a source: event n of o.Gen on every run and at
+// every parallelism, with event-time timestamps and watermarks. A subtask
+// emits its events in increasing number, so their times never decrease.
+func Events(env *datastream.Environment, o Options) datastream.Stream[nexmark.Event] {
+	gen := o.Gen
+	src := datastream.Generate(env, gen.Event, datastream.GeneratorOptions{Count: o.Events, RatePerSecond: o.Rate}).
+		Name("Source: Nexmark").UID("nexmark-source")
+	return datastream.AssignTimestampsAndWatermarks(src, func(e nexmark.Event) time.Time { return time.UnixMilli(e.Time()) },
+		datastream.ForMonotonousTimestamps()).UID("nexmark-timestamps")
+}
+
+func bids(ev datastream.Stream[nexmark.Event]) datastream.Stream[nexmark.Bid] {
+	return datastream.FlatMap(ev, func(e nexmark.Event, emit func(nexmark.Bid)) {
+		if e.Kind == nexmark.BidKind {
+			emit(e.Bid)
+		}
+	}).Name("Bids")
+}
+
+func auctions(ev datastream.Stream[nexmark.Event]) datastream.Stream[nexmark.Auction] {
+	return datastream.FlatMap(ev, func(e nexmark.Event, emit func(nexmark.Auction)) {
+		if e.Kind == nexmark.AuctionKind {
+			emit(e.Auction)
+		}
+	}).Name("Auctions")
+}
+
+func persons(ev datastream.Stream[nexmark.Event]) datastream.Stream[nexmark.Person] {
+	return datastream.FlatMap(ev, func(e nexmark.Event, emit func(nexmark.Person)) {
+		if e.Kind == nexmark.PersonKind {
+			emit(e.Person)
+		}
+	}).Name("Persons")
+}
+
+func bidTime(b nexmark.Bid) time.Time         { return time.UnixMilli(b.DateTime) }
+func auctionTime(a nexmark.Auction) time.Time { return time.UnixMilli(a.DateTime) }
+func personTime(p nexmark.Person) time.Time   { return time.UnixMilli(p.DateTime) }
+
+// Q1 converts every bid's price from dollars to euros.
+func Q1(bids datastream.Stream[nexmark.Bid]) datastream.Stream[nexmark.Q1Row] {
+	return datastream.Map(bids, func(b nexmark.Bid) nexmark.Q1Row {
+		return nexmark.Q1Row{Auction: b.Auction, Bidder: b.Bidder, Price: float64(b.Price*908) / 1000, DateTime: b.DateTime, Extra: b.Extra}
+	}).Name("Q1")
+}
+
+// Q2 selects the bids on every 123rd auction.
+func Q2(bids datastream.Stream[nexmark.Bid]) datastream.Stream[nexmark.Q2Row] {
+	return datastream.FlatMap(bids, func(b nexmark.Bid, emit func(nexmark.Q2Row)) {
+		if b.Auction%123 == 0 {
+			emit(nexmark.Q2Row{Auction: b.Auction, Price: b.Price})
+		}
+	}).Name("Q2")
+}
+
+// Q3 joins the auctions of category 10 with their sellers from OR, ID or CA.
+// As the SQL's regular join, it keeps both sides in keyed state for as long
+// as a partner may come: a seller's person record and the auctions that came
+// before it.
+func Q3(persons datastream.Stream[nexmark.Person], auctions datastream.Stream[nexmark.Auction]) datastream.Stream[nexmark.Q3Row] {
+	local := persons.Filter(func(p nexmark.Person) bool { return p.State == "OR" || p.State == "ID" || p.State == "CA" })
+	cat10 := auctions.Filter(func(a nexmark.Auction) bool { return a.Category == 10 })
+	person := datastream.NewValueState[int64, nexmark.Q3Row]("person")
+	waiting := datastream.NewListState[int64, int64]("auctions")
+	return datastream.CoProcess(datastream.Connect(
+		datastream.KeyBy(cat10, func(a nexmark.Auction) int64 { return a.Seller }),
+		datastream.KeyBy(local, func(p nexmark.Person) int64 { return p.ID })),
+		datastream.CoProcessFunction[nexmark.Auction, nexmark.Person, int64, nexmark.Q3Row]{
+			Process1: func(ctx *datastream.KeyedContext[int64], a nexmark.Auction, emit func(nexmark.Q3Row)) {
+				if p, ok := person.Value(ctx); ok {
+					p.ID = a.ID
+					emit(p)
+					return
+				}
+				waiting.Add(ctx, a.ID)
+			},
+			Process2: func(ctx *datastream.KeyedContext[int64], p nexmark.Person, emit func(nexmark.Q3Row)) {
+				row := nexmark.Q3Row{Name: p.Name, City: p.City, State: p.State}
+				person.Update(ctx, row)
+				for _, id := range waiting.Get(ctx) {
+					row.ID = id
+					emit(row)
+				}
+				waiting.Clear(ctx)
+			},
+		}, person, waiting).Name("Q3").UID("q3-join")
+}
+
+// auctionInfo is what Q4 keeps of an auction.
+type auctionInfo struct {
+	Category, DateTime, Expires int64
+}
+
+// bidAt is a bid price and time kept by Q4 until its auction comes.
+type bidAt struct {
+	Price, DateTime int64
+}
+
+// Q4 averages, per category, the winning (highest) bid of each auction
+// among the bids made while it was open (DateTime <= bid time <= Expires).
+// An auction's winning bid is final when the watermark passes its expiry,
+// so it is emitted then; the category's average is updated with it and
+// emitted, so a category's last row is its result.
+func Q4(auctions datastream.Stream[nexmark.Auction], bids datastream.Stream[nexmark.Bid]) datastream.Stream[nexmark.Q4Row] {
+	type winner struct {
+		Category, Price int64
+	}
+	auction := datastream.NewValueState[int64, auctionInfo]("auction")
+	best := datastream.NewValueState[int64, int64]("best")
+	early := datastream.NewListState[int64, bidAt]("early")
+	open := func(a auctionInfo, t int64) bool { return a.DateTime <= t && t <= a.Expires }
+	raise := func(ctx *datastream.KeyedContext[int64], price int64) {
+		if b, ok := best.Value(ctx); !ok || price > b {
+			best.Update(ctx, price)
+		}
+	}
+	winners := datastream.CoProcess(datastream.Connect(
+		datastream.KeyBy(auctions, func(a nexmark.Auction) int64 { return a.ID }),
+		datastream.KeyBy(bids, func(b nexmark.Bid) int64 { return b.Auction })),
+		datastream.CoProcessFunction[nexmark.Auction, nexmark.Bid, int64, winner]{
+			Process1: func(ctx *datastream.KeyedContext[int64], a nexmark.Auction, _ func(winner)) {
+				info := auctionInfo{Category: a.Category, DateTime: a.DateTime, Expires: a.Expires}
+				auction.Update(ctx, info)
+				for _, b := range early.Get(ctx) {
+					if open(info, b.DateTime) {
+						raise(ctx, b.Price)
+					}
+				}
+				early.Clear(ctx)
+				ctx.RegisterEventTimeTimer(a.Expires)
+			},
+			Process2: func(ctx *datastream.KeyedContext[int64], b nexmark.Bid, _ func(winner)) {
+				if a, ok := auction.Value(ctx); ok {
+					if open(a, b.DateTime) {
+						raise(ctx, b.Price)
+					}
+					return
+				}
+				// The auction has not come yet. It started at or before the
+				// bid, so once the watermark passes the bid it never will.
+				early.Add(ctx, bidAt{Price: b.Price, DateTime: b.DateTime})
+				ctx.RegisterEventTimeTimer(b.DateTime)
+			},
+			OnTimer: func(ctx *datastream.KeyedContext[int64], t datastream.Timer, emit func(winner)) {
+				a, ok := auction.Value(ctx)
+				if !ok {
+					keep := slices.DeleteFunc(slices.Clone(early.Get(ctx)), func(b bidAt) bool { return b.DateTime <= t.Time })
+					early.Update(ctx, keep)
+					if len(keep) == 0 {
+						early.Clear(ctx)
+					}
+					return
+				}
+				if t.Time != a.Expires {
+					return
+				}
+				if price, ok := best.Value(ctx); ok {
+					emit(winner{Category: a.Category, Price: price})
+				}
+				auction.Clear(ctx)
+				best.Clear(ctx)
+			},
+		}, auction, best, early).Name("Q4 winning bids").UID("q4-winners")
+
+	type avg struct{ Sum, N int64 }
+	acc := datastream.NewValueState[int64, avg]("avg")
+	return datastream.Process(datastream.KeyBy(winners, func(w winner) int64 { return w.Category }),
+		func(ctx *datastream.KeyedContext[int64], w winner, emit func(nexmark.Q4Row)) {
+			a, _ := acc.Value(ctx)
+			a.Sum += w.Price
+			a.N++
+			acc.Update(ctx, a)
+			emit(nexmark.Q4Row{Category: ctx.Key(), Avg: a.Sum / a.N})
+		}, acc).Name("Q4 average").UID("q4-average")
+}
+
+func count[T any]() datastream.AggregateFunction[T, int64, int64] {
+	return datastream.AggregateFunction[T, int64, int64]{
+		Create: func() int64 { return 0 },
+		Add:    func(n int64, _ T) int64 { return n + 1 },
+		Result: func(n int64) int64 { return n },
+		Merge:  func(a, b int64) int64 { return a + b },
+	}
+}
+
+// Q5 finds, in every 10 s window sliding by 2 s, the auctions with the most
+// bids (all of them on a tie).
+func Q5(bids datastream.Stream[nexmark.Bid]) datastream.Stream[nexmark.Q5Row] {
+	counts := datastream.WindowAggregate(datastream.KeyBy(bids, func(b nexmark.Bid) int64 { return b.Auction }).
+		Window(datastream.SlidingEventTimeWindows(10*time.Second, 2*time.Second), bidTime), count[nexmark.Bid]()).
+		Name("Q5 bids per auction").UID("q5-counts")
+	top := datastream.NewValueState[int64, int64]("max")
+	hot := datastream.NewListState[int64, nexmark.Q5Row]("hot")
+	// A window's counts all carry the time End-1 and come before the
+	// watermark that passes it: a timer then sees all of them.
+	return datastream.KeyedProcess(datastream.KeyBy(counts, func(w datastream.Window[int64, int64]) int64 { return w.Start }),
+		datastream.KeyedProcessFunction[datastream.Window[int64, int64], int64, nexmark.Q5Row]{
+			ProcessElement: func(ctx *datastream.KeyedContext[int64], w datastream.Window[int64, int64], _ func(nexmark.Q5Row)) {
+				m, ok := top.Value(ctx)
+				switch {
+				case !ok || w.Value > m:
+					top.Update(ctx, w.Value)
+					hot.Update(ctx, []nexmark.Q5Row{{Auction: w.Key, Num: w.Value}})
+					ctx.RegisterEventTimeTimer(w.End - 1)
+				case w.Value == m:
+					hot.Add(ctx, nexmark.Q5Row{Auction: w.Key, Num: w.Value})
+				}
+			},
+			OnTimer: func(ctx *datastream.KeyedContext[int64], _ datastream.Timer, emit func(nexmark.Q5Row)) {
+				for _, r := range hot.Get(ctx) {
+					emit(r)
+				}
+				top.Clear(ctx)
+				hot.Clear(ctx)
+			},
+		}, top, hot).Name("Q5 hottest").UID("q5-hottest")
+}
+
+// highest is Q7's accumulator: the highest price of a window and its bids.
+type highest struct {
+	Price int64
+	Bids  []nexmark.Bid
+}
+
+// Q7 emits, for every 10 s tumbling window, the bids with its highest price.
+// (The SQL's join also matches a bid made exactly at a window's end against
+// that window's maximum; here a bid belongs to its own window only.)
+func Q7(bids datastream.Stream[nexmark.Bid]) datastream.Stream[nexmark.Q7Row] {
+	maxima := datastream.WindowAggregate(datastream.WindowAll(bids, datastream.TumblingEventTimeWindows(10*time.Second), bidTime),
+		datastream.AggregateFunction[nexmark.Bid, highest, highest]{
+			Create: func() highest { return highest{Price: -1} },
+			Add: func(h highest, b nexmark.Bid) highest {
+				switch {
+				case b.Price > h.Price:
+					return highest{Price: b.Price, Bids: []nexmark.Bid{b}}
+				case b.Price == h.Price:
+					h.Bids = append(h.Bids, b)
+				}
+				return h
+			},
+			Result: func(h highest) highest { return h },
+		}).Name("Q7 highest").UID("q7-highest")
+	return datastream.FlatMap(maxima, func(w datastream.Window[datastream.NoKey, highest], emit func(nexmark.Q7Row)) {
+		for _, b := range w.Value.Bids {
+			emit(nexmark.Q7Row{Auction: b.Auction, Price: b.Price, Bidder: b.Bidder, DateTime: b.DateTime, Extra: b.Extra})
+		}
+	}).Name("Q7")
+}
+
+// seller is what Q8 keeps of an auction.
+type seller struct {
+	Seller, DateTime int64
+}
+
+// Q8 finds the people who opened an auction in the same 10 s tumbling window
+// in which they registered.
+func Q8(persons datastream.Stream[nexmark.Person], auctions datastream.Stream[nexmark.Auction]) datastream.Stream[nexmark.Q8Row] {
+	sellers := datastream.Map(auctions, func(a nexmark.Auction) seller { return seller{Seller: a.Seller, DateTime: a.DateTime} })
+	type who struct {
+		ID       int64
+		Name     string
+		DateTime int64
+	}
+	people := datastream.Map(persons, func(p nexmark.Person) who { return who{ID: p.ID, Name: p.Name, DateTime: p.DateTime} })
+	return datastream.WindowCoGroup(
+		datastream.KeyBy(people, func(p who) int64 { return p.ID }),
+		datastream.KeyBy(sellers, func(s seller) int64 { return s.Seller }),
+		datastream.TumblingEventTimeWindows(10*time.Second),
+		func(p who) time.Time { return time.UnixMilli(p.DateTime) },
+		func(s seller) time.Time { return time.UnixMilli(s.DateTime) },
+		func(ctx *datastream.WindowContext[int64], ps []who, ss []seller, emit func(nexmark.Q8Row)) {
+			if len(ss) == 0 {
+				return
+			}
+			seen := map[string]bool{}
+			for _, p := range ps {
+				if !seen[p.Name] {
+					seen[p.Name] = true
+					emit(nexmark.Q8Row{ID: p.ID, Name: p.Name, StartTime: ctx.Window().Start})
+				}
+			}
+		}).Name("Q8").UID("q8-join")
+}
+
+// Q11 counts each bidder's bids per session (bids less than 10 s apart).
+func Q11(bids datastream.Stream[nexmark.Bid]) datastream.Stream[nexmark.Q11Row] {
+	sessions := datastream.WindowAggregate(datastream.KeyBy(bids, func(b nexmark.Bid) int64 { return b.Bidder }).
+		Window(datastream.EventTimeSessionWindows(10*time.Second), bidTime), count[nexmark.Bid]()).
+		Name("Q11 sessions").UID("q11-sessions")
+	return datastream.Map(sessions, func(w datastream.Window[int64, int64]) nexmark.Q11Row {
+		return nexmark.Q11Row{Bidder: w.Key, BidCount: w.Value, StartTime: w.Start, EndTime: w.End}
+	}).Name("Q11")
+}
+
+// Q12 counts each bidder's bids in 10 s tumbling windows of processing time.
+func Q12(bids datastream.Stream[nexmark.Bid]) datastream.Stream[nexmark.Q12Row] {
+	windows := datastream.WindowAggregate(datastream.KeyBy(bids, func(b nexmark.Bid) int64 { return b.Bidder }).
+		Window(datastream.TumblingProcessingTimeWindows(10*time.Second), nil), count[nexmark.Bid]()).
+		Name("Q12 windows").UID("q12-windows")
+	return datastream.Map(windows, func(w datastream.Window[int64, int64]) nexmark.Q12Row {
+		return nexmark.Q12Row{Bidder: w.Key, BidCount: w.Value, StartTime: w.Start, EndTime: w.End}
+	}).Name("Q12")
+}

@@ -1,0 +1,325 @@
+package queries_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"floe/datastream"
+	"floe/internal/config"
+	"floe/internal/nexmark"
+	"floe/internal/nexmark/queries"
+)
+
+// The test events: 60 s of event time at 1000 events/s, so the 10 s windows
+// of q5, q7, q8 and q11 fire several times.
+const testEvents = 60_000
+
+func testConfig() nexmark.Config {
+	c := nexmark.DefaultConfig()
+	c.Seed, c.EventRate = 42, 1000
+	return c
+}
+
+func generated(n int64) []nexmark.Event {
+	gen := testConfig()
+	evs := make([]nexmark.Event, n)
+	for i := range evs {
+		evs[i] = gen.Event(int64(i))
+	}
+	return evs
+}
+
+// expected is the plain-Go result of a query over evs, as canonical rows.
+func expected(q string, evs []nexmark.Event) []string {
+	switch q {
+	case "q0":
+		return nexmark.Canonical(nexmark.RefQ0(evs))
+	case "q1":
+		return nexmark.Canonical(nexmark.RefQ1(evs))
+	case "q2":
+		return nexmark.Canonical(nexmark.RefQ2(evs))
+	case "q3":
+		return nexmark.Canonical(nexmark.RefQ3(evs))
+	case "q4":
+		return nexmark.Canonical(nexmark.RefQ4(evs))
+	case "q5":
+		return nexmark.Canonical(nexmark.RefQ5(evs))
+	case "q7":
+		return nexmark.Canonical(nexmark.RefQ7(evs))
+	case "q8":
+		return nexmark.Canonical(nexmark.RefQ8(evs))
+	case "q11":
+		return nexmark.Canonical(nexmark.RefQ11(evs))
+	}
+	panic("no reference for " + q)
+}
+
+func env(p int, extra ...string) *datastream.Environment {
+	m := map[string]string{config.Parallelism: strconv.Itoa(p), "restart-strategy.type": "none"}
+	for i := 0; i+1 < len(extra); i += 2 {
+		m[extra[i]] = extra[i+1]
+	}
+	return datastream.NewEnvironment(datastream.WithConfig(config.New(m)))
+}
+
+// readLines returns the committed JSON lines under dir, part file by part
+// file in the order each subtask wrote them.
+func readLines(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type part struct {
+		name     string
+		sub, seq int
+	}
+	var parts []part
+	for _, e := range ents {
+		var p part
+		if _, err := fmt.Sscanf(e.Name(), "part-%d-%d", &p.sub, &p.seq); err != nil {
+			if !strings.HasPrefix(e.Name(), ".") {
+				t.Fatalf("unexpected file %s in the output", e.Name())
+			}
+			continue
+		}
+		p.name = e.Name()
+		parts = append(parts, p)
+	}
+	slices.SortFunc(parts, func(a, b part) int {
+		if a.sub != b.sub {
+			return a.sub - b.sub
+		}
+		return a.seq - b.seq
+	})
+	var lines []string
+	for _, p := range parts {
+		f, err := os.Open(filepath.Join(dir, p.name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			lines = append(lines, sc.Text())
+		}
+		f.Close()
+	}
+	return lines
+}
+
+// canonicalOutput turns a query's output lines into canonical rows. q4
+// emits an updated average per category as auctions close: its result is
+// each category's last row.
+func canonicalOutput[T any](t *testing.T, lines []string, lastPerCategory bool) []string {
+	t.Helper()
+	var rows []T
+	last := map[int64]nexmark.Q4Row{}
+	for _, l := range lines {
+		var r T
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatalf("output line %q: %v", l, err)
+		}
+		if lastPerCategory {
+			q4 := any(r).(nexmark.Q4Row)
+			last[q4.Category] = q4
+			continue
+		}
+		rows = append(rows, r)
+	}
+	if lastPerCategory {
+		var q4 []nexmark.Q4Row
+		for _, r := range last {
+			q4 = append(q4, r)
+		}
+		return nexmark.Canonical(q4)
+	}
+	return nexmark.Canonical(rows)
+}
+
+func outputOf(t *testing.T, q string, lines []string) []string {
+	switch q {
+	case "q0":
+		return canonicalOutput[nexmark.Bid](t, lines, false)
+	case "q1":
+		return canonicalOutput[nexmark.Q1Row](t, lines, false)
+	case "q2":
+		return canonicalOutput[nexmark.Q2Row](t, lines, false)
+	case "q3":
+		return canonicalOutput[nexmark.Q3Row](t, lines, false)
+	case "q4":
+		return canonicalOutput[nexmark.Q4Row](t, lines, true)
+	case "q5":
+		return canonicalOutput[nexmark.Q5Row](t, lines, false)
+	case "q7":
+		return canonicalOutput[nexmark.Q7Row](t, lines, false)
+	case "q8":
+		return canonicalOutput[nexmark.Q8Row](t, lines, false)
+	case "q11":
+		return canonicalOutput[nexmark.Q11Row](t, lines, false)
+	}
+	t.Fatalf("no output reader for %s", q)
+	return nil
+}
+
+func runQuery(t *testing.T, e *datastream.Environment, o queries.Options, sink func(any)) {
+	t.Helper()
+	if err := queries.Build(e, o, sink); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Execute(context.Background(), "nexmark "+o.Query); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Every query, at parallelism 1 and 2, against plain Go over the same
+// generated events.
+func TestQueriesAgainstPlainGo(t *testing.T) {
+	evs := generated(testEvents)
+	for _, q := range queries.Names() {
+		if q == "q12" {
+			continue // processing time: TestQ12
+		}
+		want := expected(q, evs)
+		if len(want) == 0 {
+			t.Fatalf("%s: the reference result is empty: the test events do not exercise it", q)
+		}
+		for _, p := range []int{1, 2} {
+			t.Run(fmt.Sprintf("%s/p%d", q, p), func(t *testing.T) {
+				dir := t.TempDir()
+				runQuery(t, env(p), queries.Options{Query: q, Events: testEvents, Gen: testConfig()}, queries.JSONFiles(dir))
+				got := outputOf(t, q, readLines(t, dir))
+				if !slices.Equal(got, want) {
+					t.Fatalf("%s at p=%d: %d rows, want %d; first differences:\n%s", q, p, len(got), len(want), diff(got, want))
+				}
+			})
+		}
+	}
+}
+
+// Q12's windows follow the wall clock, so only what does not depend on it
+// is checked: windows are 10 s long and aligned, no bidder's window appears
+// twice, and each bidder's counts add up to its bids.
+func TestQ12(t *testing.T) {
+	evs := generated(testEvents)
+	want := nexmark.RefQ12BidCounts(evs)
+	dir := t.TempDir()
+	runQuery(t, env(2), queries.Options{Query: "q12", Events: testEvents, Gen: testConfig()}, queries.JSONFiles(dir))
+	got := map[int64]int64{}
+	seen := map[string]bool{}
+	for _, l := range readLines(t, dir) {
+		var r nexmark.Q12Row
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.EndTime-r.StartTime != 10_000 || r.StartTime%10_000 != 0 {
+			t.Fatalf("window %d-%d is not a 10 s tumbling window", r.StartTime, r.EndTime)
+		}
+		k := fmt.Sprint(r.Bidder, r.StartTime)
+		if seen[k] {
+			t.Fatalf("bidder %d's window at %d fired twice", r.Bidder, r.StartTime)
+		}
+		seen[k] = true
+		got[r.Bidder] += r.BidCount
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("bids per bidder differ: %d bidders, want %d", len(got), len(want))
+	}
+}
+
+// A windowed query with checkpoints and failures injected while it runs
+// recovers from its checkpoints and commits exactly the result of an
+// undisturbed run.
+func TestWindowedQuerySurvivesFailures(t *testing.T) {
+	for _, q := range []string{"q5", "q11"} {
+		t.Run(q, func(t *testing.T) {
+			evs := generated(testEvents)
+			want := expected(q, evs)
+			dir := t.TempDir()
+			out := filepath.Join(dir, "out")
+			e := env(2,
+				config.BufferTimeout, "5ms",
+				"execution.checkpointing.interval", "100ms",
+				"execution.checkpointing.dir", "file://"+filepath.Join(dir, "checkpoints"),
+				"restart-strategy.type", "fixed-delay",
+				"restart-strategy.fixed-delay.attempts", "10",
+				"restart-strategy.fixed-delay.delay", "20ms")
+			var failNow atomic.Bool
+			var panics atomic.Int32
+			failing := func(result any) {
+				switch s := result.(type) {
+				case datastream.Stream[nexmark.Q5Row]:
+					datastream.WriteJSON(failingMap(s, &failNow, &panics), out).UID("sink")
+				case datastream.Stream[nexmark.Q11Row]:
+					datastream.WriteJSON(failingMap(s, &failNow, &panics), out).UID("sink")
+				default:
+					t.Fatalf("unexpected result %T", result)
+				}
+			}
+			stop := make(chan struct{})
+			done := make(chan struct{})
+			go func() { // failures at irregular moments while the job runs
+				defer close(done)
+				for i := range 3 {
+					select {
+					case <-stop:
+						return
+					case <-time.After(time.Duration(300+170*i) * time.Millisecond):
+						failNow.Store(true)
+					}
+				}
+			}()
+			// 20000 events/s: the run takes about 3 s, with a checkpoint every 100 ms.
+			runQuery(t, e, queries.Options{Query: q, Events: testEvents, Rate: 20_000, Gen: testConfig()}, failing)
+			close(stop)
+			<-done
+			if panics.Load() == 0 {
+				t.Fatal("no failure was injected: the job ended too soon to test recovery")
+			}
+			got := outputOf(t, q, readLines(t, out))
+			if !slices.Equal(got, want) {
+				t.Fatalf("%s after %d failures: %d rows, want %d; first differences:\n%s", q, panics.Load(), len(got), len(want), diff(got, want))
+			}
+			t.Logf("%s: %d failures, %d rows exactly once", q, panics.Load(), len(got))
+		})
+	}
+}
+
+func failingMap[T any](s datastream.Stream[T], failNow *atomic.Bool, panics *atomic.Int32) datastream.Stream[T] {
+	return datastream.Map(s, func(v T) T {
+		if failNow.CompareAndSwap(true, false) {
+			panics.Add(1)
+			panic("injected failure")
+		}
+		return v
+	}).UID("fail")
+}
+
+func diff(got, want []string) string {
+	var b strings.Builder
+	n := 0
+	for _, g := range got {
+		if _, ok := slices.BinarySearch(want, g); !ok && n < 3 {
+			fmt.Fprintf(&b, "  extra   %s\n", g)
+			n++
+		}
+	}
+	n = 0
+	for _, w := range want {
+		if _, ok := slices.BinarySearch(got, w); !ok && n < 3 {
+			fmt.Fprintf(&b, "  missing %s\n", w)
+			n++
+		}
+	}
+	return b.String()
+}
