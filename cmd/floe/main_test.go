@@ -280,7 +280,7 @@ func TestNexmarkCLI(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			lines = append(lines, strings.Fields(string(b))...)
+			lines = append(lines, strings.Split(strings.TrimSpace(string(b)), "\n")...)
 		}
 		return lines
 	}
