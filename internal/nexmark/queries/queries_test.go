@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"floe/datastream"
 	"floe/internal/config"
 	"floe/internal/nexmark"
@@ -323,3 +325,5 @@ func diff(got, want []string) string {
 	}
 	return b.String()
 }
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
