@@ -69,7 +69,7 @@ func AssignTimestampsAndWatermarks[T any](s Stream[T], ts func(T) time.Time, str
 			interval = d
 		}
 		return &watermarker[T]{ts: ts, bound: strategy.bound.Milliseconds(), idleness: strategy.idleness, interval: interval, out: out,
-			max: math.MinInt64, emitted: math.MinInt64, name: info.Name, subtask: info.Subtask, lastRecord: time.Now()}, nil, nil
+			max: math.MinInt64, emitted: math.MinInt64, name: info.Name, subtask: info.Subtask, now: time.Now, lastRecord: time.Now()}, nil, nil
 	})
 }
 
@@ -83,6 +83,7 @@ type watermarker[T any] struct {
 	lastRecord         time.Time // wall clock, for idleness; only checked on ticks
 	records            bool      // a record came since the last tick
 	idle               bool
+	now                func() time.Time // the wall clock (tests set their own)
 	name               string
 	subtask            int
 }
@@ -107,7 +108,7 @@ func (w *watermarker[T]) timestamp(v T) int64 {
 // Tick emits the watermark if it advanced and the interval has passed, and
 // marks the stream idle when records stopped coming for the idleness time.
 func (w *watermarker[T]) Tick() {
-	now := time.Now()
+	now := w.now()
 	if w.records {
 		w.records, w.lastRecord = false, now
 	} else if w.idleness > 0 && !w.idle && now.Sub(w.lastRecord) >= w.idleness {

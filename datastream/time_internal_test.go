@@ -2,6 +2,7 @@ package datastream
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -278,5 +279,51 @@ func TestTimersAcrossRestore(t *testing.T) {
 	want := []string{"a@15 proc=false", "b@1001 proc=true", "c@1002 proc=true", "a@1005 proc=true"}
 	if !slices.Equal(out2.items, want) {
 		t.Fatalf("after the restore: %q, want %q", out2.items, want)
+	}
+}
+
+// Scripted: records and ticks (with a clock) in; watermarks and idleness out.
+func TestWatermarkGenerator(t *testing.T) {
+	env := NewEnvironment()
+	st := AssignTimestampsAndWatermarks(FromSlice(env, []rec{}), recTime,
+		ForBoundedOutOfOrderness(5*time.Millisecond).WithIdleness(time.Second).WithInterval(100*time.Millisecond))
+	in, out := build[rec](t, st, nil)
+	w := in.(*watermarker[rec])
+	clk := time.Unix(1000, 0)
+	w.now = func() time.Time { return clk }
+	w.lastRecord = clk
+	var got []string
+	tick := func(after time.Duration) {
+		clk = clk.Add(after)
+		w.Tick()
+	}
+	collect := func(at int64) { w.Collect(rec{Key: "a", At: at}) }
+	emit := func() {
+		for _, e := range out.events {
+			got = append(got, fmt.Sprintf("%s %d", e.Kind, e.Value))
+		}
+		out.events = nil
+	}
+	tick(50 * time.Millisecond) // nothing seen yet: no watermark
+	collect(100)
+	collect(90)
+	tick(100 * time.Millisecond) // 100 - 5 - 1
+	collect(120)
+	tick(50 * time.Millisecond) // within the interval: nothing
+	tick(50 * time.Millisecond) // 120 - 5 - 1
+	tick(500 * time.Millisecond)
+	tick(600 * time.Millisecond)                             // over a second without records: idle
+	tick(time.Second)                                        // once
+	collect(121)                                             // active again before the record
+	w.Emit(runtime.Event{Kind: runtime.Watermark, Value: 5}) // upstream watermarks are replaced
+	w.Emit(runtime.Event{Kind: runtime.EndOfInput})
+	emit()
+	want := []string{"Watermark 94", "Watermark 114", "WatermarkStatus 1", "WatermarkStatus 0",
+		fmt.Sprintf("Watermark %d", int64(math.MaxInt64)), "EndOfInput 0"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("emitted %q, want %q", got, want)
+	}
+	if len(out.items) != 4 {
+		t.Fatalf("%d records passed, want 4", len(out.items))
 	}
 }
