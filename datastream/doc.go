@@ -33,6 +33,19 @@
 // arrays of them; they are hashed into key groups (max parallelism, default
 // 128), and key groups into subtasks, so keyed state can be rescaled.
 //
+// # Time
+//
+// AssignTimestampsAndWatermarks gives a stream event time and watermarks
+// (bounded out-of-orderness or monotonous, with idleness); watermarks travel
+// in-band and an operator's is the least of its inputs'. KeyedProcess and
+// CoProcess functions register event-time and processing-time timers, kept
+// in keyed state. KeyedStream.Window and WindowAll cut streams into
+// tumbling, sliding or session windows in either time, with Reduce,
+// WindowAggregate or WindowProcess, allowed lateness and a side output for
+// late records (OutputTag, SideOutput). IntervalJoin, WindowJoin and
+// WindowCoGroup join two keyed streams. Records carry no timestamp of their
+// own: operators that need one take the timestamp function again.
+//
 // # Chaining
 //
 // An operator whose only input is a forward edge from an operator of equal
