@@ -152,7 +152,16 @@ func (jm *JobManager) stop() {
 	}
 	wg.Wait()
 	jm.inflight.Wait()
-	jm.server.Stop()
+	// Let RPCs in progress answer (a "stop the session" call is one of
+	// them), then close whatever is left.
+	stopped := make(chan struct{})
+	go func() { jm.server.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(500 * time.Millisecond):
+		jm.server.Stop()
+		<-stopped
+	}
 	for _, tm := range tms {
 		tm.conn.Close()
 	}
