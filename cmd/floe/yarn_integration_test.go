@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -25,6 +26,7 @@ import (
 	"floe/internal/fsys"
 	"floe/internal/hadoop/conf"
 	"floe/internal/hadoop/hadooppb"
+	"floe/internal/nexmark"
 	"floe/internal/rpc"
 	"floe/internal/rpc/floepb"
 	"floe/internal/testenv"
@@ -594,5 +596,54 @@ func TestIntegrationPerJobSavepointAndStop(t *testing.T) {
 	}
 	if len(counted) <= before {
 		t.Fatalf("the restored run added nothing: %d lines before, %d after", before, len(counted))
+	}
+}
+
+// A windowed Nexmark query per job on YARN with its results on HDFS: q11's
+// sessions equal the plain-Go computation over the same seeded events.
+func TestIntegrationNexmarkOnYarn(t *testing.T) {
+	dir := testenv.HadoopConfDir(t)
+	t.Setenv("HADOOP_CONF_DIR", dir)
+	env := []string{"HADOOP_CONF_DIR=" + dir}
+	base := toHDFS(t, nil)
+	out := base + "/q11"
+	r := floe(t, env, "run", "-t", "yarn-per-job", "-p", "2", "-jm", "256m", "-tm", "256m",
+		"nexmark", "--query", "q11", "--events", "30000", "--event-rate", "1000", "--seed", "5", "--sink", "file", "--output", out)
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	gen := nexmark.DefaultConfig()
+	gen.Seed, gen.EventRate = 5, 1000
+	evs := make([]nexmark.Event, 30000)
+	for i := range evs {
+		evs[i] = gen.Event(int64(i))
+	}
+	want := nexmark.RefQ11(evs)
+	fsy, root, err := fsys.Resolve(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents, err := fsy.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []nexmark.Q11Row
+	for _, e := range ents {
+		f, err := fsy.Open(fsy.Join(root, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			var row nexmark.Q11Row
+			if err := json.Unmarshal(sc.Bytes(), &row); err != nil {
+				t.Fatalf("%s: %q: %v", e.Name(), sc.Text(), err)
+			}
+			got = append(got, row)
+		}
+		f.Close()
+	}
+	if g, w := nexmark.Canonical(got), nexmark.Canonical(want); len(w) == 0 || !slices.Equal(g, w) {
+		t.Fatalf("q11 on YARN: %d sessions, want %d", len(g), len(w))
 	}
 }
