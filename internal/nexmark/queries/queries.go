@@ -151,7 +151,20 @@ func persons(ev datastream.Stream[nexmark.Event]) datastream.Stream[nexmark.Pers
 	}).Name("Persons")
 }
 
-func bidTime(b nexmark.Bid) time.Time         { return time.UnixMilli(b.DateTime) }
+func bidTime(b nexmark.Bid) time.Time { return time.UnixMilli(b.DateTime) }
+func slimTime(b slimBid) time.Time    { return time.UnixMilli(b.DateTime) }
+
+// slimBid is the columns of a bid that Q4, Q5, Q11 and Q12 use: they project
+// bids to it before the network, as a SQL planner would.
+type slimBid struct {
+	Auction, Bidder, Price, DateTime int64
+}
+
+func slim(bids datastream.Stream[nexmark.Bid]) datastream.Stream[slimBid] {
+	return datastream.Map(bids, func(b nexmark.Bid) slimBid {
+		return slimBid{Auction: b.Auction, Bidder: b.Bidder, Price: b.Price, DateTime: b.DateTime}
+	}).Name("Project")
+}
 func auctionTime(a nexmark.Auction) time.Time { return time.UnixMilli(a.DateTime) }
 func personTime(p nexmark.Person) time.Time   { return time.UnixMilli(p.DateTime) }
 
@@ -219,7 +232,8 @@ type bidAt struct {
 // An auction's winning bid is final when the watermark passes its expiry,
 // so it is emitted then; the category's average is updated with it and
 // emitted, so a category's last row is its result.
-func Q4(auctions datastream.Stream[nexmark.Auction], bids datastream.Stream[nexmark.Bid]) datastream.Stream[nexmark.Q4Row] {
+func Q4(auctions datastream.Stream[nexmark.Auction], allBids datastream.Stream[nexmark.Bid]) datastream.Stream[nexmark.Q4Row] {
+	bids := slim(allBids)
 	type winner struct {
 		Category, Price int64
 	}
@@ -234,8 +248,8 @@ func Q4(auctions datastream.Stream[nexmark.Auction], bids datastream.Stream[nexm
 	}
 	winners := datastream.CoProcess(datastream.Connect(
 		datastream.KeyBy(auctions, func(a nexmark.Auction) int64 { return a.ID }),
-		datastream.KeyBy(bids, func(b nexmark.Bid) int64 { return b.Auction })),
-		datastream.CoProcessFunction[nexmark.Auction, nexmark.Bid, int64, winner]{
+		datastream.KeyBy(bids, func(b slimBid) int64 { return b.Auction })),
+		datastream.CoProcessFunction[nexmark.Auction, slimBid, int64, winner]{
 			Process1: func(ctx *datastream.KeyedContext[int64], a nexmark.Auction, _ func(winner)) {
 				info := auctionInfo{Category: a.Category, DateTime: a.DateTime, Expires: a.Expires}
 				auction.Update(ctx, info)
@@ -247,7 +261,7 @@ func Q4(auctions datastream.Stream[nexmark.Auction], bids datastream.Stream[nexm
 				early.Clear(ctx)
 				ctx.RegisterEventTimeTimer(a.Expires)
 			},
-			Process2: func(ctx *datastream.KeyedContext[int64], b nexmark.Bid, _ func(winner)) {
+			Process2: func(ctx *datastream.KeyedContext[int64], b slimBid, _ func(winner)) {
 				if a, ok := auction.Value(ctx); ok {
 					if open(a, b.DateTime) {
 						raise(ctx, b.Price)
@@ -304,8 +318,8 @@ func count[T any]() datastream.AggregateFunction[T, int64, int64] {
 // Q5 finds, in every 10 s window sliding by 2 s, the auctions with the most
 // bids (all of them on a tie).
 func Q5(bids datastream.Stream[nexmark.Bid]) datastream.Stream[nexmark.Q5Row] {
-	counts := datastream.WindowAggregate(datastream.KeyBy(bids, func(b nexmark.Bid) int64 { return b.Auction }).
-		Window(datastream.SlidingEventTimeWindows(10*time.Second, 2*time.Second), bidTime), count[nexmark.Bid]()).
+	counts := datastream.WindowAggregate(datastream.KeyBy(slim(bids), func(b slimBid) int64 { return b.Auction }).
+		Window(datastream.SlidingEventTimeWindows(10*time.Second, 2*time.Second), slimTime), count[slimBid]()).
 		Name("Q5 bids per auction").UID("q5-counts")
 	top := datastream.NewValueState[int64, int64]("max")
 	hot := datastream.NewListState[int64, nexmark.Q5Row]("hot")
@@ -402,8 +416,8 @@ func Q8(persons datastream.Stream[nexmark.Person], auctions datastream.Stream[ne
 
 // Q11 counts each bidder's bids per session (bids less than 10 s apart).
 func Q11(bids datastream.Stream[nexmark.Bid]) datastream.Stream[nexmark.Q11Row] {
-	sessions := datastream.WindowAggregate(datastream.KeyBy(bids, func(b nexmark.Bid) int64 { return b.Bidder }).
-		Window(datastream.EventTimeSessionWindows(10*time.Second), bidTime), count[nexmark.Bid]()).
+	sessions := datastream.WindowAggregate(datastream.KeyBy(slim(bids), func(b slimBid) int64 { return b.Bidder }).
+		Window(datastream.EventTimeSessionWindows(10*time.Second), slimTime), count[slimBid]()).
 		Name("Q11 sessions").UID("q11-sessions")
 	return datastream.Map(sessions, func(w datastream.Window[int64, int64]) nexmark.Q11Row {
 		return nexmark.Q11Row{Bidder: w.Key, BidCount: w.Value, StartTime: w.Start, EndTime: w.End}
@@ -412,8 +426,8 @@ func Q11(bids datastream.Stream[nexmark.Bid]) datastream.Stream[nexmark.Q11Row] 
 
 // Q12 counts each bidder's bids in 10 s tumbling windows of processing time.
 func Q12(bids datastream.Stream[nexmark.Bid]) datastream.Stream[nexmark.Q12Row] {
-	windows := datastream.WindowAggregate(datastream.KeyBy(bids, func(b nexmark.Bid) int64 { return b.Bidder }).
-		Window(datastream.TumblingProcessingTimeWindows(10*time.Second), nil), count[nexmark.Bid]()).
+	windows := datastream.WindowAggregate(datastream.KeyBy(slim(bids), func(b slimBid) int64 { return b.Bidder }).
+		Window(datastream.TumblingProcessingTimeWindows(10*time.Second), nil), count[slimBid]()).
 		Name("Q12 windows").UID("q12-windows")
 	return datastream.Map(windows, func(w datastream.Window[int64, int64]) nexmark.Q12Row {
 		return nexmark.Q12Row{Bidder: w.Key, BidCount: w.Value, StartTime: w.Start, EndTime: w.End}
