@@ -8,6 +8,7 @@
 package queries
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -220,6 +221,7 @@ func Q3(persons datastream.Stream[nexmark.Person], auctions datastream.Stream[ne
 // auctionInfo is what Q4 keeps of an auction.
 type auctionInfo struct {
 	Category, DateTime, Expires int64
+	Closed                      bool
 }
 
 // bidAt is a bid price and time kept by Q4 until its auction comes.
@@ -263,34 +265,45 @@ func Q4(auctions datastream.Stream[nexmark.Auction], allBids datastream.Stream[n
 			},
 			Process2: func(ctx *datastream.KeyedContext[int64], b slimBid, _ func(winner)) {
 				if a, ok := auction.Value(ctx); ok {
-					if open(a, b.DateTime) {
+					if !a.Closed && open(a, b.DateTime) {
 						raise(ctx, b.Price)
 					}
 					return
 				}
 				// The auction has not come yet. It started at or before the
-				// bid, so once the watermark passes the bid it never will.
+				// bid, so once the watermark passes the bid it never will:
+				// one timer, at the earliest such bid, drops them then.
+				l := early.Get(ctx)
+				if len(l) == 0 {
+					ctx.RegisterEventTimeTimer(b.DateTime)
+				}
 				early.Add(ctx, bidAt{Price: b.Price, DateTime: b.DateTime})
-				ctx.RegisterEventTimeTimer(b.DateTime)
 			},
 			OnTimer: func(ctx *datastream.KeyedContext[int64], t datastream.Timer, emit func(winner)) {
 				a, ok := auction.Value(ctx)
-				if !ok {
+				switch {
+				case !ok:
 					keep := slices.DeleteFunc(slices.Clone(early.Get(ctx)), func(b bidAt) bool { return b.DateTime <= t.Time })
-					early.Update(ctx, keep)
 					if len(keep) == 0 {
 						early.Clear(ctx)
+						return
 					}
-					return
+					early.Update(ctx, keep)
+					ctx.RegisterEventTimeTimer(slices.MinFunc(keep, func(x, y bidAt) int { return cmp.Compare(x.DateTime, y.DateTime) }).DateTime)
+				case t.Time == a.Expires && !a.Closed:
+					if price, ok := best.Value(ctx); ok {
+						emit(winner{Category: a.Category, Price: price})
+					}
+					best.Clear(ctx)
+					// Keep a tombstone for as long again as the auction ran,
+					// so that the bids still coming for it are recognised as
+					// too late instead of being kept as early.
+					a.Closed = true
+					auction.Update(ctx, a)
+					ctx.RegisterEventTimeTimer(a.Expires + (a.Expires - a.DateTime) + 1)
+				case a.Closed && t.Time > a.Expires:
+					auction.Clear(ctx)
 				}
-				if t.Time != a.Expires {
-					return
-				}
-				if price, ok := best.Value(ctx); ok {
-					emit(winner{Category: a.Category, Price: price})
-				}
-				auction.Clear(ctx)
-				best.Clear(ctx)
 			},
 		}, auction, best, early).Name("Q4 winning bids").UID("q4-winners")
 
