@@ -327,3 +327,27 @@ func TestWatermarkGenerator(t *testing.T) {
 		t.Fatalf("%d records passed, want 4", len(out.items))
 	}
 }
+
+func TestTimerHeapOrder(t *testing.T) {
+	var h timerHeap[int]
+	var want []int64
+	x := int64(7)
+	for i := range 500 {
+		x = (x*48271 + 11) % 2147483647
+		h.push(heapTimer[int]{t: x % 1000, key: i})
+		want = append(want, x%1000)
+	}
+	slices.Sort(want)
+	var got []int64
+	for h.Len() > 0 {
+		got = append(got, h.pop().t)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatal("the timer heap pops out of order")
+	}
+	h = timerHeap[int]{{t: 5}, {t: 3}, {t: 9}, {t: 1}}
+	h.init()
+	if h.pop().t != 1 || h.pop().t != 3 {
+		t.Fatal("init does not make a heap")
+	}
+}

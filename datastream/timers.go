@@ -1,7 +1,6 @@
 package datastream
 
 import (
-	"container/heap"
 	"math"
 	"slices"
 	"time"
@@ -51,7 +50,7 @@ func (ts *timers[K]) register(k K, t int64, proc bool) {
 	if proc {
 		h = &ts.proc
 	}
-	heap.Push(h, heapTimer[K]{t: t, key: k})
+	h.push(heapTimer[K]{t: t, key: k})
 }
 
 // remove deletes k's timer at t, reporting whether it existed.
@@ -78,7 +77,7 @@ func (ts *timers[K]) advance(now int64, proc bool, fire func(k K, t int64)) {
 		h = &ts.proc
 	}
 	for h.Len() > 0 && (*h)[0].t <= now {
-		top := heap.Pop(h).(heapTimer[K])
+		top := h.pop()
 		if ts.remove(top.key, top.t, proc) { // else deleted, or a duplicate entry
 			fire(top.key, top.t)
 		}
@@ -106,8 +105,8 @@ func (ts *timers[K]) rebuild() {
 		}
 		return true
 	})
-	heap.Init(&ts.event)
-	heap.Init(&ts.proc)
+	ts.event.init()
+	ts.proc.init()
 }
 
 type heapTimer[K comparable] struct {
@@ -115,17 +114,59 @@ type heapTimer[K comparable] struct {
 	key K
 }
 
+// timerHeap is a min-heap by time, typed (container/heap would box every
+// entry in an interface: an allocation per timer).
 type timerHeap[K comparable] []heapTimer[K]
 
-func (h timerHeap[K]) Len() int           { return len(h) }
-func (h timerHeap[K]) Less(i, j int) bool { return h[i].t < h[j].t }
-func (h timerHeap[K]) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *timerHeap[K]) Push(x any)        { *h = append(*h, x.(heapTimer[K])) }
-func (h *timerHeap[K]) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+func (h timerHeap[K]) Len() int { return len(h) }
+
+func (h *timerHeap[K]) push(x heapTimer[K]) {
+	*h = append(*h, x)
+	a := *h
+	for i := len(a) - 1; i > 0; {
+		p := (i - 1) / 2
+		if a[p].t <= a[i].t {
+			break
+		}
+		a[p], a[i] = a[i], a[p]
+		i = p
+	}
+}
+
+func (h *timerHeap[K]) pop() heapTimer[K] {
+	a := *h
+	top := a[0]
+	n := len(a) - 1
+	a[0] = a[n]
+	a[n] = heapTimer[K]{} // drop the key's reference
+	a = a[:n]
+	a.down(0)
+	*h = a
+	return top
+}
+
+func (h timerHeap[K]) down(i int) {
+	for {
+		l := 2*i + 1
+		if l >= len(h) {
+			return
+		}
+		m := l
+		if r := l + 1; r < len(h) && h[r].t < h[l].t {
+			m = r
+		}
+		if h[i].t <= h[m].t {
+			return
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+}
+
+func (h timerHeap[K]) init() {
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
 }
 
 // nowMillis is the processing time: the wall clock in epoch milliseconds.
