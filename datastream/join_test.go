@@ -204,3 +204,40 @@ func TestLateDataSideOutput(t *testing.T) {
 	}
 	t.Logf("%d late records of %d", len(lateIDs), n)
 }
+
+// A keyed process function's side output: records it sets aside reach their
+// own sink, the rest the main one.
+func TestProcessSideOutput(t *testing.T) {
+	env := newEnv(2)
+	odd := datastream.NewOutputTag[int64]("odd")
+	src := datastream.Generate(env, func(i int64) int64 { return i }, datastream.GeneratorOptions{Count: 1000})
+	evens := datastream.Process(datastream.KeyBy(src, func(i int64) int64 { return i % 10 }),
+		func(ctx *datastream.KeyedContext[int64], v int64, emit func(int64)) {
+			if v%2 == 1 {
+				odd.Emit(ctx, v)
+				return
+			}
+			emit(v)
+		})
+	main, _ := datastream.Collect(evens)
+	side, _ := datastream.Collect(datastream.SideOutput(evens, odd))
+	if _, err := env.Execute(context.Background(), t.Name()); err != nil {
+		t.Fatal(err)
+	}
+	var sumEven, sumOdd int64
+	for _, v := range main.Items() {
+		if v%2 != 0 {
+			t.Fatalf("odd %d in the main output", v)
+		}
+		sumEven += v
+	}
+	for _, v := range side.Items() {
+		if v%2 != 1 {
+			t.Fatalf("even %d in the side output", v)
+		}
+		sumOdd += v
+	}
+	if len(main.Items()) != 500 || len(side.Items()) != 500 || sumEven != 249500 || sumOdd != 250000 {
+		t.Fatalf("main %d records (sum %d), side %d (sum %d)", len(main.Items()), sumEven, len(side.Items()), sumOdd)
+	}
+}
