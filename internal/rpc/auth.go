@@ -11,6 +11,7 @@ import (
 	"math"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/experimental"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
@@ -42,6 +43,7 @@ func checkSecret(ctx context.Context, secret string) error {
 // ServerOptions returns options for a server that refuses callers without secret.
 func ServerOptions(secret string) []grpc.ServerOption {
 	return []grpc.ServerOption{
+		experimental.BufferPool(sharedPool),
 		grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 			if err := checkSecret(ctx, secret); err != nil {
 				return nil, err
@@ -71,6 +73,7 @@ func DialOptions(secret string) []grpc.DialOption {
 	return []grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithPerRPCCredentials(secretCreds(secret)),
+		experimental.WithBufferPool(sharedPool),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(math.MaxInt32), grpc.MaxCallSendMsgSize(math.MaxInt32)),
 	}
 }
