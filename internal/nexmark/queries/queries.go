@@ -35,10 +35,9 @@ func Names() []string { return slices.Clone(names) }
 
 var names = []string{"q0", "q1", "q2", "q3", "q4", "q5", "q7", "q8", "q11", "q12"}
 
-// Build adds the query's operators to env and hands its result stream (a
-// datastream.Stream of nexmark.Bid for q0, of nexmark.QnRow for qn) to sink:
+// Build adds the query's operators to env and hands its result to sink:
 // Discard, JSONFiles, or a function of the caller's.
-func Build(env *datastream.Environment, o Options, sink func(result any)) error {
+func Build(env *datastream.Environment, o Options, sink func(Result)) error {
 	if !slices.Contains(names, o.Query) {
 		return fmt.Errorf("%w %q (have %s)", ErrUnknownQuery, o.Query, strings.Join(names, ", "))
 	}
@@ -51,70 +50,51 @@ func Build(env *datastream.Environment, o Options, sink func(result any)) error 
 	ev := Events(env, o)
 	switch o.Query {
 	case "q0":
-		sink(bids(ev))
+		sink(result(bids(ev)))
 	case "q1":
-		sink(Q1(bids(ev)))
+		sink(result(Q1(bids(ev))))
 	case "q2":
-		sink(Q2(bids(ev)))
+		sink(result(Q2(bids(ev))))
 	case "q3":
-		sink(Q3(persons(ev), auctions(ev)))
+		sink(result(Q3(persons(ev), auctions(ev))))
 	case "q4":
-		sink(Q4(auctions(ev), bids(ev)))
+		sink(result(Q4(auctions(ev), bids(ev))))
 	case "q5":
-		sink(Q5(bids(ev)))
+		sink(result(Q5(bids(ev))))
 	case "q7":
-		sink(Q7(bids(ev)))
+		sink(result(Q7(bids(ev))))
 	case "q8":
-		sink(Q8(persons(ev), auctions(ev)))
+		sink(result(Q8(persons(ev), auctions(ev))))
 	case "q11":
-		sink(Q11(bids(ev)))
+		sink(result(Q11(bids(ev))))
 	case "q12":
-		sink(Q12(bids(ev)))
+		sink(result(Q12(bids(ev))))
 	}
 	return nil
 }
 
+// Result is a query's result stream (a datastream.Stream of nexmark.Bid for
+// q0, of nexmark.QnRow for qn) with its two standard sinks.
+type Result struct {
+	Stream    any
+	discard   func()
+	writeJSON func(dir string)
+}
+
+func result[T any](s datastream.Stream[T]) Result {
+	return Result{
+		Stream:    s,
+		discard:   func() { datastream.Discard(s).Name("Sink: Blackhole").UID("sink") },
+		writeJSON: func(dir string) { datastream.WriteJSON(s, dir).UID("sink") },
+	}
+}
+
 // Discard is the blackhole sink: results are computed and dropped.
-func Discard(result any) { sinkTo(result, "") }
+func Discard(r Result) { r.discard() }
 
 // JSONFiles writes results to dir as JSON lines, exactly once.
-func JSONFiles(dir string) func(result any) {
-	return func(result any) { sinkTo(result, dir) }
-}
-
-func sinkTo(result any, dir string) {
-	switch s := result.(type) {
-	case datastream.Stream[nexmark.Bid]:
-		sinkOne(s, dir)
-	case datastream.Stream[nexmark.Q1Row]:
-		sinkOne(s, dir)
-	case datastream.Stream[nexmark.Q2Row]:
-		sinkOne(s, dir)
-	case datastream.Stream[nexmark.Q3Row]:
-		sinkOne(s, dir)
-	case datastream.Stream[nexmark.Q4Row]:
-		sinkOne(s, dir)
-	case datastream.Stream[nexmark.Q5Row]:
-		sinkOne(s, dir)
-	case datastream.Stream[nexmark.Q7Row]:
-		sinkOne(s, dir)
-	case datastream.Stream[nexmark.Q8Row]:
-		sinkOne(s, dir)
-	case datastream.Stream[nexmark.Q11Row]:
-		sinkOne(s, dir)
-	case datastream.Stream[nexmark.Q12Row]:
-		sinkOne(s, dir)
-	default:
-		panic(fmt.Sprintf("nexmark: no sink for %T", result))
-	}
-}
-
-func sinkOne[T any](s datastream.Stream[T], dir string) {
-	if dir == "" {
-		datastream.Discard(s).Name("Sink: Blackhole").UID("sink")
-		return
-	}
-	datastream.WriteJSON(s, dir).UID("sink")
+func JSONFiles(dir string) func(Result) {
+	return func(r Result) { r.writeJSON(dir) }
 }
 
 // Events is the generator as a source: event n of o.Gen on every run and at

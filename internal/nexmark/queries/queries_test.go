@@ -41,29 +41,52 @@ func generated(n int64) []nexmark.Event {
 	return evs
 }
 
-// expected is the plain-Go result of a query over evs, as canonical rows.
-func expected(q string, evs []nexmark.Event) []string {
-	switch q {
-	case "q0":
-		return nexmark.Canonical(nexmark.RefQ0(evs))
-	case "q1":
-		return nexmark.Canonical(nexmark.RefQ1(evs))
-	case "q2":
-		return nexmark.Canonical(nexmark.RefQ2(evs))
-	case "q3":
-		return nexmark.Canonical(nexmark.RefQ3(evs))
-	case "q4":
-		return nexmark.Canonical(nexmark.RefQ4(evs))
-	case "q5":
-		return nexmark.Canonical(nexmark.RefQ5(evs))
-	case "q7":
-		return nexmark.Canonical(nexmark.RefQ7(evs))
-	case "q8":
-		return nexmark.Canonical(nexmark.RefQ8(evs))
-	case "q11":
-		return nexmark.Canonical(nexmark.RefQ11(evs))
+// check compares a query's output with its plain-Go result.
+type check struct {
+	want func(evs []nexmark.Event) []string          // canonical rows of the reference
+	got  func(t *testing.T, lines []string) []string // canonical rows of the output
+}
+
+func checkOf[T any](ref func([]nexmark.Event) []T) check {
+	return check{
+		want: func(evs []nexmark.Event) []string { return nexmark.Canonical(ref(evs)) },
+		got:  func(t *testing.T, lines []string) []string { return nexmark.Canonical(decode[T](t, lines)) },
 	}
-	panic("no reference for " + q)
+}
+
+var checks = map[string]check{
+	"q0": checkOf(nexmark.RefQ0), "q1": checkOf(nexmark.RefQ1), "q2": checkOf(nexmark.RefQ2),
+	"q3": checkOf(nexmark.RefQ3), "q5": checkOf(nexmark.RefQ5), "q7": checkOf(nexmark.RefQ7),
+	"q8": checkOf(nexmark.RefQ8), "q11": checkOf(nexmark.RefQ11),
+	// q4 emits an updated average per category as auctions close: its
+	// result is each category's last row.
+	"q4": {
+		want: func(evs []nexmark.Event) []string { return nexmark.Canonical(nexmark.RefQ4(evs)) },
+		got: func(t *testing.T, lines []string) []string {
+			last := map[int64]nexmark.Q4Row{}
+			for _, r := range decode[nexmark.Q4Row](t, lines) {
+				last[r.Category] = r
+			}
+			var rows []nexmark.Q4Row
+			for _, r := range last {
+				rows = append(rows, r)
+			}
+			return nexmark.Canonical(rows)
+		},
+	},
+}
+
+func decode[T any](t *testing.T, lines []string) []T {
+	t.Helper()
+	var rows []T
+	for _, l := range lines {
+		var r T
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatalf("output line %q: %v", l, err)
+		}
+		rows = append(rows, r)
+	}
+	return rows
 }
 
 func env(p int, extra ...string) *datastream.Environment {
@@ -120,61 +143,7 @@ func readLines(t *testing.T, dir string) []string {
 	return lines
 }
 
-// canonicalOutput turns a query's output lines into canonical rows. q4
-// emits an updated average per category as auctions close: its result is
-// each category's last row.
-func canonicalOutput[T any](t *testing.T, lines []string, lastPerCategory bool) []string {
-	t.Helper()
-	var rows []T
-	last := map[int64]nexmark.Q4Row{}
-	for _, l := range lines {
-		var r T
-		if err := json.Unmarshal([]byte(l), &r); err != nil {
-			t.Fatalf("output line %q: %v", l, err)
-		}
-		if lastPerCategory {
-			q4 := any(r).(nexmark.Q4Row)
-			last[q4.Category] = q4
-			continue
-		}
-		rows = append(rows, r)
-	}
-	if lastPerCategory {
-		var q4 []nexmark.Q4Row
-		for _, r := range last {
-			q4 = append(q4, r)
-		}
-		return nexmark.Canonical(q4)
-	}
-	return nexmark.Canonical(rows)
-}
-
-func outputOf(t *testing.T, q string, lines []string) []string {
-	switch q {
-	case "q0":
-		return canonicalOutput[nexmark.Bid](t, lines, false)
-	case "q1":
-		return canonicalOutput[nexmark.Q1Row](t, lines, false)
-	case "q2":
-		return canonicalOutput[nexmark.Q2Row](t, lines, false)
-	case "q3":
-		return canonicalOutput[nexmark.Q3Row](t, lines, false)
-	case "q4":
-		return canonicalOutput[nexmark.Q4Row](t, lines, true)
-	case "q5":
-		return canonicalOutput[nexmark.Q5Row](t, lines, false)
-	case "q7":
-		return canonicalOutput[nexmark.Q7Row](t, lines, false)
-	case "q8":
-		return canonicalOutput[nexmark.Q8Row](t, lines, false)
-	case "q11":
-		return canonicalOutput[nexmark.Q11Row](t, lines, false)
-	}
-	t.Fatalf("no output reader for %s", q)
-	return nil
-}
-
-func runQuery(t *testing.T, e *datastream.Environment, o queries.Options, sink func(any)) {
+func runQuery(t *testing.T, e *datastream.Environment, o queries.Options, sink func(queries.Result)) {
 	t.Helper()
 	if err := queries.Build(e, o, sink); err != nil {
 		t.Fatal(err)
@@ -192,7 +161,7 @@ func TestQueriesAgainstPlainGo(t *testing.T) {
 		if q == "q12" {
 			continue // processing time: TestQ12
 		}
-		want := expected(q, evs)
+		want := checks[q].want(evs)
 		if len(want) == 0 {
 			t.Fatalf("%s: the reference result is empty: the test events do not exercise it", q)
 		}
@@ -200,7 +169,7 @@ func TestQueriesAgainstPlainGo(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/p%d", q, p), func(t *testing.T) {
 				dir := t.TempDir()
 				runQuery(t, env(p), queries.Options{Query: q, Events: testEvents, Gen: testConfig()}, queries.JSONFiles(dir))
-				got := outputOf(t, q, readLines(t, dir))
+				got := checks[q].got(t, readLines(t, dir))
 				if !slices.Equal(got, want) {
 					t.Fatalf("%s at p=%d: %d rows, want %d; first differences:\n%s", q, p, len(got), len(want), diff(got, want))
 				}
@@ -246,7 +215,7 @@ func TestWindowedQuerySurvivesFailures(t *testing.T) {
 	for _, q := range []string{"q5", "q11"} {
 		t.Run(q, func(t *testing.T) {
 			evs := generated(testEvents)
-			want := expected(q, evs)
+			want := checks[q].want(evs)
 			dir := t.TempDir()
 			out := filepath.Join(dir, "out")
 			e := env(2,
@@ -258,14 +227,14 @@ func TestWindowedQuerySurvivesFailures(t *testing.T) {
 				"restart-strategy.fixed-delay.delay", "20ms")
 			var failNow atomic.Bool
 			var panics atomic.Int32
-			failing := func(result any) {
-				switch s := result.(type) {
+			failing := func(r queries.Result) {
+				switch s := r.Stream.(type) {
 				case datastream.Stream[nexmark.Q5Row]:
 					datastream.WriteJSON(failingMap(s, &failNow, &panics), out).UID("sink")
 				case datastream.Stream[nexmark.Q11Row]:
 					datastream.WriteJSON(failingMap(s, &failNow, &panics), out).UID("sink")
 				default:
-					t.Fatalf("unexpected result %T", result)
+					t.Fatalf("unexpected result %T", r.Stream)
 				}
 			}
 			stop := make(chan struct{})
@@ -288,7 +257,7 @@ func TestWindowedQuerySurvivesFailures(t *testing.T) {
 			if panics.Load() == 0 {
 				t.Fatal("no failure was injected: the job ended too soon to test recovery")
 			}
-			got := outputOf(t, q, readLines(t, out))
+			got := checks[q].got(t, readLines(t, out))
 			if !slices.Equal(got, want) {
 				t.Fatalf("%s after %d failures: %d rows, want %d; first differences:\n%s", q, panics.Load(), len(got), len(want), diff(got, want))
 			}
