@@ -10,10 +10,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
 
 	"floe/datastream"
@@ -90,11 +92,33 @@ func decode[T any](t *testing.T, lines []string) []T {
 }
 
 func env(p int, extra ...string) *datastream.Environment {
+	return envLog(p, zerolog.Nop(), extra...)
+}
+
+func envLog(p int, log zerolog.Logger, extra ...string) *datastream.Environment {
 	m := map[string]string{config.Parallelism: strconv.Itoa(p), "restart-strategy.type": "none"}
 	for i := 0; i+1 < len(extra); i += 2 {
 		m[extra[i]] = extra[i+1]
 	}
-	return datastream.NewEnvironment(datastream.WithConfig(config.New(m)))
+	return datastream.NewEnvironment(datastream.WithConfig(config.New(m)), datastream.WithLogger(log))
+}
+
+// logBuffer collects a job's log lines (written from many goroutines).
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // readLines returns the committed JSON lines under dir, part file by part
@@ -218,7 +242,8 @@ func TestWindowedQuerySurvivesFailures(t *testing.T) {
 			want := checks[q].want(evs)
 			dir := t.TempDir()
 			out := filepath.Join(dir, "out")
-			e := env(2,
+			logs := &logBuffer{}
+			e := envLog(2, zerolog.New(logs).Level(zerolog.InfoLevel),
 				config.BufferTimeout, "5ms",
 				"execution.checkpointing.interval", "100ms",
 				"execution.checkpointing.dir", "file://"+filepath.Join(dir, "checkpoints"),
@@ -256,6 +281,9 @@ func TestWindowedQuerySurvivesFailures(t *testing.T) {
 			<-done
 			if panics.Load() == 0 {
 				t.Fatal("no failure was injected: the job ended too soon to test recovery")
+			}
+			if !strings.Contains(logs.String(), "restoring from checkpoint") {
+				t.Fatal("the job never restored from a checkpoint")
 			}
 			got := checks[q].got(t, readLines(t, out))
 			if !slices.Equal(got, want) {
