@@ -7,7 +7,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # The packages that start goroutines; `make test` runs them under the race detector too.
 RACE_PKGS := ./appmaster/... ./container/... ./datastream/... ./checkpoint/... ./internal/state/... ./internal/runtime/... ./internal/executor/... ./internal/rpc/... ./internal/codec/... ./internal/hadoop/... ./internal/yarn/... ./internal/nexmark/...
 
-.PHONY: all build run test unit-test race-test integration-test bench bench-yarn vet
+.PHONY: all build run test unit-test race-test integration-test bench bench-flink bench-yarn vet
 all: build
 
 build:
@@ -37,6 +37,10 @@ bench:
 	bash scripts/bench
 
 -include scripts/mk/*.mk
+
+# The Nexmark queries on Apache Flink, for comparison with `make bench` (needs Java and Maven).
+bench-flink:
+	bash scripts/bench-flink
 
 # Start-up and footprint on YARN, against the minicluster (started and stopped here).
 bench-yarn: build
