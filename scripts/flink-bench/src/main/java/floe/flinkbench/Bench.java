@@ -22,6 +22,7 @@ import org.apache.flink.runtime.minicluster.MiniClusterConfiguration;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
+import org.apache.flink.streaming.api.functions.co.KeyedCoProcessFunction;
 import org.apache.flink.streaming.api.functions.sink.DiscardingSink;
 import org.apache.flink.streaming.api.functions.source.RichParallelSourceFunction;
 import org.apache.flink.streaming.api.functions.windowing.ProcessAllWindowFunction;
@@ -148,6 +149,108 @@ public final class Bench {
               out.collect(new long[] {key, in.iterator().next(), c.window().getStart(), c.window().getEnd()});
             }
           }).addSink(new DiscardingSink<>());
+      case "q3" -> {
+        DataStream<Generator.Person> local = ev.flatMap((Event e, Collector<Generator.Person> out) -> {
+          if (e.kind == 0 && (e.person.state.equals("OR") || e.person.state.equals("ID") || e.person.state.equals("CA"))) out.collect(e.person);
+        }).returns(Generator.Person.class);
+        DataStream<Generator.Auction> cat10 = ev.flatMap((Event e, Collector<Generator.Auction> out) -> {
+          if (e.kind == 1 && e.auction.category == 10) out.collect(e.auction);
+        }).returns(Generator.Auction.class);
+        cat10.keyBy(a -> a.seller).connect(local.keyBy(x -> x.id))
+            .process(new KeyedCoProcessFunction<Long, Generator.Auction, Generator.Person, String[]>() {
+              transient ValueState<String[]> person;
+              transient ListState<Long> waiting;
+              @Override public void open(org.apache.flink.api.common.functions.OpenContext ctx) {
+                person = getRuntimeContext().getState(new ValueStateDescriptor<>("person", String[].class));
+                waiting = getRuntimeContext().getListState(new ListStateDescriptor<>("auctions", Types.LONG));
+              }
+              @Override public void processElement1(Generator.Auction a, Context ctx, Collector<String[]> out) throws Exception {
+                String[] p = person.value();
+                if (p != null) out.collect(new String[] {p[0], p[1], p[2], Long.toString(a.id)});
+                else waiting.add(a.id);
+              }
+              @Override public void processElement2(Generator.Person x, Context ctx, Collector<String[]> out) throws Exception {
+                person.update(new String[] {x.name, x.city, x.state});
+                for (Long id : waiting.get()) out.collect(new String[] {x.name, x.city, x.state, Long.toString(id)});
+                waiting.clear();
+              }
+            }).addSink(new DiscardingSink<>());
+      }
+      case "q4" -> {
+        DataStream<Generator.Auction> auctions = ev.flatMap((Event e, Collector<Generator.Auction> out) -> { if (e.kind == 1) out.collect(e.auction); })
+            .returns(Generator.Auction.class);
+        DataStream<long[]> winners = auctions.keyBy(a -> a.id).connect(bids.map(Slim::new).returns(Slim.class).keyBy(b -> b.auction))
+            .process(new KeyedCoProcessFunction<Long, Generator.Auction, Slim, long[]>() {
+              // auction: category, dateTime, expires, closed (0/1)
+              transient ValueState<long[]> auction;
+              transient ValueState<Long> best;
+              transient ListState<long[]> early; // price, dateTime
+              @Override public void open(org.apache.flink.api.common.functions.OpenContext ctx) {
+                auction = getRuntimeContext().getState(new ValueStateDescriptor<>("auction", long[].class));
+                best = getRuntimeContext().getState(new ValueStateDescriptor<>("best", Types.LONG));
+                early = getRuntimeContext().getListState(new ListStateDescriptor<>("early", long[].class));
+              }
+              void raise(long price) throws Exception { Long b = best.value(); if (b == null || price > b) best.update(price); }
+              @Override public void processElement1(Generator.Auction a, Context ctx, Collector<long[]> out) throws Exception {
+                auction.update(new long[] {a.category, a.dateTime, a.expires, 0});
+                for (long[] b : early.get()) if (a.dateTime <= b[1] && b[1] <= a.expires) raise(b[0]);
+                early.clear();
+                ctx.timerService().registerEventTimeTimer(a.expires);
+              }
+              @Override public void processElement2(Slim b, Context ctx, Collector<long[]> out) throws Exception {
+                long[] a = auction.value();
+                if (a != null) { if (a[3] == 0 && a[1] <= b.dateTime && b.dateTime <= a[2]) raise(b.price); return; }
+                if (!early.get().iterator().hasNext()) ctx.timerService().registerEventTimeTimer(b.dateTime);
+                early.add(new long[] {b.price, b.dateTime});
+              }
+              @Override public void onTimer(long t, OnTimerContext ctx, Collector<long[]> out) throws Exception {
+                long[] a = auction.value();
+                if (a == null) {
+                  List<long[]> keep = new ArrayList<>();
+                  long next = Long.MAX_VALUE;
+                  for (long[] b : early.get()) if (b[1] > t) { keep.add(b); next = Math.min(next, b[1]); }
+                  early.update(keep);
+                  if (!keep.isEmpty()) ctx.timerService().registerEventTimeTimer(next);
+                } else if (t == a[2] && a[3] == 0) {
+                  Long b = best.value();
+                  if (b != null) out.collect(new long[] {a[0], b});
+                  best.clear();
+                  a[3] = 1;
+                  auction.update(a);
+                  ctx.timerService().registerEventTimeTimer(a[2] + (a[2] - a[1]) + 1);
+                } else if (a[3] == 1 && t > a[2]) {
+                  auction.clear();
+                }
+              }
+            });
+        winners.keyBy(w -> w[0]).process(new KeyedProcessFunction<Long, long[], long[]>() {
+          transient ValueState<long[]> acc;
+          @Override public void open(org.apache.flink.api.common.functions.OpenContext ctx) {
+            acc = getRuntimeContext().getState(new ValueStateDescriptor<>("avg", long[].class));
+          }
+          @Override public void processElement(long[] w, Context ctx, Collector<long[]> out) throws Exception {
+            long[] a = acc.value();
+            if (a == null) a = new long[2];
+            a[0] += w[1];
+            a[1]++;
+            acc.update(a);
+            out.collect(new long[] {w[0], a[0] / a[1]});
+          }
+        }).addSink(new DiscardingSink<>());
+      }
+      case "q8" -> {
+        DataStream<long[]> sellers = ev.flatMap((Event e, Collector<long[]> out) -> { if (e.kind == 1) out.collect(new long[] {e.auction.seller, e.auction.dateTime}); })
+            .returns(long[].class);
+        DataStream<Generator.Person> people = ev.flatMap((Event e, Collector<Generator.Person> out) -> { if (e.kind == 0) out.collect(e.person); })
+            .returns(Generator.Person.class);
+        people.coGroup(sellers).where(x -> x.id, Types.LONG).equalTo(s -> s[0], Types.LONG)
+            .window(TumblingEventTimeWindows.of(Duration.ofSeconds(10)))
+            .apply((Iterable<Generator.Person> ps, Iterable<long[]> ss, Collector<String> out) -> {
+              if (!ss.iterator().hasNext()) return;
+              java.util.Set<String> seen = new java.util.HashSet<>();
+              for (Generator.Person x : ps) if (seen.add(x.name)) out.collect(x.id + " " + x.name);
+            }, Types.STRING).addSink(new DiscardingSink<>());
+      }
       default -> throw new IllegalArgumentException("unknown query " + q);
     }
   }
