@@ -117,7 +117,7 @@ func (g *generator[T]) run(sc *runtime.SourceContext) error {
 					return nil
 				}
 			}
-			v := call(g.fn, i, g.info)
+			v := call(g.fn, i, &g.info)
 			g.pos[k]++
 			n++
 			g.out.Collect(v)
@@ -161,7 +161,7 @@ func (g *generator[T]) RestoreState(st runtime.OperatorState) error {
 	return nil
 }
 
-func call[T any](fn func(int64) T, i int64, info runtime.TaskInfo) T {
+func call[T any](fn func(int64) T, i int64, info *runtime.TaskInfo) T {
 	defer runtime.Guard(info.Name, info.Subtask)
 	return fn(i)
 }
