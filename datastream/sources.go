@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"time"
 
@@ -101,14 +102,26 @@ func (g *generator[T]) run(sc *runtime.SourceContext) error {
 		pace = newPacer(g.opts.RatePerSecond / float64(g.info.Parallelism))
 	}
 	var n int64 // records emitted by this run, for pacing
-	for live := true; live; {
-		live = false
+	for {
+		// Emit in increasing index: each pass takes the splits at the
+		// lowest position. After a restore at another parallelism a subtask
+		// may own splits at different positions (they come from different
+		// subtasks); the ones behind catch up first, so that the indices,
+		// and the event times that sources derive from them, never go back.
+		round := int64(math.MaxInt64)
+		for k, j := range g.owned {
+			if g.opts.Count <= 0 || j+g.pos[k]*g.splits < g.opts.Count {
+				round = min(round, g.pos[k])
+			}
+		}
+		if round == math.MaxInt64 {
+			return nil
+		}
 		for k, j := range g.owned {
 			i := j + g.pos[k]*g.splits
-			if g.opts.Count > 0 && i >= g.opts.Count {
+			if g.pos[k] != round || (g.opts.Count > 0 && i >= g.opts.Count) {
 				continue
 			}
-			live = true
 			if sc.Poll() {
 				return nil
 			}
@@ -123,7 +136,6 @@ func (g *generator[T]) run(sc *runtime.SourceContext) error {
 			g.out.Collect(v)
 		}
 	}
-	return nil
 }
 
 // SnapshotState keeps one (split, position) entry per owned split, as union
