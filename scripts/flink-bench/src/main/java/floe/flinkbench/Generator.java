@@ -130,7 +130,7 @@ public final class Generator {
     long int63n(long n) { return (next() >>> 1) % n; }
     int intn(int n) { return (int) int63n(n); }
     double float64() { return (next() >>> 11) / (double) (1L << 53); }
-    long price() { return Math.round(Math.pow(10, float64() * 6) * 100); }
+    long price() { return Math.round(Math.exp(float64() * 6 * 2.302585092994046) * 100); }
     String str(int maxLen) { return exact(3 + intn(maxLen - 3)); }
     String exact(int n) { int off = intn(LETTERS.length() - n); return LETTERS.substring(off, off + n); }
     String extra(int size, int avg) {
