@@ -137,6 +137,11 @@ func TestWindowFiring(t *testing.T) {
 		{name: "sessions: the gap is exclusive", windows: EventTimeSessionWindows(10 * time.Millisecond),
 			steps: []step{r("a", 0), r("a", 10), r("a", 19), wm(100)},
 			fired: []string{"a 0-10 1", "a 10-29 2"}},
+		{name: "sessions: a record behind the watermark joins an open session", windows: EventTimeSessionWindows(10 * time.Millisecond),
+			// 1's own span [1,11) is behind the watermark 12, but it falls in
+			// the open session [0,18); after that session fired, 3 is late.
+			steps: []step{r("a", 0), r("a", 8), wm(12), r("a", 1), wm(20), r("a", 3)},
+			fired: []string{"a 0-18 3"}, late: []int64{3}},
 		{name: "sessions: a late record merges into a fired session within lateness", windows: EventTimeSessionWindows(10 * time.Millisecond), lateness: 20 * time.Millisecond,
 			steps: []step{r("a", 0), wm(15), r("a", 8), wm(40)},
 			fired: []string{"a 0-10 1", "a 0-18 2"}},

@@ -337,14 +337,17 @@ func (o *windowOp[T, K, ACC, OUT]) Collect(v T) {
 	list := slices.Clone(cur)
 	added := false
 	for _, w := range o.assigned {
+		if o.w.kind == session {
+			// A session is late only if what it merges into is.
+			if merged, ok := o.mergeSession(k, list, w, v, wm); ok {
+				list, added = merged, true
+			}
+			continue
+		}
 		if w.MaxTimestamp()+o.lateness <= wm {
 			continue // late for this window
 		}
 		added = true
-		if o.w.kind == session {
-			list = o.mergeSession(k, list, w, v)
-			continue
-		}
 		i := slices.IndexFunc(list, func(s winState[ACC]) bool { return s.End == w.End })
 		if i < 0 {
 			var zero ACC
@@ -369,8 +372,19 @@ func (o *windowOp[T, K, ACC, OUT]) Collect(v T) {
 }
 
 // mergeSession adds v's window w to a key's sessions, merging every session
-// it overlaps into one.
-func (o *windowOp[T, K, ACC, OUT]) mergeSession(k K, list []winState[ACC], w TimeWindow, v T) []winState[ACC] {
+// it overlaps into one, unless the merged session is late (its end and the
+// allowed lateness are behind the watermark wm): then it reports false and
+// changes nothing.
+func (o *windowOp[T, K, ACC, OUT]) mergeSession(k K, list []winState[ACC], w TimeWindow, v T, wm int64) ([]winState[ACC], bool) {
+	span := w
+	for _, s := range list {
+		if s.Start < w.End && w.Start < s.End { // sessions do not overlap each other: one pass finds all
+			span = TimeWindow{min(span.Start, s.Start), max(span.End, s.End)}
+		}
+	}
+	if span.MaxTimestamp()+o.lateness <= wm {
+		return nil, false
+	}
 	var zero ACC
 	merged := winState[ACC]{Start: w.Start, End: w.End, Acc: o.f.add(zero, v, true)}
 	keep := list[:0]
@@ -390,10 +404,10 @@ func (o *windowOp[T, K, ACC, OUT]) mergeSession(k K, list []winState[ACC], w Tim
 	}
 	mw := TimeWindow{merged.Start, merged.End}
 	o.schedule(k, mw)
-	if !o.w.proc && mw.MaxTimestamp() <= o.ctx.timers.wm { // merged into a fired session within lateness
+	if mw.MaxTimestamp() <= wm { // merged into a fired session within lateness
 		o.fireWindow(k, merged)
 	}
-	return keep
+	return keep, true
 }
 
 // schedule registers w's timers: its firing, and its purge after the
