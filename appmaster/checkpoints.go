@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"floe/checkpoint"
@@ -105,7 +106,7 @@ func (jm *JobManager) checkpointAction(e *jobEntry, a checkpoint.Action) {
 				continue
 			}
 			req := &floepb.CheckpointTrigger{Task: e.exec.ref(st), Id: a.ID, TimestampMs: a.Timestamp.UnixMilli(), Dir: a.Dir}
-			jm.async(func(ctx context.Context) { tm.client.TriggerCheckpoint(ctx, req) })
+			jm.ordered(&tm.calls, func(ctx context.Context) { tm.client.TriggerCheckpoint(ctx, req) })
 		}
 	case checkpoint.WriteMetadata:
 		dir, m, id := a.Dir, a.Metadata, a.ID
@@ -162,7 +163,7 @@ func (jm *JobManager) notifyTasks(e *jobEntry, id int64, complete bool, tasks []
 			continue
 		}
 		req := &floepb.CheckpointNotice{Task: e.exec.ref(st), Id: id, Complete: complete}
-		jm.async(func(ctx context.Context) { tm.client.NotifyCheckpoint(ctx, req) })
+		jm.ordered(&tm.calls, func(ctx context.Context) { tm.client.NotifyCheckpoint(ctx, req) })
 	}
 }
 
@@ -174,6 +175,48 @@ func (jm *JobManager) async(fn func(ctx context.Context)) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		fn(ctx)
+	}()
+}
+
+// serialCalls runs RPCs to one TaskManager one after another, in the order
+// they were queued. Checkpoint triggers must reach a source task in
+// increasing id order: a task that sees trigger n+1 before n declines n,
+// and a savepoint racing a periodic checkpoint would fail for nothing.
+type serialCalls struct {
+	mu      sync.Mutex
+	queue   []func(ctx context.Context)
+	running bool
+}
+
+// ordered queues fn on q. A goroutine, tracked like async's, drains the
+// queue and exits when it is empty, so an idle TaskManager holds none.
+func (jm *JobManager) ordered(q *serialCalls, fn func(ctx context.Context)) {
+	q.mu.Lock()
+	q.queue = append(q.queue, fn)
+	if q.running {
+		q.mu.Unlock()
+		return
+	}
+	q.running = true
+	q.mu.Unlock()
+	jm.inflight.Add(1)
+	go func() {
+		defer jm.inflight.Done()
+		for {
+			q.mu.Lock()
+			if len(q.queue) == 0 {
+				q.running = false
+				q.mu.Unlock()
+				return
+			}
+			next := q.queue[0]
+			q.queue[0] = nil
+			q.queue = q.queue[1:]
+			q.mu.Unlock()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			next(ctx)
+			cancel()
+		}
 	}()
 }
 

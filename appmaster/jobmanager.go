@@ -64,6 +64,8 @@ type tmInfo struct {
 	pid                  int
 	client               floepb.TaskManagerClient
 	conn                 *grpc.ClientConn
+	// checkpoint RPCs to this TaskManager, sent one at a time in order
+	calls serialCalls
 }
 
 type jobEntry struct {
