@@ -8,8 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"google.golang.org/grpc"
-
 	"floe/internal/rpc/floepb"
 	"floe/internal/runtime"
 )
@@ -39,7 +37,7 @@ type inputChannel struct {
 	input  int // index of the task's input
 	index  int // index of the channel within its input
 	desc   *floepb.InputChannelDescriptor
-	conn   grpc.ClientConnInterface
+	open   subscriber
 	credit int32
 
 	returned atomic.Int32 // credits to give back
@@ -51,16 +49,16 @@ type inputChannel struct {
 	idle bool
 }
 
-func newInputGate(inputs []*floepb.InputGateDescriptor, conns func(addr string) (grpc.ClientConnInterface, error), credits int, stats *BufferStats) (*inputGate, error) {
+func newInputGate(inputs []*floepb.InputGateDescriptor, dial func(addr string) (subscriber, error), credits int, stats *BufferStats) (*inputGate, error) {
 	g := &inputGate{failed: make(chan struct{}), stats: stats}
 	for _, in := range inputs {
 		for i, d := range in.GetChannels() {
-			conn, err := conns(d.GetAddress())
+			open, err := dial(d.GetAddress())
 			if err != nil {
 				return nil, fmt.Errorf("connect to producer at %s: %w", d.GetAddress(), err)
 			}
 			g.channels = append(g.channels, &inputChannel{gate: g, input: int(in.GetInput()), index: i,
-				desc: d, conn: conn, credit: int32(credits), notify: make(chan struct{}, 1)})
+				desc: d, open: open, credit: int32(credits), notify: make(chan struct{}, 1)})
 		}
 	}
 	g.queue = make(chan delivery, len(g.channels)*credits+len(g.channels))
@@ -109,10 +107,11 @@ func (ch *inputChannel) release() {
 func (ch *inputChannel) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stream, err := floepb.NewDataExchangeClient(ch.conn).Subscribe(ctx)
+	stream, closeStream, err := ch.open(ctx)
 	if err != nil {
 		return err
 	}
+	defer closeStream()
 	if err := stream.Send(&floepb.ConsumerMessage{Producer: ch.desc.GetProducer(), Edge: ch.desc.GetEdge(),
 		Subpartition: ch.desc.GetSubpartition(), Credit: ch.credit}); err != nil {
 		return fmt.Errorf("subscribe: %w", err)
@@ -137,7 +136,7 @@ func (ch *inputChannel) run(ctx context.Context) error {
 	}
 }
 
-func (ch *inputChannel) receive(ctx context.Context, stream floepb.DataExchange_SubscribeClient) error {
+func (ch *inputChannel) receive(ctx context.Context, stream consumerStream) error {
 	for {
 		m, err := stream.Recv()
 		if err != nil {

@@ -164,7 +164,7 @@ func (s *subpartition) release(err error) {
 
 // serve sends the subpartition to one consumer stream, never more messages
 // than the consumer granted credit for. It returns after END_OF_PARTITION.
-func (s *subpartition) serve(stream floepb.DataExchange_SubscribeServer, credit int32) error {
+func (s *subpartition) serve(stream producerStream, credit int32) error {
 	s.mu.Lock()
 	if s.served {
 		s.mu.Unlock()

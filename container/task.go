@@ -160,7 +160,7 @@ func (t *task) execute(ctx context.Context) (err error) {
 
 // consume is the loop of a task with network inputs.
 func (t *task) consume(ctx context.Context, chain runtime.Task, bufferTimeout time.Duration, credits int) error {
-	gate, err := newInputGate(t.dep.GetInputs(), t.tm.conn, max(credits, 1), &t.tm.stats)
+	gate, err := newInputGate(t.dep.GetInputs(), t.tm.dial, max(credits, 1), &t.tm.stats)
 	if err != nil {
 		return err
 	}

@@ -220,6 +220,19 @@ func (tm *TaskManager) reportState(u *floepb.TaskStateUpdate) {
 	}
 }
 
+// dial returns how to subscribe to a producer at addr: through a local
+// channel when that is this TaskManager, else over a shared gRPC connection.
+func (tm *TaskManager) dial(addr string) (subscriber, error) {
+	if addr == tm.Address() {
+		return tm.subscribeLocal, nil
+	}
+	c, err := tm.conn(addr)
+	if err != nil {
+		return nil, err
+	}
+	return grpcSubscriber(c), nil
+}
+
 // conn returns a shared connection to another TaskManager.
 func (tm *TaskManager) conn(addr string) (grpc.ClientConnInterface, error) {
 	tm.mu.Lock()
@@ -383,6 +396,11 @@ type dataService struct {
 }
 
 func (s dataService) Subscribe(stream floepb.DataExchange_SubscribeServer) error {
+	return s.subscribe(stream)
+}
+
+// subscribe serves one consumer, remote (gRPC) or local.
+func (s dataService) subscribe(stream producerStream) error {
 	first, err := stream.Recv()
 	if err != nil {
 		return err

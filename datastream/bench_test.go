@@ -57,21 +57,34 @@ type rec100 struct {
 func BenchmarkExchange(b *testing.B) {
 	pad := fmt.Sprintf("%084d", 0)
 	b.Run("16B", func(b *testing.B) {
-		exchange(b, 16, func(i int64) rec16 { return rec16{K: i, V: i} })
+		exchange(b, 2, 16, func(i int64) rec16 { return rec16{K: i, V: i} })
 	})
 	b.Run("100B", func(b *testing.B) {
-		exchange(b, 100, func(i int64) rec100 { return rec100{K: i, V: i, S: pad} })
+		exchange(b, 2, 100, func(i int64) rec100 { return rec100{K: i, V: i, S: pad} })
 	})
 }
 
-func exchange[T any](b *testing.B, size int, gen func(int64) T) {
+// BenchmarkExchangeLocal is BenchmarkExchange with both subtasks in one
+// TaskManager (two slots): a local channel, still Arrow-encoded.
+func BenchmarkExchangeLocal(b *testing.B) {
+	pad := fmt.Sprintf("%084d", 0)
+	b.Run("16B", func(b *testing.B) {
+		exchange(b, 1, 16, func(i int64) rec16 { return rec16{K: i, V: i} })
+	})
+	b.Run("100B", func(b *testing.B) {
+		exchange(b, 1, 100, func(i int64) rec100 { return rec100{K: i, V: i, S: pad} })
+	})
+}
+
+func exchange[T any](b *testing.B, tms, size int, gen func(int64) T) {
 	const n = 2_000_000
 	var cpu, wall time.Duration
 	for b.Loop() {
 		env := datastream.NewEnvironment(datastream.WithConfig(config.New(map[string]string{
-			config.Parallelism: "1", config.LocalTaskManagers: "2", config.Slots: "1"})), datastream.WithLogger(zerolog.Nop()))
+			config.Parallelism: "1", config.LocalTaskManagers: fmt.Sprint(tms), config.Slots: fmt.Sprint(3 - tms)})), datastream.WithLogger(zerolog.Nop()))
 		src := datastream.Generate(env, gen, datastream.GeneratorOptions{Count: n})
-		// The sink's own slot sharing group puts it in the other TaskManager.
+		// The sink's own slot sharing group puts it in another slot: of the
+		// other TaskManager when there are two.
 		datastream.Discard(src).SlotSharingGroup("sink")
 		m := benchutil.Start()
 		if _, err := env.Execute(context.Background(), "bench-exchange"); err != nil {
