@@ -40,12 +40,14 @@ func newTimers[K comparable](b *state.Backend[K]) (*timers[K], error) {
 // register adds a timer for k at t (once: registering it again is a no-op).
 func (ts *timers[K]) register(k K, t int64, proc bool) {
 	e := timerEntry{T: t, Proc: proc}
-	l, _ := ts.tab.Get(k)
+	l, _, owned := ts.tab.GetOwned(k)
 	if slices.Contains(l, e) {
 		return
 	}
-	// Copy on write: a checkpoint's view may hold the old list.
-	ts.tab.Put(k, append(slices.Clip(l), e))
+	if !owned { // copy on write: a checkpoint's view holds the list
+		l = append(make([]timerEntry, 0, len(l)+2), l...)
+	}
+	ts.tab.Put(k, append(l, e))
 	h := &ts.event
 	if proc {
 		h = &ts.proc
@@ -55,15 +57,18 @@ func (ts *timers[K]) register(k K, t int64, proc bool) {
 
 // remove deletes k's timer at t, reporting whether it existed.
 func (ts *timers[K]) remove(k K, t int64, proc bool) bool {
-	l, _ := ts.tab.Get(k)
+	l, _, owned := ts.tab.GetOwned(k)
 	i := slices.Index(l, timerEntry{T: t, Proc: proc})
 	if i < 0 {
 		return false
 	}
-	if len(l) == 1 {
+	switch {
+	case len(l) == 1:
 		ts.tab.Delete(k)
-	} else {
-		ts.tab.Put(k, slices.Delete(slices.Clone(l), i, i+1))
+	case owned:
+		ts.tab.Put(k, slices.Delete(l, i, i+1))
+	default: // copy on write
+		ts.tab.Put(k, append(slices.Clip(l[:i]), l[i+1:]...))
 	}
 	return true
 }

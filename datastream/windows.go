@@ -332,9 +332,10 @@ func (o *windowOp[T, K, ACC, OUT]) Collect(v T) {
 		wm = t - 1 // a processing-time window is never late
 	}
 	o.assigned = o.w.assign(t, o.assigned[:0])
-	cur, _ := o.tab.Get(k)
-	// Copy on write: a checkpoint's view may hold the old list.
-	list := slices.Clone(cur)
+	list, _, owned := o.tab.GetOwned(k)
+	if !owned { // copy on write: a checkpoint's view holds the list
+		list = append(make([]winState[ACC], 0, len(list)+len(o.assigned)), list...)
+	}
 	added := false
 	for _, w := range o.assigned {
 		if o.w.kind == session {
@@ -436,21 +437,33 @@ func (o *windowOp[T, K, ACC, OUT]) unschedule(k K, open []winState[ACC], w TimeW
 // onTimer fires the key's windows whose last millisecond is t, and purges
 // those whose lateness ends at t.
 func (o *windowOp[T, K, ACC, OUT]) onTimer(k K, t int64) {
-	cur, _ := o.tab.Get(k)
-	var keep []winState[ACC]
+	cur, _, owned := o.tab.GetOwned(k)
+	purged := 0
 	for _, s := range cur {
 		m := s.End - 1
 		if m == t {
 			o.fireWindow(k, s)
 		}
-		if m+o.lateness > t {
-			keep = append(keep, s)
+		if m+o.lateness <= t {
+			purged++
 		}
 	}
 	switch {
-	case len(keep) == 0:
+	case purged == len(cur):
 		o.tab.Delete(k)
-	case len(keep) != len(cur):
+	case purged > 0:
+		keep := cur[:0]
+		if !owned { // copy on write
+			keep = make([]winState[ACC], 0, len(cur)-purged)
+		}
+		for _, s := range cur {
+			if s.End-1+o.lateness > t {
+				keep = append(keep, s)
+			}
+		}
+		if owned {
+			clear(cur[len(keep):]) // drop what the purged windows held
+		}
 		o.tab.Put(k, keep)
 	}
 }

@@ -46,8 +46,16 @@ func (b *Backend[K]) KeyGroup(k K) int { return keygroup.Of(b.hasher.Hash(k), b.
 
 // Table is the state of one name: a value per key.
 type Table[K comparable, T any] struct {
-	m   map[K]T
+	m map[K]slot[T]
+	// gen advances with every View: a value stored at an older gen may be
+	// shared with a view, one stored at gen is the table's alone.
+	gen uint64
 	enc *codec.Codec[entry[K, T]]
+}
+
+type slot[T any] struct {
+	v   T
+	gen uint64
 }
 
 type entry[K comparable, T any] struct {
@@ -69,7 +77,7 @@ func Value[K comparable, T any](b *Backend[K], name string) (*Table[K, T], error
 	if err != nil {
 		return nil, fmt.Errorf("state %q: %w", name, err)
 	}
-	t := &Table[K, T]{m: map[K]T{}, enc: c}
+	t := &Table[K, T]{m: map[K]slot[T]{}, enc: c}
 	b.tables[name] = t
 	b.order = append(b.order, name)
 	return t, nil
@@ -77,12 +85,23 @@ func Value[K comparable, T any](b *Backend[K], name string) (*Table[K, T], error
 
 // Get returns k's value.
 func (t *Table[K, T]) Get(k K) (T, bool) {
-	v, ok := t.m[k]
-	return v, ok
+	s, ok := t.m[k]
+	return s.v, ok
 }
 
-// Put sets k's value.
-func (t *Table[K, T]) Put(k K, v T) { t.m[k] = v }
+// GetOwned is Get, and tells whether the value is the table's alone: it was
+// Put after the last View was taken, so no view shares it. The caller may
+// then change what it refers to (a slice's elements) in place before it
+// Puts it back; a value that is not owned must be copied first.
+func (t *Table[K, T]) GetOwned(k K) (v T, ok, owned bool) {
+	s, ok := t.m[k]
+	return s.v, ok, ok && s.gen == t.gen
+}
+
+// Put sets k's value. The table takes v as its own (see GetOwned): a caller
+// that changes values in place must Put copies, never a value that shares
+// memory within its length with one it got as not owned.
+func (t *Table[K, T]) Put(k K, v T) { t.m[k] = slot[T]{v, t.gen} }
 
 // Delete removes k.
 func (t *Table[K, T]) Delete(k K) { delete(t.m, k) }
@@ -90,8 +109,8 @@ func (t *Table[K, T]) Delete(k K) { delete(t.m, k) }
 // Range calls fn for every key and value until fn returns false. fn must
 // not add keys (it may Put existing ones and Delete).
 func (t *Table[K, T]) Range(fn func(K, T) bool) {
-	for k, v := range t.m {
-		if !fn(k, v) {
+	for k, s := range t.m {
+		if !fn(k, s.v) {
 			return
 		}
 	}
@@ -102,16 +121,21 @@ func (t *Table[K, T]) Len() int { return len(t.m) }
 
 func (t *Table[K, T]) len() int { return len(t.m) }
 
-func (t *Table[K, T]) clone() table[K] { return &Table[K, T]{m: maps.Clone(t.m), enc: t.enc} }
+// clone copies the map; the values are shared with the view from now on.
+func (t *Table[K, T]) clone() table[K] {
+	c := &Table[K, T]{m: maps.Clone(t.m), gen: t.gen, enc: t.enc}
+	t.gen++
+	return c
+}
 
 func (t *Table[K, T]) encode(groupOf func(K) int, start int, blocks []*bytes.Buffer, name string) error {
 	groups := make([][]entry[K, T], len(blocks))
-	for k, v := range t.m {
+	for k, s := range t.m {
 		g := groupOf(k) - start
 		if g < 0 || g >= len(groups) {
 			return fmt.Errorf("state %q: key in key group %d, outside this subtask's range", name, g+start)
 		}
-		groups[g] = append(groups[g], entry[K, T]{k, v})
+		groups[g] = append(groups[g], entry[K, T]{k, s.v})
 	}
 	var lenBuf [binary.MaxVarintLen64]byte
 	for i, es := range groups {
@@ -137,14 +161,14 @@ func (t *Table[K, T]) decode(data []byte) error {
 		return err
 	}
 	for _, e := range es {
-		t.m[e.Key] = e.Value
+		t.m[e.Key] = slot[T]{e.Value, t.gen}
 	}
 	return nil
 }
 
 // View is an immutable copy of a backend's tables, taken cheaply (maps are
-// copied, values are not: values must not be changed in place once stored,
-// which the datastream state types respect). Encode may run on another
+// copied, values are not: a value must not be changed in place once stored,
+// unless GetOwned says no view shares it). Encode may run on another
 // goroutine while the operator goes on.
 type View[K comparable] struct {
 	b *Backend[K]

@@ -69,7 +69,7 @@ func TestSnapshotRestoreAcrossParallelism(t *testing.T) {
 				if _, dup := got[k]; dup {
 					t.Fatalf("p=%d: key %s restored twice", p, k)
 				}
-				got[k] = v
+				got[k] = v.v
 			}
 		}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
@@ -102,6 +102,59 @@ func TestSnapshotIsImmutableView(t *testing.T) {
 		if v, _ := tab2.Get(i); v != i {
 			t.Fatalf("key %d restored as %d", i, v)
 		}
+	}
+}
+
+// A value is owned (changeable in place) only if it was Put after the last
+// View: a caller that changes owned values in place and copies shared ones
+// never changes what a view encodes.
+func TestOwnedValuesAndViews(t *testing.T) {
+	b, _ := NewBackend[int64](4)
+	tab, _ := Value[int64, []int64](b, "l")
+	// set changes k's list to vs, in place when the table owns it.
+	set := func(k int64, vs ...int64) {
+		cur, _, owned := tab.GetOwned(k)
+		if !owned || len(cur) != len(vs) {
+			cur = make([]int64, len(vs))
+		}
+		copy(cur, vs)
+		tab.Put(k, cur)
+	}
+	if _, ok, owned := tab.GetOwned(1); ok || owned {
+		t.Fatal("a missing key is reported present or owned")
+	}
+	set(1, 1, 2, 3)
+	if _, _, owned := tab.GetOwned(1); !owned {
+		t.Fatal("a value Put with no view since is not owned")
+	}
+	view := b.View()
+	if _, _, owned := tab.GetOwned(1); owned {
+		t.Fatal("a value a view shares is reported owned")
+	}
+	set(1, 7, 8, 9) // copied: the view keeps 1, 2, 3
+	set(1, 4, 5, 6) // owned now: changed in place
+	if _, _, owned := tab.GetOwned(1); !owned {
+		t.Fatal("a value Put after the view is not owned")
+	}
+	blocks, err := view.Encode(0, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2, _ := NewBackend[int64](4)
+	tab2, _ := Value[int64, []int64](b2, "l")
+	for _, blk := range blocks {
+		if err := b2.Restore(blk, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v, _ := tab2.Get(1); fmt.Sprint(v) != "[1 2 3]" {
+		t.Fatalf("the view encoded %v, want [1 2 3]", v)
+	}
+	if v, _, owned := tab2.GetOwned(1); !owned || fmt.Sprint(v) != "[1 2 3]" {
+		t.Fatalf("a restored value: %v owned=%v, want it owned (no view shares it)", v, owned)
+	}
+	if v, _ := tab.Get(1); fmt.Sprint(v) != "[4 5 6]" {
+		t.Fatalf("live value %v", v)
 	}
 }
 
