@@ -17,6 +17,32 @@ type KeyedContext[K comparable] struct {
 	backend *state.Backend[K]
 	timers  *timers[K]
 	side    map[string]any
+	tables  []namedTable // the state tables used so far, looked up by name
+}
+
+type namedTable struct {
+	name  string
+	table any // *state.Table[K, T]
+}
+
+// table returns the operator's state table called name. An operator uses a
+// few states on every record: a short list compared by name is cheaper than
+// the backend's map and its type check.
+func table[K comparable, T any](c *KeyedContext[K], name string) *state.Table[K, T] {
+	for _, e := range c.tables {
+		if e.name == name {
+			if t, ok := e.table.(*state.Table[K, T]); ok {
+				return t
+			}
+			break // another type under this name: state.Value says so
+		}
+	}
+	t, err := state.Value[K, T](c.backend, name)
+	if err != nil {
+		panic(err) // declared with another type: a programming error
+	}
+	c.tables = append(c.tables, namedTable{name, t})
+	return t
 }
 
 // Key is the key of the record (or timer) being processed.
@@ -72,13 +98,7 @@ func (s ValueState[K, T]) declare(b *state.Backend[K]) error {
 	return err
 }
 
-func (s ValueState[K, T]) table(c *KeyedContext[K]) *state.Table[K, T] {
-	t, err := state.Value[K, T](c.backend, s.name)
-	if err != nil {
-		panic(err) // declared with another type: a programming error
-	}
-	return t
-}
+func (s ValueState[K, T]) table(c *KeyedContext[K]) *state.Table[K, T] { return table[K, T](c, s.name) }
 
 // Value returns the current key's value and whether it has one.
 func (s ValueState[K, T]) Value(c *KeyedContext[K]) (T, bool) { return s.table(c).Get(c.key) }
@@ -247,11 +267,7 @@ func (s ListState[K, T]) declare(b *state.Backend[K]) error {
 }
 
 func (s ListState[K, T]) table(c *KeyedContext[K]) *state.Table[K, []T] {
-	t, err := state.Value[K, []T](c.backend, s.name)
-	if err != nil {
-		panic(err)
-	}
-	return t
+	return table[K, []T](c, s.name)
 }
 
 // Get returns the current key's list (nil when empty). Do not modify it.
@@ -294,11 +310,7 @@ func (s MapState[K, UK, UV]) declare(b *state.Backend[K]) error {
 }
 
 func (s MapState[K, UK, UV]) table(c *KeyedContext[K]) *state.Table[K, []MapEntry[UK, UV]] {
-	t, err := state.Value[K, []MapEntry[UK, UV]](c.backend, s.name)
-	if err != nil {
-		panic(err)
-	}
-	return t
+	return table[K, []MapEntry[UK, UV]](c, s.name)
 }
 
 // Get returns the value of uk under the current key.

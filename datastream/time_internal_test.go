@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"floe/internal/runtime"
+	"floe/internal/state"
 )
 
 type rec struct {
@@ -354,5 +355,57 @@ func TestTimerHeapOrder(t *testing.T) {
 	h.init()
 	if h.pop().t != 1 || h.pop().t != 3 {
 		t.Fatal("init does not make a heap")
+	}
+}
+
+// A keyed context finds each state table once in the backend and then in
+// its own list; a name used with another type still fails.
+func TestKeyedContextTableCache(t *testing.T) {
+	b, err := state.NewBackend[int64](8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &KeyedContext[int64]{backend: b}
+	a1 := table[int64, int64](c, "a")
+	bt := table[int64, []string](c, "b")
+	if a2 := table[int64, int64](c, "a"); a2 != a1 {
+		t.Fatal("the same state gave two tables")
+	}
+	if want, _ := state.Value[int64, []string](b, "b"); want != bt {
+		t.Fatal("the cached table is not the backend's")
+	}
+	if len(c.tables) != 2 {
+		t.Fatalf("%d cached tables, want 2", len(c.tables))
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("state \"a\" used with another type did not panic")
+		}
+	}()
+	table[int64, string](c, "a")
+}
+
+// BenchmarkValueState reads and updates three value states of one key, as
+// a keyed process function does per record.
+func BenchmarkValueState(b *testing.B) {
+	be, err := state.NewBackend[int64](128)
+	if err != nil {
+		b.Fatal(err)
+	}
+	x, y, z := NewValueState[int64, int64]("x"), NewValueState[int64, int64]("y"), NewValueState[int64, int64]("z")
+	for _, s := range []StateDescriptor[int64]{x, y, z} {
+		if err := s.declare(be); err != nil {
+			b.Fatal(err)
+		}
+	}
+	c := &KeyedContext[int64]{backend: be}
+	var i int64
+	for b.Loop() {
+		c.key = i & 1023
+		i++
+		v, _ := x.Value(c)
+		w, _ := y.Value(c)
+		x.Update(c, v+1)
+		z.Update(c, v+w)
 	}
 }
