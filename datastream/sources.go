@@ -102,6 +102,7 @@ func (g *generator[T]) run(sc *runtime.SourceContext) error {
 		pace = newPacer(g.opts.RatePerSecond / float64(g.info.Parallelism))
 	}
 	var n int64 // records emitted by this run, for pacing
+	var v T
 	for {
 		// Emit in increasing index: each pass takes the splits at the
 		// lowest position. After a restore at another parallelism a subtask
@@ -130,7 +131,7 @@ func (g *generator[T]) run(sc *runtime.SourceContext) error {
 					return nil
 				}
 			}
-			v := call(g.fn, i, &g.info)
+			call(g.fn, i, &g.info, &v) // into one variable: records can be large
 			g.pos[k]++
 			n++
 			g.out.Collect(v)
@@ -173,9 +174,9 @@ func (g *generator[T]) RestoreState(st runtime.OperatorState) error {
 	return nil
 }
 
-func call[T any](fn func(int64) T, i int64, info *runtime.TaskInfo) T {
+func call[T any](fn func(int64) T, i int64, info *runtime.TaskInfo, v *T) {
 	defer runtime.Guard(info.Name, info.Subtask)
-	return fn(i)
+	*v = fn(i)
 }
 
 // pacer spaces records to a rate, sleeping in steps of at least a millisecond.
