@@ -186,9 +186,15 @@ func (t *task) consume(ctx context.Context, chain runtime.Task, bufferTimeout ti
 		chanIndex[ch] = i
 	}
 
-	tk := time.NewTicker(tickInterval(bufferTimeout))
+	interval := tickInterval(bufferTimeout)
+	tk := time.NewTicker(interval)
 	defer tk.Stop()
 	tick := tk.C
+	// A processing-time timer due before the next tick wakes the task then.
+	waker, _ := chain.(runtime.TimerWaker)
+	wake := time.NewTimer(time.Hour)
+	wake.Stop()
+	defer wake.Stop()
 	remaining := len(gate.channels)
 	align := newAligner(t.graph.Config)
 	wms := watermarks{task: math.MinInt64}
@@ -202,12 +208,27 @@ func (t *task) consume(ctx context.Context, chain runtime.Task, bufferTimeout ti
 		if len(ready) > 0 {
 			d, ready = ready[0], ready[1:]
 		} else {
+			var wakeC <-chan time.Time
+			if waker != nil {
+				if next := waker.NextTimer(); next != math.MaxInt64 {
+					if wait := time.Until(time.UnixMilli(next)); wait < interval {
+						wake.Reset(max(wait, 0))
+						wakeC = wake.C
+					}
+				}
+			}
 			select {
 			case d = <-gate.queue:
 			case <-t.mail.signal:
 				t.mail.drain()
 				continue
 			case <-tick:
+				chain.Tick()
+				if bufferTimeout > 0 {
+					chain.Flush()
+				}
+				continue
+			case <-wakeC:
 				chain.Tick()
 				if bufferTimeout > 0 {
 					chain.Flush()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 
 	"floe/internal/executor"
@@ -162,6 +163,9 @@ func (e *Environment) builder(head *node, edgeOf map[*link]*jobgraph.Edge) jobgr
 			if tk, ok := in.(runtime.Ticker); ok {
 				t.tickers = append(t.tickers, tk)
 			}
+			if w, ok := in.(runtime.TimerWaker); ok {
+				t.wakers = append(t.wakers, w)
+			}
 			if n == head && n.isSource {
 				t.sourceOut = out
 				t.emit = n.out.emit
@@ -198,6 +202,7 @@ type chainTask struct {
 	stateful  []statefulOp
 	listeners []runtime.CheckpointListener
 	tickers   []runtime.Ticker
+	wakers    []runtime.TimerWaker
 	sourceOut any
 	emit      func(out any, e runtime.Event)
 	inputs    map[int]input
@@ -244,6 +249,15 @@ func (t *chainTask) Tick() {
 	for _, tk := range t.tickers {
 		tk.Tick()
 	}
+}
+
+// NextTimer is the earliest processing-time timer of the chain's operators.
+func (t *chainTask) NextTimer() int64 {
+	next := int64(math.MaxInt64)
+	for _, w := range t.wakers {
+		next = min(next, w.NextTimer())
+	}
+	return next
 }
 
 func (t *chainTask) Flush() {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -239,5 +240,51 @@ func TestProcessSideOutput(t *testing.T) {
 	}
 	if len(main.Items()) != 500 || len(side.Items()) != 500 || sumEven != 249500 || sumOdd != 250000 {
 		t.Fatalf("main %d records (sum %d), side %d (sum %d)", len(main.Items()), sumEven, len(side.Items()), sumOdd)
+	}
+}
+
+// A processing-time timer fires when it is due, not at the task's next
+// periodic tick: with a 10 s buffer timeout (the tick), a timer 20 ms ahead
+// fires while the source still runs (it waits up to 5 s for the timer).
+// Without the wake-up it would fire only at the end of input.
+func TestProcessingTimeTimerFiresWhenDue(t *testing.T) {
+	env := datastream.NewEnvironment(datastream.WithConfig(config.New(map[string]string{
+		config.Parallelism: "1", config.BufferTimeout: "10s", config.BatchSize: "1"})))
+	var fired, sourceDone atomic.Bool
+	src := datastream.Generate(env, func(i int64) int64 {
+		if i == 1 { // hold the input open until the timer fired
+			for deadline := time.Now().Add(5 * time.Second); !fired.Load() && time.Now().Before(deadline); {
+				time.Sleep(time.Millisecond)
+			}
+			sourceDone.Store(true)
+		}
+		return i
+	}, datastream.GeneratorOptions{Count: 2})
+	type firing struct {
+		Due, At      int64
+		BeforeTheEnd bool
+	}
+	out := datastream.KeyedProcess(datastream.KeyBy(src, func(i int64) int64 { return 0 }),
+		datastream.KeyedProcessFunction[int64, int64, firing]{
+			ProcessElement: func(ctx *datastream.KeyedContext[int64], i int64, _ func(firing)) {
+				if i == 0 {
+					ctx.RegisterProcessingTimeTimer(ctx.ProcessingTime() + 20)
+				}
+			},
+			OnTimer: func(ctx *datastream.KeyedContext[int64], tm datastream.Timer, emit func(firing)) {
+				emit(firing{Due: tm.Time, At: ctx.ProcessingTime(), BeforeTheEnd: !sourceDone.Load()})
+				fired.Store(true)
+			},
+		})
+	got, _ := datastream.Collect(out)
+	if _, err := env.Execute(context.Background(), t.Name()); err != nil {
+		t.Fatal(err)
+	}
+	fs := got.Items()
+	if len(fs) != 1 {
+		t.Fatalf("%d firings, want 1: %+v", len(fs), fs)
+	}
+	if f := fs[0]; !f.BeforeTheEnd || f.At < f.Due {
+		t.Fatalf("timer due at %d fired at %d, before the end of input: %v", f.Due, f.At, f.BeforeTheEnd)
 	}
 }

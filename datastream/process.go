@@ -195,6 +195,9 @@ func (p *keyedOp[K, U]) Emit(e runtime.Event) {
 	p.out.Emit(e)
 }
 
+// NextTimer is when the earliest processing-time timer is due.
+func (p *keyedOp[K, U]) NextTimer() int64 { return p.ctx.timers.nextProc() }
+
 // Tick fires the processing-time timers that are due.
 func (p *keyedOp[K, U]) Tick() {
 	if p.ctx.timers.nextProc() == math.MaxInt64 {

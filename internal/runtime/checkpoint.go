@@ -75,3 +75,10 @@ type WatermarkEmitter interface {
 type Ticker interface {
 	Tick()
 }
+
+// TimerWaker is a Ticker that knows when its next processing-time timer is
+// due (epoch milliseconds; math.MaxInt64 for none), so that the task can
+// tick at that moment instead of waiting for its periodic tick.
+type TimerWaker interface {
+	NextTimer() int64
+}
