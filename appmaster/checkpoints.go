@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"floe/checkpoint"
+	"floe/container/operator"
 	"floe/internal/rpc/floepb"
-	"floe/internal/runtime"
 )
 
 // jobCheckpoints is a job's checkpointing: the coordinator state machine
@@ -231,7 +231,7 @@ func (jm *JobManager) checkpointAck(ack *floepb.CheckpointAck) {
 	task := checkpoint.TaskID{Vertex: int(ack.GetTask().GetVertex()), Subtask: int(ack.GetTask().GetSubtask())}
 	if msg := ack.GetError(); msg != "" {
 		err := errors.New(msg)
-		if strings.HasPrefix(msg, runtime.DeclineNotReady) {
+		if strings.HasPrefix(msg, operator.DeclineNotReady) {
 			err = fmt.Errorf("%w: %s", checkpoint.ErrTaskNotReady, msg)
 		}
 		jm.stepCheckpoints(e, checkpoint.Decline{ID: ack.GetId(), Task: task, Err: err})

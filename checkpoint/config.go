@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"floe/internal/config"
+	"floe/config"
 )
 
 // Configuration keys, Flink's names. docs/checkpoints.md lists them.

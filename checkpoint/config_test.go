@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"floe/internal/config"
+	"floe/config"
 )
 
 func TestParseConfig(t *testing.T) {

@@ -3,7 +3,7 @@ package container
 import (
 	"testing"
 
-	"floe/internal/config"
+	"floe/config"
 	"floe/internal/rpc/floepb"
 )
 

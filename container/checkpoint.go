@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"floe/checkpoint"
-	"floe/internal/config"
+	"floe/config"
+	"floe/container/operator"
 	"floe/internal/rpc/floepb"
-	"floe/internal/runtime"
 )
 
 // mailbox holds work for a task's goroutine from other goroutines
@@ -69,11 +69,11 @@ func (t *task) checkpointDir(id int64) (string, error) {
 
 // takeCheckpoint snapshots the chain on the task goroutine, sends the
 // barrier on, and uploads the snapshot asynchronously.
-func (t *task) takeCheckpoint(chain runtime.Task, id int64, dir string) {
+func (t *task) takeCheckpoint(chain operator.Task, id int64, dir string) {
 	// Barriers leave a task in increasing order: a trigger that arrives after
 	// a newer one (the JobManager's RPCs race) is declined, not emitted.
 	if id <= t.lastBarrier {
-		t.ackCheckpoint(id, nil, fmt.Errorf("%scheckpoint %d superseded by %d", runtime.DeclineNotReady, id, t.lastBarrier))
+		t.ackCheckpoint(id, nil, fmt.Errorf("%scheckpoint %d superseded by %d", operator.DeclineNotReady, id, t.lastBarrier))
 		return
 	}
 	t.lastBarrier = id
@@ -92,7 +92,7 @@ func (t *task) takeCheckpoint(chain runtime.Task, id int64, dir string) {
 }
 
 // upload writes each operator's state under dir and describes it for _metadata.
-func (t *task) upload(id int64, dir string, states map[string]runtime.OperatorState) (map[string]checkpoint.SubtaskState, error) {
+func (t *task) upload(id int64, dir string, states map[string]operator.OperatorState) (map[string]checkpoint.SubtaskState, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	store, _, err := checkpoint.OpenFS(dir)
@@ -173,7 +173,7 @@ func (t *task) ackCheckpoint(id int64, handles map[string]checkpoint.SubtaskStat
 }
 
 // restore loads the state the deployment carries into the chain.
-func (t *task) restore(chain runtime.Task) error {
+func (t *task) restore(chain operator.Task) error {
 	js := t.dep.GetRestoreJson()
 	if js == "" {
 		return nil
@@ -184,9 +184,9 @@ func (t *task) restore(chain runtime.Task) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	states := map[string]runtime.OperatorState{}
+	states := map[string]operator.OperatorState{}
 	for uid, ss := range plan {
-		var st runtime.OperatorState
+		var st operator.OperatorState
 		if len(ss.Keyed) > 0 {
 			// Handles of several old subtasks cover disjoint ranges: lay
 			// their blocks out by key group from the lowest start.

@@ -8,8 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"floe/container/network"
 	"floe/internal/rpc/floepb"
-	"floe/internal/runtime"
 )
 
 // delivery is one message from one input channel, in the gate's queue.
@@ -149,7 +149,7 @@ func (ch *inputChannel) receive(ctx context.Context, stream consumerStream) erro
 			ch.gate.stats.add(-int64(len(m.GetPayload())))
 			return ctx.Err()
 		}
-		if runtime.EventKind(m.GetKind()) == runtime.EndOfInput {
+		if network.EventKind(m.GetKind()) == network.EndOfInput {
 			return nil
 		}
 	}

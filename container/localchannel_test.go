@@ -10,8 +10,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"floe/container/network"
 	"floe/internal/rpc/floepb"
-	"floe/internal/runtime"
 )
 
 func localTM() *TaskManager {
@@ -31,12 +31,12 @@ func TestLocalChannelOrderAndCredit(t *testing.T) {
 	pushed := make(chan error, 1)
 	go func() {
 		for i := range n {
-			if err := part.subs[0].push(ctx, runtime.Message{Value: int64(i), Payload: []byte{byte(i)}, Records: 1}); err != nil {
+			if err := part.subs[0].push(ctx, network.Message{Value: int64(i), Payload: []byte{byte(i)}, Records: 1}); err != nil {
 				pushed <- err
 				return
 			}
 		}
-		pushed <- part.subs[0].push(ctx, runtime.Message{Event: runtime.EndOfInput})
+		pushed <- part.subs[0].push(ctx, network.Message{Event: network.EndOfInput})
 	}()
 
 	stream, closeStream, err := tm.subscribeLocal(ctx)
@@ -83,7 +83,7 @@ func TestLocalChannelOrderAndCredit(t *testing.T) {
 	if err := stream.Send(&floepb.ConsumerMessage{Credit: 1}); err != nil {
 		t.Fatal(err)
 	}
-	if m, err := stream.Recv(); err != nil || runtime.EventKind(m.GetKind()) != runtime.EndOfInput {
+	if m, err := stream.Recv(); err != nil || network.EventKind(m.GetKind()) != network.EndOfInput {
 		t.Fatalf("want END_OF_PARTITION, got %v %v", m, err)
 	}
 	if err := <-pushed; err != nil {

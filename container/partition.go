@@ -8,8 +8,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"floe/container/network"
+	"floe/container/operator"
 	"floe/internal/rpc/floepb"
-	"floe/internal/runtime"
 )
 
 // ErrPartitionReleased is returned to senders and subscribers of a partition
@@ -76,13 +77,13 @@ func (p *resultPartition) release(err error) {
 	}
 }
 
-// sink adapts a partition to runtime.ChannelSink for the producing task.
+// sink adapts a partition to network.ChannelSink for the producing task.
 type sink struct {
 	ctx context.Context
 	p   *resultPartition
 }
 
-func (s sink) Send(sub int, m runtime.Message) error { return s.p.subs[sub].push(s.ctx, m) }
+func (s sink) Send(sub int, m network.Message) error { return s.p.subs[sub].push(s.ctx, m) }
 
 // subpartition is a bounded FIFO of messages for one consumer. The producer
 // blocks in push while it is full; the serving goroutine pops as credit allows.
@@ -91,7 +92,7 @@ type subpartition struct {
 	stats    *BufferStats
 
 	mu     sync.Mutex
-	queue  []runtime.Message
+	queue  []network.Message
 	err    error
 	served bool // a consumer is attached
 
@@ -108,7 +109,7 @@ func signal(c chan struct{}) {
 	}
 }
 
-func (s *subpartition) push(ctx context.Context, m runtime.Message) error {
+func (s *subpartition) push(ctx context.Context, m network.Message) error {
 	for {
 		s.mu.Lock()
 		if s.err != nil {
@@ -127,22 +128,22 @@ func (s *subpartition) push(ctx context.Context, m runtime.Message) error {
 		case <-s.space:
 		case <-s.done:
 		case <-ctx.Done():
-			return fmt.Errorf("send to subpartition: %w", runtime.ErrCanceled)
+			return fmt.Errorf("send to subpartition: %w", operator.ErrCanceled)
 		}
 	}
 }
 
-func (s *subpartition) pop() (runtime.Message, bool, error) {
+func (s *subpartition) pop() (network.Message, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err != nil {
-		return runtime.Message{}, false, s.err
+		return network.Message{}, false, s.err
 	}
 	if len(s.queue) == 0 {
-		return runtime.Message{}, false, nil
+		return network.Message{}, false, nil
 	}
 	m := s.queue[0]
-	s.queue[0] = runtime.Message{}
+	s.queue[0] = network.Message{}
 	s.queue = s.queue[1:]
 	s.stats.add(-int64(len(m.Payload)))
 	signal(s.space)
@@ -222,7 +223,7 @@ func (s *subpartition) serve(stream producerStream, credit int32) error {
 		if err := stream.Send(&floepb.ProducerMessage{Kind: floepb.EventKind(m.Event), Payload: m.Payload, Value: m.Value, Records: int32(m.Records)}); err != nil {
 			return fmt.Errorf("send to consumer: %w", err)
 		}
-		if m.Event == runtime.EndOfInput {
+		if m.Event == network.EndOfInput {
 			return nil
 		}
 	}

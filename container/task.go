@@ -10,10 +10,11 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"floe/internal/config"
+	"floe/config"
+	"floe/container/network"
+	"floe/container/operator"
 	"floe/internal/jobgraph"
 	"floe/internal/rpc/floepb"
-	"floe/internal/runtime"
 )
 
 // task runs one subtask attempt: it owns the attempt's output partitions,
@@ -34,8 +35,8 @@ type task struct {
 	mail    *mailbox
 	uploads sync.WaitGroup
 	mu      sync.Mutex
-	sc      *runtime.SourceContext // source tasks: where mail goes
-	chain   runtime.Task
+	sc      *operator.SourceContext // source tasks: where mail goes
+	chain   operator.Task
 	// sourceDone: the source loop ended; it takes no more barriers.
 	sourceDone bool
 	// lastBarrier is the newest checkpoint this task has snapshotted (task goroutine only).
@@ -53,12 +54,12 @@ func (t *task) run(ctx context.Context) {
 	var msg, detail string
 	switch {
 	case err == nil:
-	case ctx.Err() != nil && (errors.Is(err, runtime.ErrCanceled) || errors.Is(err, context.Canceled) || errors.Is(err, ErrPartitionReleased)):
+	case ctx.Err() != nil && (errors.Is(err, operator.ErrCanceled) || errors.Is(err, context.Canceled) || errors.Is(err, ErrPartitionReleased)):
 		state = floepb.TaskState_CANCELED
 	default:
 		state = floepb.TaskState_FAILED
 		msg = err.Error()
-		if up, ok := errors.AsType[*runtime.UserPanic](err); ok {
+		if up, ok := errors.AsType[*operator.UserPanic](err); ok {
 			detail = string(up.Stack)
 		}
 		t.log.Error().Err(err).Msg("task failed")
@@ -92,13 +93,13 @@ func (t *task) execute(ctx context.Context) (err error) {
 		return err
 	}
 
-	info := runtime.TaskInfo{
+	info := operator.TaskInfo{
 		JobID: t.ref().GetJobId(), Vertex: t.vertex.ID, Name: t.vertex.Name,
 		Subtask: int(t.ref().GetSubtask()), Parallelism: int(t.dep.GetParallelism()),
 		MaxParallelism: t.graph.MaxParallelism, Attempt: int(t.ref().GetAttempt()),
 		Config: cfg, Log: t.log,
 	}
-	sinks := make([]runtime.ChannelSink, len(t.dep.GetOutputs()))
+	sinks := make([]network.ChannelSink, len(t.dep.GetOutputs()))
 	for i, o := range t.dep.GetOutputs() {
 		p := newResultPartition(keyOf(t.ref(), o.GetEdge()), int(o.GetSubpartitions()), max(capacity, 1), &t.tm.stats)
 		t.tm.partitions.register(p)
@@ -109,7 +110,7 @@ func (t *task) execute(ctx context.Context) (err error) {
 
 	defer func() {
 		if p := recover(); p != nil {
-			err = runtime.Recovered(p, t.vertex.Name)
+			err = operator.Recovered(p, t.vertex.Name)
 		}
 	}()
 	chain, err := t.vertex.Build(info, sinks)
@@ -135,7 +136,7 @@ func (t *task) execute(ctx context.Context) (err error) {
 	}
 
 	if t.vertex.IsSource {
-		sc, stop := runtime.NewSourceContext(ctx, chain, tickInterval(bufferTimeout), bufferTimeout > 0)
+		sc, stop := operator.NewSourceContext(ctx, chain, tickInterval(bufferTimeout), bufferTimeout > 0)
 		defer stop()
 		t.mu.Lock()
 		t.sc = sc
@@ -150,7 +151,7 @@ func (t *task) execute(ctx context.Context) (err error) {
 			return err
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("%w: %w", runtime.ErrCanceled, ctx.Err())
+			return fmt.Errorf("%w: %w", operator.ErrCanceled, ctx.Err())
 		}
 		return nil
 	}
@@ -159,7 +160,7 @@ func (t *task) execute(ctx context.Context) (err error) {
 }
 
 // consume is the loop of a task with network inputs.
-func (t *task) consume(ctx context.Context, chain runtime.Task, bufferTimeout time.Duration, credits int) error {
+func (t *task) consume(ctx context.Context, chain operator.Task, bufferTimeout time.Duration, credits int) error {
 	gate, err := newInputGate(t.dep.GetInputs(), t.tm.dial, max(credits, 1), &t.tm.stats)
 	if err != nil {
 		return err
@@ -171,7 +172,7 @@ func (t *task) consume(ctx context.Context, chain runtime.Task, bufferTimeout ti
 		gate.wait()
 	}()
 
-	decoders := make([]runtime.Decoder, len(gate.channels))
+	decoders := make([]network.Decoder, len(gate.channels))
 	open := map[int]int{} // open channels per input
 	for i, ch := range gate.channels {
 		d, err := chain.NewDecoder(ch.input)
@@ -191,14 +192,14 @@ func (t *task) consume(ctx context.Context, chain runtime.Task, bufferTimeout ti
 	defer tk.Stop()
 	tick := tk.C
 	// A processing-time timer due before the next tick wakes the task then.
-	waker, _ := chain.(runtime.TimerWaker)
+	waker, _ := chain.(operator.TimerWaker)
 	wake := time.NewTimer(time.Hour)
 	wake.Stop()
 	defer wake.Stop()
 	remaining := len(gate.channels)
 	align := newAligner(t.graph.Config)
 	wms := watermarks{task: math.MinInt64}
-	we, _ := chain.(runtime.WatermarkEmitter)
+	we, _ := chain.(operator.WatermarkEmitter)
 	for _, ch := range gate.channels {
 		ch.watermark = math.MinInt64
 	}
@@ -237,7 +238,7 @@ func (t *task) consume(ctx context.Context, chain runtime.Task, bufferTimeout ti
 			case <-gate.failed:
 				return gate.err
 			case <-ctx.Done():
-				return fmt.Errorf("%w: %w", runtime.ErrCanceled, ctx.Err())
+				return fmt.Errorf("%w: %w", operator.ErrCanceled, ctx.Err())
 			}
 		}
 		{
@@ -246,14 +247,14 @@ func (t *task) consume(ctx context.Context, chain runtime.Task, bufferTimeout ti
 				align.held[ch] = append(align.held[ch], d)
 				continue
 			}
-			switch runtime.EventKind(d.msg.GetKind()) {
+			switch network.EventKind(d.msg.GetKind()) {
 			case 0:
 				n, err := decoders[chanIndex[ch]].Decode(d.msg.GetPayload())
 				if err != nil {
 					return fmt.Errorf("decode batch from vertex %d subtask %d: %w", ch.desc.GetProducer().GetVertex(), ch.desc.GetProducer().GetSubtask(), err)
 				}
 				t.recordsIn += int64(n)
-			case runtime.EndOfInput:
+			case network.EndOfInput:
 				ch.ended = true
 				remaining--
 				if open[ch.input]--; open[ch.input] == 0 {
@@ -265,19 +266,19 @@ func (t *task) consume(ctx context.Context, chain runtime.Task, bufferTimeout ti
 				if remaining > 0 {
 					wms.update(gate.channels, we)
 				}
-			case runtime.Barrier:
+			case network.Barrier:
 				complete, released, abandoned := align.barrier(ch, d.msg.GetValue(), string(d.msg.GetPayload()), gate.channels)
 				if abandoned != 0 {
-					t.ackCheckpoint(abandoned, nil, fmt.Errorf("%scheckpoint %d abandoned: barrier %d arrived first", runtime.DeclineNotReady, abandoned, d.msg.GetValue()))
+					t.ackCheckpoint(abandoned, nil, fmt.Errorf("%scheckpoint %d abandoned: barrier %d arrived first", operator.DeclineNotReady, abandoned, d.msg.GetValue()))
 				}
 				ready = append(ready, released...)
 				if complete {
 					ready = append(ready, t.aligned(chain, align)...)
 				}
-			case runtime.Watermark:
+			case network.Watermark:
 				ch.watermark = max(ch.watermark, d.msg.GetValue())
 				wms.update(gate.channels, we)
-			case runtime.WatermarkStatus:
+			case network.WatermarkStatus:
 				ch.idle = d.msg.GetValue() == 1
 				wms.update(gate.channels, we)
 			}
@@ -312,7 +313,7 @@ type watermarks struct {
 	idle bool
 }
 
-func (w *watermarks) update(chs []*inputChannel, we runtime.WatermarkEmitter) {
+func (w *watermarks) update(chs []*inputChannel, we operator.WatermarkEmitter) {
 	wm, active := int64(math.MaxInt64), false
 	for _, ch := range chs {
 		if !ch.ended && !ch.idle {
@@ -334,7 +335,7 @@ func (w *watermarks) update(chs []*inputChannel, we runtime.WatermarkEmitter) {
 
 // aligned runs when every input delivered the barrier being aligned: the
 // task snapshots, forwards the barrier and returns the held messages.
-func (t *task) aligned(chain runtime.Task, align *aligner) []delivery {
+func (t *task) aligned(chain operator.Task, align *aligner) []delivery {
 	id, dir := align.current, align.dir
 	var err error
 	if dir == "" {

@@ -14,10 +14,10 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"floe/container/operator"
 	"floe/internal/jobgraph"
 	"floe/internal/rpc"
 	"floe/internal/rpc/floepb"
-	"floe/internal/runtime"
 )
 
 // ErrJobManagerLost is returned by Run when the JobManager stopped answering.
@@ -342,7 +342,7 @@ func (s tmService) TriggerCheckpoint(_ context.Context, req *floepb.CheckpointTr
 		t.uploads.Add(1)
 		go func() {
 			defer t.uploads.Done()
-			t.ackCheckpoint(req.GetId(), nil, errors.New(runtime.DeclineNotReady+"the source has finished"))
+			t.ackCheckpoint(req.GetId(), nil, errors.New(operator.DeclineNotReady+"the source has finished"))
 		}()
 		return &floepb.Ack{}, nil
 	}
@@ -351,7 +351,7 @@ func (s tmService) TriggerCheckpoint(_ context.Context, req *floepb.CheckpointTr
 		chain := t.chain
 		t.mu.Unlock()
 		if chain == nil {
-			t.ackCheckpoint(req.GetId(), nil, errors.New(runtime.DeclineNotReady+"task not running yet"))
+			t.ackCheckpoint(req.GetId(), nil, errors.New(operator.DeclineNotReady+"task not running yet"))
 			return
 		}
 		t.takeCheckpoint(chain, req.GetId(), req.GetDir())

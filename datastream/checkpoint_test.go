@@ -17,8 +17,8 @@ import (
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 	"github.com/rs/zerolog"
 
+	"floe/config"
 	"floe/datastream"
-	"floe/internal/config"
 )
 
 type keyCount struct {

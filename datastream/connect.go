@@ -5,7 +5,8 @@ import (
 	"slices"
 	"time"
 
-	"floe/internal/runtime"
+	"floe/container/network"
+	"floe/container/operator"
 )
 
 // ConnectedStreams are two keyed streams with one key type, processed
@@ -41,8 +42,8 @@ func CoProcess[A, B any, K comparable, U any](cs ConnectedStreams[A, B, K], fn C
 		env.fail(fmt.Errorf("%w: CoProcess of %q and %q: Process1 and Process2 must be set", ErrInvalidJob, cs.a.up.n.name, cs.b.up.n.name))
 	}
 	n := &node{name: "CoProcess", parallelism: env.parallelism}
-	n.build = func(info runtime.TaskInfo, out any) (any, closer, error) {
-		k, err := newKeyedOp(info, out.(runtime.Output[U]), fn.OnTimer, states)
+	n.build = func(info operator.TaskInfo, out any) (any, closer, error) {
+		k, err := newKeyedOp(info, out.(network.Output[U]), fn.OnTimer, states)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -65,33 +66,33 @@ type coProcessOp[A, B any, K comparable, U any] struct {
 
 func (p *coProcessOp[A, B, K, U]) input(i int) any {
 	if i == 0 {
-		return runtime.Output[A](coInput1[A, B, K, U]{p})
+		return network.Output[A](coInput1[A, B, K, U]{p})
 	}
-	return runtime.Output[B](coInput2[A, B, K, U]{p})
+	return network.Output[B](coInput2[A, B, K, U]{p})
 }
 
 type coInput1[A, B any, K comparable, U any] struct{ p *coProcessOp[A, B, K, U] }
 
 func (c coInput1[A, B, K, U]) Collect(v A) {
 	p := c.p
-	defer runtime.Guard(p.name, p.subtask)
+	defer operator.Guard(p.name, p.subtask)
 	p.ctx.key = p.key1(v)
 	p.fn1(p.ctx, v, p.emit)
 }
 
-func (c coInput1[A, B, K, U]) Emit(e runtime.Event) { c.p.Emit(e) }
+func (c coInput1[A, B, K, U]) Emit(e network.Event) { c.p.Emit(e) }
 
 type coInput2[A, B any, K comparable, U any] struct{ p *coProcessOp[A, B, K, U] }
 
 func (c coInput2[A, B, K, U]) Collect(v B) {
 	p := c.p
-	defer runtime.Guard(p.name, p.subtask)
+	defer operator.Guard(p.name, p.subtask)
 	p.ctx.key = p.key2(v)
 	p.fn2(p.ctx, v, p.emit)
 }
 
 // Emit is never called: a task's events enter through its first input.
-func (c coInput2[A, B, K, U]) Emit(runtime.Event) {}
+func (c coInput2[A, B, K, U]) Emit(network.Event) {}
 
 // timed is a record with its event time, as buffered by joins.
 type timed[T any] struct {

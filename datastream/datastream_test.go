@@ -12,9 +12,9 @@ import (
 
 	"go.uber.org/goleak"
 
+	"floe/client"
+	"floe/config"
 	"floe/datastream"
-	"floe/internal/config"
-	"floe/internal/executor"
 	"floe/internal/jobgraph"
 )
 
@@ -107,7 +107,7 @@ func TestKeyedSumAtSeveralParallelisms(t *testing.T) {
 func TestChaining(t *testing.T) {
 	env := newEnv(2)
 	keyedSum(env, 10)
-	g, err := env.JobGraph("chain")
+	g, err := datastream.JobGraph(env, "chain")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestChaining(t *testing.T) {
 	env = newEnv(2)
 	src := datastream.FromSlice(env, []int64{1, 2, 3})
 	datastream.Collect(datastream.Map(src, func(v int64) int64 { return v }))
-	g, err = env.JobGraph("rebalance")
+	g, err = datastream.JobGraph(env, "rebalance")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func TestUserPanicFailsTheJob(t *testing.T) {
 	}).Name("Explode")
 	datastream.Collect(boom)
 	_, err := env.Execute(context.Background(), "panic")
-	if !errors.Is(err, executor.ErrJobFailed) {
+	if !errors.Is(err, client.ErrJobFailed) {
 		t.Fatalf("err = %v", err)
 	}
 	for _, want := range []string{"Explode", "bad record 500", "subtask"} {
@@ -213,7 +213,7 @@ func TestCancelUnboundedJob(t *testing.T) {
 		cancel()
 	}()
 	_, err := env.Execute(ctx, "unbounded")
-	if !errors.Is(err, executor.ErrJobCanceled) {
+	if !errors.Is(err, client.ErrJobCanceled) {
 		t.Fatalf("err = %v", err)
 	}
 }

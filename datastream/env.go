@@ -8,11 +8,13 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"floe/internal/config"
-	"floe/internal/executor"
+	"floe/client"
+	"floe/config"
 	"floe/internal/jobgraph"
 	"floe/internal/keygroup"
+	"floe/internal/launch"
 	"floe/internal/logging"
+	"floe/internal/role"
 )
 
 // ErrInvalidJob is wrapped by errors found while building the graph.
@@ -47,7 +49,7 @@ func WithLogger(l zerolog.Logger) Option { return func(e *Environment) { e.log =
 // for job binaries and for TaskManager processes) and from opts.
 func NewEnvironment(opts ...Option) *Environment {
 	e := &Environment{log: logging.Default()}
-	c, err := executor.ConfigFromEnv()
+	c, err := role.ConfigFromEnv()
 	if err != nil {
 		e.errs = append(e.errs, err)
 	}
@@ -93,14 +95,14 @@ func (e *Environment) Logger() zerolog.Logger { return e.log }
 func (e *Environment) fail(err error) { e.errs = append(e.errs, err) }
 
 // Execute runs the job and waits for it to end. It returns an error wrapping
-// executor.ErrJobFailed if the job failed, or an error about the graph before
+// client.ErrJobFailed if the job failed, or an error about the graph before
 // anything runs. In a TaskManager process it does not return.
-func (e *Environment) Execute(ctx context.Context, name string) (*executor.Result, error) {
+func (e *Environment) Execute(ctx context.Context, name string) (*client.Result, error) {
 	g, err := e.finalGraph(name)
 	if err != nil {
 		return nil, err
 	}
-	return executor.Execute(ctx, g, e.log)
+	return launch.Execute(ctx, g, e.log)
 }
 
 // finalGraph builds the job graph, once per environment.
@@ -114,12 +116,12 @@ func (e *Environment) finalGraph(name string) (*jobgraph.JobGraph, error) {
 
 // ExecuteAsync starts the job locally and returns a client to take
 // savepoints, cancel and wait (local target only; the caller must Wait).
-func (e *Environment) ExecuteAsync(ctx context.Context, name string) (*executor.JobClient, error) {
+func (e *Environment) ExecuteAsync(ctx context.Context, name string) (*client.JobClient, error) {
 	g, err := e.finalGraph(name)
 	if err != nil {
 		return nil, err
 	}
-	return executor.ExecuteAsync(ctx, g, e.log)
+	return launch.ExecuteAsync(ctx, g, e.log)
 }
 
 // RuntimeMode is STREAMING (results as they change) or BATCH (results once,

@@ -7,9 +7,10 @@ import (
 	"math"
 	"strings"
 
-	"floe/internal/executor"
+	"floe/config"
+	"floe/container/network"
+	"floe/container/operator"
 	"floe/internal/jobgraph"
-	"floe/internal/runtime"
 )
 
 // chained reports whether l joins two operators into one task. A side
@@ -54,7 +55,7 @@ func (e *Environment) jobGraph(name string) (*jobgraph.JobGraph, error) {
 	}
 	g := &jobgraph.JobGraph{Name: name, MaxParallelism: e.maxPar, Config: e.conf}
 	if len(e.inProcessOnly) > 0 {
-		g.Config = g.Config.With(executor.InProcessOnly, strings.Join(e.inProcessOnly, ","))
+		g.Config = g.Config.With(config.InProcessOnly, strings.Join(e.inProcessOnly, ","))
 	}
 	vertexOf := map[*node]*jobgraph.Vertex{}
 	edgeOf := map[*link]*jobgraph.Edge{}
@@ -103,13 +104,13 @@ func (e *Environment) jobGraph(name string) (*jobgraph.JobGraph, error) {
 
 // builder returns the BuildFunc of the chain headed by head.
 func (e *Environment) builder(head *node, edgeOf map[*link]*jobgraph.Edge) jobgraph.BuildFunc {
-	return func(info runtime.TaskInfo, sinks []runtime.ChannelSink) (runtime.Task, error) {
+	return func(info operator.TaskInfo, sinks []network.ChannelSink) (operator.Task, error) {
 		t := &chainTask{}
 		var build func(n *node) (any, error)
 		build = func(n *node) (any, error) {
 			var outs []any
 			var sides map[string]any
-			var sideEvents []func(runtime.Event)
+			var sideEvents []func(network.Event)
 			for _, l := range n.outputs {
 				if chained(l) {
 					in, err := build(l.to)
@@ -122,7 +123,7 @@ func (e *Environment) builder(head *node, edgeOf map[*link]*jobgraph.Edge) jobgr
 						}
 						sides[l.side] = in
 						emit := l.to.out.emit
-						sideEvents = append(sideEvents, func(e runtime.Event) { emit(in, e) })
+						sideEvents = append(sideEvents, func(e network.Event) { emit(in, e) })
 						continue
 					}
 					outs = append(outs, in)
@@ -154,16 +155,16 @@ func (e *Environment) builder(head *node, edgeOf map[*link]*jobgraph.Edge) jobgr
 			if c != nil {
 				t.closers = append(t.closers, c)
 			}
-			if s, ok := in.(runtime.Snapshotter); ok {
+			if s, ok := in.(operator.Snapshotter); ok {
 				t.stateful = append(t.stateful, statefulOp{uid: n.uid, s: s})
 			}
-			if l, ok := in.(runtime.CheckpointListener); ok {
+			if l, ok := in.(operator.CheckpointListener); ok {
 				t.listeners = append(t.listeners, l)
 			}
-			if tk, ok := in.(runtime.Ticker); ok {
+			if tk, ok := in.(operator.Ticker); ok {
 				t.tickers = append(t.tickers, tk)
 			}
-			if w, ok := in.(runtime.TimerWaker); ok {
+			if w, ok := in.(operator.TimerWaker); ok {
 				t.wakers = append(t.wakers, w)
 			}
 			if n == head && n.isSource {
@@ -196,15 +197,15 @@ func (e *Environment) builder(head *node, edgeOf map[*link]*jobgraph.Edge) jobgr
 	}
 }
 
-// chainTask is a runtime.Task over a chain of nodes.
+// chainTask is a operator.Task over a chain of nodes.
 type chainTask struct {
 	source    source
 	stateful  []statefulOp
-	listeners []runtime.CheckpointListener
-	tickers   []runtime.Ticker
-	wakers    []runtime.TimerWaker
+	listeners []operator.CheckpointListener
+	tickers   []operator.Ticker
+	wakers    []operator.TimerWaker
 	sourceOut any
-	emit      func(out any, e runtime.Event)
+	emit      func(out any, e network.Event)
 	inputs    map[int]input
 	events    input
 	open      int
@@ -213,7 +214,7 @@ type chainTask struct {
 	closers   []closer
 }
 
-func (t *chainTask) Run(ctx context.Context, sc *runtime.SourceContext) error {
+func (t *chainTask) Run(ctx context.Context, sc *operator.SourceContext) error {
 	if t.source == nil {
 		return nil
 	}
@@ -223,11 +224,11 @@ func (t *chainTask) Run(ctx context.Context, sc *runtime.SourceContext) error {
 	if ctx.Err() != nil {
 		return nil
 	}
-	t.emit(t.sourceOut, runtime.Event{Kind: runtime.EndOfInput})
+	t.emit(t.sourceOut, network.Event{Kind: network.EndOfInput})
 	return nil
 }
 
-func (t *chainTask) NewDecoder(input int) (runtime.Decoder, error) {
+func (t *chainTask) NewDecoder(input int) (network.Decoder, error) {
 	in, ok := t.inputs[input]
 	if !ok {
 		return nil, fmt.Errorf("chain has no input %d", input)
@@ -238,12 +239,12 @@ func (t *chainTask) NewDecoder(input int) (runtime.Decoder, error) {
 func (t *chainTask) EndInput(int) {
 	t.open--
 	if t.open == 0 {
-		t.event(runtime.Event{Kind: runtime.EndOfInput})
+		t.event(network.Event{Kind: network.EndOfInput})
 	}
 }
 
 // event sends e into the head of a chain with inputs.
-func (t *chainTask) event(e runtime.Event) { t.events.p.emit(t.events.target, e) }
+func (t *chainTask) event(e network.Event) { t.events.p.emit(t.events.target, e) }
 
 func (t *chainTask) Tick() {
 	for _, tk := range t.tickers {
@@ -268,13 +269,13 @@ func (t *chainTask) Flush() {
 
 // EmitWatermark sends the task's watermark into the head of the chain.
 func (t *chainTask) EmitWatermark(wm int64) {
-	t.event(runtime.Event{Kind: runtime.Watermark, Value: wm})
+	t.event(network.Event{Kind: network.Watermark, Value: wm})
 }
 
 // EmitWatermarkStatus tells the chain that all its inputs went idle, or
 // that one is active again.
 func (t *chainTask) EmitWatermarkStatus(idle bool) {
-	e := runtime.Event{Kind: runtime.WatermarkStatus}
+	e := network.Event{Kind: network.WatermarkStatus}
 	if idle {
 		e.Value = 1
 	}
@@ -299,29 +300,26 @@ func (t *chainTask) RecordsOut() int64 {
 	return n
 }
 
-// JobGraph returns the graph Execute would run (for tests and tools).
-func (e *Environment) JobGraph(name string) (*jobgraph.JobGraph, error) { return e.jobGraph(name) }
-
 // input is one input of a chain: the plumbing of its type and the
-// runtime.Output its records go to.
+// network.Output its records go to.
 type input struct {
 	p      *plumbing
 	target any
 }
 
 // multiInput is implemented by the operators of two-input nodes: their
-// build returns it, and input(i) is the runtime.Output of input i.
+// build returns it, and input(i) is the network.Output of input i.
 type multiInput interface {
 	input(i int) any
 }
 
 type statefulOp struct {
 	uid string
-	s   runtime.Snapshotter
+	s   operator.Snapshotter
 }
 
-func (t *chainTask) SnapshotState(id int64) (map[string]runtime.OperatorState, error) {
-	out := make(map[string]runtime.OperatorState, len(t.stateful))
+func (t *chainTask) SnapshotState(id int64) (map[string]operator.OperatorState, error) {
+	out := make(map[string]operator.OperatorState, len(t.stateful))
 	for _, op := range t.stateful {
 		st, err := op.s.SnapshotState(id)
 		if err != nil {
@@ -332,7 +330,7 @@ func (t *chainTask) SnapshotState(id int64) (map[string]runtime.OperatorState, e
 	return out, nil
 }
 
-func (t *chainTask) RestoreState(states map[string]runtime.OperatorState) error {
+func (t *chainTask) RestoreState(states map[string]operator.OperatorState) error {
 	for _, op := range t.stateful {
 		if st, ok := states[op.uid]; ok {
 			if err := op.s.RestoreState(st); err != nil {
@@ -344,7 +342,7 @@ func (t *chainTask) RestoreState(states map[string]runtime.OperatorState) error 
 }
 
 func (t *chainTask) EmitBarrier(id int64, dir string) {
-	e := runtime.Event{Kind: runtime.Barrier, Value: id, Text: dir}
+	e := network.Event{Kind: network.Barrier, Value: id, Text: dir}
 	if t.source != nil {
 		t.emit(t.sourceOut, e)
 		return

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"floe/config"
 	"floe/datastream"
-	"floe/internal/config"
 )
 
 // side is a record of one of the joined test streams.

@@ -4,9 +4,10 @@ import (
 	"fmt"
 	"reflect"
 
+	"floe/container/network"
+	"floe/container/operator"
 	"floe/internal/codec"
 	"floe/internal/jobgraph"
-	"floe/internal/runtime"
 )
 
 // node is one operator of the graph being built. Its typed behaviour is held
@@ -23,10 +24,10 @@ type node struct {
 	// outType is the node's output type, for error messages.
 	outType reflect.Type
 
-	// build creates the operator for one subtask. out is a runtime.Output[OUT]
-	// (nil for sinks); it returns a runtime.Output[IN] for operators with
+	// build creates the operator for one subtask. out is a network.Output[OUT]
+	// (nil for sinks); it returns a network.Output[IN] for operators with
 	// inputs, or a sourceFunc for sources.
-	build func(info runtime.TaskInfo, out any) (any, closer, error)
+	build func(info operator.TaskInfo, out any) (any, closer, error)
 	// plumbing of the node's output type
 	out *plumbing
 	// stream is the Stream[OUT] of a side-output node, so asking twice for
@@ -44,30 +45,30 @@ type link struct {
 	input    int // input index at to
 	// side is the output tag when the link carries a side output.
 	side string
-	// selector returns a runtime.Selector[OUT] for producer subtask i (HASH edges).
+	// selector returns a network.Selector[OUT] for producer subtask i (HASH edges).
 	selector func(subtask, maxParallelism int) any
 }
 
 // plumbing holds what the runtime needs for records of one type.
 type plumbing struct {
-	// writer returns a runtime.Output[T] that writes to the network.
-	writer func(sink runtime.ChannelSink, n int, l *link, info runtime.TaskInfo) (any, func(), func() int64, error)
-	// decoder returns a runtime.Decoder pushing into target, a runtime.Output[T].
-	decoder func(target any) (runtime.Decoder, error)
+	// writer returns a network.Output[T] that writes to the network.
+	writer func(sink network.ChannelSink, n int, l *link, info operator.TaskInfo) (any, func(), func() int64, error)
+	// decoder returns a network.Decoder pushing into target, a network.Output[T].
+	decoder func(target any) (network.Decoder, error)
 	fanout  func(outs []any) any
 	discard func() any
-	// emit sends an event into a runtime.Output[T].
-	emit func(out any, e runtime.Event)
-	// tee returns a runtime.Output[T] that collects into out and sends
+	// emit sends an event into a network.Output[T].
+	emit func(out any, e network.Event)
+	// tee returns a network.Output[T] that collects into out and sends
 	// events to out and to every one of events (side outputs).
-	tee func(out any, events []func(runtime.Event)) any
+	tee func(out any, events []func(network.Event)) any
 	// check returns the codec error for T, if any (only needed on network edges).
 	check func() error
 }
 
 func plumbingFor[T any]() *plumbing {
 	return &plumbing{
-		writer: func(sink runtime.ChannelSink, n int, l *link, info runtime.TaskInfo) (any, func(), func() int64, error) {
+		writer: func(sink network.ChannelSink, n int, l *link, info operator.TaskInfo) (any, func(), func() int64, error) {
 			c, err := codec.For[T]()
 			if err != nil {
 				return nil, nil, nil, err
@@ -76,40 +77,40 @@ func plumbingFor[T any]() *plumbing {
 			if err != nil {
 				return nil, nil, nil, err
 			}
-			var sel runtime.Selector[T]
+			var sel network.Selector[T]
 			switch l.part {
 			case jobgraph.Forward:
-				sel = runtime.Forward[T](info.Subtask)
+				sel = network.Forward[T](info.Subtask)
 			case jobgraph.Rebalance:
-				sel = runtime.RoundRobin[T](info.Subtask)
+				sel = network.RoundRobin[T](info.Subtask)
 			case jobgraph.Broadcast:
-				sel = runtime.Broadcast[T]()
+				sel = network.Broadcast[T]()
 			case jobgraph.Hash:
-				sel = l.selector(info.Subtask, info.MaxParallelism).(runtime.Selector[T])
+				sel = l.selector(info.Subtask, info.MaxParallelism).(network.Selector[T])
 			default:
 				return nil, nil, nil, fmt.Errorf("unknown partitioning %q", l.part)
 			}
-			w := runtime.NewRecordWriter(c, sink, n, sel, batch)
-			return runtime.Output[T](w), w.Flush, w.RecordsOut, nil
+			w := network.NewRecordWriter(c, sink, n, sel, batch)
+			return network.Output[T](w), w.Flush, w.RecordsOut, nil
 		},
-		decoder: func(target any) (runtime.Decoder, error) {
+		decoder: func(target any) (network.Decoder, error) {
 			c, err := codec.For[T]()
 			if err != nil {
 				return nil, err
 			}
-			return &decoder[T]{r: c.NewReader(nil), out: target.(runtime.Output[T])}, nil
+			return &decoder[T]{r: c.NewReader(nil), out: target.(network.Output[T])}, nil
 		},
 		fanout: func(outs []any) any {
-			typed := make([]runtime.Output[T], len(outs))
+			typed := make([]network.Output[T], len(outs))
 			for i, o := range outs {
-				typed[i] = o.(runtime.Output[T])
+				typed[i] = o.(network.Output[T])
 			}
-			return runtime.Fanout(typed)
+			return network.Fanout(typed)
 		},
-		discard: func() any { return runtime.Output[T](runtime.Discard[T]{}) },
-		emit:    func(out any, e runtime.Event) { out.(runtime.Output[T]).Emit(e) },
-		tee: func(out any, events []func(runtime.Event)) any {
-			return runtime.Output[T](&tee[T]{out: out.(runtime.Output[T]), events: events})
+		discard: func() any { return network.Output[T](network.Discard[T]{}) },
+		emit:    func(out any, e network.Event) { out.(network.Output[T]).Emit(e) },
+		tee: func(out any, events []func(network.Event)) any {
+			return network.Output[T](&tee[T]{out: out.(network.Output[T]), events: events})
 		},
 		check: func() error {
 			_, err := codec.For[T]()
@@ -120,13 +121,13 @@ func plumbingFor[T any]() *plumbing {
 
 // tee forwards records to out, and events to out and side outputs.
 type tee[T any] struct {
-	out    runtime.Output[T]
-	events []func(runtime.Event)
+	out    network.Output[T]
+	events []func(network.Event)
 }
 
 func (t *tee[T]) Collect(v T) { t.out.Collect(v) }
 
-func (t *tee[T]) Emit(e runtime.Event) {
+func (t *tee[T]) Emit(e network.Event) {
 	for _, f := range t.events {
 		f(e)
 	}
@@ -136,7 +137,7 @@ func (t *tee[T]) Emit(e runtime.Event) {
 // decoder turns one channel's Arrow batches back into records.
 type decoder[T any] struct {
 	r    *codec.Reader[T]
-	out  runtime.Output[T]
+	out  network.Output[T]
 	rows []T
 }
 

@@ -1,7 +1,8 @@
 package datastream
 
 import (
-	"floe/internal/runtime"
+	"floe/container/network"
+	"floe/container/operator"
 )
 
 // The operators below are driven by one task goroutine each. Calls into user
@@ -9,35 +10,35 @@ import (
 
 type mapOp[T, U any] struct {
 	fn      func(T) U
-	out     runtime.Output[U]
+	out     network.Output[U]
 	name    string
 	subtask int
 }
 
 func (m *mapOp[T, U]) Collect(v T)          { m.out.Collect(m.call(v)) }
-func (m *mapOp[T, U]) Emit(e runtime.Event) { m.out.Emit(e) }
+func (m *mapOp[T, U]) Emit(e network.Event) { m.out.Emit(e) }
 func (m *mapOp[T, U]) call(v T) U {
-	defer runtime.Guard(m.name, m.subtask)
+	defer operator.Guard(m.name, m.subtask)
 	return m.fn(v)
 }
 
 type flatMapOp[T, U any] struct {
 	fn      func(T, func(U))
-	out     runtime.Output[U]
+	out     network.Output[U]
 	emit    func(U)
 	name    string
 	subtask int
 }
 
 func (f *flatMapOp[T, U]) Collect(v T) {
-	defer runtime.Guard(f.name, f.subtask)
+	defer operator.Guard(f.name, f.subtask)
 	f.fn(v, f.emit)
 }
-func (f *flatMapOp[T, U]) Emit(e runtime.Event) { f.out.Emit(e) }
+func (f *flatMapOp[T, U]) Emit(e network.Event) { f.out.Emit(e) }
 
 type filterOp[T any] struct {
 	fn      func(T) bool
-	out     runtime.Output[T]
+	out     network.Output[T]
 	name    string
 	subtask int
 }
@@ -47,9 +48,9 @@ func (f *filterOp[T]) Collect(v T) {
 		f.out.Collect(v)
 	}
 }
-func (f *filterOp[T]) Emit(e runtime.Event) { f.out.Emit(e) }
+func (f *filterOp[T]) Emit(e network.Event) { f.out.Emit(e) }
 func (f *filterOp[T]) call(v T) bool {
-	defer runtime.Guard(f.name, f.subtask)
+	defer operator.Guard(f.name, f.subtask)
 	return f.fn(v)
 }
 
@@ -58,7 +59,7 @@ type reduceOp[T any, K comparable] struct {
 	fn      func(T, T) T
 	key     func(T) K
 	acc     map[K]T
-	out     runtime.Output[T]
+	out     network.Output[T]
 	name    string
 	subtask int
 	batch   bool // emit once per key at the end of input
@@ -72,7 +73,7 @@ func (r *reduceOp[T, K]) Collect(v T) {
 }
 
 func (r *reduceOp[T, K]) call(v T) T {
-	defer runtime.Guard(r.name, r.subtask)
+	defer operator.Guard(r.name, r.subtask)
 	k := r.key(v)
 	if a, ok := r.acc[k]; ok {
 		v = r.fn(a, v)
@@ -80,8 +81,8 @@ func (r *reduceOp[T, K]) call(v T) T {
 	r.acc[k] = v
 	return v
 }
-func (r *reduceOp[T, K]) Emit(e runtime.Event) {
-	if r.batch && e.Kind == runtime.EndOfInput {
+func (r *reduceOp[T, K]) Emit(e network.Event) {
+	if r.batch && e.Kind == network.EndOfInput {
 		for k, v := range r.acc {
 			r.out.Collect(v)
 			delete(r.acc, k)

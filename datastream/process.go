@@ -5,8 +5,9 @@ import (
 	"math"
 	"slices"
 
+	"floe/container/network"
+	"floe/container/operator"
 	"floe/internal/keygroup"
-	"floe/internal/runtime"
 	"floe/internal/state"
 )
 
@@ -139,7 +140,7 @@ func KeyedProcess[T any, K comparable, U any](ks KeyedStream[T, K], fn KeyedProc
 	if fn.ProcessElement == nil {
 		env.fail(fmt.Errorf("%w: KeyedProcess after %q: ProcessElement is nil", ErrInvalidJob, ks.up.n.name))
 	}
-	return oneInput(ks.up, "KeyedProcess", env.parallelism, ks.link(), func(info runtime.TaskInfo, out runtime.Output[U]) (runtime.Output[T], closer, error) {
+	return oneInput(ks.up, "KeyedProcess", env.parallelism, ks.link(), func(info operator.TaskInfo, out network.Output[U]) (network.Output[T], closer, error) {
 		k, err := newKeyedOp(info, out, fn.OnTimer, states)
 		if err != nil {
 			return nil, nil, err
@@ -153,7 +154,7 @@ func KeyedProcess[T any, K comparable, U any](ks KeyedStream[T, K], fn KeyedProc
 // the keyed state (timers included).
 type keyedOp[K comparable, U any] struct {
 	ctx        *KeyedContext[K]
-	out        runtime.Output[U]
+	out        network.Output[U]
 	emit       func(U)
 	onTimer    func(*KeyedContext[K], Timer, func(U))
 	name       string
@@ -161,7 +162,7 @@ type keyedOp[K comparable, U any] struct {
 	start, end int // key groups owned
 }
 
-func newKeyedOp[K comparable, U any](info runtime.TaskInfo, out runtime.Output[U], onTimer func(*KeyedContext[K], Timer, func(U)), states []StateDescriptor[K]) (*keyedOp[K, U], error) {
+func newKeyedOp[K comparable, U any](info operator.TaskInfo, out network.Output[U], onTimer func(*KeyedContext[K], Timer, func(U)), states []StateDescriptor[K]) (*keyedOp[K, U], error) {
 	b, err := state.NewBackend[K](info.MaxParallelism)
 	if err != nil {
 		return nil, err
@@ -182,12 +183,12 @@ func newKeyedOp[K comparable, U any](info runtime.TaskInfo, out runtime.Output[U
 
 // Emit fires the event-time timers a watermark makes due, then forwards it.
 // The end of input fires every timer left.
-func (p *keyedOp[K, U]) Emit(e runtime.Event) {
+func (p *keyedOp[K, U]) Emit(e network.Event) {
 	switch {
-	case e.Kind == runtime.Watermark && e.Value > p.ctx.timers.wm:
+	case e.Kind == network.Watermark && e.Value > p.ctx.timers.wm:
 		p.ctx.timers.wm = e.Value
 		p.fire(e.Value, false)
-	case e.Kind == runtime.EndOfInput:
+	case e.Kind == network.EndOfInput:
 		p.ctx.timers.wm = math.MaxInt64
 		p.fire(math.MaxInt64, false)
 		p.fire(math.MaxInt64, true)
@@ -209,7 +210,7 @@ func (p *keyedOp[K, U]) Tick() {
 }
 
 func (p *keyedOp[K, U]) fire(now int64, proc bool) {
-	defer runtime.Guard(p.name, p.subtask)
+	defer operator.Guard(p.name, p.subtask)
 	p.ctx.timers.advance(now, proc, func(k K, t int64) {
 		if p.onTimer != nil {
 			p.ctx.key = k
@@ -220,14 +221,14 @@ func (p *keyedOp[K, U]) fire(now int64, proc bool) {
 
 // SnapshotState copies the state maps (cheap) and leaves the encoding to the
 // upload, so processing goes on while the checkpoint is written.
-func (p *keyedOp[K, U]) SnapshotState(int64) (runtime.OperatorState, error) {
+func (p *keyedOp[K, U]) SnapshotState(int64) (operator.OperatorState, error) {
 	view, start, end := p.ctx.backend.View(), p.start, p.end
-	return runtime.OperatorState{KeyGroupStart: start, EncodeKeyGroups: func() ([][]byte, error) {
+	return operator.OperatorState{KeyGroupStart: start, EncodeKeyGroups: func() ([][]byte, error) {
 		return view.Encode(start, end)
 	}}, nil
 }
 
-func (p *keyedOp[K, U]) RestoreState(st runtime.OperatorState) error {
+func (p *keyedOp[K, U]) RestoreState(st operator.OperatorState) error {
 	for i, blk := range st.KeyGroups {
 		g := st.KeyGroupStart + i
 		if len(blk) == 0 {
@@ -251,7 +252,7 @@ type processOp[T any, K comparable, U any] struct {
 }
 
 func (p *processOp[T, K, U]) Collect(v T) {
-	defer runtime.Guard(p.name, p.subtask)
+	defer operator.Guard(p.name, p.subtask)
 	p.ctx.key = p.key(v)
 	p.fn(p.ctx, v, p.emit)
 }

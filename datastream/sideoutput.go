@@ -3,8 +3,9 @@ package datastream
 import (
 	"fmt"
 
+	"floe/container/network"
+	"floe/container/operator"
 	"floe/internal/jobgraph"
-	"floe/internal/runtime"
 )
 
 // OutputTag names a side output of records of type X: a second stream an
@@ -27,7 +28,7 @@ type sideOutputs interface {
 // Emit sends v to the tag's side output of the operator whose context ctx
 // is. Without a consumer (no SideOutput stream for the tag) v is dropped.
 func (t OutputTag[X]) Emit(ctx sideOutputs, v X) {
-	if o, ok := ctx.sideOutput(t.id).(runtime.Output[X]); ok {
+	if o, ok := ctx.sideOutput(t.id).(network.Output[X]); ok {
 		o.Collect(v)
 	}
 }
@@ -48,7 +49,7 @@ func SideOutput[X, T any](s Stream[T], tag OutputTag[X]) Stream[X] {
 		}
 	}
 	n := &node{name: "Side output " + tag.id, parallelism: s.n.parallelism}
-	n.build = func(_ runtime.TaskInfo, out any) (any, closer, error) { return out, nil, nil }
+	n.build = func(_ operator.TaskInfo, out any) (any, closer, error) { return out, nil, nil }
 	st := newStream[X](s.env, n, &link{from: s.n, part: jobgraph.Forward, side: tag.id})
 	n.stream = st
 	return st

@@ -15,9 +15,10 @@ import (
 	"github.com/apache/arrow/go/v17/parquet"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 
+	"floe/container/network"
+	"floe/container/operator"
 	"floe/internal/codec"
 	"floe/internal/fsys"
-	"floe/internal/runtime"
 )
 
 // Sink is the end of a stream.
@@ -48,9 +49,9 @@ func (s Sink) SetParallelism(p int) Sink {
 }
 
 // sinkNode adds a sink fed by s through a forward edge.
-func sinkNode[T any](s Stream[T], name string, mk func(info runtime.TaskInfo) (runtime.Output[T], closer, error)) Sink {
+func sinkNode[T any](s Stream[T], name string, mk func(info operator.TaskInfo) (network.Output[T], closer, error)) Sink {
 	n := &node{name: name, parallelism: s.env.parallelism, isSink: true}
-	n.build = func(info runtime.TaskInfo, _ any) (any, closer, error) {
+	n.build = func(info operator.TaskInfo, _ any) (any, closer, error) {
 		return mk(info)
 	}
 	s.env.addNode(n, s.forward())
@@ -68,15 +69,15 @@ type funcSink[T any] struct {
 
 func (f *funcSink[T]) Collect(v T) {
 	if err := f.write(v); err != nil {
-		panic(runtime.Abort{Err: fmt.Errorf("sink %q: %w", f.name, err)})
+		panic(network.Abort{Err: fmt.Errorf("sink %q: %w", f.name, err)})
 	}
 	*f.count++
 }
 
-func (f *funcSink[T]) Emit(e runtime.Event) {
-	if e.Kind == runtime.EndOfInput && f.done != nil {
+func (f *funcSink[T]) Emit(e network.Event) {
+	if e.Kind == network.EndOfInput && f.done != nil {
 		if err := f.done(); err != nil {
-			panic(runtime.Abort{Err: fmt.Errorf("sink %q: %w", f.name, err)})
+			panic(network.Abort{Err: fmt.Errorf("sink %q: %w", f.name, err)})
 		}
 	}
 }
@@ -84,7 +85,7 @@ func (f *funcSink[T]) Emit(e runtime.Event) {
 // Print writes every record to standard output, one per line, formatted by
 // format (fmt's %v when nil).
 func Print[T any](s Stream[T], format func(T) string) Sink {
-	return sinkNode(s, "Sink: Print", func(info runtime.TaskInfo) (runtime.Output[T], closer, error) {
+	return sinkNode(s, "Sink: Print", func(info operator.TaskInfo) (network.Output[T], closer, error) {
 		w := bufio.NewWriter(os.Stdout)
 		var n int64
 		return &funcSink[T]{name: info.Name, subtask: info.Subtask, count: &n,
@@ -138,7 +139,7 @@ func WriteParquet[T any](s Stream[T], dir string) Sink {
 
 // fileSink adds an exactly-once part-file sink writing parts with newPart.
 func fileSink[T any](s Stream[T], name, dir string, newPart func(io.WriteCloser) (partWriter[T], error)) Sink {
-	return sinkNode(s, name, func(info runtime.TaskInfo) (runtime.Output[T], closer, error) {
+	return sinkNode(s, name, func(info operator.TaskInfo) (network.Output[T], closer, error) {
 		fsy, root, err := fsys.Resolve(dir)
 		if err != nil {
 			return nil, nil, err
@@ -238,7 +239,7 @@ func (p *textPart[T]) abort() { p.f.Close() }
 type textSink[T any] struct {
 	fsy     fsys.FS
 	root    string
-	info    runtime.TaskInfo
+	info    operator.TaskInfo
 	newPart func(io.WriteCloser) (partWriter[T], error)
 	seq     int  // number of the part file being written
 	ready   bool // restored, or what failed attempts left was removed
@@ -271,7 +272,7 @@ func (t *textSink[T]) path(name string) string { return t.fsy.Join(t.root, name)
 
 func (t *textSink[T]) Collect(v T) {
 	if err := t.write(v); err != nil {
-		panic(runtime.Abort{Err: fmt.Errorf("sink %q: %w", t.info.Name, err)})
+		panic(network.Abort{Err: fmt.Errorf("sink %q: %w", t.info.Name, err)})
 	}
 }
 
@@ -335,8 +336,8 @@ func (t *textSink[T]) closePart(kind string) (string, error) {
 	return to, nil
 }
 
-func (t *textSink[T]) Emit(e runtime.Event) {
-	if e.Kind != runtime.EndOfInput {
+func (t *textSink[T]) Emit(e network.Event) {
+	if e.Kind != network.EndOfInput {
 		return
 	}
 	// End of input: publish everything (a bounded run commits at its end).
@@ -348,23 +349,23 @@ func (t *textSink[T]) Emit(e runtime.Event) {
 		_, err = t.closePart("final")
 	}
 	if err != nil {
-		panic(runtime.Abort{Err: fmt.Errorf("sink %q: %w", t.info.Name, err)})
+		panic(network.Abort{Err: fmt.Errorf("sink %q: %w", t.info.Name, err)})
 	}
 }
 
-func (t *textSink[T]) SnapshotState(id int64) (runtime.OperatorState, error) {
+func (t *textSink[T]) SnapshotState(id int64) (operator.OperatorState, error) {
 	if seq := t.seq; t.part != nil {
 		name, err := t.closePart("pending")
 		if err != nil {
-			return runtime.OperatorState{}, err
+			return operator.OperatorState{}, err
 		}
 		t.pending = append(t.pending, pendingPart{Checkpoint: id, Pending: name, Final: t.name("final", seq)})
 	}
 	b, err := json.Marshal(sinkState{Subtask: t.info.Subtask, Next: t.seq, Pending: t.pending})
 	if err != nil {
-		return runtime.OperatorState{}, err
+		return operator.OperatorState{}, err
 	}
-	return runtime.OperatorState{List: [][]byte{b}}, nil
+	return operator.OperatorState{List: [][]byte{b}}, nil
 }
 
 // publish renames the pending files that match into place.
@@ -391,7 +392,7 @@ func (t *textSink[T]) NotifyCheckpointComplete(id int64) error {
 
 func (t *textSink[T]) NotifyCheckpointAborted(int64) {}
 
-func (t *textSink[T]) RestoreState(st runtime.OperatorState) error {
+func (t *textSink[T]) RestoreState(st operator.OperatorState) error {
 	t.ready = true
 	next := 0
 	for _, b := range st.List {
@@ -473,7 +474,7 @@ func (c *Collector[T]) Items() []T {
 func Collect[T any](s Stream[T]) (*Collector[T], Sink) {
 	c := &Collector[T]{items: map[int][]T{}}
 	s.env.inProcessOnly = append(s.env.inProcessOnly, "Collect")
-	sink := sinkNode(s, "Sink: Collect", func(info runtime.TaskInfo) (runtime.Output[T], closer, error) {
+	sink := sinkNode(s, "Sink: Collect", func(info operator.TaskInfo) (network.Output[T], closer, error) {
 		var local []T
 		var n int64
 		return &funcSink[T]{name: info.Name, subtask: info.Subtask, count: &n,
@@ -490,8 +491,8 @@ func Collect[T any](s Stream[T]) (*Collector[T], Sink) {
 
 // Discard drops every record (a blackhole sink, for benchmarks).
 func Discard[T any](s Stream[T]) Sink {
-	return sinkNode(s, "Sink: Discard", func(info runtime.TaskInfo) (runtime.Output[T], closer, error) {
-		return runtime.Discard[T]{}, nil, nil
+	return sinkNode(s, "Sink: Discard", func(info operator.TaskInfo) (network.Output[T], closer, error) {
+		return network.Discard[T]{}, nil, nil
 	})
 }
 

@@ -11,29 +11,30 @@ import (
 	"strings"
 	"time"
 
+	"floe/container/network"
+	"floe/container/operator"
 	"floe/internal/fsys"
 	"floe/internal/keygroup"
-	"floe/internal/runtime"
 )
 
 // source is the loop of one source subtask: it emits into its output and
 // returns at the end of its input (or when sc says stop). Sources with a
-// position to checkpoint also implement runtime.Snapshotter.
+// position to checkpoint also implement operator.Snapshotter.
 type source interface {
-	run(sc *runtime.SourceContext) error
+	run(sc *operator.SourceContext) error
 }
 
 // sourceFunc is a source without state.
-type sourceFunc func(sc *runtime.SourceContext) error
+type sourceFunc func(sc *operator.SourceContext) error
 
-func (f sourceFunc) run(sc *runtime.SourceContext) error { return f(sc) }
+func (f sourceFunc) run(sc *operator.SourceContext) error { return f(sc) }
 
 // newSource adds a source node whose subtasks run mk's loop.
 func newSource[T any](env *Environment, name string, parallelism int,
-	mk func(info runtime.TaskInfo, out runtime.Output[T]) (source, closer, error)) Stream[T] {
+	mk func(info operator.TaskInfo, out network.Output[T]) (source, closer, error)) Stream[T] {
 	n := &node{name: name, parallelism: parallelism, isSource: true}
-	n.build = func(info runtime.TaskInfo, out any) (any, closer, error) {
-		return mk(info, out.(runtime.Output[T]))
+	n.build = func(info operator.TaskInfo, out any) (any, closer, error) {
+		return mk(info, out.(network.Output[T]))
 	}
 	return newStream[T](env, n)
 }
@@ -41,8 +42,8 @@ func newSource[T any](env *Environment, name string, parallelism int,
 // FromSlice is a bounded source of items, in order, at parallelism 1. The
 // items must be the same in every process that runs the job.
 func FromSlice[T any](env *Environment, items []T) Stream[T] {
-	return newSource(env, "Source: Slice", 1, func(info runtime.TaskInfo, out runtime.Output[T]) (source, closer, error) {
-		return sourceFunc(func(sc *runtime.SourceContext) error {
+	return newSource(env, "Source: Slice", 1, func(info operator.TaskInfo, out network.Output[T]) (source, closer, error) {
+		return sourceFunc(func(sc *operator.SourceContext) error {
 			for _, v := range items {
 				if sc.Poll() {
 					return nil
@@ -73,7 +74,7 @@ func Generate[T any](env *Environment, fn func(i int64) T, opts GeneratorOptions
 	if opts.Count < 0 || opts.RatePerSecond < 0 {
 		env.fail(fmt.Errorf("%w: generator: count and rate must not be negative", ErrInvalidJob))
 	}
-	return newSource(env, "Source: Generator", env.parallelism, func(info runtime.TaskInfo, out runtime.Output[T]) (source, closer, error) {
+	return newSource(env, "Source: Generator", env.parallelism, func(info operator.TaskInfo, out network.Output[T]) (source, closer, error) {
 		g := &generator[T]{fn: fn, opts: opts, out: out, info: info, splits: int64(info.MaxParallelism)}
 		lo, hi := keygroup.Range(info.MaxParallelism, info.Parallelism, info.Subtask)
 		g.owned = make([]int64, 0, hi-lo)
@@ -89,14 +90,14 @@ func Generate[T any](env *Environment, fn func(i int64) T, opts GeneratorOptions
 type generator[T any] struct {
 	fn     func(int64) T
 	opts   GeneratorOptions
-	out    runtime.Output[T]
-	info   runtime.TaskInfo
+	out    network.Output[T]
+	info   operator.TaskInfo
 	splits int64
 	owned  []int64 // split numbers
 	pos    []int64 // records emitted per owned split
 }
 
-func (g *generator[T]) run(sc *runtime.SourceContext) error {
+func (g *generator[T]) run(sc *operator.SourceContext) error {
 	var pace *pacer
 	if g.opts.RatePerSecond > 0 {
 		pace = newPacer(g.opts.RatePerSecond / float64(g.info.Parallelism))
@@ -141,8 +142,8 @@ func (g *generator[T]) run(sc *runtime.SourceContext) error {
 
 // SnapshotState keeps one (split, position) entry per owned split, as union
 // state: every subtask of a restored job sees all and takes its own splits.
-func (g *generator[T]) SnapshotState(int64) (runtime.OperatorState, error) {
-	st := runtime.OperatorState{Union: true}
+func (g *generator[T]) SnapshotState(int64) (operator.OperatorState, error) {
+	st := operator.OperatorState{Union: true}
 	for k, j := range g.owned {
 		b := binary.AppendVarint(nil, g.splits)
 		b = binary.AppendVarint(b, j)
@@ -152,7 +153,7 @@ func (g *generator[T]) SnapshotState(int64) (runtime.OperatorState, error) {
 	return st, nil
 }
 
-func (g *generator[T]) RestoreState(st runtime.OperatorState) error {
+func (g *generator[T]) RestoreState(st operator.OperatorState) error {
 	idx := map[int64]int{}
 	for k, j := range g.owned {
 		idx[j] = k
@@ -174,8 +175,8 @@ func (g *generator[T]) RestoreState(st runtime.OperatorState) error {
 	return nil
 }
 
-func call[T any](fn func(int64) T, i int64, info *runtime.TaskInfo, v *T) {
-	defer runtime.Guard(info.Name, info.Subtask)
+func call[T any](fn func(int64) T, i int64, info *operator.TaskInfo, v *T) {
+	defer operator.Guard(info.Name, info.Subtask)
 	*v = fn(i)
 }
 
@@ -187,7 +188,7 @@ type pacer struct {
 
 func newPacer(rate float64) *pacer { return &pacer{start: time.Now(), rate: rate} }
 
-func (p *pacer) wait(sc *runtime.SourceContext, n int64) error {
+func (p *pacer) wait(sc *operator.SourceContext, n int64) error {
 	due := p.start.Add(time.Duration(float64(n) / p.rate * float64(time.Second)))
 	for {
 		d := time.Until(due)
@@ -256,7 +257,7 @@ func ReadTextFile(env *Environment, path string) Stream[string] {
 			}
 		}
 	}
-	return newSource(env, "Source: "+path, env.parallelism, func(info runtime.TaskInfo, out runtime.Output[string]) (source, closer, error) {
+	return newSource(env, "Source: "+path, env.parallelism, func(info operator.TaskInfo, out network.Output[string]) (source, closer, error) {
 		fs := &fileSource{splits: splits, out: out, pos: map[int]int64{}}
 		for k := range splits { // contiguous ranges of splits per subtask, like key groups
 			if k*info.Parallelism/max(len(splits), 1) == info.Subtask {
@@ -274,10 +275,10 @@ type fileSource struct {
 	splits []fileSplit
 	owned  []int
 	pos    map[int]int64 // split -> next offset; -1: done
-	out    runtime.Output[string]
+	out    network.Output[string]
 }
 
-func (f *fileSource) run(sc *runtime.SourceContext) error {
+func (f *fileSource) run(sc *operator.SourceContext) error {
 	for _, k := range f.owned {
 		if f.pos[k] == -1 {
 			continue
@@ -291,8 +292,8 @@ func (f *fileSource) run(sc *runtime.SourceContext) error {
 	return nil
 }
 
-func (f *fileSource) SnapshotState(int64) (runtime.OperatorState, error) {
-	st := runtime.OperatorState{Union: true}
+func (f *fileSource) SnapshotState(int64) (operator.OperatorState, error) {
+	st := operator.OperatorState{Union: true}
 	for _, k := range f.owned {
 		b := binary.AppendVarint(nil, int64(len(f.splits)))
 		b = binary.AppendVarint(b, int64(k))
@@ -302,7 +303,7 @@ func (f *fileSource) SnapshotState(int64) (runtime.OperatorState, error) {
 	return st, nil
 }
 
-func (f *fileSource) RestoreState(st runtime.OperatorState) error {
+func (f *fileSource) RestoreState(st operator.OperatorState) error {
 	for _, b := range st.List {
 		n, k1 := binary.Varint(b)
 		k, k2 := binary.Varint(b[max(k1, 0):])
@@ -321,7 +322,7 @@ func (f *fileSource) RestoreState(st runtime.OperatorState) error {
 // readSplitFrom reads the lines of split s from offset from (0: the split's
 // start, where a line begun in the previous split is skipped), reporting the
 // offset after each line emitted. It returns stopped when the source must stop.
-func readSplitFrom(sc *runtime.SourceContext, s fileSplit, from int64, advance func(int64), out runtime.Output[string]) (stopped bool, err error) {
+func readSplitFrom(sc *operator.SourceContext, s fileSplit, from int64, advance func(int64), out network.Output[string]) (stopped bool, err error) {
 	fsy, p, err := fsys.Resolve(s.path)
 	if err != nil {
 		return false, fmt.Errorf("read %s: %w", s.path, err)

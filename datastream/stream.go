@@ -5,10 +5,11 @@ import (
 	"reflect"
 	"time"
 
-	"floe/internal/config"
+	"floe/config"
+	"floe/container/network"
+	"floe/container/operator"
 	"floe/internal/jobgraph"
 	"floe/internal/keygroup"
-	"floe/internal/runtime"
 )
 
 // Stream is a stream of records of type T.
@@ -64,10 +65,10 @@ func (s Stream[T]) forward() *link { return &link{from: s.n, part: jobgraph.Forw
 
 // oneInput builds a node whose operator turns records of IN into OUT.
 func oneInput[IN, OUT any](s Stream[IN], name string, parallelism int, l *link,
-	mk func(info runtime.TaskInfo, out runtime.Output[OUT]) (runtime.Output[IN], closer, error)) Stream[OUT] {
+	mk func(info operator.TaskInfo, out network.Output[OUT]) (network.Output[IN], closer, error)) Stream[OUT] {
 	n := &node{name: name, parallelism: parallelism}
-	n.build = func(info runtime.TaskInfo, out any) (any, closer, error) {
-		in, c, err := mk(info, out.(runtime.Output[OUT]))
+	n.build = func(info operator.TaskInfo, out any) (any, closer, error) {
+		in, c, err := mk(info, out.(network.Output[OUT]))
 		return in, c, err
 	}
 	return newStream[OUT](s.env, n, l)
@@ -75,21 +76,21 @@ func oneInput[IN, OUT any](s Stream[IN], name string, parallelism int, l *link,
 
 // Map applies fn to every record.
 func Map[T, U any](s Stream[T], fn func(T) U) Stream[U] {
-	return oneInput(s, "Map", s.env.parallelism, s.forward(), func(info runtime.TaskInfo, out runtime.Output[U]) (runtime.Output[T], closer, error) {
+	return oneInput(s, "Map", s.env.parallelism, s.forward(), func(info operator.TaskInfo, out network.Output[U]) (network.Output[T], closer, error) {
 		return &mapOp[T, U]{fn: fn, out: out, name: info.Name, subtask: info.Subtask}, nil, nil
 	})
 }
 
 // FlatMap calls fn for every record; fn emits any number of results.
 func FlatMap[T, U any](s Stream[T], fn func(v T, emit func(U))) Stream[U] {
-	return oneInput(s, "FlatMap", s.env.parallelism, s.forward(), func(info runtime.TaskInfo, out runtime.Output[U]) (runtime.Output[T], closer, error) {
+	return oneInput(s, "FlatMap", s.env.parallelism, s.forward(), func(info operator.TaskInfo, out network.Output[U]) (network.Output[T], closer, error) {
 		return &flatMapOp[T, U]{fn: fn, out: out, emit: out.Collect, name: info.Name, subtask: info.Subtask}, nil, nil
 	})
 }
 
 // Filter keeps the records for which fn is true.
 func (s Stream[T]) Filter(fn func(T) bool) Stream[T] {
-	return oneInput(s, "Filter", s.env.parallelism, s.forward(), func(info runtime.TaskInfo, out runtime.Output[T]) (runtime.Output[T], closer, error) {
+	return oneInput(s, "Filter", s.env.parallelism, s.forward(), func(info operator.TaskInfo, out network.Output[T]) (network.Output[T], closer, error) {
 		return &filterOp[T]{fn: fn, out: out, name: info.Name, subtask: info.Subtask}, nil, nil
 	})
 }
@@ -106,7 +107,7 @@ func (s Stream[T]) Broadcast() Stream[T] {
 
 // partitionBy inserts an identity operator behind a non-forward edge.
 func (s Stream[T]) partitionBy(p jobgraph.Partitioning, name string) Stream[T] {
-	return oneInput(s, name, s.env.parallelism, &link{from: s.n, part: p}, func(_ runtime.TaskInfo, out runtime.Output[T]) (runtime.Output[T], closer, error) {
+	return oneInput(s, name, s.env.parallelism, &link{from: s.n, part: p}, func(_ operator.TaskInfo, out network.Output[T]) (network.Output[T], closer, error) {
 		return out, nil, nil
 	})
 }
@@ -128,7 +129,7 @@ func (s Stream[T]) Union(others ...Stream[T]) Stream[T] {
 		}
 	}
 	n := &node{name: "Union", parallelism: s.env.parallelism}
-	n.build = func(_ runtime.TaskInfo, out any) (any, closer, error) { return out, nil, nil }
+	n.build = func(_ operator.TaskInfo, out any) (any, closer, error) { return out, nil, nil }
 	return newStream[T](s.env, n, links...)
 }
 
@@ -156,7 +157,7 @@ func (ks KeyedStream[T, K]) Env() *Environment { return ks.up.env }
 func (ks KeyedStream[T, K]) link() *link {
 	h, key := ks.hasher, ks.key
 	return &link{from: ks.up.n, part: jobgraph.Hash, selector: func(_, maxPar int) any {
-		return runtime.Selector[T](func(v T, n int) int {
+		return network.Selector[T](func(v T, n int) int {
 			return keygroup.Subtask(keygroup.Of(h.Hash(key(v)), maxPar), maxPar, n)
 		})
 	}}
@@ -172,7 +173,7 @@ func (ks KeyedStream[T, K]) Reduce(fn func(acc, v T) T) Stream[T] {
 		env.fail(fmt.Errorf("%w: %s=%q: want STREAMING or BATCH", ErrInvalidJob, RuntimeModeKey, m))
 	}
 	batch := env.RuntimeMode() == Batch
-	return oneInput(ks.up, "Reduce", env.parallelism, ks.link(), func(info runtime.TaskInfo, out runtime.Output[T]) (runtime.Output[T], closer, error) {
+	return oneInput(ks.up, "Reduce", env.parallelism, ks.link(), func(info operator.TaskInfo, out network.Output[T]) (network.Output[T], closer, error) {
 		return &reduceOp[T, K]{fn: fn, key: ks.key, acc: map[K]T{}, out: out, name: info.Name, subtask: info.Subtask, batch: batch}, nil, nil
 	})
 }
@@ -192,7 +193,7 @@ func Sum[T any, K comparable, N Number](ks KeyedStream[T, K], field func(*T) *N)
 	}).Name("Sum")
 }
 
-func batchSize(info runtime.TaskInfo) (int, error) {
+func batchSize(info operator.TaskInfo) (int, error) {
 	timeout, err := info.Config.Duration(config.BufferTimeout, 100*time.Millisecond)
 	if err != nil {
 		return 0, err

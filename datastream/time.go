@@ -5,7 +5,8 @@ import (
 	"math"
 	"time"
 
-	"floe/internal/runtime"
+	"floe/container/network"
+	"floe/container/operator"
 )
 
 // AutoWatermarkInterval is the configuration key of how often watermark
@@ -59,7 +60,7 @@ func AssignTimestampsAndWatermarks[T any](s Stream[T], ts func(T) time.Time, str
 	if strategy.bound < 0 || strategy.idleness < 0 || strategy.interval < 0 {
 		s.env.fail(fmt.Errorf("%w: watermark strategy after %q: durations must not be negative", ErrInvalidJob, s.n.name))
 	}
-	return oneInput(s, "Timestamps", s.env.parallelism, s.forward(), func(info runtime.TaskInfo, out runtime.Output[T]) (runtime.Output[T], closer, error) {
+	return oneInput(s, "Timestamps", s.env.parallelism, s.forward(), func(info operator.TaskInfo, out network.Output[T]) (network.Output[T], closer, error) {
 		interval := strategy.interval
 		if interval == 0 {
 			d, err := info.Config.Duration(AutoWatermarkInterval, 200*time.Millisecond)
@@ -77,7 +78,7 @@ type watermarker[T any] struct {
 	ts                 func(T) time.Time
 	bound              int64
 	idleness, interval time.Duration
-	out                runtime.Output[T]
+	out                network.Output[T]
 	max, emitted       int64
 	lastEmit           time.Time
 	lastRecord         time.Time // wall clock, for idleness; only checked on ticks
@@ -91,7 +92,7 @@ type watermarker[T any] struct {
 func (w *watermarker[T]) Collect(v T) {
 	if w.idle {
 		w.idle = false
-		w.out.Emit(runtime.Event{Kind: runtime.WatermarkStatus, Value: 0})
+		w.out.Emit(network.Event{Kind: network.WatermarkStatus, Value: 0})
 	}
 	w.records = true
 	if t := w.timestamp(v); t > w.max {
@@ -101,7 +102,7 @@ func (w *watermarker[T]) Collect(v T) {
 }
 
 func (w *watermarker[T]) timestamp(v T) int64 {
-	defer runtime.Guard(w.name, w.subtask)
+	defer operator.Guard(w.name, w.subtask)
 	return w.ts(v).UnixMilli()
 }
 
@@ -113,7 +114,7 @@ func (w *watermarker[T]) Tick() {
 		w.records, w.lastRecord = false, now
 	} else if w.idleness > 0 && !w.idle && now.Sub(w.lastRecord) >= w.idleness {
 		w.idle = true
-		w.out.Emit(runtime.Event{Kind: runtime.WatermarkStatus, Value: 1})
+		w.out.Emit(network.Event{Kind: network.WatermarkStatus, Value: 1})
 		return
 	}
 	if w.max == math.MinInt64 || now.Sub(w.lastEmit) < w.interval {
@@ -121,18 +122,18 @@ func (w *watermarker[T]) Tick() {
 	}
 	if wm := w.max - w.bound - 1; wm > w.emitted {
 		w.emitted, w.lastEmit = wm, now
-		w.out.Emit(runtime.Event{Kind: runtime.Watermark, Value: wm})
+		w.out.Emit(network.Event{Kind: network.Watermark, Value: wm})
 	}
 }
 
-func (w *watermarker[T]) Emit(e runtime.Event) {
+func (w *watermarker[T]) Emit(e network.Event) {
 	switch e.Kind {
-	case runtime.EndOfInput:
+	case network.EndOfInput:
 		if w.emitted < math.MaxInt64 {
 			w.emitted = math.MaxInt64
-			w.out.Emit(runtime.Event{Kind: runtime.Watermark, Value: math.MaxInt64})
+			w.out.Emit(network.Event{Kind: network.Watermark, Value: math.MaxInt64})
 		}
-	case runtime.Watermark, runtime.WatermarkStatus:
+	case network.Watermark, network.WatermarkStatus:
 		return // this operator makes the stream's watermarks afresh
 	}
 	w.out.Emit(e)

@@ -7,7 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"floe/internal/runtime"
+	"floe/container/network"
+	"floe/container/operator"
 	"floe/internal/state"
 )
 
@@ -21,23 +22,23 @@ func recTime(r rec) time.Time { return time.UnixMilli(r.At) }
 
 type recorder[T any] struct {
 	items  []T
-	events []runtime.Event
+	events []network.Event
 }
 
 func (r *recorder[T]) Collect(v T)          { r.items = append(r.items, v) }
-func (r *recorder[T]) Emit(e runtime.Event) { r.events = append(r.events, e) }
+func (r *recorder[T]) Emit(e network.Event) { r.events = append(r.events, e) }
 
 // build makes the operator of st's node for subtask 0 of 1, with recorders
 // as its main output and as the side outputs named in sides.
-func build[IN, OUT any](t *testing.T, st Stream[OUT], sides map[string]any) (runtime.Output[IN], *recorder[OUT]) {
+func build[IN, OUT any](t *testing.T, st Stream[OUT], sides map[string]any) (network.Output[IN], *recorder[OUT]) {
 	t.Helper()
 	out := &recorder[OUT]{}
-	info := runtime.TaskInfo{Name: st.n.name, Parallelism: 1, MaxParallelism: 8, SideOutputs: sides}
-	in, _, err := st.n.build(info, runtime.Output[OUT](out))
+	info := operator.TaskInfo{Name: st.n.name, Parallelism: 1, MaxParallelism: 8, SideOutputs: sides}
+	in, _, err := st.n.build(info, network.Output[OUT](out))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return in.(runtime.Output[IN]), out
+	return in.(network.Output[IN]), out
 }
 
 // step is a record, or a watermark (ev nil), or, with clock set, a move of
@@ -52,7 +53,7 @@ func r(k string, at int64) step { return step{ev: &rec{Key: k, At: at, N: 1}} }
 func wm(t int64) step           { return step{wm: t} }
 func clock(t int64) step        { return step{clock: t} }
 
-func run(t *testing.T, in runtime.Output[rec], now *int64, steps []step) {
+func run(t *testing.T, in network.Output[rec], now *int64, steps []step) {
 	t.Helper()
 	for _, s := range steps {
 		switch {
@@ -60,9 +61,9 @@ func run(t *testing.T, in runtime.Output[rec], now *int64, steps []step) {
 			in.Collect(*s.ev)
 		case s.clock != 0:
 			*now = s.clock
-			in.(runtime.Ticker).Tick()
+			in.(operator.Ticker).Tick()
 		default:
-			in.Emit(runtime.Event{Kind: runtime.Watermark, Value: s.wm})
+			in.Emit(network.Event{Kind: network.Watermark, Value: s.wm})
 		}
 	}
 }
@@ -153,7 +154,7 @@ func TestWindowFiring(t *testing.T) {
 			src := FromSlice(env, []rec{})
 			ws := KeyBy(src, func(r rec) string { return r.Key }).Window(tc.windows, recTime).AllowedLateness(tc.lateness).SideOutputLateData(lateTag)
 			lateOut := &recorder[rec]{}
-			in, out := build[rec](t, ws.Reduce(sum), map[string]any{"late": runtime.Output[rec](lateOut)})
+			in, out := build[rec](t, ws.Reduce(sum), map[string]any{"late": network.Output[rec](lateOut)})
 			if len(env.errs) > 0 {
 				t.Fatal(env.errs)
 			}
@@ -168,7 +169,7 @@ func TestWindowFiring(t *testing.T) {
 				t.Fatalf("late %v, want %v", late, tc.late)
 			}
 			n := len(out.items)
-			in.Emit(runtime.Event{Kind: runtime.EndOfInput})
+			in.Emit(network.Event{Kind: network.EndOfInput})
 			sameSet(t, "fired at the end", windowsOf(out.items[n:]), tc.atEnd)
 			op := in.(*windowOp[rec, string, rec, Window[string, rec]])
 			if op.tab.Len() != 0 || op.ctx.timers.tab.Len() != 0 {
@@ -235,7 +236,7 @@ func TestWindowProcessAndWindowAll(t *testing.T) {
 	in, out := build[rec](t, st, nil)
 	var now int64
 	run(t, in, &now, []step{r("b", 3), r("a", 4), r("c", 12), wm(10)})
-	in.Emit(runtime.Event{Kind: runtime.EndOfInput})
+	in.Emit(network.Event{Kind: network.EndOfInput})
 	want := []string{"0-10 [a b]", "10-20 [c]"}
 	if !slices.Equal(out.items, want) {
 		t.Fatalf("got %q, want %q", out.items, want)
@@ -266,7 +267,7 @@ func TestTimersAcrossRestore(t *testing.T) {
 	if want := []string{"b@11 proc=false"}; !slices.Equal(out1.items, want) {
 		t.Fatalf("before the snapshot: %q, want %q", out1.items, want)
 	}
-	snap, err := in1.(runtime.Snapshotter).SnapshotState(1)
+	snap, err := in1.(operator.Snapshotter).SnapshotState(1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +279,7 @@ func TestTimersAcrossRestore(t *testing.T) {
 
 	in2, out2 := build[rec](t, st, nil)
 	setClock[string](t, in2, &now)
-	if err := in2.(runtime.Snapshotter).RestoreState(runtime.OperatorState{KeyGroupStart: snap.KeyGroupStart, KeyGroups: blocks}); err != nil {
+	if err := in2.(operator.Snapshotter).RestoreState(operator.OperatorState{KeyGroupStart: snap.KeyGroupStart, KeyGroups: blocks}); err != nil {
 		t.Fatal(err)
 	}
 	run(t, in2, &now, []step{wm(14), wm(20), clock(1003), clock(1010)})
@@ -321,11 +322,11 @@ func TestWatermarkGenerator(t *testing.T) {
 	tick(600 * time.Millisecond)                             // over a second without records: idle
 	tick(time.Second)                                        // once
 	collect(121)                                             // active again before the record
-	w.Emit(runtime.Event{Kind: runtime.Watermark, Value: 5}) // upstream watermarks are replaced
-	w.Emit(runtime.Event{Kind: runtime.EndOfInput})
+	w.Emit(network.Event{Kind: network.Watermark, Value: 5}) // upstream watermarks are replaced
+	w.Emit(network.Event{Kind: network.EndOfInput})
 	emit()
-	want := []string{"Watermark 94", "Watermark 114", "WatermarkStatus 1", "WatermarkStatus 0",
-		fmt.Sprintf("Watermark %d", int64(math.MaxInt64)), "EndOfInput 0"}
+	want := []string{"WATERMARK 94", "WATERMARK 114", "WATERMARK_STATUS 1", "WATERMARK_STATUS 0",
+		fmt.Sprintf("WATERMARK %d", int64(math.MaxInt64)), "END_OF_PARTITION 0"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("emitted %q, want %q", got, want)
 	}

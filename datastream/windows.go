@@ -5,7 +5,8 @@ import (
 	"slices"
 	"time"
 
-	"floe/internal/runtime"
+	"floe/container/network"
+	"floe/container/operator"
 	"floe/internal/state"
 )
 
@@ -283,7 +284,7 @@ func windowed[T any, K comparable, ACC, OUT any](ws WindowedStream[T, K], name s
 	if !ws.w.proc {
 		ts = func(v T) int64 { return ws.ts(v).UnixMilli() }
 	}
-	return oneInput(ws.ks.up, name, p, ws.ks.link(), func(info runtime.TaskInfo, out runtime.Output[OUT]) (runtime.Output[T], closer, error) {
+	return oneInput(ws.ks.up, name, p, ws.ks.link(), func(info operator.TaskInfo, out network.Output[OUT]) (network.Output[T], closer, error) {
 		k, err := newKeyedOp[K](info, out, nil, nil)
 		if err != nil {
 			return nil, nil, err
@@ -294,7 +295,7 @@ func windowed[T any, K comparable, ACC, OUT any](ws WindowedStream[T, K], name s
 		}
 		op := &windowOp[T, K, ACC, OUT]{keyedOp: k, key: ws.ks.key, ts: ts, w: ws.w, lateness: ws.lateness, f: f, tab: tab}
 		if ws.lateTag != "" {
-			op.lateOut, _ = info.SideOutputs[ws.lateTag].(runtime.Output[T])
+			op.lateOut, _ = info.SideOutputs[ws.lateTag].(network.Output[T])
 		}
 		if ws.w.proc {
 			op.lateness = 0
@@ -315,13 +316,13 @@ type windowOp[T any, K comparable, ACC, OUT any] struct {
 	lateness int64
 	f        windowFuncs[T, K, ACC, OUT]
 	tab      *state.Table[K, []winState[ACC]]
-	lateOut  runtime.Output[T]
+	lateOut  network.Output[T]
 	late     int64 // records dropped as late
 	assigned []TimeWindow
 }
 
 func (o *windowOp[T, K, ACC, OUT]) Collect(v T) {
-	defer runtime.Guard(o.name, o.subtask)
+	defer operator.Guard(o.name, o.subtask)
 	k := o.key(v)
 	o.ctx.key = k
 	var t, wm int64

@@ -15,7 +15,7 @@ import (
 	"floe/internal/hadoop/conf"
 	"floe/internal/hadoop/hadooppb"
 	"floe/internal/hadoop/ipc"
-	"floe/internal/yarn"
+	"floe/internal/hadoop/yarn"
 )
 
 func listCommand() *cli.Command {

@@ -12,8 +12,10 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"floe/internal/executor"
+	"floe/client"
+	"floe/internal/launch"
 	"floe/internal/logging"
+	"floe/internal/role"
 )
 
 // Exit codes, meaningful to schedulers.
@@ -26,10 +28,14 @@ const (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	// The processes of a yarn-session's containers have no job of their own.
-	if code, ok := executor.RunServiceRole(ctx, logging.Default()); ok {
+	// The processes of a yarn-session's containers have no job of their own:
+	// their role starts them here, before any command line is read.
+	if r, err := role.Current(); err != nil || r.Service() {
+		if _, err := launch.Execute(ctx, nil, logging.Default()); err != nil {
+			fmt.Fprintln(os.Stderr, "floe:", err)
+		}
 		stop()
-		os.Exit(code)
+		os.Exit(exitUsage)
 	}
 	code := run(ctx, os.Args)
 	stop()
@@ -92,7 +98,7 @@ func exitCode(ctx context.Context, err error) int {
 		return ec.ExitCode()
 	case errors.As(err, new(usageError)):
 		return exitUsage
-	case errors.Is(err, executor.ErrJobCanceled) && ctx.Err() != nil, errors.Is(err, context.Canceled):
+	case errors.Is(err, client.ErrJobCanceled) && ctx.Err() != nil, errors.Is(err, context.Canceled):
 		return exitInterrupted
 	case isUsage(err):
 		return exitUsage

@@ -12,11 +12,12 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"floe/appmaster"
+	"floe/config"
 	"floe/datastream"
-	"floe/internal/config"
-	"floe/internal/executor"
+	"floe/internal/jobbin"
 	"floe/internal/jobs"
 	"floe/internal/logging"
+	"floe/internal/role"
 )
 
 func runCommand() *cli.Command {
@@ -67,15 +68,15 @@ func runAction(c *cli.Context) error {
 	}
 	switch t := c.String("target"); t {
 	case "local", "yarn-per-job", "yarn-application", "yarn-session":
-		conf = conf.With(executor.Target, t)
+		conf = conf.With(config.Target, t)
 	default:
 		return usageError{fmt.Errorf("-t %q: unknown target (local, yarn-per-job, yarn-application, yarn-session)", t)}
 	}
 	if c.IsSet("yid") {
-		conf = conf.With(executor.SessionID, c.String("yid"))
+		conf = conf.With(config.SessionID, c.String("yid"))
 	}
-	for flag, key := range map[string]string{"jobmanager-memory": executor.JobManagerMemory, "taskmanager-memory": executor.TaskManagerMemory,
-		"queue": executor.YarnQueue, "name": executor.YarnName} {
+	for flag, key := range map[string]string{"jobmanager-memory": config.JobManagerMemory, "taskmanager-memory": config.TaskManagerMemory,
+		"queue": config.YarnQueue, "name": config.YarnName} {
 		if c.IsSet(flag) {
 			conf = conf.With(key, c.String(flag))
 		}
@@ -94,7 +95,7 @@ func runAction(c *cli.Context) error {
 		}
 	}
 	if c.Bool("detached") {
-		conf = conf.With(executor.Attached, "false")
+		conf = conf.With(config.Attached, "false")
 	}
 	if c.IsSet("fromSavepoint") {
 		conf = conf.With(appmaster.KeySavepointPath, c.String("fromSavepoint"))
@@ -103,10 +104,10 @@ func runAction(c *cli.Context) error {
 		conf = conf.With(appmaster.KeyAllowNonRestored, "true")
 	}
 	if c.Bool("json") {
-		conf = conf.With(executor.JSONSummary, "true")
+		conf = conf.With(config.JSONSummary, "true")
 	}
 	if c.IsSet("timeout") {
-		conf = conf.With(executor.JobTimeout, c.Duration("timeout").String())
+		conf = conf.With(config.JobTimeout, c.Duration("timeout").String())
 	}
 	log := logging.Default()
 	if lv := c.String("log-level"); lv != "" {
@@ -139,14 +140,14 @@ func runBinary(c *cli.Context, path string, args []string, conf config.Config) e
 	if err != nil {
 		return err
 	}
-	if t := conf.String(executor.Target, "local"); t != "local" {
+	if t := conf.String(config.Target, "local"); t != "local" {
 		// Before anything is submitted: is it a floe job at all?
-		if err := executor.ProbeJobBinary(c.Context, path, args, string(js)); err != nil {
+		if err := jobbin.Probe(c.Context, path, args, string(js)); err != nil {
 			return usageError{err}
 		}
 	}
 	cmd := exec.CommandContext(c.Context, path, args...)
-	cmd.Env = append(os.Environ(), executor.EnvConfig+"="+string(js))
+	cmd.Env = append(os.Environ(), role.EnvConfig+"="+string(js))
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, c.App.Writer, c.App.ErrWriter
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	err = cmd.Run()

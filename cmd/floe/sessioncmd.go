@@ -8,9 +8,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"floe/internal/config"
-	"floe/internal/executor"
+	"floe/config"
 	"floe/internal/logging"
+	"floe/internal/submit"
 )
 
 func yarnSessionCommand() *cli.Command {
@@ -36,7 +36,7 @@ func yarnSessionCommand() *cli.Command {
 			Action: func(c *cli.Context) error {
 				ctx, cancel := context.WithTimeout(c.Context, time.Minute)
 				defer cancel()
-				if err := executor.StopSession(ctx, c.String("yid"), logging.Default()); err != nil {
+				if err := submit.StopSession(ctx, c.String("yid"), logging.Default()); err != nil {
 					return cli.Exit("yarn-session stop: "+err.Error(), 1)
 				}
 				fmt.Fprintln(c.App.Writer, "session stopping")
@@ -55,17 +55,17 @@ func yarnSessionCommand() *cli.Command {
 				return usageError{fmt.Errorf("-s %d: slots must be at least 1", c.Int("slots"))}
 			}
 			conf = conf.With(config.Slots, strconv.Itoa(c.Int("slots"))).
-				With(executor.TaskManagerMemory, c.String("taskmanager-memory")).
-				With(executor.JobManagerMemory, c.String("jobmanager-memory"))
-			for flag, key := range map[string]string{"name": executor.YarnName, "queue": executor.YarnQueue} {
+				With(config.TaskManagerMemory, c.String("taskmanager-memory")).
+				With(config.JobManagerMemory, c.String("jobmanager-memory"))
+			for flag, key := range map[string]string{"name": config.YarnName, "queue": config.YarnQueue} {
 				if c.IsSet(flag) {
 					conf = conf.With(key, c.String(flag))
 				}
 			}
-			if err := executor.ValidateConfig(conf); err != nil {
+			if err := submit.ValidateConfig(conf); err != nil {
 				return usageError{err}
 			}
-			return executor.StartSession(c.Context, conf, logging.Default(), c.Bool("detached"))
+			return submit.StartSession(c.Context, conf, logging.Default(), c.Bool("detached"))
 		},
 	}
 }
@@ -82,11 +82,11 @@ func cancelCommand() *cli.Command {
 			}
 			ctx, cancel := context.WithTimeout(c.Context, time.Minute)
 			defer cancel()
-			info, err := executor.CancelJob(ctx, c.String("yid"), c.Args().First(), logging.Default())
+			info, err := submit.CancelJob(ctx, c.String("yid"), c.Args().First(), logging.Default())
 			if err != nil {
 				return cli.Exit("cancel: "+err.Error(), 1)
 			}
-			fmt.Fprintf(c.App.Writer, "Cancelled job %s (%s)\n", info.GetJobId(), info.GetStatus())
+			fmt.Fprintf(c.App.Writer, "Cancelled job %s (%s)\n", info.ID, info.Status)
 			return nil
 		},
 	}
@@ -104,7 +104,7 @@ func savepointCommand() *cli.Command {
 			}
 			ctx, cancel := context.WithTimeout(c.Context, 10*time.Minute)
 			defer cancel()
-			path, err := executor.Savepoint(ctx, c.String("yid"), c.Args().Get(0), c.Args().Get(1), false, logging.Default())
+			path, err := submit.Savepoint(ctx, c.String("yid"), c.Args().Get(0), c.Args().Get(1), false, logging.Default())
 			if err != nil {
 				return cli.Exit("savepoint: "+err.Error(), 1)
 			}
@@ -129,7 +129,7 @@ func stopCommand() *cli.Command {
 			}
 			ctx, cancel := context.WithTimeout(c.Context, 10*time.Minute)
 			defer cancel()
-			path, err := executor.Savepoint(ctx, c.String("yid"), c.Args().First(), c.String("savepoint-path"), true, logging.Default())
+			path, err := submit.Savepoint(ctx, c.String("yid"), c.Args().First(), c.String("savepoint-path"), true, logging.Default())
 			if err != nil {
 				return cli.Exit("stop: "+err.Error(), 1)
 			}

@@ -22,15 +22,15 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"floe/internal/executor"
 	"floe/internal/fsys"
 	"floe/internal/hadoop/conf"
 	"floe/internal/hadoop/hadooppb"
+	"floe/internal/hadoop/yarn"
 	"floe/internal/nexmark"
 	"floe/internal/rpc"
 	"floe/internal/rpc/floepb"
+	"floe/internal/submit"
 	"floe/internal/testenv"
-	"floe/internal/yarn"
 )
 
 // Integration tests: the floe CLI against the real minicluster (make test).
@@ -342,13 +342,13 @@ func TestIntegrationYarnSession(t *testing.T) {
 		}
 		jobIDs = append(jobIDs, regexp.MustCompile(`JobID ([0-9a-f]{32})`).FindStringSubmatch(r.stdout)[1])
 	}
-	jobs, _, err := executor.SessionJobs(context.Background(), app, zerolog.Nop())
+	jobs, _, err := submit.SessionJobs(context.Background(), app, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
 	reused := map[string]bool{}
 	for _, j := range jobs {
-		reused[j.GetJobId()] = j.GetReusedContainers()
+		reused[j.ID] = j.ReusedContainers
 	}
 	if reused[jobIDs[0]] || !reused[jobIDs[1]] {
 		t.Fatalf("container reuse: first job %v, second %v (want false, true)", reused[jobIDs[0]], reused[jobIDs[1]])
@@ -399,12 +399,12 @@ func waitStatus(t *testing.T, app, job, want string) {
 	t.Helper()
 	deadline := time.Now().Add(90 * time.Second)
 	for {
-		jobs, _, err := executor.SessionJobs(context.Background(), app, zerolog.Nop())
+		jobs, _, err := submit.SessionJobs(context.Background(), app, zerolog.Nop())
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, j := range jobs {
-			if j.GetJobId() == job && j.GetStatus() == want {
+			if j.ID == job && string(j.Status) == want {
 				return
 			}
 		}
@@ -524,8 +524,8 @@ func TestIntegrationPerJobSavepointAndStop(t *testing.T) {
 	waitRunning := func() {
 		deadline := time.Now().Add(90 * time.Second)
 		for {
-			jobs, _, err := executor.SessionJobs(context.Background(), app, zerolog.Nop())
-			if err == nil && len(jobs) == 1 && jobs[0].GetStatus() == "RUNNING" {
+			jobs, _, err := submit.SessionJobs(context.Background(), app, zerolog.Nop())
+			if err == nil && len(jobs) == 1 && string(jobs[0].Status) == "RUNNING" {
 				return
 			}
 			if time.Now().After(deadline) {

@@ -15,7 +15,7 @@ import (
 	"floe/internal/hadoop/conf"
 	"floe/internal/hadoop/hadooppb"
 	"floe/internal/hadoop/ipc"
-	"floe/internal/yarn"
+	"floe/internal/hadoop/yarn"
 )
 
 // yarnInfoTimeout bounds `floe yarn-info` as a whole, unreachable RM included.

@@ -15,8 +15,9 @@ import (
 	"fmt"
 	"strings"
 
-	"floe/internal/config"
-	"floe/internal/runtime"
+	"floe/config"
+	"floe/container/network"
+	"floe/container/operator"
 )
 
 // ErrInvalid is wrapped by errors about malformed graphs.
@@ -34,7 +35,7 @@ const (
 
 // BuildFunc builds vertex v's chain for one subtask; outputs[i] is the sink of
 // the vertex's output edge i.
-type BuildFunc func(info runtime.TaskInfo, outputs []runtime.ChannelSink) (runtime.Task, error)
+type BuildFunc func(info operator.TaskInfo, outputs []network.ChannelSink) (operator.Task, error)
 
 // Operator names one operator of a chain.
 type Operator struct {

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"floe/internal/config"
+	"floe/config"
 )
 
 // plan is the serializable part of a JobGraph: everything but the code that

@@ -8,9 +8,9 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"floe/config"
 	"floe/datastream"
 	"floe/internal/benchutil"
-	"floe/internal/config"
 	"floe/internal/nexmark"
 	"floe/internal/nexmark/queries"
 )

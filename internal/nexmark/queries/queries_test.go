@@ -18,8 +18,8 @@ import (
 	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
 
+	"floe/config"
 	"floe/datastream"
-	"floe/internal/config"
 	"floe/internal/nexmark"
 	"floe/internal/nexmark/queries"
 )

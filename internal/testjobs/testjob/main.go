@@ -15,8 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"floe/client"
 	"floe/datastream"
-	"floe/internal/executor"
 )
 
 func main() {
@@ -53,7 +53,7 @@ func main() {
 	_, err := env.Execute(ctx, "testjob")
 	switch {
 	case err == nil:
-	case errors.Is(err, executor.ErrJobCanceled):
+	case errors.Is(err, client.ErrJobCanceled):
 		fmt.Fprintln(os.Stderr, "testjob:", err)
 		os.Exit(130)
 	default:

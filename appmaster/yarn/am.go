@@ -1,0 +1,439 @@
+package yarn
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"floe/appmaster"
+	"floe/config"
+	"floe/internal/hadoop/conf"
+	"floe/internal/hadoop/hadooppb"
+	"floe/internal/hadoop/ipc"
+	yarnrpc "floe/internal/hadoop/yarn"
+	"floe/internal/hdfsutil"
+	"floe/internal/jobgraph"
+	"floe/internal/role"
+	"floe/internal/rpc/floepb"
+)
+
+// Run is the life of the ApplicationMaster container: the
+// JobManager, its REST interface (the tracking URL), and the YARN driver that
+// keeps enough TaskManager containers running. It returns the exit code.
+func Run(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger) int {
+	log = log.With().Str("role", "jobmanager").Logger()
+	if err := runApplicationMaster(ctx, g, log); err != nil {
+		log.Error().Err(err).Msg("application master failed")
+		fmt.Fprintln(os.Stderr, "floe jobmanager:", err)
+		return 1
+	}
+	return 0
+}
+
+func runApplicationMaster(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger) error {
+	host := os.Getenv("NM_HOST")
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	secret := os.Getenv(role.EnvSecret)
+	hbTimeout, _ := g.Config.Duration(config.HeartbeatTimeout, 30*time.Second)
+	disp := &jobDispatcher{}
+	jm, err := appmaster.New(appmaster.Options{Listen: net.JoinHostPort(host, "0"), Secret: secret, Log: log,
+		HeartbeatTimeout: hbTimeout, SlotTimeout: 5 * time.Minute,
+		Services: func(s *grpc.Server) { floepb.RegisterDispatcherServer(s, disp) }})
+	if err != nil {
+		return err
+	}
+	disp.jm = jm
+	jmCtx, stopJM := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	defer func() {
+		stopJM()
+		wg.Wait()
+	}()
+	wg.Go(func() { jm.Run(jmCtx) })
+
+	c, am, stopAM, err := StartApplicationMaster(ctx, jm, host, &wg, log)
+	if err != nil {
+		return err
+	}
+	defer stopAM()
+
+	restart, err := appmaster.ParseRestartStrategy(g.Config)
+	if err != nil {
+		return Finish(ctx, am, hadooppb.FinalApplicationStatusProto_APP_FAILED, err.Error(), log)
+	}
+	h, err := jm.Submit(g, appmaster.SubmitOptions{ID: os.Getenv(role.EnvJobID), Restart: restart})
+	if err != nil {
+		return Finish(ctx, am, hadooppb.FinalApplicationStatusProto_APP_FAILED, err.Error(), log)
+	}
+
+	d, err := newJobDriver(g, am, jm, secret, log)
+	if err != nil {
+		h.Cancel()
+		return Finish(ctx, am, hadooppb.FinalApplicationStatusProto_APP_FAILED, err.Error(), log)
+	}
+	dctx, stopDriver := context.WithCancel(ctx)
+	driverDone := make(chan error, 1)
+	go func() { driverDone <- d.Run(dctx) }()
+
+	res, err := h.Wait(ctx)
+	if err != nil { // killed by YARN (SIGTERM): stop what runs, say KILLED
+		h.Cancel()
+		wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		res, _ = h.Wait(wctx)
+		cancel()
+		res.Status = appmaster.Canceled
+	}
+	stopJM() // shuts the TaskManagers down
+	stopDriver()
+	if derr := <-driverDone; derr != nil && !errors.Is(derr, context.Canceled) {
+		log.Warn().Err(derr).Msg("container driver")
+	}
+	status, diag := hadooppb.FinalApplicationStatusProto_APP_SUCCEEDED, fmt.Sprintf("job %s finished", res.ID)
+	switch res.Status {
+	case appmaster.Failed:
+		status, diag = hadooppb.FinalApplicationStatusProto_APP_FAILED, fmt.Sprintf("job %s failed: %s", res.ID, res.Failure)
+	case appmaster.Canceled:
+		status, diag = hadooppb.FinalApplicationStatusProto_APP_KILLED, fmt.Sprintf("job %s cancelled", res.ID)
+	}
+	CleanStaging(c, log)
+	return Finish(context.WithoutCancel(ctx), am, status, diag, log)
+}
+
+// StartApplicationMaster serves the JobManager's REST interface (the
+// tracking URL) and registers with the ResourceManager. stop closes both.
+func StartApplicationMaster(ctx context.Context, jm *appmaster.JobManager, host string, wg *sync.WaitGroup, log zerolog.Logger) (*conf.Conf, *yarnrpc.AM, func(), error) {
+	restLis, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("rest: %w", err)
+	}
+	rest := &http.Server{Handler: jm.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	wg.Go(func() { rest.Serve(restLis) })
+	fail := func(err error) (*conf.Conf, *yarnrpc.AM, func(), error) {
+		rest.Close()
+		return nil, nil, nil, err
+	}
+	trackingURL := "http://" + restLis.Addr().String() + "/"
+	c, err := conf.Load()
+	if err != nil {
+		return fail(err)
+	}
+	tok, err := yarnrpc.AMRMTokenFromEnvironment()
+	if err != nil {
+		return fail(err)
+	}
+	rm, err := yarnrpc.NewAMRMClient(c, tok, ipc.WithLogger(log))
+	if err != nil {
+		return fail(err)
+	}
+	am := yarnrpc.NewAM(rm, yarnrpc.NewNMClient(ipc.WithLogger(log)))
+	_, portStr, _ := net.SplitHostPort(jm.Address())
+	port, _ := strconv.Atoi(portStr)
+	rctx, cancel := context.WithTimeout(ctx, time.Minute)
+	reg, err := am.Register(rctx, host, int32(port), trackingURL)
+	cancel()
+	if err != nil {
+		am.Close()
+		return fail(fmt.Errorf("register with the ResourceManager: %w", err))
+	}
+	log.Info().Str("tracking_url", trackingURL).Str("queue", reg.GetQueue()).Msg("registered with the ResourceManager")
+	return c, am, func() { am.Close(); rest.Close() }, nil
+}
+
+func Finish(ctx context.Context, am *yarnrpc.AM, status hadooppb.FinalApplicationStatusProto, diag string, log zerolog.Logger) error {
+	fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	log.Info().Str("status", status.String()).Str("diagnostics", diag).Msg("unregistering")
+	if err := am.Finish(fctx, status, diag); err != nil {
+		return fmt.Errorf("unregister: %w", err)
+	}
+	return nil
+}
+
+func CleanStaging(c *conf.Conf, log zerolog.Logger) {
+	dir := os.Getenv(role.EnvStaging)
+	if dir == "" {
+		return
+	}
+	fs, err := hdfsutil.Connect(c, ipc.DefaultUser(), 10*time.Second)
+	if err != nil {
+		log.Warn().Err(err).Msg("cannot clean the staging directory")
+		return
+	}
+	defer fs.Close()
+	if err := fs.RemoveAll(dir); err != nil {
+		log.Warn().Err(err).Str("dir", dir).Msg("cannot clean the staging directory")
+	}
+}
+
+// ContainerDriver keeps the wanted number of TaskManager containers running:
+// it requests them, starts the TaskManager in each, and replaces those that
+// end while the job runs. It is driven by one goroutine (run).
+type ContainerDriver struct {
+	am     *yarnrpc.AM
+	jm     *appmaster.JobManager
+	log    zerolog.Logger
+	want   int
+	res    yarnrpc.Resource
+	launch yarnrpc.Launch
+	slots  int
+	live   map[string]bool // container ids
+	// lost, when set, is told about containers that ended (a session's
+	// pool), instead of the JobManager being told and a replacement asked for.
+	lost func(container, reason string)
+
+	mu  sync.Mutex
+	ops []func() // from other goroutines, run by the driver's goroutine
+}
+
+// Request asks YARN for n more containers.
+func (d *ContainerDriver) Request(n int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.ops = append(d.ops, func() {
+		for range n {
+			d.am.Alloc.Add(yarnrpc.ContainerRequest{Resource: d.res, Priority: 1})
+		}
+	})
+}
+
+// Release gives a container back to YARN.
+func (d *ContainerDriver) Release(container string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.ops = append(d.ops, func() {
+		if id, err := yarnrpc.ParseContainerID(container); err == nil {
+			delete(d.live, container)
+			d.am.Alloc.Release(id)
+		}
+	})
+}
+
+func newJobDriver(g *jobgraph.JobGraph, am *yarnrpc.AM, jm *appmaster.JobManager, secret string, log zerolog.Logger) (*ContainerDriver, error) {
+	tms, slots, err := yarnLayout(g.Config, g.SlotsNeeded())
+	if err != nil {
+		return nil, err
+	}
+	mb, err := g.Config.MemoryMB(config.TaskManagerMemory, 512)
+	if err != nil {
+		return nil, err
+	}
+	launch, err := TaskManagerLaunch(jm.Address(), secret, slots)
+	if err != nil {
+		return nil, err
+	}
+	d := &ContainerDriver{am: am, jm: jm, log: log, want: tms, slots: slots, launch: launch,
+		res: yarnrpc.Resource{MemoryMB: mb, VCores: int32(slots)}, live: map[string]bool{}}
+	for range tms {
+		if err := am.Alloc.Add(yarnrpc.ContainerRequest{Resource: d.res, Priority: 1}); err != nil {
+			return nil, err
+		}
+	}
+	log.Info().Int("taskmanagers", tms).Int("slots", slots).Int64("memory_mb", mb).Msg("requesting TaskManager containers")
+	return d, nil
+}
+
+// TaskManagerLaunch is the launch context of a TaskManager container.
+func TaskManagerLaunch(jmAddr, secret string, slots int) (yarnrpc.Launch, error) {
+	l := yarnrpc.Launch{LocalResources: map[string]*hadooppb.LocalResourceProto{}, Env: map[string]string{
+		role.EnvRole: string(role.TaskManager), role.EnvJobManager: jmAddr, role.EnvSecret: secret, role.EnvSlots: strconv.Itoa(slots),
+		role.EnvConfig: os.Getenv(role.EnvConfig), conf.EnvHadoopConfDir: ".", role.EnvHadoopUser: os.Getenv(role.EnvHadoopUser),
+	}, Command: []string{role.ContainerCommand(role.TaskManager, true)}}
+	bin, err := decodeResource(os.Getenv(role.EnvBinary))
+	if err != nil {
+		return l, fmt.Errorf("%s: %w", role.EnvBinary, err)
+	}
+	l.LocalResources[role.BinaryName] = bin
+	var files map[string]string
+	fj, err := base64.StdEncoding.DecodeString(os.Getenv(role.EnvConfFiles))
+	if err != nil {
+		return l, fmt.Errorf("%s: %w", role.EnvConfFiles, err)
+	}
+	if err := json.Unmarshal(fj, &files); err != nil {
+		return l, fmt.Errorf("%s: %w", role.EnvConfFiles, err)
+	}
+	for name, b64 := range files {
+		lr, err := decodeResource(b64)
+		if err != nil {
+			return l, fmt.Errorf("%s %s: %w", role.EnvConfFiles, name, err)
+		}
+		l.LocalResources[name] = lr
+	}
+	return l, nil
+}
+
+func decodeResource(b64 string) (*hadooppb.LocalResourceProto, error) {
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return nil, err
+	}
+	lr := &hadooppb.LocalResourceProto{}
+	return lr, proto.Unmarshal(raw, lr)
+}
+
+func (d *ContainerDriver) Run(ctx context.Context) error {
+	interval := 200 * time.Millisecond
+	for {
+		d.mu.Lock()
+		ops := d.ops
+		d.ops = nil
+		d.mu.Unlock()
+		for _, op := range ops {
+			op()
+		}
+		u, err := d.am.Heartbeat(ctx, 0.5)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			d.log.Warn().Err(err).Msg("allocate failed; retrying")
+		}
+		for _, a := range u.Allocated {
+			id := a.ID().String()
+			launch := d.launch
+			launch.Env = map[string]string{role.EnvResourceID: id}
+			for k, v := range d.launch.Env {
+				launch.Env[k] = v
+			}
+			if err := d.am.Start(ctx, a, launch); err != nil {
+				d.log.Error().Err(err).Str("container", id).Msg("starting a TaskManager failed; asking for another container")
+				d.am.Alloc.Release(a.ID())
+				d.am.Alloc.Add(yarnrpc.ContainerRequest{Resource: d.res, Priority: 1})
+				continue
+			}
+			d.live[id] = true
+			d.log.Info().Str("container", id).Str("node", a.Node()).Msg("TaskManager container started")
+		}
+		for _, s := range u.Completed {
+			id := yarnrpc.ContainerIDFromProto(s.GetContainerId()).String()
+			if !d.live[id] {
+				continue
+			}
+			delete(d.live, id)
+			reason := fmt.Sprintf("container %s exited with %d: %s", id, s.GetExitStatus(), firstLine(s.GetDiagnostics()))
+			if d.lost != nil {
+				d.lost(id, reason)
+				continue
+			}
+			d.jm.TaskManagerLost(id, reason)
+			if ctx.Err() == nil {
+				d.log.Warn().Str("reason", reason).Msg("TaskManager container ended; asking for a replacement")
+				d.am.Alloc.Add(yarnrpc.ContainerRequest{Resource: d.res, Priority: 1})
+			}
+		}
+		if u.Shutdown {
+			return errors.New("the ResourceManager ordered a shutdown")
+		}
+		if d.am.Alloc.Pending() == 0 {
+			interval = time.Second
+		} else {
+			interval = 100 * time.Millisecond
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(interval):
+		}
+	}
+}
+
+// jobDispatcher answers `floe list`, `floe cancel`, `floe savepoint` and
+// `floe stop` for the one job of a per-job application.
+type jobDispatcher struct {
+	floepb.UnimplementedDispatcherServer
+	jm *appmaster.JobManager
+}
+
+func (d *jobDispatcher) handle(id string) (*appmaster.JobHandle, error) {
+	h, ok := d.jm.Job(id)
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "no job %s in this application", id)
+	}
+	return h, nil
+}
+
+func jobInfo(j appmaster.JobDetails) *floepb.JobInfo {
+	return &floepb.JobInfo{JobId: j.ID, Name: j.Name, Status: string(j.State), Failure: j.Failure,
+		StartTimeMs: j.StartTime, EndTimeMs: j.EndTime}
+}
+
+func (d *jobDispatcher) GetJob(_ context.Context, r *floepb.JobRef) (*floepb.JobInfo, error) {
+	h, err := d.handle(r.GetJobId())
+	if err != nil {
+		return nil, err
+	}
+	return jobInfo(h.Status()), nil
+}
+
+func (d *jobDispatcher) ListJobs(context.Context, *floepb.ListJobsRequest) (*floepb.ListJobsResponse, error) {
+	resp := &floepb.ListJobsResponse{}
+	for _, j := range d.jm.Jobs() {
+		resp.Jobs = append(resp.Jobs, jobInfo(j))
+	}
+	return resp, nil
+}
+
+func (d *jobDispatcher) CancelJob(_ context.Context, r *floepb.JobRef) (*floepb.JobInfo, error) {
+	h, err := d.handle(r.GetJobId())
+	if err != nil {
+		return nil, err
+	}
+	h.Cancel()
+	return jobInfo(h.Status()), nil
+}
+
+func (d *jobDispatcher) TriggerSavepoint(ctx context.Context, r *floepb.SavepointRequest) (*floepb.SavepointResponse, error) {
+	h, err := d.handle(r.GetJobId())
+	if err != nil {
+		return nil, err
+	}
+	path, err := h.TriggerSavepoint(ctx, r.GetDir(), r.GetStop())
+	if err != nil {
+		return nil, status.Errorf(codes.FailedPrecondition, "savepoint: %v", err)
+	}
+	return &floepb.SavepointResponse{Path: path}, nil
+}
+
+// yarnLayout is the number of TaskManager containers a job needs and their slots.
+func yarnLayout(c config.Config, slotsNeeded int) (tms, slots int, err error) {
+	slots, err = c.Int(config.Slots, 1)
+	if err != nil {
+		return 0, 0, err
+	}
+	if slots < 1 {
+		return 0, 0, fmt.Errorf("%w: -s %d: slots must be at least 1", config.ErrInvalid, slots)
+	}
+	return (slotsNeeded + slots - 1) / slots, slots, nil
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+// NewPoolDriver returns the driver of a session's container pool: it asks
+// for no container up front (Request does), and tells lost about containers
+// that end instead of replacing them.
+func NewPoolDriver(am *yarnrpc.AM, jm *appmaster.JobManager, res yarnrpc.Resource, launch yarnrpc.Launch, slots int,
+	lost func(container, reason string), log zerolog.Logger) *ContainerDriver {
+	return &ContainerDriver{am: am, jm: jm, log: log, res: res, launch: launch, slots: slots, live: map[string]bool{}, lost: lost}
+}
+
+// Slots is the number of slots of each container.
+func (d *ContainerDriver) Slots() int { return d.slots }

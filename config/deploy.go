@@ -1,0 +1,85 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Keys of where and how a job is deployed (Flink's names where Flink has them).
+const (
+	// Target selects where a job runs: local, yarn-per-job (yarn-application), yarn-session.
+	Target = "execution.target"
+	// Attached makes the client follow the job to its end (false: -d).
+	Attached = "execution.attached"
+	// JSONSummary makes the client print a JSON summary of the run on stdout (floe run --json).
+	JSONSummary = "floe.client.json-summary"
+	// JobTimeout ends the job when it runs longer (floe run --timeout).
+	JobTimeout = "floe.job.timeout"
+	// InProcessOnly marks graphs whose sinks hand results to the client's
+	// memory; it names such a sink (set by the API, not by users).
+	InProcessOnly = "floe.internal.in-process-only"
+
+	JobManagerMemory  = "jobmanager.memory.process.size"
+	TaskManagerMemory = "taskmanager.memory.process.size"
+	YarnQueue         = "yarn.application.queue"
+	YarnName          = "yarn.application.name"
+	YarnTags          = "yarn.tags"
+	// YarnAcceptTimeout bounds how long an application may wait in ACCEPTED
+	// (for resources) before the client gives up and kills it.
+	YarnAcceptTimeout = "yarn.application.accept-timeout"
+	// SessionID names the session a job goes to (-yid); empty: the last one started.
+	SessionID = "yarn.application.id"
+	// SessionIdleTimeout releases TaskManager containers no job used for this long.
+	SessionIdleTimeout = "yarn.session.taskmanager-idle-timeout"
+	// SessionSlotTimeout bounds how long a session's job waits for containers.
+	SessionSlotTimeout = "yarn.session.slot-timeout"
+)
+
+// Restart strategy keys, with Flink's names.
+const (
+	RestartType        = "restart-strategy.type"
+	FixedDelayAttempts = "restart-strategy.fixed-delay.attempts"
+	FixedDelayDelay    = "restart-strategy.fixed-delay.delay"
+	ExpDelayInitial    = "restart-strategy.exponential-delay.initial-backoff"
+	ExpDelayMax        = "restart-strategy.exponential-delay.max-backoff"
+	ExpDelayMultiplier = "restart-strategy.exponential-delay.backoff-multiplier"
+	ExpDelayAttempts   = "restart-strategy.exponential-delay.attempts-before-reset-backoff"
+)
+
+// MemoryMB parses a memory size: a plain number of MB, or a number with a
+// unit (k, m, g, t; with or without "b"), as Flink writes them ("1024m", "1g").
+func (c Config) MemoryMB(key string, def int64) (int64, error) {
+	v, ok := c.Lookup(key)
+	if !ok {
+		return def, nil
+	}
+	s := strings.ToLower(strings.TrimSpace(v))
+	s = strings.TrimSuffix(strings.TrimSuffix(s, "b"), "i")
+	mult := 1.0
+	for _, u := range []struct {
+		suffix string
+		mb     float64
+	}{{"k", 1.0 / 1024}, {"m", 1}, {"g", 1024}, {"t", 1024 * 1024}} {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = strings.TrimSpace(n), u.mb
+			break
+		}
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f <= 0 {
+		return 0, fmt.Errorf("%w: %s=%q: not a memory size (e.g. 1024m, 2g)", ErrInvalid, key, v)
+	}
+	return int64(f * mult), nil
+}
+
+// DurationOr is the duration under key, or def when it is unset or malformed
+// (for keys whose values were validated before the job started).
+func (c Config) DurationOr(key string, def time.Duration) time.Duration {
+	d, err := c.Duration(key, def)
+	if err != nil {
+		return def
+	}
+	return d
+}

@@ -1,0 +1,31 @@
+package network
+
+// Message is what travels on one channel: an Arrow IPC payload or an event.
+type Message struct {
+	// Event is zero for data.
+	Event   EventKind
+	Value   int64
+	Payload []byte
+	Records int
+}
+
+// ChannelSink is the producing side of one output edge: one subpartition per
+// consumer subtask. Send blocks while the subpartition is full (back-pressure)
+// and fails once the task is cancelled. Payloads are owned by the sink after Send.
+type ChannelSink interface {
+	Send(subpartition int, m Message) error
+}
+
+// Decoder decodes the payloads of one input channel into the chain.
+type Decoder interface {
+	// Decode decodes one data message and pushes its records downstream,
+	// returning the number of records.
+	Decode(payload []byte) (int, error)
+}
+
+// Abort unwinds a task from deep inside its operators (for example a writer
+// whose send failed because the task is being cancelled).
+type Abort struct{ Err error }
+
+func (a Abort) Error() string { return a.Err.Error() }
+func (a Abort) Unwrap() error { return a.Err }

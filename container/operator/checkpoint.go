@@ -1,0 +1,84 @@
+package operator
+
+// OperatorState is what one operator subtask puts into a checkpoint.
+type OperatorState struct {
+	// KeyGroupStart is the first key group of KeyGroups; KeyGroups[i] is the
+	// encoded state of key group KeyGroupStart+i (keyed operators).
+	KeyGroupStart int
+	KeyGroups     [][]byte
+	// EncodeKeyGroups, when set instead of KeyGroups, produces them later,
+	// off the task's goroutine (from an immutable view taken at the barrier).
+	EncodeKeyGroups func() ([][]byte, error)
+	// List is operator list state: redistributed round robin on rescale,
+	// or given whole to every subtask when Union.
+	List  [][]byte
+	Union bool
+}
+
+// Empty reports whether the operator holds no state.
+func (s OperatorState) Empty() bool {
+	if s.EncodeKeyGroups != nil {
+		return false
+	}
+	for _, b := range s.KeyGroups {
+		if len(b) > 0 {
+			return false
+		}
+	}
+	return len(s.List) == 0
+}
+
+// Snapshotter is implemented by operators with state. SnapshotState runs on
+// the task goroutine when the checkpoint's barrier reaches the operator and
+// must return a view that later processing does not change. RestoreState
+// runs before the first record, with the state of the key groups this
+// subtask owns (maybe written by subtasks of another parallelism).
+type Snapshotter interface {
+	SnapshotState(checkpoint int64) (OperatorState, error)
+	RestoreState(s OperatorState) error
+}
+
+// CheckpointListener is implemented by operators that act when a checkpoint
+// completes (two-phase-commit sinks publish then), on the task goroutine.
+type CheckpointListener interface {
+	NotifyCheckpointComplete(checkpoint int64) error
+	NotifyCheckpointAborted(checkpoint int64)
+}
+
+// Checkpointer is the part of a Task that takes part in checkpoints.
+type Checkpointer interface {
+	// SnapshotState snapshots every stateful operator of the chain, by uid.
+	SnapshotState(checkpoint int64) (map[string]OperatorState, error)
+	// RestoreState gives each operator its restored state, by uid.
+	RestoreState(states map[string]OperatorState) error
+	// EmitBarrier sends the barrier downstream, behind every record so far;
+	// dir is where the checkpoint's files go.
+	EmitBarrier(checkpoint int64, dir string)
+	NotifyCheckpointComplete(checkpoint int64) error
+	NotifyCheckpointAborted(checkpoint int64)
+}
+
+// DeclineNotReady starts the message of a task that declines a checkpoint
+// because it has not started or has already finished: not a failure.
+const DeclineNotReady = "not ready: "
+
+// WatermarkEmitter is implemented by tasks: EmitWatermark sends the task's
+// watermark (the minimum over its active inputs) into the chain, and
+// EmitWatermarkStatus tells it that every input went idle, or one came back.
+type WatermarkEmitter interface {
+	EmitWatermark(wm int64)
+	EmitWatermarkStatus(idle bool)
+}
+
+// Ticker is implemented by operators that act on the task's periodic tick
+// (the buffer timeout), such as watermark generators.
+type Ticker interface {
+	Tick()
+}
+
+// TimerWaker is a Ticker that knows when its next processing-time timer is
+// due (epoch milliseconds; math.MaxInt64 for none), so that the task can
+// tick at that moment instead of waiting for its periodic tick.
+type TimerWaker interface {
+	NextTimer() int64
+}

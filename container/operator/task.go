@@ -1,0 +1,134 @@
+package operator
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"floe/config"
+	"floe/container/network"
+)
+
+// TaskInfo describes the subtask a chain is built for.
+type TaskInfo struct {
+	JobID          string
+	Vertex         int
+	Name           string // the chain's name, e.g. "Source: words -> Map"
+	Subtask        int
+	Parallelism    int
+	MaxParallelism int
+	Attempt        int
+	Config         config.Config
+	Log            zerolog.Logger
+	// Subpartitions[i] is the number of channels of the vertex's output edge i.
+	Subpartitions []int
+	// SideOutputs holds, while one operator is built, the network.Output[X]
+	// of each of its side outputs by tag.
+	SideOutputs map[string]any
+}
+
+// Task is a vertex's operator chain built for one subtask.
+type Task interface {
+	// Run drives a source chain until its input ends (then it has emitted
+	// EndOfInput downstream) or ctx is done. Non-source tasks return nil at once.
+	Run(ctx context.Context, sc *SourceContext) error
+	// NewDecoder returns a decoder for one channel of input i.
+	NewDecoder(input int) (network.Decoder, error)
+	// EndInput is called once every channel of input i has ended.
+	EndInput(input int)
+	// Flush sends partly filled batches (the buffer timeout fired).
+	Flush()
+	// Tick lets the chain's operators act on time (watermark generators,
+	// processing-time timers); it is called periodically.
+	Tick()
+	// Close releases the task's resources; it is called once, after Run or
+	// after the last input ended, also after a failure.
+	Close() error
+	// Counters.
+	RecordsOut() int64
+	Checkpointer
+}
+
+// SourceContext is what a source's loop consults between records: whether it
+// must stop, and whether partly filled batches are due to be sent.
+type SourceContext struct {
+	flushDue atomic.Bool
+	flush    bool // flush on the tick, besides ticking
+	stopped  atomic.Bool
+	mailbox  atomic.Bool // something waits in mail
+	ctx      context.Context
+	task     Task
+
+	mu   sync.Mutex
+	mail []func()
+}
+
+// Post runs fn on the source's goroutine at its next Poll (between two
+// records): checkpoint barriers and checkpoint notifications come this way.
+// Safe for concurrent use.
+func (sc *SourceContext) Post(fn func()) {
+	sc.mu.Lock()
+	sc.mail = append(sc.mail, fn)
+	sc.mu.Unlock()
+	sc.mailbox.Store(true)
+}
+
+// NewSourceContext returns a context whose flag is raised every interval
+// (interval <= 0: never) until ctx ends; call the returned stop when done.
+// At each, the source's Poll ticks the task, and flushes it when flush is set.
+func NewSourceContext(ctx context.Context, task Task, interval time.Duration, flush bool) (*SourceContext, func()) {
+	sc := &SourceContext{ctx: ctx, task: task, flush: flush}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		var tick <-chan time.Time
+		if interval > 0 {
+			t := time.NewTicker(interval)
+			defer t.Stop()
+			tick = t.C
+		}
+		for {
+			select {
+			case <-tick:
+				sc.flushDue.Store(true)
+			case <-ctx.Done():
+				sc.stopped.Store(true)
+				<-done
+				return
+			case <-done:
+				return
+			}
+		}
+	}()
+	return sc, func() { close(done); <-finished }
+}
+
+// Poll flushes due batches and reports whether the source must stop. Sources
+// call it between records; it costs two atomic loads when nothing is due.
+func (sc *SourceContext) Poll() (stop bool) {
+	if sc.flushDue.Load() {
+		sc.flushDue.Store(false)
+		sc.task.Tick()
+		if sc.flush {
+			sc.task.Flush()
+		}
+	}
+	if sc.mailbox.Load() {
+		sc.mailbox.Store(false)
+		sc.mu.Lock()
+		mail := sc.mail
+		sc.mail = nil
+		sc.mu.Unlock()
+		for _, fn := range mail {
+			fn()
+		}
+	}
+	return sc.stopped.Load()
+}
+
+// Context is the task's context, for sources that block (sleep, read).
+func (sc *SourceContext) Context() context.Context { return sc.ctx }

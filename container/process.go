@@ -1,0 +1,39 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"floe/config"
+	"floe/internal/jobgraph"
+	"floe/internal/role"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// RunProcess is the whole life of a TaskManager process (a child of a local
+// run, a YARN container, or a session supervisor's child) running graph g,
+// wired by its environment (internal/role). It returns the exit code.
+func RunProcess(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger) int {
+	id := os.Getenv(role.EnvResourceID)
+	log = log.With().Str("role", "taskmanager").Logger()
+	hbTimeout, _ := g.Config.Duration(config.HeartbeatTimeout, 30*time.Second)
+	listen := ""
+	if host := os.Getenv("NM_HOST"); host != "" { // in a YARN container
+		listen = host + ":0"
+	}
+	tm, err := New(Options{ResourceID: id, JobManager: os.Getenv(role.EnvJobManager), Listen: listen,
+		Slots: role.EnvInt(role.EnvSlots, 1), Secret: os.Getenv(role.EnvSecret), Log: log, Graph: g, HeartbeatTimeout: hbTimeout,
+		JobID: os.Getenv(role.EnvJobID)})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "floe taskmanager:", err)
+		return 1
+	}
+	if err := tm.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintln(os.Stderr, "floe taskmanager:", err)
+		return 1
+	}
+	return 0
+}

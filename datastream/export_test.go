@@ -1,0 +1,6 @@
+package datastream
+
+import "floe/internal/jobgraph"
+
+// JobGraph is the graph Execute would run, for the tests of package datastream_test.
+func JobGraph(e *Environment, name string) (*jobgraph.JobGraph, error) { return e.jobGraph(name) }

@@ -1,0 +1,49 @@
+// Command worker is the integration tests' container process: it writes
+// one file named after its container id into the HDFS directory $FLOE_ITEST_OUT.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path"
+	"time"
+
+	"floe/internal/hadoop/conf"
+	"floe/internal/hadoop/ipc"
+	"floe/internal/hadoop/yarn/itest"
+	"floe/internal/hdfsutil"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	id := os.Getenv("CONTAINER_ID")
+	c, err := conf.Load()
+	if err != nil {
+		return err
+	}
+	fs, err := hdfsutil.Connect(c, ipc.DefaultUser(), 10*time.Second)
+	if err != nil {
+		return err
+	}
+	defer fs.Close()
+	out := os.Getenv(itest.EnvOut)
+	if err := fs.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	w, err := fs.Create(path.Join(out, id))
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(w, "hello from %s on %s\n", id, os.Getenv("NM_HOST")); err != nil {
+		w.Close()
+		return err
+	}
+	return hdfsutil.CloseWriter(context.Background(), w)
+}

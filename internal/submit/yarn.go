@@ -1,0 +1,265 @@
+package submit
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+	"google.golang.org/protobuf/proto"
+
+	"floe/appmaster"
+	"floe/client"
+	"floe/config"
+	"floe/internal/hadoop/conf"
+	"floe/internal/hadoop/hadooppb"
+	"floe/internal/hadoop/ipc"
+	"floe/internal/hadoop/yarn"
+	"floe/internal/hdfsutil"
+	"floe/internal/jobbin"
+	"floe/internal/jobgraph"
+	"floe/internal/role"
+	"floe/internal/rpc"
+)
+
+// ErrNoResources fails a submission that waited too long in ACCEPTED.
+var ErrNoResources = errors.New("not enough resources")
+
+// Out is where the client prints what a user follows (application id,
+// tracking URL, state changes). Execute's callers may replace it.
+type Out interface {
+	Printf(format string, args ...any)
+}
+
+type printer struct{ w io.Writer }
+
+func (p printer) Printf(format string, args ...any) { fmt.Fprintf(p.w, format, args...) }
+
+// yarnClient submits a job as a YARN application and follows it.
+type yarnClient struct {
+	g    *jobgraph.JobGraph
+	log  zerolog.Logger
+	out  Out
+	conf *conf.Conf
+	rm   *yarn.Client
+	fs   *hdfsutil.FS
+	user string
+}
+
+// runYarnPerJob submits g as its own YARN application. Progress goes to
+// stdout, or to stderr when stdout carries the JSON summary.
+func runYarnPerJob(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger, quiet bool) (*client.Result, error) {
+	out := printer{os.Stdout}
+	if quiet {
+		out = printer{os.Stderr}
+	}
+	c, err := conf.Load()
+	if err != nil {
+		return nil, fmt.Errorf("yarn: %w (set HADOOP_CONF_DIR to the cluster's client configuration)", err)
+	}
+	rm, err := yarn.NewClient(c, ipc.WithLogger(log))
+	if err != nil {
+		return nil, fmt.Errorf("yarn: %w", err)
+	}
+	defer rm.Close()
+	user := ipc.DefaultUser()
+	fs, err := hdfsutil.Connect(c, user, 15*time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("hdfs: %w", err)
+	}
+	defer fs.Close()
+	yc := &yarnClient{g: g, log: log, out: out, conf: c, rm: rm, fs: fs, user: user}
+	return yc.run(ctx)
+}
+
+func (yc *yarnClient) run(ctx context.Context) (*client.Result, error) {
+	g := yc.g
+	jmMB, err := g.Config.MemoryMB(config.JobManagerMemory, 512)
+	if err != nil {
+		return nil, err
+	}
+	tmMB, err := g.Config.MemoryMB(config.TaskManagerMemory, 512)
+	if err != nil {
+		return nil, err
+	}
+	attached, err := g.Config.Bool(config.Attached, true)
+	if err != nil {
+		return nil, err
+	}
+	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	appID, maxRes, err := yc.rm.NewApplication(sctx)
+	if err != nil {
+		return nil, fmt.Errorf("yarn: new application at %s: %w", strings.Join(yc.rm.Addrs(), ","), err)
+	}
+	if jmMB > maxRes.GetMemory() || tmMB > maxRes.GetMemory() {
+		return nil, fmt.Errorf("%w: -jm %d MB / -tm %d MB: the cluster's largest container is %d MB", config.ErrInvalid, jmMB, tmMB, maxRes.GetMemory())
+	}
+	staging := path.Join("/user", yc.user, ".floe", appID.String())
+	launch, err := yc.stage(sctx, staging)
+	if err != nil {
+		return nil, err
+	}
+	jobID := appmaster.NewJobID()
+	secret := rpc.NewSecret()
+	confJSON, err := json.Marshal(g.Config)
+	if err != nil {
+		return nil, err
+	}
+	launch.Env[role.EnvRole] = string(role.JobManager)
+	launch.Env[role.EnvSecret] = secret
+	launch.Env[role.EnvConfig] = base64.StdEncoding.EncodeToString(confJSON)
+	launch.Env[role.EnvJobID] = jobID
+	launch.Env[role.EnvStaging] = staging
+	launch.Command = []string{role.ContainerCommand(role.JobManager, true)}
+	name := g.Config.String(config.YarnName, "floe: "+g.Name)
+	spec := yarn.AppSpec{Name: name, Queue: g.Config.String(config.YarnQueue, ""), Type: "FLOE", MaxAttempts: 1,
+		Tags: []string{"floe", "floe-job-" + jobID}, AMResource: yarn.Resource{MemoryMB: jmMB, VCores: 1}, AM: launch}
+	if err := yc.rm.Submit(sctx, spec.Proto(appID)); err != nil {
+		yc.fs.RemoveAll(staging)
+		return nil, fmt.Errorf("yarn: submit: %w", err)
+	}
+	// Remember the application's secret for this user, so that floe list,
+	// cancel, savepoint and stop can reach it (-yid).
+	if err := saveApplication(sessionRecord{Application: appID.String(), Secret: secret, Started: time.Now()}); err != nil {
+		yc.log.Warn().Err(err).Msg("cannot remember the application's secret; floe savepoint will not reach it")
+	}
+	yc.out.Printf("Submitted application %s\n", appID)
+	yc.out.Printf("Job has been submitted with JobID %s\n", jobID)
+	if !attached {
+		return &client.Result{ID: jobID, Status: appmaster.Running, Application: appID.String()}, nil
+	}
+	return yc.follow(ctx, appID, jobID)
+}
+
+// stage uploads the job binary (once per content hash) and the Hadoop client
+// configuration, and returns the launch context's resources and environment.
+func (yc *yarnClient) stage(ctx context.Context, staging string) (yarn.Launch, error) {
+	ref, err := jobbin.Upload(ctx, yc.fs, yc.user, yc.log)
+	if err != nil {
+		return yarn.Launch{}, err
+	}
+	binPath := strings.TrimPrefix(ref.GetUri(), yc.fs.URI.String())
+	bin, err := yc.fs.LocalResource(binPath, hadooppb.LocalResourceTypeProto_FILE, hadooppb.LocalResourceVisibilityProto_APPLICATION)
+	if err != nil {
+		return yarn.Launch{}, err
+	}
+	l := yarn.Launch{LocalResources: map[string]*hadooppb.LocalResourceProto{role.BinaryName: bin}, Env: map[string]string{}}
+	files := map[string]string{}
+	for _, dir := range []string{os.Getenv(conf.EnvHadoopConfDir), os.Getenv("YARN_CONF_DIR")} {
+		for _, name := range []string{"core-site.xml", "hdfs-site.xml", "yarn-site.xml"} {
+			local := filepath.Join(dir, name)
+			if dir == "" || fileMissing(local) {
+				continue
+			}
+			lr, err := yc.fs.Upload(ctx, local, path.Join(staging, "conf", name), hadooppb.LocalResourceVisibilityProto_APPLICATION)
+			if err != nil {
+				return yarn.Launch{}, fmt.Errorf("upload %s: %w", local, err)
+			}
+			l.LocalResources[name] = lr
+			b, _ := proto.Marshal(lr)
+			files[name] = base64.StdEncoding.EncodeToString(b)
+		}
+	}
+	b, _ := proto.Marshal(bin)
+	l.Env[role.EnvBinary] = base64.StdEncoding.EncodeToString(b)
+	fj, _ := json.Marshal(files)
+	l.Env[role.EnvConfFiles] = base64.StdEncoding.EncodeToString(fj)
+	l.Env[conf.EnvHadoopConfDir] = "."
+	l.Env[role.EnvHadoopUser] = yc.user
+	return l, nil
+}
+
+func fileMissing(p string) bool {
+	_, err := os.Stat(p)
+	return err != nil
+}
+
+// follow prints state changes until the application ends; Ctrl-C kills it.
+func (yc *yarnClient) follow(ctx context.Context, appID yarn.ApplicationID, jobID string) (*client.Result, error) {
+	acceptTimeout := yc.g.Config.DurationOr(config.YarnAcceptTimeout, 2*time.Minute)
+	jobTimeout := yc.g.Config.DurationOr(config.JobTimeout, 0)
+	start := time.Now()
+	var last hadooppb.YarnApplicationStateProto = -1
+	trackingShown := false
+	kill := func(why string) {
+		kctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := yc.rm.Kill(kctx, appID, why); err != nil {
+			yc.log.Warn().Err(err).Str("application", appID.String()).Msg("kill failed")
+		}
+	}
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		rep, err := yc.rm.Report(rctx, appID)
+		cancel()
+		if ctx.Err() != nil {
+			yc.out.Printf("Interrupted: killing application %s\n", appID)
+			kill("floe client interrupted")
+			return &client.Result{ID: jobID, Status: appmaster.Canceled, Application: appID.String()}, fmt.Errorf("%w: application %s killed", client.ErrJobCanceled, appID)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("yarn: report of %s: %w", appID, err)
+		}
+		st := rep.GetYarnApplicationState()
+		if st != last {
+			yc.out.Printf("Application %s is %s\n", appID, st)
+			last = st
+		}
+		if !trackingShown && st == hadooppb.YarnApplicationStateProto_RUNNING && rep.GetTrackingUrl() != "" {
+			yc.out.Printf("Found Web Interface %s\n", strings.TrimPrefix(rep.GetOriginalTrackingUrl(), "http://"))
+			trackingShown = true
+		}
+		if yarn.Terminal(st) {
+			return yc.finalResult(rep, jobID, time.Since(start))
+		}
+		if st == hadooppb.YarnApplicationStateProto_ACCEPTED && time.Since(start) > acceptTimeout {
+			kill("no resources")
+			return nil, fmt.Errorf("%w in queue %q: application %s stayed ACCEPTED for %s (%s); killed it",
+				ErrNoResources, rep.GetQueue(), appID, acceptTimeout, rep.GetDiagnostics())
+		}
+		if jobTimeout > 0 && time.Since(start) > jobTimeout {
+			kill("floe run --timeout")
+			return &client.Result{ID: jobID, Status: appmaster.Failed, Application: appID.String()},
+				fmt.Errorf("%w: ran longer than --timeout %s; application %s killed", client.ErrJobFailed, jobTimeout, appID)
+		}
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+	}
+}
+
+func (yc *yarnClient) finalResult(rep *hadooppb.ApplicationReportProto, jobID string, d time.Duration) (*client.Result, error) {
+	r := &client.Result{ID: jobID, Duration: d, Application: rep.GetApplicationId().String()}
+	appID := yarn.AppIDFromProto(rep.GetApplicationId())
+	r.Application = appID.String()
+	diag := strings.TrimSpace(rep.GetDiagnostics())
+	switch rep.GetFinalApplicationStatus() {
+	case hadooppb.FinalApplicationStatusProto_APP_SUCCEEDED:
+		r.Status = appmaster.Finished
+		return r, nil
+	case hadooppb.FinalApplicationStatusProto_APP_KILLED:
+		r.Status = appmaster.Canceled
+		return r, fmt.Errorf("%w: application %s was killed: %s", client.ErrJobCanceled, appID, firstLine(diag))
+	default:
+		r.Status = appmaster.Failed
+		r.Failure = firstLine(diag)
+		return r, fmt.Errorf("%w: %s (logs: yarn logs -applicationId %s)", client.ErrJobFailed, r.Failure, appID)
+	}
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
