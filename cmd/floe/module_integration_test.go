@@ -90,12 +90,13 @@ func main() {
 		datastream.Discard(sums)
 	}
 
-	_, err := env.Execute(ctx, "userjob")
+	res, err := env.Execute(ctx, "userjob")
 	switch {
 	case err == nil && *fail:
 		fmt.Fprintln(os.Stderr, "userjob: the job succeeded although its function panics")
 		os.Exit(1)
 	case err == nil:
+		fmt.Printf("userjob: %s with greeting %q, %d vertices\n", res.Status, hello, len(res.Vertices))
 	case errors.Is(err, client.ErrJobFailed):
 		fmt.Fprintln(os.Stderr, "userjob: job failed:", err)
 		os.Exit(3)
@@ -211,6 +212,9 @@ func TestIntegrationJobInOwnModule(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 		}
+		if want := `userjob: FINISHED with greeting "hola"`; !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q (the client.Result the job read):\n%s", want, r.stdout)
+		}
 		if got, want := readOutput(t, out), userJobSums("hola", events, keys); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("sums differ:\n got %v\nwant %v", got, want)
 		}
@@ -233,6 +237,9 @@ func TestIntegrationJobInOwnModule(t *testing.T) {
 			"-D", "userjob.greeting=servus", job, "--events", fmt.Sprint(events), "--keys", fmt.Sprint(keys), "--output", out)
 		if r.code != 0 || !strings.Contains(r.stdout, "Submitted application") || !strings.Contains(r.stdout, "FINISHED") {
 			t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+		}
+		if want := `userjob: FINISHED with greeting "servus"`; !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q (the client.Result the job read):\n%s", want, r.stdout)
 		}
 		if got, want := readOutput(t, out), userJobSums("servus", events, keys); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("sums differ:\n got %v\nwant %v", got, want)
