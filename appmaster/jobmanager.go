@@ -2,13 +2,10 @@ package appmaster
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -34,8 +31,9 @@ type Options struct {
 	HeartbeatInterval time.Duration // default 1s
 	HeartbeatTimeout  time.Duration // default 30s
 	SlotTimeout       time.Duration // how long a job waits for slots; default 60s
-	// Services registers more gRPC services on the JobManager's server.
-	Services func(*grpc.Server)
+	// Services registers more gRPC services on the JobManager's server
+	// (a Dispatcher of jm's jobs, for one).
+	Services func(jm *JobManager, s *grpc.Server)
 }
 
 // JobManager schedules jobs onto the slots of registered TaskManagers and
@@ -99,7 +97,7 @@ func New(opts Options) (*JobManager, error) {
 	jm.server = grpc.NewServer(rpc.ServerOptions(opts.Secret)...)
 	floepb.RegisterJobManagerServer(jm.server, jmService{jm: jm})
 	if opts.Services != nil {
-		opts.Services(jm.server)
+		opts.Services(jm, jm.server)
 	}
 	return jm, nil
 }
@@ -235,13 +233,6 @@ func (jm *JobManager) Submit(g *jobgraph.JobGraph, opts SubmitOptions) (*JobHand
 	jm.log.Info().Str("job", id).Str("name", g.Name).Int("slots", e.exec.slotsNeeded()).Msg("job submitted")
 	jm.trySchedule()
 	return &JobHandle{jm: jm, id: id, entry: e}, nil
-}
-
-// NewJobID returns a fresh job id (32 hex digits, as Flink's).
-func NewJobID() string {
-	b := make([]byte, 16)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 func (jm *JobManager) freeSlots() []slot {
@@ -403,21 +394,15 @@ func (jm *JobManager) RemoveTaskManager(resourceID string) {
 	}
 }
 
-// Cancel cancels the job with id (or a unique prefix of at least 8 characters).
+// Cancel cancels the job with id (or a unique prefix: ResolveJobID).
 func (jm *JobManager) Cancel(id string) error {
-	jm.mu.Lock()
-	defer jm.mu.Unlock()
-	for jid, e := range jm.jobs {
-		if jid == id || (len(id) >= 8 && strings.HasPrefix(jid, id)) {
-			jm.apply(e, e.exec.cancel(time.Now()))
-			return nil
-		}
+	h, err := jm.Job(id)
+	if err != nil {
+		return err
 	}
-	return fmt.Errorf("%w: %s", ErrNoSuchJob, id)
+	h.Cancel()
+	return nil
 }
-
-// ErrNoSuchJob is returned for unknown job ids.
-var ErrNoSuchJob = errors.New("no such job")
 
 func (jm *JobManager) tmByAddr(addr string) *tmInfo {
 	for _, tm := range jm.tms {
@@ -555,16 +540,25 @@ func (s jmService) UpdateTaskState(_ context.Context, u *floepb.TaskStateUpdate)
 	return &floepb.Ack{}, nil
 }
 
-// Job returns the handle of a job (id or a unique prefix of 8+ characters).
-func (jm *JobManager) Job(id string) (*JobHandle, bool) {
+// Job returns the handle of a job: id, or a unique prefix of it
+// (ResolveJobID, whose errors it returns).
+func (jm *JobManager) Job(id string) (*JobHandle, error) {
 	jm.mu.Lock()
 	defer jm.mu.Unlock()
-	for jid, e := range jm.jobs {
-		if jid == id || (len(id) >= 8 && strings.HasPrefix(jid, id)) {
-			return &JobHandle{jm: jm, id: jid, entry: e}, true
-		}
+	jid, err := ResolveJobID(id, jm.jobIDs())
+	if err != nil {
+		return nil, err
 	}
-	return nil, false
+	return &JobHandle{jm: jm, id: jid, entry: jm.jobs[jid]}, nil
+}
+
+// jobIDs returns the ids of every job. Call with mu held.
+func (jm *JobManager) jobIDs() []string {
+	ids := make([]string, 0, len(jm.jobs))
+	for id := range jm.jobs {
+		ids = append(ids, id)
+	}
+	return ids
 }
 
 // Status returns a job's current state and details.
