@@ -48,9 +48,20 @@ type JobManager struct {
 	tms  map[string]*tmInfo
 	jobs map[string]*jobEntry
 	seq  int
-	// async RPCs in flight, so Run can wait for them
-	inflight sync.WaitGroup
+	// RPCs run outside mu: tracked in inflight (Add with mu held) so Run
+	// waits for them, and under rpcCtx, which stop ends. Once stopped is
+	// set, no more are started.
+	inflight   sync.WaitGroup
+	rpcCtx     context.Context
+	cancelRPCs context.CancelFunc
+	stopped    bool
 }
+
+// stopGrace is how long RPCs may go on once Run's context has ended: the
+// TaskManagers' Shutdown and the cancellations stop sends, and whatever was in
+// flight. Then every RPC is cancelled, so that a hung TaskManager cannot keep
+// Run for its calls' own timeouts.
+const stopGrace = 2 * time.Second
 
 type tmInfo struct {
 	id, resourceID, addr string
@@ -94,6 +105,7 @@ func New(opts Options) (*JobManager, error) {
 		return nil, fmt.Errorf("jobmanager: listen on %s: %w", opts.Listen, err)
 	}
 	jm := &JobManager{opts: opts, log: opts.Log, lis: lis, tms: map[string]*tmInfo{}, jobs: map[string]*jobEntry{}}
+	jm.rpcCtx, jm.cancelRPCs = context.WithCancel(context.Background())
 	jm.server = grpc.NewServer(rpc.ServerOptions(opts.Secret)...)
 	floepb.RegisterJobManagerServer(jm.server, jmService{jm: jm})
 	if opts.Services != nil {
@@ -105,7 +117,9 @@ func New(opts Options) (*JobManager, error) {
 // Address is the JobManager's gRPC address.
 func (jm *JobManager) Address() string { return jm.lis.Addr().String() }
 
-// Run serves until ctx ends, then asks every TaskManager to shut down.
+// Run serves until ctx ends, then asks every TaskManager to shut down. The
+// RPCs the JobManager makes end with it: within stopGrace of ctx's end they
+// are cancelled, and Run returns once every one has.
 func (jm *JobManager) Run(ctx context.Context) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- jm.server.Serve(jm.lis) }()
@@ -131,10 +145,13 @@ func (jm *JobManager) Run(ctx context.Context) error {
 }
 
 func (jm *JobManager) stop() {
+	grace := time.AfterFunc(stopGrace, jm.cancelRPCs)
+	defer grace.Stop()
 	jm.mu.Lock()
 	for _, e := range jm.jobs {
 		jm.apply(e, e.exec.cancel(time.Now()))
 	}
+	jm.stopped = true
 	tms := make([]*tmInfo, 0, len(jm.tms))
 	for _, tm := range jm.tms {
 		tms = append(tms, tm)
@@ -142,16 +159,15 @@ func (jm *JobManager) stop() {
 	jm.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, tm := range tms {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(jm.rpcCtx, stopGrace)
 			defer cancel()
 			tm.client.Shutdown(ctx, &floepb.ShutdownRequest{Reason: "jobmanager stopping"})
-		}()
+		})
 	}
 	wg.Wait()
-	jm.inflight.Wait()
+	jm.inflight.Wait() // each ends by itself or when the grace runs out
+	jm.cancelRPCs()
 	// Let RPCs in progress answer (a "stop the session" call is one of
 	// them), then close whatever is left.
 	stopped := make(chan struct{})
@@ -165,6 +181,22 @@ func (jm *JobManager) stop() {
 	for _, tm := range tms {
 		tm.conn.Close()
 	}
+}
+
+// goRPC runs fn in a goroutine that Run waits for, with a context that ends
+// after timeout or when the JobManager stops. Once it has stopped, fn does
+// not run. Call with mu held.
+func (jm *JobManager) goRPC(timeout time.Duration, fn func(ctx context.Context)) {
+	if jm.stopped {
+		return
+	}
+	jm.inflight.Add(1)
+	go func() {
+		defer jm.inflight.Done()
+		ctx, cancel := context.WithTimeout(jm.rpcCtx, timeout)
+		defer cancel()
+		fn(ctx)
+	}()
 }
 
 // tick expires TaskManagers without heartbeats and jobs without slots.
@@ -200,7 +232,15 @@ func (jm *JobManager) removeTM(id, reason string, now time.Time) {
 	for _, e := range jm.jobs {
 		jm.apply(e, e.exec.onTaskManagerLost(id, reason, now))
 	}
-	go tm.conn.Close()
+	if jm.stopped {
+		tm.conn.Close()
+		return
+	}
+	jm.inflight.Add(1)
+	go func() {
+		defer jm.inflight.Done()
+		tm.conn.Close()
+	}()
 }
 
 // SubmitOptions are per job.
@@ -301,11 +341,7 @@ func (jm *JobManager) apply(e *jobEntry, acts []action) {
 		if tm == nil {
 			continue
 		}
-		jm.inflight.Add(1)
-		go func() {
-			defer jm.inflight.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
+		jm.goRPC(10*time.Second, func(ctx context.Context) {
 			var err error
 			ref := a.cancel
 			if a.deploy != nil {
@@ -318,7 +354,7 @@ func (jm *JobManager) apply(e *jobEntry, acts []action) {
 				jm.taskState(&floepb.TaskStateUpdate{Task: ref, State: floepb.TaskState_FAILED,
 					Error: fmt.Sprintf("deploy to TaskManager %s: %s", tm.resourceID, status.Convert(err).Message())})
 			}
-		}()
+		})
 	}
 	if cp := e.checkpoints; cp != nil {
 		switch {
