@@ -1,7 +1,10 @@
 package appmaster
 
 import (
+	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -58,5 +61,47 @@ func TestResolveJobIDAmbiguousIsStable(t *testing.T) {
 	_, e2 := ResolveJobID("abcdefgh", []string{b, a})
 	if e1 == nil || e2 == nil || e1.Error() != e2.Error() {
 		t.Fatalf("errors differ with the order of the ids: %v / %v", e1, e2)
+	}
+}
+
+// The REST interface resolves ids the same way: a unique prefix finds the
+// job, an ambiguous one is a bad request naming the candidates.
+func TestRESTResolvesIDs(t *testing.T) {
+	a, b := "abcdef0100000000", "abcdef0200000000"
+	srv := httptest.NewServer(idleJobManager(a, b).Handler())
+	defer srv.Close()
+	for _, tc := range []struct {
+		id, want string
+		code     int
+	}{
+		{id: "abcdef02", want: b, code: http.StatusOK},
+		{id: "abcdef0", want: "too short", code: http.StatusBadRequest},
+		{id: "abcdef00", want: "abcdef00", code: http.StatusNotFound},
+	} {
+		resp, err := srv.Client().Get(srv.URL + "/jobs/" + tc.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			ID     string   `json:"jid"`
+			Errors []string `json:"errors"`
+		}
+		json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if got := body.ID + strings.Join(body.Errors, ";"); resp.StatusCode != tc.code || !strings.Contains(got, tc.want) {
+			t.Errorf("/jobs/%s: %d %q; want %d with %q", tc.id, resp.StatusCode, got, tc.code, tc.want)
+		}
+	}
+	srv2 := httptest.NewServer(idleJobManager(a, "abcdef01ffffffff").Handler())
+	defer srv2.Close()
+	resp, err := srv2.Client().Get(srv2.URL + "/jobs/abcdef01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body struct{ Errors []string }
+	json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	if msg := strings.Join(body.Errors, ";"); resp.StatusCode != http.StatusBadRequest || !strings.Contains(msg, a) || !strings.Contains(msg, "abcdef01ffffffff") {
+		t.Fatalf("ambiguous prefix: %d %q", resp.StatusCode, msg)
 	}
 }

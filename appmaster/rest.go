@@ -132,7 +132,9 @@ func (jm *JobManager) Overview() Overview {
 	return o
 }
 
-// Version is reported at /overview; the binary sets it at start-up.
+// Version is the floe build this binary is: the JobManager reports it at
+// /overview and `floe version` prints it. The linker sets it (the Makefile's
+// -ldflags "-X floe/appmaster.Version=..."); a plain go build says "dev".
 var Version = "dev"
 
 // Handler serves the REST interface.
