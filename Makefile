@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 BIN := bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X main.version=$(VERSION)
+LDFLAGS := -X floe/appmaster.Version=$(VERSION)
 # The packages that start goroutines; `make test` runs them under the race detector too.
 RACE_PKGS := ./appmaster/... ./container/... ./datastream/... ./checkpoint/... ./client/... ./internal/state/... ./internal/submit/... ./internal/rpc/... ./internal/codec/... ./internal/hadoop/... ./internal/nexmark/...
 

@@ -167,15 +167,10 @@ func (jm *JobManager) notifyTasks(e *jobEntry, id int64, complete bool, tasks []
 	}
 }
 
-// async runs an RPC outside the lock, tracked so Run can wait for it.
+// async runs an RPC outside the lock, tracked so Run can wait for it and
+// cancelled when the JobManager stops (goRPC). Call with jm.mu held.
 func (jm *JobManager) async(fn func(ctx context.Context)) {
-	jm.inflight.Add(1)
-	go func() {
-		defer jm.inflight.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		fn(ctx)
-	}()
+	jm.goRPC(30*time.Second, fn)
 }
 
 // serialCalls runs RPCs to one TaskManager one after another, in the order
@@ -189,8 +184,13 @@ type serialCalls struct {
 }
 
 // ordered queues fn on q. A goroutine, tracked like async's, drains the
-// queue and exits when it is empty, so an idle TaskManager holds none.
+// queue and exits when it is empty, so an idle TaskManager holds none. Each
+// call's context ends when the JobManager stops; once it has, fn is not
+// queued. Call with jm.mu held.
 func (jm *JobManager) ordered(q *serialCalls, fn func(ctx context.Context)) {
+	if jm.stopped {
+		return
+	}
 	q.mu.Lock()
 	q.queue = append(q.queue, fn)
 	if q.running {
@@ -213,7 +213,7 @@ func (jm *JobManager) ordered(q *serialCalls, fn func(ctx context.Context)) {
 			q.queue[0] = nil
 			q.queue = q.queue[1:]
 			q.mu.Unlock()
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			ctx, cancel := context.WithTimeout(jm.rpcCtx, 30*time.Second)
 			next(ctx)
 			cancel()
 		}
@@ -252,7 +252,7 @@ func (jm *JobManager) restorePlan(e *jobEntry) (map[int][]string, int64, error) 
 	if cp == nil {
 		return nil, 0, nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(jm.rpcCtx, time.Minute)
 	defer cancel()
 	var m *checkpoint.Metadata
 	var dirURI string

@@ -12,7 +12,7 @@ import (
 // even when each call takes a different time and callers queue from many
 // goroutines in a known order; the draining goroutine exits when idle.
 func TestOrderedCallsKeepOrder(t *testing.T) {
-	jm := &JobManager{}
+	jm := &JobManager{rpcCtx: context.Background()}
 	var q serialCalls
 	var mu sync.Mutex
 	var got []int

@@ -142,7 +142,7 @@ func TestRESTJobs(t *testing.T) {
 	var o Overview
 	json.NewDecoder(resp.Body).Decode(&o)
 	resp.Body.Close()
-	if o.JobsRunning != 1 {
-		t.Fatalf("overview %+v", o)
+	if o.JobsRunning != 1 || o.FloeVersion != Version {
+		t.Fatalf("overview %+v (version %q)", o, Version)
 	}
 }

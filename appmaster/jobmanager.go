@@ -2,13 +2,10 @@ package appmaster
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -34,8 +31,9 @@ type Options struct {
 	HeartbeatInterval time.Duration // default 1s
 	HeartbeatTimeout  time.Duration // default 30s
 	SlotTimeout       time.Duration // how long a job waits for slots; default 60s
-	// Services registers more gRPC services on the JobManager's server.
-	Services func(*grpc.Server)
+	// Services registers more gRPC services on the JobManager's server
+	// (a Dispatcher of jm's jobs, for one).
+	Services func(jm *JobManager, s *grpc.Server)
 }
 
 // JobManager schedules jobs onto the slots of registered TaskManagers and
@@ -50,9 +48,20 @@ type JobManager struct {
 	tms  map[string]*tmInfo
 	jobs map[string]*jobEntry
 	seq  int
-	// async RPCs in flight, so Run can wait for them
-	inflight sync.WaitGroup
+	// RPCs run outside mu: tracked in inflight (Add with mu held) so Run
+	// waits for them, and under rpcCtx, which stop ends. Once stopped is
+	// set, no more are started.
+	inflight   sync.WaitGroup
+	rpcCtx     context.Context
+	cancelRPCs context.CancelFunc
+	stopped    bool
 }
+
+// stopGrace is how long RPCs may go on once Run's context has ended: the
+// TaskManagers' Shutdown and the cancellations stop sends, and whatever was in
+// flight. Then every RPC is cancelled, so that a hung TaskManager cannot keep
+// Run for its calls' own timeouts.
+const stopGrace = 2 * time.Second
 
 type tmInfo struct {
 	id, resourceID, addr string
@@ -96,10 +105,11 @@ func New(opts Options) (*JobManager, error) {
 		return nil, fmt.Errorf("jobmanager: listen on %s: %w", opts.Listen, err)
 	}
 	jm := &JobManager{opts: opts, log: opts.Log, lis: lis, tms: map[string]*tmInfo{}, jobs: map[string]*jobEntry{}}
+	jm.rpcCtx, jm.cancelRPCs = context.WithCancel(context.Background())
 	jm.server = grpc.NewServer(rpc.ServerOptions(opts.Secret)...)
 	floepb.RegisterJobManagerServer(jm.server, jmService{jm: jm})
 	if opts.Services != nil {
-		opts.Services(jm.server)
+		opts.Services(jm, jm.server)
 	}
 	return jm, nil
 }
@@ -107,7 +117,9 @@ func New(opts Options) (*JobManager, error) {
 // Address is the JobManager's gRPC address.
 func (jm *JobManager) Address() string { return jm.lis.Addr().String() }
 
-// Run serves until ctx ends, then asks every TaskManager to shut down.
+// Run serves until ctx ends, then asks every TaskManager to shut down. The
+// RPCs the JobManager makes end with it: within stopGrace of ctx's end they
+// are cancelled, and Run returns once every one has.
 func (jm *JobManager) Run(ctx context.Context) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- jm.server.Serve(jm.lis) }()
@@ -133,10 +145,13 @@ func (jm *JobManager) Run(ctx context.Context) error {
 }
 
 func (jm *JobManager) stop() {
+	grace := time.AfterFunc(stopGrace, jm.cancelRPCs)
+	defer grace.Stop()
 	jm.mu.Lock()
 	for _, e := range jm.jobs {
 		jm.apply(e, e.exec.cancel(time.Now()))
 	}
+	jm.stopped = true
 	tms := make([]*tmInfo, 0, len(jm.tms))
 	for _, tm := range jm.tms {
 		tms = append(tms, tm)
@@ -144,16 +159,15 @@ func (jm *JobManager) stop() {
 	jm.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, tm := range tms {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(jm.rpcCtx, stopGrace)
 			defer cancel()
 			tm.client.Shutdown(ctx, &floepb.ShutdownRequest{Reason: "jobmanager stopping"})
-		}()
+		})
 	}
 	wg.Wait()
-	jm.inflight.Wait()
+	jm.inflight.Wait() // each ends by itself or when the grace runs out
+	jm.cancelRPCs()
 	// Let RPCs in progress answer (a "stop the session" call is one of
 	// them), then close whatever is left.
 	stopped := make(chan struct{})
@@ -167,6 +181,22 @@ func (jm *JobManager) stop() {
 	for _, tm := range tms {
 		tm.conn.Close()
 	}
+}
+
+// goRPC runs fn in a goroutine that Run waits for, with a context that ends
+// after timeout or when the JobManager stops. Once it has stopped, fn does
+// not run. Call with mu held.
+func (jm *JobManager) goRPC(timeout time.Duration, fn func(ctx context.Context)) {
+	if jm.stopped {
+		return
+	}
+	jm.inflight.Add(1)
+	go func() {
+		defer jm.inflight.Done()
+		ctx, cancel := context.WithTimeout(jm.rpcCtx, timeout)
+		defer cancel()
+		fn(ctx)
+	}()
 }
 
 // tick expires TaskManagers without heartbeats and jobs without slots.
@@ -202,7 +232,15 @@ func (jm *JobManager) removeTM(id, reason string, now time.Time) {
 	for _, e := range jm.jobs {
 		jm.apply(e, e.exec.onTaskManagerLost(id, reason, now))
 	}
-	go tm.conn.Close()
+	if jm.stopped {
+		tm.conn.Close()
+		return
+	}
+	jm.inflight.Add(1)
+	go func() {
+		defer jm.inflight.Done()
+		tm.conn.Close()
+	}()
 }
 
 // SubmitOptions are per job.
@@ -235,13 +273,6 @@ func (jm *JobManager) Submit(g *jobgraph.JobGraph, opts SubmitOptions) (*JobHand
 	jm.log.Info().Str("job", id).Str("name", g.Name).Int("slots", e.exec.slotsNeeded()).Msg("job submitted")
 	jm.trySchedule()
 	return &JobHandle{jm: jm, id: id, entry: e}, nil
-}
-
-// NewJobID returns a fresh job id (32 hex digits, as Flink's).
-func NewJobID() string {
-	b := make([]byte, 16)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 func (jm *JobManager) freeSlots() []slot {
@@ -310,11 +341,7 @@ func (jm *JobManager) apply(e *jobEntry, acts []action) {
 		if tm == nil {
 			continue
 		}
-		jm.inflight.Add(1)
-		go func() {
-			defer jm.inflight.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
+		jm.goRPC(10*time.Second, func(ctx context.Context) {
 			var err error
 			ref := a.cancel
 			if a.deploy != nil {
@@ -327,7 +354,7 @@ func (jm *JobManager) apply(e *jobEntry, acts []action) {
 				jm.taskState(&floepb.TaskStateUpdate{Task: ref, State: floepb.TaskState_FAILED,
 					Error: fmt.Sprintf("deploy to TaskManager %s: %s", tm.resourceID, status.Convert(err).Message())})
 			}
-		}()
+		})
 	}
 	if cp := e.checkpoints; cp != nil {
 		switch {
@@ -403,21 +430,15 @@ func (jm *JobManager) RemoveTaskManager(resourceID string) {
 	}
 }
 
-// Cancel cancels the job with id (or a unique prefix of at least 8 characters).
+// Cancel cancels the job with id (or a unique prefix: ResolveJobID).
 func (jm *JobManager) Cancel(id string) error {
-	jm.mu.Lock()
-	defer jm.mu.Unlock()
-	for jid, e := range jm.jobs {
-		if jid == id || (len(id) >= 8 && strings.HasPrefix(jid, id)) {
-			jm.apply(e, e.exec.cancel(time.Now()))
-			return nil
-		}
+	h, err := jm.Job(id)
+	if err != nil {
+		return err
 	}
-	return fmt.Errorf("%w: %s", ErrNoSuchJob, id)
+	h.Cancel()
+	return nil
 }
-
-// ErrNoSuchJob is returned for unknown job ids.
-var ErrNoSuchJob = errors.New("no such job")
 
 func (jm *JobManager) tmByAddr(addr string) *tmInfo {
 	for _, tm := range jm.tms {
@@ -555,16 +576,25 @@ func (s jmService) UpdateTaskState(_ context.Context, u *floepb.TaskStateUpdate)
 	return &floepb.Ack{}, nil
 }
 
-// Job returns the handle of a job (id or a unique prefix of 8+ characters).
-func (jm *JobManager) Job(id string) (*JobHandle, bool) {
+// Job returns the handle of a job: id, or a unique prefix of it
+// (ResolveJobID, whose errors it returns).
+func (jm *JobManager) Job(id string) (*JobHandle, error) {
 	jm.mu.Lock()
 	defer jm.mu.Unlock()
-	for jid, e := range jm.jobs {
-		if jid == id || (len(id) >= 8 && strings.HasPrefix(jid, id)) {
-			return &JobHandle{jm: jm, id: jid, entry: e}, true
-		}
+	jid, err := ResolveJobID(id, jm.jobIDs())
+	if err != nil {
+		return nil, err
 	}
-	return nil, false
+	return &JobHandle{jm: jm, id: jid, entry: jm.jobs[jid]}, nil
+}
+
+// jobIDs returns the ids of every job. Call with mu held.
+func (jm *JobManager) jobIDs() []string {
+	ids := make([]string, 0, len(jm.jobs))
+	for id := range jm.jobs {
+		ids = append(ids, id)
+	}
+	return ids
 }
 
 // Status returns a job's current state and details.

@@ -2,9 +2,9 @@ package appmaster
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -132,7 +132,9 @@ func (jm *JobManager) Overview() Overview {
 	return o
 }
 
-// Version is reported at /overview; the binary sets it at start-up.
+// Version is the floe build this binary is: the JobManager reports it at
+// /overview and `floe version` prints it. The linker sets it (the Makefile's
+// -ldflags "-X floe/appmaster.Version=..."); a plain go build says "dev".
 var Version = "dev"
 
 // Handler serves the REST interface.
@@ -154,14 +156,15 @@ func (jm *JobManager) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]any{"jobs": jm.Jobs()})
 	})
 	mux.HandleFunc("GET /jobs/{id}", func(w http.ResponseWriter, r *http.Request) {
-		id := r.PathValue("id")
-		for _, j := range jm.Jobs() {
-			if j.ID == id || (len(id) >= 8 && strings.HasPrefix(j.ID, id)) {
-				writeJSON(w, http.StatusOK, j)
-				return
-			}
+		h, err := jm.Job(r.PathValue("id"))
+		switch {
+		case errors.Is(err, ErrNoSuchJob):
+			writeJSON(w, http.StatusNotFound, map[string]any{"errors": []string{err.Error()}})
+		case err != nil: // an ambiguous or too short prefix
+			writeJSON(w, http.StatusBadRequest, map[string]any{"errors": []string{err.Error()}})
+		default:
+			writeJSON(w, http.StatusOK, h.Status())
 		}
-		writeJSON(w, http.StatusNotFound, map[string]any{"errors": []string{"job " + id + " not found"}})
 	})
 	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {

@@ -47,8 +47,11 @@ func (s *supervisorInfo) free() int {
 
 // sessionMaster is a session's ApplicationMaster: a JobManager shared by the
 // jobs submitted to it, and the pool of TaskManager containers (supervisors).
+// It serves the Dispatcher service: the job-facing RPCs are the JobManager's
+// (appmaster.Dispatcher), told of the jobs the session has accepted; the
+// session adds submission, its supervisors and StopSession.
 type sessionMaster struct {
-	floepb.UnimplementedDispatcherServer
+	*appmaster.Dispatcher
 	log      zerolog.Logger
 	jm       *appmaster.JobManager
 	secret   string
@@ -64,10 +67,11 @@ type sessionMaster struct {
 	jobs        map[string]*sessionJob
 }
 
+// sessionJob is a job the session accepted. Until the JobManager has it, its
+// status is the session's own; the Dispatcher takes the JobManager's after.
 type sessionJob struct {
 	id      string
 	name    string
-	handle  *appmaster.JobHandle
 	reused  bool
 	status  string
 	failure string
@@ -92,7 +96,10 @@ func Run(ctx context.Context, log zerolog.Logger) error {
 	hbTimeout, _ := c.Duration(config.HeartbeatTimeout, 30*time.Second)
 	jm, err := appmaster.New(appmaster.Options{Listen: net.JoinHostPort(host, "0"), Secret: sm.secret, Log: log,
 		HeartbeatTimeout: hbTimeout, SlotTimeout: sm.slotWait,
-		Services: func(s *grpc.Server) { floepb.RegisterDispatcherServer(s, sm) }})
+		Services: func(jm *appmaster.JobManager, s *grpc.Server) {
+			sm.Dispatcher = appmaster.NewDispatcher(jm, appmaster.InScope("session"), appmaster.WithAccepted(sm.accepted))
+			floepb.RegisterDispatcherServer(s, sm)
+		}})
 	if err != nil {
 		return err
 	}
@@ -227,11 +234,13 @@ func (sm *sessionMaster) SubmitJob(ctx context.Context, req *floepb.SubmitJobReq
 func (sm *sessionMaster) runJob(ctx context.Context, sj *sessionJob, g *jobgraph.JobGraph, restart appmaster.RestartStrategy, req *floepb.SubmitJobRequest) {
 	need := g.SlotsNeeded()
 	placed, reused, err := sm.place(ctx, sj.id, need)
+	sm.mu.Lock()
 	sj.reused = reused
 	if err != nil {
-		sm.mu.Lock()
 		sj.status, sj.failure = string(appmaster.Failed), err.Error()
-		sm.mu.Unlock()
+	}
+	sm.mu.Unlock()
+	if err != nil {
 		return
 	}
 	defer sm.release(sj.id, placed)
@@ -242,9 +251,6 @@ func (sm *sessionMaster) runJob(ctx context.Context, sj *sessionJob, g *jobgraph
 		sm.mu.Unlock()
 		return
 	}
-	sm.mu.Lock()
-	sj.handle = h
-	sm.mu.Unlock()
 	for _, s := range placed {
 		_, err := s.client.StartTaskManager(ctx, &floepb.StartTaskManagerRequest{JobId: sj.id, Binary: req.GetBinary(),
 			Args: req.GetArgs(), ConfigJson: req.GetConfigJson(), Slots: int32(s.used[sj.id]), Jobmanager: sm.jm.Address()})
@@ -318,72 +324,16 @@ func (sm *sessionMaster) release(job string, placed []*supervisorInfo) {
 	sm.changed = make(chan struct{})
 }
 
-func (sm *sessionMaster) info(sj *sessionJob) *floepb.JobInfo {
-	ji := &floepb.JobInfo{JobId: sj.id, Name: sj.name, Status: sj.status, Failure: sj.failure,
-		StartTimeMs: sj.started.UnixMilli(), ReusedContainers: sj.reused}
-	if sj.handle != nil {
-		d := sj.handle.Status()
-		ji.Status, ji.Failure, ji.EndTimeMs = string(d.State), d.Failure, d.EndTime
-	}
-	return ji
-}
-
-func (sm *sessionMaster) find(id string) (*sessionJob, error) {
+// accepted returns the info of every job the session accepted, for its Dispatcher.
+func (sm *sessionMaster) accepted() []*floepb.JobInfo {
 	sm.mu.Lock()
 	defer sm.mu.Unlock()
-	for jid, sj := range sm.jobs {
-		if jid == id || (len(id) >= 8 && len(jid) >= len(id) && jid[:len(id)] == id) {
-			return sj, nil
-		}
-	}
-	return nil, status.Errorf(codes.NotFound, "no job %s in this session", id)
-}
-
-func (sm *sessionMaster) GetJob(_ context.Context, r *floepb.JobRef) (*floepb.JobInfo, error) {
-	sj, err := sm.find(r.GetJobId())
-	if err != nil {
-		return nil, err
-	}
-	sm.mu.Lock()
-	defer sm.mu.Unlock()
-	return sm.info(sj), nil
-}
-
-func (sm *sessionMaster) ListJobs(context.Context, *floepb.ListJobsRequest) (*floepb.ListJobsResponse, error) {
-	sm.mu.Lock()
-	defer sm.mu.Unlock()
-	resp := &floepb.ListJobsResponse{}
+	out := make([]*floepb.JobInfo, 0, len(sm.jobs))
 	for _, sj := range sm.jobs {
-		resp.Jobs = append(resp.Jobs, sm.info(sj))
+		out = append(out, &floepb.JobInfo{JobId: sj.id, Name: sj.name, Status: sj.status, Failure: sj.failure,
+			StartTimeMs: sj.started.UnixMilli(), ReusedContainers: sj.reused})
 	}
-	return resp, nil
-}
-
-func (sm *sessionMaster) CancelJob(ctx context.Context, r *floepb.JobRef) (*floepb.JobInfo, error) {
-	sj, err := sm.find(r.GetJobId())
-	if err != nil {
-		return nil, err
-	}
-	if err := sm.jm.Cancel(sj.id); err != nil {
-		return nil, status.Errorf(codes.NotFound, "%v", err)
-	}
-	return sm.GetJob(ctx, &floepb.JobRef{JobId: sj.id})
-}
-
-func (sm *sessionMaster) TriggerSavepoint(ctx context.Context, r *floepb.SavepointRequest) (*floepb.SavepointResponse, error) {
-	sj, err := sm.find(r.GetJobId())
-	if err != nil {
-		return nil, err
-	}
-	h, ok := sm.jm.Job(sj.id)
-	if !ok {
-		return nil, status.Errorf(codes.FailedPrecondition, "job %s is not running", sj.id)
-	}
-	path, err := h.TriggerSavepoint(ctx, r.GetDir(), r.GetStop())
-	if err != nil {
-		return nil, status.Errorf(codes.FailedPrecondition, "savepoint of %s: %v", sj.id, err)
-	}
-	return &floepb.SavepointResponse{Path: path}, nil
+	return out
 }
 
 func (sm *sessionMaster) StopSession(context.Context, *floepb.StopSessionRequest) (*floepb.StopSessionResponse, error) {

@@ -16,8 +16,6 @@ import (
 
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"floe/appmaster"
@@ -52,14 +50,14 @@ func runApplicationMaster(ctx context.Context, g *jobgraph.JobGraph, log zerolog
 	}
 	secret := os.Getenv(role.EnvSecret)
 	hbTimeout, _ := g.Config.Duration(config.HeartbeatTimeout, 30*time.Second)
-	disp := &jobDispatcher{}
 	jm, err := appmaster.New(appmaster.Options{Listen: net.JoinHostPort(host, "0"), Secret: secret, Log: log,
 		HeartbeatTimeout: hbTimeout, SlotTimeout: 5 * time.Minute,
-		Services: func(s *grpc.Server) { floepb.RegisterDispatcherServer(s, disp) }})
+		Services: func(jm *appmaster.JobManager, s *grpc.Server) {
+			floepb.RegisterDispatcherServer(s, appmaster.NewDispatcher(jm, appmaster.InScope("application")))
+		}})
 	if err != nil {
 		return err
 	}
-	disp.jm = jm
 	jmCtx, stopJM := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	defer func() {
@@ -351,63 +349,6 @@ func (d *ContainerDriver) Run(ctx context.Context) error {
 		case <-time.After(interval):
 		}
 	}
-}
-
-// jobDispatcher answers `floe list`, `floe cancel`, `floe savepoint` and
-// `floe stop` for the one job of a per-job application.
-type jobDispatcher struct {
-	floepb.UnimplementedDispatcherServer
-	jm *appmaster.JobManager
-}
-
-func (d *jobDispatcher) handle(id string) (*appmaster.JobHandle, error) {
-	h, ok := d.jm.Job(id)
-	if !ok {
-		return nil, status.Errorf(codes.NotFound, "no job %s in this application", id)
-	}
-	return h, nil
-}
-
-func jobInfo(j appmaster.JobDetails) *floepb.JobInfo {
-	return &floepb.JobInfo{JobId: j.ID, Name: j.Name, Status: string(j.State), Failure: j.Failure,
-		StartTimeMs: j.StartTime, EndTimeMs: j.EndTime}
-}
-
-func (d *jobDispatcher) GetJob(_ context.Context, r *floepb.JobRef) (*floepb.JobInfo, error) {
-	h, err := d.handle(r.GetJobId())
-	if err != nil {
-		return nil, err
-	}
-	return jobInfo(h.Status()), nil
-}
-
-func (d *jobDispatcher) ListJobs(context.Context, *floepb.ListJobsRequest) (*floepb.ListJobsResponse, error) {
-	resp := &floepb.ListJobsResponse{}
-	for _, j := range d.jm.Jobs() {
-		resp.Jobs = append(resp.Jobs, jobInfo(j))
-	}
-	return resp, nil
-}
-
-func (d *jobDispatcher) CancelJob(_ context.Context, r *floepb.JobRef) (*floepb.JobInfo, error) {
-	h, err := d.handle(r.GetJobId())
-	if err != nil {
-		return nil, err
-	}
-	h.Cancel()
-	return jobInfo(h.Status()), nil
-}
-
-func (d *jobDispatcher) TriggerSavepoint(ctx context.Context, r *floepb.SavepointRequest) (*floepb.SavepointResponse, error) {
-	h, err := d.handle(r.GetJobId())
-	if err != nil {
-		return nil, err
-	}
-	path, err := h.TriggerSavepoint(ctx, r.GetDir(), r.GetStop())
-	if err != nil {
-		return nil, status.Errorf(codes.FailedPrecondition, "savepoint: %v", err)
-	}
-	return &floepb.SavepointResponse{Path: path}, nil
 }
 
 // yarnLayout is the number of TaskManager containers a job needs and their slots.

@@ -21,13 +21,16 @@ import (
 
 var floeBin string
 
+// testVersion is the version floeBin is linked with, as the Makefile does.
+const testVersion = "v0.0.0-clitest"
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "floe-cli-test-")
 	if err != nil {
 		panic(err)
 	}
 	floeBin = filepath.Join(dir, "floe")
-	build := exec.Command("go", "build", "-o", floeBin, ".")
+	build := exec.Command("go", "build", "-ldflags", "-X floe/appmaster.Version="+testVersion, "-o", floeBin, ".")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build floe:", err)
@@ -313,7 +316,7 @@ func TestNexmarkCLI(t *testing.T) {
 }
 
 func TestVersionAndHelp(t *testing.T) {
-	if r := floe(t, nil, "version"); r.code != 0 || !strings.HasPrefix(r.stdout, "floe ") {
+	if r := floe(t, nil, "version"); r.code != 0 || !strings.HasPrefix(r.stdout, "floe "+testVersion+" ") {
 		t.Errorf("version: %d %q", r.code, r.stdout)
 	}
 	r := floe(t, nil, "run", "--help")

@@ -6,10 +6,9 @@ import (
 	"runtime/debug"
 
 	"github.com/urfave/cli/v2"
-)
 
-// version is set at link time (-ldflags "-X main.version=...").
-var version = "dev"
+	"floe/appmaster"
+)
 
 func versionCommand() *cli.Command {
 	return &cli.Command{
@@ -24,7 +23,7 @@ func versionCommand() *cli.Command {
 					}
 				}
 			}
-			fmt.Fprintf(c.App.Writer, "floe %s%s (%s, %s/%s)\n", version, rev, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			fmt.Fprintf(c.App.Writer, "floe %s%s (%s, %s/%s)\n", appmaster.Version, rev, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 			return nil
 		},
 	}

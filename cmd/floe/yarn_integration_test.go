@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +23,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"floe/appmaster"
 	"floe/internal/fsys"
 	"floe/internal/hadoop/conf"
 	"floe/internal/hadoop/hadooppb"
@@ -326,6 +328,7 @@ func TestIntegrationYarnSession(t *testing.T) {
 	}
 	app := appIDRe.FindString(r.stdout)
 	defer floe(t, env, "yarn-session", "stop", "-yid", app)
+	checkOverviewVersion(t, dir, app)
 
 	in := writeCorpus(t)
 	files, _ := filepath.Glob(filepath.Join(in, "*.txt"))
@@ -392,6 +395,36 @@ func TestIntegrationYarnSession(t *testing.T) {
 	rep, err := rm.WaitFor(ctx, appID, 300*time.Millisecond, func(r *hadooppb.ApplicationReportProto) bool { return yarn.Terminal(r.GetYarnApplicationState()) })
 	if err != nil || rep.GetFinalApplicationStatus() != hadooppb.FinalApplicationStatusProto_APP_SUCCEEDED {
 		t.Fatalf("session end: %v %v", err, rep.GetFinalApplicationStatus())
+	}
+}
+
+// checkOverviewVersion checks that the JobManager of app reports, at
+// /overview of its tracking URL, the version floeBin was linked with.
+func checkOverviewVersion(t *testing.T, dir, app string) {
+	t.Helper()
+	appID, err := yarn.ParseApplicationID(app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rep, err := rmClient(t, dir).Report(ctx, appID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := strings.TrimSuffix(rep.GetOriginalTrackingUrl(), "/") + "/overview"
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	var o appmaster.Overview
+	if err := json.NewDecoder(resp.Body).Decode(&o); err != nil {
+		t.Fatalf("%s: %v", url, err)
+	}
+	if o.FloeVersion != testVersion {
+		t.Fatalf("%s says floe-version %q, want %q (the binary's)", url, o.FloeVersion, testVersion)
 	}
 }
 
