@@ -17,8 +17,9 @@ build:
 run: build
 	$(BIN)/floe run -p 2 wordcount --input data/alice.txt
 
-# Every test: vet, unit tests, race tests, then integration tests against a
-# real YARN + HDFS minicluster that scripts/test starts and stops.
+# Every test: go.mod tidiness, vet, staticcheck, unit tests, race tests, then
+# integration tests against a real YARN + HDFS minicluster that scripts/test
+# starts and stops.
 test:
 	bash scripts/test
 
