@@ -5,7 +5,7 @@ BIN := bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X floe/appmaster.Version=$(VERSION)
 # The packages that start goroutines; `make test` runs them under the race detector too.
-RACE_PKGS := ./appmaster/... ./container/... ./datastream/... ./checkpoint/... ./client/... ./internal/state/... ./internal/submit/... ./internal/rpc/... ./internal/codec/... ./internal/hadoop/... ./internal/nexmark/...
+RACE_PKGS := ./appmaster/... ./container/... ./datastream/... ./checkpoint/... ./client/... ./internal/state/... ./internal/submit/... ./internal/jobbin/... ./internal/rpc/... ./internal/codec/... ./internal/hadoop/... ./internal/nexmark/...
 
 .PHONY: all build run test unit-test race-test integration-test bench bench-flink bench-yarn vet
 all: build
@@ -17,8 +17,9 @@ build:
 run: build
 	$(BIN)/floe run -p 2 wordcount --input data/alice.txt
 
-# Every test: vet, unit tests, race tests, then integration tests against a
-# real YARN + HDFS minicluster that scripts/test starts and stops.
+# Every test: go.mod tidiness, vet, staticcheck, unit tests, race tests, then
+# integration tests against a real YARN + HDFS minicluster that scripts/test
+# starts and stops.
 test:
 	bash scripts/test
 

@@ -1,9 +1,16 @@
-// Package appmaster is the JobManager: it schedules a job's tasks onto the
-// slots of the TaskManagers that register with it, follows them to the end
-// (restarts, checkpoints and savepoints included) and serves the REST
-// interface of the tracking URL. It runs in the ApplicationMaster on YARN
-// (appmaster/yarn for a per-job application, appmaster/session for a
-// session) and in the client process in local mode.
+// Package appmaster is the JobManager: the part of an ApplicationMaster that
+// does not depend on where it runs. It keeps the registry of TaskManagers and
+// their slots (registration, heartbeats, loss), schedules each job's subtasks
+// onto free slots, and drives every job through its execution state machine
+// (execution.go: Flink's job states, restarts by the job's restart strategy).
+// It coordinates checkpoints and savepoints with the state machine of package
+// checkpoint and stores their metadata, and answers the REST paths a YARN
+// user opens from the tracking URL (/overview, /jobs, /jobs/<id>).
+//
+// The JobManager serves gRPC (floepb's JobManager service) and runs until the
+// context given to Run ends. What hosts it is somewhere else: appmaster/yarn
+// for a per-job ApplicationMaster, appmaster/session for a yarn-session, and
+// the local run of internal/submit.
 //
 // The job state machines (execution, the checkpoint coordinator) do no I/O;
 // the JobManager carries out their actions, its RPCs to TaskManagers in

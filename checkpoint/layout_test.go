@@ -41,7 +41,7 @@ func TestJoinAndPaths(t *testing.T) {
 	if sp := NewSavepointDir("hdfs://nn/sp", "abcdef0123"); !regexp.MustCompile(`^hdfs://nn/sp/savepoint-abcdef-[0-9a-f]{12}$`).MatchString(sp) {
 		t.Errorf("NewSavepointDir: %s", sp)
 	}
-	if NewSavepointDir("/sp", "j") == NewSavepointDir("/sp", "j") {
+	if a, b := NewSavepointDir("/sp", "j"), NewSavepointDir("/sp", "j"); a == b {
 		t.Error("two savepoint directories alike")
 	}
 }

@@ -164,6 +164,7 @@ func TestUnsupportedTypes(t *testing.T) {
 	type withPtr struct{ P *int }
 	type withHidden struct {
 		A int
+		//lint:ignore U1000 only the codec's reflection sees b, and it must refuse it
 		b int
 	}
 	type deep struct{ In []struct{ F func() } }

@@ -74,7 +74,7 @@ func TestGeneratorDeterminism(t *testing.T) {
 	other.Seed = 1
 	differ := 0
 	for i := range int64(2000) {
-		if a.Event(i) != b.Event(i) || a.Event(i) != a.Event(i) {
+		if first, again := a.Event(i), a.Event(i); first != b.Event(i) || first != again {
 			t.Fatalf("event %d differs between equal configs", i)
 		}
 		if a.Event(i) != other.Event(i) {

@@ -146,8 +146,6 @@ func slim(bids datastream.Stream[nexmark.Bid]) datastream.Stream[slimBid] {
 		return slimBid{Auction: b.Auction, Bidder: b.Bidder, Price: b.Price, DateTime: b.DateTime}
 	}).Name("Project")
 }
-func auctionTime(a nexmark.Auction) time.Time { return time.UnixMilli(a.DateTime) }
-func personTime(p nexmark.Person) time.Time   { return time.UnixMilli(p.DateTime) }
 
 // Q1 converts every bid's price from dollars to euros.
 func Q1(bids datastream.Stream[nexmark.Bid]) datastream.Stream[nexmark.Q1Row] {
