@@ -21,9 +21,6 @@ import (
 	"floe/internal/rpc"
 )
 
-// config.InProcessOnly marks graphs whose sinks hand results to the client's memory.
-const InProcessOnly = "floe.internal.in-process-only"
-
 // localLayout decides how many TaskManagers a local run starts and their slots.
 func localLayout(g *jobgraph.JobGraph) (tms, slots int, err error) {
 	need := g.SlotsNeeded()
