@@ -28,6 +28,7 @@ import (
 	yarnrpc "floe/internal/hadoop/yarn"
 	"floe/internal/hdfsutil"
 	"floe/internal/jobgraph"
+	"floe/internal/mailbox"
 	"floe/internal/role"
 	"floe/internal/rpc/floepb"
 )
@@ -198,15 +199,12 @@ type ContainerDriver struct {
 	// pool), instead of the JobManager being told and a replacement asked for.
 	lost func(container, reason string)
 
-	mu  sync.Mutex
-	ops []func() // from other goroutines, run by the driver's goroutine
+	ops mailbox.Mailbox[func()] // from other goroutines, run by the driver's goroutine
 }
 
 // Request asks YARN for n more containers.
 func (d *ContainerDriver) Request(n int) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.ops = append(d.ops, func() {
+	d.ops.Post(func() {
 		for range n {
 			d.am.Alloc.Add(yarnrpc.ContainerRequest{Resource: d.res, Priority: 1})
 		}
@@ -215,9 +213,7 @@ func (d *ContainerDriver) Request(n int) {
 
 // Release gives a container back to YARN.
 func (d *ContainerDriver) Release(container string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.ops = append(d.ops, func() {
+	d.ops.Post(func() {
 		if id, err := yarnrpc.ParseContainerID(container); err == nil {
 			delete(d.live, container)
 			d.am.Alloc.Release(id)
@@ -290,13 +286,7 @@ func decodeResource(b64 string) (*hadooppb.LocalResourceProto, error) {
 func (d *ContainerDriver) Run(ctx context.Context) error {
 	interval := 200 * time.Millisecond
 	for {
-		d.mu.Lock()
-		ops := d.ops
-		d.ops = nil
-		d.mu.Unlock()
-		for _, op := range ops {
-			op()
-		}
+		mailbox.Drain(&d.ops)
 		u, err := d.am.Heartbeat(ctx, 0.5)
 		if err != nil {
 			if ctx.Err() != nil {
