@@ -178,7 +178,7 @@ func CleanStaging(c *conf.Conf, log zerolog.Logger) {
 		return
 	}
 	defer fs.Close()
-	if err := fs.RemoveAll(dir); err != nil {
+	if err := fs.RemoveAll(context.Background(), dir); err != nil {
 		log.Warn().Err(err).Str("dir", dir).Msg("cannot clean the staging directory")
 	}
 }
