@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"floe/checkpoint"
 	"floe/container/operator"
+	"floe/internal/mailbox"
 	"floe/internal/rpc/floepb"
 )
 
@@ -173,49 +173,27 @@ func (jm *JobManager) async(fn func(ctx context.Context)) {
 	jm.goRPC(30*time.Second, fn)
 }
 
-// serialCalls runs RPCs to one TaskManager one after another, in the order
-// they were queued. Checkpoint triggers must reach a source task in
-// increasing id order: a task that sees trigger n+1 before n declines n,
-// and a savepoint racing a periodic checkpoint would fail for nothing.
-type serialCalls struct {
-	mu      sync.Mutex
-	queue   []func(ctx context.Context)
-	running bool
-}
-
-// ordered queues fn on q. A goroutine, tracked like async's, drains the
-// queue and exits when it is empty, so an idle TaskManager holds none. Each
-// call's context ends when the JobManager stops; once it has, fn is not
-// queued. Call with jm.mu held.
-func (jm *JobManager) ordered(q *serialCalls, fn func(ctx context.Context)) {
-	if jm.stopped {
+// ordered queues fn on q, the RPCs to one TaskManager, which run one after
+// another in the order they were queued. Checkpoint triggers must reach a
+// source task in increasing id order: a task that sees trigger n+1 before n
+// declines n, and a savepoint racing a periodic checkpoint would fail for
+// nothing. The caller that finds q idle starts a goroutine, tracked like
+// async's, that drains q and exits when it is empty, so an idle TaskManager
+// holds none. Each call's context ends when the JobManager stops; once it
+// has, fn is not queued. Call with jm.mu held.
+func (jm *JobManager) ordered(q *mailbox.Mailbox[func(context.Context)], fn func(ctx context.Context)) {
+	if jm.stopped || !q.Post(fn) {
 		return
 	}
-	q.mu.Lock()
-	q.queue = append(q.queue, fn)
-	if q.running {
-		q.mu.Unlock()
-		return
-	}
-	q.running = true
-	q.mu.Unlock()
 	jm.inflight.Add(1)
 	go func() {
 		defer jm.inflight.Done()
-		for {
-			q.mu.Lock()
-			if len(q.queue) == 0 {
-				q.running = false
-				q.mu.Unlock()
-				return
+		for calls := q.Take(); len(calls) > 0; calls = q.Take() {
+			for _, call := range calls {
+				ctx, cancel := context.WithTimeout(jm.rpcCtx, 30*time.Second)
+				call(ctx)
+				cancel()
 			}
-			next := q.queue[0]
-			q.queue[0] = nil
-			q.queue = q.queue[1:]
-			q.mu.Unlock()
-			ctx, cancel := context.WithTimeout(jm.rpcCtx, 30*time.Second)
-			next(ctx)
-			cancel()
 		}
 	}()
 }

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"floe/internal/mailbox"
 )
 
 // Checkpoint RPCs to one TaskManager arrive in the order they were queued,
@@ -13,7 +15,7 @@ import (
 // goroutines in a known order; the draining goroutine exits when idle.
 func TestOrderedCallsKeepOrder(t *testing.T) {
 	jm := &JobManager{rpcCtx: context.Background()}
-	var q serialCalls
+	var q mailbox.Mailbox[func(context.Context)]
 	var mu sync.Mutex
 	var got []int
 	const n = 200
@@ -40,9 +42,10 @@ func TestOrderedCallsKeepOrder(t *testing.T) {
 			t.Fatalf("call %d ran at position %d: order %v", v, i, got[:i+1])
 		}
 	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.running || len(q.queue) != 0 {
-		t.Fatalf("queue not idle after the calls: running=%v len=%d", q.running, len(q.queue))
+	if calls := q.Take(); len(calls) != 0 {
+		t.Fatalf("%d calls left in the queue", len(calls))
+	}
+	if !q.Post(func(context.Context) {}) {
+		t.Fatal("queue not idle after the calls")
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"floe/checkpoint"
 	"floe/internal/jobgraph"
+	"floe/internal/mailbox"
 	"floe/internal/rpc"
 	"floe/internal/rpc/floepb"
 )
@@ -74,7 +75,7 @@ type tmInfo struct {
 	client               floepb.TaskManagerClient
 	conn                 *grpc.ClientConn
 	// checkpoint RPCs to this TaskManager, sent one at a time in order
-	calls serialCalls
+	calls mailbox.Mailbox[func(context.Context)]
 }
 
 type jobEntry struct {

@@ -208,7 +208,7 @@ func (c *Coordinator) Step(now time.Time, ev Event) []Action {
 		case c.stopping:
 			c.emit(SavepointDone{Ref: e.Ref, Err: ErrStopInProgress})
 		case e.Dir == "":
-			c.emit(SavepointDone{Ref: e.Ref, Err: fmt.Errorf("%w: no savepoint directory (give one or set %s)", ErrInvalidPath, KeySavepointDir)})
+			c.emit(SavepointDone{Ref: e.Ref, Err: fmt.Errorf("checkpoint: %w: no savepoint directory (give one or set %s)", ErrInvalidPath, KeySavepointDir)})
 		default:
 			c.stopping = e.Stop
 			c.trigger(now, KindSavepoint, e.Dir, e.Ref, e.Stop)

@@ -1,12 +1,18 @@
 package checkpoint
 
-import "errors"
+import (
+	"errors"
+
+	"floe/internal/fsys"
+)
 
 // Storage and metadata errors.
 var (
 	// ErrInvalidPath: a path is on another filesystem, escapes its
-	// checkpoint directory, or names a filesystem root to delete.
-	ErrInvalidPath = errors.New("checkpoint: invalid path")
+	// checkpoint directory, or names a filesystem root to delete. It is the
+	// filesystem's own error (FS reports it too), so its text carries no
+	// package name; checkpoint's errors add "checkpoint: " before it.
+	ErrInvalidPath = fsys.ErrInvalidPath
 	// ErrTooLarge: a file is larger than the reader allows.
 	ErrTooLarge = errors.New("checkpoint: file too large")
 	// ErrCorrupt: _metadata bytes are not a floe checkpoint (magic, length

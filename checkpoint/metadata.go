@@ -351,7 +351,7 @@ func validPath(p string) error {
 		return fmt.Errorf("state file without a path")
 	}
 	if !isAbs(p) && !validRelative(p) {
-		return fmt.Errorf("%w: %q leaves its checkpoint directory", ErrInvalidPath, p)
+		return fmt.Errorf("checkpoint: %w: %q leaves its checkpoint directory", ErrInvalidPath, p)
 	}
 	return nil
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 	"time"
 
 	"floe/checkpoint"
@@ -16,46 +15,18 @@ import (
 	"floe/internal/rpc/floepb"
 )
 
-// mailbox holds work for a task's goroutine from other goroutines
-// (checkpoint triggers and notifications), for tasks without a source loop.
-type mailbox struct {
-	mu     sync.Mutex
-	items  []func()
-	signal chan struct{}
-}
-
-func newMailbox() *mailbox { return &mailbox{signal: make(chan struct{}, 1)} }
-
-func (m *mailbox) post(fn func()) {
-	m.mu.Lock()
-	m.items = append(m.items, fn)
-	m.mu.Unlock()
-	select {
-	case m.signal <- struct{}{}:
-	default:
-	}
-}
-
-func (m *mailbox) drain() {
-	m.mu.Lock()
-	items := m.items
-	m.items = nil
-	m.mu.Unlock()
-	for _, fn := range items {
-		fn()
-	}
-}
-
-// post runs fn on the task's goroutine.
+// post runs fn on the task's goroutine: checkpoint triggers and notices
+// come this way. A source task's mail goes to its source loop; posting
+// under t.mu keeps mail that found no loop yet ahead of the drain that
+// starts one.
 func (t *task) post(fn func()) {
 	t.mu.Lock()
-	sc := t.sc
-	t.mu.Unlock()
-	if sc != nil {
-		sc.Post(fn)
+	defer t.mu.Unlock()
+	if t.sc != nil {
+		t.sc.Post(fn)
 		return
 	}
-	t.mail.post(fn)
+	t.mail.Post(fn)
 }
 
 // checkpointDir is where this task writes its files for checkpoint id.

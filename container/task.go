@@ -14,6 +14,7 @@ import (
 	"floe/container/network"
 	"floe/container/operator"
 	"floe/internal/jobgraph"
+	"floe/internal/mailbox"
 	"floe/internal/rpc/floepb"
 )
 
@@ -32,7 +33,7 @@ type task struct {
 	recordsIn  int64
 	recordsOut func() int64
 
-	mail    *mailbox
+	mail    mailbox.Mailbox[func()]
 	uploads sync.WaitGroup
 	mu      sync.Mutex
 	sc      *operator.SourceContext // source tasks: where mail goes
@@ -141,7 +142,7 @@ func (t *task) execute(ctx context.Context) (err error) {
 		t.mu.Lock()
 		t.sc = sc
 		t.mu.Unlock()
-		t.mail.drain() // anything posted before the source loop existed
+		mailbox.Drain(&t.mail) // anything posted before the source loop existed
 		t.tm.reportState(&floepb.TaskStateUpdate{Task: t.ref(), State: floepb.TaskState_RUNNING})
 		err := chain.Run(ctx, sc)
 		t.mu.Lock()
@@ -204,6 +205,7 @@ func (t *task) consume(ctx context.Context, chain operator.Task, bufferTimeout t
 		ch.watermark = math.MinInt64
 	}
 	var ready []delivery // released after an alignment, processed before new ones
+	mail := t.mail.Signal()
 	for remaining > 0 {
 		var d delivery
 		if len(ready) > 0 {
@@ -220,8 +222,8 @@ func (t *task) consume(ctx context.Context, chain operator.Task, bufferTimeout t
 			}
 			select {
 			case d = <-gate.queue:
-			case <-t.mail.signal:
-				t.mail.drain()
+			case <-mail:
+				mailbox.Drain(&t.mail)
 				continue
 			case <-tick:
 				chain.Tick()

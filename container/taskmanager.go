@@ -288,7 +288,7 @@ func (tm *TaskManager) deploy(dep *floepb.TaskDeployment) error {
 	}
 	ctx, cancel := context.WithCancel(tm.runCtx)
 	v := g.Vertices[ref.GetVertex()]
-	t := &task{tm: tm, dep: dep, vertex: v, graph: g, cancel: cancel, done: make(chan struct{}), mail: newMailbox(),
+	t := &task{tm: tm, dep: dep, vertex: v, graph: g, cancel: cancel, done: make(chan struct{}),
 		log: tm.log.With().Str("job", ref.GetJobId()).Str("task", v.Name).Int32("subtask", ref.GetSubtask()).Int32("attempt", ref.GetAttempt()).Logger()}
 	tm.tasks[k] = t
 	go func() {

@@ -2,6 +2,7 @@ package datastream
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -144,10 +145,10 @@ func fileSink[T any](s Stream[T], name, dir string, newPart func(io.WriteCloser)
 		if err != nil {
 			return nil, nil, err
 		}
-		if err := fsy.MkdirAll(root); err != nil {
+		if err := fsy.MkdirAll(context.Background(), root); err != nil {
 			return nil, nil, fmt.Errorf("output directory: %w", err)
 		}
-		ts := &textSink[T]{fsy: fsy, root: root, info: info, newPart: newPart}
+		ts := &textSink[T]{ctx: context.Background(), fsy: fsy, root: root, info: info, newPart: newPart}
 		return ts, ts.abandon, nil
 	})
 }
@@ -237,6 +238,9 @@ func (p *textPart[T]) abort() { p.f.Close() }
 
 // textSink is WriteText's two-phase-commit writer for one subtask.
 type textSink[T any] struct {
+	// ctx of the sink's filesystem calls: a sink's methods run on its task's
+	// goroutine without one, and a cancelled task abandons its part instead.
+	ctx     context.Context
 	fsy     fsys.FS
 	root    string
 	info    operator.TaskInfo
@@ -294,7 +298,7 @@ func (t *textSink[T]) write(v T) error {
 		return err
 	}
 	if t.part == nil {
-		f, err := t.fsy.Create(t.path(t.name("inprogress", t.seq)))
+		f, err := t.fsy.Create(t.ctx, t.path(t.name("inprogress", t.seq)))
 		if err != nil {
 			return fmt.Errorf("output file: %w", err)
 		}
@@ -329,7 +333,7 @@ func (t *textSink[T]) closePart(kind string) (string, error) {
 		return "", err
 	}
 	to := t.name(kind, t.seq)
-	if err := t.fsy.Rename(t.path(t.name("inprogress", t.seq)), t.path(to)); err != nil {
+	if err := t.fsy.Rename(t.ctx, t.path(t.name("inprogress", t.seq)), t.path(to)); err != nil {
 		return "", err
 	}
 	t.seq++
@@ -376,8 +380,8 @@ func (t *textSink[T]) publish(match func(pendingPart) bool) error {
 			keep = append(keep, p)
 			continue
 		}
-		if err := t.fsy.Rename(t.path(p.Pending), t.path(p.Final)); err != nil {
-			if _, serr := t.fsy.Stat(t.path(p.Final)); serr != nil { // not already published
+		if err := t.fsy.Rename(t.ctx, t.path(p.Pending), t.path(p.Final)); err != nil {
+			if _, serr := t.fsy.Stat(t.ctx, t.path(p.Final)); serr != nil { // not already published
 				return fmt.Errorf("publish %s: %w", p.Final, err)
 			}
 		}
@@ -416,13 +420,13 @@ func (t *textSink[T]) RestoreState(st operator.OperatorState) error {
 // cleanup removes this subtask's files written after the restored point:
 // hidden in-progress and pending files, and parts numbered from next on.
 func (t *textSink[T]) cleanup(next int) error {
-	ents, err := t.fsy.ReadDir(t.root)
+	ents, err := t.fsy.List(t.ctx, t.root)
 	if err != nil {
 		return err
 	}
 	prefix := fmt.Sprintf("part-%d-", t.info.Subtask)
 	for _, e := range ents {
-		name := strings.TrimPrefix(e.Name(), ".")
+		name := strings.TrimPrefix(e.Name, ".")
 		rest, ok := strings.CutPrefix(name, prefix)
 		if !ok {
 			continue
@@ -432,8 +436,8 @@ func (t *textSink[T]) cleanup(next int) error {
 		if err != nil {
 			continue
 		}
-		if strings.HasPrefix(e.Name(), ".") || n >= next {
-			if err := t.fsy.RemoveAll(t.path(e.Name())); err != nil {
+		if strings.HasPrefix(e.Name, ".") || n >= next {
+			if err := t.fsy.RemoveAll(t.ctx, t.path(e.Name)); err != nil {
 				return err
 			}
 		}
@@ -446,7 +450,7 @@ func (t *textSink[T]) cleanup(next int) error {
 func (t *textSink[T]) abandon() error {
 	if t.part != nil {
 		t.part.abort()
-		t.fsy.RemoveAll(t.path(t.name("inprogress", t.seq)))
+		t.fsy.RemoveAll(t.ctx, t.path(t.name("inprogress", t.seq)))
 		t.part = nil
 	}
 	return nil

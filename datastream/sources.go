@@ -223,7 +223,7 @@ const splitSize = 64 << 20
 // recursively) or a glob in the last element, local (plain or file://) or on
 // HDFS (hdfs://), to files in a stable order.
 func ExpandPaths(path string) ([]string, error) {
-	files, err := fsys.Glob(path)
+	files, err := fsys.Glob(context.Background(), path)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNoInput, err)
 	}
@@ -245,14 +245,14 @@ func ReadTextFile(env *Environment, path string) Stream[string] {
 			env.fail(fmt.Errorf("%w: %w", ErrNoInput, err))
 			continue
 		}
-		st, err := fsy.Stat(p)
+		st, err := fsy.Stat(context.Background(), p)
 		if err != nil {
 			env.fail(fmt.Errorf("%w: %w", ErrNoInput, err))
 			continue
 		}
-		for off := int64(0); off < st.Size() || off == 0; off += splitSize {
-			splits = append(splits, fileSplit{path: f, start: off, end: min(off+splitSize, st.Size())})
-			if st.Size() == 0 {
+		for off := int64(0); off < st.Size || off == 0; off += splitSize {
+			splits = append(splits, fileSplit{path: f, start: off, end: min(off+splitSize, st.Size)})
+			if st.Size == 0 {
 				break
 			}
 		}
@@ -327,7 +327,7 @@ func readSplitFrom(sc *operator.SourceContext, s fileSplit, from int64, advance 
 	if err != nil {
 		return false, fmt.Errorf("read %s: %w", s.path, err)
 	}
-	f, err := fsy.Open(p)
+	f, err := fsy.Open(sc.Context(), p)
 	if err != nil {
 		return false, fmt.Errorf("read %s: %w", s.path, err)
 	}

@@ -26,6 +26,7 @@ import (
 	yarnrpc "floe/internal/hadoop/yarn"
 	"floe/internal/hdfsutil"
 	"floe/internal/jobgraph"
+	"floe/internal/mailbox"
 	"floe/internal/role"
 	"floe/internal/rpc/floepb"
 )
@@ -175,7 +176,7 @@ func CleanStaging(c *conf.Conf, log zerolog.Logger) {
 		return
 	}
 	defer fs.Close()
-	if err := fs.RemoveAll(dir); err != nil {
+	if err := fs.RemoveAll(context.Background(), dir); err != nil {
 		log.Warn().Err(err).Str("dir", dir).Msg("cannot clean the staging directory")
 	}
 }
@@ -196,15 +197,12 @@ type ContainerDriver struct {
 	// pool), instead of the JobManager being told and a replacement asked for.
 	lost func(container, reason string)
 
-	mu  sync.Mutex
-	ops []func() // from other goroutines, run by the driver's goroutine
+	ops mailbox.Mailbox[func()] // from other goroutines, run by the driver's goroutine
 }
 
 // Request asks YARN for n more containers.
 func (d *ContainerDriver) Request(n int) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.ops = append(d.ops, func() {
+	d.ops.Post(func() {
 		for range n {
 			d.am.Alloc.Add(yarnrpc.ContainerRequest{Resource: d.res, Priority: 1})
 		}
@@ -213,9 +211,7 @@ func (d *ContainerDriver) Request(n int) {
 
 // Release gives a container back to YARN.
 func (d *ContainerDriver) Release(container string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.ops = append(d.ops, func() {
+	d.ops.Post(func() {
 		if id, err := yarnrpc.ParseContainerID(container); err == nil {
 			delete(d.live, container)
 			d.am.Alloc.Release(id)
@@ -288,13 +284,7 @@ func decodeResource(b64 string) (*hadooppb.LocalResourceProto, error) {
 func (d *ContainerDriver) Run(ctx context.Context) error {
 	interval := 200 * time.Millisecond
 	for {
-		d.mu.Lock()
-		ops := d.ops
-		d.ops = nil
-		d.mu.Unlock()
-		for _, op := range ops {
-			op()
-		}
+		mailbox.Drain(&d.ops)
 		u, err := d.am.Heartbeat(ctx, 0.5)
 		if err != nil {
 			if ctx.Err() != nil {

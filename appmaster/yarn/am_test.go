@@ -140,10 +140,7 @@ func TestYarnLayout(t *testing.T) {
 // drain runs the operations queued by Request and Release, as the driver's
 // goroutine does before each heartbeat.
 func drain(d *ContainerDriver) int {
-	d.mu.Lock()
-	ops := d.ops
-	d.ops = nil
-	d.mu.Unlock()
+	ops := d.ops.Take()
 	for _, op := range ops {
 		op()
 	}

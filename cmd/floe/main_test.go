@@ -90,16 +90,16 @@ func readOutput(t *testing.T, dir string) map[string]int64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ents, err := fsy.ReadDir(root)
+	ents, err := fsy.List(t.Context(), root)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), ".") || strings.HasPrefix(e.Name(), "_") {
-			t.Errorf("hidden file %s left in the output", e.Name())
+		if strings.HasPrefix(e.Name, ".") || strings.HasPrefix(e.Name, "_") {
+			t.Errorf("hidden file %s left in the output", e.Name)
 			continue
 		}
-		f, err := fsy.Open(fsy.Join(root, e.Name()))
+		f, err := fsy.Open(t.Context(), fsy.Join(root, e.Name))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -108,7 +108,7 @@ func readOutput(t *testing.T, dir string) map[string]int64 {
 			var w string
 			var n int64
 			if _, err := fmt.Sscanf(strings.Replace(sc.Text(), "\t", " ", 1), "%s %d", &w, &n); err != nil {
-				t.Fatalf("%s: bad line %q", e.Name(), sc.Text())
+				t.Fatalf("%s: bad line %q", e.Name, sc.Text())
 			}
 			if _, dup := got[w]; dup {
 				t.Fatalf("word %q appears twice", w)

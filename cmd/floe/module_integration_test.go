@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -164,7 +165,7 @@ func removeHDFS(t *testing.T, uri string) {
 		t.Error(err)
 		return
 	}
-	if err := fsy.RemoveAll(p); err != nil {
+	if err := fsy.RemoveAll(context.Background(), p); err != nil {
 		t.Errorf("remove %s: %v", uri, err)
 	}
 }

@@ -76,16 +76,16 @@ func toHDFS(t *testing.T, files []string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := fsy.MkdirAll(fsy.Join(root, "in")); err != nil {
+	if err := fsy.MkdirAll(t.Context(), fsy.Join(root, "in")); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { fsy.RemoveAll(root) })
+	t.Cleanup(func() { fsy.RemoveAll(context.Background(), root) })
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		w, err := fsy.Create(fsy.Join(root, "in", filepath.Base(f)))
+		w, err := fsy.Create(t.Context(), fsy.Join(root, "in", filepath.Base(f)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -494,17 +494,17 @@ func TestIntegrationExactlyOnceOnYarnWithHDFSCheckpoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ents, err := fsy.ReadDir(root)
+	ents, err := fsy.List(t.Context(), root)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]int{}
 	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), ".") {
-			t.Errorf("uncommitted file %s visible", e.Name())
+		if strings.HasPrefix(e.Name, ".") {
+			t.Errorf("uncommitted file %s visible", e.Name)
 			continue
 		}
-		f, err := fsy.Open(fsy.Join(root, e.Name()))
+		f, err := fsy.Open(t.Context(), fsy.Join(root, e.Name))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -582,20 +582,20 @@ func TestIntegrationPerJobSavepointAndStop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fsy.Stat(fsy.Join(p, "_metadata")); err != nil {
+	if _, err := fsy.Stat(t.Context(), fsy.Join(p, "_metadata")); err != nil {
 		t.Fatalf("savepoint %s has no _metadata: %v", sp, err)
 	}
 	// The first run's counts, then a new application from the savepoint.
 	counted := map[string]int{}
 	readCounts := func() {
 		out, root, _ := fsys.Resolve(base + "/out")
-		ents, _ := out.ReadDir(root)
+		ents, _ := out.List(t.Context(), root)
 		clear(counted)
 		for _, e := range ents {
-			if strings.HasPrefix(e.Name(), ".") {
+			if strings.HasPrefix(e.Name, ".") {
 				continue
 			}
-			f, _ := out.Open(out.Join(root, e.Name()))
+			f, _ := out.Open(t.Context(), out.Join(root, e.Name))
 			sc := bufio.NewScanner(f)
 			for sc.Scan() {
 				counted[sc.Text()]++
@@ -656,13 +656,13 @@ func TestIntegrationNexmarkOnYarn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ents, err := fsy.ReadDir(root)
+	ents, err := fsy.List(t.Context(), root)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got []nexmark.Q11Row
 	for _, e := range ents {
-		f, err := fsy.Open(fsy.Join(root, e.Name()))
+		f, err := fsy.Open(t.Context(), fsy.Join(root, e.Name))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -670,7 +670,7 @@ func TestIntegrationNexmarkOnYarn(t *testing.T) {
 		for sc.Scan() {
 			var row nexmark.Q11Row
 			if err := json.Unmarshal(sc.Bytes(), &row); err != nil {
-				t.Fatalf("%s: %q: %v", e.Name(), sc.Text(), err)
+				t.Fatalf("%s: %q: %v", e.Name, sc.Text(), err)
 			}
 			got = append(got, row)
 		}

@@ -2,7 +2,6 @@ package operator
 
 import (
 	"context"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -10,6 +9,7 @@ import (
 
 	"floe/config"
 	"floe/container/network"
+	"floe/internal/mailbox"
 )
 
 // TaskInfo describes the subtask a chain is built for.
@@ -58,23 +58,15 @@ type SourceContext struct {
 	flushDue atomic.Bool
 	flush    bool // flush on the tick, besides ticking
 	stopped  atomic.Bool
-	mailbox  atomic.Bool // something waits in mail
+	mail     mailbox.Mailbox[func()]
 	ctx      context.Context
 	task     Task
-
-	mu   sync.Mutex
-	mail []func()
 }
 
 // Post runs fn on the source's goroutine at its next Poll (between two
 // records): checkpoint barriers and checkpoint notifications come this way.
 // Safe for concurrent use.
-func (sc *SourceContext) Post(fn func()) {
-	sc.mu.Lock()
-	sc.mail = append(sc.mail, fn)
-	sc.mu.Unlock()
-	sc.mailbox.Store(true)
-}
+func (sc *SourceContext) Post(fn func()) { sc.mail.Post(fn) }
 
 // NewSourceContext returns a context whose flag is raised every interval
 // (interval <= 0: never) until ctx ends; call the returned stop when done.
@@ -117,15 +109,8 @@ func (sc *SourceContext) Poll() (stop bool) {
 			sc.task.Flush()
 		}
 	}
-	if sc.mailbox.Load() {
-		sc.mailbox.Store(false)
-		sc.mu.Lock()
-		mail := sc.mail
-		sc.mail = nil
-		sc.mu.Unlock()
-		for _, fn := range mail {
-			fn()
-		}
+	if sc.mail.Pending() {
+		mailbox.Drain(&sc.mail)
 	}
 	return sc.stopped.Load()
 }

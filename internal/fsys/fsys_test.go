@@ -1,6 +1,7 @@
 package fsys
 
 import (
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -24,7 +25,7 @@ func TestLocalGlob(t *testing.T) {
 		{filepath.Join(dir, "*.txt"), []string{"a.txt", "b.txt"}},
 		{"file://" + filepath.Join(dir, "c.log"), []string{"c.log"}},
 	} {
-		got, err := Glob(tc.uri)
+		got, err := Glob(context.Background(), tc.uri)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.uri, err)
 		}
@@ -32,7 +33,7 @@ func TestLocalGlob(t *testing.T) {
 		for _, g := range got {
 			names = append(names, filepath.Base(g))
 			f, p, _ := Resolve(g)
-			r, err := f.Open(p)
+			r, err := f.Open(context.Background(), p)
 			if err != nil {
 				t.Fatalf("open %s: %v", g, err)
 			}
@@ -46,10 +47,10 @@ func TestLocalGlob(t *testing.T) {
 			t.Errorf("%s: %v, want %v", tc.uri, names, tc.want)
 		}
 	}
-	if _, err := Glob(filepath.Join(dir, "missing")); !errors.Is(err, ErrNotExist) {
+	if _, err := Glob(context.Background(), filepath.Join(dir, "missing")); !errors.Is(err, ErrNotExist) {
 		t.Errorf("missing: %v", err)
 	}
-	if _, err := Glob(filepath.Join(dir, "*.csv")); !errors.Is(err, ErrNotExist) {
+	if _, err := Glob(context.Background(), filepath.Join(dir, "*.csv")); !errors.Is(err, ErrNotExist) {
 		t.Errorf("no match: %v", err)
 	}
 	if _, _, err := Resolve("s3://bucket/x"); err == nil {

@@ -1,7 +1,7 @@
-// Package hdfsutil connects to HDFS with the Hadoop client configuration
-// (through github.com/colinmarc/hdfs/v2) and stages files for YARN: it
-// uploads them and describes them as LocalResources whose size and
-// modification time are HDFS's own, as the NodeManager checks them.
+// Package hdfsutil stages files for YARN on top of fsys's HDFS filesystem:
+// it connects to fs.defaultFS, uploads files and describes them as
+// LocalResources whose size and modification time are HDFS's own, as the
+// NodeManager checks them.
 package hdfsutil
 
 import (
@@ -12,81 +12,42 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"path"
-	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/colinmarc/hdfs/v2"
 	"google.golang.org/protobuf/proto"
 
+	"floe/internal/fsys"
 	"floe/internal/hadoop/conf"
 	"floe/internal/hadoop/hadooppb"
 )
 
-// Sentinel errors.
-var (
-	// ErrNotHDFS means fs.defaultFS is not an hdfs:// URI.
-	ErrNotHDFS = errors.New("hdfsutil: fs.defaultFS is not hdfs")
-	// ErrNotFile means a path to stage is a directory.
-	ErrNotFile = errors.New("hdfsutil: not a regular file")
-)
+// ErrNotFile means a path to stage is a directory.
+var ErrNotFile = errors.New("hdfsutil: not a regular file")
 
-// FS is an HDFS client plus the filesystem URI its paths are relative to.
+// FS is the filesystem of fs.defaultFS (floe's one fsys.FS) plus the URI its
+// paths are relative to, for staging files for YARN. Close releases its
+// client.
 type FS struct {
-	*hdfs.Client
+	fsys.FS
 	// URI is fs.defaultFS, e.g. hdfs://namenode:8020.
-	URI *url.URL
+	URI    *url.URL
+	client *hdfs.Client
 }
 
-// Namenodes returns the NameNode RPC addresses the configuration names:
-// those of fs.defaultFS's nameservice when HA is configured for it, else
-// its host:port.
-func Namenodes(c *conf.Conf) (*url.URL, []string, error) {
-	u, err := url.Parse(c.DefaultFS())
-	if err != nil || u.Scheme != "hdfs" || u.Host == "" {
-		return nil, nil, fmt.Errorf("%q: %w", c.DefaultFS(), ErrNotHDFS)
-	}
-	ns := u.Hostname()
-	if ids := c.Strings("dfs.ha.namenodes." + ns); len(ids) > 0 {
-		var out []string
-		for _, id := range ids {
-			if a, ok := c.Get("dfs.namenode.rpc-address." + ns + "." + id); ok && a != "" {
-				out = append(out, a)
-			}
-		}
-		if len(out) > 0 {
-			return u, out, nil
-		}
-	}
-	host := u.Host
-	if u.Port() == "" {
-		host = net.JoinHostPort(host, "8020")
-	}
-	return u, []string{host}, nil
-}
-
-// Connect opens an HDFS client as user (SIMPLE authentication). Dialing
+// Connect opens fs.defaultFS as user (SIMPLE authentication). Dialing
 // NameNodes and DataNodes is bounded by dialTimeout.
 func Connect(c *conf.Conf, user string, dialTimeout time.Duration) (*FS, error) {
-	u, nns, err := Namenodes(c)
+	cl, u, err := fsys.ConnectHDFS(c, user, dialTimeout)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("hdfsutil: %w", err)
 	}
-	dial := (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext
-	cl, err := hdfs.NewClient(hdfs.ClientOptions{
-		Addresses:           nns,
-		User:                user,
-		UseDatanodeHostname: c.Bool("dfs.client.use.datanode.hostname", false),
-		NamenodeDialFunc:    dial,
-		DatanodeDialFunc:    dial,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("hdfsutil: connect to %s: %w", strings.Join(nns, ","), err)
-	}
-	return &FS{Client: cl, URI: u}, nil
+	return &FS{FS: fsys.HDFS(cl), URI: u, client: cl}, nil
 }
+
+// Close closes the HDFS client.
+func (fs *FS) Close() error { return fs.client.Close() }
 
 // Upload copies the local file to dst on HDFS (through a temporary name
 // and a rename, so readers never see a partial file), creating parent
@@ -97,42 +58,39 @@ func (fs *FS) Upload(ctx context.Context, local, dst string, vis hadooppb.LocalR
 		return nil, fmt.Errorf("hdfsutil: upload: %w", err)
 	}
 	defer src.Close()
-	if err := fs.MkdirAll(path.Dir(dst), 0o755); err != nil {
-		return nil, fmt.Errorf("hdfsutil: upload %s: mkdir %s: %w", local, path.Dir(dst), err)
-	}
 	tmp := dst + "._COPYING_." + strconv.FormatInt(time.Now().UnixNano(), 36)
-	w, err := fs.Create(tmp)
+	w, err := fs.Create(ctx, tmp) // parent directories made on the way
 	if err != nil {
-		return nil, fmt.Errorf("hdfsutil: upload %s: create %s: %w", local, tmp, err)
+		return nil, fmt.Errorf("hdfsutil: upload %s: %w", local, err)
 	}
 	_, err = io.Copy(w, ctxReader{ctx, src})
-	if cerr := CloseWriter(ctx, w); err == nil {
+	if cerr := w.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = fs.Rename(tmp, dst)
+		err = fs.Rename(ctx, tmp, dst)
 	}
 	if err != nil {
-		_ = fs.Remove(tmp)
+		_ = fs.RemoveAll(context.WithoutCancel(ctx), tmp)
 		return nil, fmt.Errorf("hdfsutil: upload %s to %s: %w", local, dst, err)
 	}
-	return fs.LocalResource(dst, hadooppb.LocalResourceTypeProto_FILE, vis)
+	return fs.LocalResource(ctx, dst, hadooppb.LocalResourceTypeProto_FILE, vis)
 }
 
 // LocalResource describes the HDFS file at p for YARN: its URL, and the
 // size and modification time (ms) from HDFS's file status.
-func (fs *FS) LocalResource(p string, typ hadooppb.LocalResourceTypeProto, vis hadooppb.LocalResourceVisibilityProto) (*hadooppb.LocalResourceProto, error) {
-	st, err := fs.Stat(p)
+func (fs *FS) LocalResource(ctx context.Context, p string, typ hadooppb.LocalResourceTypeProto, vis hadooppb.LocalResourceVisibilityProto) (*hadooppb.LocalResourceProto, error) {
+	st, err := fs.Stat(ctx, p)
 	if err != nil {
 		return nil, fmt.Errorf("hdfsutil: stat %s: %w", p, err)
 	}
-	if st.IsDir() && typ == hadooppb.LocalResourceTypeProto_FILE {
+	if st.IsDir && typ == hadooppb.LocalResourceTypeProto_FILE {
 		return nil, fmt.Errorf("hdfsutil: %s: %w", p, ErrNotFile)
 	}
 	return &hadooppb.LocalResourceProto{
 		Resource:   fs.URL(p),
-		Size:       proto.Int64(st.Size()),
-		Timestamp:  proto.Int64(st.ModTime().UnixMilli()),
+		Size:       proto.Int64(st.Size),
+		Timestamp:  proto.Int64(st.ModTime.UnixMilli()),
 		Type:       typ.Enum(),
 		Visibility: vis.Enum(),
 	}, nil
@@ -157,42 +115,19 @@ func PathOf(u *hadooppb.URLProto) string {
 }
 
 // Names returns the names in dir, sorted; a missing dir is empty.
-func (fs *FS) Names(dir string) ([]string, error) {
-	infos, err := fs.ReadDir(dir)
+func (fs *FS) Names(ctx context.Context, dir string) ([]string, error) {
+	infos, err := fs.List(ctx, dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("hdfsutil: list %s: %w", dir, err)
+		return nil, err
 	}
 	out := make([]string, 0, len(infos))
 	for _, fi := range infos {
-		out = append(out, fi.Name())
+		out = append(out, fi.Name)
 	}
-	sort.Strings(out)
 	return out, nil
-}
-
-// CloseWriter closes an HDFS file, retrying while the NameNode reports the
-// last block still replicating (as Hadoop's own client does, with backoff),
-// for at most about 20 seconds or until ctx ends.
-func CloseWriter(ctx context.Context, w *hdfs.FileWriter) error {
-	delay := 20 * time.Millisecond
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		err := w.Close()
-		if err == nil || !hdfs.IsErrReplicating(err) || time.Now().After(deadline) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("hdfsutil: close: %w (%w)", ctx.Err(), err)
-		case <-time.After(delay):
-		}
-		if delay < time.Second {
-			delay *= 2
-		}
-	}
 }
 
 type ctxReader struct {

@@ -44,7 +44,7 @@ func Fetch(ctx context.Context, ref *floepb.BinaryRef, dir string) (string, erro
 	if err != nil {
 		return "", err
 	}
-	in, err := fsy.Open(p)
+	in, err := fsy.Open(ctx, p)
 	if err != nil {
 		return "", fmt.Errorf("open %s: %w", ref.GetUri(), err)
 	}
@@ -162,17 +162,17 @@ func Upload(ctx context.Context, fs *hdfsutil.FS, user string, log zerolog.Logge
 		return nil, err
 	}
 	p := path.Join("/user", user, ".floe", "binaries", sum, role.BinaryName)
-	st, err := fs.Stat(p)
-	if err != nil || st.Size() == 0 {
+	st, err := fs.Stat(ctx, p)
+	if err != nil || st.Size == 0 {
 		if _, err := fs.Upload(ctx, exe, p, hadooppb.LocalResourceVisibilityProto_APPLICATION); err != nil {
 			return nil, fmt.Errorf("upload job binary: %w", err)
 		}
-		st, err = fs.Stat(p)
+		st, err = fs.Stat(ctx, p)
 		if err != nil {
 			return nil, err
 		}
 	} else {
 		log.Info().Str("path", p).Msg("reusing the uploaded job binary")
 	}
-	return &floepb.BinaryRef{Uri: fs.URI.String() + p, Sha256: sum, Size: st.Size()}, nil
+	return &floepb.BinaryRef{Uri: fs.URI.String() + p, Sha256: sum, Size: st.Size}, nil
 }

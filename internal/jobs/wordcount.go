@@ -118,16 +118,17 @@ func checkWritable(dir string) error {
 	if err != nil {
 		return err
 	}
-	if err := fsy.MkdirAll(p); err != nil {
+	ctx := context.Background() // before the job runs: nothing to cancel
+	if err := fsy.MkdirAll(ctx, p); err != nil {
 		return err
 	}
 	probe := fsy.Join(p, fmt.Sprintf(".floe-write-check-%d", os.Getpid()))
-	f, err := fsy.Create(probe)
+	f, err := fsy.Create(ctx, probe)
 	if err != nil {
 		return err
 	}
 	f.Close()
-	return fsy.RemoveAll(probe)
+	return fsy.RemoveAll(ctx, probe)
 }
 
 // ReadWordCounts reads the visible part files of a wordcount output directory.
@@ -142,7 +143,7 @@ func ReadWordCounts(dir string) ([]WordCount, error) {
 		if err != nil {
 			return nil, err
 		}
-		f, err := fsy.Open(p)
+		f, err := fsy.Open(context.Background(), p)
 		if err != nil {
 			return nil, err
 		}

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -241,10 +242,10 @@ func checkpointRestore(b *testing.B, src *Backend[string], dir string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := fsy.MkdirAll(root); err != nil {
+	if err := fsy.MkdirAll(b.Context(), root); err != nil {
 		b.Fatal(err)
 	}
-	defer fsy.RemoveAll(root)
+	defer fsy.RemoveAll(context.Background(), root)
 	path := fsy.Join(root, "state")
 	var snap, restore time.Duration
 	var size int64
@@ -254,7 +255,7 @@ func checkpointRestore(b *testing.B, src *Backend[string], dir string) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		w, err := fsy.Create(path)
+		w, err := fsy.Create(b.Context(), path)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -272,7 +273,7 @@ func checkpointRestore(b *testing.B, src *Backend[string], dir string) {
 		size = offsets[len(offsets)-1]
 
 		t1 := time.Now()
-		r, err := fsy.Open(path)
+		r, err := fsy.Open(b.Context(), path)
 		if err != nil {
 			b.Fatal(err)
 		}

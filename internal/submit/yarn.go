@@ -124,7 +124,7 @@ func (yc *yarnClient) run(ctx context.Context) (*client.Result, error) {
 	spec := yarn.AppSpec{Name: name, Queue: g.Config.String(config.YarnQueue, ""), Type: "FLOE", MaxAttempts: 1,
 		Tags: []string{"floe", "floe-job-" + jobID}, AMResource: yarn.Resource{MemoryMB: jmMB, VCores: 1}, AM: launch}
 	if err := yc.rm.Submit(sctx, spec.Proto(appID)); err != nil {
-		yc.fs.RemoveAll(staging)
+		yc.fs.RemoveAll(context.WithoutCancel(ctx), staging)
 		return nil, fmt.Errorf("yarn: submit: %w", err)
 	}
 	// Remember the application's secret for this user, so that floe list,
@@ -148,7 +148,7 @@ func (yc *yarnClient) stage(ctx context.Context, staging string) (yarn.Launch, e
 		return yarn.Launch{}, err
 	}
 	binPath := strings.TrimPrefix(ref.GetUri(), yc.fs.URI.String())
-	bin, err := yc.fs.LocalResource(binPath, hadooppb.LocalResourceTypeProto_FILE, hadooppb.LocalResourceVisibilityProto_APPLICATION)
+	bin, err := yc.fs.LocalResource(ctx, binPath, hadooppb.LocalResourceTypeProto_FILE, hadooppb.LocalResourceVisibilityProto_APPLICATION)
 	if err != nil {
 		return yarn.Launch{}, err
 	}

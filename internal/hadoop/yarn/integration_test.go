@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -84,12 +85,12 @@ func (cl *cluster) submit(t *testing.T, ctx context.Context, name, mode string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := cl.fs.Stat(path.Join(staging, "am"))
+	st, err := cl.fs.Stat(ctx, path.Join(staging, "am"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if amRes.GetSize() != st.Size() || amRes.GetTimestamp() != st.ModTime().UnixMilli() {
-		t.Fatalf("LocalResource %v does not match HDFS status %d %v", amRes, st.Size(), st.ModTime())
+	if amRes.GetSize() != st.Size || amRes.GetTimestamp() != st.ModTime.UnixMilli() {
+		t.Fatalf("LocalResource %v does not match HDFS status %d %v", amRes, st.Size, st.ModTime)
 	}
 	raw, err := proto.Marshal(workerRes)
 	if err != nil {
@@ -153,7 +154,7 @@ func TestIntegrationGoAMRunsTwoWorkers(t *testing.T) {
 		cl.dumpLogs(t, id)
 		t.Fatalf("%s ended %v/%v: %s", id, rep.GetYarnApplicationState(), rep.GetFinalApplicationStatus(), rep.GetDiagnostics())
 	}
-	names, err := cl.fs.Names(out)
+	names, err := cl.fs.Names(ctx, out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +167,12 @@ func TestIntegrationGoAMRunsTwoWorkers(t *testing.T) {
 		if err != nil || cid.Attempt.App != id {
 			t.Errorf("file %q is not named after a container of %s: %v", n, id, err)
 		}
-		b, err := cl.fs.ReadFile(path.Join(out, n))
+		var b []byte
+		r, err := cl.fs.Open(ctx, path.Join(out, n))
+		if err == nil {
+			b, err = io.ReadAll(r)
+			r.Close()
+		}
 		if err != nil || !strings.HasPrefix(string(b), "hello from "+n) {
 			t.Errorf("%s: %q %v", n, b, err)
 		}
@@ -185,7 +191,7 @@ func TestIntegrationGoAMRunsTwoWorkers(t *testing.T) {
 	if !found {
 		t.Errorf("%s not listed as floe-itest-workers/SUCCEEDED in %d applications", id, len(apps))
 	}
-	_ = cl.fs.RemoveAll(path.Dir(out))
+	_ = cl.fs.RemoveAll(context.Background(), path.Dir(out))
 }
 
 func TestIntegrationKill(t *testing.T) {
@@ -221,7 +227,7 @@ func TestIntegrationKill(t *testing.T) {
 	if done, err := cl.rm.Kill(ctx, id, ""); err != nil || !done {
 		t.Errorf("second kill: %v %v", done, err)
 	}
-	_ = cl.fs.RemoveAll(path.Dir(out))
+	_ = cl.fs.RemoveAll(context.Background(), path.Dir(out))
 	// An unknown application is a RemoteError naming the exception.
 	_, err = cl.rm.Report(ctx, yarn.ApplicationID{ClusterTimestamp: 1, ID: 1})
 	if !ipc.IsRemote(err, "ApplicationNotFoundException") {

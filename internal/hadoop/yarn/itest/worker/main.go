@@ -34,10 +34,8 @@ func run() error {
 	}
 	defer fs.Close()
 	out := os.Getenv(itest.EnvOut)
-	if err := fs.MkdirAll(out, 0o755); err != nil {
-		return err
-	}
-	w, err := fs.Create(path.Join(out, id))
+	ctx := context.Background()
+	w, err := fs.Create(ctx, path.Join(out, id)) // out made on the way
 	if err != nil {
 		return err
 	}
@@ -45,5 +43,5 @@ func run() error {
 		w.Close()
 		return err
 	}
-	return hdfsutil.CloseWriter(context.Background(), w)
+	return w.Close() // waits out replication
 }
