@@ -85,7 +85,7 @@ func (typed[T]) writer(sink network.ChannelSink, n int, l *link, info operator.T
 	var sel network.Selector[T]
 	switch l.part {
 	case jobgraph.Forward:
-		sel = network.Forward[T](info.Subtask)
+		sel = network.Forward[T]()
 	case jobgraph.Rebalance:
 		sel = network.RoundRobin[T](info.Subtask)
 	case jobgraph.Broadcast:
