@@ -164,19 +164,26 @@ func (e *execution) deployment(v *jobgraph.Vertex, i int) *floepb.TaskDeployment
 	}
 	for _, in := range v.Inputs {
 		gate := &floepb.InputGateDescriptor{Input: int32(in.Input)}
-		producers := e.subtasks[in.Source]
+		producers, sub := e.subtasks[in.Source], int32(i)
 		if in.Partitioning == jobgraph.Forward {
-			producers = producers[i : i+1]
+			producers, sub = producers[i:i+1], 0
 		}
 		for _, p := range producers {
 			gate.Channels = append(gate.Channels, &floepb.InputChannelDescriptor{
-				Address: p.slot.addr, Producer: e.ref(p), Edge: int32(in.Index), Subpartition: int32(i)})
+				Address: p.slot.addr, Producer: e.ref(p), Edge: int32(in.Index), Subpartition: sub})
 		}
 		d.Inputs = append(d.Inputs, gate)
 	}
 	for _, out := range v.Outputs {
-		d.Outputs = append(d.Outputs, &floepb.OutputDescriptor{Edge: int32(out.Index),
-			Subpartitions: int32(e.graph.Vertices[out.Target].Parallelism)})
+		// A partition has a subpartition per consumer that reads it: a
+		// forward edge's only its own consumer's. (A subpartition nobody
+		// reads fills with the events every subpartition gets, and then
+		// blocks its producer for good.)
+		n := e.graph.Vertices[out.Target].Parallelism
+		if out.Partitioning == jobgraph.Forward {
+			n = 1
+		}
+		d.Outputs = append(d.Outputs, &floepb.OutputDescriptor{Edge: int32(out.Index), Subpartitions: int32(n)})
 	}
 	return d
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"floe/checkpoint"
-	"floe/config"
 	"floe/container/operator"
 	"floe/internal/rpc/floepb"
 )
@@ -208,75 +207,4 @@ func readKeyGroups(ctx context.Context, h checkpoint.KeyedHandle) ([][]byte, err
 		out[g-h.Start] = data[off : off+n]
 	}
 	return out, nil
-}
-
-// aligner tracks barriers per input channel for one task. With exactly-once,
-// a channel that delivered barrier n is held (its messages wait, its credits
-// are not returned, so its producer stops) until every open channel has;
-// with at-least-once nothing is held.
-type aligner struct {
-	exactlyOnce bool
-	current     int64 // checkpoint being aligned, 0: none
-	last        int64 // the last checkpoint taken or abandoned
-	dir         string
-	arrived     map[*inputChannel]bool
-	held        map[*inputChannel][]delivery
-}
-
-func newAligner(c config.Config) *aligner {
-	return &aligner{exactlyOnce: c.String(checkpoint.KeyMode, string(checkpoint.ExactlyOnce)) != string(checkpoint.AtLeastOnce),
-		arrived: map[*inputChannel]bool{}, held: map[*inputChannel][]delivery{}}
-}
-
-// blocked reports whether deliveries from ch must wait.
-func (a *aligner) blocked(ch *inputChannel) bool {
-	return a.exactlyOnce && a.current != 0 && a.arrived[ch]
-}
-
-// barrier records barrier id on ch; it returns true when every open channel
-// has delivered it (the task then snapshots and releases held messages).
-//
-// A barrier newer than the one being aligned abandons the older checkpoint
-// (its sources were triggered out of order, or it was aborted): the held
-// messages are released, in order, and abandoned names the checkpoint this
-// task must decline. Barriers older than the current one are ignored.
-func (a *aligner) barrier(ch *inputChannel, id int64, dir string, open []*inputChannel) (complete bool, released []delivery, abandoned int64) {
-	if id <= a.last || id < a.current {
-		return false, nil, 0 // a checkpoint already taken or abandoned here
-	}
-	if id > a.current {
-		if a.current != 0 {
-			abandoned = a.current
-			released = a.release()
-		}
-		a.current, a.dir = id, dir
-		clear(a.arrived)
-	}
-	a.arrived[ch] = true
-	return a.complete(open), released, abandoned
-}
-
-func (a *aligner) complete(open []*inputChannel) bool {
-	if a.current == 0 {
-		return false
-	}
-	for _, ch := range open {
-		if !ch.ended && !a.arrived[ch] {
-			return false
-		}
-	}
-	return true
-}
-
-// release ends the alignment and returns the held deliveries in order.
-func (a *aligner) release() []delivery {
-	var out []delivery
-	for ch, ds := range a.held {
-		out = append(out, ds...)
-		delete(a.held, ch)
-	}
-	a.last = max(a.last, a.current)
-	a.current = 0
-	clear(a.arrived)
-	return out
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"floe/checkpoint"
 	"floe/config"
 	"floe/container/network"
 	"floe/container/operator"
@@ -29,7 +30,7 @@ type task struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	parts      []*resultPartition
+	parts      []*network.ResultPartition
 	recordsIn  int64
 	recordsOut func() int64
 
@@ -55,7 +56,7 @@ func (t *task) run(ctx context.Context) {
 	var msg, detail string
 	switch {
 	case err == nil:
-	case ctx.Err() != nil && (errors.Is(err, operator.ErrCanceled) || errors.Is(err, context.Canceled) || errors.Is(err, ErrPartitionReleased)):
+	case ctx.Err() != nil && (errors.Is(err, operator.ErrCanceled) || errors.Is(err, context.Canceled) || errors.Is(err, network.ErrPartitionReleased)):
 		state = floepb.TaskState_CANCELED
 	default:
 		state = floepb.TaskState_FAILED
@@ -67,7 +68,7 @@ func (t *task) run(ctx context.Context) {
 	}
 	if state != floepb.TaskState_FINISHED {
 		for _, p := range t.parts {
-			p.release(fmt.Errorf("%w: producer %s", ErrPartitionReleased, state))
+			p.Release(fmt.Errorf("%w: producer %s", network.ErrPartitionReleased, state))
 		}
 	}
 	var out int64
@@ -102,10 +103,10 @@ func (t *task) execute(ctx context.Context) (err error) {
 	}
 	sinks := make([]network.ChannelSink, len(t.dep.GetOutputs()))
 	for i, o := range t.dep.GetOutputs() {
-		p := newResultPartition(keyOf(t.ref(), o.GetEdge()), int(o.GetSubpartitions()), max(capacity, 1), &t.tm.stats)
-		t.tm.partitions.register(p)
+		p := network.NewResultPartition(network.KeyOf(t.ref(), o.GetEdge()), int(o.GetSubpartitions()), max(capacity, 1), &t.tm.stats)
+		t.tm.partitions.Register(p)
 		t.parts = append(t.parts, p)
-		sinks[i] = sink{ctx: ctx, p: p}
+		sinks[i] = p.Sink(ctx)
 		info.Subpartitions = append(info.Subpartitions, int(o.GetSubpartitions()))
 	}
 
@@ -162,30 +163,27 @@ func (t *task) execute(ctx context.Context) (err error) {
 
 // consume is the loop of a task with network inputs.
 func (t *task) consume(ctx context.Context, chain operator.Task, bufferTimeout time.Duration, credits int) error {
-	gate, err := newInputGate(t.dep.GetInputs(), t.tm.dial, max(credits, 1), &t.tm.stats)
+	gate, err := network.NewInputGate(t.dep.GetInputs(), t.tm.dial, max(credits, 1), &t.tm.stats)
 	if err != nil {
 		return err
 	}
 	gctx, stopGate := context.WithCancel(ctx)
-	gate.start(gctx)
+	gate.Start(gctx)
 	defer func() {
 		stopGate()
-		gate.wait()
+		gate.Wait()
 	}()
 
-	decoders := make([]network.Decoder, len(gate.channels))
+	channels := gate.Channels()
+	decoders := make([]network.Decoder, len(channels))
 	open := map[int]int{} // open channels per input
-	for i, ch := range gate.channels {
-		d, err := chain.NewDecoder(ch.input)
+	for i, ch := range channels {
+		d, err := chain.NewDecoder(ch.Input())
 		if err != nil {
-			return fmt.Errorf("decoder for input %d: %w", ch.input, err)
+			return fmt.Errorf("decoder for input %d: %w", ch.Input(), err)
 		}
 		decoders[i] = d
-		open[ch.input]++
-	}
-	chanIndex := make(map[*inputChannel]int, len(gate.channels))
-	for i, ch := range gate.channels {
-		chanIndex[ch] = i
+		open[ch.Input()]++
 	}
 
 	interval := tickInterval(bufferTimeout)
@@ -197,17 +195,15 @@ func (t *task) consume(ctx context.Context, chain operator.Task, bufferTimeout t
 	wake := time.NewTimer(time.Hour)
 	wake.Stop()
 	defer wake.Stop()
-	remaining := len(gate.channels)
-	align := newAligner(t.graph.Config)
-	wms := watermarks{task: math.MinInt64}
+	remaining := len(channels)
+	align := network.NewAligner(t.graph.Config.String(checkpoint.KeyMode, string(checkpoint.ExactlyOnce)) != string(checkpoint.AtLeastOnce))
+	wms := network.NewWatermarks()
 	we, _ := chain.(operator.WatermarkEmitter)
-	for _, ch := range gate.channels {
-		ch.watermark = math.MinInt64
-	}
-	var ready []delivery // released after an alignment, processed before new ones
+	queue, failed := gate.Queue(), gate.Failed()
+	var ready []network.Delivery // released after an alignment, processed before new ones
 	mail := t.mail.Signal()
 	for remaining > 0 {
-		var d delivery
+		var d network.Delivery
 		if len(ready) > 0 {
 			d, ready = ready[0], ready[1:]
 		} else {
@@ -221,7 +217,7 @@ func (t *task) consume(ctx context.Context, chain operator.Task, bufferTimeout t
 				}
 			}
 			select {
-			case d = <-gate.queue:
+			case d = <-queue:
 			case <-mail:
 				mailbox.Drain(&t.mail)
 				continue
@@ -237,56 +233,56 @@ func (t *task) consume(ctx context.Context, chain operator.Task, bufferTimeout t
 					chain.Flush()
 				}
 				continue
-			case <-gate.failed:
-				return gate.err
+			case <-failed:
+				return gate.Err()
 			case <-ctx.Done():
 				return fmt.Errorf("%w: %w", operator.ErrCanceled, ctx.Err())
 			}
 		}
 		{
-			ch := d.ch
-			if align.blocked(ch) {
-				align.held[ch] = append(align.held[ch], d)
+			ch := d.Channel
+			if align.Blocked(ch) {
+				align.Hold(d)
 				continue
 			}
-			switch network.EventKind(d.msg.GetKind()) {
+			switch network.EventKind(d.Msg.GetKind()) {
 			case 0:
-				n, err := decoders[chanIndex[ch]].Decode(d.msg.GetPayload())
+				n, err := decoders[ch.Index()].Decode(d.Msg.GetPayload())
 				if err != nil {
-					return fmt.Errorf("decode batch from vertex %d subtask %d: %w", ch.desc.GetProducer().GetVertex(), ch.desc.GetProducer().GetSubtask(), err)
+					return fmt.Errorf("decode batch from vertex %d subtask %d: %w", ch.Producer().GetVertex(), ch.Producer().GetSubtask(), err)
 				}
 				t.recordsIn += int64(n)
 			case network.EndOfInput:
-				ch.ended = true
+				ch.End()
 				remaining--
-				if open[ch.input]--; open[ch.input] == 0 {
-					chain.EndInput(ch.input)
+				if open[ch.Input()]--; open[ch.Input()] == 0 {
+					chain.EndInput(ch.Input())
 				}
-				if align.complete(gate.channels) { // the last missing barrier will not come on this channel
+				if align.Complete(channels) { // the last missing barrier will not come on this channel
 					ready = append(ready, t.aligned(chain, align)...)
 				}
 				if remaining > 0 {
-					wms.update(gate.channels, we)
+					emitWatermarks(wms.Update(channels), we)
 				}
 			case network.Barrier:
-				complete, released, abandoned := align.barrier(ch, d.msg.GetValue(), string(d.msg.GetPayload()), gate.channels)
+				complete, released, abandoned := align.Barrier(ch, d.Msg.GetValue(), string(d.Msg.GetPayload()), channels)
 				if abandoned != 0 {
-					t.ackCheckpoint(abandoned, nil, fmt.Errorf("%scheckpoint %d abandoned: barrier %d arrived first", operator.DeclineNotReady, abandoned, d.msg.GetValue()))
+					t.ackCheckpoint(abandoned, nil, fmt.Errorf("%scheckpoint %d abandoned: barrier %d arrived first", operator.DeclineNotReady, abandoned, d.Msg.GetValue()))
 				}
 				ready = append(ready, released...)
 				if complete {
 					ready = append(ready, t.aligned(chain, align)...)
 				}
 			case network.Watermark:
-				ch.watermark = max(ch.watermark, d.msg.GetValue())
-				wms.update(gate.channels, we)
+				ch.AdvanceWatermark(d.Msg.GetValue())
+				emitWatermarks(wms.Update(channels), we)
 			case network.WatermarkStatus:
-				ch.idle = d.msg.GetValue() == 1
-				wms.update(gate.channels, we)
+				ch.SetIdle(d.Msg.GetValue() == 1)
+				emitWatermarks(wms.Update(channels), we)
 			}
-			t.tm.stats.add(-int64(len(d.msg.GetPayload())))
-			if !ch.ended {
-				ch.release()
+			t.tm.stats.Add(-int64(len(d.Msg.GetPayload())))
+			if !ch.Ended() {
+				ch.Release()
 			}
 			if bufferTimeout == 0 {
 				chain.Flush()
@@ -294,6 +290,19 @@ func (t *task) consume(ctx context.Context, chain operator.Task, bufferTimeout t
 		}
 	}
 	return nil
+}
+
+// emitWatermarks sends what the task's watermark tracking decided into the chain.
+func emitWatermarks(u network.WatermarkUpdate, we operator.WatermarkEmitter) {
+	if we == nil {
+		return
+	}
+	if u.StatusChanged {
+		we.EmitWatermarkStatus(u.Idle)
+	}
+	if u.Advanced {
+		we.EmitWatermark(u.Watermark)
+	}
 }
 
 // tickInterval is how often a task flushes partly filled batches and lets
@@ -306,39 +315,10 @@ func tickInterval(bufferTimeout time.Duration) time.Duration {
 	return 50 * time.Millisecond
 }
 
-// watermarks tracks a task's event time: the least watermark of the channels
-// that are neither ended nor idle. It only moves forward. When every open
-// channel is idle the task is idle too and says so downstream, so that it
-// holds no consumer back either.
-type watermarks struct {
-	task int64
-	idle bool
-}
-
-func (w *watermarks) update(chs []*inputChannel, we operator.WatermarkEmitter) {
-	wm, active := int64(math.MaxInt64), false
-	for _, ch := range chs {
-		if !ch.ended && !ch.idle {
-			wm, active = min(wm, ch.watermark), true
-		}
-	}
-	if we == nil {
-		return
-	}
-	if idle := !active; idle != w.idle {
-		w.idle = idle
-		we.EmitWatermarkStatus(idle)
-	}
-	if active && wm > w.task {
-		w.task = wm
-		we.EmitWatermark(wm)
-	}
-}
-
 // aligned runs when every input delivered the barrier being aligned: the
 // task snapshots, forwards the barrier and returns the held messages.
-func (t *task) aligned(chain operator.Task, align *aligner) []delivery {
-	id, dir := align.current, align.dir
+func (t *task) aligned(chain operator.Task, align *network.Aligner) []network.Delivery {
+	id, dir := align.Current()
 	var err error
 	if dir == "" {
 		dir, err = t.checkpointDir(id)
@@ -348,5 +328,5 @@ func (t *task) aligned(chain operator.Task, align *aligner) []delivery {
 	} else {
 		t.takeCheckpoint(chain, id, dir)
 	}
-	return align.release()
+	return align.Release()
 }

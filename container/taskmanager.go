@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"floe/container/network"
 	"floe/container/operator"
 	"floe/internal/jobgraph"
 	"floe/internal/rpc"
@@ -54,8 +55,9 @@ type TaskManager struct {
 	jmConn *grpc.ClientConn
 	id     string
 
-	stats      BufferStats
-	partitions *partitionRegistry
+	stats      network.BufferStats
+	partitions *network.PartitionRegistry
+	local      network.Subscriber // to this TaskManager's own partitions
 
 	mu       sync.Mutex
 	tasks    map[taskKey]*task
@@ -98,11 +100,12 @@ func New(opts Options) (*TaskManager, error) {
 		return nil, fmt.Errorf("taskmanager: jobmanager address %q: %w", opts.JobManager, err)
 	}
 	tm := &TaskManager{opts: opts, log: opts.Log.With().Str("taskmanager", opts.ResourceID).Logger(), lis: lis,
-		jm: floepb.NewJobManagerClient(conn), jmConn: conn, partitions: newPartitionRegistry(),
+		jm: floepb.NewJobManagerClient(conn), jmConn: conn, partitions: network.NewPartitionRegistry(),
 		tasks: map[taskKey]*task{}, conns: map[string]*grpc.ClientConn{}, shutdown: make(chan struct{})}
 	tm.server = grpc.NewServer(rpc.ServerOptions(opts.Secret)...)
 	floepb.RegisterTaskManagerServer(tm.server, tmService{tm: tm})
-	floepb.RegisterDataExchangeServer(tm.server, dataService{tm: tm})
+	tm.local = network.LocalSubscriber(tm.serveData)
+	floepb.RegisterDataExchangeServer(tm.server, network.DataExchangeServer(tm.serveData))
 	return tm, nil
 }
 
@@ -110,7 +113,12 @@ func New(opts Options) (*TaskManager, error) {
 func (tm *TaskManager) Address() string { return tm.lis.Addr().String() }
 
 // Stats are the TaskManager's network buffer counters.
-func (tm *TaskManager) Stats() *BufferStats { return &tm.stats }
+func (tm *TaskManager) Stats() *network.BufferStats { return &tm.stats }
+
+// serveData serves one consumer of this TaskManager's partitions, remote or local.
+func (tm *TaskManager) serveData(stream network.ProducerStream) error {
+	return tm.partitions.Serve(stream, tm.opts.SubscribeTimeout)
+}
 
 // Run registers with the JobManager and serves until ctx ends, the JobManager
 // asks it to shut down (nil), or the JobManager is lost (ErrJobManagerLost).
@@ -222,15 +230,15 @@ func (tm *TaskManager) reportState(u *floepb.TaskStateUpdate) {
 
 // dial returns how to subscribe to a producer at addr: through a local
 // channel when that is this TaskManager, else over a shared gRPC connection.
-func (tm *TaskManager) dial(addr string) (subscriber, error) {
+func (tm *TaskManager) dial(addr string) (network.Subscriber, error) {
 	if addr == tm.Address() {
-		return tm.subscribeLocal, nil
+		return tm.local, nil
 	}
 	c, err := tm.conn(addr)
 	if err != nil {
 		return nil, err
 	}
-	return grpcSubscriber(c), nil
+	return network.GRPCSubscriber(c), nil
 }
 
 // conn returns a shared connection to another TaskManager.
@@ -320,7 +328,7 @@ func (s tmService) CancelTask(_ context.Context, ref *floepb.TaskRef) (*floepb.A
 	if ok {
 		t.cancel()
 	}
-	s.tm.partitions.releaseJob(ref.GetJobId(), fmt.Errorf("%w: job cancelled", ErrPartitionReleased))
+	s.tm.partitions.ReleaseJob(ref.GetJobId(), fmt.Errorf("%w: job cancelled", network.ErrPartitionReleased))
 	return &floepb.Ack{}, nil
 }
 
@@ -388,31 +396,4 @@ func (tm *TaskManager) task(ref *floepb.TaskRef) (*task, bool) {
 	defer tm.mu.Unlock()
 	t, ok := tm.tasks[keyOfTask(ref)]
 	return t, ok
-}
-
-type dataService struct {
-	floepb.UnimplementedDataExchangeServer
-	tm *TaskManager
-}
-
-func (s dataService) Subscribe(stream floepb.DataExchange_SubscribeServer) error {
-	return s.subscribe(stream)
-}
-
-// subscribe serves one consumer, remote (gRPC) or local.
-func (s dataService) subscribe(stream producerStream) error {
-	first, err := stream.Recv()
-	if err != nil {
-		return err
-	}
-	key := keyOf(first.GetProducer(), first.GetEdge())
-	p, err := s.tm.partitions.wait(stream.Context(), key, s.tm.opts.SubscribeTimeout)
-	if err != nil {
-		return status.Error(codes.NotFound, err.Error())
-	}
-	sub := int(first.GetSubpartition())
-	if sub < 0 || sub >= len(p.subs) {
-		return status.Errorf(codes.InvalidArgument, "partition %s has no subpartition %d", key, sub)
-	}
-	return p.subs[sub].serve(stream, first.GetCredit())
 }

@@ -130,20 +130,17 @@ func (e *Environment) builder(head *node, edgeOf map[*link]*jobgraph.Edge) jobgr
 					continue
 				}
 				ge := edgeOf[l]
-				w, flush, count, err := n.out.writer(sinks[ge.Index], info.Subpartitions[ge.Index], l, info)
+				w, err := n.out.writer(sinks[ge.Index], info.Subpartitions[ge.Index], l, info)
 				if err != nil {
 					return nil, fmt.Errorf("output of %q: %w", n.name, err)
 				}
 				outs = append(outs, w)
-				t.flushes = append(t.flushes, flush)
-				t.counts = append(t.counts, count)
+				t.flushes = append(t.flushes, w.Flush)
+				t.counts = append(t.counts, w.RecordsOut)
 			}
 			var out any
 			if !n.isSink {
-				out = n.out.fanout(outs)
-				if len(sideEvents) > 0 {
-					out = n.out.tee(out, sideEvents)
-				}
+				out = n.out.output(outs, sideEvents)
 			}
 			opInfo := info
 			opInfo.Name = n.name
@@ -303,7 +300,7 @@ func (t *chainTask) RecordsOut() int64 {
 // input is one input of a chain: the plumbing of its type and the
 // network.Output its records go to.
 type input struct {
-	p      *plumbing
+	p      plumbing
 	target any
 }
 

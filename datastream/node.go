@@ -6,7 +6,6 @@ import (
 
 	"floe/container/network"
 	"floe/container/operator"
-	"floe/internal/codec"
 	"floe/internal/jobgraph"
 )
 
@@ -29,7 +28,7 @@ type node struct {
 	// inputs, or a sourceFunc for sources.
 	build func(info operator.TaskInfo, out any) (any, closer, error)
 	// plumbing of the node's output type
-	out *plumbing
+	out plumbing
 	// stream is the Stream[OUT] of a side-output node, so asking twice for
 	// one side output gives one stream.
 	stream any
@@ -49,110 +48,71 @@ type link struct {
 	selector func(subtask, maxParallelism int) any
 }
 
-// plumbing holds what the runtime needs for records of one type.
-type plumbing struct {
-	// writer returns a network.Output[T] that writes to the network.
-	writer func(sink network.ChannelSink, n int, l *link, info operator.TaskInfo) (any, func(), func() int64, error)
+// plumbing is what the untyped graph does with records of one type: the
+// typed pieces are the data plane's (container/network); plumbingFor[T]
+// only converts the graph's untyped outputs (each a network.Output[T]) back
+// to their type, once per subtask when a chain is built.
+type plumbing interface {
+	// writer returns the network writer of edge l: a network.Output[T].
+	writer(sink network.ChannelSink, n int, l *link, info operator.TaskInfo) (netWriter, error)
+	// output joins outs (the node's chained consumers and writers) into the
+	// node's network.Output[T]; events also go to every one of events (side
+	// outputs) first.
+	output(outs []any, events []func(network.Event)) any
 	// decoder returns a network.Decoder pushing into target, a network.Output[T].
-	decoder func(target any) (network.Decoder, error)
-	fanout  func(outs []any) any
-	discard func() any
+	decoder(target any) (network.Decoder, error)
 	// emit sends an event into a network.Output[T].
-	emit func(out any, e network.Event)
-	// tee returns a network.Output[T] that collects into out and sends
-	// events to out and to every one of events (side outputs).
-	tee func(out any, events []func(network.Event)) any
+	emit(out any, e network.Event)
 	// check returns the codec error for T, if any (only needed on network edges).
-	check func() error
+	check() error
 }
 
-func plumbingFor[T any]() *plumbing {
-	return &plumbing{
-		writer: func(sink network.ChannelSink, n int, l *link, info operator.TaskInfo) (any, func(), func() int64, error) {
-			c, err := codec.For[T]()
-			if err != nil {
-				return nil, nil, nil, err
-			}
-			batch, err := batchSize(info)
-			if err != nil {
-				return nil, nil, nil, err
-			}
-			var sel network.Selector[T]
-			switch l.part {
-			case jobgraph.Forward:
-				sel = network.Forward[T](info.Subtask)
-			case jobgraph.Rebalance:
-				sel = network.RoundRobin[T](info.Subtask)
-			case jobgraph.Broadcast:
-				sel = network.Broadcast[T]()
-			case jobgraph.Hash:
-				sel = l.selector(info.Subtask, info.MaxParallelism).(network.Selector[T])
-			default:
-				return nil, nil, nil, fmt.Errorf("unknown partitioning %q", l.part)
-			}
-			w := network.NewRecordWriter(c, sink, n, sel, batch)
-			return network.Output[T](w), w.Flush, w.RecordsOut, nil
-		},
-		decoder: func(target any) (network.Decoder, error) {
-			c, err := codec.For[T]()
-			if err != nil {
-				return nil, err
-			}
-			return &decoder[T]{r: c.NewReader(nil), out: target.(network.Output[T])}, nil
-		},
-		fanout: func(outs []any) any {
-			typed := make([]network.Output[T], len(outs))
-			for i, o := range outs {
-				typed[i] = o.(network.Output[T])
-			}
-			return network.Fanout(typed)
-		},
-		discard: func() any { return network.Output[T](network.Discard[T]{}) },
-		emit:    func(out any, e network.Event) { out.(network.Output[T]).Emit(e) },
-		tee: func(out any, events []func(network.Event)) any {
-			return network.Output[T](&tee[T]{out: out.(network.Output[T]), events: events})
-		},
-		check: func() error {
-			_, err := codec.For[T]()
-			return err
-		},
-	}
+// netWriter is a network.RecordWriter of some type.
+type netWriter interface {
+	Flush()
+	RecordsOut() int64
 }
 
-// tee forwards records to out, and events to out and side outputs.
-type tee[T any] struct {
-	out    network.Output[T]
-	events []func(network.Event)
-}
+func plumbingFor[T any]() plumbing { return typed[T]{} }
 
-func (t *tee[T]) Collect(v T) { t.out.Collect(v) }
+type typed[T any] struct{}
 
-func (t *tee[T]) Emit(e network.Event) {
-	for _, f := range t.events {
-		f(e)
-	}
-	t.out.Emit(e)
-}
-
-// decoder turns one channel's Arrow batches back into records.
-type decoder[T any] struct {
-	r    *codec.Reader[T]
-	out  network.Output[T]
-	rows []T
-}
-
-func (d *decoder[T]) Decode(payload []byte) (int, error) {
-	rows, err := d.r.Read(payload, d.rows[:0])
+func (typed[T]) writer(sink network.ChannelSink, n int, l *link, info operator.TaskInfo) (netWriter, error) {
+	batch, err := batchSize(info)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	for _, v := range rows {
-		d.out.Collect(v)
+	var sel network.Selector[T]
+	switch l.part {
+	case jobgraph.Forward:
+		sel = network.Forward[T]()
+	case jobgraph.Rebalance:
+		sel = network.RoundRobin[T](info.Subtask)
+	case jobgraph.Broadcast:
+		sel = network.Broadcast[T]()
+	case jobgraph.Hash:
+		sel = l.selector(info.Subtask, info.MaxParallelism).(network.Selector[T])
+	default:
+		return nil, fmt.Errorf("unknown partitioning %q", l.part)
 	}
-	clear(rows)
-	d.rows = rows[:0]
-	return len(rows), nil
+	return network.NewWriter(sink, n, sel, batch)
 }
+
+func (typed[T]) output(outs []any, events []func(network.Event)) any {
+	typed := make([]network.Output[T], len(outs))
+	for i, o := range outs {
+		typed[i] = o.(network.Output[T])
+	}
+	return network.Tee(network.Fanout(typed), events)
+}
+
+func (typed[T]) decoder(target any) (network.Decoder, error) {
+	return network.NewDecoder(target.(network.Output[T]))
+}
+
+func (typed[T]) emit(out any, e network.Event) { out.(network.Output[T]).Emit(e) }
+
+func (typed[T]) check() error { return network.CheckType[T]() }
 
 func (e *Environment) addNode(n *node, inputs ...*link) *node {
 	n.id = len(e.nodes)

@@ -10,9 +10,11 @@ import (
 // Selector picks the channel of a record among n; -1 means every channel.
 type Selector[T any] func(v T, n int) int
 
-// Forward sends everything to one channel: the consumer with the producer's index.
-func Forward[T any](subtask int) Selector[T] {
-	return func(T, int) int { return subtask }
+// Forward sends everything to the one channel of a forward edge: the
+// producer's partition on such an edge has a single subpartition, read by
+// the consumer with the producer's index.
+func Forward[T any]() Selector[T] {
+	return func(T, int) int { return 0 }
 }
 
 // RoundRobin spreads records evenly, starting at the producer's index.

@@ -1,4 +1,4 @@
-package container
+package network
 
 import (
 	"fmt"
@@ -7,24 +7,27 @@ import (
 	"testing"
 )
 
-type emitted []string
-
-func (e *emitted) EmitWatermark(wm int64) { *e = append(*e, fmt.Sprint("wm ", wm)) }
-func (e *emitted) EmitWatermarkStatus(idle bool) {
-	*e = append(*e, map[bool]string{true: "idle", false: "active"}[idle])
+// emitted renders an update as the task would emit it, status first.
+func emitted(u WatermarkUpdate) []string {
+	var out []string
+	if u.StatusChanged {
+		out = append(out, map[bool]string{true: "idle", false: "active"}[u.Idle])
+	}
+	if u.Advanced {
+		out = append(out, fmt.Sprint("wm ", u.Watermark))
+	}
+	return out
 }
 
 // Scripted: watermarks, idleness and ends of three channels in; the task's
 // watermarks and status changes out.
 func TestTaskWatermark(t *testing.T) {
-	chs := []*inputChannel{{watermark: math.MinInt64}, {watermark: math.MinInt64}, {watermark: math.MinInt64}}
-	w := watermarks{task: math.MinInt64}
-	var out emitted
+	chs := []*InputChannel{{watermark: math.MinInt64}, {watermark: math.MinInt64}, {watermark: math.MinInt64}}
+	w := NewWatermarks()
 	step := func(do func(), want ...string) {
 		t.Helper()
-		out = nil
 		do()
-		w.update(chs, &out)
+		out := emitted(w.Update(chs))
 		if !slices.Equal(out, want) {
 			t.Fatalf("emitted %q, want %q", out, want)
 		}

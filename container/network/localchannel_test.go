@@ -1,4 +1,4 @@
-package container
+package network
 
 import (
 	"context"
@@ -10,36 +10,45 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"floe/container/network"
 	"floe/internal/rpc/floepb"
 )
 
-func localTM() *TaskManager {
-	return &TaskManager{partitions: newPartitionRegistry(), opts: Options{SubscribeTimeout: 200 * time.Millisecond}}
+// localTM is what a TaskManager wires: a registry, its stats, and a local
+// subscriber serving from the registry.
+type localTM struct {
+	partitions *PartitionRegistry
+	stats      BufferStats
+	subscribe  Subscriber
+}
+
+func newLocalTM() *localTM {
+	tm := &localTM{partitions: NewPartitionRegistry()}
+	tm.subscribe = LocalSubscriber(func(s ProducerStream) error { return tm.partitions.Serve(s, 200*time.Millisecond) })
+	return tm
 }
 
 // A local subscription delivers a producer's messages in order, never more
 // than the consumer's credit ahead, and ends after END_OF_PARTITION.
 func TestLocalChannelOrderAndCredit(t *testing.T) {
 	const n, credit, capacity = 100, 2, 4
-	tm := localTM()
+	tm := newLocalTM()
 	ref := &floepb.TaskRef{JobId: "j", Vertex: 1}
-	part := newResultPartition(keyOf(ref, 0), 1, capacity, &tm.stats)
-	tm.partitions.register(part)
+	part := NewResultPartition(KeyOf(ref, 0), 1, capacity, &tm.stats)
+	tm.partitions.Register(part)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	pushed := make(chan error, 1)
 	go func() {
 		for i := range n {
-			if err := part.subs[0].push(ctx, network.Message{Value: int64(i), Payload: []byte{byte(i)}, Records: 1}); err != nil {
+			if err := part.subs[0].push(ctx, Message{Value: int64(i), Payload: []byte{byte(i)}, Records: 1}); err != nil {
 				pushed <- err
 				return
 			}
 		}
-		pushed <- part.subs[0].push(ctx, network.Message{Event: network.EndOfInput})
+		pushed <- part.subs[0].push(ctx, Message{Event: EndOfInput})
 	}()
 
-	stream, closeStream, err := tm.subscribeLocal(ctx)
+	stream, closeStream, err := tm.subscribe(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +92,7 @@ func TestLocalChannelOrderAndCredit(t *testing.T) {
 	if err := stream.Send(&floepb.ConsumerMessage{Credit: 1}); err != nil {
 		t.Fatal(err)
 	}
-	if m, err := stream.Recv(); err != nil || network.EventKind(m.GetKind()) != network.EndOfInput {
+	if m, err := stream.Recv(); err != nil || EventKind(m.GetKind()) != EndOfInput {
 		t.Fatalf("want END_OF_PARTITION, got %v %v", m, err)
 	}
 	if err := <-pushed; err != nil {
@@ -100,9 +109,9 @@ func TestLocalChannelOrderAndCredit(t *testing.T) {
 // A subscription to a partition that never appears fails with NotFound; a
 // cancelled one ends the serving goroutine and unblocks the consumer.
 func TestLocalChannelMissingAndCancelled(t *testing.T) {
-	tm := localTM()
+	tm := newLocalTM()
 	ref := &floepb.TaskRef{JobId: "j", Vertex: 2}
-	stream, closeStream, err := tm.subscribeLocal(context.Background())
+	stream, closeStream, err := tm.subscribe(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,10 +123,10 @@ func TestLocalChannelMissingAndCancelled(t *testing.T) {
 	}
 	closeStream()
 
-	part := newResultPartition(keyOf(ref, 0), 1, 1, &tm.stats)
-	tm.partitions.register(part)
+	part := NewResultPartition(KeyOf(ref, 0), 1, 1, &tm.stats)
+	tm.partitions.Register(part)
 	ctx, cancel := context.WithCancel(context.Background())
-	stream, closeStream, err = tm.subscribeLocal(ctx)
+	stream, closeStream, err = tm.subscribe(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package container
+package network
 
 import (
 	"context"
@@ -15,28 +15,38 @@ import (
 // subpartition, credit grants, producer messages within the credit), carried
 // by Go channels instead of gRPC. Messages are handed over by pointer, with
 // no protobuf encoding, HTTP/2 framing or socket; the producer's payloads are
-// its own after Send (runtime.ChannelSink), so sharing them is safe. Flow
-// control, barriers and watermarks behave exactly as over the network.
+// its own after Send (ChannelSink), so sharing them is safe. Flow control,
+// barriers and watermarks behave exactly as over the network.
 
-// consumerStream is the consumer's end of a subscription.
-type consumerStream interface {
+// ConsumerStream is the consumer's end of a subscription
+// (floepb.DataExchange_SubscribeClient is one). One input channel owns it:
+// one goroutine may Send while another Recvs, as gRPC allows.
+type ConsumerStream interface {
 	Send(*floepb.ConsumerMessage) error
 	Recv() (*floepb.ProducerMessage, error)
 }
 
-// producerStream is the producer's end of a subscription.
-type producerStream interface {
+// ProducerStream is the producer's end of a subscription
+// (floepb.DataExchange_SubscribeServer is one), with the same rules.
+type ProducerStream interface {
 	Send(*floepb.ProducerMessage) error
 	Recv() (*floepb.ConsumerMessage, error)
 	Context() context.Context
 }
 
-// subscriber opens a subscription to one producer.
-type subscriber func(ctx context.Context) (stream consumerStream, closeFn func(), err error)
+// ServeFunc serves one subscription on the producer's side until it ends,
+// as PartitionRegistry.Serve does. The TaskManager wires in one that serves
+// from its partition registry.
+type ServeFunc func(ProducerStream) error
 
-// grpcSubscriber subscribes over a gRPC connection.
-func grpcSubscriber(conn grpc.ClientConnInterface) subscriber {
-	return func(ctx context.Context) (consumerStream, func(), error) {
+// Subscriber opens a subscription to one producer; closeFn releases what
+// the subscription holds once the consumer is done with it. An input
+// channel calls it once; it may be called from any goroutine.
+type Subscriber func(ctx context.Context) (stream ConsumerStream, closeFn func(), err error)
+
+// GRPCSubscriber subscribes over a gRPC connection (to another TaskManager).
+func GRPCSubscriber(conn grpc.ClientConnInterface) Subscriber {
+	return func(ctx context.Context) (ConsumerStream, func(), error) {
 		s, err := floepb.NewDataExchangeClient(conn).Subscribe(ctx)
 		return s, func() {}, err
 	}
@@ -53,19 +63,35 @@ type localPipe struct {
 	wg     sync.WaitGroup
 }
 
-// subscribeLocal serves a subscription from this TaskManager's partitions
-// on a goroutine of its own, as the gRPC server would. closeFn cancels the
-// subscription and waits for that goroutine.
-func (tm *TaskManager) subscribeLocal(ctx context.Context) (consumerStream, func(), error) {
-	p := &localPipe{up: make(chan *floepb.ConsumerMessage, 16), down: make(chan *floepb.ProducerMessage, 16), done: make(chan struct{})}
-	p.ctx, p.cancel = context.WithCancel(ctx)
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		p.err = dataService{tm: tm}.subscribe(localServer{p})
-		close(p.done)
-	}()
-	return localClient{p}, func() { p.cancel(); p.wg.Wait() }, nil
+// LocalSubscriber subscribes through a local channel: each subscription is
+// served by serve (the TaskManager's own serving code) on a goroutine of its
+// own, as the gRPC server would. closeFn cancels the subscription and waits
+// for that goroutine.
+func LocalSubscriber(serve ServeFunc) Subscriber {
+	return func(ctx context.Context) (ConsumerStream, func(), error) {
+		p := &localPipe{up: make(chan *floepb.ConsumerMessage, 16), down: make(chan *floepb.ProducerMessage, 16), done: make(chan struct{})}
+		p.ctx, p.cancel = context.WithCancel(ctx)
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			p.err = serve(localServer{p})
+			close(p.done)
+		}()
+		return localClient{p}, func() { p.cancel(); p.wg.Wait() }, nil
+	}
+}
+
+// DataExchangeServer is the gRPC DataExchange service over serve: remote
+// consumers subscribe through it, local ones through LocalSubscriber(serve).
+func DataExchangeServer(serve ServeFunc) floepb.DataExchangeServer { return dataService{serve: serve} }
+
+type dataService struct {
+	floepb.UnimplementedDataExchangeServer
+	serve ServeFunc
+}
+
+func (s dataService) Subscribe(stream floepb.DataExchange_SubscribeServer) error {
+	return s.serve(stream)
 }
 
 // localClient is the consumer's end of a localPipe.

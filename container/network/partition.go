@@ -1,0 +1,342 @@
+package network
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"floe/internal/rpc/floepb"
+)
+
+// ErrPartitionReleased is returned to senders and subscribers of a partition
+// whose producer failed or was cancelled.
+var ErrPartitionReleased = errors.New("result partition released")
+
+// BufferStats counts the bytes of record batches that a TaskManager holds in
+// its network queues (produced but not yet sent, and received but not yet
+// processed). The TaskManager owns one; its partitions, input gates and task
+// loops add to it. It is safe for concurrent use.
+type BufferStats struct {
+	queued, maxQueued atomic.Int64
+}
+
+// Add counts n more bytes held (negative: released).
+func (s *BufferStats) Add(n int64) {
+	v := s.queued.Add(n)
+	for {
+		m := s.maxQueued.Load()
+		if v <= m || s.maxQueued.CompareAndSwap(m, v) {
+			return
+		}
+	}
+}
+
+// Queued is the number of bytes held now.
+func (s *BufferStats) Queued() int64 { return s.queued.Load() }
+
+// MaxQueued is the largest number of bytes held at once so far.
+func (s *BufferStats) MaxQueued() int64 { return s.maxQueued.Load() }
+
+// PartitionKey names the partition of one producer attempt's output edge.
+// It is a value, safe to copy and compare.
+type PartitionKey struct {
+	job                      string
+	vertex, subtask, attempt int32
+	edge                     int32
+}
+
+// KeyOf is the key of producer t's partition on its output edge edge.
+func KeyOf(t *floepb.TaskRef, edge int32) PartitionKey {
+	return PartitionKey{t.GetJobId(), t.GetVertex(), t.GetSubtask(), t.GetAttempt(), edge}
+}
+
+func (k PartitionKey) String() string {
+	return fmt.Sprintf("%s/v%d/s%d/a%d/e%d", k.job, k.vertex, k.subtask, k.attempt, k.edge)
+}
+
+// ResultPartition is the output of one producer subtask on one edge: one
+// bounded queue (subpartition) per consumer subtask. The producing task owns
+// it and writes to it through Sink from its goroutine; the partition registry
+// serves its subpartitions to consumers. Release may be called from any
+// goroutine; a partition is safe for concurrent use in that way.
+type ResultPartition struct {
+	key  PartitionKey
+	subs []*subpartition
+}
+
+// NewResultPartition returns a partition of n subpartitions of capacity
+// messages each, counting the bytes it holds in stats.
+func NewResultPartition(key PartitionKey, n, capacity int, stats *BufferStats) *ResultPartition {
+	p := &ResultPartition{key: key, subs: make([]*subpartition, n)}
+	for i := range p.subs {
+		p.subs[i] = &subpartition{capacity: capacity, stats: stats,
+			wake: make(chan struct{}, 1), space: make(chan struct{}, 1), done: make(chan struct{})}
+	}
+	return p
+}
+
+// Key is the partition's key.
+func (p *ResultPartition) Key() PartitionKey { return p.key }
+
+// Release fails the partition: queued messages are dropped, and its producer
+// and consumers get err (which should wrap ErrPartitionReleased). Only the
+// first call counts.
+func (p *ResultPartition) Release(err error) {
+	for _, s := range p.subs {
+		s.release(err)
+	}
+}
+
+// Sink is the producing task's ChannelSink into p: Send blocks while the
+// subpartition is full and fails once ctx ends or p is released.
+func (p *ResultPartition) Sink(ctx context.Context) ChannelSink { return sink{ctx: ctx, p: p} }
+
+// sink adapts a partition to ChannelSink for the producing task.
+type sink struct {
+	ctx context.Context
+	p   *ResultPartition
+}
+
+func (s sink) Send(sub int, m Message) error { return s.p.subs[sub].push(s.ctx, m) }
+
+// subpartition is a bounded FIFO of messages for one consumer. The producer
+// blocks in push while it is full; the serving goroutine pops as credit allows.
+type subpartition struct {
+	capacity int
+	stats    *BufferStats
+
+	mu     sync.Mutex
+	queue  []Message
+	err    error
+	served bool // a consumer is attached
+
+	wake  chan struct{} // something was queued, or released
+	space chan struct{} // something was popped, or released
+	done  chan struct{} // closed by release
+	once  sync.Once
+}
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+func (s *subpartition) push(ctx context.Context, m Message) error {
+	for {
+		s.mu.Lock()
+		if s.err != nil {
+			s.mu.Unlock()
+			return s.err
+		}
+		if len(s.queue) < s.capacity {
+			s.queue = append(s.queue, m)
+			s.mu.Unlock()
+			s.stats.Add(int64(len(m.Payload)))
+			signal(s.wake)
+			return nil
+		}
+		s.mu.Unlock()
+		select {
+		case <-s.space:
+		case <-s.done:
+		case <-ctx.Done():
+			return fmt.Errorf("send to subpartition: %w", ctx.Err())
+		}
+	}
+}
+
+func (s *subpartition) pop() (Message, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return Message{}, false, s.err
+	}
+	if len(s.queue) == 0 {
+		return Message{}, false, nil
+	}
+	m := s.queue[0]
+	s.queue[0] = Message{}
+	s.queue = s.queue[1:]
+	s.stats.Add(-int64(len(m.Payload)))
+	signal(s.space)
+	return m, true, nil
+}
+
+func (s *subpartition) release(err error) {
+	s.once.Do(func() {
+		s.mu.Lock()
+		s.err = err
+		for _, m := range s.queue {
+			s.stats.Add(-int64(len(m.Payload)))
+		}
+		s.queue = nil
+		s.mu.Unlock()
+		close(s.done)
+	})
+}
+
+// serve sends the subpartition to one consumer stream, never more messages
+// than the consumer granted credit for. It returns after END_OF_PARTITION.
+func (s *subpartition) serve(stream ProducerStream, credit int32) error {
+	s.mu.Lock()
+	if s.served {
+		s.mu.Unlock()
+		return errors.New("subpartition already has a consumer")
+	}
+	s.served = true
+	s.mu.Unlock()
+
+	var credits atomic.Int64
+	credits.Add(int64(credit))
+	granted := make(chan struct{}, 1)
+	recvErr := make(chan error, 1)
+	go func() {
+		for {
+			m, err := stream.Recv()
+			if err != nil {
+				recvErr <- err
+				return
+			}
+			credits.Add(int64(m.GetCredit()))
+			signal(granted)
+		}
+	}()
+	ctx := stream.Context()
+	for {
+		for credits.Load() <= 0 {
+			select {
+			case <-granted:
+			case err := <-recvErr:
+				return fmt.Errorf("consumer went away: %w", err)
+			case <-s.done:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			if s.isReleased() {
+				return s.err
+			}
+		}
+		m, ok, err := s.pop()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			select {
+			case <-s.wake:
+			case err := <-recvErr:
+				return fmt.Errorf("consumer went away: %w", err)
+			case <-s.done:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			continue
+		}
+		credits.Add(-1)
+		if err := stream.Send(&floepb.ProducerMessage{Kind: floepb.EventKind(m.Event), Payload: m.Payload, Value: m.Value, Records: int32(m.Records)}); err != nil {
+			return fmt.Errorf("send to consumer: %w", err)
+		}
+		if m.Event == EndOfInput {
+			return nil
+		}
+	}
+}
+
+func (s *subpartition) isReleased() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// PartitionRegistry finds partitions for subscribers; a subscriber may come
+// before the producer is deployed, so lookups wait for a while. A
+// TaskManager owns one for the partitions of all its tasks. It is safe for
+// concurrent use.
+type PartitionRegistry struct {
+	mu      sync.Mutex
+	parts   map[PartitionKey]*ResultPartition
+	changed chan struct{} // closed and replaced on every registration
+}
+
+// NewPartitionRegistry returns an empty registry.
+func NewPartitionRegistry() *PartitionRegistry {
+	return &PartitionRegistry{parts: map[PartitionKey]*ResultPartition{}, changed: make(chan struct{})}
+}
+
+// Register makes p available to subscribers.
+func (r *PartitionRegistry) Register(p *ResultPartition) {
+	r.mu.Lock()
+	r.parts[p.key] = p
+	close(r.changed)
+	r.changed = make(chan struct{})
+	r.mu.Unlock()
+}
+
+// ReleaseJob releases and forgets every partition of job.
+func (r *PartitionRegistry) ReleaseJob(job string, err error) {
+	r.mu.Lock()
+	var rel []*ResultPartition
+	for k, p := range r.parts {
+		if k.job == job {
+			rel = append(rel, p)
+			delete(r.parts, k)
+		}
+	}
+	r.mu.Unlock()
+	for _, p := range rel {
+		p.Release(err)
+	}
+}
+
+func (r *PartitionRegistry) wait(ctx context.Context, key PartitionKey, timeout time.Duration) (*ResultPartition, error) {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	for {
+		r.mu.Lock()
+		p, ok := r.parts[key]
+		ch := r.changed
+		r.mu.Unlock()
+		if ok {
+			return p, nil
+		}
+		select {
+		case <-ch:
+		case <-t.C:
+			return nil, fmt.Errorf("partition %s: not produced on this TaskManager within %s", key, timeout)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// Serve serves one consumer's subscription, remote (gRPC) or local: the
+// first message names the subpartition and grants the first credit; the
+// partition may be registered up to timeout later. It returns when the
+// subpartition ended (nil), was released, or the consumer went away. Errors
+// carry gRPC status codes.
+func (r *PartitionRegistry) Serve(stream ProducerStream, timeout time.Duration) error {
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	key := KeyOf(first.GetProducer(), first.GetEdge())
+	p, err := r.wait(stream.Context(), key, timeout)
+	if err != nil {
+		return status.Error(codes.NotFound, err.Error())
+	}
+	sub := int(first.GetSubpartition())
+	if sub < 0 || sub >= len(p.subs) {
+		return status.Errorf(codes.InvalidArgument, "partition %s has no subpartition %d", key, sub)
+	}
+	return p.subs[sub].serve(stream, first.GetCredit())
+}
