@@ -372,3 +372,20 @@ func TestInterruptCancelsJob(t *testing.T) {
 		}
 	}
 }
+
+// A word over 64 KiB (bufio.Scanner's default limit) is counted and printed
+// when the top words are read back; invalid UTF-8 stays inside its word.
+func TestWordCountLongWordAndInvalidUTF8(t *testing.T) {
+	in := filepath.Join(t.TempDir(), "in.txt")
+	long := strings.Repeat("x", 100<<10)
+	if err := os.WriteFile(in, []byte(long+" "+long+" caf\xe9 caf\xe9 caf\xe9\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := floe(t, nil, "run", "wordcount", "--input", in)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %.300s", r.code, r.stderr)
+	}
+	if want := "caf\uFFFD\t3\n" + long + "\t2\n"; r.stdout != want {
+		t.Fatalf("stdout %.200q, want %.200q", r.stdout, want)
+	}
+}
