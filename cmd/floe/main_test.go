@@ -389,3 +389,17 @@ func TestWordCountLongWordAndInvalidUTF8(t *testing.T) {
 		t.Fatalf("stdout %.200q, want %.200q", r.stdout, want)
 	}
 }
+
+// --timeout holds for -t local too: the job is cancelled and floe exits 1
+// saying why.
+func TestLocalTimeout(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	start := time.Now()
+	r := floe(t, nil, "run", "--timeout", "2s", "keyed-count", "--events", "0", "--rate", "100", "--output", out)
+	if r.code != 1 || !strings.Contains(r.stderr, "ran longer than --timeout 2s") {
+		t.Fatalf("exit %d after %s, stderr %q; want exit 1 saying it ran longer than --timeout", r.code, time.Since(start), r.stderr)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Fatalf("took %s", d)
+	}
+}

@@ -38,7 +38,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "s", Usage: "a number: task slots per TaskManager (as --slots); a path: start from that savepoint (as --fromSavepoint)"},
 			&cli.StringFlag{Name: "queue", Aliases: []string{"qu"}, Usage: "YARN queue"},
 			&cli.StringFlag{Name: "name", Aliases: []string{"nm"}, Usage: "YARN application name"},
-			&cli.DurationFlag{Name: "timeout", Usage: "YARN: kill the application and exit 1 if the job runs longer"},
+			&cli.DurationFlag{Name: "timeout", Usage: "cancel the job (YARN: kill the application) and exit 1 if it runs longer"},
 			&cli.StringFlag{Name: "yid", Aliases: []string{"yarnapplicationId"}, Usage: "yarn-session: the session's `application id` (default: the last one started)"},
 			&cli.StringFlag{Name: "fromSavepoint", Usage: "start from the savepoint or retained checkpoint at `path`"},
 			&cli.BoolFlag{Name: "allowNonRestoredState", Aliases: []string{"n", "allow-non-restored-state"}, Usage: "with -s: drop state of operators the job no longer has"},
