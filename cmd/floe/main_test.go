@@ -243,6 +243,11 @@ func TestBadInputGetsOneLineAndExitCode(t *testing.T) {
 		{[]string{"run", "-D", "novalue", "wordcount", "--input", dir}, 2, "key=value"},
 		{[]string{"run", "-D", "execution.buffer-timeout=soon", "wordcount", "--input", notExec}, 2, "duration"},
 		{[]string{"run", "-t", "mars", "wordcount"}, 2, "unknown target"},
+		{[]string{"run", "-p", "100000", "wordcount", "--input", dir}, 2, "max parallelism"},
+		{[]string{"run", "-D", "execution.runtime-mode=batchy", "wordcount", "--input", dir}, 2, "STREAMING or BATCH"},
+		{[]string{"run", "-D", "execution.buffer-timeout=-5s", "wordcount", "--input", dir}, 2, "want -1"},
+		{[]string{"run", "-D", "execution.checkpointing.interval=soon", "wordcount", "--input", dir}, 2, "not a duration"}, // no TaskManager starts: one line
+		{[]string{"run", "-D", "floe.config.strict=true", "-D", "execution.checkpointing.intervall=1s", "wordcount", "--input", dir}, 2, `did you mean "execution.checkpointing.interval"`},
 		{[]string{"run", notExec}, 2, "not an executable"},
 		{[]string{"run", "keyed-count", "--events", "-1", "--output", dir}, 2, "--events"},
 		{[]string{"run", "nexmark"}, 2, "--query is required"},
@@ -401,5 +406,17 @@ func TestLocalTimeout(t *testing.T) {
 	}
 	if d := time.Since(start); d > 30*time.Second {
 		t.Fatalf("took %s", d)
+	}
+}
+
+// A -D key under floe's prefixes that floe does not know gets one warning
+// line naming the nearest key; a job's own key gets none.
+func TestUnknownKeyWarns(t *testing.T) {
+	in := filepath.Join(t.TempDir(), "in.txt")
+	os.WriteFile(in, []byte("a b\n"), 0o644)
+	r := floe(t, nil, "run", "-D", "execution.checkpointing.intervall=1s", "-D", "wordcount.mine=1", "wordcount", "--input", in)
+	want := "floe: warning: unknown configuration key \"execution.checkpointing.intervall\" (did you mean \"execution.checkpointing.interval\"?)\n"
+	if r.code != 0 || r.stderr != want {
+		t.Fatalf("exit %d, stderr %q; want 0 and %q", r.code, r.stderr, want)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"floe/internal/jobs"
 	"floe/internal/logging"
 	"floe/internal/role"
+	"floe/internal/submit"
 )
 
 func runCommand() *cli.Command {
@@ -108,6 +109,21 @@ func runAction(c *cli.Context) error {
 	}
 	if c.IsSet("timeout") {
 		conf = conf.With(config.JobTimeout, c.Duration("timeout").String())
+	}
+	// Before any job code runs: values floe reads are checked, and keys it
+	// does not know under its own prefixes are named (an error with floe.config.strict).
+	if err := submit.ValidateConfig(conf); err != nil {
+		return usageError{err}
+	}
+	warnings, err := config.Unknown(conf)
+	if err != nil {
+		return usageError{err}
+	}
+	for _, w := range warnings {
+		if r, _ := role.Current(); r != role.Client {
+			break // the client warned; the processes it started run the same command line
+		}
+		fmt.Fprintln(c.App.ErrWriter, "floe: warning: "+w)
 	}
 	log := logging.Default()
 	if lv := c.String("log-level"); lv != "" {
