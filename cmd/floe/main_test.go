@@ -420,3 +420,37 @@ func TestUnknownKeyWarns(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q; want 0 and %q", r.code, r.stderr, want)
 	}
 }
+
+// A binary that is not a floe job is refused on every target before it runs
+// its work; one that takes longer than the probe's limit to build its graph
+// is stopped at that limit; a floe job binary runs.
+func TestRunRefusesNonFloeBinary(t *testing.T) {
+	dir := t.TempDir()
+	sleeper := filepath.Join(dir, "sleeper")
+	marker := filepath.Join(dir, "ran")
+	os.WriteFile(sleeper, []byte("#!/bin/sh\ntouch "+marker+"\nsleep 45\n"), 0o755)
+	for _, target := range []string{"local", "yarn-per-job", "yarn-session"} {
+		for _, bin := range []string{"/bin/ls", sleeper} {
+			start := time.Now()
+			r := floe(t, nil, "run", "-t", target, bin)
+			if r.code != 2 || !strings.Contains(r.stderr, "not a floe job") || time.Since(start) > 5*time.Second {
+				t.Errorf("-t %s %s: exit %d after %s, stderr %q; want exit 2 at once saying it is not a floe job", target, bin, r.code, time.Since(start), r.stderr)
+			}
+			if r.stdout != "" {
+				t.Errorf("-t %s %s ran: stdout %q", target, bin, r.stdout)
+			}
+		}
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("the script ran")
+	}
+	job := buildTestJob(t)
+	start := time.Now()
+	r := floe(t, nil, "run", job, "--delay", "45s")
+	if d := time.Since(start); r.code != 2 || !strings.Contains(r.stderr, "within 10s") || d > 20*time.Second {
+		t.Errorf("slow job: exit %d after %s, stderr %q; want exit 2 after the probe's 10 s", r.code, d, r.stderr)
+	}
+	if r := floe(t, nil, "run", "-p", "2", job, "--events", "100"); r.code != 0 {
+		t.Errorf("floe job binary: exit %d: %s", r.code, r.stderr)
+	}
+}

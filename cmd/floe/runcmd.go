@@ -156,11 +156,9 @@ func runBinary(c *cli.Context, path string, args []string, conf config.Config) e
 	if err != nil {
 		return err
 	}
-	if t := conf.String(config.Target, "local"); t != "local" {
-		// Before anything is submitted: is it a floe job at all?
-		if err := jobbin.Probe(c.Context, path, args, string(js)); err != nil {
-			return usageError{err}
-		}
+	// Before it runs or anything is submitted, on every target: is it a floe job at all?
+	if err := jobbin.Probe(c.Context, path, args, string(js)); err != nil {
+		return usageError{err}
 	}
 	cmd := exec.CommandContext(c.Context, path, args...)
 	cmd.Env = append(os.Environ(), role.EnvConfig+"="+string(js))
