@@ -454,3 +454,45 @@ func TestRunRefusesNonFloeBinary(t *testing.T) {
 		t.Errorf("floe job binary: exit %d: %s", r.code, r.stderr)
 	}
 }
+
+// An output directory that is not empty is refused before the job runs;
+// --overwrite (or floe.output.overwrite) replaces its files, leaving none of
+// the earlier run's.
+func TestOutputExistsIsRefused(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	parts := func() []string {
+		m, _ := filepath.Glob(filepath.Join(out, "*"))
+		slices.Sort(m)
+		return m
+	}
+	if r := floe(t, nil, "run", "-p", "2", "keyed-count", "--events", "1000", "--keys", "3", "--output", out); r.code != 0 {
+		t.Fatalf("first run: exit %d: %s", r.code, r.stderr)
+	}
+	first := parts()
+	r := floe(t, nil, "run", "-p", "1", "keyed-count", "--events", "1000", "--keys", "3", "--output", out)
+	if r.code != 2 || !strings.Contains(r.stderr, "exists and is not empty") || !strings.Contains(r.stderr, "--overwrite") {
+		t.Fatalf("second run: exit %d, stderr %q; want exit 2 saying the output is not empty", r.code, r.stderr)
+	}
+	if !slices.Equal(parts(), first) {
+		t.Fatalf("refused run changed the output: %v, was %v", parts(), first)
+	}
+	for _, args := range [][]string{{"keyed-count", "--overwrite"}, {"-D", "floe.output.overwrite=true", "keyed-count"}} {
+		args = append(append([]string{"run", "-p", "1"}, args...), "--events", "1000", "--keys", "3", "--output", out)
+		if r := floe(t, nil, args...); r.code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, r.code, r.stderr)
+		}
+		for _, p := range parts() {
+			if !strings.HasPrefix(filepath.Base(p), "part-0-") {
+				t.Fatalf("%v: %s of the earlier run is still there: %v", args, p, parts())
+			}
+		}
+		n := 0
+		for _, p := range parts() {
+			b, _ := os.ReadFile(p)
+			n += strings.Count(string(b), "\n")
+		}
+		if n != 1000 {
+			t.Fatalf("%v: %d lines, want 1000", args, n)
+		}
+	}
+}

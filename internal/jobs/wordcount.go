@@ -20,7 +20,7 @@ import (
 
 var wordCount = Job{
 	Name: "wordcount",
-	Usage: "--input <file|dir|glob> [--output <dir>]: count words (runs of letters or digits, lower-cased; " +
+	Usage: "--input <file|dir|glob> [--output <dir> [--overwrite]]: count words (runs of letters or digits, lower-cased; " +
 		"an invalid UTF-8 byte is part of its word, as U+FFFD); without --output print the 20 most frequent",
 	Run: runWordCount,
 }
@@ -62,6 +62,7 @@ func runWordCount(ctx context.Context, env *datastream.Environment, args []strin
 	fs.SetOutput(io.Discard)
 	input := fs.String("input", "", "input file, directory or glob")
 	output := fs.String("output", "", "output directory")
+	overwrite := fs.Bool("overwrite", false, "replace the output directory's files")
 	if err := fs.Parse(args); err != nil {
 		return usageErr("wordcount", "%v", err)
 	}
@@ -83,8 +84,8 @@ func runWordCount(ctx context.Context, env *datastream.Environment, args []strin
 		}
 		defer os.RemoveAll(tmp)
 		dir = tmp
-	} else if err := checkWritable(dir); err != nil {
-		return usageErr("wordcount", "output %s is not writable: %v", *output, err)
+	} else if err := prepareOutput(env.Config(), dir, *overwrite); err != nil {
+		return usageErr("wordcount", "%v", err)
 	}
 
 	env.SetRuntimeMode(datastream.Batch)
@@ -117,25 +118,6 @@ func runWordCount(ctx context.Context, env *datastream.Environment, args []strin
 		fmt.Fprintf(stdout, "%s\t%d\n", w.Word, w.Count)
 	}
 	return nil
-}
-
-// checkWritable fails early, before a job runs, on an output directory that
-// cannot be written.
-func checkWritable(dir string) error {
-	fsy, p, err := fsys.Resolve(dir)
-	if err != nil {
-		return err
-	}
-	if err := fsy.MkdirAll(p); err != nil {
-		return err
-	}
-	probe := fsy.Join(p, fmt.Sprintf(".floe-write-check-%d", os.Getpid()))
-	f, err := fsy.Create(probe)
-	if err != nil {
-		return err
-	}
-	f.Close()
-	return fsy.RemoveAll(probe)
 }
 
 // ReadWordCounts reads the visible part files of a wordcount output directory.
