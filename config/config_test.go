@@ -61,3 +61,25 @@ func TestIntAndMerge(t *testing.T) {
 		t.Errorf("json round trip: %v %v", back, err)
 	}
 }
+
+func TestUnknownKeys(t *testing.T) {
+	c, _ := ParseDynamic([]string{"execution.checkpointing.intervall=1s", "myjob.threshold=3", "parallelism.default=2", "taskmanager.numberOfTaskSlot=2"})
+	msgs, err := Unknown(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{`unknown configuration key "execution.checkpointing.intervall" (did you mean "execution.checkpointing.interval"?)`,
+		`unknown configuration key "taskmanager.numberOfTaskSlot" (did you mean "taskmanager.numberOfTaskSlots"?)`}
+	if len(msgs) != 2 || msgs[0] != want[0] || msgs[1] != want[1] {
+		t.Fatalf("Unknown = %q, want %q", msgs, want)
+	}
+	if _, err := Unknown(c.With(Strict, "true")); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("strict: %v, want ErrInvalid", err)
+	}
+	if msgs, err := Unknown(New(map[string]string{"myjob.x": "1", Strict: "true"})); err != nil || len(msgs) != 0 {
+		t.Fatalf("a job's own key: %q %v", msgs, err)
+	}
+	if n := Nearest("zzzz.qqqq"); n != "" {
+		t.Errorf("Nearest of nonsense = %q", n)
+	}
+}

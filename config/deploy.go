@@ -15,6 +15,10 @@ const (
 	Attached = "execution.attached"
 	// JSONSummary makes the client print a JSON summary of the run on stdout (floe run --json).
 	JSONSummary = "floe.client.json-summary"
+	// OutputOverwrite lets the built-in jobs replace the files of an output
+	// directory that is not empty (their --overwrite); without it such a
+	// directory is refused before the job is submitted.
+	OutputOverwrite = "floe.output.overwrite"
 	// JobTimeout ends the job when it runs longer (floe run --timeout).
 	JobTimeout = "floe.job.timeout"
 	// InProcessOnly marks graphs whose sinks hand results to the client's

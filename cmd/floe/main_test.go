@@ -246,6 +246,11 @@ func TestBadInputGetsOneLineAndExitCode(t *testing.T) {
 		{[]string{"run", "-D", "novalue", "wordcount", "--input", dir}, 2, "key=value"},
 		{[]string{"run", "-D", "execution.buffer-timeout=soon", "wordcount", "--input", notExec}, 2, "duration"},
 		{[]string{"run", "-t", "mars", "wordcount"}, 2, "unknown target"},
+		{[]string{"run", "-p", "100000", "wordcount", "--input", dir}, 2, "max parallelism"},
+		{[]string{"run", "-D", "execution.runtime-mode=batchy", "wordcount", "--input", dir}, 2, "STREAMING or BATCH"},
+		{[]string{"run", "-D", "execution.buffer-timeout=-5s", "wordcount", "--input", dir}, 2, "want -1"},
+		{[]string{"run", "-D", "execution.checkpointing.interval=soon", "wordcount", "--input", dir}, 2, "not a duration"}, // no TaskManager starts: one line
+		{[]string{"run", "-D", "floe.config.strict=true", "-D", "execution.checkpointing.intervall=1s", "wordcount", "--input", dir}, 2, `did you mean "execution.checkpointing.interval"`},
 		{[]string{"run", notExec}, 2, "not an executable"},
 		{[]string{"run", "keyed-count", "--events", "-1", "--output", dir}, 2, "--events"},
 		{[]string{"run", "nexmark"}, 2, "--query is required"},
@@ -372,6 +377,125 @@ func TestInterruptCancelsJob(t *testing.T) {
 			if syscall.Kill(rec.PID, 0) == nil {
 				t.Errorf("TaskManager process %d still running", rec.PID)
 			}
+		}
+	}
+}
+
+// A word over 64 KiB (bufio.Scanner's default limit) is counted and printed
+// when the top words are read back; invalid UTF-8 stays inside its word.
+func TestWordCountLongWordAndInvalidUTF8(t *testing.T) {
+	in := filepath.Join(t.TempDir(), "in.txt")
+	long := strings.Repeat("x", 100<<10)
+	if err := os.WriteFile(in, []byte(long+" "+long+" caf\xe9 caf\xe9 caf\xe9\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := floe(t, nil, "run", "wordcount", "--input", in)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %.300s", r.code, r.stderr)
+	}
+	if want := "caf\uFFFD\t3\n" + long + "\t2\n"; r.stdout != want {
+		t.Fatalf("stdout %.200q, want %.200q", r.stdout, want)
+	}
+}
+
+// --timeout holds for -t local too: the job is cancelled and floe exits 1
+// saying why.
+func TestLocalTimeout(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	start := time.Now()
+	r := floe(t, nil, "run", "--timeout", "2s", "keyed-count", "--events", "0", "--rate", "100", "--output", out)
+	if r.code != 1 || !strings.Contains(r.stderr, "ran longer than --timeout 2s") {
+		t.Fatalf("exit %d after %s, stderr %q; want exit 1 saying it ran longer than --timeout", r.code, time.Since(start), r.stderr)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Fatalf("took %s", d)
+	}
+}
+
+// A -D key under floe's prefixes that floe does not know gets one warning
+// line naming the nearest key; a job's own key gets none.
+func TestUnknownKeyWarns(t *testing.T) {
+	in := filepath.Join(t.TempDir(), "in.txt")
+	os.WriteFile(in, []byte("a b\n"), 0o644)
+	r := floe(t, nil, "run", "-D", "execution.checkpointing.intervall=1s", "-D", "wordcount.mine=1", "wordcount", "--input", in)
+	want := "floe: warning: unknown configuration key \"execution.checkpointing.intervall\" (did you mean \"execution.checkpointing.interval\"?)\n"
+	if r.code != 0 || r.stderr != want {
+		t.Fatalf("exit %d, stderr %q; want 0 and %q", r.code, r.stderr, want)
+	}
+}
+
+// A binary that is not a floe job is refused on every target before it runs
+// its work; one that takes longer than the probe's limit to build its graph
+// is stopped at that limit; a floe job binary runs.
+func TestRunRefusesNonFloeBinary(t *testing.T) {
+	dir := t.TempDir()
+	sleeper := filepath.Join(dir, "sleeper")
+	marker := filepath.Join(dir, "ran")
+	os.WriteFile(sleeper, []byte("#!/bin/sh\ntouch "+marker+"\nsleep 45\n"), 0o755)
+	for _, target := range []string{"local", "yarn-per-job", "yarn-session"} {
+		for _, bin := range []string{"/bin/ls", sleeper} {
+			start := time.Now()
+			r := floe(t, nil, "run", "-t", target, bin)
+			if r.code != 2 || !strings.Contains(r.stderr, "not a floe job") || time.Since(start) > 5*time.Second {
+				t.Errorf("-t %s %s: exit %d after %s, stderr %q; want exit 2 at once saying it is not a floe job", target, bin, r.code, time.Since(start), r.stderr)
+			}
+			if r.stdout != "" {
+				t.Errorf("-t %s %s ran: stdout %q", target, bin, r.stdout)
+			}
+		}
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("the script ran")
+	}
+	job := buildTestJob(t)
+	start := time.Now()
+	r := floe(t, nil, "run", job, "--delay", "45s")
+	if d := time.Since(start); r.code != 2 || !strings.Contains(r.stderr, "within 10s") || d > 20*time.Second {
+		t.Errorf("slow job: exit %d after %s, stderr %q; want exit 2 after the probe's 10 s", r.code, d, r.stderr)
+	}
+	if r := floe(t, nil, "run", "-p", "2", job, "--events", "100"); r.code != 0 {
+		t.Errorf("floe job binary: exit %d: %s", r.code, r.stderr)
+	}
+}
+
+// An output directory that is not empty is refused before the job runs;
+// --overwrite (or floe.output.overwrite) replaces its files, leaving none of
+// the earlier run's.
+func TestOutputExistsIsRefused(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	parts := func() []string {
+		m, _ := filepath.Glob(filepath.Join(out, "*"))
+		slices.Sort(m)
+		return m
+	}
+	if r := floe(t, nil, "run", "-p", "2", "keyed-count", "--events", "1000", "--keys", "3", "--output", out); r.code != 0 {
+		t.Fatalf("first run: exit %d: %s", r.code, r.stderr)
+	}
+	first := parts()
+	r := floe(t, nil, "run", "-p", "1", "keyed-count", "--events", "1000", "--keys", "3", "--output", out)
+	if r.code != 2 || !strings.Contains(r.stderr, "exists and is not empty") || !strings.Contains(r.stderr, "--overwrite") {
+		t.Fatalf("second run: exit %d, stderr %q; want exit 2 saying the output is not empty", r.code, r.stderr)
+	}
+	if !slices.Equal(parts(), first) {
+		t.Fatalf("refused run changed the output: %v, was %v", parts(), first)
+	}
+	for _, args := range [][]string{{"keyed-count", "--overwrite"}, {"-D", "floe.output.overwrite=true", "keyed-count"}} {
+		args = append(append([]string{"run", "-p", "1"}, args...), "--events", "1000", "--keys", "3", "--output", out)
+		if r := floe(t, nil, args...); r.code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, r.code, r.stderr)
+		}
+		for _, p := range parts() {
+			if !strings.HasPrefix(filepath.Base(p), "part-0-") {
+				t.Fatalf("%v: %s of the earlier run is still there: %v", args, p, parts())
+			}
+		}
+		n := 0
+		for _, p := range parts() {
+			b, _ := os.ReadFile(p)
+			n += strings.Count(string(b), "\n")
+		}
+		if n != 1000 {
+			t.Fatalf("%v: %d lines, want 1000", args, n)
 		}
 	}
 }

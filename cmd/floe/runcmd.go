@@ -18,6 +18,7 @@ import (
 	"floe/internal/jobs"
 	"floe/internal/logging"
 	"floe/internal/role"
+	"floe/internal/submit"
 )
 
 func runCommand() *cli.Command {
@@ -38,7 +39,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "s", Usage: "a number: task slots per TaskManager (as --slots); a path: start from that savepoint (as --fromSavepoint)"},
 			&cli.StringFlag{Name: "queue", Aliases: []string{"qu"}, Usage: "YARN queue"},
 			&cli.StringFlag{Name: "name", Aliases: []string{"nm"}, Usage: "YARN application name"},
-			&cli.DurationFlag{Name: "timeout", Usage: "YARN: kill the application and exit 1 if the job runs longer"},
+			&cli.DurationFlag{Name: "timeout", Usage: "cancel the job (YARN: kill the application) and exit 1 if it runs longer"},
 			&cli.StringFlag{Name: "yid", Aliases: []string{"yarnapplicationId"}, Usage: "yarn-session: the session's `application id` (default: the last one started)"},
 			&cli.StringFlag{Name: "fromSavepoint", Usage: "start from the savepoint or retained checkpoint at `path`"},
 			&cli.BoolFlag{Name: "allowNonRestoredState", Aliases: []string{"n", "allow-non-restored-state"}, Usage: "with -s: drop state of operators the job no longer has"},
@@ -109,6 +110,21 @@ func runAction(c *cli.Context) error {
 	if c.IsSet("timeout") {
 		conf = conf.With(config.JobTimeout, c.Duration("timeout").String())
 	}
+	// Before any job code runs: values floe reads are checked, and keys it
+	// does not know under its own prefixes are named (an error with floe.config.strict).
+	if err := submit.ValidateConfig(conf); err != nil {
+		return usageError{err}
+	}
+	warnings, err := config.Unknown(conf)
+	if err != nil {
+		return usageError{err}
+	}
+	for _, w := range warnings {
+		if r, _ := role.Current(); r != role.Client {
+			break // the client warned; the processes it started run the same command line
+		}
+		fmt.Fprintln(c.App.ErrWriter, "floe: warning: "+w)
+	}
 	log := logging.Default()
 	if lv := c.String("log-level"); lv != "" {
 		log = log.Level(logging.Level(lv, log.GetLevel()))
@@ -140,11 +156,9 @@ func runBinary(c *cli.Context, path string, args []string, conf config.Config) e
 	if err != nil {
 		return err
 	}
-	if t := conf.String(config.Target, "local"); t != "local" {
-		// Before anything is submitted: is it a floe job at all?
-		if err := jobbin.Probe(c.Context, path, args, string(js)); err != nil {
-			return usageError{err}
-		}
+	// Before it runs or anything is submitted, on every target: is it a floe job at all?
+	if err := jobbin.Probe(c.Context, path, args, string(js)); err != nil {
+		return usageError{err}
 	}
 	cmd := exec.CommandContext(c.Context, path, args...)
 	cmd.Env = append(os.Environ(), role.EnvConfig+"="+string(js))

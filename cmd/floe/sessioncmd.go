@@ -84,7 +84,7 @@ func cancelCommand() *cli.Command {
 			defer cancel()
 			info, err := submit.CancelJob(ctx, c.String("yid"), c.Args().First(), logging.Default())
 			if err != nil {
-				return cli.Exit("cancel: "+err.Error(), 1)
+				return jobCommandError("cancel", c.Args().First(), err)
 			}
 			fmt.Fprintf(c.App.Writer, "Cancelled job %s (%s)\n", info.ID, info.Status)
 			return nil
@@ -106,7 +106,7 @@ func savepointCommand() *cli.Command {
 			defer cancel()
 			path, err := submit.Savepoint(ctx, c.String("yid"), c.Args().Get(0), c.Args().Get(1), false, logging.Default())
 			if err != nil {
-				return cli.Exit("savepoint: "+err.Error(), 1)
+				return jobCommandError("savepoint", c.Args().Get(0), err)
 			}
 			fmt.Fprintf(c.App.Writer, "Savepoint completed. Path: %s\n", path)
 			return nil
@@ -131,7 +131,7 @@ func stopCommand() *cli.Command {
 			defer cancel()
 			path, err := submit.Savepoint(ctx, c.String("yid"), c.Args().First(), c.String("savepoint-path"), true, logging.Default())
 			if err != nil {
-				return cli.Exit("stop: "+err.Error(), 1)
+				return jobCommandError("stop", c.Args().First(), err)
 			}
 			fmt.Fprintf(c.App.Writer, "Savepoint completed. Path: %s\n", path)
 			return nil

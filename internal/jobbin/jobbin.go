@@ -7,6 +7,7 @@ package jobbin
 import (
 	"context"
 	"crypto/sha256"
+	"debug/buildinfo"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -22,6 +23,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -67,29 +69,67 @@ func Fetch(ctx context.Context, ref *floepb.BinaryRef, dir string) (string, erro
 	return local, os.Rename(tmp, local)
 }
 
-// Probe checks that bin is a floe job (it builds a job graph with
-// these arguments) without running it.
+// ProbeTimeout bounds how long a job binary may take to build its graph
+// when the client probes it: a floe job builds it in well under a second, a
+// program that is not one (sleep, a server) is stopped after this.
+const ProbeTimeout = 10 * time.Second
+
+// planTimeout bounds the plan role where a job is already known to be one
+// (a session's ApplicationMaster planning a submitted binary).
+const planTimeout = time.Minute
+
+// Probe checks that bin is a floe job before anything runs it for real: it
+// must be a Go program built with module floe, and in the plan role it must
+// build a job graph with these arguments within ProbeTimeout.
 func Probe(ctx context.Context, bin string, args []string, confJSON string) error {
-	if _, err := Plan(ctx, bin, args, confJSON); err != nil {
+	if err := checkBuiltWithFloe(bin); err != nil {
+		return fmt.Errorf("job binary %s: %w", bin, err)
+	}
+	if _, err := plan(ctx, bin, args, confJSON, ProbeTimeout); err != nil {
 		return fmt.Errorf("job binary %s: %w", bin, err)
 	}
 	return nil
 }
 
+// checkBuiltWithFloe reads bin's Go build information, without running it.
+func checkBuiltWithFloe(bin string) error {
+	info, err := buildinfo.ReadFile(bin)
+	if err != nil {
+		return errors.New("not a floe job (not a Go program)")
+	}
+	if info.Path == "floe" || strings.HasPrefix(info.Path, "floe/") || info.Main.Path == "floe" {
+		return nil
+	}
+	for _, d := range info.Deps {
+		if d.Path == "floe" {
+			return nil
+		}
+	}
+	return fmt.Errorf("not a floe job (a Go program of module %q, which does not use module floe)", info.Main.Path)
+}
+
 // Plan runs the job binary in the plan role and reads the graph it built.
 func Plan(ctx context.Context, bin string, args []string, confJSON string) (*jobgraph.JobGraph, error) {
+	return plan(ctx, bin, args, confJSON, planTimeout)
+}
+
+func plan(ctx context.Context, bin string, args []string, confJSON string, limit time.Duration) (*jobgraph.JobGraph, error) {
 	f, err := os.CreateTemp("", "floe-plan-")
 	if err != nil {
 		return nil, err
 	}
 	f.Close()
 	defer os.Remove(f.Name())
-	pctx, cancel := context.WithTimeout(ctx, time.Minute)
+	pctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	cmd := exec.CommandContext(pctx, bin, args...)
 	cmd.Env = append(os.Environ(), role.EnvRole+"="+string(role.Plan), role.EnvPlanFile+"="+f.Name(),
 		role.EnvConfig+"="+base64.StdEncoding.EncodeToString([]byte(confJSON)))
-	if out, err := cmd.CombinedOutput(); err != nil {
+	out, err := cmd.CombinedOutput()
+	if pctx.Err() != nil && ctx.Err() == nil {
+		return nil, fmt.Errorf("did not build a job graph within %s (is it a floe job?)", limit)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("did not build a job graph (is it a floe job?): %v: %s", err, lastLine(out))
 	}
 	b, err := os.ReadFile(f.Name())

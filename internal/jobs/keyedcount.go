@@ -11,7 +11,7 @@ import (
 
 var keyedCount = Job{
 	Name:  "keyed-count",
-	Usage: "--events N --keys K [--rate R] --output <dir>: running count per key (ValueState) of N generated events (N=0: unbounded), written exactly once with checkpoints",
+	Usage: "--events N --keys K [--rate R] --output <dir> [--overwrite]: running count per key (ValueState) of N generated events (N=0: unbounded), written exactly once with checkpoints",
 	Run:   runKeyedCount,
 }
 
@@ -28,6 +28,7 @@ func runKeyedCount(ctx context.Context, env *datastream.Environment, args []stri
 	keys := fs.Int64("keys", 10, "number of distinct keys")
 	rate := fs.Float64("rate", 0, "events per second overall (0: as fast as possible)")
 	output := fs.String("output", "", "output directory")
+	overwrite := fs.Bool("overwrite", false, "replace the output directory's files")
 	if err := fs.Parse(args); err != nil {
 		return usageErr("keyed-count", "%v", err)
 	}
@@ -39,8 +40,8 @@ func runKeyedCount(ctx context.Context, env *datastream.Environment, args []stri
 	case *output == "":
 		return usageErr("keyed-count", "--output is required")
 	}
-	if err := checkWritable(*output); err != nil {
-		return usageErr("keyed-count", "output %s is not writable: %v", *output, err)
+	if err := prepareOutput(env.Config(), *output, *overwrite); err != nil {
+		return usageErr("keyed-count", "%v", err)
 	}
 	k := *keys
 	src := datastream.Generate(env, func(i int64) string {

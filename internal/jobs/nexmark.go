@@ -15,7 +15,7 @@ import (
 
 var nexmarkJob = Job{
 	Name: "nexmark",
-	Usage: "--query q0|q1|q2|q3|q4|q5|q7|q8|q11|q12 [--events N] [--rate R] [--event-rate E] [--seed S] [--sink blackhole|file --output <dir>]: " +
+	Usage: "--query q0|q1|q2|q3|q4|q5|q7|q8|q11|q12 [--events N] [--rate R] [--event-rate E] [--seed S] [--sink blackhole|file --output <dir> [--overwrite]]: " +
 		"a Nexmark query over N generated events (default 1000000; 0: unbounded), R per second (0: as fast as possible), " +
 		"event times E per second apart (default R, else 10000)",
 	Run: runNexmark,
@@ -31,6 +31,7 @@ func runNexmark(ctx context.Context, env *datastream.Environment, args []string,
 	seed := fs.Uint64("seed", 0, "generator seed")
 	sink := fs.String("sink", "blackhole", "blackhole or file")
 	output := fs.String("output", "", "output directory (with --sink file)")
+	overwrite := fs.Bool("overwrite", false, "replace the output directory's files")
 	if err := fs.Parse(args); err != nil {
 		return usageErr("nexmark", "%v", err)
 	}
@@ -58,8 +59,8 @@ func runNexmark(ctx context.Context, env *datastream.Environment, args []string,
 	}
 	write := queries.Discard
 	if *sink == "file" {
-		if err := checkWritable(*output); err != nil {
-			return usageErr("nexmark", "output %s is not writable: %v", *output, err)
+		if err := prepareOutput(env.Config(), *output, *overwrite); err != nil {
+			return usageErr("nexmark", "%v", err)
 		}
 		write = queries.JSONFiles(*output)
 	}

@@ -12,15 +12,17 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"floe/datastream"
 	"floe/internal/fsys"
 )
 
 var wordCount = Job{
-	Name:  "wordcount",
-	Usage: "--input <file|dir|glob> [--output <dir>]: count words; without --output print the 20 most frequent",
-	Run:   runWordCount,
+	Name: "wordcount",
+	Usage: "--input <file|dir|glob> [--output <dir> [--overwrite]]: count words (runs of letters or digits, lower-cased; " +
+		"an invalid UTF-8 byte is part of its word, as U+FFFD); without --output print the 20 most frequent",
+	Run: runWordCount,
 }
 
 // WordCount is one word and how often it occurs.
@@ -29,31 +31,38 @@ type WordCount struct {
 	Count int64
 }
 
-// Tokenize emits the maximal runs of Unicode letters or digits of line, lower-cased.
+// Tokenize emits the maximal runs of Unicode letters or digits of line,
+// lower-cased. A byte that is not valid UTF-8 counts as a letter and becomes
+// U+FFFD in the word, so text in another encoding neither splits words nor
+// yields invalid UTF-8 in the output.
 func Tokenize(line string, emit func(string)) {
 	start := -1
 	for i, r := range line {
-		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) || r == utf8.RuneError {
 			if start < 0 {
 				start = i
 			}
 			continue
 		}
 		if start >= 0 {
-			emit(strings.ToLower(line[start:i]))
+			emit(lower(line[start:i]))
 			start = -1
 		}
 	}
 	if start >= 0 {
-		emit(strings.ToLower(line[start:]))
+		emit(lower(line[start:]))
 	}
 }
+
+// lower lower-cases w and replaces each invalid byte by U+FFFD (strings.Map's rule).
+func lower(w string) string { return strings.Map(unicode.ToLower, w) }
 
 func runWordCount(ctx context.Context, env *datastream.Environment, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("wordcount", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	input := fs.String("input", "", "input file, directory or glob")
 	output := fs.String("output", "", "output directory")
+	overwrite := fs.Bool("overwrite", false, "replace the output directory's files")
 	if err := fs.Parse(args); err != nil {
 		return usageErr("wordcount", "%v", err)
 	}
@@ -75,8 +84,8 @@ func runWordCount(ctx context.Context, env *datastream.Environment, args []strin
 		}
 		defer os.RemoveAll(tmp)
 		dir = tmp
-	} else if err := checkWritable(dir); err != nil {
-		return usageErr("wordcount", "output %s is not writable: %v", *output, err)
+	} else if err := prepareOutput(env.Config(), dir, *overwrite); err != nil {
+		return usageErr("wordcount", "%v", err)
 	}
 
 	env.SetRuntimeMode(datastream.Batch)
@@ -111,26 +120,6 @@ func runWordCount(ctx context.Context, env *datastream.Environment, args []strin
 	return nil
 }
 
-// checkWritable fails early, before a job runs, on an output directory that
-// cannot be written.
-func checkWritable(dir string) error {
-	fsy, p, err := fsys.Resolve(dir)
-	if err != nil {
-		return err
-	}
-	ctx := context.Background() // before the job runs: nothing to cancel
-	if err := fsy.MkdirAll(ctx, p); err != nil {
-		return err
-	}
-	probe := fsy.Join(p, fmt.Sprintf(".floe-write-check-%d", os.Getpid()))
-	f, err := fsy.Create(ctx, probe)
-	if err != nil {
-		return err
-	}
-	f.Close()
-	return fsy.RemoveAll(ctx, probe)
-}
-
 // ReadWordCounts reads the visible part files of a wordcount output directory.
 func ReadWordCounts(dir string) ([]WordCount, error) {
 	files, err := datastream.ExpandPaths(dir)
@@ -147,20 +136,28 @@ func ReadWordCounts(dir string) ([]WordCount, error) {
 		if err != nil {
 			return nil, err
 		}
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			w, c, ok := strings.Cut(sc.Text(), "\t")
-			n, err := strconv.ParseInt(c, 10, 64)
-			if !ok || err != nil {
-				f.Close()
-				return nil, fmt.Errorf("%s: malformed line %q", filepath.Base(name), sc.Text())
+		// A reader, not a bufio.Scanner: a word has no length limit.
+		r := bufio.NewReader(f)
+		for {
+			line, err := r.ReadString('\n')
+			if line = strings.TrimSuffix(line, "\n"); line != "" {
+				w, c, ok := strings.Cut(line, "\t")
+				n, perr := strconv.ParseInt(c, 10, 64)
+				if !ok || perr != nil {
+					f.Close()
+					return nil, fmt.Errorf("%s: malformed line %.80q", filepath.Base(name), line)
+				}
+				all = append(all, WordCount{Word: w, Count: n})
 			}
-			all = append(all, WordCount{Word: w, Count: n})
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				f.Close()
+				return nil, fmt.Errorf("read %s: %w", name, err)
+			}
 		}
 		f.Close()
-		if err := sc.Err(); err != nil {
-			return nil, err
-		}
 	}
 	return all, nil
 }

@@ -3,6 +3,7 @@ package submit
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -43,13 +44,32 @@ func localLayout(g *jobgraph.JobGraph) (tms, slots int, err error) {
 
 // runLocal runs the JobManager in this process and the TaskManagers in this
 // process or as child processes, then tears everything down.
+// A job that runs longer than floe.job.timeout (--timeout) is cancelled and fails.
 func runLocal(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger) (*client.Result, error) {
+	timeout, err := g.Config.Duration(config.JobTimeout, 0)
+	if err != nil {
+		return nil, err
+	}
 	c, err := startLocal(ctx, g, log)
 	if err != nil {
 		return nil, err
 	}
-	return c.Wait(ctx)
+	if timeout <= 0 {
+		return c.Wait(ctx)
+	}
+	wctx, cancel := context.WithTimeoutCause(ctx, timeout, errRanTooLong)
+	defer cancel()
+	r, err := c.Wait(wctx)
+	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(wctx), errRanTooLong) {
+		if r != nil {
+			r.Status = appmaster.Failed
+		}
+		return r, fmt.Errorf("%w: ran longer than --timeout %s; cancelled it", client.ErrJobFailed, timeout)
+	}
+	return r, err
 }
+
+var errRanTooLong = errors.New("job ran longer than its timeout")
 
 // ExecuteAsync starts g on a local cluster and returns at once (local
 // target only). The caller must Wait.

@@ -14,14 +14,17 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"floe/appmaster"
+	"floe/checkpoint"
 	"floe/client"
 	"floe/config"
 	"floe/internal/jobgraph"
+	"floe/internal/keygroup"
 )
 
 // Submit runs g where its configuration's execution.target says (local by
@@ -81,7 +84,7 @@ func printSummary(w io.Writer, g *jobgraph.JobGraph, r *client.Result, err error
 // ValidateConfig checks the values of the keys the runtime reads, so a typo
 // fails before anything starts rather than inside a task.
 func ValidateConfig(c config.Config) error {
-	for _, k := range []string{config.BufferTimeout, config.HeartbeatInterval, config.HeartbeatTimeout} {
+	for _, k := range []string{config.BufferTimeout, config.HeartbeatInterval, config.HeartbeatTimeout, config.JobTimeout} {
 		if _, err := c.Duration(k, 0); err != nil {
 			return err
 		}
@@ -98,6 +101,25 @@ func ValidateConfig(c config.Config) error {
 	if _, err := c.Bool(config.LocalProcesses, false); err != nil {
 		return err
 	}
+	if d, _ := c.Duration(config.BufferTimeout, 0); d < 0 && d != -time.Millisecond {
+		return fmt.Errorf("%w: %s=%s: want -1 (send only full batches), 0 (every record) or a positive duration", config.ErrInvalid, config.BufferTimeout, c.String(config.BufferTimeout, ""))
+	}
+	p, _ := c.Int(config.Parallelism, 1)
+	if mp, _ := c.Int(config.MaxParallelism, keygroup.DefaultMaxParallelism); p > mp {
+		return fmt.Errorf("%w: parallelism %d is above the max parallelism %d (%s)", config.ErrInvalid, p, mp, config.MaxParallelism)
+	}
+	if m, ok := c.Lookup(datastreamRuntimeMode); ok && !strings.EqualFold(m, "STREAMING") && !strings.EqualFold(m, "BATCH") {
+		return fmt.Errorf("%w: %s=%q: want STREAMING or BATCH", config.ErrInvalid, datastreamRuntimeMode, m)
+	}
+	if _, err := checkpoint.ParseConfig(c); err != nil {
+		return err
+	}
+	if _, err := config.Unknown(c); err != nil {
+		return err
+	}
 	_, err := appmaster.ParseRestartStrategy(c)
 	return err
 }
+
+// datastreamRuntimeMode is datastream.RuntimeModeKey (datastream depends on this package).
+const datastreamRuntimeMode = "execution.runtime-mode"

@@ -72,6 +72,9 @@ func readFrameHook(r io.Reader, max int, hook func(started bool)) ([]byte, error
 	}
 	hook(true)
 	defer hook(false)
+	if string(lb[:]) == "HTTP" {
+		return nil, fmt.Errorf("the server answered HTTP, not Hadoop IPC (is the address a web port, such as the ResourceManager's 8088 instead of its 8032?): %w", ErrMalformed)
+	}
 	n := int32(binary.BigEndian.Uint32(lb[:]))
 	if n == -1 {
 		// A pre-v9 server answers with -1 and Writable strings.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -104,4 +105,12 @@ func FuzzDecodeResponse(f *testing.F) {
 		_ = decodeBody(body, &hadooppb.RpcSaslProto{})
 		_ = decodeBody(body, &hadooppb.AllocateResponseProto{})
 	})
+}
+
+// An HTTP server's answer is named as such, not as a huge frame length.
+func TestReadFrameHTTPAnswer(t *testing.T) {
+	_, err := readFrame(bytes.NewReader([]byte("HTTP/1.1 400 Bad Request\r\n\r\n")), 128<<20)
+	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "answered HTTP, not Hadoop IPC") {
+		t.Fatalf("err = %v", err)
+	}
 }

@@ -25,7 +25,9 @@ func main() {
 	output := flag.String("output", "", "output directory (none: discard)")
 	fail := flag.Bool("fail", false, "make the map operator fail on every record")
 	firstRecord := flag.String("first-record-file", "", "write the wall-clock time (ns) of the first record processed here")
+	delay := flag.Duration("delay", 0, "wait this long before building the graph (a job slower than the client's probe)")
 	flag.Parse()
+	time.Sleep(*delay)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -1,0 +1,106 @@
+package config
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Strict makes keys under floe's own prefixes that floe does not know an
+// error (exit 2) rather than a warning.
+const Strict = "floe.config.strict"
+
+// Keys read outside this package, named here so the registry is complete.
+// Their packages define their own constants; a test checks that the two agree.
+const (
+	runtimeMode           = "execution.runtime-mode"
+	autoWatermarkInterval = "pipeline.auto-watermark-interval"
+	savepointPath         = "execution.savepoint.path"
+	allowNonRestored      = "execution.savepoint.ignore-unclaimed-state"
+)
+
+// known is every key floe reads. Keep docs/configuration.md in step.
+var known = []string{
+	Parallelism, MaxParallelism, BufferTimeout, BatchSize, Credits, QueueCapacity, Slots,
+	LocalTaskManagers, LocalProcesses, HeartbeatInterval, HeartbeatTimeout,
+	Target, Attached, JSONSummary, JobTimeout, InProcessOnly, JobManagerMemory, TaskManagerMemory,
+	YarnQueue, YarnName, YarnTags, YarnAcceptTimeout, SessionID, SessionIdleTimeout, SessionSlotTimeout,
+	RestartType, FixedDelayAttempts, FixedDelayDelay, ExpDelayInitial, ExpDelayMax, ExpDelayMultiplier, ExpDelayAttempts,
+	runtimeMode, autoWatermarkInterval, savepointPath, allowNonRestored,
+	"execution.checkpointing.interval", "execution.checkpointing.mode", "execution.checkpointing.timeout",
+	"execution.checkpointing.min-pause", "execution.checkpointing.max-concurrent-checkpoints",
+	"execution.checkpointing.tolerable-failed-checkpoints", "execution.checkpointing.dir",
+	"execution.checkpointing.savepoint-dir", "execution.checkpointing.num-retained",
+	"execution.checkpointing.externalized-checkpoint-retention",
+	Strict, OutputOverwrite,
+}
+
+// ownPrefixes are the namespaces floe and Flink use. A key outside them
+// (a job's own, such as "myjob.threshold") is the job's business and never
+// warned about.
+var ownPrefixes = []string{"execution.", "pipeline.", "taskmanager.", "jobmanager.", "state.",
+	"restart-strategy.", "yarn.", "local.", "heartbeat.", "parallelism.", "floe.", "config."}
+
+// Known reports whether floe reads key.
+func Known(key string) bool { return slices.Contains(known, key) }
+
+// KnownKeys returns the keys floe reads, sorted.
+func KnownKeys() []string { return slices.Sorted(slices.Values(known)) }
+
+// Unknown returns, for each key of c under floe's or Flink's prefixes that
+// floe does not read, a one-line message naming the nearest known key. With
+// floe.config.strict=true it returns them as an error wrapping ErrInvalid.
+func Unknown(c Config) ([]string, error) {
+	strict, err := c.Bool(Strict, false)
+	if err != nil {
+		return nil, err
+	}
+	var msgs []string
+	for _, k := range c.Keys() {
+		if Known(k) || !slices.ContainsFunc(ownPrefixes, func(p string) bool { return strings.HasPrefix(k, p) }) {
+			continue
+		}
+		m := fmt.Sprintf("unknown configuration key %q", k)
+		if n := Nearest(k); n != "" {
+			m += fmt.Sprintf(" (did you mean %q?)", n)
+		}
+		msgs = append(msgs, m)
+	}
+	if strict && len(msgs) > 0 {
+		return nil, fmt.Errorf("%w: %s (%s=true)", ErrInvalid, strings.Join(msgs, "; "), Strict)
+	}
+	return msgs, nil
+}
+
+// Nearest is the known key closest to key by edit distance, or "" when
+// none is close (more than a third of the key's length away).
+func Nearest(key string) string {
+	best, bestD := "", len(key)/3+1
+	for _, k := range KnownKeys() {
+		if d := editDistance(key, k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			sub := prev[j-1]
+			if a[i-1] != b[j-1] {
+				sub++
+			}
+			cur[j] = min(sub, prev[j]+1, cur[j-1]+1)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
