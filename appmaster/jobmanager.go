@@ -31,6 +31,10 @@ type Options struct {
 	HeartbeatInterval time.Duration // default 1s
 	HeartbeatTimeout  time.Duration // default 30s
 	SlotTimeout       time.Duration // how long a job waits for slots; default 60s
+	// RootCauseGrace is how long a failing job whose only known cause is a
+	// secondary one (a channel to a producer broke) waits for its root cause
+	// (the report of a lost TaskManager) before it ends; 0: it ends at once.
+	RootCauseGrace time.Duration
 	// Services registers more gRPC services on the JobManager's server
 	// (a Dispatcher of jm's jobs, for one).
 	Services func(jm *JobManager, s *grpc.Server)
@@ -210,6 +214,10 @@ func (jm *JobManager) tick(now time.Time) {
 		}
 	}
 	for _, e := range jm.jobs {
+		if e.exec.status == Failing {
+			e.exec.settle(now)
+			jm.apply(e, nil)
+		}
 		if !e.restartAt.IsZero() && !now.Before(e.restartAt) {
 			e.restartAt = time.Time{}
 			e.exec.prepareRestart()
@@ -230,7 +238,7 @@ func (jm *JobManager) removeTM(id, reason string, now time.Time) {
 	tm := jm.tms[id]
 	delete(jm.tms, id)
 	for _, e := range jm.jobs {
-		jm.apply(e, e.exec.onTaskManagerLost(id, reason, now))
+		jm.apply(e, e.exec.onTaskManagerLost(id, tm.resourceID, reason, now))
 	}
 	if jm.stopped {
 		tm.conn.Close()
@@ -261,6 +269,7 @@ func (jm *JobManager) Submit(g *jobgraph.JobGraph, opts SubmitOptions) (*JobHand
 	}
 	exec := newExecution(id, g, time.Now())
 	exec.restart = opts.Restart
+	exec.grace = jm.opts.RootCauseGrace
 	cps, err := newJobCheckpoints(exec)
 	if err != nil {
 		return nil, err

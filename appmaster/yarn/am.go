@@ -52,6 +52,9 @@ func runApplicationMaster(ctx context.Context, g *jobgraph.JobGraph, log zerolog
 	hbTimeout, _ := g.Config.Duration(config.HeartbeatTimeout, 30*time.Second)
 	jm, err := appmaster.New(appmaster.Options{Listen: net.JoinHostPort(host, "0"), Secret: secret, Log: log,
 		HeartbeatTimeout: hbTimeout, SlotTimeout: 5 * time.Minute,
+		// the ResourceManager reports a container's end a few seconds after a
+		// consumer of its partitions has failed
+		RootCauseGrace: 5 * time.Second,
 		Services: func(jm *appmaster.JobManager, s *grpc.Server) {
 			floepb.RegisterDispatcherServer(s, appmaster.NewDispatcher(jm, appmaster.InScope("application")))
 		}})
@@ -191,7 +194,7 @@ type ContainerDriver struct {
 	res    yarnrpc.Resource
 	launch yarnrpc.Launch
 	slots  int
-	live   map[string]bool // container ids
+	live   map[string]string // node by container id
 	// lost, when set, is told about containers that ended (a session's
 	// pool), instead of the JobManager being told and a replacement asked for.
 	lost func(container, reason string)
@@ -237,7 +240,7 @@ func newJobDriver(g *jobgraph.JobGraph, am *yarnrpc.AM, jm *appmaster.JobManager
 		return nil, err
 	}
 	d := &ContainerDriver{am: am, jm: jm, log: log, want: tms, slots: slots, launch: launch,
-		res: yarnrpc.Resource{MemoryMB: mb, VCores: int32(slots)}, live: map[string]bool{}}
+		res: yarnrpc.Resource{MemoryMB: mb, VCores: int32(slots)}, live: map[string]string{}}
 	for range tms {
 		if err := am.Alloc.Add(yarnrpc.ContainerRequest{Resource: d.res, Priority: 1}); err != nil {
 			return nil, err
@@ -315,16 +318,17 @@ func (d *ContainerDriver) Run(ctx context.Context) error {
 				d.am.Alloc.Add(yarnrpc.ContainerRequest{Resource: d.res, Priority: 1})
 				continue
 			}
-			d.live[id] = true
+			d.live[id] = a.Node()
 			d.log.Info().Str("container", id).Str("node", a.Node()).Msg("TaskManager container started")
 		}
 		for _, s := range u.Completed {
 			id := yarnrpc.ContainerIDFromProto(s.GetContainerId()).String()
-			if !d.live[id] {
+			node, ok := d.live[id]
+			if !ok {
 				continue
 			}
 			delete(d.live, id)
-			reason := fmt.Sprintf("container %s exited with %d: %s", id, s.GetExitStatus(), firstLine(s.GetDiagnostics()))
+			reason := fmt.Sprintf("container %s on node %s exited with status %d: %s", id, node, s.GetExitStatus(), firstLine(s.GetDiagnostics()))
 			if d.lost != nil {
 				d.lost(id, reason)
 				continue
@@ -373,7 +377,7 @@ func firstLine(s string) string {
 // that end instead of replacing them.
 func NewPoolDriver(am *yarnrpc.AM, jm *appmaster.JobManager, res yarnrpc.Resource, launch yarnrpc.Launch, slots int,
 	lost func(container, reason string), log zerolog.Logger) *ContainerDriver {
-	return &ContainerDriver{am: am, jm: jm, log: log, res: res, launch: launch, slots: slots, live: map[string]bool{}, lost: lost}
+	return &ContainerDriver{am: am, jm: jm, log: log, res: res, launch: launch, slots: slots, live: map[string]string{}, lost: lost}
 }
 
 // Slots is the number of slots of each container.
