@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,6 +23,21 @@ import (
 
 // ErrNotEnoughSlots fails a job that could not get its slots in time.
 var ErrNotEnoughSlots = errors.New("not enough task slots")
+
+// ErrGraphMismatch fails a job at once when one of its TaskManagers built a
+// different job graph than the JobManager: the job's program is not
+// deterministic (see datastream's doc), and no restart can mend that.
+var ErrGraphMismatch = errors.New("a TaskManager built a different job graph than the JobManager")
+
+// FailureCause returns the sentinel error a job's one-line failure names
+// (ErrGraphMismatch), or nil: for clients that get only that line, from
+// YARN's diagnostics or a JobResult.
+func FailureCause(failure string) error {
+	if strings.Contains(failure, ErrGraphMismatch.Error()) {
+		return ErrGraphMismatch
+	}
+	return nil
+}
 
 // Options configure a JobManager.
 type Options struct {
@@ -536,12 +552,31 @@ func (s jmService) RegisterTaskManager(_ context.Context, req *floepb.RegisterTa
 	}
 	jm.mu.Lock()
 	defer jm.mu.Unlock()
+	if jm.stopped { // it would not be told to shut down
+		conn.Close()
+		return nil, status.Error(codes.FailedPrecondition, "the JobManager is stopping")
+	}
+	// A refusal is final: the TaskManager's program builds another graph, and
+	// so would every replacement. The job it was for fails at once with the
+	// difference, instead of waiting for slots through every restart.
+	var refusal error
 	for _, e := range jm.jobs {
-		if e.waiting && req.GetGraphFingerprint() != "" && req.GetGraphFingerprint() != e.exec.graph.Fingerprint() {
-			conn.Close()
-			return nil, status.Errorf(codes.FailedPrecondition, "TaskManager %s built a different job graph than the JobManager: %s",
-				req.GetResourceId(), jobgraph.Diff(e.exec.graph.Describe(), req.GetGraphDescription()))
+		if (req.GetJobId() != "" && req.GetJobId() != e.exec.id) || (req.GetJobId() == "" && !e.waiting) {
+			continue // a TaskManager of another job, or one not yet scheduled
 		}
+		if e.exec.status.Terminal() || req.GetGraphFingerprint() == "" || req.GetGraphFingerprint() == e.exec.graph.Fingerprint() {
+			continue
+		}
+		msg := fmt.Sprintf("%v: TaskManager %s: %s", ErrGraphMismatch, req.GetResourceId(),
+			jobgraph.Diff(e.exec.graph.Describe(), req.GetGraphDescription()))
+		jm.log.Error().Str("job", e.exec.id).Str("taskmanager", req.GetResourceId()).Msg(msg)
+		e.waiting = false
+		jm.apply(e, e.exec.failFinal(msg, time.Now()))
+		refusal = status.Error(codes.FailedPrecondition, msg)
+	}
+	if refusal != nil {
+		conn.Close()
+		return nil, refusal
 	}
 	jm.seq++
 	id := fmt.Sprintf("tm-%06d", jm.seq)

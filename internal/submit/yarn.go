@@ -255,7 +255,7 @@ func (yc *yarnClient) finalResult(rep *hadooppb.ApplicationReportProto, jobID st
 	default:
 		r.Status = appmaster.Failed
 		r.Failure = firstLine(diag)
-		return r, fmt.Errorf("%w: %s (logs: yarn logs -applicationId %s)", client.ErrJobFailed, r.Failure, appID)
+		return r, fmt.Errorf("%w (logs: yarn logs -applicationId %s)", client.FailedError(r.Failure), appID)
 	}
 }
 

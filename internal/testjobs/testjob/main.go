@@ -25,6 +25,7 @@ func main() {
 	output := flag.String("output", "", "output directory (none: discard)")
 	fail := flag.Bool("fail", false, "make the map operator fail on every record")
 	firstRecord := flag.String("first-record-file", "", "write the wall-clock time (ns) of the first record processed here")
+	unstable := flag.Bool("unstable-name", false, "name the map operator after the clock: every process builds another graph (breaks datastream's rules on purpose)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -44,7 +45,12 @@ func main() {
 			panic(fmt.Sprintf("testjob: record %d rejected on purpose", v))
 		}
 		return "n" + strconv.FormatInt(v, 10)
-	}).Name("Label")
+	})
+	if *unstable {
+		out = out.Name(fmt.Sprintf("Label %d", time.Now().UnixNano()))
+	} else {
+		out = out.Name("Label")
+	}
 	if *output != "" {
 		datastream.WriteText(out, *output, nil)
 	} else {
@@ -56,6 +62,9 @@ func main() {
 	case errors.Is(err, client.ErrJobCanceled):
 		fmt.Fprintln(os.Stderr, "testjob:", err)
 		os.Exit(130)
+	case errors.Is(err, client.ErrGraphMismatch): // the program breaks datastream's rules: a usage error
+		fmt.Fprintln(os.Stderr, "testjob:", err)
+		os.Exit(2)
 	default:
 		fmt.Fprintln(os.Stderr, "testjob:", err)
 		os.Exit(1)
