@@ -243,9 +243,11 @@ func (jm *JobManager) tick(now time.Time) {
 			jm.trySchedule()
 		}
 		if e.waiting && now.After(e.expires) {
+			// Final: a restart would only wait as long again.
 			e.waiting = false
 			free := jm.freeSlots()
-			jm.apply(e, e.exec.fail(fmt.Sprintf("%v: the job needs %d, %d free after %s", ErrNotEnoughSlots, e.exec.slotsNeeded(), len(free), jm.opts.SlotTimeout), "", now))
+			jm.apply(e, e.exec.failFinal(fmt.Sprintf("%v: the job needs %d, %d free after %s (slot.request.timeout)",
+				ErrNotEnoughSlots, e.exec.slotsNeeded(), len(free), jm.opts.SlotTimeout), now))
 		}
 	}
 }

@@ -58,3 +58,27 @@ func TestRefusedTaskManagerFailsTheJob(t *testing.T) {
 		t.Fatalf("FailureCause(%q) does not match ErrGraphMismatch", r.Failure)
 	}
 }
+
+// A job that cannot get its slots fails after the slot timeout, once: a
+// restart would only wait as long again.
+func TestSlotTimeoutIsFinal(t *testing.T) {
+	jm, err := New(Options{Log: zerolog.Nop(), SlotTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer jm.lis.Close()
+	h, err := jm.Submit(testGraph(), SubmitOptions{Restart: RestartStrategy{Attempts: 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jm.tick(time.Now().Add(2 * time.Second))
+	select {
+	case <-h.Done():
+	default:
+		t.Fatalf("job is %s after its slot timeout", h.Status().State)
+	}
+	r, _ := h.Wait(context.Background())
+	if r.Status != Failed || !strings.Contains(r.Failure, ErrNotEnoughSlots.Error()) || strings.Contains(r.Failure, "restart") {
+		t.Fatalf("result %s %q", r.Status, r.Failure)
+	}
+}

@@ -30,6 +30,11 @@ import (
 	"floe/internal/rpc/floepb"
 )
 
+// DefaultSlotRequestTimeout is how long a per-job application waits for its
+// TaskManager containers unless slot.request.timeout says otherwise (Flink's
+// default).
+const DefaultSlotRequestTimeout = 5 * time.Minute
+
 // Run is the life of the ApplicationMaster container: the
 // JobManager, its REST interface (the tracking URL), and the YARN driver that
 // keeps enough TaskManager containers running. It returns the exit code.
@@ -51,7 +56,7 @@ func runApplicationMaster(ctx context.Context, g *jobgraph.JobGraph, log zerolog
 	secret := os.Getenv(role.EnvSecret)
 	hbTimeout, _ := g.Config.Duration(config.HeartbeatTimeout, 30*time.Second)
 	jm, err := appmaster.New(appmaster.Options{Listen: net.JoinHostPort(host, "0"), Secret: secret, Log: log,
-		HeartbeatTimeout: hbTimeout, SlotTimeout: 5 * time.Minute,
+		HeartbeatTimeout: hbTimeout, SlotTimeout: g.Config.DurationOr(config.SlotRequestTimeout, DefaultSlotRequestTimeout),
 		// the ResourceManager reports a container's end a few seconds after a
 		// consumer of its partitions has failed
 		RootCauseGrace: 5 * time.Second,

@@ -56,3 +56,24 @@ func TestIntegrationGraphMismatchFailsAtOnce(t *testing.T) {
 		t.Fatalf("application %s: %s %q", appID, rep.GetFinalApplicationStatus(), rep.GetDiagnostics())
 	}
 }
+
+// A job that needs more containers than the cluster can give (4 of 3 GB on
+// two NodeManagers of 4 GB): the client says what it waits for, and the job
+// fails after slot.request.timeout with that in its error.
+func TestIntegrationNotEnoughContainersEndsTheJob(t *testing.T) {
+	dir := testenv.HadoopConfDir(t)
+	job := buildTestJob(t)
+	start := time.Now()
+	r := floe(t, []string{"HADOOP_CONF_DIR=" + dir}, "run", "-t", "yarn-per-job", "-p", "4", "-s", "1", "-jm", "256m", "-tm", "3g",
+		"-D", "slot.request.timeout=15s", job, "--events", "0")
+	t.Logf("failed after %s\n%s", time.Since(start), r.stdout)
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "for TaskManager containers: 4 asked (3072 MB, 1 vcores each)") {
+		t.Errorf("stdout does not say what the job waits for:\n%s", r.stdout)
+	}
+	if !strings.Contains(r.stderr, "not enough task slots") || !strings.Contains(r.stderr, "slot.request.timeout") || !strings.Contains(r.stderr, "free on") {
+		t.Errorf("stderr does not give the cause: %s", r.stderr)
+	}
+}

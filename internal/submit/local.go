@@ -91,7 +91,11 @@ func startLocal(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger) (
 		return nil, err
 	}
 	secret := rpc.NewSecret()
-	opts := appmaster.Options{Secret: secret, Log: log, HeartbeatInterval: hbInterval, HeartbeatTimeout: hbTimeout}
+	slotTimeout, err := g.Config.Duration(config.SlotRequestTimeout, time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	opts := appmaster.Options{Secret: secret, Log: log, HeartbeatInterval: hbInterval, HeartbeatTimeout: hbTimeout, SlotTimeout: slotTimeout}
 	if procs { // a child's death is known at once (children.reap)
 		opts.RootCauseGrace = time.Second
 	}

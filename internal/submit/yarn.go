@@ -52,15 +52,17 @@ type yarnClient struct {
 	rm   *yarn.Client
 	fs   *hdfsutil.FS
 	user string
+	tty  bool // out is a terminal
 }
 
 // runYarnPerJob submits g as its own YARN application. Progress goes to
 // stdout, or to stderr when stdout carries the JSON summary.
 func runYarnPerJob(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger, quiet bool) (*client.Result, error) {
-	out := printer{os.Stdout}
+	outFile := os.Stdout
 	if quiet {
-		out = printer{os.Stderr}
+		outFile = os.Stderr
 	}
+	out := printer{outFile}
 	c, err := conf.Load()
 	if err != nil {
 		return nil, fmt.Errorf("yarn: %w (set HADOOP_CONF_DIR to the cluster's client configuration)", err)
@@ -76,7 +78,7 @@ func runYarnPerJob(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger
 		return nil, fmt.Errorf("hdfs: %w", err)
 	}
 	defer fs.Close()
-	yc := &yarnClient{g: g, log: log, out: out, conf: c, rm: rm, fs: fs, user: user}
+	yc := &yarnClient{g: g, log: log, out: out, conf: c, rm: rm, fs: fs, user: user, tty: isTerminal(outFile)}
 	return yc.run(ctx)
 }
 
@@ -190,6 +192,7 @@ func (yc *yarnClient) follow(ctx context.Context, appID yarn.ApplicationID, jobI
 	start := time.Now()
 	var last hadooppb.YarnApplicationStateProto = -1
 	trackingShown := false
+	wait := yc.containerWait()
 	kill := func(why string) {
 		kctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -221,7 +224,19 @@ func (yc *yarnClient) follow(ctx context.Context, appID yarn.ApplicationID, jobI
 			trackingShown = true
 		}
 		if yarn.Terminal(st) {
-			return yc.finalResult(rep, jobID, time.Since(start))
+			r, err := yc.finalResult(rep, jobID, time.Since(start))
+			if err != nil && wait.last != "" && strings.Contains(r.Failure, appmaster.ErrNotEnoughSlots.Error()) {
+				err = fmt.Errorf("%w; %s", err, wait.last)
+			}
+			return r, err
+		}
+		if st == hadooppb.YarnApplicationStateProto_RUNNING && wait.due(time.Now(), grantedTaskManagers(rep)) {
+			nctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			nodes, err := yc.rm.Nodes(nctx)
+			cancel()
+			if err == nil {
+				yc.out.Printf("%s\n", wait.line(time.Now(), grantedTaskManagers(rep), nodes))
+			}
 		}
 		if st == hadooppb.YarnApplicationStateProto_ACCEPTED && time.Since(start) > acceptTimeout {
 			kill("no resources")
@@ -238,6 +253,17 @@ func (yc *yarnClient) follow(ctx context.Context, appID yarn.ApplicationID, jobI
 		case <-t.C:
 		}
 	}
+}
+
+// containerWait is what follow says while the application waits for its
+// TaskManager containers: as many as appmaster/yarn asks for, of -tm memory
+// and a vcore per slot.
+func (yc *yarnClient) containerWait() *containerWait {
+	slots, _ := yc.g.Config.Int(config.Slots, 1) // checked by ValidateConfig
+	slots = max(slots, 1)
+	mb, _ := yc.g.Config.MemoryMB(config.TaskManagerMemory, 512)
+	tms := (yc.g.SlotsNeeded() + slots - 1) / slots
+	return newContainerWait(tms, mb, int32(slots), yc.tty)
 }
 
 func (yc *yarnClient) finalResult(rep *hadooppb.ApplicationReportProto, jobID string, d time.Duration) (*client.Result, error) {
