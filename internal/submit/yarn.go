@@ -33,6 +33,18 @@ import (
 // ErrNoResources fails a submission that waited too long in ACCEPTED.
 var ErrNoResources = errors.New("not enough resources")
 
+// ErrNoAnswer fails a call to the ResourceManager that got no answer within
+// yarn.client.rpc-timeout.
+var ErrNoAnswer = errors.New("no answer")
+
+// DefaultRPCTimeout bounds each call to the ResourceManager unless
+// yarn.client.rpc-timeout says otherwise; progressEvery is how often a
+// terminal is told that a call still waits.
+const (
+	DefaultRPCTimeout = 30 * time.Second
+	progressEvery     = 5 * time.Second
+)
+
 // Out is where the client prints what a user follows (application id,
 // tracking URL, state changes). Execute's callers may replace it.
 type Out interface {
@@ -53,6 +65,9 @@ type yarnClient struct {
 	fs   *hdfsutil.FS
 	user string
 	tty  bool // out is a terminal
+	// rpcTimeout bounds each call to the ResourceManager; progress is how
+	// often a terminal hears that one still waits.
+	rpcTimeout, progress time.Duration
 }
 
 // runYarnPerJob submits g as its own YARN application. Progress goes to
@@ -78,7 +93,8 @@ func runYarnPerJob(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger
 		return nil, fmt.Errorf("hdfs: %w", err)
 	}
 	defer fs.Close()
-	yc := &yarnClient{g: g, log: log, out: out, conf: c, rm: rm, fs: fs, user: user, tty: isTerminal(outFile)}
+	yc := &yarnClient{g: g, log: log, out: out, conf: c, rm: rm, fs: fs, user: user, tty: isTerminal(outFile),
+		rpcTimeout: g.Config.DurationOr(config.YarnClientRPCTimeout, DefaultRPCTimeout), progress: progressEvery}
 	return yc.run(ctx)
 }
 
@@ -98,7 +114,15 @@ func (yc *yarnClient) run(ctx context.Context) (*client.Result, error) {
 	}
 	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	appID, maxRes, err := yc.rm.NewApplication(sctx)
+	var appID yarn.ApplicationID
+	var maxRes *hadooppb.ResourceProto
+	err = yc.rmCall(sctx, "a new application", func(ctx context.Context) (err error) {
+		appID, maxRes, err = yc.rm.NewApplication(ctx)
+		return err
+	})
+	if errors.Is(err, ErrNoAnswer) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("yarn: new application at %s: %w", strings.Join(yc.rm.Addrs(), ","), err)
 	}
@@ -125,7 +149,7 @@ func (yc *yarnClient) run(ctx context.Context) (*client.Result, error) {
 	name := g.Config.String(config.YarnName, "floe: "+g.Name)
 	spec := yarn.AppSpec{Name: name, Queue: g.Config.String(config.YarnQueue, ""), Type: "FLOE", MaxAttempts: 1,
 		Tags: []string{"floe", "floe-job-" + jobID}, AMResource: yarn.Resource{MemoryMB: jmMB, VCores: 1}, AM: launch}
-	if err := yc.rm.Submit(sctx, spec.Proto(appID)); err != nil {
+	if err := yc.rmCall(sctx, "the submission of "+appID.String(), func(ctx context.Context) error { return yc.rm.Submit(ctx, spec.Proto(appID)) }); err != nil {
 		yc.fs.RemoveAll(staging)
 		return nil, fmt.Errorf("yarn: submit: %w", err)
 	}
@@ -180,6 +204,34 @@ func (yc *yarnClient) stage(ctx context.Context, staging string) (yarn.Launch, e
 	return l, nil
 }
 
+// rmCall runs one call to the ResourceManager, bounded by yc.rpcTimeout. On
+// a terminal it says every yc.progress that the call still waits.
+func (yc *yarnClient) rmCall(ctx context.Context, what string, fn func(context.Context) error) error {
+	cctx, cancel := context.WithTimeout(ctx, yc.rpcTimeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- fn(cctx) }()
+	t := time.NewTicker(yc.progress)
+	defer t.Stop()
+	start := time.Now()
+	addrs := strings.Join(yc.rm.Addrs(), ",")
+	for {
+		select {
+		case err := <-done:
+			if err != nil && ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
+				return fmt.Errorf("yarn: %w from the ResourceManager at %s for %s within %s (%s): %w",
+					ErrNoAnswer, addrs, what, yc.rpcTimeout, config.YarnClientRPCTimeout, err)
+			}
+			return err
+		case <-t.C:
+			if yc.tty {
+				yc.out.Printf("Waiting for the ResourceManager at %s to answer (%s so far, at most %s)\n",
+					addrs, time.Since(start).Round(time.Second), yc.rpcTimeout)
+			}
+		}
+	}
+}
+
 func fileMissing(p string) bool {
 	_, err := os.Stat(p)
 	return err != nil
@@ -203,13 +255,18 @@ func (yc *yarnClient) follow(ctx context.Context, appID yarn.ApplicationID, jobI
 	t := time.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
 	for {
-		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		rep, err := yc.rm.Report(rctx, appID)
-		cancel()
+		var rep *hadooppb.ApplicationReportProto
+		err := yc.rmCall(ctx, "the report of "+appID.String(), func(ctx context.Context) (err error) {
+			rep, err = yc.rm.Report(ctx, appID)
+			return err
+		})
 		if ctx.Err() != nil {
 			yc.out.Printf("Interrupted: killing application %s\n", appID)
 			kill("floe client interrupted")
 			return &client.Result{ID: jobID, Status: appmaster.Canceled, Application: appID.String()}, fmt.Errorf("%w: application %s killed", client.ErrJobCanceled, appID)
+		}
+		if errors.Is(err, ErrNoAnswer) {
+			return nil, err
 		}
 		if err != nil {
 			return nil, fmt.Errorf("yarn: report of %s: %w", appID, err)
