@@ -88,16 +88,24 @@ func Connect(c *conf.Conf, user string, dialTimeout time.Duration) (*FS, error) 
 	return &FS{Client: cl, URI: u}, nil
 }
 
+// Staged files are private to their user, as Spark's and Flink's staging:
+// YARN localizes APPLICATION resources as that user.
+const (
+	PrivateDir  os.FileMode = 0o700
+	PrivateFile os.FileMode = 0o600
+)
+
 // Upload copies the local file to dst on HDFS (through a temporary name
 // and a rename, so readers never see a partial file), creating parent
-// directories, and returns its LocalResource.
+// directories (PrivateDir), and returns its LocalResource. The file is
+// PrivateFile.
 func (fs *FS) Upload(ctx context.Context, local, dst string, vis hadooppb.LocalResourceVisibilityProto) (*hadooppb.LocalResourceProto, error) {
 	src, err := os.Open(local)
 	if err != nil {
 		return nil, fmt.Errorf("hdfsutil: upload: %w", err)
 	}
 	defer src.Close()
-	if err := fs.MkdirAll(path.Dir(dst), 0o755); err != nil {
+	if err := fs.MkdirAll(path.Dir(dst), PrivateDir); err != nil {
 		return nil, fmt.Errorf("hdfsutil: upload %s: mkdir %s: %w", local, path.Dir(dst), err)
 	}
 	tmp := dst + "._COPYING_." + strconv.FormatInt(time.Now().UnixNano(), 36)
@@ -108,6 +116,9 @@ func (fs *FS) Upload(ctx context.Context, local, dst string, vis hadooppb.LocalR
 	_, err = io.Copy(w, ctxReader{ctx, src})
 	if cerr := CloseWriter(ctx, w); err == nil {
 		err = cerr
+	}
+	if err == nil {
+		err = fs.Chmod(tmp, PrivateFile)
 	}
 	if err == nil {
 		err = fs.Rename(tmp, dst)
