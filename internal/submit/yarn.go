@@ -158,6 +158,13 @@ func (yc *yarnClient) run(ctx context.Context) (*client.Result, error) {
 	if err := saveApplication(sessionRecord{Application: appID.String(), Secret: secret, Started: time.Now()}); err != nil {
 		yc.log.Warn().Err(err).Msg("cannot remember the application's secret; floe savepoint will not reach it")
 	}
+	// Meanwhile, clean up after this user's applications that have ended.
+	swept := make(chan struct{})
+	go func() {
+		defer close(swept)
+		sweep(context.WithoutCancel(ctx), yc.rm, yc.fs, yc.user, appID.String(), yc.log)
+	}()
+	defer func() { <-swept }()
 	yc.out.Printf("Submitted application %s\n", appID)
 	yc.out.Printf("Job has been submitted with JobID %s\n", jobID)
 	if !attached {
@@ -238,7 +245,15 @@ func fileMissing(p string) bool {
 }
 
 // follow prints state changes until the application ends; Ctrl-C kills it.
+// Once the application has ended (or was killed), its staging directory and
+// the record of its secret are removed.
 func (yc *yarnClient) follow(ctx context.Context, appID yarn.ApplicationID, jobID string) (*client.Result, error) {
+	ended := false
+	defer func() {
+		if ended {
+			forget(yc.fs, yc.user, appID.String(), yc.log)
+		}
+	}()
 	acceptTimeout := yc.g.Config.DurationOr(config.YarnAcceptTimeout, 2*time.Minute)
 	jobTimeout := yc.g.Config.DurationOr(config.JobTimeout, 0)
 	start := time.Now()
@@ -250,7 +265,9 @@ func (yc *yarnClient) follow(ctx context.Context, appID yarn.ApplicationID, jobI
 		defer cancel()
 		if _, err := yc.rm.Kill(kctx, appID, why); err != nil {
 			yc.log.Warn().Err(err).Str("application", appID.String()).Msg("kill failed")
+			return
 		}
+		ended = true
 	}
 	t := time.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
@@ -281,6 +298,7 @@ func (yc *yarnClient) follow(ctx context.Context, appID yarn.ApplicationID, jobI
 			trackingShown = true
 		}
 		if yarn.Terminal(st) {
+			ended = true
 			r, err := yc.finalResult(rep, jobID, time.Since(start))
 			if err != nil && wait.last != "" && strings.Contains(r.Failure, appmaster.ErrNotEnoughSlots.Error()) {
 				err = fmt.Errorf("%w; %s", err, wait.last)
