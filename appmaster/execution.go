@@ -2,6 +2,7 @@ package appmaster
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"floe/internal/jobgraph"
@@ -54,11 +55,25 @@ type action struct {
 // cancellations from events and never does I/O itself. Its owner (the
 // JobManager) feeds it events one at a time.
 type execution struct {
-	id       string
-	graph    *jobgraph.JobGraph
-	status   JobStatus
-	failure  string // first cause of a failure, one line
-	detail   string
+	id      string
+	graph   *jobgraph.JobGraph
+	status  JobStatus
+	failure string // the cause of a failure, one line (causeRank says which wins)
+	detail  string
+	rank    causeRank // of failure
+	// final is set by a failure no restart can mend (a refused TaskManager).
+	final bool
+	// lost is the newest TaskManager loss seen while the job ran: the likely
+	// cause of the secondary failures that often reach the JobManager first.
+	lost string
+	// grace is how long a job whose only known cause is a secondary one stays
+	// FAILING, waiting for the report of its root cause (a lost TaskManager's
+	// container status comes from the ResourceManager seconds later); 0: none.
+	// settleAt is when that wait ends.
+	grace    time.Duration
+	settleAt time.Time
+	// used holds the TaskManagers any attempt of the job was scheduled on.
+	used     map[string]bool
 	started  time.Time
 	ended    time.Time
 	subtasks [][]*subtaskState // [vertex][subtask]
@@ -134,6 +149,12 @@ func (e *execution) slotsNeeded() int { return e.graph.SlotsNeeded() }
 func (e *execution) schedule(slots []slot) []action {
 	e.slots = slots
 	e.status = Running
+	if e.used == nil {
+		e.used = map[string]bool{}
+	}
+	for _, s := range slots {
+		e.used[s.tm] = true
+	}
 	var acts []action
 	names, sizes := e.graph.SlotGroups()
 	first := map[string]int{}
@@ -226,24 +247,63 @@ func (e *execution) onTaskState(u *floepb.TaskStateUpdate, now time.Time) []acti
 	return nil
 }
 
-// fail moves the job to FAILING (the first cause wins) and cancels what runs.
+// causeRank orders the causes of one failure: a task's own error beats a
+// lost TaskManager, which beats the errors other tasks report because of
+// them (their producer's partition was released, a channel to it broke, they
+// were cancelled), whichever reaches the JobManager first.
+type causeRank int
+
+const (
+	rankSecondary causeRank = iota
+	rankTaskManagerLost
+	rankRoot
+)
+
+// secondaryMarks are the words of errors that follow from another failure.
+var secondaryMarks = []string{"result partition released", "input channel from ", "was cancelled unexpectedly",
+	"deploy to TaskManager ", "context canceled"}
+
+// rankOf classes a task's error message.
+func rankOf(msg string) causeRank {
+	for _, m := range secondaryMarks {
+		if strings.Contains(msg, m) {
+			return rankSecondary
+		}
+	}
+	return rankRoot
+}
+
+// fail moves the job to RESTARTING or FAILING and cancels what runs. The
+// first failure of an attempt sets the cause; a later one replaces it only
+// if it ranks higher (a root cause reported after its consequences).
 func (e *execution) fail(cause, detail string, now time.Time) []action {
+	return e.failRanked(rankOf(cause), cause, detail, false, now)
+}
+
+// failFinal fails the job without a restart: no new attempt can mend the cause.
+func (e *execution) failFinal(cause string, now time.Time) []action {
+	return e.failRanked(rankRoot, cause, "", true, now)
+}
+
+func (e *execution) failRanked(rank causeRank, cause, detail string, final bool, now time.Time) []action {
 	if e.status.Terminal() {
 		return nil
 	}
-	if e.status == Restarting {
+	fresh := e.status == Running || e.status == Created
+	if fresh || rank > e.rank || final {
+		e.failure, e.detail, e.rank = cause, detail, rank
+	}
+	if final {
+		e.final = true
+	}
+	switch {
+	case fresh && !e.final && e.restarts < e.restart.Attempts:
+		e.status = Restarting
+	case fresh, e.final:
+		e.status = Failing
+	case e.status == Restarting:
 		e.checkDone(now)
 		return nil
-	}
-	if e.failure == "" || e.status == Running || e.status == Created {
-		e.failure, e.detail = cause, detail
-	}
-	if e.status == Running || e.status == Created {
-		if e.restarts < e.restart.Attempts {
-			e.status = Restarting
-		} else {
-			e.status = Failing
-		}
 	}
 	acts := e.cancelRunning()
 	e.checkDone(now)
@@ -281,21 +341,41 @@ func (e *execution) cancelRunning() []action {
 	return acts
 }
 
-// onTaskManagerLost fails the job if it has subtasks there.
-func (e *execution) onTaskManagerLost(tm, reason string, now time.Time) []action {
+// onTaskManagerLost fails the job if it has subtasks there; name is how a
+// user knows the TaskManager (its container). The loss is remembered as the
+// likely cause of secondary failures even when no subtask of the job runs
+// there any more.
+func (e *execution) onTaskManagerLost(tm, name, reason string, now time.Time) []action {
+	if e.status.Terminal() || !e.used[tm] {
+		return nil
+	}
+	cause := fmt.Sprintf("TaskManager %s lost: %s", name, reason)
+	e.lost = cause
 	var acts []action
+	hit := false
 	for _, row := range e.subtasks {
 		for _, st := range row {
 			if st.slot.tm == tm && !terminalTask(st.state) {
 				st.state = floepb.TaskState_FAILED
-				if len(acts) == 0 {
-					acts = append(acts, e.fail(fmt.Sprintf("TaskManager %s lost: %s", tm, reason), "", now)...)
-				}
+				hit = true
 			}
 		}
 	}
+	switch {
+	case hit:
+		acts = e.failRanked(rankTaskManagerLost, cause, "", false, now)
+	case e.rank < rankTaskManagerLost && (e.status == Failing || e.status == Restarting):
+		e.failure, e.detail, e.rank = cause, "", rankTaskManagerLost
+	}
 	e.checkDone(now)
 	return acts
+}
+
+// settle ends a FAILING job whose wait for a root cause is over.
+func (e *execution) settle(now time.Time) {
+	if e.status == Failing {
+		e.checkDone(now)
+	}
 }
 
 // allTerminal reports whether no subtask runs.
@@ -349,7 +429,21 @@ func (e *execution) checkDone(now time.Time) {
 			e.status = Failed
 		}
 	case Failing:
+		if e.rank == rankSecondary && e.lost != "" {
+			e.failure, e.detail, e.rank = e.lost, "", rankTaskManagerLost
+		}
+		if e.rank == rankSecondary && e.grace > 0 {
+			if e.settleAt.IsZero() {
+				e.settleAt = now.Add(e.grace)
+			}
+			if now.Before(e.settleAt) {
+				return // wait a little for the root cause
+			}
+		}
 		e.status = Failed
+		if e.restarts > 0 && !e.final {
+			e.failure = fmt.Sprintf("restart strategy exhausted after %d restarts; last cause: %s", e.restarts, e.failure)
+		}
 	case Canceling:
 		e.status = Canceled
 	case Created:

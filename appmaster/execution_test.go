@@ -105,7 +105,7 @@ func TestExecutionCancelAndLostTaskManager(t *testing.T) {
 	}
 
 	e = scheduled(t)
-	e.onTaskManagerLost("b", "no heartbeat", now)
+	e.onTaskManagerLost("b", "container_b", "no heartbeat", now)
 	if e.status != Failing || e.failure == "" {
 		t.Fatalf("lost tm: %s %q", e.status, e.failure)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,6 +25,21 @@ import (
 // ErrNotEnoughSlots fails a job that could not get its slots in time.
 var ErrNotEnoughSlots = errors.New("not enough task slots")
 
+// ErrGraphMismatch fails a job at once when one of its TaskManagers built a
+// different job graph than the JobManager: the job's program is not
+// deterministic (see datastream's doc), and no restart can mend that.
+var ErrGraphMismatch = errors.New("a TaskManager built a different job graph than the JobManager")
+
+// FailureCause returns the sentinel error a job's one-line failure names
+// (ErrGraphMismatch), or nil: for clients that get only that line, from
+// YARN's diagnostics or a JobResult.
+func FailureCause(failure string) error {
+	if strings.Contains(failure, ErrGraphMismatch.Error()) {
+		return ErrGraphMismatch
+	}
+	return nil
+}
+
 // Options configure a JobManager.
 type Options struct {
 	Listen            string // default 127.0.0.1:0
@@ -32,6 +48,10 @@ type Options struct {
 	HeartbeatInterval time.Duration // default 1s
 	HeartbeatTimeout  time.Duration // default 30s
 	SlotTimeout       time.Duration // how long a job waits for slots; default 60s
+	// RootCauseGrace is how long a failing job whose only known cause is a
+	// secondary one (a channel to a producer broke) waits for its root cause
+	// (the report of a lost TaskManager) before it ends; 0: it ends at once.
+	RootCauseGrace time.Duration
 	// Services registers more gRPC services on the JobManager's server
 	// (a Dispatcher of jm's jobs, for one).
 	Services func(jm *JobManager, s *grpc.Server)
@@ -211,6 +231,10 @@ func (jm *JobManager) tick(now time.Time) {
 		}
 	}
 	for _, e := range jm.jobs {
+		if e.exec.status == Failing {
+			e.exec.settle(now)
+			jm.apply(e, nil)
+		}
 		if !e.restartAt.IsZero() && !now.Before(e.restartAt) {
 			e.restartAt = time.Time{}
 			e.exec.prepareRestart()
@@ -220,9 +244,11 @@ func (jm *JobManager) tick(now time.Time) {
 			jm.trySchedule()
 		}
 		if e.waiting && now.After(e.expires) {
+			// Final: a restart would only wait as long again.
 			e.waiting = false
 			free := jm.freeSlots()
-			jm.apply(e, e.exec.fail(fmt.Sprintf("%v: the job needs %d, %d free after %s", ErrNotEnoughSlots, e.exec.slotsNeeded(), len(free), jm.opts.SlotTimeout), "", now))
+			jm.apply(e, e.exec.failFinal(fmt.Sprintf("%v: the job needs %d, %d free after %s (slot.request.timeout)",
+				ErrNotEnoughSlots, e.exec.slotsNeeded(), len(free), jm.opts.SlotTimeout), now))
 		}
 	}
 }
@@ -231,7 +257,7 @@ func (jm *JobManager) removeTM(id, reason string, now time.Time) {
 	tm := jm.tms[id]
 	delete(jm.tms, id)
 	for _, e := range jm.jobs {
-		jm.apply(e, e.exec.onTaskManagerLost(id, reason, now))
+		jm.apply(e, e.exec.onTaskManagerLost(id, tm.resourceID, reason, now))
 	}
 	if jm.stopped {
 		tm.conn.Close()
@@ -262,6 +288,7 @@ func (jm *JobManager) Submit(g *jobgraph.JobGraph, opts SubmitOptions) (*JobHand
 	}
 	exec := newExecution(id, g, time.Now())
 	exec.restart = opts.Restart
+	exec.grace = jm.opts.RootCauseGrace
 	cps, err := newJobCheckpoints(exec)
 	if err != nil {
 		return nil, err
@@ -528,12 +555,31 @@ func (s jmService) RegisterTaskManager(_ context.Context, req *floepb.RegisterTa
 	}
 	jm.mu.Lock()
 	defer jm.mu.Unlock()
+	if jm.stopped { // it would not be told to shut down
+		conn.Close()
+		return nil, status.Error(codes.FailedPrecondition, "the JobManager is stopping")
+	}
+	// A refusal is final: the TaskManager's program builds another graph, and
+	// so would every replacement. The job it was for fails at once with the
+	// difference, instead of waiting for slots through every restart.
+	var refusal error
 	for _, e := range jm.jobs {
-		if e.waiting && req.GetGraphFingerprint() != "" && req.GetGraphFingerprint() != e.exec.graph.Fingerprint() {
-			conn.Close()
-			return nil, status.Errorf(codes.FailedPrecondition, "TaskManager %s built a different job graph than the JobManager: %s",
-				req.GetResourceId(), jobgraph.Diff(e.exec.graph.Describe(), req.GetGraphDescription()))
+		if (req.GetJobId() != "" && req.GetJobId() != e.exec.id) || (req.GetJobId() == "" && !e.waiting) {
+			continue // a TaskManager of another job, or one not yet scheduled
 		}
+		if e.exec.status.Terminal() || req.GetGraphFingerprint() == "" || req.GetGraphFingerprint() == e.exec.graph.Fingerprint() {
+			continue
+		}
+		msg := fmt.Sprintf("%v: TaskManager %s: %s", ErrGraphMismatch, req.GetResourceId(),
+			jobgraph.Diff(e.exec.graph.Describe(), req.GetGraphDescription()))
+		jm.log.Error().Str("job", e.exec.id).Str("taskmanager", req.GetResourceId()).Msg(msg)
+		e.waiting = false
+		jm.apply(e, e.exec.failFinal(msg, time.Now()))
+		refusal = status.Error(codes.FailedPrecondition, msg)
+	}
+	if refusal != nil {
+		conn.Close()
+		return nil, refusal
 	}
 	jm.seq++
 	id := fmt.Sprintf("tm-%06d", jm.seq)

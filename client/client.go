@@ -21,6 +21,11 @@ var (
 	ErrJobCanceled = errors.New("job cancelled")
 	// ErrUnsupported is returned for targets and options this build cannot run.
 	ErrUnsupported = errors.New("not supported")
+	// ErrGraphMismatch is wrapped (with ErrJobFailed) by the error of a job
+	// whose TaskManagers built a different graph than its JobManager: the
+	// job's program is not deterministic (see datastream's doc). It is a
+	// usage error (floe exits 2): running it again fails the same way.
+	ErrGraphMismatch = appmaster.ErrGraphMismatch
 )
 
 // Result is how a job ended.
@@ -35,7 +40,7 @@ func Outcome(r appmaster.JobResult) (*Result, error) {
 	case appmaster.Canceled:
 		return &r, fmt.Errorf("%w (job %s)", ErrJobCanceled, r.ID)
 	default:
-		return &r, fmt.Errorf("%w: %s", ErrJobFailed, r.Failure)
+		return &r, FailedError(r.Failure)
 	}
 }
 
@@ -88,3 +93,22 @@ func (c *JobClient) Wait(ctx context.Context) (*Result, error) {
 func NewJobClient(h *appmaster.JobHandle, cleanup func()) *JobClient {
 	return &JobClient{handle: h, cleanup: cleanup}
 }
+
+// FailedError is the error of a job that failed with this one-line cause:
+// it wraps ErrJobFailed, and the sentinel the cause names, if any
+// (appmaster.FailureCause).
+func FailedError(failure string) error {
+	e := &failedError{msg: ErrJobFailed.Error() + ": " + failure, errs: []error{ErrJobFailed}}
+	if c := appmaster.FailureCause(failure); c != nil {
+		e.errs = append(e.errs, c)
+	}
+	return e
+}
+
+type failedError struct {
+	msg  string
+	errs []error
+}
+
+func (e *failedError) Error() string   { return e.msg }
+func (e *failedError) Unwrap() []error { return e.errs }

@@ -41,6 +41,10 @@ const (
 	// HeartbeatInterval and HeartbeatTimeout govern TaskManager liveness.
 	HeartbeatInterval = "heartbeat.interval"
 	HeartbeatTimeout  = "heartbeat.timeout"
+	// SlotRequestTimeout bounds how long a job waits for the task slots it
+	// needs (on YARN: for its TaskManager containers) before it fails, as
+	// Flink's key of that name (ms, or a duration).
+	SlotRequestTimeout = "slot.request.timeout"
 )
 
 // Config is an immutable set of key/value pairs. The zero value is empty.

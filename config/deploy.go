@@ -33,6 +33,9 @@ const (
 	// YarnAcceptTimeout bounds how long an application may wait in ACCEPTED
 	// (for resources) before the client gives up and kills it.
 	YarnAcceptTimeout = "yarn.application.accept-timeout"
+	// YarnClientRPCTimeout bounds each call of the client to the
+	// ResourceManager (one that accepts connections but never answers).
+	YarnClientRPCTimeout = "yarn.client.rpc-timeout"
 	// SessionID names the session a job goes to (-yid); empty: the last one started.
 	SessionID = "yarn.application.id"
 	// SessionIdleTimeout releases TaskManager containers no job used for this long.

@@ -31,6 +31,11 @@ import (
 	"floe/internal/rpc/floepb"
 )
 
+// DefaultSlotRequestTimeout is how long a per-job application waits for its
+// TaskManager containers unless slot.request.timeout says otherwise (Flink's
+// default).
+const DefaultSlotRequestTimeout = 5 * time.Minute
+
 // Run is the life of the ApplicationMaster container: the
 // JobManager, its REST interface (the tracking URL), and the YARN driver that
 // keeps enough TaskManager containers running. It returns the exit code.
@@ -52,7 +57,10 @@ func runApplicationMaster(ctx context.Context, g *jobgraph.JobGraph, log zerolog
 	secret := os.Getenv(role.EnvSecret)
 	hbTimeout, _ := g.Config.Duration(config.HeartbeatTimeout, 30*time.Second)
 	jm, err := appmaster.New(appmaster.Options{Listen: net.JoinHostPort(host, "0"), Secret: secret, Log: log,
-		HeartbeatTimeout: hbTimeout, SlotTimeout: 5 * time.Minute,
+		HeartbeatTimeout: hbTimeout, SlotTimeout: g.Config.DurationOr(config.SlotRequestTimeout, DefaultSlotRequestTimeout),
+		// the ResourceManager reports a container's end a few seconds after a
+		// consumer of its partitions has failed
+		RootCauseGrace: 5 * time.Second,
 		Services: func(jm *appmaster.JobManager, s *grpc.Server) {
 			floepb.RegisterDispatcherServer(s, appmaster.NewDispatcher(jm, appmaster.InScope("application")))
 		}})
@@ -192,7 +200,7 @@ type ContainerDriver struct {
 	res    yarnrpc.Resource
 	launch yarnrpc.Launch
 	slots  int
-	live   map[string]bool // container ids
+	live   map[string]string // node by container id
 	// lost, when set, is told about containers that ended (a session's
 	// pool), instead of the JobManager being told and a replacement asked for.
 	lost func(container, reason string)
@@ -233,7 +241,7 @@ func newJobDriver(g *jobgraph.JobGraph, am *yarnrpc.AM, jm *appmaster.JobManager
 		return nil, err
 	}
 	d := &ContainerDriver{am: am, jm: jm, log: log, want: tms, slots: slots, launch: launch,
-		res: yarnrpc.Resource{MemoryMB: mb, VCores: int32(slots)}, live: map[string]bool{}}
+		res: yarnrpc.Resource{MemoryMB: mb, VCores: int32(slots)}, live: map[string]string{}}
 	for range tms {
 		if err := am.Alloc.Add(yarnrpc.ContainerRequest{Resource: d.res, Priority: 1}); err != nil {
 			return nil, err
@@ -305,16 +313,17 @@ func (d *ContainerDriver) Run(ctx context.Context) error {
 				d.am.Alloc.Add(yarnrpc.ContainerRequest{Resource: d.res, Priority: 1})
 				continue
 			}
-			d.live[id] = true
+			d.live[id] = a.Node()
 			d.log.Info().Str("container", id).Str("node", a.Node()).Msg("TaskManager container started")
 		}
 		for _, s := range u.Completed {
 			id := yarnrpc.ContainerIDFromProto(s.GetContainerId()).String()
-			if !d.live[id] {
+			node, ok := d.live[id]
+			if !ok {
 				continue
 			}
 			delete(d.live, id)
-			reason := fmt.Sprintf("container %s exited with %d: %s", id, s.GetExitStatus(), firstLine(s.GetDiagnostics()))
+			reason := fmt.Sprintf("container %s on node %s exited with status %d: %s", id, node, s.GetExitStatus(), firstLine(s.GetDiagnostics()))
 			if d.lost != nil {
 				d.lost(id, reason)
 				continue
@@ -363,7 +372,7 @@ func firstLine(s string) string {
 // that end instead of replacing them.
 func NewPoolDriver(am *yarnrpc.AM, jm *appmaster.JobManager, res yarnrpc.Resource, launch yarnrpc.Launch, slots int,
 	lost func(container, reason string), log zerolog.Logger) *ContainerDriver {
-	return &ContainerDriver{am: am, jm: jm, log: log, res: res, launch: launch, slots: slots, live: map[string]bool{}, lost: lost}
+	return &ContainerDriver{am: am, jm: jm, log: log, res: res, launch: launch, slots: slots, live: map[string]string{}, lost: lost}
 }
 
 // Slots is the number of slots of each container.

@@ -190,16 +190,16 @@ func TestContainerDriverQueuesRequestsAndReleases(t *testing.T) {
 	}
 
 	const id = "container_1700000000000_0001_01_000002"
-	d.live[id] = true
+	d.live[id] = "nm1:4545"
 	d.Release(id)
 	d.Release("not-a-container")
-	if !d.live[id] {
+	if _, ok := d.live[id]; !ok {
 		t.Fatal("Release changed the driver's state outside its goroutine")
 	}
 	if n := drain(d); n != 2 {
 		t.Fatalf("%d operations queued, want 2", n)
 	}
-	if d.live[id] {
+	if _, ok := d.live[id]; ok {
 		t.Error("a released container is still counted as live")
 	}
 	rel := am.Alloc.BuildRequest(0.5).GetRelease()

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path"
 	"strconv"
 	"time"
 
@@ -49,15 +50,43 @@ func Connect(c *conf.Conf, user string, dialTimeout time.Duration) (*FS, error) 
 // Close closes the HDFS client.
 func (fs *FS) Close() error { return fs.client.Close() }
 
+// Staged files are private to their user, as Spark's and Flink's staging:
+// YARN localizes APPLICATION resources as that user.
+const (
+	PrivateDir  os.FileMode = 0o700
+	PrivateFile os.FileMode = 0o600
+)
+
+// Chmod sets the permission bits of p.
+func (fs *FS) Chmod(ctx context.Context, p string, mode os.FileMode) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return fs.client.Chmod(p, mode)
+}
+
+// MkdirAllMode creates dir and its missing parents with mode (fsys.FS's
+// MkdirAll uses HDFS's default).
+func (fs *FS) MkdirAllMode(ctx context.Context, dir string, mode os.FileMode) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return fs.client.MkdirAll(dir, mode)
+}
+
 // Upload copies the local file to dst on HDFS (through a temporary name
 // and a rename, so readers never see a partial file), creating parent
-// directories, and returns its LocalResource.
+// directories (PrivateDir), and returns its LocalResource. The file is
+// PrivateFile.
 func (fs *FS) Upload(ctx context.Context, local, dst string, vis hadooppb.LocalResourceVisibilityProto) (*hadooppb.LocalResourceProto, error) {
 	src, err := os.Open(local)
 	if err != nil {
 		return nil, fmt.Errorf("hdfsutil: upload: %w", err)
 	}
 	defer src.Close()
+	if err := fs.MkdirAllMode(ctx, path.Dir(dst), PrivateDir); err != nil {
+		return nil, fmt.Errorf("hdfsutil: upload %s: mkdir %s: %w", local, path.Dir(dst), err)
+	}
 	tmp := dst + "._COPYING_." + strconv.FormatInt(time.Now().UnixNano(), 36)
 	w, err := fs.Create(ctx, tmp) // parent directories made on the way
 	if err != nil {
@@ -66,6 +95,9 @@ func (fs *FS) Upload(ctx context.Context, local, dst string, vis hadooppb.LocalR
 	_, err = io.Copy(w, ctxReader{ctx, src})
 	if cerr := w.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil {
+		err = fs.Chmod(ctx, tmp, PrivateFile)
 	}
 	if err == nil {
 		err = fs.Rename(ctx, tmp, dst)
@@ -140,4 +172,29 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+// Checksum is HDFS's checksum of the file at p (MD5 of the blocks' CRCs).
+func (fs *FS) Checksum(ctx context.Context, p string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	r, err := fs.client.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return r.Checksum()
+}
+
+// Mode is the permission bits of p.
+func (fs *FS) Mode(ctx context.Context, p string) (os.FileMode, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	st, err := fs.client.Stat(p)
+	if err != nil {
+		return 0, err
+	}
+	return st.Mode().Perm(), nil
 }

@@ -5,6 +5,7 @@
 package jobbin
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"debug/buildinfo"
@@ -23,6 +24,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -191,9 +193,20 @@ func FileHash(p string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// Upload puts this process's binary on HDFS once per content hash.
+// Upload puts this process's binary on HDFS once per content hash, under
+// /user/<user>/.floe/binaries/<sha256>/, private to the user. A cached copy
+// is reused only if its length is the local file's and its HDFS checksum
+// (MD5-of-MD5-of-CRC32C, which the DataNodes compute from the CRCs they
+// keep, without sending the data) is the one recorded when it was
+// uploaded; otherwise (truncated, changed, or cached by an older floe
+// without a record) it is uploaded again, under a temporary name then
+// renamed.
 func Upload(ctx context.Context, fs *hdfsutil.FS, user string, log zerolog.Logger) (*floepb.BinaryRef, error) {
 	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	lst, err := os.Stat(exe)
 	if err != nil {
 		return nil, err
 	}
@@ -201,18 +214,91 @@ func Upload(ctx context.Context, fs *hdfsutil.FS, user string, log zerolog.Logge
 	if err != nil {
 		return nil, err
 	}
-	p := path.Join("/user", user, ".floe", "binaries", sum, role.BinaryName)
-	st, err := fs.Stat(ctx, p)
-	if err != nil || st.Size == 0 {
+	root := path.Join("/user", user, ".floe")
+	p := path.Join(root, "binaries", sum, role.BinaryName)
+	if why := cachedCopy(ctx, fs, p, lst.Size()); why == "" {
+		log.Info().Str("path", p).Msg("reusing the uploaded job binary")
+	} else {
+		log.Info().Str("path", p).Str("reason", why).Msg("uploading the job binary")
 		if _, err := fs.Upload(ctx, exe, p, hadooppb.LocalResourceVisibilityProto_APPLICATION); err != nil {
 			return nil, fmt.Errorf("upload job binary: %w", err)
 		}
-		st, err = fs.Stat(ctx, p)
-		if err != nil {
-			return nil, err
+		if err := recordChecksum(ctx, fs, p); err != nil {
+			return nil, fmt.Errorf("upload job binary: %w", err)
 		}
-	} else {
-		log.Info().Str("path", p).Msg("reusing the uploaded job binary")
+	}
+	// Directories an older floe made world-readable become private too.
+	if err := fs.Chmod(ctx, root, hdfsutil.PrivateDir); err != nil {
+		return nil, fmt.Errorf("upload job binary: make %s private: %w", root, err)
+	}
+	st, err := fs.Stat(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("upload job binary: %w", err)
 	}
 	return &floepb.BinaryRef{Uri: fs.URI.String() + p, Sha256: sum, Size: st.Size}, nil
+}
+
+// checksumSuffix names the record of a cached binary's HDFS checksum.
+const checksumSuffix = ".md5md5crc32c"
+
+// cachedCopy returns why the cached binary at p cannot be reused, or "".
+func cachedCopy(ctx context.Context, fs *hdfsutil.FS, p string, size int64) string {
+	st, err := fs.Stat(ctx, p)
+	if err != nil {
+		return "not cached"
+	}
+	if st.Size != size {
+		return fmt.Sprintf("the cached copy has %d bytes, the binary %d", st.Size, size)
+	}
+	want, err := readAll(ctx, fs, p+checksumSuffix)
+	if err != nil {
+		return "the cached copy has no recorded checksum"
+	}
+	got, err := fs.Checksum(ctx, p)
+	if err != nil {
+		return fmt.Sprintf("checksum of the cached copy: %v", err)
+	}
+	if !bytes.Equal(got, want) {
+		return "the cached copy's checksum differs from the one recorded at upload"
+	}
+	return ""
+}
+
+func readAll(ctx context.Context, fs *hdfsutil.FS, p string) ([]byte, error) {
+	r, err := fs.Open(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return io.ReadAll(r)
+}
+
+// recordChecksum writes p's HDFS checksum beside it (a temporary name, then
+// a rename).
+func recordChecksum(ctx context.Context, fs *hdfsutil.FS, p string) error {
+	sum, err := fs.Checksum(ctx, p)
+	if err != nil {
+		return fmt.Errorf("checksum of %s: %w", p, err)
+	}
+	dst := p + checksumSuffix
+	tmp := dst + "._COPYING_." + strconv.FormatInt(time.Now().UnixNano(), 36)
+	w, err := fs.Create(ctx, tmp)
+	if err != nil {
+		return fmt.Errorf("record checksum of %s: %w", p, err)
+	}
+	_, err = w.Write(sum)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = fs.Chmod(ctx, tmp, hdfsutil.PrivateFile)
+	}
+	if err == nil {
+		err = fs.Rename(ctx, tmp, dst)
+	}
+	if err != nil {
+		_ = fs.RemoveAll(context.WithoutCancel(ctx), tmp)
+		return fmt.Errorf("record checksum of %s: %w", p, err)
+	}
+	return nil
 }

@@ -111,7 +111,15 @@ func startLocal(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger) (
 		return nil, err
 	}
 	secret := rpc.NewSecret()
-	jm, err := appmaster.New(appmaster.Options{Secret: secret, Log: log, HeartbeatInterval: hbInterval, HeartbeatTimeout: hbTimeout})
+	slotTimeout, err := g.Config.Duration(config.SlotRequestTimeout, time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	opts := appmaster.Options{Secret: secret, Log: log, HeartbeatInterval: hbInterval, HeartbeatTimeout: hbTimeout, SlotTimeout: slotTimeout}
+	if procs { // a child's death is known at once (children.reap)
+		opts.RootCauseGrace = time.Second
+	}
+	jm, err := appmaster.New(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -122,25 +130,27 @@ func startLocal(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger) (
 			log.Error().Err(err).Msg("jobmanager stopped")
 		}
 	})
-	var children []*exec.Cmd
+	var kids *children
 	tmCtx, stopTMs := context.WithCancel(context.WithoutCancel(ctx))
 	cleanup := func() {
 		stopJM() // asks the TaskManagers to shut down
-		waitChildren(children, log)
+		kids.stop()
 		stopTMs()
 		wg.Wait()
 	}
+	if procs {
+		kids = &children{g: g, jm: jm, secret: secret, slots: slots, log: log, procs: map[string]*exec.Cmd{},
+			maxReplacements: tms * (restart.Attempts + 1)}
+	}
 	for i := range tms {
-		id := fmt.Sprintf("local-%d", i)
 		if procs {
-			cmd, err := startChild(g, id, jm.Address(), secret, slots)
-			if err != nil {
+			if err := kids.start(); err != nil {
 				cleanup()
 				return nil, err
 			}
-			children = append(children, cmd)
 			continue
 		}
+		id := fmt.Sprintf("local-%d", i)
 		tm, err := container.New(container.Options{ResourceID: id, JobManager: jm.Address(), Slots: slots,
 			Secret: secret, Log: log, Graph: g, HeartbeatTimeout: hbTimeout})
 		if err != nil {
@@ -158,8 +168,133 @@ func startLocal(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger) (
 		cleanup()
 		return nil, err
 	}
+	kids.watchJob(h.Done())
 	log.Info().Str("job", h.ID()).Int("taskmanagers", tms).Int("slots", slots).Bool("processes", procs).Msg("local job submitted")
 	return client.NewJobClient(h, cleanup), nil
+}
+
+// children are the TaskManager child processes of a local run. Like YARN's
+// container driver, it replaces a child that dies while the job runs (after
+// telling the JobManager, which restarts the job from its checkpoint), up to
+// maxReplacements times in all. A nil *children has no processes.
+type children struct {
+	g               *jobgraph.JobGraph
+	jm              *appmaster.JobManager
+	secret          string
+	slots           int
+	log             zerolog.Logger
+	maxReplacements int
+
+	mu           sync.Mutex
+	procs        map[string]*exec.Cmd // by resource id
+	next         int                  // for the next resource id
+	replacements int
+	done         <-chan struct{} // the job's, once submitted
+	stopping     bool
+	wg           sync.WaitGroup // one per process, until it is reaped
+}
+
+// start starts one more child. Call without mu held.
+func (c *children) start() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.startLocked()
+}
+
+func (c *children) startLocked() error {
+	id := fmt.Sprintf("local-%d", c.next)
+	c.next++
+	cmd, err := startChild(c.g, id, c.jm.Address(), c.secret, c.slots)
+	if err != nil {
+		return err
+	}
+	c.procs[id] = cmd
+	c.wg.Go(func() { c.reap(id, cmd) })
+	return nil
+}
+
+// watchJob hands over the job's done channel: a child that dies once the
+// job has ended is not replaced.
+func (c *children) watchJob(done <-chan struct{}) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	c.done = done
+	c.mu.Unlock()
+}
+
+// reap waits for a child; one that died while the job runs is reported
+// lost and replaced.
+func (c *children) reap(id string, cmd *exec.Cmd) {
+	err := cmd.Wait()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.procs, id)
+	if c.stopping {
+		if err != nil {
+			c.log.Warn().Err(err).Int("pid", cmd.Process.Pid).Msg("taskmanager process exited with an error")
+		}
+		return
+	}
+	select {
+	case <-c.done: // nil until the job is submitted
+		return
+	default:
+	}
+	reason := fmt.Sprintf("process %d exited: %s", cmd.Process.Pid, cmd.ProcessState)
+	c.log.Warn().Str("taskmanager", id).Str("reason", reason).Msg("TaskManager process died")
+	c.jm.TaskManagerLost(id, reason)
+	if c.replacements >= c.maxReplacements {
+		c.log.Warn().Int("replacements", c.replacements).Msg("not replacing the TaskManager: too many have died")
+		return
+	}
+	c.replacements++
+	if err := c.startLocked(); err != nil {
+		c.log.Error().Err(err).Msg("cannot replace the TaskManager process")
+		return
+	}
+	c.log.Info().Str("taskmanager", fmt.Sprintf("local-%d", c.next-1)).Msg("started a replacement TaskManager process")
+}
+
+// stopGrace is how long children may take to stop after the JobManager
+// asked them to, before they are sent SIGTERM (one that never registered
+// was not asked); stopTimeout is how long they then have before SIGKILL.
+const (
+	stopGrace   = 2 * time.Second
+	stopTimeout = 10 * time.Second
+)
+
+// stop waits for every child to end, signalling those that do not.
+func (c *children) stop() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	c.stopping = true
+	c.mu.Unlock()
+	reaped := make(chan struct{})
+	go func() { c.wg.Wait(); close(reaped) }()
+	for _, step := range []struct {
+		sig  syscall.Signal
+		wait time.Duration
+	}{{0, stopGrace}, {syscall.SIGTERM, stopTimeout}, {syscall.SIGKILL, time.Hour}} {
+		if step.sig != 0 {
+			c.mu.Lock()
+			for _, cmd := range c.procs {
+				if step.sig == syscall.SIGKILL {
+					c.log.Warn().Int("pid", cmd.Process.Pid).Msg("taskmanager process did not stop; killing it")
+				}
+				cmd.Process.Signal(step.sig)
+			}
+			c.mu.Unlock()
+		}
+		select {
+		case <-reaped:
+			return
+		case <-time.After(step.wait):
+		}
+	}
 }
 
 // startChild starts a TaskManager as a child process: the same binary with
@@ -183,24 +318,4 @@ func startChild(g *jobgraph.JobGraph, id, jmAddr, secret string, slots int) (*ex
 		return nil, fmt.Errorf("start taskmanager process: %w", err)
 	}
 	return cmd, nil
-}
-
-// stopTimeout is how long a TaskManager child may take to stop before it is killed.
-const stopTimeout = 10 * time.Second
-
-func waitChildren(children []*exec.Cmd, log zerolog.Logger) {
-	for _, c := range children {
-		done := make(chan error, 1)
-		go func() { done <- c.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				log.Warn().Err(err).Int("pid", c.Process.Pid).Msg("taskmanager process exited with an error")
-			}
-		case <-time.After(stopTimeout):
-			log.Warn().Int("pid", c.Process.Pid).Msg("taskmanager process did not stop; killing it")
-			c.Process.Kill()
-			<-done
-		}
-	}
 }

@@ -149,6 +149,7 @@ func StartSession(ctx context.Context, c config.Config, log zerolog.Logger, deta
 		return fmt.Errorf("remember the session: %w", err)
 	}
 	fmt.Printf("Submitted application %s\n", appID)
+	sweep(ctx, rm, fs, user, appID.String(), log)
 	rep, err := rm.WaitFor(ctx, appID, 300*time.Millisecond, func(r *hadooppb.ApplicationReportProto) bool {
 		return r.GetYarnApplicationState() == hadooppb.YarnApplicationStateProto_RUNNING || yarn.Terminal(r.GetYarnApplicationState())
 	})

@@ -84,7 +84,7 @@ func printSummary(w io.Writer, g *jobgraph.JobGraph, r *client.Result, err error
 // ValidateConfig checks the values of the keys the runtime reads, so a typo
 // fails before anything starts rather than inside a task.
 func ValidateConfig(c config.Config) error {
-	for _, k := range []string{config.BufferTimeout, config.HeartbeatInterval, config.HeartbeatTimeout, config.JobTimeout} {
+	for _, k := range []string{config.BufferTimeout, config.HeartbeatInterval, config.HeartbeatTimeout, config.JobTimeout, config.SlotRequestTimeout} {
 		if _, err := c.Duration(k, 0); err != nil {
 			return err
 		}

@@ -33,6 +33,18 @@ import (
 // ErrNoResources fails a submission that waited too long in ACCEPTED.
 var ErrNoResources = errors.New("not enough resources")
 
+// ErrNoAnswer fails a call to the ResourceManager that got no answer within
+// yarn.client.rpc-timeout.
+var ErrNoAnswer = errors.New("no answer")
+
+// DefaultRPCTimeout bounds each call to the ResourceManager unless
+// yarn.client.rpc-timeout says otherwise; progressEvery is how often a
+// terminal is told that a call still waits.
+const (
+	DefaultRPCTimeout = 30 * time.Second
+	progressEvery     = 5 * time.Second
+)
+
 // Out is where the client prints what a user follows (application id,
 // tracking URL, state changes). Execute's callers may replace it.
 type Out interface {
@@ -52,15 +64,20 @@ type yarnClient struct {
 	rm   *yarn.Client
 	fs   *hdfsutil.FS
 	user string
+	tty  bool // out is a terminal
+	// rpcTimeout bounds each call to the ResourceManager; progress is how
+	// often a terminal hears that one still waits.
+	rpcTimeout, progress time.Duration
 }
 
 // runYarnPerJob submits g as its own YARN application. Progress goes to
 // stdout, or to stderr when stdout carries the JSON summary.
 func runYarnPerJob(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger, quiet bool) (*client.Result, error) {
-	out := printer{os.Stdout}
+	outFile := os.Stdout
 	if quiet {
-		out = printer{os.Stderr}
+		outFile = os.Stderr
 	}
+	out := printer{outFile}
 	c, err := conf.Load()
 	if err != nil {
 		return nil, fmt.Errorf("yarn: %w (set HADOOP_CONF_DIR to the cluster's client configuration)", err)
@@ -76,7 +93,8 @@ func runYarnPerJob(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger
 		return nil, fmt.Errorf("hdfs: %w", err)
 	}
 	defer fs.Close()
-	yc := &yarnClient{g: g, log: log, out: out, conf: c, rm: rm, fs: fs, user: user}
+	yc := &yarnClient{g: g, log: log, out: out, conf: c, rm: rm, fs: fs, user: user, tty: isTerminal(outFile),
+		rpcTimeout: g.Config.DurationOr(config.YarnClientRPCTimeout, DefaultRPCTimeout), progress: progressEvery}
 	return yc.run(ctx)
 }
 
@@ -96,7 +114,15 @@ func (yc *yarnClient) run(ctx context.Context) (*client.Result, error) {
 	}
 	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	appID, maxRes, err := yc.rm.NewApplication(sctx)
+	var appID yarn.ApplicationID
+	var maxRes *hadooppb.ResourceProto
+	err = yc.rmCall(sctx, "a new application", func(ctx context.Context) (err error) {
+		appID, maxRes, err = yc.rm.NewApplication(ctx)
+		return err
+	})
+	if errors.Is(err, ErrNoAnswer) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("yarn: new application at %s: %w", strings.Join(yc.rm.Addrs(), ","), err)
 	}
@@ -123,7 +149,7 @@ func (yc *yarnClient) run(ctx context.Context) (*client.Result, error) {
 	name := g.Config.String(config.YarnName, "floe: "+g.Name)
 	spec := yarn.AppSpec{Name: name, Queue: g.Config.String(config.YarnQueue, ""), Type: "FLOE", MaxAttempts: 1,
 		Tags: []string{"floe", "floe-job-" + jobID}, AMResource: yarn.Resource{MemoryMB: jmMB, VCores: 1}, AM: launch}
-	if err := yc.rm.Submit(sctx, spec.Proto(appID)); err != nil {
+	if err := yc.rmCall(sctx, "the submission of "+appID.String(), func(ctx context.Context) error { return yc.rm.Submit(ctx, spec.Proto(appID)) }); err != nil {
 		yc.fs.RemoveAll(context.WithoutCancel(ctx), staging)
 		return nil, fmt.Errorf("yarn: submit: %w", err)
 	}
@@ -132,6 +158,13 @@ func (yc *yarnClient) run(ctx context.Context) (*client.Result, error) {
 	if err := saveApplication(sessionRecord{Application: appID.String(), Secret: secret, Started: time.Now()}); err != nil {
 		yc.log.Warn().Err(err).Msg("cannot remember the application's secret; floe savepoint will not reach it")
 	}
+	// Meanwhile, clean up after this user's applications that have ended.
+	swept := make(chan struct{})
+	go func() {
+		defer close(swept)
+		sweep(context.WithoutCancel(ctx), yc.rm, yc.fs, yc.user, appID.String(), yc.log)
+	}()
+	defer func() { <-swept }()
 	yc.out.Printf("Submitted application %s\n", appID)
 	yc.out.Printf("Job has been submitted with JobID %s\n", jobID)
 	if !attached {
@@ -178,35 +211,79 @@ func (yc *yarnClient) stage(ctx context.Context, staging string) (yarn.Launch, e
 	return l, nil
 }
 
+// rmCall runs one call to the ResourceManager, bounded by yc.rpcTimeout. On
+// a terminal it says every yc.progress that the call still waits.
+func (yc *yarnClient) rmCall(ctx context.Context, what string, fn func(context.Context) error) error {
+	cctx, cancel := context.WithTimeout(ctx, yc.rpcTimeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- fn(cctx) }()
+	t := time.NewTicker(yc.progress)
+	defer t.Stop()
+	start := time.Now()
+	addrs := strings.Join(yc.rm.Addrs(), ",")
+	for {
+		select {
+		case err := <-done:
+			if err != nil && ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
+				return fmt.Errorf("yarn: %w from the ResourceManager at %s for %s within %s (%s): %w",
+					ErrNoAnswer, addrs, what, yc.rpcTimeout, config.YarnClientRPCTimeout, err)
+			}
+			return err
+		case <-t.C:
+			if yc.tty {
+				yc.out.Printf("Waiting for the ResourceManager at %s to answer (%s so far, at most %s)\n",
+					addrs, time.Since(start).Round(time.Second), yc.rpcTimeout)
+			}
+		}
+	}
+}
+
 func fileMissing(p string) bool {
 	_, err := os.Stat(p)
 	return err != nil
 }
 
 // follow prints state changes until the application ends; Ctrl-C kills it.
+// Once the application has ended (or was killed), its staging directory and
+// the record of its secret are removed.
 func (yc *yarnClient) follow(ctx context.Context, appID yarn.ApplicationID, jobID string) (*client.Result, error) {
+	ended := false
+	defer func() {
+		if ended {
+			forget(context.WithoutCancel(ctx), yc.fs, yc.user, appID.String(), yc.log)
+		}
+	}()
 	acceptTimeout := yc.g.Config.DurationOr(config.YarnAcceptTimeout, 2*time.Minute)
 	jobTimeout := yc.g.Config.DurationOr(config.JobTimeout, 0)
 	start := time.Now()
 	var last hadooppb.YarnApplicationStateProto = -1
 	trackingShown := false
+	wait := yc.containerWait()
 	kill := func(why string) {
 		kctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if _, err := yc.rm.Kill(kctx, appID, why); err != nil {
 			yc.log.Warn().Err(err).Str("application", appID.String()).Msg("kill failed")
+			return
 		}
+		ended = true
 	}
 	t := time.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
 	for {
-		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		rep, err := yc.rm.Report(rctx, appID)
-		cancel()
+		var rep *hadooppb.ApplicationReportProto
+		err := yc.rmCall(ctx, "the report of "+appID.String(), func(ctx context.Context) (err error) {
+			rep, err = yc.rm.Report(ctx, appID)
+			return err
+		})
 		if ctx.Err() != nil {
 			yc.out.Printf("Interrupted: killing application %s\n", appID)
 			kill("floe client interrupted")
 			return &client.Result{ID: jobID, Status: appmaster.Canceled, Application: appID.String()}, fmt.Errorf("%w: application %s killed", client.ErrJobCanceled, appID)
+		}
+		if errors.Is(err, ErrNoAnswer) {
+			return nil, err
 		}
 		if err != nil {
 			return nil, fmt.Errorf("yarn: report of %s: %w", appID, err)
@@ -221,7 +298,20 @@ func (yc *yarnClient) follow(ctx context.Context, appID yarn.ApplicationID, jobI
 			trackingShown = true
 		}
 		if yarn.Terminal(st) {
-			return yc.finalResult(rep, jobID, time.Since(start))
+			ended = true
+			r, err := yc.finalResult(rep, jobID, time.Since(start))
+			if err != nil && wait.last != "" && strings.Contains(r.Failure, appmaster.ErrNotEnoughSlots.Error()) {
+				err = fmt.Errorf("%w; %s", err, wait.last)
+			}
+			return r, err
+		}
+		if st == hadooppb.YarnApplicationStateProto_RUNNING && wait.due(time.Now(), grantedTaskManagers(rep)) {
+			nctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			nodes, err := yc.rm.Nodes(nctx)
+			cancel()
+			if err == nil {
+				yc.out.Printf("%s\n", wait.line(time.Now(), grantedTaskManagers(rep), nodes))
+			}
 		}
 		if st == hadooppb.YarnApplicationStateProto_ACCEPTED && time.Since(start) > acceptTimeout {
 			kill("no resources")
@@ -240,6 +330,17 @@ func (yc *yarnClient) follow(ctx context.Context, appID yarn.ApplicationID, jobI
 	}
 }
 
+// containerWait is what follow says while the application waits for its
+// TaskManager containers: as many as appmaster/yarn asks for, of -tm memory
+// and a vcore per slot.
+func (yc *yarnClient) containerWait() *containerWait {
+	slots, _ := yc.g.Config.Int(config.Slots, 1) // checked by ValidateConfig
+	slots = max(slots, 1)
+	mb, _ := yc.g.Config.MemoryMB(config.TaskManagerMemory, 512)
+	tms := (yc.g.SlotsNeeded() + slots - 1) / slots
+	return newContainerWait(tms, mb, int32(slots), yc.tty)
+}
+
 func (yc *yarnClient) finalResult(rep *hadooppb.ApplicationReportProto, jobID string, d time.Duration) (*client.Result, error) {
 	r := &client.Result{ID: jobID, Duration: d, Application: rep.GetApplicationId().String()}
 	appID := yarn.AppIDFromProto(rep.GetApplicationId())
@@ -255,7 +356,7 @@ func (yc *yarnClient) finalResult(rep *hadooppb.ApplicationReportProto, jobID st
 	default:
 		r.Status = appmaster.Failed
 		r.Failure = firstLine(diag)
-		return r, fmt.Errorf("%w: %s (logs: yarn logs -applicationId %s)", client.ErrJobFailed, r.Failure, appID)
+		return r, fmt.Errorf("%w (logs: yarn logs -applicationId %s)", client.FailedError(r.Failure), appID)
 	}
 }
 

@@ -26,6 +26,7 @@ func main() {
 	fail := flag.Bool("fail", false, "make the map operator fail on every record")
 	firstRecord := flag.String("first-record-file", "", "write the wall-clock time (ns) of the first record processed here")
 	delay := flag.Duration("delay", 0, "wait this long before building the graph (a job slower than the client's probe)")
+	unstable := flag.Bool("unstable-name", false, "name the map operator after the clock: every process builds another graph (breaks datastream's rules on purpose)")
 	flag.Parse()
 	time.Sleep(*delay)
 
@@ -46,7 +47,12 @@ func main() {
 			panic(fmt.Sprintf("testjob: record %d rejected on purpose", v))
 		}
 		return "n" + strconv.FormatInt(v, 10)
-	}).Name("Label")
+	})
+	if *unstable {
+		out = out.Name(fmt.Sprintf("Label %d", time.Now().UnixNano()))
+	} else {
+		out = out.Name("Label")
+	}
 	if *output != "" {
 		datastream.WriteText(out, *output, nil)
 	} else {
@@ -58,6 +64,9 @@ func main() {
 	case errors.Is(err, client.ErrJobCanceled):
 		fmt.Fprintln(os.Stderr, "testjob:", err)
 		os.Exit(130)
+	case errors.Is(err, client.ErrGraphMismatch): // the program breaks datastream's rules: a usage error
+		fmt.Fprintln(os.Stderr, "testjob:", err)
+		os.Exit(2)
 	default:
 		fmt.Fprintln(os.Stderr, "testjob:", err)
 		os.Exit(1)
