@@ -310,12 +310,11 @@ func watch(pid int, stall time.Duration, counter func() int64) *watchdog {
 				if now.Sub(lastAt) < stall {
 					continue
 				}
-				msg := fmt.Sprintf("no progress for %s (last progress %s into the run: CPU %.2fs", stall,
-					lastAt.Sub(t0).Round(time.Second), lastCPU.Seconds())
+				msg := fmt.Sprintf("no progress for %s: %.2fs of CPU since %s into the run (progress needs %s), %.2fs in all",
+					stall, (cpu - lastCPU).Seconds(), lastAt.Sub(t0).Round(time.Second), minCPU, cpu.Seconds())
 				if counter != nil {
-					msg += fmt.Sprintf(", %d events generated", lastCount)
+					msg += fmt.Sprintf("; events generated: %d, unchanged since then", lastCount)
 				}
-				msg += fmt.Sprintf("; CPU now %.2fs)", cpu.Seconds())
 				w.mu.Lock()
 				w.stalled = msg
 				w.mu.Unlock()
