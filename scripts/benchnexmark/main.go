@@ -442,7 +442,7 @@ func (j *flinkJVM) run(s settings, q string, p int, events int64, what string) (
 			st := w.stalled
 			w.mu.Unlock()
 			if st != "" {
-				w.stop()
+				w.wg.Wait() // its SIGKILL, 5 s after the SIGQUIT's thread dump
 				return sample{}, &failure{fmt.Sprintf("WATCHDOG: flink %s p=%d %s: %s; killed (SIGQUIT: thread dump, then SIGKILL); log %s", q, p, what, st, j.logPath)}
 			}
 		}
