@@ -536,8 +536,8 @@ func render(s settings, res map[string]*cell) string {
 			if c.flinkErr != nil {
 				cols[3] = "FAILED" + note(c.flinkErr)
 			}
-			if n := min(len(c.floe), len(c.flink)); (s.floe && len(c.floe) < s.runs) || (s.flink && len(c.flink) < s.runs) {
-				cols[0] += fmt.Sprintf(" (%d runs)", n)
+			if (s.floe && len(c.floe) < s.runs) || (s.flink && len(c.flink) < s.runs) {
+				cols[0] += fmt.Sprintf(" (runs: floe %d, Flink %d)", len(c.floe), len(c.flink))
 			}
 			b.WriteString("| " + strings.Join(cols, " | ") + " |\n")
 		}
