@@ -564,6 +564,9 @@ func section(s settings, machine, table string, took time.Duration) string {
 		"TaskManager with two slots, object reuse) per query and parallelism, started and JIT-warmed with a run of a quarter of the events " +
 		"before measuring; CPU is the JVM's process CPU time over the job, peak RSS the JVM's VmHWM (reset before each run), wall the job's time. " +
 		"Ratio > 1: floe does more events per CPU second.\n\n")
+	if l, err := os.ReadFile("/proc/loadavg"); err == nil {
+		machine += "\nload average at the end: " + strings.Join(strings.Fields(string(l))[:3], " ")
+	}
 	b.WriteString("Machine:\n\n```\n" + machine + "\n```\n\n")
 	b.WriteString(table)
 	b.WriteString(end + "\n")
