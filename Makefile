@@ -7,7 +7,7 @@ LDFLAGS := -X floe/appmaster.Version=$(VERSION)
 # The packages that start goroutines; `make test` runs them under the race detector too.
 RACE_PKGS := ./appmaster/... ./container/... ./datastream/... ./checkpoint/... ./client/... ./internal/state/... ./internal/submit/... ./internal/jobbin/... ./internal/rpc/... ./internal/codec/... ./internal/hadoop/... ./internal/nexmark/...
 
-.PHONY: all build run test unit-test race-test integration-test bench bench-flink bench-yarn vet
+.PHONY: all build run test unit-test race-test integration-test bench bench-flink bench-nexmark profile-nexmark bench-yarn vet
 all: build
 
 build:
@@ -42,6 +42,18 @@ bench:
 # The Nexmark queries on Apache Flink, for comparison with `make bench` (needs Java and Maven).
 bench-flink:
 	bash scripts/bench-flink
+
+# floe against Flink's DataStream (same plans) on Nexmark, 10M events, p=1 and 2,
+# interleaved runs, with a watchdog; writes its table into docs/benchmarks.md.
+bench-nexmark: build
+	bash scripts/bench-nexmark
+
+# CPU and allocation profiles of one Nexmark query: make profile-nexmark Q=q5 [P=1] [EVENTS=10000000].
+Q ?= q5
+P ?= 1
+EVENTS ?= 10000000
+profile-nexmark: build
+	bash scripts/profile-nexmark $(Q) $(P) $(EVENTS)
 
 # Start-up and footprint on YARN, against the minicluster (started and stopped here).
 bench-yarn: build

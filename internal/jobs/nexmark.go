@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -15,9 +17,9 @@ import (
 
 var nexmarkJob = Job{
 	Name: "nexmark",
-	Usage: "--query q0|q1|q2|q3|q4|q5|q7|q8|q11|q12 [--events N] [--rate R] [--event-rate E] [--seed S] [--sink blackhole|file --output <dir> [--overwrite]]: " +
+	Usage: "--query q0|q1|q2|q3|q4|q5|q7|q8|q11|q12 [--events N] [--rate R] [--event-rate E] [--seed S] [--sink blackhole|file --output <dir> [--overwrite]] [--cpuprofile F] [--memprofile F]: " +
 		"a Nexmark query over N generated events (default 1000000; 0: unbounded), R per second (0: as fast as possible), " +
-		"event times E per second apart (default R, else 10000)",
+		"event times E per second apart (default R, else 10000); locally, CPU and allocation profiles of the run to F",
 	Run: runNexmark,
 }
 
@@ -32,6 +34,8 @@ func runNexmark(ctx context.Context, env *datastream.Environment, args []string,
 	sink := fs.String("sink", "blackhole", "blackhole or file")
 	output := fs.String("output", "", "output directory (with --sink file)")
 	overwrite := fs.Bool("overwrite", false, "replace the output directory's files")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the job's execution to this file (local target)")
+	memProfile := fs.String("memprofile", "", "write an allocation profile of the process to this file when the job ends (local target)")
 	if err := fs.Parse(args); err != nil {
 		return usageErr("nexmark", "%v", err)
 	}
@@ -68,7 +72,14 @@ func runNexmark(ctx context.Context, env *datastream.Environment, args []string,
 	if err := queries.Build(env, o, write); err != nil {
 		return usageErr("nexmark", "%v", err)
 	}
+	stop, err := startProfiles(*cpuProfile, *memProfile)
+	if err != nil {
+		return err
+	}
 	res, err := env.Execute(ctx, "nexmark "+*query)
+	if perr := stop(); perr != nil && err == nil {
+		err = perr
+	}
 	if err != nil {
 		return err
 	}
@@ -77,4 +88,43 @@ func runNexmark(ctx context.Context, env *datastream.Environment, args []string,
 			res.Duration.Round(time.Millisecond), float64(*events)/res.Duration.Seconds())
 	}
 	return nil
+}
+
+// startProfiles starts a CPU profile to cpu (if not empty) and returns the
+// function that stops it and writes the allocation profile to mem (if not
+// empty). Both cover this process: the whole job at the local target.
+func startProfiles(cpu, mem string) (stop func() error, err error) {
+	var cpuFile *os.File
+	if cpu != "" {
+		if cpuFile, err = os.Create(cpu); err != nil {
+			return nil, fmt.Errorf("nexmark: cpu profile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(cpuFile); err != nil {
+			cpuFile.Close()
+			return nil, fmt.Errorf("nexmark: start cpu profile %s: %w", cpu, err)
+		}
+	}
+	return func() error {
+		if cpuFile != nil {
+			pprof.StopCPUProfile()
+			if err := cpuFile.Close(); err != nil {
+				return fmt.Errorf("nexmark: cpu profile %s: %w", cpu, err)
+			}
+		}
+		if mem == "" {
+			return nil
+		}
+		f, err := os.Create(mem)
+		if err != nil {
+			return fmt.Errorf("nexmark: allocation profile: %w", err)
+		}
+		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+			f.Close()
+			return fmt.Errorf("nexmark: write allocation profile %s: %w", mem, err)
+		}
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("nexmark: allocation profile %s: %w", mem, err)
+		}
+		return nil
+	}, nil
 }
