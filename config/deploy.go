@@ -33,6 +33,10 @@ const (
 	// YarnAcceptTimeout bounds how long an application may wait in ACCEPTED
 	// (for resources) before the client gives up and kills it.
 	YarnAcceptTimeout = "yarn.application.accept-timeout"
+	// YarnAttempts is how many ApplicationMaster attempts YARN may start for
+	// a per-job application (Flink's key); the cluster's
+	// yarn.resourcemanager.am.max-attempts caps it.
+	YarnAttempts = "yarn.application-attempts"
 	// SessionID names the session a job goes to (-yid); empty: the last one started.
 	SessionID = "yarn.application.id"
 	// SessionIdleTimeout releases TaskManager containers no job used for this long.

@@ -195,6 +195,23 @@ func Superseded(ctx context.Context, fs fsys.FS, dir string, attempt int32) (boo
 	return l.Attempt > attempt, l, nil
 }
 
+// Locator is how a TaskManager of a per-job application finds the current
+// JobManager: the leader file in the HDFS staging directory dir (a path of
+// fs.defaultFS, as FLOE_STAGING names it).
+func Locator(dir string) func(ctx context.Context) (string, int32, error) {
+	return func(ctx context.Context) (string, int32, error) {
+		fs, p, err := fsys.Resolve("hdfs://" + dir)
+		if err != nil {
+			return "", 0, err
+		}
+		l, err := ReadLeader(ctx, fs, p)
+		if err != nil {
+			return "", 0, err
+		}
+		return l.Address, l.Attempt, nil
+	}
+}
+
 // writeAtomic writes b under a temporary name next to name, then renames it
 // over name.
 func writeAtomic(ctx context.Context, fs fsys.FS, name string, b []byte) error {
