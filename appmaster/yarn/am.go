@@ -308,7 +308,7 @@ func newJobDriver(g *jobgraph.JobGraph, am *yarnrpc.AM, jm *appmaster.JobManager
 			d.live[id.String()], d.adopting[id.String()] = true, true
 			ids = append(ids, id.String())
 		}
-		log.Info().Strs("containers", ids).Dur("within", hb).Msg("adopting the TaskManager containers of previous attempts")
+		log.Warn().Strs("containers", ids).Dur("within", hb).Msg("adopting the TaskManager containers of previous attempts")
 		tms -= len(prev)
 	}
 	for range tms {

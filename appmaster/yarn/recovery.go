@@ -93,7 +93,7 @@ func (s *staging) prepare(ctx context.Context, g *jobgraph.JobGraph, jobID strin
 			if jobID != "" && m.JobID != jobID {
 				return m, fmt.Errorf("attempt %d: the job metadata in %s names job %s, the launch context %s", s.attempt, s.dir, m.JobID, jobID)
 			}
-			log.Info().Int32("attempt", s.attempt).Str("job", m.JobID).Int32("written_by", m.Attempt).Str("checkpoints", m.CheckpointDir).
+			log.Warn().Int32("attempt", s.attempt).Str("job", m.JobID).Int32("written_by", m.Attempt).Str("checkpoints", m.CheckpointDir).
 				Msg("a new ApplicationMaster attempt: recovering the job from its metadata")
 			return m, nil
 		case !errors.Is(err, fsys.ErrNotExist):
