@@ -213,6 +213,9 @@ func (tm *TaskManager) Run(ctx context.Context) error {
 				return merr
 			} else if moved {
 				if interval, err = tm.register(ctx); err != nil {
+					if ctx.Err() != nil {
+						return nil
+					}
 					return err
 				}
 				t.Reset(interval)
