@@ -111,7 +111,15 @@ func (jm *JobManager) checkpointAction(e *jobEntry, a checkpoint.Action) {
 	case checkpoint.WriteMetadata:
 		dir, m, id := a.Dir, a.Metadata, a.ID
 		jm.async(func(ctx context.Context) {
-			err := storeMetadata(ctx, dir, m)
+			var err error
+			if jm.opts.Fence != nil {
+				err = jm.opts.Fence(ctx)
+			}
+			if err == nil {
+				err = storeMetadata(ctx, dir, m)
+			} else {
+				jm.log.Warn().Str("job", e.exec.id).Int64("checkpoint", id).Err(err).Msg("not committing the checkpoint: fenced")
+			}
 			jm.mu.Lock()
 			defer jm.mu.Unlock()
 			if err == nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"floe/checkpoint"
@@ -55,6 +57,13 @@ type Options struct {
 	// Services registers more gRPC services on the JobManager's server
 	// (a Dispatcher of jm's jobs, for one).
 	Services func(jm *JobManager, s *grpc.Server)
+	// Attempt is the ApplicationMaster attempt this JobManager runs in (0
+	// outside YARN): the fencing token on every call to a TaskManager, which
+	// refuses calls from an attempt older than the one it registered with.
+	Attempt int32
+	// Fence, when set, is asked before a checkpoint's _metadata is written;
+	// an error (a newer attempt has taken over) aborts the commit.
+	Fence func(ctx context.Context) error
 }
 
 // JobManager schedules jobs onto the slots of registered TaskManagers and
@@ -447,6 +456,19 @@ func (jm *JobManager) TaskManagerLost(resourceID, reason string) {
 	}
 }
 
+// HasTaskManager reports whether a TaskManager with this resource id (a
+// YARN container id) is registered.
+func (jm *JobManager) HasTaskManager(resourceID string) bool {
+	jm.mu.Lock()
+	defer jm.mu.Unlock()
+	for _, tm := range jm.tms {
+		if tm.resourceID == resourceID {
+			return true
+		}
+	}
+	return false
+}
+
 // RemoveTaskManager forgets a TaskManager that was stopped on purpose.
 func (jm *JobManager) RemoveTaskManager(resourceID string) {
 	jm.mu.Lock()
@@ -547,11 +569,14 @@ type jmService struct {
 	jm *JobManager
 }
 
-func (s jmService) RegisterTaskManager(_ context.Context, req *floepb.RegisterTaskManagerRequest) (*floepb.RegisterTaskManagerResponse, error) {
+func (s jmService) RegisterTaskManager(ctx context.Context, req *floepb.RegisterTaskManagerRequest) (*floepb.RegisterTaskManagerResponse, error) {
 	jm := s.jm
-	conn, err := grpc.NewClient(req.GetAddress(), rpc.DialOptions(jm.opts.Secret)...)
+	conn, err := grpc.NewClient(req.GetAddress(), append(rpc.DialOptions(jm.opts.Secret), rpc.WithAttempt(jm.opts.Attempt))...)
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "taskmanager address %q: %v", req.GetAddress(), err)
+	}
+	if jm.opts.Attempt > 0 {
+		grpc.SetHeader(ctx, metadata.Pairs(rpc.AttemptHeader, strconv.Itoa(int(jm.opts.Attempt))))
 	}
 	jm.mu.Lock()
 	defer jm.mu.Unlock()

@@ -36,6 +36,10 @@ const (
 	// YarnClientRPCTimeout bounds each call of the client to the
 	// ResourceManager (one that accepts connections but never answers).
 	YarnClientRPCTimeout = "yarn.client.rpc-timeout"
+	// YarnAttempts is how many ApplicationMaster attempts YARN may start for
+	// a per-job application (Flink's key); the cluster's
+	// yarn.resourcemanager.am.max-attempts caps it.
+	YarnAttempts = "yarn.application-attempts"
 	// SessionID names the session a job goes to (-yid); empty: the last one started.
 	SessionID = "yarn.application.id"
 	// SessionIdleTimeout releases TaskManager containers no job used for this long.

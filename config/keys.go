@@ -24,7 +24,7 @@ var known = []string{
 	Parallelism, MaxParallelism, BufferTimeout, BatchSize, Credits, QueueCapacity, Slots,
 	LocalTaskManagers, LocalProcesses, HeartbeatInterval, HeartbeatTimeout,
 	Target, Attached, JSONSummary, JobTimeout, InProcessOnly, JobManagerMemory, TaskManagerMemory,
-	YarnQueue, YarnName, YarnTags, YarnAcceptTimeout, SessionID, SessionIdleTimeout, SessionSlotTimeout,
+	YarnQueue, YarnName, YarnTags, YarnAcceptTimeout, YarnAttempts, SessionID, SessionIdleTimeout, SessionSlotTimeout,
 	RestartType, FixedDelayAttempts, FixedDelayDelay, ExpDelayInitial, ExpDelayMax, ExpDelayMultiplier, ExpDelayAttempts,
 	runtimeMode, autoWatermarkInterval, savepointPath, allowNonRestored,
 	"execution.checkpointing.interval", "execution.checkpointing.mode", "execution.checkpointing.timeout",

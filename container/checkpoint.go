@@ -135,9 +135,9 @@ func (t *task) ackCheckpoint(id int64, handles map[string]checkpoint.SubtaskStat
 		b, _ := json.Marshal(handles)
 		ack.StateJson = string(b)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(t.jm.ctx, 30*time.Second)
 	defer cancel()
-	if _, err := t.tm.jm.AcknowledgeCheckpoint(ctx, ack); err != nil {
+	if _, err := t.jm.client.AcknowledgeCheckpoint(ctx, ack); err != nil {
 		t.log.Warn().Err(err).Int64("checkpoint", id).Msg("acknowledging checkpoint failed")
 	}
 }

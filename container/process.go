@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"floe/config"
+	"floe/internal/failover"
 	"floe/internal/jobgraph"
 	"floe/internal/role"
 	"fmt"
@@ -24,9 +25,13 @@ func RunProcess(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger) i
 	if host := os.Getenv("NM_HOST"); host != "" { // in a YARN container
 		listen = host + ":0"
 	}
-	tm, err := New(Options{ResourceID: id, JobManager: os.Getenv(role.EnvJobManager), Listen: listen,
+	opts := Options{ResourceID: id, JobManager: os.Getenv(role.EnvJobManager), Listen: listen,
 		Slots: role.EnvInt(role.EnvSlots, 1), Secret: os.Getenv(role.EnvSecret), Log: log, Graph: g, HeartbeatTimeout: hbTimeout,
-		JobID: os.Getenv(role.EnvJobID)})
+		JobID: os.Getenv(role.EnvJobID)}
+	if dir := os.Getenv(role.EnvStaging); dir != "" { // a per-job application's container: follow the JobManager's attempts
+		opts.Locate = failover.Locator(dir)
+	}
+	tm, err := New(opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "floe taskmanager:", err)
 		return 1

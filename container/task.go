@@ -23,6 +23,7 @@ import (
 // its input gate and the operator chain, all driven by one goroutine (run).
 type task struct {
 	tm     *TaskManager
+	jm     *jmLink // the JobManager that deployed it: where it reports
 	dep    *floepb.TaskDeployment
 	vertex *jobgraph.Vertex
 	graph  *jobgraph.JobGraph
@@ -76,7 +77,7 @@ func (t *task) run(ctx context.Context) {
 		out = t.recordsOut()
 	}
 	t.log.Debug().Str("state", state.String()).Int64("records_in", t.recordsIn).Int64("records_out", out).Msg("task ended")
-	t.tm.reportState(&floepb.TaskStateUpdate{Task: t.ref(), State: state, Error: msg, ErrorDetail: detail,
+	t.tm.reportState(t.jm, &floepb.TaskStateUpdate{Task: t.ref(), State: state, Error: msg, ErrorDetail: detail,
 		RecordsIn: t.recordsIn, RecordsOut: out})
 }
 
@@ -144,7 +145,7 @@ func (t *task) execute(ctx context.Context) (err error) {
 		t.sc = sc
 		t.mu.Unlock()
 		mailbox.Drain(&t.mail) // anything posted before the source loop existed
-		t.tm.reportState(&floepb.TaskStateUpdate{Task: t.ref(), State: floepb.TaskState_RUNNING})
+		t.tm.reportState(t.jm, &floepb.TaskStateUpdate{Task: t.ref(), State: floepb.TaskState_RUNNING})
 		err := chain.Run(ctx, sc)
 		t.mu.Lock()
 		t.sourceDone = true
@@ -157,7 +158,7 @@ func (t *task) execute(ctx context.Context) (err error) {
 		}
 		return nil
 	}
-	t.tm.reportState(&floepb.TaskStateUpdate{Task: t.ref(), State: floepb.TaskState_RUNNING})
+	t.tm.reportState(t.jm, &floepb.TaskStateUpdate{Task: t.ref(), State: floepb.TaskState_RUNNING})
 	return t.consume(ctx, chain, bufferTimeout, credits)
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"floe/container/network"
@@ -43,6 +44,41 @@ type Options struct {
 	HeartbeatTimeout time.Duration
 	// SubscribeTimeout bounds how long a consumer waits for a producer's partition.
 	SubscribeTimeout time.Duration
+	// Locate, when set, finds the JobManager of a newer ApplicationMaster
+	// attempt once this one's stops answering: it returns the current
+	// JobManager's address and attempt (internal/failover's leader file).
+	// Without it, losing the JobManager ends Run.
+	Locate func(ctx context.Context) (addr string, attempt int32, err error)
+}
+
+// ErrFenced refuses a command from a JobManager of an older attempt than
+// the one the TaskManager is registered with.
+var ErrFenced = errors.New("fenced: the command comes from a superseded JobManager attempt")
+
+// jmLink is the TaskManager's connection to one JobManager. A task keeps the
+// link that deployed it, so its reports never reach a successor, and a
+// link's context ends when the TaskManager moves to another JobManager.
+type jmLink struct {
+	addr    string
+	attempt int32 // the JobManager's attempt, from its registration answer
+	client  floepb.JobManagerClient
+	conn    *grpc.ClientConn
+	ctx     context.Context
+	cancel  context.CancelFunc
+}
+
+func dialJobManager(addr, secret string) (*jmLink, error) {
+	conn, err := grpc.NewClient(addr, rpc.DialOptions(secret)...)
+	if err != nil {
+		return nil, fmt.Errorf("taskmanager: jobmanager address %q: %w", addr, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &jmLink{addr: addr, client: floepb.NewJobManagerClient(conn), conn: conn, ctx: ctx, cancel: cancel}, nil
+}
+
+func (l *jmLink) close() {
+	l.cancel()
+	l.conn.Close()
 }
 
 // TaskManager runs subtasks in slots and serves their output partitions.
@@ -51,15 +87,17 @@ type TaskManager struct {
 	log    zerolog.Logger
 	lis    net.Listener
 	server *grpc.Server
-	jm     floepb.JobManagerClient
-	jmConn *grpc.ClientConn
-	id     string
+	id     string // given by the JobManager at registration (Run's goroutine)
 
 	stats      network.BufferStats
 	partitions *network.PartitionRegistry
 	local      network.Subscriber // to this TaskManager's own partitions
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	jm *jmLink // the JobManager registered with, or being registered with
+	// fence is the oldest JobManager attempt whose commands are obeyed: the
+	// attempt registered with, or the one being moved to.
+	fence    int32
 	tasks    map[taskKey]*task
 	conns    map[string]*grpc.ClientConn
 	runCtx   context.Context
@@ -94,13 +132,13 @@ func New(opts Options) (*TaskManager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("taskmanager: listen on %s: %w", opts.Listen, err)
 	}
-	conn, err := grpc.NewClient(opts.JobManager, rpc.DialOptions(opts.Secret)...)
+	link, err := dialJobManager(opts.JobManager, opts.Secret)
 	if err != nil {
 		lis.Close()
-		return nil, fmt.Errorf("taskmanager: jobmanager address %q: %w", opts.JobManager, err)
+		return nil, err
 	}
 	tm := &TaskManager{opts: opts, log: opts.Log.With().Str("taskmanager", opts.ResourceID).Logger(), lis: lis,
-		jm: floepb.NewJobManagerClient(conn), jmConn: conn, partitions: network.NewPartitionRegistry(),
+		jm: link, partitions: network.NewPartitionRegistry(),
 		tasks: map[taskKey]*task{}, conns: map[string]*grpc.ClientConn{}, shutdown: make(chan struct{})}
 	tm.server = grpc.NewServer(rpc.ServerOptions(opts.Secret)...)
 	floepb.RegisterTaskManagerServer(tm.server, tmService{tm: tm})
@@ -156,19 +194,87 @@ func (tm *TaskManager) Run(ctx context.Context) error {
 		case err := <-serveErr:
 			return fmt.Errorf("taskmanager: serve: %w", err)
 		case <-t.C:
+			link := tm.link()
 			hctx, hcancel := context.WithTimeout(ctx, interval*2)
-			resp, err := tm.jm.Heartbeat(hctx, &floepb.HeartbeatRequest{TaskmanagerId: tm.id, Metrics: tm.metrics()})
+			resp, err := link.client.Heartbeat(hctx, &floepb.HeartbeatRequest{TaskmanagerId: tm.id, Metrics: tm.metrics()})
 			hcancel()
+			var lost error
 			switch {
 			case err == nil && resp.GetUnknown():
-				return fmt.Errorf("%w: it no longer knows this TaskManager", ErrJobManagerLost)
+				lost = fmt.Errorf("%w: it no longer knows this TaskManager", ErrJobManagerLost)
 			case err == nil:
 				lastOK = time.Now()
+				continue
 			case time.Since(lastOK) > tm.opts.HeartbeatTimeout:
-				return fmt.Errorf("%w: no heartbeat answer for %s: %w", ErrJobManagerLost, tm.opts.HeartbeatTimeout, err)
+				lost = fmt.Errorf("%w: no heartbeat answer for %s: %w", ErrJobManagerLost, tm.opts.HeartbeatTimeout, err)
+			}
+			// A failed heartbeat: has a newer attempt's JobManager taken over?
+			if moved, merr := tm.follow(ctx, link); merr != nil {
+				return merr
+			} else if moved {
+				if interval, err = tm.register(ctx); err != nil {
+					if ctx.Err() != nil {
+						return nil
+					}
+					return err
+				}
+				t.Reset(interval)
+				lastOK = time.Now()
+				continue
+			}
+			if lost != nil {
+				return lost
 			}
 		}
 	}
+}
+
+// link is the current JobManager link.
+func (tm *TaskManager) link() *jmLink {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	return tm.jm
+}
+
+// follow asks Locate whether a JobManager of a newer attempt than link's
+// serves, and if so moves the TaskManager to it: the tasks of the old
+// attempt are cancelled and waited for (the new JobManager redeploys them
+// from its latest checkpoint), their partitions released, and the old link
+// closed, so nothing of the old attempt reaches the new JobManager. The
+// caller then registers. It reports whether it moved.
+func (tm *TaskManager) follow(ctx context.Context, link *jmLink) (bool, error) {
+	if tm.opts.Locate == nil {
+		return false, nil
+	}
+	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	addr, attempt, err := tm.opts.Locate(lctx)
+	cancel()
+	if err != nil {
+		tm.log.Debug().Err(err).Msg("cannot read the current JobManager's address")
+		return false, nil
+	}
+	if attempt <= link.attempt || addr == link.addr {
+		return false, nil
+	}
+	next, err := dialJobManager(addr, tm.opts.Secret)
+	if err != nil {
+		return false, err
+	}
+	tm.log.Warn().Str("from", link.addr).Int32("from_attempt", link.attempt).Str("to", addr).Int32("attempt", attempt).
+		Msg("the JobManager failed over: cancelling this attempt's tasks and registering with the new JobManager")
+	tm.mu.Lock()
+	tm.fence = max(tm.fence, attempt) // from now on the old JobManager is not obeyed
+	tm.mu.Unlock()
+	link.cancel() // the old tasks' reports and acks stop here
+	jobs := tm.waitTasks()
+	for job := range jobs {
+		tm.partitions.ReleaseJob(job, fmt.Errorf("%w: the JobManager failed over", network.ErrPartitionReleased))
+	}
+	tm.mu.Lock()
+	tm.jm = next
+	tm.mu.Unlock()
+	link.close()
+	return true, nil
 }
 
 func (tm *TaskManager) register(ctx context.Context) (time.Duration, error) {
@@ -179,13 +285,19 @@ func (tm *TaskManager) register(ctx context.Context) (time.Duration, error) {
 		req.GraphDescription = tm.opts.Graph.Describe()
 	}
 	deadline := time.Now().Add(tm.opts.HeartbeatTimeout)
+	link := tm.link()
 	for {
 		rctx, rcancel := context.WithTimeout(ctx, 5*time.Second)
-		resp, err := tm.jm.RegisterTaskManager(rctx, req, grpc.WaitForReady(true))
+		var md metadata.MD
+		resp, err := link.client.RegisterTaskManager(rctx, req, grpc.WaitForReady(true), grpc.Header(&md))
 		rcancel()
 		if err == nil {
+			tm.mu.Lock()
+			link.attempt = rpc.AttemptOf(md)
+			tm.fence = max(tm.fence, link.attempt)
+			tm.mu.Unlock()
 			tm.id = resp.GetTaskmanagerId()
-			tm.log.Debug().Str("address", tm.Address()).Int("slots", tm.opts.Slots).Msg("registered with the JobManager")
+			tm.log.Debug().Str("address", tm.Address()).Int("slots", tm.opts.Slots).Int32("jobmanager_attempt", link.attempt).Msg("registered with the JobManager")
 			return time.Duration(resp.GetHeartbeatIntervalMs()) * time.Millisecond, nil
 		}
 		if status.Code(err) == codes.FailedPrecondition || status.Code(err) == codes.Unauthenticated {
@@ -195,7 +307,7 @@ func (tm *TaskManager) register(ctx context.Context) (time.Duration, error) {
 			return 0, ctx.Err()
 		}
 		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("%w: cannot register at %s: %w", ErrJobManagerLost, tm.opts.JobManager, err)
+			return 0, fmt.Errorf("%w: cannot register at %s: %w", ErrJobManagerLost, link.addr, err)
 		}
 		select {
 		case <-ctx.Done():
@@ -215,16 +327,21 @@ func (tm *TaskManager) metrics() []*floepb.TaskMetrics {
 	return ms
 }
 
-func (tm *TaskManager) reportState(u *floepb.TaskStateUpdate) {
-	for attempt := 0; attempt < 5; attempt++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_, err := tm.jm.UpdateTaskState(ctx, u)
+// reportState tells the JobManager of link about a task; it gives up when
+// the TaskManager has moved to another JobManager.
+func (tm *TaskManager) reportState(link *jmLink, u *floepb.TaskStateUpdate) {
+	for attempt := 0; attempt < 5 && link.ctx.Err() == nil; attempt++ {
+		ctx, cancel := context.WithTimeout(link.ctx, 10*time.Second)
+		_, err := link.client.UpdateTaskState(ctx, u)
 		cancel()
-		if err == nil {
+		if err == nil || link.ctx.Err() != nil {
 			return
 		}
 		tm.log.Warn().Err(err).Str("state", u.GetState().String()).Msg("reporting task state failed; retrying")
-		time.Sleep(200 * time.Millisecond)
+		select {
+		case <-link.ctx.Done():
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 }
 
@@ -263,20 +380,24 @@ func (tm *TaskManager) closeConns() {
 		c.Close()
 	}
 	tm.conns = map[string]*grpc.ClientConn{}
-	tm.jmConn.Close()
+	tm.jm.close()
 }
 
-func (tm *TaskManager) waitTasks() {
+// waitTasks cancels every task, waits for them to end, and returns their jobs.
+func (tm *TaskManager) waitTasks() map[string]bool {
 	tm.mu.Lock()
 	ts := make([]*task, 0, len(tm.tasks))
+	jobs := map[string]bool{}
 	for _, t := range tm.tasks {
 		t.cancel()
 		ts = append(ts, t)
+		jobs[t.ref().GetJobId()] = true
 	}
 	tm.mu.Unlock()
 	for _, t := range ts {
 		<-t.done
 	}
+	return jobs
 }
 
 func (tm *TaskManager) deploy(dep *floepb.TaskDeployment) error {
@@ -296,7 +417,7 @@ func (tm *TaskManager) deploy(dep *floepb.TaskDeployment) error {
 	}
 	ctx, cancel := context.WithCancel(tm.runCtx)
 	v := g.Vertices[ref.GetVertex()]
-	t := &task{tm: tm, dep: dep, vertex: v, graph: g, cancel: cancel, done: make(chan struct{}),
+	t := &task{tm: tm, jm: tm.jm, dep: dep, vertex: v, graph: g, cancel: cancel, done: make(chan struct{}),
 		log: tm.log.With().Str("job", ref.GetJobId()).Str("task", v.Name).Int32("subtask", ref.GetSubtask()).Int32("attempt", ref.GetAttempt()).Logger()}
 	tm.tasks[k] = t
 	go func() {
@@ -309,19 +430,39 @@ func (tm *TaskManager) deploy(dep *floepb.TaskDeployment) error {
 	return nil
 }
 
+// fenced refuses a command whose JobManager attempt (rpc.AttemptHeader) is
+// older than the TaskManager's fence.
+func (tm *TaskManager) fenced(ctx context.Context) error {
+	a := rpc.IncomingAttempt(ctx)
+	tm.mu.Lock()
+	fence := tm.fence
+	tm.mu.Unlock()
+	if a < fence {
+		tm.log.Warn().Int32("attempt", a).Int32("fence", fence).Msg("refusing a command of a superseded JobManager")
+		return status.Errorf(codes.FailedPrecondition, "%v: attempt %d, this TaskManager follows attempt %d", ErrFenced, a, fence)
+	}
+	return nil
+}
+
 type tmService struct {
 	floepb.UnimplementedTaskManagerServer
 	tm *TaskManager
 }
 
-func (s tmService) DeployTask(_ context.Context, dep *floepb.TaskDeployment) (*floepb.Ack, error) {
+func (s tmService) DeployTask(ctx context.Context, dep *floepb.TaskDeployment) (*floepb.Ack, error) {
+	if err := s.tm.fenced(ctx); err != nil {
+		return nil, err
+	}
 	if err := s.tm.deploy(dep); err != nil {
 		return nil, err
 	}
 	return &floepb.Ack{}, nil
 }
 
-func (s tmService) CancelTask(_ context.Context, ref *floepb.TaskRef) (*floepb.Ack, error) {
+func (s tmService) CancelTask(ctx context.Context, ref *floepb.TaskRef) (*floepb.Ack, error) {
+	if err := s.tm.fenced(ctx); err != nil {
+		return nil, err
+	}
 	s.tm.mu.Lock()
 	t, ok := s.tm.tasks[keyOfTask(ref)]
 	s.tm.mu.Unlock()
@@ -332,13 +473,19 @@ func (s tmService) CancelTask(_ context.Context, ref *floepb.TaskRef) (*floepb.A
 	return &floepb.Ack{}, nil
 }
 
-func (s tmService) Shutdown(_ context.Context, req *floepb.ShutdownRequest) (*floepb.Ack, error) {
+func (s tmService) Shutdown(ctx context.Context, req *floepb.ShutdownRequest) (*floepb.Ack, error) {
+	if err := s.tm.fenced(ctx); err != nil {
+		return nil, err
+	}
 	s.tm.log.Debug().Str("reason", req.GetReason()).Msg("shutdown requested by the JobManager")
 	s.tm.shutOnce.Do(func() { close(s.tm.shutdown) })
 	return &floepb.Ack{}, nil
 }
 
-func (s tmService) TriggerCheckpoint(_ context.Context, req *floepb.CheckpointTrigger) (*floepb.Ack, error) {
+func (s tmService) TriggerCheckpoint(ctx context.Context, req *floepb.CheckpointTrigger) (*floepb.Ack, error) {
+	if err := s.tm.fenced(ctx); err != nil {
+		return nil, err
+	}
 	t, ok := s.tm.task(req.GetTask())
 	if !ok {
 		return nil, status.Errorf(codes.NotFound, "no task %v here", req.GetTask())
@@ -367,7 +514,10 @@ func (s tmService) TriggerCheckpoint(_ context.Context, req *floepb.CheckpointTr
 	return &floepb.Ack{}, nil
 }
 
-func (s tmService) NotifyCheckpoint(_ context.Context, req *floepb.CheckpointNotice) (*floepb.Ack, error) {
+func (s tmService) NotifyCheckpoint(ctx context.Context, req *floepb.CheckpointNotice) (*floepb.Ack, error) {
+	if err := s.tm.fenced(ctx); err != nil {
+		return nil, err
+	}
 	t, ok := s.tm.task(req.GetTask())
 	if !ok {
 		return &floepb.Ack{}, nil // it ended; nothing to tell

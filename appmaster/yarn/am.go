@@ -55,15 +55,26 @@ func runApplicationMaster(ctx context.Context, g *jobgraph.JobGraph, log zerolog
 		host = "127.0.0.1"
 	}
 	secret := os.Getenv(role.EnvSecret)
+	att, container := attempt()
+	log = log.With().Int32("attempt", att).Logger()
+	st, err := openStaging(att)
+	if err != nil {
+		return err
+	}
 	hbTimeout, _ := g.Config.Duration(config.HeartbeatTimeout, 30*time.Second)
-	jm, err := appmaster.New(appmaster.Options{Listen: net.JoinHostPort(host, "0"), Secret: secret, Log: log,
+	opts := appmaster.Options{Listen: net.JoinHostPort(host, "0"), Secret: secret, Log: log,
 		HeartbeatTimeout: hbTimeout, SlotTimeout: g.Config.DurationOr(config.SlotRequestTimeout, DefaultSlotRequestTimeout),
 		// the ResourceManager reports a container's end a few seconds after a
 		// consumer of its partitions has failed
 		RootCauseGrace: 5 * time.Second,
+		Attempt:        att,
 		Services: func(jm *appmaster.JobManager, s *grpc.Server) {
 			floepb.RegisterDispatcherServer(s, appmaster.NewDispatcher(jm, appmaster.InScope("application")))
-		}})
+		}}
+	if st != nil {
+		opts.Fence = st.fence
+	}
+	jm, err := appmaster.New(opts)
 	if err != nil {
 		return err
 	}
@@ -81,11 +92,25 @@ func runApplicationMaster(ctx context.Context, g *jobgraph.JobGraph, log zerolog
 	}
 	defer stopAM()
 
+	jobID := os.Getenv(role.EnvJobID)
+	if st != nil {
+		// Before the job starts: what a successor needs, and where
+		// TaskManagers find this attempt's JobManager.
+		m, err := st.prepare(ctx, g, jobID, log)
+		if err == nil {
+			jobID = m.JobID
+			err = st.publish(ctx, jm.Address(), container)
+		}
+		if err != nil {
+			return Finish(ctx, am, hadooppb.FinalApplicationStatusProto_APP_FAILED, err.Error(), log)
+		}
+	}
+
 	restart, err := appmaster.ParseRestartStrategy(g.Config)
 	if err != nil {
 		return Finish(ctx, am, hadooppb.FinalApplicationStatusProto_APP_FAILED, err.Error(), log)
 	}
-	h, err := jm.Submit(g, appmaster.SubmitOptions{ID: os.Getenv(role.EnvJobID), Restart: restart})
+	h, err := jm.Submit(g, appmaster.SubmitOptions{ID: jobID, Restart: restart})
 	if err != nil {
 		return Finish(ctx, am, hadooppb.FinalApplicationStatusProto_APP_FAILED, err.Error(), log)
 	}
@@ -95,17 +120,39 @@ func runApplicationMaster(ctx context.Context, g *jobgraph.JobGraph, log zerolog
 		h.Cancel()
 		return Finish(ctx, am, hadooppb.FinalApplicationStatusProto_APP_FAILED, err.Error(), log)
 	}
+	if st != nil {
+		d.launch.Env[role.EnvStaging] = st.dir
+		d.fence = st.fence
+	}
 	dctx, stopDriver := context.WithCancel(ctx)
 	driverDone := make(chan error, 1)
 	go func() { driverDone <- d.Run(dctx) }()
 
-	res, err := h.Wait(ctx)
-	if err != nil { // killed by YARN (SIGTERM): stop what runs, say KILLED
-		h.Cancel()
-		wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		res, _ = h.Wait(wctx)
-		cancel()
-		res.Status = appmaster.Canceled
+	var res appmaster.JobResult
+	select {
+	case <-h.Done():
+		res, _ = h.Wait(ctx)
+	case derr := <-driverDone:
+		if errors.Is(derr, ErrSuperseded) {
+			// A newer attempt runs the job: leave the TaskManagers (they
+			// refuse this attempt's commands now), the staging directory and
+			// the application's status to it.
+			stopDriver()
+			return derr
+		}
+		driverDone <- derr
+		res, err = h.Wait(ctx)
+		if err != nil {
+			res = killed(h)
+		}
+	case <-ctx.Done(): // killed by YARN (SIGTERM): stop what runs, say KILLED
+		res = killed(h)
+	}
+	if st != nil {
+		if err := st.fence(context.WithoutCancel(ctx)); errors.Is(err, ErrSuperseded) {
+			stopDriver()
+			return err
+		}
 	}
 	stopJM() // shuts the TaskManagers down
 	stopDriver()
@@ -121,6 +168,16 @@ func runApplicationMaster(ctx context.Context, g *jobgraph.JobGraph, log zerolog
 	}
 	CleanStaging(c, log)
 	return Finish(context.WithoutCancel(ctx), am, status, diag, log)
+}
+
+// killed cancels the job and waits a little for it to stop.
+func killed(h *appmaster.JobHandle) appmaster.JobResult {
+	h.Cancel()
+	wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	res, _ := h.Wait(wctx)
+	cancel()
+	res.Status = appmaster.Canceled
+	return res
 }
 
 // StartApplicationMaster serves the JobManager's REST interface (the
@@ -204,6 +261,13 @@ type ContainerDriver struct {
 	// lost, when set, is told about containers that ended (a session's
 	// pool), instead of the JobManager being told and a replacement asked for.
 	lost func(container, reason string)
+	// fence, when set, tells whether a newer attempt has taken over; asked
+	// when the ResourceManager refuses a heartbeat.
+	fence func(ctx context.Context) error
+	// adopting are the containers of previous attempts whose TaskManagers
+	// have until adoptBy to register with this attempt's JobManager.
+	adopting map[string]bool
+	adoptBy  time.Time
 
 	ops mailbox.Mailbox[func()] // from other goroutines, run by the driver's goroutine
 }
@@ -242,12 +306,26 @@ func newJobDriver(g *jobgraph.JobGraph, am *yarnrpc.AM, jm *appmaster.JobManager
 	}
 	d := &ContainerDriver{am: am, jm: jm, log: log, want: tms, slots: slots, launch: launch,
 		res: yarnrpc.Resource{MemoryMB: mb, VCores: int32(slots)}, live: map[string]string{}}
+	// A new attempt holds the TaskManager containers of the previous ones
+	// (keep_containers_across_application_attempts): their TaskManagers
+	// re-register with this JobManager, and only the missing are asked for.
+	if prev := am.Alloc.Running(); len(prev) > 0 {
+		hb, _ := g.Config.Duration(config.HeartbeatTimeout, 30*time.Second)
+		d.adopting, d.adoptBy = map[string]bool{}, time.Now().Add(hb)
+		var ids []string
+		for _, id := range prev {
+			d.live[id.String()], d.adopting[id.String()] = "", true // node unknown: from the previous attempt
+			ids = append(ids, id.String())
+		}
+		log.Warn().Strs("containers", ids).Dur("within", hb).Msg("adopting the TaskManager containers of previous attempts")
+		tms -= len(prev)
+	}
 	for range tms {
 		if err := am.Alloc.Add(yarnrpc.ContainerRequest{Resource: d.res, Priority: 1}); err != nil {
 			return nil, err
 		}
 	}
-	log.Info().Int("taskmanagers", tms).Int("slots", slots).Int64("memory_mb", mb).Msg("requesting TaskManager containers")
+	log.Info().Int("taskmanagers", max(tms, 0)).Int("slots", slots).Int64("memory_mb", mb).Msg("requesting TaskManager containers")
 	return d, nil
 }
 
@@ -298,8 +376,15 @@ func (d *ContainerDriver) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
+			if d.fence != nil {
+				if ferr := d.fence(ctx); errors.Is(ferr, ErrSuperseded) {
+					d.log.Warn().Err(ferr).Msg("the ResourceManager refuses this attempt, and a newer one runs: stopping")
+					return ferr
+				}
+			}
 			d.log.Warn().Err(err).Msg("allocate failed; retrying")
 		}
+		d.checkAdopted()
 		for _, a := range u.Allocated {
 			id := a.ID().String()
 			launch := d.launch
@@ -348,6 +433,30 @@ func (d *ContainerDriver) Run(ctx context.Context) error {
 		case <-time.After(interval):
 		}
 	}
+}
+
+// checkAdopted releases, once the adoption time is up, the containers of
+// previous attempts whose TaskManagers did not register, and asks for
+// replacements.
+func (d *ContainerDriver) checkAdopted() {
+	if len(d.adopting) == 0 || time.Now().Before(d.adoptBy) {
+		return
+	}
+	for id := range d.adopting {
+		if d.jm.HasTaskManager(id) {
+			d.log.Info().Str("container", id).Msg("TaskManager of a previous attempt re-registered")
+			continue
+		}
+		cid, err := yarnrpc.ParseContainerID(id)
+		if err != nil {
+			continue
+		}
+		d.log.Warn().Str("container", id).Msg("the TaskManager of a previous attempt did not re-register: releasing its container and asking for another")
+		delete(d.live, id)
+		d.am.Alloc.Release(cid)
+		d.am.Alloc.Add(yarnrpc.ContainerRequest{Resource: d.res, Priority: 1})
+	}
+	d.adopting = nil
 }
 
 // yarnLayout is the number of TaskManager containers a job needs and their slots.

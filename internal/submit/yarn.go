@@ -112,6 +112,13 @@ func (yc *yarnClient) run(ctx context.Context) (*client.Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	attempts, err := g.Config.Int(config.YarnAttempts, 2)
+	if err != nil {
+		return nil, err
+	}
+	if attempts < 1 {
+		return nil, fmt.Errorf("%w: %s=%d: want at least 1", config.ErrInvalid, config.YarnAttempts, attempts)
+	}
 	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	var appID yarn.ApplicationID
@@ -147,7 +154,9 @@ func (yc *yarnClient) run(ctx context.Context) (*client.Result, error) {
 	launch.Env[role.EnvStaging] = staging
 	launch.Command = []string{role.ContainerCommand(role.JobManager, true)}
 	name := g.Config.String(config.YarnName, "floe: "+g.Name)
-	spec := yarn.AppSpec{Name: name, Queue: g.Config.String(config.YarnQueue, ""), Type: "FLOE", MaxAttempts: 1,
+	spec := yarn.AppSpec{Name: name, Queue: g.Config.String(config.YarnQueue, ""), Type: "FLOE",
+		// Later attempts keep the TaskManager containers and recover the job (appmaster/yarn).
+		MaxAttempts: int32(attempts), KeepContainers: true,
 		Tags: []string{"floe", "floe-job-" + jobID}, AMResource: yarn.Resource{MemoryMB: jmMB, VCores: 1}, AM: launch}
 	if err := yc.rmCall(sctx, "the submission of "+appID.String(), func(ctx context.Context) error { return yc.rm.Submit(ctx, spec.Proto(appID)) }); err != nil {
 		yc.fs.RemoveAll(context.WithoutCancel(ctx), staging)

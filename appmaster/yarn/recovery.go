@@ -1,0 +1,129 @@
+package yarn
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"floe/appmaster"
+	"floe/checkpoint"
+	"floe/internal/failover"
+	"floe/internal/fsys"
+	yarnrpc "floe/internal/hadoop/yarn"
+	"floe/internal/jobgraph"
+	"floe/internal/role"
+)
+
+// ErrSuperseded ends an ApplicationMaster attempt that finds a newer one
+// running: it must not finish the application nor clean its staging.
+var ErrSuperseded = errors.New("superseded by a newer ApplicationMaster attempt")
+
+// attempt is this ApplicationMaster's attempt: YARN's attempt number, from
+// the container id (CONTAINER_ID) YARN sets; 1 when there is none.
+func attempt() (int32, string) {
+	id := os.Getenv("CONTAINER_ID")
+	c, err := yarnrpc.ParseContainerID(id)
+	if err != nil || c.Attempt.Attempt < 1 {
+		return 1, id
+	}
+	return c.Attempt.Attempt, id
+}
+
+// staging is what an attempt keeps in the application's staging directory.
+type staging struct {
+	fs      fsys.FS
+	dir     string
+	attempt int32
+}
+
+func openStaging(attempt int32) (*staging, error) {
+	dir := os.Getenv(role.EnvStaging)
+	if dir == "" {
+		return nil, nil
+	}
+	fs, p, err := fsys.Resolve("hdfs://" + dir)
+	if err != nil {
+		return nil, fmt.Errorf("staging directory %s: %w", dir, err)
+	}
+	return &staging{fs: fs, dir: p, attempt: attempt}, nil
+}
+
+// newMetadata is what the job's first attempt records for its successors.
+func newMetadata(g *jobgraph.JobGraph, jobID string, attempt int32) (failover.Metadata, error) {
+	m := failover.Metadata{JobID: jobID, Args: os.Args[1:], Config: map[string]string{}, Attempt: attempt,
+		Application: os.Getenv("APPLICATION_ID"), Written: time.Now().UTC()}
+	if c, err := yarnrpc.ParseContainerID(os.Getenv("CONTAINER_ID")); err == nil {
+		m.Application = c.Attempt.App.String()
+	}
+	for _, k := range g.Config.Keys() {
+		m.Config[k] = g.Config.String(k, "")
+	}
+	if b := os.Getenv(role.EnvBinary); b != "" {
+		if _, err := decodeResource(b); err != nil {
+			return m, fmt.Errorf("%s: %w", role.EnvBinary, err)
+		}
+		m.Binary, _ = base64.StdEncoding.DecodeString(b)
+	}
+	m.Savepoint = g.Config.String(appmaster.KeySavepointPath, "")
+	cfg, err := checkpoint.ParseConfig(g.Config)
+	if err != nil {
+		return m, err
+	}
+	if cfg.Dir != "" {
+		m.CheckpointDir = checkpoint.JobDir(cfg.Dir, jobID)
+	}
+	return m, nil
+}
+
+// prepare is the start of an attempt: the first writes the job's metadata
+// before the job starts; a later one reads it and goes on with its job id
+// (it then restores from the job's latest checkpoint, as a restart does).
+// A later attempt that finds no metadata (the first died before writing it)
+// writes it, as the job had not started.
+func (s *staging) prepare(ctx context.Context, g *jobgraph.JobGraph, jobID string, log zerolog.Logger) (failover.Metadata, error) {
+	if s.attempt > 1 {
+		m, err := failover.ReadMetadata(ctx, s.fs, s.dir)
+		switch {
+		case err == nil:
+			if jobID != "" && m.JobID != jobID {
+				return m, fmt.Errorf("attempt %d: the job metadata in %s names job %s, the launch context %s", s.attempt, s.dir, m.JobID, jobID)
+			}
+			log.Warn().Int32("attempt", s.attempt).Str("job", m.JobID).Int32("written_by", m.Attempt).Str("checkpoints", m.CheckpointDir).
+				Msg("a new ApplicationMaster attempt: recovering the job from its metadata")
+			return m, nil
+		case !errors.Is(err, fsys.ErrNotExist):
+			return m, fmt.Errorf("attempt %d: %w", s.attempt, err)
+		}
+		log.Warn().Int32("attempt", s.attempt).Msg("no job metadata from a previous attempt: starting the job")
+	}
+	m, err := newMetadata(g, jobID, s.attempt)
+	if err != nil {
+		return m, err
+	}
+	if err := failover.WriteMetadata(ctx, s.fs, s.dir, m); err != nil {
+		return m, fmt.Errorf("job metadata: %w", err)
+	}
+	return m, nil
+}
+
+// publish makes this attempt's JobManager the one TaskManagers follow.
+func (s *staging) publish(ctx context.Context, addr, container string) error {
+	return failover.PublishLeader(ctx, s.fs, s.dir, failover.Leader{Attempt: s.attempt, Address: addr, Container: container, Written: time.Now().UTC()})
+}
+
+// fence fails when a newer attempt has published itself.
+func (s *staging) fence(ctx context.Context) error {
+	sup, l, err := failover.Superseded(ctx, s.fs, s.dir, s.attempt)
+	if err != nil {
+		return fmt.Errorf("attempt %d: cannot check for a newer attempt: %w", s.attempt, err)
+	}
+	if sup {
+		return fmt.Errorf("attempt %d: %w (attempt %d at %s)", s.attempt, ErrSuperseded, l.Attempt, l.Address)
+	}
+	return nil
+}

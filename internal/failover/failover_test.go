@@ -1,0 +1,153 @@
+package failover
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"floe/internal/fsys"
+)
+
+func sample() Metadata {
+	return Metadata{JobID: "3f2a9c0d1e4b5a6f7081928374655647", Application: "application_1_0001",
+		Binary: []byte{0x0a, 0x03, 'a', 'b', 'c'}, Args: []string{"keyed-count", "--events", "10"},
+		Config: map[string]string{"execution.checkpointing.dir": "hdfs:///ckpt"}, Savepoint: "hdfs:///sp/savepoint-1",
+		CheckpointDir: "hdfs:///ckpt/3f2a9c0d1e4b5a6f7081928374655647", Attempt: 1, Written: time.Unix(1700000000, 0).UTC()}
+}
+
+func TestMetadataRoundTrip(t *testing.T) {
+	m := sample()
+	b, err := EncodeMetadata(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeMetadata(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Version = metadataVersion
+	if !reflect.DeepEqual(got, m) {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", got, m)
+	}
+}
+
+func TestDecodeMetadataRefuses(t *testing.T) {
+	good, _ := EncodeMetadata(sample())
+	for name, b := range map[string]string{
+		"empty":         "",
+		"not json":      "job",
+		"no job id":     `{"version":1,"attempt":1}`,
+		"job id path":   `{"version":1,"job_id":"../x","attempt":1}`,
+		"old version":   `{"version":0,"job_id":"j","attempt":1}`,
+		"future":        `{"version":2,"job_id":"j","attempt":1}`,
+		"unknown field": `{"version":1,"job_id":"j","attempt":1,"plan":"x"}`,
+		"negative":      `{"version":1,"job_id":"j","attempt":-1}`,
+		"trailing":      string(good) + `{}`,
+		"truncated":     string(good[:len(good)/2]),
+	} {
+		if _, err := DecodeMetadata([]byte(b)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: err = %v, want ErrMalformed", name, err)
+		}
+	}
+}
+
+func TestLeaderRoundTripAndRefusals(t *testing.T) {
+	l := Leader{Attempt: 2, Address: "127.0.0.1:4567", Container: "container_1_0001_02_000001", Written: time.Unix(5, 0).UTC()}
+	b, err := EncodeLeader(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := DecodeLeader(b); err != nil || got != l {
+		t.Fatalf("round trip: %+v, %v", got, err)
+	}
+	for _, s := range []string{`{"attempt":0,"address":"h:1"}`, `{"attempt":1,"address":"h"}`, `{"attempt":1,"address":"h:"}`, `[]`} {
+		if _, err := DecodeLeader([]byte(s)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: err = %v, want ErrMalformed", s, err)
+		}
+	}
+}
+
+func TestWriteReadAndSupersede(t *testing.T) {
+	dir := t.TempDir()
+	fs, root, err := fsys.Resolve(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if _, err := ReadMetadata(ctx, fs, root); !errors.Is(err, fsys.ErrNotExist) {
+		t.Fatalf("missing metadata: %v", err)
+	}
+	if err := WriteMetadata(ctx, fs, root, sample()); err != nil {
+		t.Fatal(err)
+	}
+	m, err := ReadMetadata(ctx, fs, root)
+	if err != nil || m.JobID != sample().JobID {
+		t.Fatalf("read back: %+v, %v", m, err)
+	}
+	if sup, _, err := Superseded(ctx, fs, root, 1); sup || err != nil {
+		t.Fatalf("no leader file: superseded %v, %v", sup, err)
+	}
+	for _, a := range []int32{1, 2} {
+		if err := PublishLeader(ctx, fs, root, Leader{Attempt: a, Address: "127.0.0.1:1"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if sup, l, err := Superseded(ctx, fs, root, 1); !sup || l.Attempt != 2 || err != nil {
+		t.Fatalf("attempt 1 after attempt 2 published: superseded %v (%+v), %v", sup, l, err)
+	}
+	if sup, _, _ := Superseded(ctx, fs, root, 2); sup {
+		t.Fatal("attempt 2 superseded by itself")
+	}
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if strings.Contains(e.Name(), ".tmp-") {
+			t.Errorf("temporary file %s left behind", e.Name())
+		}
+	}
+	os.WriteFile(filepath.Join(dir, LeaderFile), []byte("garbage"), 0o644)
+	if _, _, err := Superseded(ctx, fs, root, 1); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("garbage leader file: %v", err)
+	}
+}
+
+func FuzzDecodeMetadata(f *testing.F) {
+	good, _ := EncodeMetadata(sample())
+	f.Add(good)
+	f.Add([]byte(`{"version":1,"job_id":"j","attempt":1}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := DecodeMetadata(b)
+		if err != nil {
+			return
+		}
+		// Whatever decodes encodes, and that encoding is a fixed point.
+		b2, err := EncodeMetadata(m)
+		if err != nil {
+			t.Fatalf("decoded %+v does not encode: %v", m, err)
+		}
+		m2, err := DecodeMetadata(b2)
+		if err != nil {
+			t.Fatalf("re-decode of %s: %v", b2, err)
+		}
+		if b3, _ := EncodeMetadata(m2); string(b3) != string(b2) {
+			t.Fatalf("encoding is not stable:\n%s\n%s", b2, b3)
+		}
+	})
+}
+
+func FuzzDecodeLeader(f *testing.F) {
+	f.Add([]byte(`{"attempt":2,"address":"127.0.0.1:1","container":"c"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		l, err := DecodeLeader(b)
+		if err != nil {
+			return
+		}
+		if l.Attempt < 1 {
+			t.Fatalf("decoded attempt %d", l.Attempt)
+		}
+	})
+}
