@@ -2,6 +2,7 @@ package appmaster
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"floe/internal/jobgraph"
@@ -69,6 +70,8 @@ type execution struct {
 	// and restoredID the checkpoint it comes from.
 	restore    map[int][]string
 	restoredID int64
+	// final: the failure is not recoverable (failNotRecoverable); no restart.
+	final bool
 }
 
 // allRunning reports whether every subtask of the current attempt runs.
@@ -235,15 +238,32 @@ func (e *execution) fail(cause, detail string, now time.Time) []action {
 		e.checkDone(now)
 		return nil
 	}
-	if e.failure == "" || e.status == Running || e.status == Created {
+	if !e.final && (e.failure == "" || e.status == Running || e.status == Created) {
 		e.failure, e.detail = cause, detail
 	}
 	if e.status == Running || e.status == Created {
-		if e.restarts < e.restart.Attempts {
+		if e.restarts < e.restart.Attempts && !e.final {
 			e.status = Restarting
 		} else {
 			e.status = Failing
 		}
+	}
+	acts := e.cancelRunning()
+	e.checkDone(now)
+	return acts
+}
+
+// failNotRecoverable fails the job for a cause that would only repeat
+// (ErrNotRecoverable): it becomes the cause whatever failed before, and the
+// job fails without a restart.
+func (e *execution) failNotRecoverable(err error, now time.Time) []action {
+	if e.status.Terminal() {
+		return nil
+	}
+	e.final = true
+	e.failure, e.detail = notRecoverablePrefix+strings.ReplaceAll(err.Error(), "\n", "; "), ""
+	if e.status == Restarting || e.status == Running || e.status == Created {
+		e.status = Failing
 	}
 	acts := e.cancelRunning()
 	e.checkDone(now)

@@ -320,6 +320,11 @@ func (jm *JobManager) trySchedule() {
 		e.waiting = false
 		if e.checkpoints != nil {
 			plan, id, err := jm.restorePlan(e)
+			if errors.Is(err, ErrNotRecoverable) { // a savepoint that cannot fit: running again would fail the same way
+				jm.log.Error().Str("job", e.exec.id).Err(err).Msg("cannot restore the job's state; failing it without restarts")
+				jm.apply(e, e.exec.failNotRecoverable(err, time.Now()))
+				continue
+			}
 			if err != nil { // never silently from scratch: fail (or restart) the job with the cause
 				jm.apply(e, e.exec.fail(err.Error(), "", time.Now()))
 				continue

@@ -35,6 +35,9 @@ func Outcome(r appmaster.JobResult) (*Result, error) {
 	case appmaster.Canceled:
 		return &r, fmt.Errorf("%w (job %s)", ErrJobCanceled, r.ID)
 	default:
+		if appmaster.FailureNotRecoverable(r.Failure) { // a usage error found by the JobManager (exit 2)
+			return &r, fmt.Errorf("%w: %s", appmaster.NotRecoverable(ErrJobFailed), r.Failure)
+		}
 		return &r, fmt.Errorf("%w: %s", ErrJobFailed, r.Failure)
 	}
 }

@@ -255,7 +255,11 @@ func (yc *yarnClient) finalResult(rep *hadooppb.ApplicationReportProto, jobID st
 	default:
 		r.Status = appmaster.Failed
 		r.Failure = firstLine(diag)
-		return r, fmt.Errorf("%w: %s (logs: yarn logs -applicationId %s)", client.ErrJobFailed, r.Failure, appID)
+		failed := client.ErrJobFailed
+		if appmaster.FailureNotRecoverable(r.Failure) { // the JobManager found the input wrong: exit 2
+			failed = appmaster.NotRecoverable(failed)
+		}
+		return r, fmt.Errorf("%w: %s (logs: yarn logs -applicationId %s)", failed, r.Failure, appID)
 	}
 }
 
