@@ -680,3 +680,17 @@ func TestIntegrationNexmarkOnYarn(t *testing.T) {
 		t.Fatalf("q11 on YARN: %d sessions, want %d", len(g), len(w))
 	}
 }
+
+// list -yid with an application the RM does not know: one line saying so,
+// without the Java exception's class; exit 2.
+func TestIntegrationListUnknownApplication(t *testing.T) {
+	dir := testenv.HadoopConfDir(t)
+	r := floe(t, []string{"HADOOP_CONF_DIR=" + dir}, "list", "-yid", "application_1_1")
+	stderr := strings.TrimSpace(r.stderr)
+	if r.code != 2 || strings.Contains(stderr, "\n") {
+		t.Fatalf("exit %d, stderr %q; want exit 2 and one line", r.code, stderr)
+	}
+	if !strings.Contains(stderr, "unknown application application_1_0001") || strings.Contains(stderr, "Exception") || strings.Contains(stderr, "org.apache") {
+		t.Fatalf("stderr %q: want the unknown application named, without the Java exception", stderr)
+	}
+}
