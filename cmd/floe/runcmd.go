@@ -176,5 +176,5 @@ func runBinary(c *cli.Context, path string, args []string, conf config.Config) e
 }
 
 func isUsage(err error) bool {
-	return errors.Is(err, jobs.ErrUsage) || errors.Is(err, config.ErrInvalid) || errors.Is(err, appmaster.ErrNotRecoverable)
+	return errors.Is(err, jobs.ErrUsage) || errors.Is(err, config.ErrInvalid) || errors.Is(err, appmaster.ErrNotRecoverable) || errors.Is(err, submit.ErrRefused)
 }

@@ -681,6 +681,27 @@ func TestIntegrationNexmarkOnYarn(t *testing.T) {
 	}
 }
 
+// A queue that does not exist: the application never ran, so floe says
+// which queue in one line (the RM's text once) and points to no logs; exit 2.
+func TestIntegrationUnknownQueueSaysSo(t *testing.T) {
+	dir := testenv.HadoopConfDir(t)
+	input := filepath.Join(t.TempDir(), "in.txt")
+	os.WriteFile(input, []byte("a b c\n"), 0o644)
+	start := time.Now()
+	r := floe(t, []string{"HADOOP_CONF_DIR=" + dir}, "run", "-t", "yarn-per-job", "-qu", "nosuch", "-jm", "256m", "-tm", "256m",
+		"wordcount", "--input", input)
+	stderr := strings.TrimSpace(r.stderr)
+	if r.code != 2 || strings.Contains(stderr, "\n") {
+		t.Fatalf("exit %d, stderr %q; want exit 2 and one line", r.code, stderr)
+	}
+	if !strings.Contains(stderr, `queue "nosuch" does not exist`) || strings.Count(stderr, "submitted by user") != 1 || strings.Contains(stderr, "yarn logs") {
+		t.Fatalf("stderr %q: want the queue named, the RM's text once, no logs to look for", stderr)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Fatalf("took %s", d)
+	}
+}
+
 // list -yid with an application the RM does not know: one line saying so,
 // without the Java exception's class; exit 2.
 func TestIntegrationListUnknownApplication(t *testing.T) {

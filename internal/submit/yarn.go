@@ -254,6 +254,10 @@ func (yc *yarnClient) finalResult(rep *hadooppb.ApplicationReportProto, jobID st
 		return r, fmt.Errorf("%w: application %s was killed: %s", client.ErrJobCanceled, appID, firstLine(diag))
 	default:
 		r.Status = appmaster.Failed
+		if err := refused(rep, appID.String()); err != nil { // never ran: no logs to point to
+			r.Failure = err.Error()
+			return r, err
+		}
 		r.Failure = firstLine(diag)
 		failed := client.ErrJobFailed
 		if appmaster.FailureNotRecoverable(r.Failure) { // the JobManager found the input wrong: exit 2
