@@ -715,3 +715,38 @@ func TestIntegrationListUnknownApplication(t *testing.T) {
 		t.Fatalf("stderr %q: want the unknown application named, without the Java exception", stderr)
 	}
 }
+
+// On YARN the client reads the savepoint on HDFS before it submits: a
+// missing or corrupt one is refused in one line, exit 2, and no
+// application is started.
+func TestIntegrationBadSavepointOnHDFSIsRefusedBeforeSubmitting(t *testing.T) {
+	dir := testenv.HadoopConfDir(t)
+	t.Setenv("HADOOP_CONF_DIR", dir)
+	base := toHDFS(t, nil)
+	fsy, root, err := fsys.Resolve(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := fsy.Create(t.Context(), fsy.Join(root, "corrupt", "_metadata"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("not a checkpoint"))
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ sp, want string }{
+		{base + "/nosuch", "does not exist"},
+		{base + "/corrupt", "corrupt metadata"},
+	} {
+		r := floe(t, []string{"HADOOP_CONF_DIR=" + dir}, "run", "-t", "yarn-per-job", "-s", tc.sp, "-jm", "256m", "-tm", "256m",
+			"keyed-count", "--events", "100", "--output", base+"/out")
+		stderr := strings.TrimSpace(r.stderr)
+		if r.code != 2 || strings.Contains(stderr, "\n") || !strings.Contains(stderr, tc.sp) || !strings.Contains(stderr, tc.want) {
+			t.Errorf("-s %s: exit %d, stderr %q; want exit 2, one line naming it and %q", tc.sp, r.code, stderr, tc.want)
+		}
+		if strings.Contains(r.stdout, "Submitted application") {
+			t.Errorf("-s %s: an application was submitted: %s", tc.sp, r.stdout)
+		}
+	}
+}
