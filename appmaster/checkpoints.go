@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 	"time"
 
 	"floe/checkpoint"
 	"floe/container/operator"
+	"floe/internal/jobgraph"
 	"floe/internal/mailbox"
 	"floe/internal/rpc/floepb"
 )
@@ -254,32 +256,25 @@ func (jm *JobManager) restorePlan(e *jobEntry) (map[int][]string, int64, error) 
 		switch {
 		case err == nil:
 			m, dirURI = md, checkpoint.Join(cp.jobDir, dirName(dir))
+		case errors.Is(err, checkpoint.ErrNoUsableCheckpoint): // no restart makes one usable
+			return nil, 0, NotRecoverable(fmt.Errorf("recovery: %w", err))
 		case !errors.Is(err, checkpoint.ErrNoCheckpoint):
 			return nil, 0, fmt.Errorf("recovery: %w", err)
 		}
 	}
 	if m == nil && cp.fromSavepoint != "" { // a new job started from a savepoint (floe run -s)
-		store, p, err := checkpoint.OpenFS(cp.fromSavepoint)
-		if err != nil {
+		var err error
+		if m, err = loadSavepoint(ctx, cp.fromSavepoint); err != nil {
 			return nil, 0, err
-		}
-		if m, err = checkpoint.LoadMetadata(ctx, store, p); err != nil {
-			return nil, 0, fmt.Errorf("savepoint %s: %w", cp.fromSavepoint, err)
 		}
 		dirURI = cp.fromSavepoint
 	}
 	if m == nil {
 		return nil, 0, nil // nothing completed yet: start from the beginning
 	}
-	var ops []checkpoint.OperatorSpec
-	for _, v := range e.exec.graph.Vertices {
-		for _, op := range v.Operators {
-			ops = append(ops, checkpoint.OperatorSpec{UID: op.UID, Parallelism: v.Parallelism, MaxParallelism: e.exec.graph.MaxParallelism})
-		}
-	}
-	plan, err := checkpoint.PlanRestore(m, dirURI, ops, cp.allowNonRestored)
+	plan, err := planRestore(m, dirURI, e.exec.graph, cp.allowNonRestored)
 	if err != nil {
-		return nil, 0, fmt.Errorf("recovery from checkpoint %d: %w", m.ID, err)
+		return nil, 0, err
 	}
 	// Per vertex and subtask: the JSON of its operators' states.
 	out := map[int][]string{}
@@ -301,6 +296,76 @@ func (jm *JobManager) restorePlan(e *jobEntry) (map[int][]string, int64, error) 
 	}
 	jm.log.Info().Str("job", e.exec.id).Int64("checkpoint", m.ID).Msg("restoring from checkpoint")
 	return out, m.ID, nil
+}
+
+// loadSavepoint reads the _metadata of the savepoint (or retained
+// checkpoint) at uri. One that is missing or corrupt is not recoverable;
+// a storage that does not answer is.
+func loadSavepoint(ctx context.Context, uri string) (*checkpoint.Metadata, error) {
+	store, p, err := checkpoint.OpenFS(uri)
+	if err != nil {
+		err = fmt.Errorf("savepoint %s: %w", uri, err)
+		if !strings.HasPrefix(uri, "hdfs:") { // a bad URI; a NameNode may answer next time
+			err = NotRecoverable(err)
+		}
+		return nil, err
+	}
+	m, err := checkpoint.LoadMetadata(ctx, store, p)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if _, serr := store.Stat(ctx, p); errors.Is(serr, fs.ErrNotExist) {
+			return nil, NotRecoverable(fmt.Errorf("savepoint %s: %w", uri, fs.ErrNotExist))
+		}
+		return nil, NotRecoverable(fmt.Errorf("savepoint %s: no %s in it: not a savepoint or retained checkpoint", uri, checkpoint.MetadataName))
+	case checkpoint.CannotRestore(err):
+		return nil, NotRecoverable(fmt.Errorf("savepoint %s: %w", uri, err))
+	case err != nil:
+		return nil, fmt.Errorf("savepoint %s: %w", uri, err)
+	}
+	if err := checkpoint.CheckFiles(ctx, store, m, p); err != nil {
+		if checkpoint.CannotRestore(err) {
+			err = NotRecoverable(err)
+		}
+		return nil, fmt.Errorf("savepoint %s: %w", uri, err)
+	}
+	return m, nil
+}
+
+// planRestore assigns m's state, read from dir, to the operators of g. A
+// snapshot that does not fit the job never will: its errors are not recoverable.
+func planRestore(m *checkpoint.Metadata, dir string, g *jobgraph.JobGraph, allowNonRestored bool) (checkpoint.RestorePlan, error) {
+	var ops []checkpoint.OperatorSpec
+	for _, v := range g.Vertices {
+		for _, op := range v.Operators {
+			ops = append(ops, checkpoint.OperatorSpec{UID: op.UID, Parallelism: v.Parallelism, MaxParallelism: g.MaxParallelism})
+		}
+	}
+	plan, err := checkpoint.PlanRestore(m, dir, ops, allowNonRestored)
+	if err != nil {
+		return nil, NotRecoverable(fmt.Errorf("restore %s %d from %s: %w", m.Kind, m.ID, dir, err))
+	}
+	return plan, nil
+}
+
+// CheckSavepoint checks, in the client before anything is submitted, that
+// the savepoint g's configuration starts from (execution.savepoint.path,
+// floe run -s) exists, reads, and fits g, as the JobManager's restore will.
+// Its errors wrap ErrNotRecoverable, but for a storage that cannot be reached.
+func CheckSavepoint(ctx context.Context, g *jobgraph.JobGraph) error {
+	from := g.Config.String(KeySavepointPath, "")
+	if from == "" {
+		return nil
+	}
+	allow, err := g.Config.Bool(KeyAllowNonRestored, false)
+	if err != nil {
+		return err
+	}
+	m, err := loadSavepoint(ctx, from)
+	if err != nil {
+		return err
+	}
+	_, err = planRestore(m, from, g, allow)
+	return err
 }
 
 func dirName(p string) string {

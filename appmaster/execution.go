@@ -61,7 +61,8 @@ type execution struct {
 	failure string // the cause of a failure, one line (causeRank says which wins)
 	detail  string
 	rank    causeRank // of failure
-	// final is set by a failure no restart can mend (a refused TaskManager).
+	// final is set by a failure no restart can mend (a refused TaskManager,
+	// a not-recoverable cause: failFinal, failNotRecoverable).
 	final bool
 	// lost is the newest TaskManager loss seen while the job ran: the likely
 	// cause of the secondary failures that often reach the JobManager first.
@@ -308,6 +309,13 @@ func (e *execution) failRanked(rank causeRank, cause, detail string, final bool,
 	acts := e.cancelRunning()
 	e.checkDone(now)
 	return acts
+}
+
+// failNotRecoverable fails the job for a cause that would only repeat
+// (ErrNotRecoverable): it becomes the cause whatever failed before, and the
+// job fails without a restart.
+func (e *execution) failNotRecoverable(err error, now time.Time) []action {
+	return e.failRanked(rankRoot, notRecoverablePrefix+strings.ReplaceAll(err.Error(), "\n", "; "), "", true, now)
 }
 
 // cancel moves the job to CANCELLING.

@@ -2,7 +2,9 @@ package appmaster
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -144,5 +146,47 @@ func TestRESTJobs(t *testing.T) {
 	resp.Body.Close()
 	if o.JobsRunning != 1 || o.FloeVersion != Version {
 		t.Fatalf("overview %+v (version %q)", o, Version)
+	}
+}
+
+// A failure that would only repeat (a savepoint that does not fit the job)
+// fails the job at once, whatever restarts are left, and keeps its cause.
+func TestExecutionNotRecoverableDoesNotRestart(t *testing.T) {
+	cause := NotRecoverable(errors.New("savepoint /sp: file does not exist"))
+	// Found before deploying: a created (or restarted) attempt with nothing running.
+	e := newExecution("j", testGraph(), now)
+	e.restart = RestartStrategy{Attempts: 3, Delay: time.Second}
+	if acts := e.failNotRecoverable(cause, now); len(acts) != 0 {
+		t.Fatalf("nothing ran, yet %d actions", len(acts))
+	}
+	if e.status != Failed || e.readyToRestart() {
+		t.Fatalf("status %s, ready to restart %v; want FAILED without a restart", e.status, e.readyToRestart())
+	}
+	if !FailureNotRecoverable(e.failure) || !strings.Contains(e.failure, "/sp") {
+		t.Fatalf("failure %q does not say it is not recoverable and why", e.failure)
+	}
+
+	// Found while running, with restarts left: cancel everything, then FAILED.
+	e = scheduled(t)
+	e.restart = RestartStrategy{Attempts: 3, Delay: time.Second}
+	acts := e.failNotRecoverable(cause, now)
+	if e.status != Failing || len(acts) != 4 {
+		t.Fatalf("status %s, %d actions; want FAILING cancelling 4 subtasks", e.status, len(acts))
+	}
+	// A task that fails on its way down neither restarts the job nor replaces the cause.
+	e.onTaskState(update(0, 0, floepb.TaskState_FAILED, "boom"), now)
+	for _, vs := range [][2]int{{0, 1}, {1, 0}, {1, 1}} {
+		e.onTaskState(update(vs[0], vs[1], floepb.TaskState_CANCELED, ""), now)
+	}
+	if e.status != Failed || e.restarts != 0 || !FailureNotRecoverable(e.failure) {
+		t.Fatalf("status %s after %d restarts, failure %q; want FAILED, no restart, the not-recoverable cause", e.status, e.restarts, e.failure)
+	}
+
+	// An ordinary failure with restarts left still restarts.
+	e = scheduled(t)
+	e.restart = RestartStrategy{Attempts: 3, Delay: time.Second}
+	e.onTaskState(update(0, 0, floepb.TaskState_FAILED, "boom"), now)
+	if e.status != Restarting || FailureNotRecoverable(e.failure) {
+		t.Fatalf("ordinary failure: status %s, failure %q", e.status, e.failure)
 	}
 }

@@ -33,11 +33,14 @@ var ErrNotEnoughSlots = errors.New("not enough task slots")
 var ErrGraphMismatch = errors.New("a TaskManager built a different job graph than the JobManager")
 
 // FailureCause returns the sentinel error a job's one-line failure names
-// (ErrGraphMismatch), or nil: for clients that get only that line, from
+// (ErrGraphMismatch, ErrNotRecoverable), or nil: for clients that get only that line, from
 // YARN's diagnostics or a JobResult.
 func FailureCause(failure string) error {
-	if strings.Contains(failure, ErrGraphMismatch.Error()) {
+	switch {
+	case strings.Contains(failure, ErrGraphMismatch.Error()):
 		return ErrGraphMismatch
+	case FailureNotRecoverable(failure):
+		return ErrNotRecoverable
 	}
 	return nil
 }
@@ -356,6 +359,11 @@ func (jm *JobManager) trySchedule() {
 		e.waiting = false
 		if e.checkpoints != nil {
 			plan, id, err := jm.restorePlan(e)
+			if errors.Is(err, ErrNotRecoverable) { // a savepoint that cannot fit: running again would fail the same way
+				jm.log.Error().Str("job", e.exec.id).Err(err).Msg("cannot restore the job's state; failing it without restarts")
+				jm.apply(e, e.exec.failNotRecoverable(err, time.Now()))
+				continue
+			}
 			if err != nil { // never silently from scratch: fail (or restart) the job with the cause
 				jm.apply(e, e.exec.fail(err.Error(), "", time.Now()))
 				continue

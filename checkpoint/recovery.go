@@ -50,6 +50,23 @@ func unusable(err error) bool {
 	return false
 }
 
+// CannotRestore reports whether err says that a snapshot cannot be
+// restored into the job however often it is tried: its _metadata is
+// missing, corrupt or of another version, a file it needs is gone, or it
+// does not fit the job (uids, max parallelism, parallelism). Errors of the
+// storage itself (a NameNode that does not answer) are not among them.
+func CannotRestore(err error) bool {
+	if unusable(err) {
+		return true
+	}
+	for _, e := range []error{ErrNoUsableCheckpoint, ErrUnmatchedState, ErrMaxParallelismChanged, ErrParallelism} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
 func usable(ctx context.Context, store FS, e Entry) (*Metadata, error) {
 	m, err := LoadMetadata(ctx, store, e.Dir)
 	if err != nil {

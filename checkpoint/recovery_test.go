@@ -290,3 +290,28 @@ func TestRecoveryAfterCrashBetweenMetadataAndNotify(t *testing.T) {
 		t.Fatalf("job dir after cancel: %v", err)
 	}
 }
+
+// What fails every attempt the same way is told from a storage that may
+// answer next time.
+func TestCannotRestore(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("savepoint /x: %w", os.ErrNotExist), true},
+		{fmt.Errorf("x: %w: bad magic", ErrCorrupt), true},
+		{fmt.Errorf("x: %w", ErrUnsupportedVersion), true},
+		{fmt.Errorf("x: %w: gone", ErrMissingFile), true},
+		{fmt.Errorf("restore: %w", ErrUnmatchedState), true},
+		{errors.Join(fmt.Errorf("%w: op", ErrMaxParallelismChanged), errors.New("other")), true},
+		{fmt.Errorf("%w: p", ErrParallelism), true},
+		{fmt.Errorf("recovery: %w", ErrNoUsableCheckpoint), true},
+		{fmt.Errorf("recovery: %w", ErrNoCheckpoint), false},
+		{errors.New("dial tcp 127.0.0.1:8020: connection refused"), false},
+		{context.DeadlineExceeded, false},
+	} {
+		if got := CannotRestore(tc.err); got != tc.want {
+			t.Errorf("CannotRestore(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -69,6 +70,9 @@ func listJobs(ctx context.Context, c *cli.Context, rm *yarn.Client, id string) e
 		return usageError{fmt.Errorf("-yid %q: %w", id, err)}
 	}
 	rep, err := rm.Report(ctx, appID)
+	if errors.Is(err, yarn.ErrUnknownApplication) { // a mistyped or long-gone id: the input is wrong
+		return usageError{fmt.Errorf("list: %w; 'floe list' shows floe's applications", err)}
+	}
 	if err != nil {
 		return cli.Exit("list: "+err.Error(), 1)
 	}

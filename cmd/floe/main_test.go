@@ -499,3 +499,65 @@ func TestOutputExistsIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// A savepoint that is missing, corrupt or does not fit the job, and a
+// checkpoint directory that cannot be created, would fail every restart the
+// same way: floe says so in one line, exit 2, within seconds (they used to
+// go through the restart strategy and exit 1).
+func TestRestoreErrorsAreUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	chk := filepath.Join(dir, "chk")
+	r := floe(t, nil, "run", "-p", "2", "--timeout", "3s", "-D", "execution.checkpointing.interval=200ms",
+		"-D", "execution.checkpointing.dir="+chk, "-D", "execution.checkpointing.externalized-checkpoint-retention=RETAIN_ON_CANCELLATION",
+		"keyed-count", "--events", "0", "--rate", "5000", "--keys", "20", "--output", filepath.Join(dir, "out0"))
+	cps, _ := filepath.Glob(filepath.Join(chk, "*", "chk-*", "_metadata"))
+	if len(cps) == 0 {
+		t.Fatalf("no retained checkpoint in %s (exit %d: %s)", chk, r.code, r.stderr)
+	}
+	sp := filepath.Dir(cps[len(cps)-1])
+	corrupt := filepath.Join(dir, "corrupt")
+	if err := os.MkdirAll(corrupt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(corrupt, "_metadata"), []byte("not a checkpoint"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	input := filepath.Join(dir, "in.txt")
+	os.WriteFile(input, []byte("a b c\n"), 0o644)
+	missing := filepath.Join(dir, "nosuch")
+	for i, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"missing -s path", []string{"-s", missing, "keyed-count", "--events", "100"}, []string{missing, "does not exist"}},
+		{"corrupt _metadata", []string{"-s", corrupt, "keyed-count", "--events", "100"}, []string{corrupt, "corrupt metadata"}},
+		{"uid mismatch", []string{"-s", sp, "wordcount", "--input", input}, []string{sp, `operator uid "count"`, "--allow-non-restored-state"}},
+		{"max parallelism changed", []string{"-s", sp, "-D", "pipeline.max-parallelism=64", "keyed-count", "--events", "100"}, []string{sp, "max parallelism 128", "set pipeline.max-parallelism to 128"}},
+		{"checkpoint dir cannot be created", []string{"-D", "execution.checkpointing.interval=100ms", "-D", "execution.checkpointing.dir=/proc/floe-chk",
+			"keyed-count", "--events", "100000", "--rate", "20000"}, []string{"/proc/floe-chk", "execution.checkpointing.dir", "not writable"}},
+	} {
+		args := append([]string{"run"}, tc.args...)
+		args = append(args, "--output", filepath.Join(dir, fmt.Sprintf("out%d", i+1)))
+		start := time.Now()
+		r := floe(t, nil, args...)
+		took := time.Since(start)
+		stderr := strings.TrimSpace(r.stderr)
+		if r.code != 2 || strings.Contains(stderr, "\n") {
+			t.Errorf("%s: exit %d, stderr %q; want exit 2 and one line", tc.name, r.code, stderr)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(stderr, w) {
+				t.Errorf("%s: stderr %q does not mention %q", tc.name, stderr, w)
+			}
+		}
+		if took > 3*time.Second {
+			t.Errorf("%s: took %s: went through restarts?", tc.name, took)
+		}
+	}
+	// With --allow-non-restored-state the unmatched state is dropped and the job runs.
+	if r := floe(t, nil, "run", "-s", sp, "-n", "wordcount", "--input", input, "--output", filepath.Join(dir, "out-allowed")); r.code != 0 {
+		t.Errorf("-n: exit %d: %s", r.code, r.stderr)
+	}
+}

@@ -176,5 +176,6 @@ func runBinary(c *cli.Context, path string, args []string, conf config.Config) e
 }
 
 func isUsage(err error) bool {
-	return errors.Is(err, jobs.ErrUsage) || errors.Is(err, config.ErrInvalid) || errors.Is(err, appmaster.ErrGraphMismatch)
+	return errors.Is(err, jobs.ErrUsage) || errors.Is(err, config.ErrInvalid) || errors.Is(err, appmaster.ErrGraphMismatch) ||
+		errors.Is(err, appmaster.ErrNotRecoverable) || errors.Is(err, submit.ErrRefused)
 }

@@ -680,3 +680,73 @@ func TestIntegrationNexmarkOnYarn(t *testing.T) {
 		t.Fatalf("q11 on YARN: %d sessions, want %d", len(g), len(w))
 	}
 }
+
+// A queue that does not exist: the application never ran, so floe says
+// which queue in one line (the RM's text once) and points to no logs; exit 2.
+func TestIntegrationUnknownQueueSaysSo(t *testing.T) {
+	dir := testenv.HadoopConfDir(t)
+	input := filepath.Join(t.TempDir(), "in.txt")
+	os.WriteFile(input, []byte("a b c\n"), 0o644)
+	start := time.Now()
+	r := floe(t, []string{"HADOOP_CONF_DIR=" + dir}, "run", "-t", "yarn-per-job", "-qu", "nosuch", "-jm", "256m", "-tm", "256m",
+		"wordcount", "--input", input)
+	stderr := strings.TrimSpace(r.stderr)
+	if r.code != 2 || strings.Contains(stderr, "\n") {
+		t.Fatalf("exit %d, stderr %q; want exit 2 and one line", r.code, stderr)
+	}
+	if !strings.Contains(stderr, `queue "nosuch" does not exist`) || strings.Count(stderr, "submitted by user") != 1 || strings.Contains(stderr, "yarn logs") {
+		t.Fatalf("stderr %q: want the queue named, the RM's text once, no logs to look for", stderr)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Fatalf("took %s", d)
+	}
+}
+
+// list -yid with an application the RM does not know: one line saying so,
+// without the Java exception's class; exit 2.
+func TestIntegrationListUnknownApplication(t *testing.T) {
+	dir := testenv.HadoopConfDir(t)
+	r := floe(t, []string{"HADOOP_CONF_DIR=" + dir}, "list", "-yid", "application_1_1")
+	stderr := strings.TrimSpace(r.stderr)
+	if r.code != 2 || strings.Contains(stderr, "\n") {
+		t.Fatalf("exit %d, stderr %q; want exit 2 and one line", r.code, stderr)
+	}
+	if !strings.Contains(stderr, "unknown application application_1_0001") || strings.Contains(stderr, "Exception") || strings.Contains(stderr, "org.apache") {
+		t.Fatalf("stderr %q: want the unknown application named, without the Java exception", stderr)
+	}
+}
+
+// On YARN the client reads the savepoint on HDFS before it submits: a
+// missing or corrupt one is refused in one line, exit 2, and no
+// application is started.
+func TestIntegrationBadSavepointOnHDFSIsRefusedBeforeSubmitting(t *testing.T) {
+	dir := testenv.HadoopConfDir(t)
+	t.Setenv("HADOOP_CONF_DIR", dir)
+	base := toHDFS(t, nil)
+	fsy, root, err := fsys.Resolve(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := fsy.Create(t.Context(), fsy.Join(root, "corrupt", "_metadata"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("not a checkpoint"))
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ sp, want string }{
+		{base + "/nosuch", "does not exist"},
+		{base + "/corrupt", "corrupt metadata"},
+	} {
+		r := floe(t, []string{"HADOOP_CONF_DIR=" + dir}, "run", "-t", "yarn-per-job", "-s", tc.sp, "-jm", "256m", "-tm", "256m",
+			"keyed-count", "--events", "100", "--output", base+"/out")
+		stderr := strings.TrimSpace(r.stderr)
+		if r.code != 2 || strings.Contains(stderr, "\n") || !strings.Contains(stderr, tc.sp) || !strings.Contains(stderr, tc.want) {
+			t.Errorf("-s %s: exit %d, stderr %q; want exit 2, one line naming it and %q", tc.sp, r.code, stderr, tc.want)
+		}
+		if strings.Contains(r.stdout, "Submitted application") {
+			t.Errorf("-s %s: an application was submitted: %s", tc.sp, r.stdout)
+		}
+	}
+}

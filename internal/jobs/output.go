@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
-	"os"
 	"syscall"
 
 	"floe/config"
@@ -55,26 +54,13 @@ func prepareOutput(conf config.Config, dir string, overwrite bool) error {
 			}
 		}
 	}
-	if err := probeWrite(ctx, fsy, p); err != nil {
+	if err := fsys.ProbeWrite(ctx, fsy, p); err != nil {
 		if !existed {
 			fsy.RemoveAll(ctx, p) // leave no directory behind for a run that did not start
 		}
 		return outputErr(dir, err)
 	}
 	return nil
-}
-
-func probeWrite(ctx context.Context, fsy fsys.FS, p string) error {
-	if err := fsy.MkdirAll(ctx, p); err != nil {
-		return err
-	}
-	probe := fsy.Join(p, fmt.Sprintf(".floe-write-check-%d", os.Getpid()))
-	f, err := fsy.Create(ctx, probe)
-	if err != nil {
-		return err
-	}
-	f.Close()
-	return fsy.RemoveAll(ctx, probe)
 }
 
 // outputErr tells a filesystem that cannot be reached from one that refuses the write.

@@ -11,7 +11,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"floe/internal/hadoop/ipc"
 	"floe/internal/hadoop/yarn"
 	"floe/internal/hdfsutil"
 )
@@ -79,7 +78,7 @@ func sweep(ctx context.Context, rm *yarn.Client, fs *hdfsutil.FS, user, except s
 		id, _ := yarn.ParseApplicationID(app)
 		rep, err := rm.Report(ctx, id)
 		switch {
-		case ipc.IsRemote(err, "ApplicationNotFoundException"):
+		case errors.Is(err, yarn.ErrUnknownApplication): // the RM forgot it: it ended long ago
 		case err != nil:
 			log.Debug().Err(err).Str("application", app).Msg("cleanup: no report")
 			continue

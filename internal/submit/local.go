@@ -83,6 +83,9 @@ func ExecuteAsync(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger)
 	if t := g.Config.String(config.Target, "local"); t != "local" {
 		return nil, fmt.Errorf("%w: ExecuteAsync runs local jobs, not %q", client.ErrUnsupported, t)
 	}
+	if err := checkStorage(ctx, g); err != nil {
+		return nil, err
+	}
 	return startLocal(ctx, g, log)
 }
 

@@ -36,6 +36,9 @@ func Submit(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger) (*cli
 	if err := ValidateConfig(g.Config); err != nil {
 		return nil, err
 	}
+	if err := checkStorage(ctx, g); err != nil {
+		return nil, err
+	}
 	summary, err := g.Config.Bool(config.JSONSummary, false)
 	if err != nil {
 		return nil, err

@@ -364,6 +364,10 @@ func (yc *yarnClient) finalResult(rep *hadooppb.ApplicationReportProto, jobID st
 		return r, fmt.Errorf("%w: application %s was killed: %s", client.ErrJobCanceled, appID, firstLine(diag))
 	default:
 		r.Status = appmaster.Failed
+		if err := refused(rep, appID.String()); err != nil { // never ran: no logs to point to
+			r.Failure = err.Error()
+			return r, err
+		}
 		r.Failure = firstLine(diag)
 		return r, fmt.Errorf("%w (logs: yarn logs -applicationId %s)", client.FailedError(r.Failure), appID)
 	}

@@ -2,8 +2,10 @@ package yarn
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -74,7 +76,7 @@ func (c *Client) Report(ctx context.Context, id ApplicationID) (*hadooppb.Applic
 	resp := &hadooppb.GetApplicationReportResponseProto{}
 	if err := c.call(ctx, "getApplicationReport",
 		&hadooppb.GetApplicationReportRequestProto{ApplicationId: id.Proto()}, resp); err != nil {
-		return nil, err
+		return nil, unknownApplication(id, err)
 	}
 	return resp.GetApplicationReport(), nil
 }
@@ -179,4 +181,20 @@ func (c *Client) WaitFor(ctx context.Context, id ApplicationID, interval time.Du
 		case <-t.C:
 		}
 	}
+}
+
+// unknownApplication turns the RM's ApplicationNotFoundException into
+// ErrUnknownApplication with the RM's message, its first line, and without
+// the Java class name; other errors are returned as they are.
+func unknownApplication(id ApplicationID, err error) error {
+	var re *ipc.RemoteError
+	if !errors.As(err, &re) || re.SimpleClass() != "ApplicationNotFoundException" {
+		return err
+	}
+	msg, _, _ := strings.Cut(re.Message, "\n")
+	msg = strings.TrimSpace(msg)
+	if msg == "" {
+		return fmt.Errorf("%w %s", ErrUnknownApplication, id)
+	}
+	return fmt.Errorf("%w %s: the ResourceManager says %q", ErrUnknownApplication, id, msg)
 }

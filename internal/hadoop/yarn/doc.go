@@ -38,4 +38,7 @@ var (
 	ErrContainer = errors.New("yarn: container operation failed")
 	// ErrNotUnregistered means the RM did not confirm the AM's finish.
 	ErrNotUnregistered = errors.New("yarn: application master not unregistered")
+	// ErrUnknownApplication means the RM does not know the application
+	// (ApplicationNotFoundException).
+	ErrUnknownApplication = errors.New("yarn: unknown application")
 )
