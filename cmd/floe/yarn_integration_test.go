@@ -490,46 +490,7 @@ func TestIntegrationExactlyOnceOnYarnWithHDFSCheckpoints(t *testing.T) {
 	if code := cmd.ProcessState.ExitCode(); code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
 	}
-	fsy, root, err := fsys.Resolve(base + "/out")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ents, err := fsy.List(t.Context(), root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]int{}
-	for _, e := range ents {
-		if strings.HasPrefix(e.Name, ".") {
-			t.Errorf("uncommitted file %s visible", e.Name)
-			continue
-		}
-		f, err := fsy.Open(t.Context(), fsy.Join(root, e.Name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			got[sc.Text()]++
-		}
-		f.Close()
-	}
-	per := map[int]int{}
-	for i := range events {
-		per[i%keys]++
-	}
-	want := 0
-	for k, n := range per {
-		for c := 1; c <= n; c++ {
-			want++
-			if l := fmt.Sprintf("k%d\t%d", k, c); got[l] != 1 {
-				t.Fatalf("%q appears %d times in the committed output", l, got[l])
-			}
-		}
-	}
-	if len(got) != want {
-		t.Fatalf("%d distinct lines, want %d", len(got), want)
-	}
+	checkCounts(t, base+"/out", events, keys)
 }
 
 // floe savepoint and floe stop reach the job of a per-job application; a new
