@@ -67,8 +67,12 @@ func (ts *timers[K]) remove(k K, t int64, proc bool) bool {
 		ts.tab.Delete(k)
 	case owned:
 		ts.tab.Put(k, slices.Delete(l, i, i+1))
-	default: // copy on write
-		ts.tab.Put(k, append(slices.Clip(l[:i]), l[i+1:]...))
+	default: // copy on write: a checkpoint's view holds the list
+		// A new array always: append(slices.Clip(l[:i]), l[i+1:]...) gives
+		// l's own array back when i is the last index, and the next removal,
+		// seeing that list as owned, would change the view in place.
+		c := make([]timerEntry, 0, len(l)-1)
+		ts.tab.Put(k, append(append(c, l[:i]...), l[i+1:]...))
 	}
 	return true
 }
