@@ -40,7 +40,8 @@ func runKeyedCount(ctx context.Context, env *datastream.Environment, args []stri
 	case *output == "":
 		return usageErr("keyed-count", "--output is required")
 	}
-	if err := prepareOutput(env.Config(), *output, *overwrite); err != nil {
+	replaced, err := prepareOutput(env.Config(), *output, *overwrite)
+	if err != nil {
 		return usageErr("keyed-count", "%v", err)
 	}
 	k := *keys
@@ -58,6 +59,7 @@ func runKeyedCount(ctx context.Context, env *datastream.Environment, args []stri
 	datastream.WriteText(counts, *output, func(e KeyCount) string {
 		return e.Key + "\t" + strconv.FormatInt(e.Count, 10)
 	}).UID("sink")
-	_, err := env.Execute(ctx, "keyed-count")
+	_, err = env.Execute(ctx, "keyed-count")
+	replaced(err == nil)
 	return err
 }

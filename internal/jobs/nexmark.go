@@ -61,9 +61,10 @@ func runNexmark(ctx context.Context, env *datastream.Environment, args []string,
 	case *sink == "blackhole" && *output != "":
 		return usageErr("nexmark", "--output needs --sink file")
 	}
-	write := queries.Discard
+	write, replaced := queries.Discard, func(bool) {}
 	if *sink == "file" {
-		if err := prepareOutput(env.Config(), *output, *overwrite); err != nil {
+		var err error
+		if replaced, err = prepareOutput(env.Config(), *output, *overwrite); err != nil {
 			return usageErr("nexmark", "%v", err)
 		}
 		write = queries.JSONFiles(*output)
@@ -77,6 +78,7 @@ func runNexmark(ctx context.Context, env *datastream.Environment, args []string,
 		return err
 	}
 	res, err := env.Execute(ctx, "nexmark "+*query)
+	replaced(err == nil)
 	if perr := stop(); perr != nil && err == nil {
 		err = perr
 	}

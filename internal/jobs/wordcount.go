@@ -77,6 +77,7 @@ func runWordCount(ctx context.Context, env *datastream.Environment, args []strin
 	}
 	dir := *output
 	printTop := dir == ""
+	replaced := func(bool) {}
 	if printTop {
 		tmp, err := os.MkdirTemp("", "floe-wordcount-")
 		if err != nil {
@@ -84,8 +85,11 @@ func runWordCount(ctx context.Context, env *datastream.Environment, args []strin
 		}
 		defer os.RemoveAll(tmp)
 		dir = tmp
-	} else if err := prepareOutput(env.Config(), dir, *overwrite); err != nil {
-		return usageErr("wordcount", "%v", err)
+	} else {
+		var err error
+		if replaced, err = prepareOutput(env.Config(), dir, *overwrite); err != nil {
+			return usageErr("wordcount", "%v", err)
+		}
 	}
 
 	env.SetRuntimeMode(datastream.Batch)
@@ -98,7 +102,9 @@ func runWordCount(ctx context.Context, env *datastream.Environment, args []strin
 	datastream.WriteText(counts, dir, func(w WordCount) string {
 		return w.Word + "\t" + strconv.FormatInt(w.Count, 10)
 	}).Name("Sink: " + dir)
-	if _, err := env.Execute(ctx, "wordcount"); err != nil {
+	_, err := env.Execute(ctx, "wordcount")
+	replaced(err == nil)
+	if err != nil {
 		return err
 	}
 	if !printTop {

@@ -1,0 +1,127 @@
+package jobs
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"floe/config"
+)
+
+func names(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	slices.Sort(out)
+	return out
+}
+
+func visible(t *testing.T, dir string) []string {
+	var out []string
+	for _, n := range names(t, dir) {
+		if !strings.HasPrefix(n, ".") {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func earlierRun(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "out")
+	for _, n := range []string{"part-0-0", "part-1-0"} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, n), []byte("old\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// With overwrite, the earlier files leave the visible output before the job
+// runs (no mix of two runs), and are removed once it succeeded.
+func TestOverwriteReplacesOnSuccess(t *testing.T) {
+	dir := earlierRun(t)
+	done, err := prepareOutput(config.Config{}, dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := visible(t, dir); len(v) != 0 {
+		t.Fatalf("earlier files still visible while the job runs: %v", v)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "part-0-1"), []byte("new\n"), 0o644); err != nil { // the job commits a part
+		t.Fatal(err)
+	}
+	done(true)
+	if got := names(t, dir); !slices.Equal(got, []string{"part-0-1"}) {
+		t.Fatalf("after success: %v, want only the new part", got)
+	}
+}
+
+// A replacing job that fails before it published anything gives the
+// earlier output back; one that published keeps its parts, and the earlier
+// files go (never a mix).
+func TestOverwriteFailedRun(t *testing.T) {
+	dir := earlierRun(t)
+	done, err := prepareOutput(config.Config{}, dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done(false)
+	if got := names(t, dir); !slices.Equal(got, []string{"part-0-0", "part-1-0"}) {
+		t.Fatalf("after a failure with nothing published: %v, want the earlier files back", got)
+	}
+
+	done, err = prepareOutput(config.Config{}, dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "part-0-7"), []byte("new\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done(false)
+	if got := names(t, dir); !slices.Equal(got, []string{"part-0-7"}) {
+		t.Fatalf("after a failure that published a part: %v, want only that part", got)
+	}
+}
+
+// Files set aside by a replacing run that died are the earlier output too:
+// the next replacing run removes them.
+func TestOverwriteRemovesWhatADeadRunSetAside(t *testing.T) {
+	dir := earlierRun(t)
+	if _, err := prepareOutput(config.Config{}, dir, true); err != nil { // done never called: the client died
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "part-0-3"), []byte("half\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done, err := prepareOutput(config.Config{}, dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done(true)
+	if got := names(t, dir); len(got) != 0 {
+		t.Fatalf("after the next replacing run (which wrote nothing): %v, want an empty output", got)
+	}
+}
+
+// Without overwrite a non-empty output is refused and left as it was.
+func TestNonEmptyOutputRefused(t *testing.T) {
+	dir := earlierRun(t)
+	if _, err := prepareOutput(config.Config{}, dir, false); err == nil || !strings.Contains(err.Error(), "not empty") {
+		t.Fatalf("prepareOutput: %v, want a refusal", err)
+	}
+	if got := names(t, dir); !slices.Equal(got, []string{"part-0-0", "part-1-0"}) {
+		t.Fatalf("refused output changed: %v", got)
+	}
+}
