@@ -40,6 +40,7 @@ type subtaskState struct {
 	state           floepb.TaskState
 	recordsIn       int64
 	recordsOut      int64
+	live            *floepb.TaskMetrics // the latest heartbeat's, while it runs
 }
 
 // action is what the execution asks its owner to do; the owner performs the
@@ -69,6 +70,9 @@ type execution struct {
 	// and restoredID the checkpoint it comes from.
 	restore    map[int][]string
 	restoredID int64
+	// for the REST interface: failures, newest last, and checkpoint statistics
+	exceptions []ExceptionInfo
+	cpStats    cpStats
 }
 
 // allRunning reports whether every subtask of the current attempt runs.
@@ -209,7 +213,8 @@ func (e *execution) onTaskState(u *floepb.TaskStateUpdate, now time.Time) []acti
 	}
 	switch u.GetState() {
 	case floepb.TaskState_FAILED:
-		return e.fail(u.GetError(), u.GetErrorDetail(), now)
+		return e.failWith(u.GetError(), u.GetErrorDetail(), now, ExceptionInfo{TaskName: e.graph.Vertices[st.vertex].Name,
+			Subtask: st.subtask, TaskManager: st.slot.tm, Location: st.slot.addr})
 	case floepb.TaskState_CANCELED:
 		if e.status == Running {
 			return e.fail(fmt.Sprintf("task %s (subtask %d) was cancelled unexpectedly", e.graph.Vertices[st.vertex].Name, st.subtask), "", now)
@@ -221,9 +226,16 @@ func (e *execution) onTaskState(u *floepb.TaskStateUpdate, now time.Time) []acti
 
 // fail moves the job to FAILING (the first cause wins) and cancels what runs.
 func (e *execution) fail(cause, detail string, now time.Time) []action {
+	return e.failWith(cause, detail, now, ExceptionInfo{Subtask: -1})
+}
+
+// failWith is fail with where the failure happened, for the exception history.
+func (e *execution) failWith(cause, detail string, now time.Time, where ExceptionInfo) []action {
 	if e.status.Terminal() {
 		return nil
 	}
+	where.Name, where.Stacktrace, where.Timestamp = cause, detail, now.UnixMilli()
+	e.recordException(where)
 	if e.status == Restarting {
 		e.checkDone(now)
 		return nil
@@ -282,7 +294,8 @@ func (e *execution) onTaskManagerLost(tm, reason string, now time.Time) []action
 			if st.slot.tm == tm && !terminalTask(st.state) {
 				st.state = floepb.TaskState_FAILED
 				if len(acts) == 0 {
-					acts = append(acts, e.fail(fmt.Sprintf("TaskManager %s lost: %s", tm, reason), "", now)...)
+					acts = append(acts, e.failWith(fmt.Sprintf("TaskManager %s lost: %s", tm, reason), "", now,
+						ExceptionInfo{TaskName: e.graph.Vertices[st.vertex].Name, Subtask: st.subtask, TaskManager: tm, Location: st.slot.addr})...)
 				}
 			}
 		}

@@ -41,6 +41,13 @@ const (
 	// HeartbeatInterval and HeartbeatTimeout govern TaskManager liveness.
 	HeartbeatInterval = "heartbeat.interval"
 	HeartbeatTimeout  = "heartbeat.timeout"
+	// RESTPort is the port a local run serves the JobManager's REST interface
+	// and dashboard on (0: any free port; unset: none). On YARN it is always
+	// served, on a free port, behind the tracking URL.
+	RESTPort = "rest.port"
+	// MetricsEnabled (default true) turns the TaskManagers' Prometheus
+	// listeners and their per-batch time measurement off when false.
+	MetricsEnabled = "metrics.enabled"
 )
 
 // Config is an immutable set of key/value pairs. The zero value is empty.

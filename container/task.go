@@ -28,9 +28,8 @@ type task struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	parts      []*resultPartition
-	recordsIn  int64
-	recordsOut func() int64
+	parts []*resultPartition
+	m     *taskMetrics
 
 	mail    *mailbox
 	uploads sync.WaitGroup
@@ -69,13 +68,10 @@ func (t *task) run(ctx context.Context) {
 			p.release(fmt.Errorf("%w: producer %s", ErrPartitionReleased, state))
 		}
 	}
-	var out int64
-	if t.recordsOut != nil {
-		out = t.recordsOut()
-	}
-	t.log.Debug().Str("state", state.String()).Int64("records_in", t.recordsIn).Int64("records_out", out).Msg("task ended")
+	in, out := t.m.recordsIn.Load(), t.m.recordsOut.Load()
+	t.log.Debug().Str("state", state.String()).Int64("records_in", in).Int64("records_out", out).Msg("task ended")
 	t.tm.reportState(&floepb.TaskStateUpdate{Task: t.ref(), State: state, Error: msg, ErrorDetail: detail,
-		RecordsIn: t.recordsIn, RecordsOut: out})
+		RecordsIn: in, RecordsOut: out})
 }
 
 func (t *task) execute(ctx context.Context) (err error) {
@@ -104,9 +100,10 @@ func (t *task) execute(ctx context.Context) (err error) {
 		p := newResultPartition(keyOf(t.ref(), o.GetEdge()), int(o.GetSubpartitions()), max(capacity, 1), &t.tm.stats)
 		t.tm.partitions.register(p)
 		t.parts = append(t.parts, p)
-		sinks[i] = sink{ctx: ctx, p: p}
+		sinks[i] = meteredSink{sink{ctx: ctx, p: p}, t.m}
 		info.Subpartitions = append(info.Subpartitions, int(o.GetSubpartitions()))
 	}
+	t.m.parts.Store(&t.parts)
 
 	defer func() {
 		if p := recover(); p != nil {
@@ -117,7 +114,6 @@ func (t *task) execute(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("build %q: %w", t.vertex.Name, err)
 	}
-	t.recordsOut = chain.RecordsOut
 	t.mu.Lock()
 	t.chain = chain
 	t.mu.Unlock()
@@ -167,6 +163,7 @@ func (t *task) consume(ctx context.Context, chain operator.Task, bufferTimeout t
 	}
 	gctx, stopGate := context.WithCancel(ctx)
 	gate.start(gctx)
+	t.m.gate.Store(gate)
 	defer func() {
 		stopGate()
 		gate.wait()
@@ -218,18 +215,23 @@ func (t *task) consume(ctx context.Context, chain operator.Task, bufferTimeout t
 					}
 				}
 			}
+			waitStart := time.Now() // idle time: blocked here, measured per batch
 			select {
 			case d = <-gate.queue:
+				t.m.idleSince(waitStart)
 			case <-t.mail.signal:
+				t.m.idleSince(waitStart)
 				t.mail.drain()
 				continue
 			case <-tick:
+				t.m.idleSince(waitStart)
 				chain.Tick()
 				if bufferTimeout > 0 {
 					chain.Flush()
 				}
 				continue
 			case <-wakeC:
+				t.m.idleSince(waitStart)
 				chain.Tick()
 				if bufferTimeout > 0 {
 					chain.Flush()
@@ -253,7 +255,8 @@ func (t *task) consume(ctx context.Context, chain operator.Task, bufferTimeout t
 				if err != nil {
 					return fmt.Errorf("decode batch from vertex %d subtask %d: %w", ch.desc.GetProducer().GetVertex(), ch.desc.GetProducer().GetSubtask(), err)
 				}
-				t.recordsIn += int64(n)
+				t.m.recordsIn.Add(int64(n))
+				t.m.bytesIn.Add(int64(len(d.msg.GetPayload())))
 			case network.EndOfInput:
 				ch.ended = true
 				remaining--
@@ -278,6 +281,7 @@ func (t *task) consume(ctx context.Context, chain operator.Task, bufferTimeout t
 			case network.Watermark:
 				ch.watermark = max(ch.watermark, d.msg.GetValue())
 				wms.update(gate.channels, we)
+				t.m.inWatermark.Store(wms.task)
 			case network.WatermarkStatus:
 				ch.idle = d.msg.GetValue() == 1
 				wms.update(gate.channels, we)

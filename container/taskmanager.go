@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"sync"
 	"time"
@@ -42,6 +43,11 @@ type Options struct {
 	HeartbeatTimeout time.Duration
 	// SubscribeTimeout bounds how long a consumer waits for a producer's partition.
 	SubscribeTimeout time.Duration
+	// NoMetrics turns the Prometheus /metrics listener off.
+	NoMetrics bool
+	// LogFile is this TaskManager's log file, which the JobManager may ask
+	// for (LogTail); "" when it logs elsewhere.
+	LogFile string
 }
 
 // TaskManager runs subtasks in slots and serves their output partitions.
@@ -56,6 +62,9 @@ type TaskManager struct {
 
 	stats      BufferStats
 	partitions *partitionRegistry
+
+	metricsLis    net.Listener // nil with NoMetrics
+	metricsServer *http.Server
 
 	mu       sync.Mutex
 	tasks    map[taskKey]*task
@@ -103,6 +112,13 @@ func New(opts Options) (*TaskManager, error) {
 	tm.server = grpc.NewServer(rpc.ServerOptions(opts.Secret)...)
 	floepb.RegisterTaskManagerServer(tm.server, tmService{tm: tm})
 	floepb.RegisterDataExchangeServer(tm.server, dataService{tm: tm})
+	if !opts.NoMetrics {
+		if err := tm.serveMetrics(); err != nil {
+			lis.Close()
+			conn.Close()
+			return nil, err
+		}
+	}
 	return tm, nil
 }
 
@@ -124,11 +140,19 @@ func (tm *TaskManager) Run(ctx context.Context) error {
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- tm.server.Serve(tm.lis) }()
+	metricsErr := make(chan error, 1)
+	go func() { metricsErr <- tm.runMetrics() }()
 	defer func() {
 		cancel()
 		tm.waitTasks()
 		tm.server.Stop()
 		<-serveErr
+		if tm.metricsServer != nil {
+			tm.metricsServer.Close()
+		}
+		if err := <-metricsErr; err != nil {
+			tm.log.Warn().Err(err).Msg("metrics listener stopped")
+		}
 		tm.closeConns()
 	}()
 
@@ -165,7 +189,7 @@ func (tm *TaskManager) Run(ctx context.Context) error {
 
 func (tm *TaskManager) register(ctx context.Context) (time.Duration, error) {
 	req := &floepb.RegisterTaskManagerRequest{ResourceId: tm.opts.ResourceID, Address: tm.Address(),
-		Slots: int32(tm.opts.Slots), Pid: int32(os.Getpid()), JobId: tm.opts.JobID}
+		Slots: int32(tm.opts.Slots), Pid: int32(os.Getpid()), JobId: tm.opts.JobID, MetricsAddress: tm.MetricsAddress()}
 	if tm.opts.Graph != nil {
 		req.GraphFingerprint = tm.opts.Graph.Fingerprint()
 		req.GraphDescription = tm.opts.Graph.Describe()
@@ -200,9 +224,10 @@ func (tm *TaskManager) register(ctx context.Context) (time.Duration, error) {
 func (tm *TaskManager) metrics() []*floepb.TaskMetrics {
 	tm.mu.Lock()
 	defer tm.mu.Unlock()
+	now := time.Now()
 	var ms []*floepb.TaskMetrics
 	for _, t := range tm.tasks {
-		ms = append(ms, &floepb.TaskMetrics{Task: t.ref()})
+		ms = append(ms, t.sample(now))
 	}
 	return ms
 }
@@ -288,7 +313,7 @@ func (tm *TaskManager) deploy(dep *floepb.TaskDeployment) error {
 	}
 	ctx, cancel := context.WithCancel(tm.runCtx)
 	v := g.Vertices[ref.GetVertex()]
-	t := &task{tm: tm, dep: dep, vertex: v, graph: g, cancel: cancel, done: make(chan struct{}), mail: newMailbox(),
+	t := &task{tm: tm, dep: dep, vertex: v, graph: g, cancel: cancel, done: make(chan struct{}), mail: newMailbox(), m: newTaskMetrics(),
 		log: tm.log.With().Str("job", ref.GetJobId()).Str("task", v.Name).Int32("subtask", ref.GetSubtask()).Int32("attempt", ref.GetAttempt()).Logger()}
 	tm.tasks[k] = t
 	go func() {

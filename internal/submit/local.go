@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -95,6 +98,10 @@ func startLocal(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger) (
 	if err != nil {
 		return nil, err
 	}
+	metricsOn, err := g.Config.Bool(config.MetricsEnabled, true)
+	if err != nil {
+		return nil, err
+	}
 	jmCtx, stopJM := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -102,9 +109,25 @@ func startLocal(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger) (
 			log.Error().Err(err).Msg("jobmanager stopped")
 		}
 	})
+	stopREST := func() {}
+	if _, ok := g.Config.Lookup(config.RESTPort); ok {
+		port, _ := g.Config.Int(config.RESTPort, 0)
+		lis, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			stopJM()
+			wg.Wait()
+			return nil, fmt.Errorf("local run: %s=%d: %w", config.RESTPort, port, err)
+		}
+		rest := &http.Server{Handler: jm.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		wg.Go(func() { rest.Serve(lis) })
+		jm.SetRESTAddress(lis.Addr().String())
+		stopREST = func() { rest.Close() }
+		log.Warn().Str("url", "http://"+lis.Addr().String()+"/").Msg("dashboard and REST interface of the local run")
+	}
 	var children []*exec.Cmd
 	tmCtx, stopTMs := context.WithCancel(context.WithoutCancel(ctx))
 	cleanup := func() {
+		stopREST()
 		stopJM() // asks the TaskManagers to shut down
 		waitChildren(children, log)
 		stopTMs()
@@ -122,7 +145,7 @@ func startLocal(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger) (
 			continue
 		}
 		tm, err := container.New(container.Options{ResourceID: id, JobManager: jm.Address(), Slots: slots,
-			Secret: secret, Log: log, Graph: g, HeartbeatTimeout: hbTimeout})
+			Secret: secret, Log: log, Graph: g, HeartbeatTimeout: hbTimeout, NoMetrics: !metricsOn})
 		if err != nil {
 			cleanup()
 			return nil, err

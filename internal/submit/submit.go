@@ -95,8 +95,15 @@ func ValidateConfig(c config.Config) error {
 			return fmt.Errorf("%w: %s=%d must be at least 1", config.ErrInvalid, k, n)
 		}
 	}
-	if _, err := c.Bool(config.LocalProcesses, false); err != nil {
+	for _, k := range []string{config.LocalProcesses, config.MetricsEnabled} {
+		if _, err := c.Bool(k, false); err != nil {
+			return err
+		}
+	}
+	if port, err := c.Int(config.RESTPort, 0); err != nil {
 		return err
+	} else if port < 0 || port > 65535 {
+		return fmt.Errorf("%w: %s=%d is not a port", config.ErrInvalid, config.RESTPort, port)
 	}
 	_, err := appmaster.ParseRestartStrategy(c)
 	return err

@@ -1,0 +1,229 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"floe/container/network"
+	"floe/internal/hadoop/yarn"
+	"floe/internal/logging"
+	"floe/internal/metrics"
+	"floe/internal/rpc/floepb"
+)
+
+// taskMetrics are one task's counters. The task goroutine updates them once
+// per batch (never per record) with atomic adds; the TaskManager reads them
+// at heartbeat and scrape time.
+type taskMetrics struct {
+	recordsIn, recordsOut, bytesIn, bytesOut atomic.Int64
+	idleNs, backPressuredNs                  atomic.Int64
+	inWatermark, outWatermark                atomic.Int64
+	gate                                     atomic.Pointer[inputGate]
+	parts                                    atomic.Pointer[[]*resultPartition] // set once, before the task runs
+
+	// sampled on the heartbeat, under mu
+	mu                                 sync.Mutex
+	started                            time.Time
+	in, out, bin, bout, busy, idle, bp metrics.Meter
+	last                               time.Time
+}
+
+func newTaskMetrics() *taskMetrics {
+	m := &taskMetrics{started: time.Now()}
+	m.inWatermark.Store(math.MinInt64)
+	m.outWatermark.Store(math.MinInt64)
+	return m
+}
+
+func (m *taskMetrics) partitions() []*resultPartition {
+	if p := m.parts.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// idleSince adds the time since start to the idle time.
+func (m *taskMetrics) idleSince(start time.Time) { m.idleNs.Add(int64(time.Since(start))) }
+
+// meteredSink counts what a task sends and the time it waits for room in a
+// full subpartition queue (back-pressure): a clock is read only when the
+// queue is full before the push.
+type meteredSink struct {
+	sink
+	m *taskMetrics
+}
+
+func (s meteredSink) Send(sub int, msg network.Message) error {
+	var err error
+	if s.p.subs[sub].full() {
+		start := time.Now()
+		err = s.sink.Send(sub, msg)
+		s.m.backPressuredNs.Add(int64(time.Since(start)))
+	} else {
+		err = s.sink.Send(sub, msg)
+	}
+	switch msg.Event {
+	case 0:
+		s.m.recordsOut.Add(int64(msg.Records))
+		s.m.bytesOut.Add(int64(len(msg.Payload)))
+	case network.Watermark:
+		s.m.outWatermark.Store(msg.Value)
+	}
+	return err
+}
+
+func (s *subpartition) full() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue) >= s.capacity
+}
+
+func (s *subpartition) length() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue)
+}
+
+// sample marks the task's meters at now (the heartbeat) and returns its
+// metrics for the JobManager.
+func (t *task) sample(now time.Time) *floepb.TaskMetrics {
+	m := t.m
+	tm := &floepb.TaskMetrics{Task: t.ref(), RecordsIn: m.recordsIn.Load(), RecordsOut: m.recordsOut.Load(),
+		BytesIn: m.bytesIn.Load(), BytesOut: m.bytesOut.Load(),
+		InputWatermark: m.inWatermark.Load(), OutputWatermark: m.outWatermark.Load()}
+	m.mu.Lock()
+	if now.After(m.last) {
+		m.last = now
+		elapsed := float64(now.Sub(m.started))
+		m.in.Mark(now, float64(tm.RecordsIn))
+		m.out.Mark(now, float64(tm.RecordsOut))
+		m.bin.Mark(now, float64(tm.BytesIn))
+		m.bout.Mark(now, float64(tm.BytesOut))
+		idle, bp := float64(m.idleNs.Load()), float64(m.backPressuredNs.Load())
+		m.idle.Mark(now, idle/1e6)
+		m.bp.Mark(now, bp/1e6)
+		m.busy.Mark(now, max(elapsed-idle-bp, 0)/1e6)
+	}
+	tm.RecordsInPerSecond, tm.RecordsOutPerSecond = m.in.Rate(), m.out.Rate()
+	idle, bp, busy := m.idle.Rate(), m.bp.Rate(), m.busy.Rate()
+	m.mu.Unlock()
+	tm.IdleMsPerSecond, tm.BackPressuredMsPerSecond = clampMs(idle), clampMs(bp)
+	tm.BusyMsPerSecond = clampMs(busy)
+	if g := m.gate.Load(); g != nil && cap(g.queue) > 0 {
+		tm.InputQueueUsage = float64(len(g.queue)) / float64(cap(g.queue))
+	}
+	for _, p := range m.partitions() {
+		for _, s := range p.subs {
+			tm.OutputQueueUsage = max(tm.OutputQueueUsage, float64(s.length())/float64(max(s.capacity, 1)))
+		}
+	}
+	return tm
+}
+
+func clampMs(v float64) float64 { return min(max(v, 0), 1000) }
+
+// metricsSample is the scrape-time view of a task.
+func (t *task) metricsSample() metrics.TaskSample {
+	m := t.m
+	tm := t.sample(time.Now())
+	m.mu.Lock()
+	bin, bout := m.bin.Rate(), m.bout.Rate()
+	m.mu.Unlock()
+	s := metrics.TaskSample{JobID: t.ref().GetJobId(), JobName: t.graph.Name, Vertex: t.vertex.ID, TaskName: t.vertex.Name,
+		Subtask: int(t.ref().GetSubtask()), Attempt: int(t.ref().GetAttempt()),
+		RecordsIn: tm.RecordsIn, RecordsOut: tm.RecordsOut, BytesIn: tm.BytesIn, BytesOut: tm.BytesOut,
+		RecordsInRate: tm.RecordsInPerSecond, RecordsOutRate: tm.RecordsOutPerSecond, BytesInRate: bin, BytesOutRate: bout,
+		BusyMs: tm.BusyMsPerSecond, IdleMs: tm.IdleMsPerSecond, BackPressuredMs: tm.BackPressuredMsPerSecond,
+		InPoolUsage: tm.InputQueueUsage, OutPoolUsage: tm.OutputQueueUsage,
+		InputWatermark: tm.InputWatermark, OutputWatermark: tm.OutputWatermark}
+	if g := m.gate.Load(); g != nil {
+		s.InputQueueLength = len(g.queue)
+	}
+	for _, p := range m.partitions() {
+		for _, sp := range p.subs {
+			s.OutputQueueLength += sp.length()
+		}
+	}
+	return s
+}
+
+// serveMetrics starts the TaskManager's /metrics listener on host:0 of its
+// gRPC address (no fixed port: containers on one host never clash).
+func (tm *TaskManager) serveMetrics() error {
+	host, _, err := net.SplitHostPort(tm.Address())
+	if err != nil {
+		return fmt.Errorf("taskmanager: metrics listener: %w", err)
+	}
+	lis, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return fmt.Errorf("taskmanager: metrics listener on %s: %w", host, err)
+	}
+	container := os.Getenv("CONTAINER_ID")
+	app := ""
+	if id, err := yarn.ParseContainerID(container); err == nil {
+		app = id.Attempt.App.String()
+	}
+	reg, r := metrics.NewRegistry(map[string]string{metrics.LabelTaskManager: tm.opts.ResourceID,
+		metrics.LabelApplication: app, metrics.LabelContainer: container})
+	r.MustRegister(metrics.NewTaskCollector(tm.taskSamples))
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics.Handler(reg))
+	tm.metricsLis = lis
+	tm.metricsServer = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return nil
+}
+
+// MetricsAddress is where the TaskManager serves /metrics ("" when it does not).
+func (tm *TaskManager) MetricsAddress() string {
+	if tm.metricsLis == nil {
+		return ""
+	}
+	return tm.metricsLis.Addr().String()
+}
+
+func (tm *TaskManager) runMetrics() error {
+	if tm.metricsServer == nil {
+		return nil
+	}
+	if err := tm.metricsServer.Serve(tm.metricsLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("taskmanager: serve metrics: %w", err)
+	}
+	return nil
+}
+
+func (tm *TaskManager) taskSamples() []metrics.TaskSample {
+	tm.mu.Lock()
+	ts := make([]*task, 0, len(tm.tasks))
+	for _, t := range tm.tasks {
+		ts = append(ts, t)
+	}
+	tm.mu.Unlock()
+	out := make([]metrics.TaskSample, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, t.metricsSample())
+	}
+	return out
+}
+
+func (s tmService) LogTail(_ context.Context, req *floepb.LogTailRequest) (*floepb.LogTailResponse, error) {
+	path := s.tm.opts.LogFile
+	if path == "" {
+		return &floepb.LogTailResponse{}, nil
+	}
+	data, size, err := logging.Tail(path, req.GetMaxBytes())
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "taskmanager log: %v", err)
+	}
+	return &floepb.LogTailResponse{Path: path, Data: data, Size: size}, nil
+}
