@@ -99,7 +99,7 @@ func (jm *JobManager) stepCheckpoints(e *jobEntry, ev checkpoint.Event) {
 func (jm *JobManager) checkpointAction(e *jobEntry, a checkpoint.Action) {
 	switch a := a.(type) {
 	case checkpoint.InjectBarrier:
-		e.exec.cpStats.triggered(a, e.exec.graph.SlotsNeeded())
+		e.exec.cpStats.triggered(a, e.exec.numSubtasks())
 		for _, t := range a.Tasks {
 			st := e.exec.subtasks[t.Vertex][t.Subtask]
 			tm := jm.tms[st.slot.tm]

@@ -225,3 +225,12 @@ func hostOf(addr string) string {
 	}
 	return h
 }
+
+// numSubtasks is the number of subtasks of every vertex.
+func (e *execution) numSubtasks() int {
+	n := 0
+	for _, row := range e.subtasks {
+		n += len(row)
+	}
+	return n
+}

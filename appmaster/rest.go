@@ -212,9 +212,14 @@ func (jm *JobManager) Handler() http.Handler {
 		}
 	})
 	jm.observeRoutes(mux)
+	dashboardRoutes(mux)
 	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {
 			writeJSON(w, http.StatusNotFound, map[string]any{"errors": []string{"not found: " + r.URL.Path}})
+			return
+		}
+		if wantsHTML(r) {
+			serveDashboard(w)
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"overview": jm.Overview(), "jobs": jm.Jobs()})

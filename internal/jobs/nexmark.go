@@ -31,6 +31,7 @@ func runNexmark(ctx context.Context, env *datastream.Environment, args []string,
 	seed := fs.Uint64("seed", 0, "generator seed")
 	sink := fs.String("sink", "blackhole", "blackhole or file")
 	output := fs.String("output", "", "output directory (with --sink file)")
+	sinkDelay := fs.Duration("sink-delay", 0, "blackhole sink: wait this long per result (a slow sink, to see back-pressure)")
 	if err := fs.Parse(args); err != nil {
 		return usageErr("nexmark", "%v", err)
 	}
@@ -55,8 +56,13 @@ func runNexmark(ctx context.Context, env *datastream.Environment, args []string,
 		return usageErr("nexmark", "--sink file needs --output <dir>")
 	case *sink == "blackhole" && *output != "":
 		return usageErr("nexmark", "--output needs --sink file")
+	case *sinkDelay < 0 || *sinkDelay > 0 && *sink != "blackhole":
+		return usageErr("nexmark", "--sink-delay must not be negative and needs --sink blackhole")
 	}
 	write := queries.Discard
+	if *sinkDelay > 0 {
+		write = queries.Throttled(*sinkDelay)
+	}
 	if *sink == "file" {
 		if err := checkWritable(*output); err != nil {
 			return usageErr("nexmark", "output %s is not writable: %v", *output, err)

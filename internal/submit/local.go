@@ -122,7 +122,8 @@ func startLocal(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger) (
 		wg.Go(func() { rest.Serve(lis) })
 		jm.SetRESTAddress(lis.Addr().String())
 		stopREST = func() { rest.Close() }
-		log.Warn().Str("url", "http://"+lis.Addr().String()+"/").Msg("dashboard and REST interface of the local run")
+		// The secret is this run's only: the dashboard asks for it to cancel or take a savepoint.
+		log.Warn().Str("url", "http://"+lis.Addr().String()+"/").Str("secret", secret).Msg("dashboard and REST interface of the local run")
 	}
 	var children []*exec.Cmd
 	tmCtx, stopTMs := context.WithCancel(context.WithoutCancel(ctx))
