@@ -327,6 +327,7 @@ func (e *execution) prepareRestart() {
 			st.attempt++
 			st.state = floepb.TaskState_TASK_STATE_UNSPECIFIED
 			st.slot = slot{}
+			st.live = nil
 		}
 	}
 	e.status = Created

@@ -48,6 +48,9 @@ const (
 	// MetricsEnabled (default true) turns the TaskManagers' Prometheus
 	// listeners and their per-batch time measurement off when false.
 	MetricsEnabled = "metrics.enabled"
+	// LogLevel is the client's --log-level, which the JobManager and
+	// TaskManager containers take too.
+	LogLevel = "floe.log.level"
 )
 
 // Config is an immutable set of key/value pairs. The zero value is empty.

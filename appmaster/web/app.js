@@ -9,13 +9,18 @@ let timer = null;
 function esc(s) {
   return String(s === undefined || s === null ? "" : s).replace(/[&<>"']/g, c => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
 }
+// fetchT is fetch with a timeout, so that one stuck request does not stop the refreshes.
+function fetchT(path, opts) {
+  const c = new AbortController(), t = setTimeout(() => c.abort(), 10000);
+  return fetch(path, Object.assign({signal: c.signal, cache: "no-store"}, opts || {})).finally(() => clearTimeout(t));
+}
 async function getJSON(path) {
-  const r = await fetch(path, {headers: {"Accept": "application/json"}, cache: "no-store"});
+  const r = await fetchT(path, {headers: {"Accept": "application/json"}});
   if (!r.ok) throw new Error(path + ": " + r.status + " " + (await r.text()));
   return r.json();
 }
 async function getText(path) {
-  const r = await fetch(path, {cache: "no-store"});
+  const r = await fetchT(path);
   return r.text();
 }
 function num(n) { return n === undefined || n === null ? "-" : Number(n).toLocaleString("en-US"); }

@@ -12,6 +12,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -285,7 +287,7 @@ func waitJS(t *testing.T, ctx context.Context, what, js string, within time.Dura
 			return
 		}
 		if time.Now().After(deadline) {
-			html, _ := chromedp.Run(ctx, chromedp.OuterHTML("main"))
+			html, _ := chromedp.Run(ctx, chromedp.OuterHTML("body"))
 			t.Fatalf("dashboard: %s: not within %s\n%.3000s", what, within, html)
 		}
 		time.Sleep(500 * time.Millisecond)
@@ -310,7 +312,7 @@ func show(t *testing.T, ctx context.Context, hash string) {
 
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
@@ -328,9 +330,9 @@ func TestIntegrationDashboardThroughProxy(t *testing.T) {
 	ctx, stop := chromium(t)
 	defer stop()
 	base := toHDFS(t, nil)
-	a := startObservedApp(t, "-D", "execution.checkpointing.interval=1s", "-D", "execution.checkpointing.dir="+base+"/checkpoints",
-		"-D", "restart-strategy.fixed-delay.attempts=0",
-		"nexmark", "--query", "q5", "--events", "0", "--event-rate", "2000", "--rate", "3000", "--sink-delay", "10ms")
+	a := startObservedApp(t, "--log-level", "debug", "-D", "execution.checkpointing.interval=1s", "-D", "execution.checkpointing.dir="+base+"/checkpoints",
+		"-D", "restart-strategy.fixed-delay.attempts=3", "-D", "restart-strategy.fixed-delay.delay=1s", // the JobManager outlives the kill
+		"nexmark", "--query", "q0", "--events", "0", "--event-rate", "2000", "--rate", "2000", "--sink-delay", "5ms")
 	if !strings.Contains(a.proxyURL, "/proxy/"+a.app) {
 		t.Fatalf("tracking URL %q is not the ResourceManager's proxy", a.proxyURL)
 	}
@@ -375,7 +377,7 @@ func TestIntegrationDashboardThroughProxy(t *testing.T) {
 	waitJS(t, ctx, "the JobManager's config and log", `document.querySelectorAll('table.jm-config tr').length > 2 && (document.getElementById('jm-log') || {}).textContent.length > 0`, 30*time.Second)
 	screenshot(t, ctx, "jobmanager")
 
-	pids := taskManagerPIDs(t, a.app)
+	pids := appTaskManagerPIDs(a.app)
 	if len(pids) == 0 {
 		t.Fatalf("no TaskManager process of %s found", a.app)
 	}
@@ -384,6 +386,34 @@ func TestIntegrationDashboardThroughProxy(t *testing.T) {
 	}
 	t.Logf("killed TaskManager process %d", pids[0])
 	show(t, ctx, "#/job/"+a.job+"/exceptions")
-	waitJS(t, ctx, "the cause of the failure", `(document.getElementById('root-exception') || {textContent: ''}).textContent.includes('TaskManager')`, 2*time.Minute)
+	waitJS(t, ctx, "the cause of the failure", `(document.getElementById('root-exception') || {textContent: ''}).textContent.includes('TaskManager') &&
+		[...document.querySelectorAll('tr.exception')].some(r => r.textContent.includes('lost'))`, 2*time.Minute)
 	screenshot(t, ctx, "exceptions")
+}
+
+// appTaskManagerPIDs finds the TaskManager processes of a YARN application
+// by their container's environment.
+func appTaskManagerPIDs(app string) []int {
+	prefix := "CONTAINER_ID=container_" + strings.TrimPrefix(app, "application_") + "_"
+	var pids []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if err != nil {
+			continue
+		}
+		comm, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
+		if c := strings.TrimSpace(string(comm)); c == "bash" || c == "sh" { // the container's launch script
+			continue
+		}
+		vars := strings.Split(string(b), "\x00")
+		if slices.Contains(vars, "FLOE_ROLE=taskmanager") && slices.ContainsFunc(vars, func(v string) bool { return strings.HasPrefix(v, prefix) }) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }

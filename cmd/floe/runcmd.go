@@ -116,6 +116,7 @@ func runAction(c *cli.Context) error {
 	log := logging.Default()
 	if lv := c.String("log-level"); lv != "" {
 		log = log.Level(logging.Level(lv, log.GetLevel()))
+		conf = conf.With(config.LogLevel, lv)
 	}
 
 	name, args := c.Args().First(), c.Args().Tail()

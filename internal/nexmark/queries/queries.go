@@ -88,7 +88,8 @@ func result[T any](s datastream.Stream[T]) Result {
 		discard:   func() { datastream.Discard(s).Name("Sink: Blackhole").UID("sink") },
 		writeJSON: func(dir string) { datastream.WriteJSON(s, dir).UID("sink") },
 		throttled: func(delay time.Duration) {
-			slow := datastream.Map(s, func(v T) T { time.Sleep(delay); return v }).Name("Sink: Throttled").UID("throttle")
+			// Its own vertex (rebalanced), so that the query's last vertex is back-pressured.
+			slow := datastream.Map(s.Rebalance(), func(v T) T { time.Sleep(delay); return v }).Name("Sink: Throttled").UID("throttle")
 			datastream.Discard(slow).Name("Sink: Blackhole").UID("sink")
 		},
 	}
