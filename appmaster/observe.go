@@ -48,7 +48,6 @@ type SubtaskCheckpoint struct {
 type cpStats struct {
 	history           []*CheckpointStats // newest last
 	completed, failed int
-	restored          int64
 }
 
 func (s *cpStats) find(id int64) *CheckpointStats {

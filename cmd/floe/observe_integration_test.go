@@ -124,6 +124,7 @@ func (a *observedApp) waitJob(t *testing.T, state appmaster.JobStatus) {
 // subtask of every vertex. promtool accepts each endpoint's output. A cancel
 // through the REST interface needs the secret: refused without, CANCELED with.
 func TestIntegrationPrometheusScrapesPerJob(t *testing.T) {
+	testenv.HadoopConfDir(t)
 	promBin := testenv.Tool(t, "prometheus")
 	a := startObservedApp(t, "nexmark", "--query", "q5", "--events", "0", "--event-rate", "2000", "--rate", "2000")
 	jm := strings.TrimPrefix(a.jmURL, "http://")
@@ -327,6 +328,7 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 // marked as such, two completed checkpoints with their sizes, a TaskManager's
 // log; after a TaskManager is killed, the exceptions page shows the cause.
 func TestIntegrationDashboardThroughProxy(t *testing.T) {
+	testenv.HadoopConfDir(t)
 	ctx, stop := chromium(t)
 	defer stop()
 	base := toHDFS(t, nil)
