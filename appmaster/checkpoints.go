@@ -249,7 +249,7 @@ func (jm *JobManager) checkpointAck(ack *floepb.CheckpointAck) {
 		jm.stepCheckpoints(e, checkpoint.Decline{ID: ack.GetId(), Task: task, Err: fmt.Errorf("malformed state: %w", err)})
 		return
 	}
-	e.exec.cpStats.acked(ack.GetId(), task, e.exec.graph.Vertices[task.Vertex].IsSource, state, time.Now())
+	e.exec.cpStats.acked(ack.GetId(), task, ack.GetAlignmentMs(), state, time.Now())
 	jm.stepCheckpoints(e, checkpoint.Ack{ID: ack.GetId(), Task: task, State: state})
 }
 

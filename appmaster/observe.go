@@ -27,7 +27,7 @@ type CheckpointStats struct {
 	LatestAck       int64  `json:"latest_ack_timestamp"`
 	Duration        int64  `json:"end_to_end_duration"` // ms
 	StateSize       int64  `json:"state_size"`          // bytes
-	AlignmentMs     int64  `json:"alignment_duration"`  // ms: trigger to the last non-source ack, an upper bound of alignment
+	AlignmentMs     int64  `json:"alignment_duration"`  // ms: the longest barrier alignment of a subtask
 	NumAcknowledged int    `json:"num_acknowledged_subtasks"`
 	NumSubtasks     int    `json:"num_subtasks"`
 	FailureMessage  string `json:"failure_message,omitempty"`
@@ -37,10 +37,11 @@ type CheckpointStats struct {
 
 // SubtaskCheckpoint is one subtask's part of a checkpoint.
 type SubtaskCheckpoint struct {
-	Subtask   int   `json:"index"`
-	AckTime   int64 `json:"ack_timestamp"`
-	Duration  int64 `json:"end_to_end_duration"`
-	StateSize int64 `json:"state_size"`
+	Subtask     int   `json:"index"`
+	AckTime     int64 `json:"ack_timestamp"`
+	Duration    int64 `json:"end_to_end_duration"`
+	StateSize   int64 `json:"state_size"`
+	AlignmentMs int64 `json:"alignment_duration"`
 }
 
 // cpStats accumulates a job's checkpoint statistics. Owned by the
@@ -67,7 +68,7 @@ func (s *cpStats) triggered(a checkpoint.InjectBarrier, subtasks int) {
 	}
 }
 
-func (s *cpStats) acked(id int64, task checkpoint.TaskID, source bool, state map[string]checkpoint.SubtaskState, now time.Time) {
+func (s *cpStats) acked(id int64, task checkpoint.TaskID, alignMs int64, state map[string]checkpoint.SubtaskState, now time.Time) {
 	c := s.find(id)
 	if c == nil {
 		return
@@ -87,10 +88,8 @@ func (s *cpStats) acked(id int64, task checkpoint.TaskID, source bool, state map
 	c.StateSize += size
 	c.LatestAck = now.UnixMilli()
 	d := c.LatestAck - c.TriggerTime
-	if !source {
-		c.AlignmentMs = max(c.AlignmentMs, d)
-	}
-	c.Subtasks[task.Vertex] = append(c.Subtasks[task.Vertex], SubtaskCheckpoint{Subtask: task.Subtask, AckTime: c.LatestAck, Duration: d, StateSize: size})
+	c.AlignmentMs = max(c.AlignmentMs, alignMs)
+	c.Subtasks[task.Vertex] = append(c.Subtasks[task.Vertex], SubtaskCheckpoint{Subtask: task.Subtask, AckTime: c.LatestAck, Duration: d, StateSize: size, AlignmentMs: alignMs})
 }
 
 func (s *cpStats) ended(id int64, err error, now time.Time) {

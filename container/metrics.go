@@ -32,6 +32,12 @@ type taskMetrics struct {
 	gate                                     atomic.Pointer[inputGate]
 	parts                                    atomic.Pointer[[]*resultPartition] // set once, before the task runs
 
+	// alignment: when the first barrier of alignID arrived (task goroutine
+	// only), and the alignment times of checkpoints not yet acknowledged
+	alignID    int64
+	alignStart time.Time
+	alignMs    sync.Map // checkpoint id -> int64 ms
+
 	// sampled on the heartbeat, under mu
 	mu                                 sync.Mutex
 	started                            time.Time
@@ -51,6 +57,29 @@ func (m *taskMetrics) partitions() []*resultPartition {
 		return *p
 	}
 	return nil
+}
+
+// barrierSeen notes the arrival of a barrier of checkpoint id: the first
+// starts its alignment.
+func (m *taskMetrics) barrierSeen(id int64) {
+	if id != m.alignID {
+		m.alignID, m.alignStart = id, time.Now()
+	}
+}
+
+// aligned records the alignment time of checkpoint id, which ackCheckpoint takes.
+func (m *taskMetrics) aligned(id int64) {
+	if id == m.alignID {
+		m.alignMs.Store(id, time.Since(m.alignStart).Milliseconds())
+	}
+}
+
+// takeAlignment returns and forgets checkpoint id's alignment time.
+func (m *taskMetrics) takeAlignment(id int64) int64 {
+	if v, ok := m.alignMs.LoadAndDelete(id); ok {
+		return v.(int64)
+	}
+	return 0
 }
 
 // idleSince adds the time since start to the idle time.

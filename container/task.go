@@ -270,6 +270,7 @@ func (t *task) consume(ctx context.Context, chain operator.Task, bufferTimeout t
 					wms.update(gate.channels, we)
 				}
 			case network.Barrier:
+				t.m.barrierSeen(d.msg.GetValue())
 				complete, released, abandoned := align.barrier(ch, d.msg.GetValue(), string(d.msg.GetPayload()), gate.channels)
 				if abandoned != 0 {
 					t.ackCheckpoint(abandoned, nil, fmt.Errorf("%scheckpoint %d abandoned: barrier %d arrived first", operator.DeclineNotReady, abandoned, d.msg.GetValue()))
@@ -341,6 +342,7 @@ func (w *watermarks) update(chs []*inputChannel, we operator.WatermarkEmitter) {
 // task snapshots, forwards the barrier and returns the held messages.
 func (t *task) aligned(chain operator.Task, align *aligner) []delivery {
 	id, dir := align.current, align.dir
+	t.m.aligned(id)
 	var err error
 	if dir == "" {
 		dir, err = t.checkpointDir(id)

@@ -159,12 +159,12 @@ async function checkpoints(id) {
     <td>${dur(h.alignment_duration)}</td><td>${h.num_acknowledged_subtasks}/${h.num_subtasks}</td><td>${esc(h.failure_message || "")}</td></tr>`);
   const last = c.latest && c.latest.completed;
   const cfg = Object.entries(c.config || {}).map(([k, v]) => `<tr><td>${esc(k)}</td><td>${esc(v)}</td></tr>`);
-  const detail = last ? Object.entries(last.subtasks || {}).map(([v, subs]) => subs.map(s => `<tr><td>${esc(v)}</td><td>${s.index}</td><td>${time(s.ack_timestamp)}</td><td>${dur(s.end_to_end_duration)}</td><td>${bytes(s.state_size)}</td></tr>`).join("")) : [];
+  const detail = last ? Object.entries(last.subtasks || {}).map(([v, subs]) => subs.map(s => `<tr><td>${esc(v)}</td><td>${s.index}</td><td>${time(s.ack_timestamp)}</td><td>${dur(s.end_to_end_duration)}</td><td>${bytes(s.state_size)}</td><td>${dur(s.alignment_duration)}</td></tr>`).join("")) : [];
   return `<div class="cards"><div class="card"><div class="n">${c.counts.completed}</div><div class="l">Completed</div></div>
     <div class="card"><div class="n">${c.counts.failed}</div><div class="l">Failed</div></div><div class="card"><div class="n">${c.counts.in_progress}</div><div class="l">In progress</div></div>
     <div class="card"><div class="n">${c.latest && c.latest.restored ? c.latest.restored : "-"}</div><div class="l">Restored from</div></div></div>
-    <h2>History</h2>${table(["Id", "Status", "Triggered", "Duration", "State size", "Alignment (bound)", "Acknowledged", "Failure"], rows, "checkpoints")}
-    <h2>Latest completed: per subtask</h2>${table(["Vertex", "Subtask", "Acknowledged", "Duration", "State size"], detail)}
+    <h2>History</h2>${table(["Id", "Status", "Triggered", "Duration", "State size", "Alignment", "Acknowledged", "Failure"], rows, "checkpoints")}
+    <h2>Latest completed: per subtask</h2>${table(["Vertex", "Subtask", "Acknowledged", "Duration", "State size", "Alignment"], detail)}
     <h2>Configuration</h2>${table(["Key", "Value"], cfg)}`;
 }
 

@@ -159,7 +159,7 @@ var jobDescs = []jobDesc{
 	newJobDesc("num_restarts", "Restarts of the job since it was submitted (Flink: numRestarts).", func(s *JobSample) float64 { return float64(s.Restarts) }),
 	newJobDesc("last_checkpoint_duration_seconds", "Duration of the latest completed checkpoint (Flink: lastCheckpointDuration / 1000).", func(s *JobSample) float64 { return float64(s.LastCheckpointDurationMs) / 1000 }),
 	newJobDesc("last_checkpoint_size_bytes", "State size of the latest completed checkpoint (Flink: lastCheckpointSize).", func(s *JobSample) float64 { return float64(s.LastCheckpointSize) }),
-	newJobDesc("last_checkpoint_alignment_time_seconds", "Longest barrier alignment of the latest completed checkpoint (Flink: lastCheckpointAlignmentTime / 1000).", func(s *JobSample) float64 { return float64(s.LastCheckpointAlignmentMs) / 1000 }),
+	newJobDesc("last_checkpoint_alignment_time_seconds", "Longest barrier alignment of a subtask in the latest completed checkpoint (Flink: lastCheckpointAlignmentTime / 1000).", func(s *JobSample) float64 { return float64(s.LastCheckpointAlignmentMs) / 1000 }),
 	newJobDesc("number_of_completed_checkpoints", "Checkpoints completed (Flink: numberOfCompletedCheckpoints).", func(s *JobSample) float64 { return float64(s.CompletedCheckpoints) }),
 	newJobDesc("number_of_failed_checkpoints", "Checkpoints that failed or were aborted (Flink: numberOfFailedCheckpoints).", func(s *JobSample) float64 { return float64(s.FailedCheckpoints) }),
 }

@@ -317,8 +317,9 @@ type CheckpointAck struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Task          *TaskRef               `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
 	Id            int64                  `protobuf:"varint,2,opt,name=id,proto3" json:"id,omitempty"`
-	StateJson     string                 `protobuf:"bytes,3,opt,name=state_json,json=stateJson,proto3" json:"state_json,omitempty"` // map of operator uid -> checkpoint.SubtaskState
-	Error         string                 `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`                          // set: the task declines the checkpoint
+	StateJson     string                 `protobuf:"bytes,3,opt,name=state_json,json=stateJson,proto3" json:"state_json,omitempty"`        // map of operator uid -> checkpoint.SubtaskState
+	Error         string                 `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`                                 // set: the task declines the checkpoint
+	AlignmentMs   int64                  `protobuf:"varint,5,opt,name=alignment_ms,json=alignmentMs,proto3" json:"alignment_ms,omitempty"` // from the first barrier of id at this task to the last (0: no alignment)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -379,6 +380,13 @@ func (x *CheckpointAck) GetError() string {
 		return x.Error
 	}
 	return ""
+}
+
+func (x *CheckpointAck) GetAlignmentMs() int64 {
+	if x != nil {
+		return x.AlignmentMs
+	}
+	return 0
 }
 
 type Ack struct {
@@ -1289,13 +1297,14 @@ const file_floe_control_proto_rawDesc = "" +
 	"\x10CheckpointNotice\x12)\n" +
 	"\x04task\x18\x01 \x01(\v2\x15.floe.control.TaskRefR\x04task\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\x03R\x02id\x12\x1a\n" +
-	"\bcomplete\x18\x03 \x01(\bR\bcomplete\"\x7f\n" +
+	"\bcomplete\x18\x03 \x01(\bR\bcomplete\"\xa2\x01\n" +
 	"\rCheckpointAck\x12)\n" +
 	"\x04task\x18\x01 \x01(\v2\x15.floe.control.TaskRefR\x04task\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\x03R\x02id\x12\x1d\n" +
 	"\n" +
 	"state_json\x18\x03 \x01(\tR\tstateJson\x12\x14\n" +
-	"\x05error\x18\x04 \x01(\tR\x05error\"\x05\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\x12!\n" +
+	"\falignment_ms\x18\x05 \x01(\x03R\valignmentMs\"\x05\n" +
 	"\x03Ack\"\x99\x02\n" +
 	"\x1aRegisterTaskManagerRequest\x12\x1f\n" +
 	"\vresource_id\x18\x01 \x01(\tR\n" +
