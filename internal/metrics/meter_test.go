@@ -22,7 +22,7 @@ func TestMeter(t *testing.T) {
 		t.Errorf("rate %v, want 100", r)
 	}
 	m.Mark(t0.Add(11*time.Second), 1000) // no change in the last second
-	if r := m.Rate(); r != 80 {           // (1000-600)/5 s over the last five intervals
+	if r := m.Rate(); r != 80 {          // (1000-600)/5 s over the last five intervals
 		t.Errorf("rate %v, want 80", r)
 	}
 }
