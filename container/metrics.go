@@ -26,6 +26,7 @@ import (
 // per batch (never per record) with atomic adds; the TaskManager reads them
 // at heartbeat and scrape time.
 type taskMetrics struct {
+	timed                                    bool // read clocks for idle and back-pressured time (metrics.enabled)
 	recordsIn, recordsOut, bytesIn, bytesOut atomic.Int64
 	idleNs, backPressuredNs                  atomic.Int64
 	inWatermark, outWatermark                atomic.Int64
@@ -45,8 +46,8 @@ type taskMetrics struct {
 	last                               time.Time
 }
 
-func newTaskMetrics() *taskMetrics {
-	m := &taskMetrics{started: time.Now()}
+func newTaskMetrics(timed bool) *taskMetrics {
+	m := &taskMetrics{started: time.Now(), timed: timed}
 	m.inWatermark.Store(math.MinInt64)
 	m.outWatermark.Store(math.MinInt64)
 	return m
@@ -82,8 +83,20 @@ func (m *taskMetrics) takeAlignment(id int64) int64 {
 	return 0
 }
 
+// waitStarts returns the time a wait for input starts (zero when untimed).
+func (m *taskMetrics) waitStarts() time.Time {
+	if !m.timed {
+		return time.Time{}
+	}
+	return time.Now()
+}
+
 // idleSince adds the time since start to the idle time.
-func (m *taskMetrics) idleSince(start time.Time) { m.idleNs.Add(int64(time.Since(start))) }
+func (m *taskMetrics) idleSince(start time.Time) {
+	if !start.IsZero() {
+		m.idleNs.Add(int64(time.Since(start)))
+	}
+}
 
 // meteredSink counts what a task sends and the time it waits for room in a
 // full subpartition queue (back-pressure): a clock is read only when the
@@ -95,7 +108,7 @@ type meteredSink struct {
 
 func (s meteredSink) Send(sub int, msg network.Message) error {
 	var err error
-	if s.p.subs[sub].full() {
+	if s.m.timed && s.p.subs[sub].full() {
 		start := time.Now()
 		err = s.sink.Send(sub, msg)
 		s.m.backPressuredNs.Add(int64(time.Since(start)))

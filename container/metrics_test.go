@@ -9,7 +9,7 @@ import (
 )
 
 func TestAlignmentTime(t *testing.T) {
-	m := newTaskMetrics()
+	m := newTaskMetrics(true)
 	m.barrierSeen(3)
 	time.Sleep(20 * time.Millisecond)
 	m.barrierSeen(3) // the second input's barrier: alignment goes on
@@ -29,7 +29,7 @@ func TestAlignmentTime(t *testing.T) {
 // A task's sample: counters as they are, rates from the meters, busy time
 // what is neither idle nor back-pressured, watermarks absent until set.
 func TestTaskSample(t *testing.T) {
-	tk := &task{dep: &floepb.TaskDeployment{Task: &floepb.TaskRef{JobId: "j"}}, m: newTaskMetrics()}
+	tk := &task{dep: &floepb.TaskDeployment{Task: &floepb.TaskRef{JobId: "j"}}, m: newTaskMetrics(true)}
 	start := time.Now()
 	tk.m.started = start
 	tk.sample(start)

@@ -215,7 +215,7 @@ func (t *task) consume(ctx context.Context, chain operator.Task, bufferTimeout t
 					}
 				}
 			}
-			waitStart := time.Now() // idle time: blocked here, measured per batch
+			waitStart := t.m.waitStarts() // idle time: blocked here, measured per batch
 			select {
 			case d = <-gate.queue:
 				t.m.idleSince(waitStart)

@@ -43,7 +43,8 @@ type Options struct {
 	HeartbeatTimeout time.Duration
 	// SubscribeTimeout bounds how long a consumer waits for a producer's partition.
 	SubscribeTimeout time.Duration
-	// NoMetrics turns the Prometheus /metrics listener off.
+	// NoMetrics turns the Prometheus /metrics listener off, and the clocks
+	// of idle and back-pressured time (counters and heartbeats stay).
 	NoMetrics bool
 	// LogFile is this TaskManager's log file, which the JobManager may ask
 	// for (LogTail); "" when it logs elsewhere.
@@ -313,7 +314,7 @@ func (tm *TaskManager) deploy(dep *floepb.TaskDeployment) error {
 	}
 	ctx, cancel := context.WithCancel(tm.runCtx)
 	v := g.Vertices[ref.GetVertex()]
-	t := &task{tm: tm, dep: dep, vertex: v, graph: g, cancel: cancel, done: make(chan struct{}), mail: newMailbox(), m: newTaskMetrics(),
+	t := &task{tm: tm, dep: dep, vertex: v, graph: g, cancel: cancel, done: make(chan struct{}), mail: newMailbox(), m: newTaskMetrics(!tm.opts.NoMetrics),
 		log: tm.log.With().Str("job", ref.GetJobId()).Str("task", v.Name).Int32("subtask", ref.GetSubtask()).Int32("attempt", ref.GetAttempt()).Logger()}
 	tm.tasks[k] = t
 	go func() {
