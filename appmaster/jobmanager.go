@@ -81,7 +81,8 @@ type tmInfo struct {
 	fingerprint, desc    string
 	job                  string // the only job it may run, if set
 	pid                  int
-	metricsAddr          string // its /metrics listener
+	metricsAddr          string                 // its /metrics listener
+	process              *floepb.ProcessMetrics // memory and goroutines, from the latest heartbeat
 	registered           time.Time
 	client               floepb.TaskManagerClient
 	conn                 *grpc.ClientConn
@@ -567,6 +568,7 @@ func (s jmService) Heartbeat(_ context.Context, req *floepb.HeartbeatRequest) (*
 		return &floepb.HeartbeatResponse{Unknown: true}, nil
 	}
 	tm.lastHeartbeat = time.Now()
+	tm.process = req.GetProcess()
 	s.jm.heartbeatMetrics(req.GetMetrics())
 	return &floepb.HeartbeatResponse{}, nil
 }

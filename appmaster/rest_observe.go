@@ -195,6 +195,11 @@ type TaskManagerInfo struct {
 	Registered     int64  `json:"registered"`
 	PID            int    `json:"pid"`
 	Job            string `json:"job,omitempty"`
+	HeapBytes      int64  `json:"heap-bytes"`
+	HeapGoalBytes  int64  `json:"heap-goal-bytes"`
+	RSSBytes       int64  `json:"rss-bytes"`
+	Goroutines     int64  `json:"goroutines"`
+	GCCycles       int64  `json:"gc-cycles"`
 }
 
 func (jm *JobManager) taskManagers() []TaskManagerInfo {
@@ -209,8 +214,10 @@ func (jm *JobManager) taskManagers() []TaskManagerInfo {
 				free++
 			}
 		}
+		p := tm.process
 		out = append(out, TaskManagerInfo{ID: tm.resourceID, Address: tm.addr, MetricsAddress: tm.metricsAddr, Slots: tm.slots, FreeSlots: free,
-			LastHeartbeat: tm.lastHeartbeat.UnixMilli(), Registered: millis(tm.registered), PID: tm.pid, Job: tm.job})
+			LastHeartbeat: tm.lastHeartbeat.UnixMilli(), Registered: millis(tm.registered), PID: tm.pid, Job: tm.job,
+			HeapBytes: p.GetHeapBytes(), HeapGoalBytes: p.GetHeapGoalBytes(), RSSBytes: p.GetRssBytes(), Goroutines: p.GetGoroutines(), GCCycles: p.GetGcCycles()})
 	}
 	return out
 }

@@ -8,6 +8,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	rtmetrics "runtime/metrics"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -268,4 +271,31 @@ func (s tmService) LogTail(_ context.Context, req *floepb.LogTailRequest) (*floe
 		return nil, status.Errorf(codes.Unavailable, "taskmanager log: %v", err)
 	}
 	return &floepb.LogTailResponse{Path: path, Data: data, Size: size}, nil
+}
+
+var processSamples = []string{"/memory/classes/heap/objects:bytes", "/gc/heap/goal:bytes", "/sched/goroutines:goroutines", "/gc/cycles/total:gc-cycles"}
+
+// processMetrics reads this process's memory and goroutines (runtime/metrics:
+// no stop of the world) for the heartbeat.
+func processMetrics() *floepb.ProcessMetrics {
+	ss := make([]rtmetrics.Sample, len(processSamples))
+	for i, n := range processSamples {
+		ss[i].Name = n
+	}
+	rtmetrics.Read(ss)
+	val := func(i int) int64 {
+		if ss[i].Value.Kind() == rtmetrics.KindUint64 {
+			return int64(ss[i].Value.Uint64())
+		}
+		return 0
+	}
+	p := &floepb.ProcessMetrics{HeapBytes: val(0), HeapGoalBytes: val(1), Goroutines: val(2), GcCycles: val(3)}
+	if b, err := os.ReadFile("/proc/self/statm"); err == nil { // size resident ... in pages
+		if f := strings.Fields(string(b)); len(f) > 1 {
+			if pages, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+				p.RssBytes = pages * int64(os.Getpagesize())
+			}
+		}
+	}
+	return p
 }

@@ -174,7 +174,7 @@ func (tm *TaskManager) Run(ctx context.Context) error {
 			return fmt.Errorf("taskmanager: serve: %w", err)
 		case <-t.C:
 			hctx, hcancel := context.WithTimeout(ctx, interval*2)
-			resp, err := tm.jm.Heartbeat(hctx, &floepb.HeartbeatRequest{TaskmanagerId: tm.id, Metrics: tm.metrics()})
+			resp, err := tm.jm.Heartbeat(hctx, &floepb.HeartbeatRequest{TaskmanagerId: tm.id, Metrics: tm.metrics(), Process: processMetrics()})
 			hcancel()
 			switch {
 			case err == nil && resp.GetUnknown():

@@ -177,8 +177,9 @@ async function jobConfig(id) {
 async function taskManagers() {
   const t = await getJSON("taskmanagers");
   const rows = t.taskmanagers.map(m => `<tr class="taskmanager" data-tm="${esc(m.id)}"><td><a href="#/taskmanager/${encodeURIComponent(m.id)}">${esc(m.id)}</a></td><td>${esc(m.path)}</td>
-    <td>${m.slotsNumber}</td><td>${m.freeSlots}</td><td>${esc(m["metrics-address"] || "-")}</td><td>${m.pid}</td><td>${time(m.timeSinceLastHeartbeat)}</td></tr>`);
-  return `<h1>TaskManagers</h1>${table(["Id", "Address", "Slots", "Free", "Metrics", "PID", "Last heartbeat"], rows, "taskmanagers")}`;
+    <td>${m.slotsNumber}</td><td>${m.freeSlots}</td><td>${bytes(m["heap-bytes"])} / ${bytes(m["heap-goal-bytes"])}</td><td>${bytes(m["rss-bytes"])}</td><td>${num(m.goroutines)}</td>
+    <td>${esc(m["metrics-address"] || "-")}</td><td>${m.pid}</td><td>${time(m.timeSinceLastHeartbeat)}</td></tr>`);
+  return `<h1>TaskManagers</h1>${table(["Id", "Address", "Slots", "Free", "Heap / goal", "Resident", "Goroutines", "Metrics", "PID", "Last heartbeat"], rows, "taskmanagers")}`;
 }
 
 async function taskManager(id) {
@@ -186,7 +187,10 @@ async function taskManager(id) {
   const m = t.taskmanagers.find(x => x.id === id);
   return `<h1><a href="#/taskmanagers">TaskManagers</a> › ${esc(id)}</h1>
     ${m ? `<div class="cards"><div class="card"><div class="n">${m.slotsNumber}</div><div class="l">Slots</div></div><div class="card"><div class="n">${m.freeSlots}</div><div class="l">Free slots</div></div>
-    <div class="card"><div class="n">${esc(m["metrics-address"] || "-")}</div><div class="l">Metrics (/metrics: memory, GC, goroutines)</div></div></div>` : `<p class="error">No longer registered.</p>`}
+    <div class="card"><div class="n">${bytes(m["heap-bytes"])}</div><div class="l">Heap (goal ${bytes(m["heap-goal-bytes"])})</div></div>
+    <div class="card"><div class="n">${bytes(m["rss-bytes"])}</div><div class="l">Resident memory</div></div><div class="card"><div class="n">${num(m.goroutines)}</div><div class="l">Goroutines</div></div>
+    <div class="card"><div class="n">${num(m["gc-cycles"])}</div><div class="l">GC cycles</div></div>
+    <div class="card"><div class="n">${esc(m["metrics-address"] || "-")}</div><div class="l">Prometheus /metrics</div></div></div>` : `<p class="error">No longer registered.</p>`}
     <h2>Log</h2><pre class="log" id="tm-log">${esc(log)}</pre>`;
 }
 

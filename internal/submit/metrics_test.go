@@ -176,6 +176,21 @@ func TestMetricsOfLocalJob(t *testing.T) {
 		t.Errorf("the JobManager's /metrics has no job uptime:\n%s", jmText)
 	}
 
+	var tms struct {
+		TaskManagers []appmaster.TaskManagerInfo `json:"taskmanagers"`
+	}
+	if err := json.Unmarshal(httpGet(t, base+"/taskmanagers"), &tms); err != nil {
+		t.Fatal(err)
+	}
+	if len(tms.TaskManagers) != 2 {
+		t.Fatalf("/taskmanagers lists %d, want 2", len(tms.TaskManagers))
+	}
+	for _, tm := range tms.TaskManagers {
+		if tm.HeapBytes <= 0 || tm.RSSBytes <= 0 || tm.Goroutines <= 0 || tm.MetricsAddress == "" {
+			t.Errorf("TaskManager %s: heap %d, resident %d, %d goroutines, metrics at %q; want them all", tm.ID, tm.HeapBytes, tm.RSSBytes, tm.Goroutines, tm.MetricsAddress)
+		}
+	}
+
 	unblock()
 	r, err := jc.Wait(ctx)
 	if err != nil {

@@ -581,6 +581,7 @@ type HeartbeatRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	TaskmanagerId string                 `protobuf:"bytes,1,opt,name=taskmanager_id,json=taskmanagerId,proto3" json:"taskmanager_id,omitempty"`
 	Metrics       []*TaskMetrics         `protobuf:"bytes,2,rep,name=metrics,proto3" json:"metrics,omitempty"`
+	Process       *ProcessMetrics        `protobuf:"bytes,3,opt,name=process,proto3" json:"process,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -629,6 +630,90 @@ func (x *HeartbeatRequest) GetMetrics() []*TaskMetrics {
 	return nil
 }
 
+func (x *HeartbeatRequest) GetProcess() *ProcessMetrics {
+	if x != nil {
+		return x.Process
+	}
+	return nil
+}
+
+// ProcessMetrics is a TaskManager's memory and goroutines at the heartbeat.
+type ProcessMetrics struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	HeapBytes     int64                  `protobuf:"varint,1,opt,name=heap_bytes,json=heapBytes,proto3" json:"heap_bytes,omitempty"`               // live heap objects
+	HeapGoalBytes int64                  `protobuf:"varint,2,opt,name=heap_goal_bytes,json=heapGoalBytes,proto3" json:"heap_goal_bytes,omitempty"` // the heap size the GC aims at
+	RssBytes      int64                  `protobuf:"varint,3,opt,name=rss_bytes,json=rssBytes,proto3" json:"rss_bytes,omitempty"`                  // resident memory
+	Goroutines    int64                  `protobuf:"varint,4,opt,name=goroutines,proto3" json:"goroutines,omitempty"`
+	GcCycles      int64                  `protobuf:"varint,5,opt,name=gc_cycles,json=gcCycles,proto3" json:"gc_cycles,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProcessMetrics) Reset() {
+	*x = ProcessMetrics{}
+	mi := &file_floe_control_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProcessMetrics) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProcessMetrics) ProtoMessage() {}
+
+func (x *ProcessMetrics) ProtoReflect() protoreflect.Message {
+	mi := &file_floe_control_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProcessMetrics.ProtoReflect.Descriptor instead.
+func (*ProcessMetrics) Descriptor() ([]byte, []int) {
+	return file_floe_control_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ProcessMetrics) GetHeapBytes() int64 {
+	if x != nil {
+		return x.HeapBytes
+	}
+	return 0
+}
+
+func (x *ProcessMetrics) GetHeapGoalBytes() int64 {
+	if x != nil {
+		return x.HeapGoalBytes
+	}
+	return 0
+}
+
+func (x *ProcessMetrics) GetRssBytes() int64 {
+	if x != nil {
+		return x.RssBytes
+	}
+	return 0
+}
+
+func (x *ProcessMetrics) GetGoroutines() int64 {
+	if x != nil {
+		return x.Goroutines
+	}
+	return 0
+}
+
+func (x *ProcessMetrics) GetGcCycles() int64 {
+	if x != nil {
+		return x.GcCycles
+	}
+	return 0
+}
+
 type HeartbeatResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Unknown       bool                   `protobuf:"varint,1,opt,name=unknown,proto3" json:"unknown,omitempty"` // the JobManager does not know this TaskManager: it must stop
@@ -638,7 +723,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_floe_control_proto_msgTypes[9]
+	mi := &file_floe_control_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -650,7 +735,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[9]
+	mi := &file_floe_control_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -663,7 +748,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{9}
+	return file_floe_control_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *HeartbeatResponse) GetUnknown() bool {
@@ -697,7 +782,7 @@ type TaskMetrics struct {
 
 func (x *TaskMetrics) Reset() {
 	*x = TaskMetrics{}
-	mi := &file_floe_control_proto_msgTypes[10]
+	mi := &file_floe_control_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -709,7 +794,7 @@ func (x *TaskMetrics) String() string {
 func (*TaskMetrics) ProtoMessage() {}
 
 func (x *TaskMetrics) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[10]
+	mi := &file_floe_control_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -722,7 +807,7 @@ func (x *TaskMetrics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskMetrics.ProtoReflect.Descriptor instead.
 func (*TaskMetrics) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{10}
+	return file_floe_control_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *TaskMetrics) GetTask() *TaskRef {
@@ -836,7 +921,7 @@ type TaskRef struct {
 
 func (x *TaskRef) Reset() {
 	*x = TaskRef{}
-	mi := &file_floe_control_proto_msgTypes[11]
+	mi := &file_floe_control_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -848,7 +933,7 @@ func (x *TaskRef) String() string {
 func (*TaskRef) ProtoMessage() {}
 
 func (x *TaskRef) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[11]
+	mi := &file_floe_control_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -861,7 +946,7 @@ func (x *TaskRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskRef.ProtoReflect.Descriptor instead.
 func (*TaskRef) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{11}
+	return file_floe_control_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *TaskRef) GetJobId() string {
@@ -906,7 +991,7 @@ type TaskStateUpdate struct {
 
 func (x *TaskStateUpdate) Reset() {
 	*x = TaskStateUpdate{}
-	mi := &file_floe_control_proto_msgTypes[12]
+	mi := &file_floe_control_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -918,7 +1003,7 @@ func (x *TaskStateUpdate) String() string {
 func (*TaskStateUpdate) ProtoMessage() {}
 
 func (x *TaskStateUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[12]
+	mi := &file_floe_control_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -931,7 +1016,7 @@ func (x *TaskStateUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskStateUpdate.ProtoReflect.Descriptor instead.
 func (*TaskStateUpdate) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{12}
+	return file_floe_control_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TaskStateUpdate) GetTask() *TaskRef {
@@ -990,7 +1075,7 @@ type InputChannelDescriptor struct {
 
 func (x *InputChannelDescriptor) Reset() {
 	*x = InputChannelDescriptor{}
-	mi := &file_floe_control_proto_msgTypes[13]
+	mi := &file_floe_control_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1002,7 +1087,7 @@ func (x *InputChannelDescriptor) String() string {
 func (*InputChannelDescriptor) ProtoMessage() {}
 
 func (x *InputChannelDescriptor) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[13]
+	mi := &file_floe_control_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1015,7 +1100,7 @@ func (x *InputChannelDescriptor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InputChannelDescriptor.ProtoReflect.Descriptor instead.
 func (*InputChannelDescriptor) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{13}
+	return file_floe_control_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *InputChannelDescriptor) GetAddress() string {
@@ -1056,7 +1141,7 @@ type InputGateDescriptor struct {
 
 func (x *InputGateDescriptor) Reset() {
 	*x = InputGateDescriptor{}
-	mi := &file_floe_control_proto_msgTypes[14]
+	mi := &file_floe_control_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1068,7 +1153,7 @@ func (x *InputGateDescriptor) String() string {
 func (*InputGateDescriptor) ProtoMessage() {}
 
 func (x *InputGateDescriptor) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[14]
+	mi := &file_floe_control_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1081,7 +1166,7 @@ func (x *InputGateDescriptor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InputGateDescriptor.ProtoReflect.Descriptor instead.
 func (*InputGateDescriptor) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{14}
+	return file_floe_control_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *InputGateDescriptor) GetInput() int32 {
@@ -1108,7 +1193,7 @@ type OutputDescriptor struct {
 
 func (x *OutputDescriptor) Reset() {
 	*x = OutputDescriptor{}
-	mi := &file_floe_control_proto_msgTypes[15]
+	mi := &file_floe_control_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1120,7 +1205,7 @@ func (x *OutputDescriptor) String() string {
 func (*OutputDescriptor) ProtoMessage() {}
 
 func (x *OutputDescriptor) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[15]
+	mi := &file_floe_control_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1133,7 +1218,7 @@ func (x *OutputDescriptor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutputDescriptor.ProtoReflect.Descriptor instead.
 func (*OutputDescriptor) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{15}
+	return file_floe_control_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *OutputDescriptor) GetEdge() int32 {
@@ -1164,7 +1249,7 @@ type TaskDeployment struct {
 
 func (x *TaskDeployment) Reset() {
 	*x = TaskDeployment{}
-	mi := &file_floe_control_proto_msgTypes[16]
+	mi := &file_floe_control_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1176,7 +1261,7 @@ func (x *TaskDeployment) String() string {
 func (*TaskDeployment) ProtoMessage() {}
 
 func (x *TaskDeployment) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[16]
+	mi := &file_floe_control_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1189,7 +1274,7 @@ func (x *TaskDeployment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskDeployment.ProtoReflect.Descriptor instead.
 func (*TaskDeployment) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{16}
+	return file_floe_control_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *TaskDeployment) GetTask() *TaskRef {
@@ -1243,7 +1328,7 @@ type ShutdownRequest struct {
 
 func (x *ShutdownRequest) Reset() {
 	*x = ShutdownRequest{}
-	mi := &file_floe_control_proto_msgTypes[17]
+	mi := &file_floe_control_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1255,7 +1340,7 @@ func (x *ShutdownRequest) String() string {
 func (*ShutdownRequest) ProtoMessage() {}
 
 func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[17]
+	mi := &file_floe_control_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1268,7 +1353,7 @@ func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownRequest.ProtoReflect.Descriptor instead.
 func (*ShutdownRequest) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{17}
+	return file_floe_control_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ShutdownRequest) GetReason() string {
@@ -1318,10 +1403,20 @@ const file_floe_control_proto_rawDesc = "" +
 	"\x0fmetrics_address\x18\b \x01(\tR\x0emetricsAddress\"x\n" +
 	"\x1bRegisterTaskManagerResponse\x12%\n" +
 	"\x0etaskmanager_id\x18\x01 \x01(\tR\rtaskmanagerId\x122\n" +
-	"\x15heartbeat_interval_ms\x18\x02 \x01(\x03R\x13heartbeatIntervalMs\"n\n" +
+	"\x15heartbeat_interval_ms\x18\x02 \x01(\x03R\x13heartbeatIntervalMs\"\xa6\x01\n" +
 	"\x10HeartbeatRequest\x12%\n" +
 	"\x0etaskmanager_id\x18\x01 \x01(\tR\rtaskmanagerId\x123\n" +
-	"\ametrics\x18\x02 \x03(\v2\x19.floe.control.TaskMetricsR\ametrics\"-\n" +
+	"\ametrics\x18\x02 \x03(\v2\x19.floe.control.TaskMetricsR\ametrics\x126\n" +
+	"\aprocess\x18\x03 \x01(\v2\x1c.floe.control.ProcessMetricsR\aprocess\"\xb1\x01\n" +
+	"\x0eProcessMetrics\x12\x1d\n" +
+	"\n" +
+	"heap_bytes\x18\x01 \x01(\x03R\theapBytes\x12&\n" +
+	"\x0fheap_goal_bytes\x18\x02 \x01(\x03R\rheapGoalBytes\x12\x1b\n" +
+	"\trss_bytes\x18\x03 \x01(\x03R\brssBytes\x12\x1e\n" +
+	"\n" +
+	"goroutines\x18\x04 \x01(\x03R\n" +
+	"goroutines\x12\x1b\n" +
+	"\tgc_cycles\x18\x05 \x01(\x03R\bgcCycles\"-\n" +
 	"\x11HeartbeatResponse\x12\x18\n" +
 	"\aunknown\x18\x01 \x01(\bR\aunknown\"\xe0\x04\n" +
 	"\vTaskMetrics\x12)\n" +
@@ -1413,7 +1508,7 @@ func file_floe_control_proto_rawDescGZIP() []byte {
 }
 
 var file_floe_control_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_floe_control_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_floe_control_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_floe_control_proto_goTypes = []any{
 	(TaskState)(0),                      // 0: floe.control.TaskState
 	(*LogTailRequest)(nil),              // 1: floe.control.LogTailRequest
@@ -1425,54 +1520,56 @@ var file_floe_control_proto_goTypes = []any{
 	(*RegisterTaskManagerRequest)(nil),  // 7: floe.control.RegisterTaskManagerRequest
 	(*RegisterTaskManagerResponse)(nil), // 8: floe.control.RegisterTaskManagerResponse
 	(*HeartbeatRequest)(nil),            // 9: floe.control.HeartbeatRequest
-	(*HeartbeatResponse)(nil),           // 10: floe.control.HeartbeatResponse
-	(*TaskMetrics)(nil),                 // 11: floe.control.TaskMetrics
-	(*TaskRef)(nil),                     // 12: floe.control.TaskRef
-	(*TaskStateUpdate)(nil),             // 13: floe.control.TaskStateUpdate
-	(*InputChannelDescriptor)(nil),      // 14: floe.control.InputChannelDescriptor
-	(*InputGateDescriptor)(nil),         // 15: floe.control.InputGateDescriptor
-	(*OutputDescriptor)(nil),            // 16: floe.control.OutputDescriptor
-	(*TaskDeployment)(nil),              // 17: floe.control.TaskDeployment
-	(*ShutdownRequest)(nil),             // 18: floe.control.ShutdownRequest
+	(*ProcessMetrics)(nil),              // 10: floe.control.ProcessMetrics
+	(*HeartbeatResponse)(nil),           // 11: floe.control.HeartbeatResponse
+	(*TaskMetrics)(nil),                 // 12: floe.control.TaskMetrics
+	(*TaskRef)(nil),                     // 13: floe.control.TaskRef
+	(*TaskStateUpdate)(nil),             // 14: floe.control.TaskStateUpdate
+	(*InputChannelDescriptor)(nil),      // 15: floe.control.InputChannelDescriptor
+	(*InputGateDescriptor)(nil),         // 16: floe.control.InputGateDescriptor
+	(*OutputDescriptor)(nil),            // 17: floe.control.OutputDescriptor
+	(*TaskDeployment)(nil),              // 18: floe.control.TaskDeployment
+	(*ShutdownRequest)(nil),             // 19: floe.control.ShutdownRequest
 }
 var file_floe_control_proto_depIdxs = []int32{
-	12, // 0: floe.control.CheckpointTrigger.task:type_name -> floe.control.TaskRef
-	12, // 1: floe.control.CheckpointNotice.task:type_name -> floe.control.TaskRef
-	12, // 2: floe.control.CheckpointAck.task:type_name -> floe.control.TaskRef
-	11, // 3: floe.control.HeartbeatRequest.metrics:type_name -> floe.control.TaskMetrics
-	12, // 4: floe.control.TaskMetrics.task:type_name -> floe.control.TaskRef
-	12, // 5: floe.control.TaskStateUpdate.task:type_name -> floe.control.TaskRef
-	0,  // 6: floe.control.TaskStateUpdate.state:type_name -> floe.control.TaskState
-	12, // 7: floe.control.InputChannelDescriptor.producer:type_name -> floe.control.TaskRef
-	14, // 8: floe.control.InputGateDescriptor.channels:type_name -> floe.control.InputChannelDescriptor
-	12, // 9: floe.control.TaskDeployment.task:type_name -> floe.control.TaskRef
-	15, // 10: floe.control.TaskDeployment.inputs:type_name -> floe.control.InputGateDescriptor
-	16, // 11: floe.control.TaskDeployment.outputs:type_name -> floe.control.OutputDescriptor
-	7,  // 12: floe.control.JobManager.RegisterTaskManager:input_type -> floe.control.RegisterTaskManagerRequest
-	9,  // 13: floe.control.JobManager.Heartbeat:input_type -> floe.control.HeartbeatRequest
-	13, // 14: floe.control.JobManager.UpdateTaskState:input_type -> floe.control.TaskStateUpdate
-	5,  // 15: floe.control.JobManager.AcknowledgeCheckpoint:input_type -> floe.control.CheckpointAck
-	17, // 16: floe.control.TaskManager.DeployTask:input_type -> floe.control.TaskDeployment
-	12, // 17: floe.control.TaskManager.CancelTask:input_type -> floe.control.TaskRef
-	18, // 18: floe.control.TaskManager.Shutdown:input_type -> floe.control.ShutdownRequest
-	3,  // 19: floe.control.TaskManager.TriggerCheckpoint:input_type -> floe.control.CheckpointTrigger
-	4,  // 20: floe.control.TaskManager.NotifyCheckpoint:input_type -> floe.control.CheckpointNotice
-	1,  // 21: floe.control.TaskManager.LogTail:input_type -> floe.control.LogTailRequest
-	8,  // 22: floe.control.JobManager.RegisterTaskManager:output_type -> floe.control.RegisterTaskManagerResponse
-	10, // 23: floe.control.JobManager.Heartbeat:output_type -> floe.control.HeartbeatResponse
-	6,  // 24: floe.control.JobManager.UpdateTaskState:output_type -> floe.control.Ack
-	6,  // 25: floe.control.JobManager.AcknowledgeCheckpoint:output_type -> floe.control.Ack
-	6,  // 26: floe.control.TaskManager.DeployTask:output_type -> floe.control.Ack
-	6,  // 27: floe.control.TaskManager.CancelTask:output_type -> floe.control.Ack
-	6,  // 28: floe.control.TaskManager.Shutdown:output_type -> floe.control.Ack
-	6,  // 29: floe.control.TaskManager.TriggerCheckpoint:output_type -> floe.control.Ack
-	6,  // 30: floe.control.TaskManager.NotifyCheckpoint:output_type -> floe.control.Ack
-	2,  // 31: floe.control.TaskManager.LogTail:output_type -> floe.control.LogTailResponse
-	22, // [22:32] is the sub-list for method output_type
-	12, // [12:22] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	13, // 0: floe.control.CheckpointTrigger.task:type_name -> floe.control.TaskRef
+	13, // 1: floe.control.CheckpointNotice.task:type_name -> floe.control.TaskRef
+	13, // 2: floe.control.CheckpointAck.task:type_name -> floe.control.TaskRef
+	12, // 3: floe.control.HeartbeatRequest.metrics:type_name -> floe.control.TaskMetrics
+	10, // 4: floe.control.HeartbeatRequest.process:type_name -> floe.control.ProcessMetrics
+	13, // 5: floe.control.TaskMetrics.task:type_name -> floe.control.TaskRef
+	13, // 6: floe.control.TaskStateUpdate.task:type_name -> floe.control.TaskRef
+	0,  // 7: floe.control.TaskStateUpdate.state:type_name -> floe.control.TaskState
+	13, // 8: floe.control.InputChannelDescriptor.producer:type_name -> floe.control.TaskRef
+	15, // 9: floe.control.InputGateDescriptor.channels:type_name -> floe.control.InputChannelDescriptor
+	13, // 10: floe.control.TaskDeployment.task:type_name -> floe.control.TaskRef
+	16, // 11: floe.control.TaskDeployment.inputs:type_name -> floe.control.InputGateDescriptor
+	17, // 12: floe.control.TaskDeployment.outputs:type_name -> floe.control.OutputDescriptor
+	7,  // 13: floe.control.JobManager.RegisterTaskManager:input_type -> floe.control.RegisterTaskManagerRequest
+	9,  // 14: floe.control.JobManager.Heartbeat:input_type -> floe.control.HeartbeatRequest
+	14, // 15: floe.control.JobManager.UpdateTaskState:input_type -> floe.control.TaskStateUpdate
+	5,  // 16: floe.control.JobManager.AcknowledgeCheckpoint:input_type -> floe.control.CheckpointAck
+	18, // 17: floe.control.TaskManager.DeployTask:input_type -> floe.control.TaskDeployment
+	13, // 18: floe.control.TaskManager.CancelTask:input_type -> floe.control.TaskRef
+	19, // 19: floe.control.TaskManager.Shutdown:input_type -> floe.control.ShutdownRequest
+	3,  // 20: floe.control.TaskManager.TriggerCheckpoint:input_type -> floe.control.CheckpointTrigger
+	4,  // 21: floe.control.TaskManager.NotifyCheckpoint:input_type -> floe.control.CheckpointNotice
+	1,  // 22: floe.control.TaskManager.LogTail:input_type -> floe.control.LogTailRequest
+	8,  // 23: floe.control.JobManager.RegisterTaskManager:output_type -> floe.control.RegisterTaskManagerResponse
+	11, // 24: floe.control.JobManager.Heartbeat:output_type -> floe.control.HeartbeatResponse
+	6,  // 25: floe.control.JobManager.UpdateTaskState:output_type -> floe.control.Ack
+	6,  // 26: floe.control.JobManager.AcknowledgeCheckpoint:output_type -> floe.control.Ack
+	6,  // 27: floe.control.TaskManager.DeployTask:output_type -> floe.control.Ack
+	6,  // 28: floe.control.TaskManager.CancelTask:output_type -> floe.control.Ack
+	6,  // 29: floe.control.TaskManager.Shutdown:output_type -> floe.control.Ack
+	6,  // 30: floe.control.TaskManager.TriggerCheckpoint:output_type -> floe.control.Ack
+	6,  // 31: floe.control.TaskManager.NotifyCheckpoint:output_type -> floe.control.Ack
+	2,  // 32: floe.control.TaskManager.LogTail:output_type -> floe.control.LogTailResponse
+	23, // [23:33] is the sub-list for method output_type
+	13, // [13:23] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_floe_control_proto_init() }
@@ -1486,7 +1583,7 @@ func file_floe_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_floe_control_proto_rawDesc), len(file_floe_control_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   18,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
