@@ -101,6 +101,7 @@ func (jm *JobManager) stepCheckpoints(e *jobEntry, ev checkpoint.Event) {
 func (jm *JobManager) checkpointAction(e *jobEntry, a checkpoint.Action) {
 	switch a := a.(type) {
 	case checkpoint.InjectBarrier:
+		e.exec.cpStats.triggered(a, e.exec.numSubtasks())
 		for _, t := range a.Tasks {
 			st := e.exec.subtasks[t.Vertex][t.Subtask]
 			tm := jm.tms[st.slot.tm]
@@ -127,12 +128,18 @@ func (jm *JobManager) checkpointAction(e *jobEntry, a checkpoint.Action) {
 			if err == nil {
 				jm.log.Info().Str("job", e.exec.id).Int64("checkpoint", id).Str("dir", dir).Msg("checkpoint complete")
 			}
+			e.exec.cpStats.ended(id, err, time.Now())
 			jm.stepCheckpoints(e, checkpoint.MetadataWritten{ID: id, Err: err})
 		})
 	case checkpoint.NotifyComplete:
 		jm.notifyTasks(e, a.ID, true, a.Tasks)
 	case checkpoint.Abort:
 		jm.log.Warn().Str("job", e.exec.id).Int64("checkpoint", a.ID).AnErr("cause", a.Err).Msg("checkpoint aborted")
+		cause := a.Err
+		if cause == nil {
+			cause = errors.New("aborted")
+		}
+		e.exec.cpStats.ended(a.ID, cause, time.Now())
 		jm.notifyTasks(e, a.ID, false, a.Tasks)
 	case checkpoint.Discard:
 		dir := a.Dir
@@ -230,6 +237,7 @@ func (jm *JobManager) checkpointAck(ack *floepb.CheckpointAck) {
 		jm.stepCheckpoints(e, checkpoint.Decline{ID: ack.GetId(), Task: task, Err: fmt.Errorf("malformed state: %w", err)})
 		return
 	}
+	e.exec.cpStats.acked(ack.GetId(), task, ack.GetAlignmentMs(), state, time.Now())
 	jm.stepCheckpoints(e, checkpoint.Ack{ID: ack.GetId(), Task: task, State: state})
 }
 

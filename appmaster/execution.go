@@ -41,6 +41,7 @@ type subtaskState struct {
 	state           floepb.TaskState
 	recordsIn       int64
 	recordsOut      int64
+	live            *floepb.TaskMetrics // the latest heartbeat's, while it runs
 }
 
 // action is what the execution asks its owner to do; the owner performs the
@@ -85,6 +86,9 @@ type execution struct {
 	// and restoredID the checkpoint it comes from.
 	restore    map[int][]string
 	restoredID int64
+	// for the REST interface: failures, newest last, and checkpoint statistics
+	exceptions []ExceptionInfo
+	cpStats    cpStats
 }
 
 // allRunning reports whether every subtask of the current attempt runs.
@@ -238,7 +242,8 @@ func (e *execution) onTaskState(u *floepb.TaskStateUpdate, now time.Time) []acti
 	}
 	switch u.GetState() {
 	case floepb.TaskState_FAILED:
-		return e.fail(u.GetError(), u.GetErrorDetail(), now)
+		return e.failWith(u.GetError(), u.GetErrorDetail(), now, ExceptionInfo{TaskName: e.graph.Vertices[st.vertex].Name,
+			Subtask: st.subtask, TaskManager: st.slot.tm, Location: st.slot.addr})
 	case floepb.TaskState_CANCELED:
 		if e.status == Running {
 			return e.fail(fmt.Sprintf("task %s (subtask %d) was cancelled unexpectedly", e.graph.Vertices[st.vertex].Name, st.subtask), "", now)
@@ -278,6 +283,16 @@ func rankOf(msg string) causeRank {
 // first failure of an attempt sets the cause; a later one replaces it only
 // if it ranks higher (a root cause reported after its consequences).
 func (e *execution) fail(cause, detail string, now time.Time) []action {
+	return e.failWith(cause, detail, now, ExceptionInfo{Subtask: -1})
+}
+
+// failWith is fail with where the failure happened, for the exception history.
+func (e *execution) failWith(cause, detail string, now time.Time, where ExceptionInfo) []action {
+	if e.status.Terminal() {
+		return nil
+	}
+	where.Name, where.Stacktrace, where.Timestamp = cause, detail, now.UnixMilli()
+	e.recordException(where)
 	return e.failRanked(rankOf(cause), cause, detail, false, now)
 }
 
@@ -365,6 +380,10 @@ func (e *execution) onTaskManagerLost(tm, name, reason string, now time.Time) []
 		for _, st := range row {
 			if st.slot.tm == tm && !terminalTask(st.state) {
 				st.state = floepb.TaskState_FAILED
+				if !hit {
+					e.recordException(ExceptionInfo{Name: cause, Timestamp: now.UnixMilli(), TaskName: e.graph.Vertices[st.vertex].Name,
+						Subtask: st.subtask, TaskManager: tm, Location: st.slot.addr})
+				}
 				hit = true
 			}
 		}
@@ -409,6 +428,7 @@ func (e *execution) prepareRestart() {
 			st.attempt++
 			st.state = floepb.TaskState_TASK_STATE_UNSPECIFIED
 			st.slot = slot{}
+			st.live = nil
 		}
 	}
 	e.status = Created

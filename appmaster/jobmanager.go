@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -20,6 +21,7 @@ import (
 	"floe/checkpoint"
 	"floe/internal/jobgraph"
 	"floe/internal/mailbox"
+	"floe/internal/metrics"
 	"floe/internal/rpc"
 	"floe/internal/rpc/floepb"
 )
@@ -67,6 +69,11 @@ type Options struct {
 	// Fence, when set, is asked before a checkpoint's _metadata is written;
 	// an error (a newer attempt has taken over) aborts the commit.
 	Fence func(ctx context.Context) error
+	// Application and Container are the YARN ids of the JobManager's
+	// application and container, for metric labels (empty locally).
+	Application, Container string
+	// LogFile is the JobManager's log file, served at /jobmanager/log ("" for none).
+	LogFile string
 }
 
 // JobManager schedules jobs onto the slots of registered TaskManagers and
@@ -88,6 +95,9 @@ type JobManager struct {
 	rpcCtx     context.Context
 	cancelRPCs context.CancelFunc
 	stopped    bool
+
+	restAddr string // where Handler is served, for /metrics/targets
+	registry *prometheus.Registry
 }
 
 // stopGrace is how long RPCs may go on once Run's context has ended: the
@@ -104,6 +114,9 @@ type tmInfo struct {
 	fingerprint, desc    string
 	job                  string // the only job it may run, if set
 	pid                  int
+	metricsAddr          string                 // its /metrics listener
+	process              *floepb.ProcessMetrics // memory and goroutines, from the latest heartbeat
+	registered           time.Time
 	client               floepb.TaskManagerClient
 	conn                 *grpc.ClientConn
 	// checkpoint RPCs to this TaskManager, sent one at a time in order
@@ -139,6 +152,9 @@ func New(opts Options) (*JobManager, error) {
 	}
 	jm := &JobManager{opts: opts, log: opts.Log, lis: lis, tms: map[string]*tmInfo{}, jobs: map[string]*jobEntry{}}
 	jm.rpcCtx, jm.cancelRPCs = context.WithCancel(context.Background())
+	var r prometheus.Registerer
+	jm.registry, r = metrics.NewRegistry(map[string]string{metrics.LabelApplication: opts.Application, metrics.LabelContainer: opts.Container})
+	r.MustRegister(metrics.NewJobCollector(jm.jobSamples))
 	jm.server = grpc.NewServer(rpc.ServerOptions(opts.Secret)...)
 	floepb.RegisterJobManagerServer(jm.server, jmService{jm: jm})
 	if opts.Services != nil {
@@ -618,7 +634,7 @@ func (s jmService) RegisterTaskManager(ctx context.Context, req *floepb.Register
 	id := fmt.Sprintf("tm-%06d", jm.seq)
 	jm.tms[id] = &tmInfo{id: id, resourceID: req.GetResourceId(), addr: req.GetAddress(), slots: int(req.GetSlots()),
 		used: make([]bool, req.GetSlots()), lastHeartbeat: time.Now(), fingerprint: req.GetGraphFingerprint(),
-		desc: req.GetGraphDescription(), pid: int(req.GetPid()), job: req.GetJobId(), client: floepb.NewTaskManagerClient(conn), conn: conn}
+		desc: req.GetGraphDescription(), pid: int(req.GetPid()), job: req.GetJobId(), metricsAddr: req.GetMetricsAddress(), registered: time.Now(), client: floepb.NewTaskManagerClient(conn), conn: conn}
 	jm.log.Debug().Str("taskmanager", req.GetResourceId()).Str("address", req.GetAddress()).Int32("slots", req.GetSlots()).Int32("pid", req.GetPid()).Msg("TaskManager registered")
 	jm.trySchedule()
 	return &floepb.RegisterTaskManagerResponse{TaskmanagerId: id, HeartbeatIntervalMs: jm.opts.HeartbeatInterval.Milliseconds()}, nil
@@ -632,6 +648,8 @@ func (s jmService) Heartbeat(_ context.Context, req *floepb.HeartbeatRequest) (*
 		return &floepb.HeartbeatResponse{Unknown: true}, nil
 	}
 	tm.lastHeartbeat = time.Now()
+	tm.process = req.GetProcess()
+	s.jm.heartbeatMetrics(req.GetMetrics())
 	return &floepb.HeartbeatResponse{}, nil
 }
 

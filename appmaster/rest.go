@@ -33,18 +33,56 @@ type JobDetails struct {
 	Duration  int64           `json:"duration"`
 	Failure   string          `json:"failure-cause,omitempty"`
 	Vertices  []VertexDetails `json:"vertices"`
+	Restarts  int             `json:"num-restarts"`
+	Plan      Plan            `json:"plan"`
+}
+
+// Plan is the job graph as Flink's REST API draws it: nodes with their inputs.
+type Plan struct {
+	Nodes []PlanNode `json:"nodes"`
+}
+
+// PlanNode is one vertex of the plan.
+type PlanNode struct {
+	ID          int         `json:"id"`
+	Description string      `json:"description"`
+	Parallelism int         `json:"parallelism"`
+	Operators   []string    `json:"operators"`
+	Inputs      []PlanInput `json:"inputs,omitempty"`
+}
+
+// PlanInput is one edge into a node.
+type PlanInput struct {
+	ID           int    `json:"id"`
+	ShipStrategy string `json:"ship_strategy"`
 }
 
 // VertexDetails is one vertex of a job.
 type VertexDetails struct {
-	ID          int    `json:"id"`
-	Name        string `json:"name"`
-	Parallelism int    `json:"parallelism"`
-	Status      string `json:"status"`
-	Metrics     struct {
-		RecordsIn  int64 `json:"read-records"`
-		RecordsOut int64 `json:"write-records"`
-	} `json:"metrics"`
+	ID          int           `json:"id"`
+	Name        string        `json:"name"`
+	Parallelism int           `json:"parallelism"`
+	Status      string        `json:"status"`
+	Metrics     VertexMetrics `json:"metrics"`
+}
+
+// VertexMetrics sums (counts, rates) or summarises (the busiest, the least
+// watermark) the subtasks of a vertex, as reported with their heartbeats.
+type VertexMetrics struct {
+	RecordsIn             int64   `json:"read-records"`
+	RecordsOut            int64   `json:"write-records"`
+	BytesIn               int64   `json:"read-bytes"`
+	BytesOut              int64   `json:"write-bytes"`
+	RecordsInPerSecond    float64 `json:"read-records-per-second"`
+	RecordsOutPerSecond   float64 `json:"write-records-per-second"`
+	BusyMsPerSecond       float64 `json:"accumulated-busy-time"` // the busiest subtask's, 0..1000
+	BackPressuredMsPerSec float64 `json:"accumulated-backpressured-time"`
+	IdleMsPerSecond       float64 `json:"accumulated-idle-time"`
+	// BackPressure is OK, LOW or HIGH, from the most back-pressured subtask (Flink's thresholds).
+	BackPressure string `json:"backpressure-level"`
+	// Watermarks: the least of the subtasks', ms; absent before every subtask has one.
+	InputWatermark  *int64 `json:"current-input-watermark,omitempty"`
+	OutputWatermark *int64 `json:"current-output-watermark,omitempty"`
 }
 
 func millis(t time.Time) int64 {
@@ -67,16 +105,23 @@ func (jm *JobManager) Jobs() []JobDetails {
 }
 
 func (e *execution) details() JobDetails {
-	d := JobDetails{ID: e.id, Name: e.graph.Name, State: e.status, StartTime: millis(e.started), EndTime: millis(e.ended), Failure: e.failure}
+	d := JobDetails{ID: e.id, Name: e.graph.Name, State: e.status, StartTime: millis(e.started), EndTime: millis(e.ended), Failure: e.failure, Restarts: e.restarts}
 	end := e.ended
 	if end.IsZero() {
 		end = time.Now()
 	}
 	d.Duration = end.Sub(e.started).Milliseconds()
 	for _, v := range e.graph.Vertices {
-		vd := VertexDetails{ID: v.ID, Name: v.Name, Parallelism: v.Parallelism, Status: e.vertexStatus(v.ID)}
-		vd.Metrics.RecordsIn, vd.Metrics.RecordsOut = e.counts(v.ID)
+		vd := VertexDetails{ID: v.ID, Name: v.Name, Parallelism: v.Parallelism, Status: e.vertexStatus(v.ID), Metrics: e.vertexMetrics(v.ID)}
 		d.Vertices = append(d.Vertices, vd)
+		n := PlanNode{ID: v.ID, Description: v.Name, Parallelism: v.Parallelism}
+		for _, op := range v.Operators {
+			n.Operators = append(n.Operators, op.Name)
+		}
+		for _, in := range v.Inputs {
+			n.Inputs = append(n.Inputs, PlanInput{ID: in.Source, ShipStrategy: string(in.Partitioning)})
+		}
+		d.Plan.Nodes = append(d.Plan.Nodes, n)
 	}
 	return d
 }
@@ -166,9 +211,15 @@ func (jm *JobManager) Handler() http.Handler {
 			writeJSON(w, http.StatusOK, h.Status())
 		}
 	})
+	jm.observeRoutes(mux)
+	dashboardRoutes(mux)
 	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {
 			writeJSON(w, http.StatusNotFound, map[string]any{"errors": []string{"not found: " + r.URL.Path}})
+			return
+		}
+		if wantsHTML(r) {
+			serveDashboard(w)
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"overview": jm.Overview(), "jobs": jm.Jobs()})

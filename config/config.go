@@ -45,6 +45,16 @@ const (
 	// needs (on YARN: for its TaskManager containers) before it fails, as
 	// Flink's key of that name (ms, or a duration).
 	SlotRequestTimeout = "slot.request.timeout"
+	// RESTPort is the port a local run serves the JobManager's REST interface
+	// and dashboard on (0: any free port; unset: none). On YARN it is always
+	// served, on a free port, behind the tracking URL.
+	RESTPort = "rest.port"
+	// MetricsEnabled (default true) turns the TaskManagers' Prometheus
+	// listeners and their per-batch time measurement off when false.
+	MetricsEnabled = "metrics.enabled"
+	// LogLevel is the client's --log-level, which the JobManager and
+	// TaskManager containers take too.
+	LogLevel = "floe.log.level"
 )
 
 // Config is an immutable set of key/value pairs. The zero value is empty.

@@ -127,7 +127,7 @@ func writeFile(ctx context.Context, store checkpoint.FS, name string, data []byt
 }
 
 func (t *task) ackCheckpoint(id int64, handles map[string]checkpoint.SubtaskState, err error) {
-	ack := &floepb.CheckpointAck{Task: t.ref(), Id: id}
+	ack := &floepb.CheckpointAck{Task: t.ref(), Id: id, AlignmentMs: t.m.takeAlignment(id)}
 	if err != nil {
 		ack.Error = err.Error()
 		t.log.Warn().Err(err).Int64("checkpoint", id).Msg("declining checkpoint")

@@ -9,6 +9,8 @@ import (
 	"floe/internal/role"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -21,13 +23,17 @@ func RunProcess(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger) i
 	id := os.Getenv(role.EnvResourceID)
 	log = log.With().Str("role", "taskmanager").Logger()
 	hbTimeout, _ := g.Config.Duration(config.HeartbeatTimeout, 30*time.Second)
-	listen := ""
+	metricsOn, _ := g.Config.Bool(config.MetricsEnabled, true)
+	listen, logFile := "", ""
 	if host := os.Getenv("NM_HOST"); host != "" { // in a YARN container
 		listen = host + ":0"
 	}
+	if dirs := os.Getenv("LOG_DIRS"); dirs != "" { // its stderr: role.ContainerCommand
+		logFile = filepath.Join(strings.Split(dirs, ",")[0], string(role.TaskManager)+".log")
+	}
 	opts := Options{ResourceID: id, JobManager: os.Getenv(role.EnvJobManager), Listen: listen,
 		Slots: role.EnvInt(role.EnvSlots, 1), Secret: os.Getenv(role.EnvSecret), Log: log, Graph: g, HeartbeatTimeout: hbTimeout,
-		JobID: os.Getenv(role.EnvJobID)}
+		JobID: os.Getenv(role.EnvJobID), LogFile: logFile, NoMetrics: !metricsOn}
 	if dir := os.Getenv(role.EnvStaging); dir != "" { // a per-job application's container: follow the JobManager's attempts
 		opts.Locate = failover.Locator(dir)
 	}

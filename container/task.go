@@ -31,9 +31,8 @@ type task struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	parts      []*network.ResultPartition
-	recordsIn  int64
-	recordsOut func() int64
+	parts []*network.ResultPartition
+	m     *taskMetrics
 
 	mail    mailbox.Mailbox[func()]
 	uploads sync.WaitGroup
@@ -72,13 +71,10 @@ func (t *task) run(ctx context.Context) {
 			p.Release(fmt.Errorf("%w: producer %s", network.ErrPartitionReleased, state))
 		}
 	}
-	var out int64
-	if t.recordsOut != nil {
-		out = t.recordsOut()
-	}
-	t.log.Debug().Str("state", state.String()).Int64("records_in", t.recordsIn).Int64("records_out", out).Msg("task ended")
+	in, out := t.m.recordsIn.Load(), t.m.recordsOut.Load()
+	t.log.Debug().Str("state", state.String()).Int64("records_in", in).Int64("records_out", out).Msg("task ended")
 	t.tm.reportState(t.jm, &floepb.TaskStateUpdate{Task: t.ref(), State: state, Error: msg, ErrorDetail: detail,
-		RecordsIn: t.recordsIn, RecordsOut: out})
+		RecordsIn: in, RecordsOut: out})
 }
 
 func (t *task) execute(ctx context.Context) (err error) {
@@ -107,9 +103,10 @@ func (t *task) execute(ctx context.Context) (err error) {
 		p := network.NewResultPartition(network.KeyOf(t.ref(), o.GetEdge()), int(o.GetSubpartitions()), max(capacity, 1), &t.tm.stats)
 		t.tm.partitions.Register(p)
 		t.parts = append(t.parts, p)
-		sinks[i] = p.Sink(ctx)
+		sinks[i] = meteredSink{sink: p.Sink(ctx), p: p, m: t.m}
 		info.Subpartitions = append(info.Subpartitions, int(o.GetSubpartitions()))
 	}
+	t.m.parts.Store(&t.parts)
 
 	defer func() {
 		if p := recover(); p != nil {
@@ -120,7 +117,6 @@ func (t *task) execute(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("build %q: %w", t.vertex.Name, err)
 	}
-	t.recordsOut = chain.RecordsOut
 	t.mu.Lock()
 	t.chain = chain
 	t.mu.Unlock()
@@ -170,6 +166,7 @@ func (t *task) consume(ctx context.Context, chain operator.Task, bufferTimeout t
 	}
 	gctx, stopGate := context.WithCancel(ctx)
 	gate.Start(gctx)
+	t.m.gate.Store(gate)
 	defer func() {
 		stopGate()
 		gate.Wait()
@@ -217,18 +214,23 @@ func (t *task) consume(ctx context.Context, chain operator.Task, bufferTimeout t
 					}
 				}
 			}
+			waitStart := t.m.waitStarts() // idle time: blocked here, measured per batch
 			select {
 			case d = <-queue:
+				t.m.idleSince(waitStart)
 			case <-mail:
+				t.m.idleSince(waitStart)
 				mailbox.Drain(&t.mail)
 				continue
 			case <-tick:
+				t.m.idleSince(waitStart)
 				chain.Tick()
 				if bufferTimeout > 0 {
 					chain.Flush()
 				}
 				continue
 			case <-wakeC:
+				t.m.idleSince(waitStart)
 				chain.Tick()
 				if bufferTimeout > 0 {
 					chain.Flush()
@@ -252,7 +254,8 @@ func (t *task) consume(ctx context.Context, chain operator.Task, bufferTimeout t
 				if err != nil {
 					return fmt.Errorf("decode batch from vertex %d subtask %d: %w", ch.Producer().GetVertex(), ch.Producer().GetSubtask(), err)
 				}
-				t.recordsIn += int64(n)
+				t.m.recordsIn.Add(int64(n))
+				t.m.bytesIn.Add(int64(len(d.Msg.GetPayload())))
 			case network.EndOfInput:
 				ch.End()
 				remaining--
@@ -266,6 +269,7 @@ func (t *task) consume(ctx context.Context, chain operator.Task, bufferTimeout t
 					emitWatermarks(wms.Update(channels), we)
 				}
 			case network.Barrier:
+				t.m.barrierSeen(d.Msg.GetValue())
 				complete, released, abandoned := align.Barrier(ch, d.Msg.GetValue(), string(d.Msg.GetPayload()), channels)
 				if abandoned != 0 {
 					t.ackCheckpoint(abandoned, nil, fmt.Errorf("%scheckpoint %d abandoned: barrier %d arrived first", operator.DeclineNotReady, abandoned, d.Msg.GetValue()))
@@ -277,6 +281,7 @@ func (t *task) consume(ctx context.Context, chain operator.Task, bufferTimeout t
 			case network.Watermark:
 				ch.AdvanceWatermark(d.Msg.GetValue())
 				emitWatermarks(wms.Update(channels), we)
+				t.m.inWatermark.Store(wms.Task())
 			case network.WatermarkStatus:
 				ch.SetIdle(d.Msg.GetValue() == 1)
 				emitWatermarks(wms.Update(channels), we)
@@ -320,6 +325,7 @@ func tickInterval(bufferTimeout time.Duration) time.Duration {
 // task snapshots, forwards the barrier and returns the held messages.
 func (t *task) aligned(chain operator.Task, align *network.Aligner) []network.Delivery {
 	id, dir := align.Current()
+	t.m.aligned(id)
 	var err error
 	if dir == "" {
 		dir, err = t.checkpointDir(id)

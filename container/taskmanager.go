@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"sync"
 	"time"
@@ -49,6 +50,12 @@ type Options struct {
 	// JobManager's address and attempt (internal/failover's leader file).
 	// Without it, losing the JobManager ends Run.
 	Locate func(ctx context.Context) (addr string, attempt int32, err error)
+	// NoMetrics turns the Prometheus /metrics listener off, and the clocks
+	// of idle and back-pressured time (counters and heartbeats stay).
+	NoMetrics bool
+	// LogFile is this TaskManager's log file, which the JobManager may ask
+	// for (LogTail); "" when it logs elsewhere.
+	LogFile string
 }
 
 // ErrFenced refuses a command from a JobManager of an older attempt than
@@ -92,6 +99,9 @@ type TaskManager struct {
 	stats      network.BufferStats
 	partitions *network.PartitionRegistry
 	local      network.Subscriber // to this TaskManager's own partitions
+
+	metricsLis    net.Listener // nil with NoMetrics
+	metricsServer *http.Server
 
 	mu sync.Mutex
 	jm *jmLink // the JobManager registered with, or being registered with
@@ -144,6 +154,13 @@ func New(opts Options) (*TaskManager, error) {
 	floepb.RegisterTaskManagerServer(tm.server, tmService{tm: tm})
 	tm.local = network.LocalSubscriber(tm.serveData)
 	floepb.RegisterDataExchangeServer(tm.server, network.DataExchangeServer(tm.serveData))
+	if !opts.NoMetrics {
+		if err := tm.serveMetrics(); err != nil {
+			lis.Close()
+			link.close()
+			return nil, err
+		}
+	}
 	return tm, nil
 }
 
@@ -170,11 +187,19 @@ func (tm *TaskManager) Run(ctx context.Context) error {
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- tm.server.Serve(tm.lis) }()
+	metricsErr := make(chan error, 1)
+	go func() { metricsErr <- tm.runMetrics() }()
 	defer func() {
 		cancel()
 		tm.waitTasks()
 		tm.server.Stop()
 		<-serveErr
+		if tm.metricsServer != nil {
+			tm.metricsServer.Close()
+		}
+		if err := <-metricsErr; err != nil {
+			tm.log.Warn().Err(err).Msg("metrics listener stopped")
+		}
 		tm.closeConns()
 	}()
 
@@ -196,7 +221,7 @@ func (tm *TaskManager) Run(ctx context.Context) error {
 		case <-t.C:
 			link := tm.link()
 			hctx, hcancel := context.WithTimeout(ctx, interval*2)
-			resp, err := link.client.Heartbeat(hctx, &floepb.HeartbeatRequest{TaskmanagerId: tm.id, Metrics: tm.metrics()})
+			resp, err := link.client.Heartbeat(hctx, &floepb.HeartbeatRequest{TaskmanagerId: tm.id, Metrics: tm.metrics(), Process: processMetrics()})
 			hcancel()
 			var lost error
 			switch {
@@ -279,7 +304,7 @@ func (tm *TaskManager) follow(ctx context.Context, link *jmLink) (bool, error) {
 
 func (tm *TaskManager) register(ctx context.Context) (time.Duration, error) {
 	req := &floepb.RegisterTaskManagerRequest{ResourceId: tm.opts.ResourceID, Address: tm.Address(),
-		Slots: int32(tm.opts.Slots), Pid: int32(os.Getpid()), JobId: tm.opts.JobID}
+		Slots: int32(tm.opts.Slots), Pid: int32(os.Getpid()), JobId: tm.opts.JobID, MetricsAddress: tm.MetricsAddress()}
 	if tm.opts.Graph != nil {
 		req.GraphFingerprint = tm.opts.Graph.Fingerprint()
 		req.GraphDescription = tm.opts.Graph.Describe()
@@ -320,9 +345,10 @@ func (tm *TaskManager) register(ctx context.Context) (time.Duration, error) {
 func (tm *TaskManager) metrics() []*floepb.TaskMetrics {
 	tm.mu.Lock()
 	defer tm.mu.Unlock()
+	now := time.Now()
 	var ms []*floepb.TaskMetrics
 	for _, t := range tm.tasks {
-		ms = append(ms, &floepb.TaskMetrics{Task: t.ref()})
+		ms = append(ms, t.sample(now))
 	}
 	return ms
 }
@@ -417,7 +443,7 @@ func (tm *TaskManager) deploy(dep *floepb.TaskDeployment) error {
 	}
 	ctx, cancel := context.WithCancel(tm.runCtx)
 	v := g.Vertices[ref.GetVertex()]
-	t := &task{tm: tm, jm: tm.jm, dep: dep, vertex: v, graph: g, cancel: cancel, done: make(chan struct{}),
+	t := &task{tm: tm, jm: tm.jm, dep: dep, vertex: v, graph: g, cancel: cancel, done: make(chan struct{}), m: newTaskMetrics(!tm.opts.NoMetrics),
 		log: tm.log.With().Str("job", ref.GetJobId()).Str("task", v.Name).Int32("subtask", ref.GetSubtask()).Int32("attempt", ref.GetAttempt()).Logger()}
 	tm.tasks[k] = t
 	go func() {

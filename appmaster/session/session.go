@@ -94,8 +94,9 @@ func Run(ctx context.Context, log zerolog.Logger) error {
 		slotWait: c.DurationOr(config.SessionSlotTimeout, 2*time.Minute)}
 	sm.workDir, _ = os.Getwd()
 	hbTimeout, _ := c.Duration(config.HeartbeatTimeout, 30*time.Second)
+	app, container, logFile := amyarn.ContainerIdentity()
 	jm, err := appmaster.New(appmaster.Options{Listen: net.JoinHostPort(host, "0"), Secret: sm.secret, Log: log,
-		HeartbeatTimeout: hbTimeout, SlotTimeout: sm.slotWait,
+		HeartbeatTimeout: hbTimeout, SlotTimeout: sm.slotWait, Application: app, Container: container, LogFile: logFile,
 		Services: func(jm *appmaster.JobManager, s *grpc.Server) {
 			sm.Dispatcher = appmaster.NewDispatcher(jm, appmaster.InScope("session"), appmaster.WithAccepted(sm.accepted))
 			floepb.RegisterDispatcherServer(s, sm)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -62,12 +63,14 @@ func runApplicationMaster(ctx context.Context, g *jobgraph.JobGraph, log zerolog
 		return err
 	}
 	hbTimeout, _ := g.Config.Duration(config.HeartbeatTimeout, 30*time.Second)
+	app, _, logFile := ContainerIdentity()
 	opts := appmaster.Options{Listen: net.JoinHostPort(host, "0"), Secret: secret, Log: log,
 		HeartbeatTimeout: hbTimeout, SlotTimeout: g.Config.DurationOr(config.SlotRequestTimeout, DefaultSlotRequestTimeout),
 		// the ResourceManager reports a container's end a few seconds after a
 		// consumer of its partitions has failed
 		RootCauseGrace: 5 * time.Second,
 		Attempt:        att,
+		Application:    app, Container: container, LogFile: logFile,
 		Services: func(jm *appmaster.JobManager, s *grpc.Server) {
 			floepb.RegisterDispatcherServer(s, appmaster.NewDispatcher(jm, appmaster.InScope("application")))
 		}}
@@ -180,6 +183,20 @@ func killed(h *appmaster.JobHandle) appmaster.JobResult {
 	return res
 }
 
+// ContainerIdentity returns the YARN application and container ids of this
+// ApplicationMaster's container and its log file (its stderr, as
+// role.ContainerCommand redirects it), from the container's environment.
+func ContainerIdentity() (app, container, logFile string) {
+	container = os.Getenv("CONTAINER_ID")
+	if id, err := yarnrpc.ParseContainerID(container); err == nil {
+		app = id.Attempt.App.String()
+	}
+	if dirs := os.Getenv("LOG_DIRS"); dirs != "" {
+		logFile = filepath.Join(strings.Split(dirs, ",")[0], "jobmanager.log")
+	}
+	return app, container, logFile
+}
+
 // StartApplicationMaster serves the JobManager's REST interface (the
 // tracking URL) and registers with the ResourceManager. stop closes both.
 func StartApplicationMaster(ctx context.Context, jm *appmaster.JobManager, host string, wg *sync.WaitGroup, log zerolog.Logger) (*conf.Conf, *yarnrpc.AM, func(), error) {
@@ -189,6 +206,7 @@ func StartApplicationMaster(ctx context.Context, jm *appmaster.JobManager, host 
 	}
 	rest := &http.Server{Handler: jm.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	wg.Go(func() { rest.Serve(restLis) })
+	jm.SetRESTAddress(restLis.Addr().String())
 	fail := func(err error) (*conf.Conf, *yarnrpc.AM, func(), error) {
 		rest.Close()
 		return nil, nil, nil, err

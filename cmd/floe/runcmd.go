@@ -43,6 +43,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "yid", Aliases: []string{"yarnapplicationId"}, Usage: "yarn-session: the session's `application id` (default: the last one started)"},
 			&cli.StringFlag{Name: "fromSavepoint", Usage: "start from the savepoint or retained checkpoint at `path`"},
 			&cli.BoolFlag{Name: "allowNonRestoredState", Aliases: []string{"n", "allow-non-restored-state"}, Usage: "with -s: drop state of operators the job no longer has"},
+			&cli.IntFlag{Name: "web-port", Usage: "local: serve the JobManager's REST interface and dashboard on this `port` for the run (0: any; as -D rest.port)"},
 			&cli.BoolFlag{Name: "json", Usage: "print a JSON summary of the run on stdout when it ends"},
 			&cli.IntFlag{Name: "parallelism", Aliases: []string{"p"}, Usage: "default parallelism of the job's operators"},
 			&cli.StringSliceFlag{Name: "D", Usage: "configuration `key=value` (repeatable), e.g. -D execution.buffer-timeout=10ms"},
@@ -107,6 +108,9 @@ func runAction(c *cli.Context) error {
 	if c.Bool("json") {
 		conf = conf.With(config.JSONSummary, "true")
 	}
+	if c.IsSet("web-port") {
+		conf = conf.With(config.RESTPort, strconv.Itoa(c.Int("web-port")))
+	}
 	if c.IsSet("timeout") {
 		conf = conf.With(config.JobTimeout, c.Duration("timeout").String())
 	}
@@ -128,6 +132,7 @@ func runAction(c *cli.Context) error {
 	log := logging.Default()
 	if lv := c.String("log-level"); lv != "" {
 		log = log.Level(logging.Level(lv, log.GetLevel()))
+		conf = conf.With(config.LogLevel, lv)
 	}
 
 	name, args := c.Args().First(), c.Args().Tail()

@@ -340,3 +340,26 @@ func (r *PartitionRegistry) Serve(stream ProducerStream, timeout time.Duration) 
 	}
 	return p.subs[sub].serve(stream, first.GetCredit())
 }
+
+// Full reports whether subpartition sub is at capacity: a push would wait
+// (back-pressure). Safe for concurrent use.
+func (p *ResultPartition) Full(sub int) bool {
+	s := p.subs[sub]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue) >= s.capacity
+}
+
+// Queued is the number of messages queued in all subpartitions, and the
+// fullest subpartition's share of its capacity (0 to 1). Safe for
+// concurrent use.
+func (p *ResultPartition) Queued() (messages int, maxUsage float64) {
+	for _, s := range p.subs {
+		s.mu.Lock()
+		n := len(s.queue)
+		s.mu.Unlock()
+		messages += n
+		maxUsage = max(maxUsage, float64(n)/float64(max(s.capacity, 1)))
+	}
+	return messages, maxUsage
+}

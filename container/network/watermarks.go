@@ -46,3 +46,6 @@ func (w *Watermarks) Update(chs []*InputChannel) WatermarkUpdate {
 	}
 	return u
 }
+
+// Task is the task's current watermark (math.MinInt64 before the first).
+func (w *Watermarks) Task() int64 { return w.task }

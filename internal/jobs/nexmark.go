@@ -17,7 +17,7 @@ import (
 
 var nexmarkJob = Job{
 	Name: "nexmark",
-	Usage: "--query q0|q1|q2|q3|q4|q5|q7|q8|q11|q12 [--events N] [--rate R] [--event-rate E] [--seed S] [--sink blackhole|file --output <dir> [--overwrite]] [--cpuprofile F] [--memprofile F]: " +
+	Usage: "--query q0|q1|q2|q3|q4|q5|q7|q8|q11|q12 [--events N] [--rate R] [--event-rate E] [--seed S] [--sink blackhole|file --output <dir> [--overwrite]] [--sink-delay D] [--cpuprofile F] [--memprofile F]: " +
 		"a Nexmark query over N generated events (default 1000000; 0: unbounded), R per second (0: as fast as possible), " +
 		"event times E per second apart (default R, else 10000); locally, CPU and allocation profiles of the run to F",
 	Run: runNexmark,
@@ -36,6 +36,7 @@ func runNexmark(ctx context.Context, env *datastream.Environment, args []string,
 	overwrite := fs.Bool("overwrite", false, "replace the output directory's files")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the job's execution to this file (local target)")
 	memProfile := fs.String("memprofile", "", "write an allocation profile of the process to this file when the job ends (local target)")
+	sinkDelay := fs.Duration("sink-delay", 0, "blackhole sink: wait this long per result (a slow sink, to see back-pressure)")
 	if err := fs.Parse(args); err != nil {
 		return usageErr("nexmark", "%v", err)
 	}
@@ -60,8 +61,13 @@ func runNexmark(ctx context.Context, env *datastream.Environment, args []string,
 		return usageErr("nexmark", "--sink file needs --output <dir>")
 	case *sink == "blackhole" && *output != "":
 		return usageErr("nexmark", "--output needs --sink file")
+	case *sinkDelay < 0 || *sinkDelay > 0 && *sink != "blackhole":
+		return usageErr("nexmark", "--sink-delay must not be negative and needs --sink blackhole")
 	}
 	write, replaced := queries.Discard, func(bool) {}
+	if *sinkDelay > 0 {
+		write = queries.Throttled(*sinkDelay)
+	}
 	if *sink == "file" {
 		var err error
 		if replaced, err = prepareOutput(env.Config(), *output, *overwrite); err != nil {

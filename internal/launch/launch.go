@@ -15,9 +15,11 @@ import (
 	"floe/appmaster/session"
 	amyarn "floe/appmaster/yarn"
 	"floe/client"
+	"floe/config"
 	"floe/container"
 	"floe/container/supervisor"
 	"floe/internal/jobgraph"
+	"floe/internal/logging"
 	"floe/internal/role"
 	"floe/internal/submit"
 )
@@ -45,6 +47,11 @@ func Execute(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger) (*cl
 
 // run is the life of a process in a role other than the client; it returns the exit code.
 func run(ctx context.Context, r role.Role, g *jobgraph.JobGraph, log zerolog.Logger) int {
+	if g != nil { // the client's --log-level, for the containers too
+		if lv := g.Config.String(config.LogLevel, ""); lv != "" {
+			log = log.Level(logging.Level(lv, log.GetLevel()))
+		}
+	}
 	if id := os.Getenv("CONTAINER_ID"); id != "" {
 		log = log.With().Str("container", id).Logger()
 	}

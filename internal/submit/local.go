@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -126,6 +129,10 @@ func startLocal(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger) (
 	if err != nil {
 		return nil, err
 	}
+	metricsOn, err := g.Config.Bool(config.MetricsEnabled, true)
+	if err != nil {
+		return nil, err
+	}
 	jmCtx, stopJM := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -133,9 +140,26 @@ func startLocal(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger) (
 			log.Error().Err(err).Msg("jobmanager stopped")
 		}
 	})
+	stopREST := func() {}
+	if _, ok := g.Config.Lookup(config.RESTPort); ok {
+		port, _ := g.Config.Int(config.RESTPort, 0)
+		lis, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			stopJM()
+			wg.Wait()
+			return nil, fmt.Errorf("local run: %s=%d: %w", config.RESTPort, port, err)
+		}
+		rest := &http.Server{Handler: jm.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		wg.Go(func() { rest.Serve(lis) })
+		jm.SetRESTAddress(lis.Addr().String())
+		stopREST = func() { rest.Close() }
+		// The secret is this run's only: the dashboard asks for it to cancel or take a savepoint.
+		log.Warn().Str("url", "http://"+lis.Addr().String()+"/").Str("secret", secret).Msg("dashboard and REST interface of the local run")
+	}
 	var kids *children
 	tmCtx, stopTMs := context.WithCancel(context.WithoutCancel(ctx))
 	cleanup := func() {
+		stopREST()
 		stopJM() // asks the TaskManagers to shut down
 		kids.stop()
 		stopTMs()
@@ -155,7 +179,7 @@ func startLocal(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger) (
 		}
 		id := fmt.Sprintf("local-%d", i)
 		tm, err := container.New(container.Options{ResourceID: id, JobManager: jm.Address(), Slots: slots,
-			Secret: secret, Log: log, Graph: g, HeartbeatTimeout: hbTimeout})
+			Secret: secret, Log: log, Graph: g, HeartbeatTimeout: hbTimeout, NoMetrics: !metricsOn})
 		if err != nil {
 			cleanup()
 			return nil, err

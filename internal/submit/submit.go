@@ -101,8 +101,15 @@ func ValidateConfig(c config.Config) error {
 			return fmt.Errorf("%w: %s=%d must be at least 1", config.ErrInvalid, k, n)
 		}
 	}
-	if _, err := c.Bool(config.LocalProcesses, false); err != nil {
+	for _, k := range []string{config.LocalProcesses, config.MetricsEnabled} {
+		if _, err := c.Bool(k, false); err != nil {
+			return err
+		}
+	}
+	if port, err := c.Int(config.RESTPort, 0); err != nil {
 		return err
+	} else if port < 0 || port > 65535 {
+		return fmt.Errorf("%w: %s=%d is not a port", config.ErrInvalid, config.RESTPort, port)
 	}
 	if d, _ := c.Duration(config.BufferTimeout, 0); d < 0 && d != -time.Millisecond {
 		return fmt.Errorf("%w: %s=%s: want -1 (send only full batches), 0 (every record) or a positive duration", config.ErrInvalid, config.BufferTimeout, c.String(config.BufferTimeout, ""))

@@ -48,3 +48,34 @@ func BenchmarkQuery(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMetrics runs q0 and q5 at parallelism 2 with metrics on (the
+// TaskManagers' listeners, per-batch counters and clocks) and off
+// (metrics.enabled=false): compare with benchstat -col /metrics.
+func BenchmarkMetrics(b *testing.B) {
+	const n = 1_000_000
+	for _, q := range []string{"q0", "q5"} {
+		for _, on := range []bool{true, false} {
+			b.Run(fmt.Sprintf("%s/metrics=%s", q, map[bool]string{true: "on", false: "off"}[on]), func(b *testing.B) {
+				var cpu, wall time.Duration
+				for b.Loop() {
+					env := datastream.NewEnvironment(datastream.WithConfig(config.New(map[string]string{config.Parallelism: "2",
+						config.MetricsEnabled: fmt.Sprint(on)})), datastream.WithLogger(zerolog.Nop()))
+					if err := queries.Build(env, queries.Options{Query: q, Events: n, Gen: nexmark.DefaultConfig()}, queries.Discard); err != nil {
+						b.Fatal(err)
+					}
+					m := benchutil.Start()
+					if _, err := env.Execute(context.Background(), "bench-metrics-"+q); err != nil {
+						b.Fatal(err)
+					}
+					w, c := m.Stop()
+					wall += w
+					cpu += c
+				}
+				evs := float64(n) * float64(b.N)
+				b.ReportMetric(evs/cpu.Seconds(), "ev/s/core")
+				b.ReportMetric(evs/wall.Seconds(), "ev/s")
+			})
+		}
+	}
+}

@@ -79,6 +79,7 @@ type Result struct {
 	Stream    any
 	discard   func()
 	writeJSON func(dir string)
+	throttled func(delay time.Duration)
 }
 
 func result[T any](s datastream.Stream[T]) Result {
@@ -86,7 +87,18 @@ func result[T any](s datastream.Stream[T]) Result {
 		Stream:    s,
 		discard:   func() { datastream.Discard(s).Name("Sink: Blackhole").UID("sink") },
 		writeJSON: func(dir string) { datastream.WriteJSON(s, dir).UID("sink") },
+		throttled: func(delay time.Duration) {
+			// Its own vertex (rebalanced), so that the query's last vertex is back-pressured.
+			slow := datastream.Map(s.Rebalance(), func(v T) T { time.Sleep(delay); return v }).Name("Sink: Throttled").UID("throttle")
+			datastream.Discard(slow).Name("Sink: Blackhole").UID("sink")
+		},
 	}
+}
+
+// Throttled is the blackhole sink after a wait of delay per result: a slow
+// sink, to see back-pressure (the dashboard's tests use it).
+func Throttled(delay time.Duration) func(Result) {
+	return func(r Result) { r.throttled(delay) }
 }
 
 // Discard is the blackhole sink: results are computed and dropped.

@@ -81,6 +81,110 @@ func (TaskState) EnumDescriptor() ([]byte, []int) {
 	return file_floe_control_proto_rawDescGZIP(), []int{0}
 }
 
+type LogTailRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MaxBytes      int64                  `protobuf:"varint,1,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"` // at most this many bytes from the end; 0: a default
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogTailRequest) Reset() {
+	*x = LogTailRequest{}
+	mi := &file_floe_control_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogTailRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogTailRequest) ProtoMessage() {}
+
+func (x *LogTailRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_floe_control_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogTailRequest.ProtoReflect.Descriptor instead.
+func (*LogTailRequest) Descriptor() ([]byte, []int) {
+	return file_floe_control_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *LogTailRequest) GetMaxBytes() int64 {
+	if x != nil {
+		return x.MaxBytes
+	}
+	return 0
+}
+
+type LogTailResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`  // the log file; empty when the TaskManager has none
+	Data          []byte                 `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`  // its last bytes
+	Size          int64                  `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"` // the file's size
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogTailResponse) Reset() {
+	*x = LogTailResponse{}
+	mi := &file_floe_control_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogTailResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogTailResponse) ProtoMessage() {}
+
+func (x *LogTailResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_floe_control_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogTailResponse.ProtoReflect.Descriptor instead.
+func (*LogTailResponse) Descriptor() ([]byte, []int) {
+	return file_floe_control_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *LogTailResponse) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *LogTailResponse) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *LogTailResponse) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
 type CheckpointTrigger struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Task          *TaskRef               `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
@@ -93,7 +197,7 @@ type CheckpointTrigger struct {
 
 func (x *CheckpointTrigger) Reset() {
 	*x = CheckpointTrigger{}
-	mi := &file_floe_control_proto_msgTypes[0]
+	mi := &file_floe_control_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -105,7 +209,7 @@ func (x *CheckpointTrigger) String() string {
 func (*CheckpointTrigger) ProtoMessage() {}
 
 func (x *CheckpointTrigger) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[0]
+	mi := &file_floe_control_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -118,7 +222,7 @@ func (x *CheckpointTrigger) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointTrigger.ProtoReflect.Descriptor instead.
 func (*CheckpointTrigger) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{0}
+	return file_floe_control_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *CheckpointTrigger) GetTask() *TaskRef {
@@ -160,7 +264,7 @@ type CheckpointNotice struct {
 
 func (x *CheckpointNotice) Reset() {
 	*x = CheckpointNotice{}
-	mi := &file_floe_control_proto_msgTypes[1]
+	mi := &file_floe_control_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -172,7 +276,7 @@ func (x *CheckpointNotice) String() string {
 func (*CheckpointNotice) ProtoMessage() {}
 
 func (x *CheckpointNotice) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[1]
+	mi := &file_floe_control_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -185,7 +289,7 @@ func (x *CheckpointNotice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointNotice.ProtoReflect.Descriptor instead.
 func (*CheckpointNotice) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{1}
+	return file_floe_control_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CheckpointNotice) GetTask() *TaskRef {
@@ -213,15 +317,16 @@ type CheckpointAck struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Task          *TaskRef               `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
 	Id            int64                  `protobuf:"varint,2,opt,name=id,proto3" json:"id,omitempty"`
-	StateJson     string                 `protobuf:"bytes,3,opt,name=state_json,json=stateJson,proto3" json:"state_json,omitempty"` // map of operator uid -> checkpoint.SubtaskState
-	Error         string                 `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`                          // set: the task declines the checkpoint
+	StateJson     string                 `protobuf:"bytes,3,opt,name=state_json,json=stateJson,proto3" json:"state_json,omitempty"`        // map of operator uid -> checkpoint.SubtaskState
+	Error         string                 `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`                                 // set: the task declines the checkpoint
+	AlignmentMs   int64                  `protobuf:"varint,5,opt,name=alignment_ms,json=alignmentMs,proto3" json:"alignment_ms,omitempty"` // from the first barrier of id at this task to the last (0: no alignment)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CheckpointAck) Reset() {
 	*x = CheckpointAck{}
-	mi := &file_floe_control_proto_msgTypes[2]
+	mi := &file_floe_control_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -233,7 +338,7 @@ func (x *CheckpointAck) String() string {
 func (*CheckpointAck) ProtoMessage() {}
 
 func (x *CheckpointAck) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[2]
+	mi := &file_floe_control_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -246,7 +351,7 @@ func (x *CheckpointAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointAck.ProtoReflect.Descriptor instead.
 func (*CheckpointAck) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{2}
+	return file_floe_control_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CheckpointAck) GetTask() *TaskRef {
@@ -277,6 +382,13 @@ func (x *CheckpointAck) GetError() string {
 	return ""
 }
 
+func (x *CheckpointAck) GetAlignmentMs() int64 {
+	if x != nil {
+		return x.AlignmentMs
+	}
+	return 0
+}
+
 type Ack struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -285,7 +397,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_floe_control_proto_msgTypes[3]
+	mi := &file_floe_control_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -297,7 +409,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[3]
+	mi := &file_floe_control_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -310,7 +422,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{3}
+	return file_floe_control_proto_rawDescGZIP(), []int{5}
 }
 
 type RegisterTaskManagerRequest struct {
@@ -321,14 +433,15 @@ type RegisterTaskManagerRequest struct {
 	GraphFingerprint string                 `protobuf:"bytes,4,opt,name=graph_fingerprint,json=graphFingerprint,proto3" json:"graph_fingerprint,omitempty"` // hex digest of the job graph it built
 	GraphDescription string                 `protobuf:"bytes,5,opt,name=graph_description,json=graphDescription,proto3" json:"graph_description,omitempty"` // canonical text of that graph, for a readable diff
 	Pid              int32                  `protobuf:"varint,6,opt,name=pid,proto3" json:"pid,omitempty"`
-	JobId            string                 `protobuf:"bytes,7,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"` // set when the TaskManager serves one job only (sessions)
+	JobId            string                 `protobuf:"bytes,7,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`                            // set when the TaskManager serves one job only (sessions)
+	MetricsAddress   string                 `protobuf:"bytes,8,opt,name=metrics_address,json=metricsAddress,proto3" json:"metrics_address,omitempty"` // host:port of its Prometheus /metrics listener; empty when it has none
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
 
 func (x *RegisterTaskManagerRequest) Reset() {
 	*x = RegisterTaskManagerRequest{}
-	mi := &file_floe_control_proto_msgTypes[4]
+	mi := &file_floe_control_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -340,7 +453,7 @@ func (x *RegisterTaskManagerRequest) String() string {
 func (*RegisterTaskManagerRequest) ProtoMessage() {}
 
 func (x *RegisterTaskManagerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[4]
+	mi := &file_floe_control_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -353,7 +466,7 @@ func (x *RegisterTaskManagerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterTaskManagerRequest.ProtoReflect.Descriptor instead.
 func (*RegisterTaskManagerRequest) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{4}
+	return file_floe_control_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RegisterTaskManagerRequest) GetResourceId() string {
@@ -405,6 +518,13 @@ func (x *RegisterTaskManagerRequest) GetJobId() string {
 	return ""
 }
 
+func (x *RegisterTaskManagerRequest) GetMetricsAddress() string {
+	if x != nil {
+		return x.MetricsAddress
+	}
+	return ""
+}
+
 type RegisterTaskManagerResponse struct {
 	state               protoimpl.MessageState `protogen:"open.v1"`
 	TaskmanagerId       string                 `protobuf:"bytes,1,opt,name=taskmanager_id,json=taskmanagerId,proto3" json:"taskmanager_id,omitempty"`
@@ -415,7 +535,7 @@ type RegisterTaskManagerResponse struct {
 
 func (x *RegisterTaskManagerResponse) Reset() {
 	*x = RegisterTaskManagerResponse{}
-	mi := &file_floe_control_proto_msgTypes[5]
+	mi := &file_floe_control_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -427,7 +547,7 @@ func (x *RegisterTaskManagerResponse) String() string {
 func (*RegisterTaskManagerResponse) ProtoMessage() {}
 
 func (x *RegisterTaskManagerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[5]
+	mi := &file_floe_control_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -440,7 +560,7 @@ func (x *RegisterTaskManagerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterTaskManagerResponse.ProtoReflect.Descriptor instead.
 func (*RegisterTaskManagerResponse) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{5}
+	return file_floe_control_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RegisterTaskManagerResponse) GetTaskmanagerId() string {
@@ -461,13 +581,14 @@ type HeartbeatRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	TaskmanagerId string                 `protobuf:"bytes,1,opt,name=taskmanager_id,json=taskmanagerId,proto3" json:"taskmanager_id,omitempty"`
 	Metrics       []*TaskMetrics         `protobuf:"bytes,2,rep,name=metrics,proto3" json:"metrics,omitempty"`
+	Process       *ProcessMetrics        `protobuf:"bytes,3,opt,name=process,proto3" json:"process,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_floe_control_proto_msgTypes[6]
+	mi := &file_floe_control_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -479,7 +600,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[6]
+	mi := &file_floe_control_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -492,7 +613,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{6}
+	return file_floe_control_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *HeartbeatRequest) GetTaskmanagerId() string {
@@ -509,6 +630,90 @@ func (x *HeartbeatRequest) GetMetrics() []*TaskMetrics {
 	return nil
 }
 
+func (x *HeartbeatRequest) GetProcess() *ProcessMetrics {
+	if x != nil {
+		return x.Process
+	}
+	return nil
+}
+
+// ProcessMetrics is a TaskManager's memory and goroutines at the heartbeat.
+type ProcessMetrics struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	HeapBytes     int64                  `protobuf:"varint,1,opt,name=heap_bytes,json=heapBytes,proto3" json:"heap_bytes,omitempty"`               // live heap objects
+	HeapGoalBytes int64                  `protobuf:"varint,2,opt,name=heap_goal_bytes,json=heapGoalBytes,proto3" json:"heap_goal_bytes,omitempty"` // the heap size the GC aims at
+	RssBytes      int64                  `protobuf:"varint,3,opt,name=rss_bytes,json=rssBytes,proto3" json:"rss_bytes,omitempty"`                  // resident memory
+	Goroutines    int64                  `protobuf:"varint,4,opt,name=goroutines,proto3" json:"goroutines,omitempty"`
+	GcCycles      int64                  `protobuf:"varint,5,opt,name=gc_cycles,json=gcCycles,proto3" json:"gc_cycles,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProcessMetrics) Reset() {
+	*x = ProcessMetrics{}
+	mi := &file_floe_control_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProcessMetrics) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProcessMetrics) ProtoMessage() {}
+
+func (x *ProcessMetrics) ProtoReflect() protoreflect.Message {
+	mi := &file_floe_control_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProcessMetrics.ProtoReflect.Descriptor instead.
+func (*ProcessMetrics) Descriptor() ([]byte, []int) {
+	return file_floe_control_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ProcessMetrics) GetHeapBytes() int64 {
+	if x != nil {
+		return x.HeapBytes
+	}
+	return 0
+}
+
+func (x *ProcessMetrics) GetHeapGoalBytes() int64 {
+	if x != nil {
+		return x.HeapGoalBytes
+	}
+	return 0
+}
+
+func (x *ProcessMetrics) GetRssBytes() int64 {
+	if x != nil {
+		return x.RssBytes
+	}
+	return 0
+}
+
+func (x *ProcessMetrics) GetGoroutines() int64 {
+	if x != nil {
+		return x.Goroutines
+	}
+	return 0
+}
+
+func (x *ProcessMetrics) GetGcCycles() int64 {
+	if x != nil {
+		return x.GcCycles
+	}
+	return 0
+}
+
 type HeartbeatResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Unknown       bool                   `protobuf:"varint,1,opt,name=unknown,proto3" json:"unknown,omitempty"` // the JobManager does not know this TaskManager: it must stop
@@ -518,7 +723,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_floe_control_proto_msgTypes[7]
+	mi := &file_floe_control_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -530,7 +735,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[7]
+	mi := &file_floe_control_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -543,7 +748,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{7}
+	return file_floe_control_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *HeartbeatResponse) GetUnknown() bool {
@@ -553,18 +758,31 @@ func (x *HeartbeatResponse) GetUnknown() bool {
 	return false
 }
 
+// TaskMetrics is one task's counters and rates as of the heartbeat (Flink's
+// names: numRecordsIn, busyTimeMsPerSecond, ...). Rates are over the last few seconds.
 type TaskMetrics struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Task          *TaskRef               `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
-	RecordsIn     int64                  `protobuf:"varint,2,opt,name=records_in,json=recordsIn,proto3" json:"records_in,omitempty"`
-	RecordsOut    int64                  `protobuf:"varint,3,opt,name=records_out,json=recordsOut,proto3" json:"records_out,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state                    protoimpl.MessageState `protogen:"open.v1"`
+	Task                     *TaskRef               `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
+	RecordsIn                int64                  `protobuf:"varint,2,opt,name=records_in,json=recordsIn,proto3" json:"records_in,omitempty"`
+	RecordsOut               int64                  `protobuf:"varint,3,opt,name=records_out,json=recordsOut,proto3" json:"records_out,omitempty"`
+	BytesIn                  int64                  `protobuf:"varint,4,opt,name=bytes_in,json=bytesIn,proto3" json:"bytes_in,omitempty"`
+	BytesOut                 int64                  `protobuf:"varint,5,opt,name=bytes_out,json=bytesOut,proto3" json:"bytes_out,omitempty"`
+	RecordsInPerSecond       float64                `protobuf:"fixed64,6,opt,name=records_in_per_second,json=recordsInPerSecond,proto3" json:"records_in_per_second,omitempty"`
+	RecordsOutPerSecond      float64                `protobuf:"fixed64,7,opt,name=records_out_per_second,json=recordsOutPerSecond,proto3" json:"records_out_per_second,omitempty"`
+	BusyMsPerSecond          float64                `protobuf:"fixed64,8,opt,name=busy_ms_per_second,json=busyMsPerSecond,proto3" json:"busy_ms_per_second,omitempty"`
+	IdleMsPerSecond          float64                `protobuf:"fixed64,9,opt,name=idle_ms_per_second,json=idleMsPerSecond,proto3" json:"idle_ms_per_second,omitempty"`
+	BackPressuredMsPerSecond float64                `protobuf:"fixed64,10,opt,name=back_pressured_ms_per_second,json=backPressuredMsPerSecond,proto3" json:"back_pressured_ms_per_second,omitempty"`
+	InputWatermark           int64                  `protobuf:"varint,11,opt,name=input_watermark,json=inputWatermark,proto3" json:"input_watermark,omitempty"`          // ms; math.MinInt64 when none yet
+	OutputWatermark          int64                  `protobuf:"varint,12,opt,name=output_watermark,json=outputWatermark,proto3" json:"output_watermark,omitempty"`       // ms; math.MinInt64 when none yet
+	InputQueueUsage          float64                `protobuf:"fixed64,13,opt,name=input_queue_usage,json=inputQueueUsage,proto3" json:"input_queue_usage,omitempty"`    // 0..1
+	OutputQueueUsage         float64                `protobuf:"fixed64,14,opt,name=output_queue_usage,json=outputQueueUsage,proto3" json:"output_queue_usage,omitempty"` // 0..1
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
 }
 
 func (x *TaskMetrics) Reset() {
 	*x = TaskMetrics{}
-	mi := &file_floe_control_proto_msgTypes[8]
+	mi := &file_floe_control_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -576,7 +794,7 @@ func (x *TaskMetrics) String() string {
 func (*TaskMetrics) ProtoMessage() {}
 
 func (x *TaskMetrics) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[8]
+	mi := &file_floe_control_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -589,7 +807,7 @@ func (x *TaskMetrics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskMetrics.ProtoReflect.Descriptor instead.
 func (*TaskMetrics) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{8}
+	return file_floe_control_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *TaskMetrics) GetTask() *TaskRef {
@@ -613,6 +831,83 @@ func (x *TaskMetrics) GetRecordsOut() int64 {
 	return 0
 }
 
+func (x *TaskMetrics) GetBytesIn() int64 {
+	if x != nil {
+		return x.BytesIn
+	}
+	return 0
+}
+
+func (x *TaskMetrics) GetBytesOut() int64 {
+	if x != nil {
+		return x.BytesOut
+	}
+	return 0
+}
+
+func (x *TaskMetrics) GetRecordsInPerSecond() float64 {
+	if x != nil {
+		return x.RecordsInPerSecond
+	}
+	return 0
+}
+
+func (x *TaskMetrics) GetRecordsOutPerSecond() float64 {
+	if x != nil {
+		return x.RecordsOutPerSecond
+	}
+	return 0
+}
+
+func (x *TaskMetrics) GetBusyMsPerSecond() float64 {
+	if x != nil {
+		return x.BusyMsPerSecond
+	}
+	return 0
+}
+
+func (x *TaskMetrics) GetIdleMsPerSecond() float64 {
+	if x != nil {
+		return x.IdleMsPerSecond
+	}
+	return 0
+}
+
+func (x *TaskMetrics) GetBackPressuredMsPerSecond() float64 {
+	if x != nil {
+		return x.BackPressuredMsPerSecond
+	}
+	return 0
+}
+
+func (x *TaskMetrics) GetInputWatermark() int64 {
+	if x != nil {
+		return x.InputWatermark
+	}
+	return 0
+}
+
+func (x *TaskMetrics) GetOutputWatermark() int64 {
+	if x != nil {
+		return x.OutputWatermark
+	}
+	return 0
+}
+
+func (x *TaskMetrics) GetInputQueueUsage() float64 {
+	if x != nil {
+		return x.InputQueueUsage
+	}
+	return 0
+}
+
+func (x *TaskMetrics) GetOutputQueueUsage() float64 {
+	if x != nil {
+		return x.OutputQueueUsage
+	}
+	return 0
+}
+
 // ExecutionAttempt names one run of one subtask.
 type TaskRef struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -626,7 +921,7 @@ type TaskRef struct {
 
 func (x *TaskRef) Reset() {
 	*x = TaskRef{}
-	mi := &file_floe_control_proto_msgTypes[9]
+	mi := &file_floe_control_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -638,7 +933,7 @@ func (x *TaskRef) String() string {
 func (*TaskRef) ProtoMessage() {}
 
 func (x *TaskRef) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[9]
+	mi := &file_floe_control_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -651,7 +946,7 @@ func (x *TaskRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskRef.ProtoReflect.Descriptor instead.
 func (*TaskRef) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{9}
+	return file_floe_control_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *TaskRef) GetJobId() string {
@@ -696,7 +991,7 @@ type TaskStateUpdate struct {
 
 func (x *TaskStateUpdate) Reset() {
 	*x = TaskStateUpdate{}
-	mi := &file_floe_control_proto_msgTypes[10]
+	mi := &file_floe_control_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -708,7 +1003,7 @@ func (x *TaskStateUpdate) String() string {
 func (*TaskStateUpdate) ProtoMessage() {}
 
 func (x *TaskStateUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[10]
+	mi := &file_floe_control_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -721,7 +1016,7 @@ func (x *TaskStateUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskStateUpdate.ProtoReflect.Descriptor instead.
 func (*TaskStateUpdate) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{10}
+	return file_floe_control_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TaskStateUpdate) GetTask() *TaskRef {
@@ -780,7 +1075,7 @@ type InputChannelDescriptor struct {
 
 func (x *InputChannelDescriptor) Reset() {
 	*x = InputChannelDescriptor{}
-	mi := &file_floe_control_proto_msgTypes[11]
+	mi := &file_floe_control_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -792,7 +1087,7 @@ func (x *InputChannelDescriptor) String() string {
 func (*InputChannelDescriptor) ProtoMessage() {}
 
 func (x *InputChannelDescriptor) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[11]
+	mi := &file_floe_control_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -805,7 +1100,7 @@ func (x *InputChannelDescriptor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InputChannelDescriptor.ProtoReflect.Descriptor instead.
 func (*InputChannelDescriptor) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{11}
+	return file_floe_control_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *InputChannelDescriptor) GetAddress() string {
@@ -846,7 +1141,7 @@ type InputGateDescriptor struct {
 
 func (x *InputGateDescriptor) Reset() {
 	*x = InputGateDescriptor{}
-	mi := &file_floe_control_proto_msgTypes[12]
+	mi := &file_floe_control_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -858,7 +1153,7 @@ func (x *InputGateDescriptor) String() string {
 func (*InputGateDescriptor) ProtoMessage() {}
 
 func (x *InputGateDescriptor) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[12]
+	mi := &file_floe_control_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -871,7 +1166,7 @@ func (x *InputGateDescriptor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InputGateDescriptor.ProtoReflect.Descriptor instead.
 func (*InputGateDescriptor) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{12}
+	return file_floe_control_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *InputGateDescriptor) GetInput() int32 {
@@ -898,7 +1193,7 @@ type OutputDescriptor struct {
 
 func (x *OutputDescriptor) Reset() {
 	*x = OutputDescriptor{}
-	mi := &file_floe_control_proto_msgTypes[13]
+	mi := &file_floe_control_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -910,7 +1205,7 @@ func (x *OutputDescriptor) String() string {
 func (*OutputDescriptor) ProtoMessage() {}
 
 func (x *OutputDescriptor) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[13]
+	mi := &file_floe_control_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -923,7 +1218,7 @@ func (x *OutputDescriptor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutputDescriptor.ProtoReflect.Descriptor instead.
 func (*OutputDescriptor) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{13}
+	return file_floe_control_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *OutputDescriptor) GetEdge() int32 {
@@ -954,7 +1249,7 @@ type TaskDeployment struct {
 
 func (x *TaskDeployment) Reset() {
 	*x = TaskDeployment{}
-	mi := &file_floe_control_proto_msgTypes[14]
+	mi := &file_floe_control_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -966,7 +1261,7 @@ func (x *TaskDeployment) String() string {
 func (*TaskDeployment) ProtoMessage() {}
 
 func (x *TaskDeployment) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[14]
+	mi := &file_floe_control_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -979,7 +1274,7 @@ func (x *TaskDeployment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskDeployment.ProtoReflect.Descriptor instead.
 func (*TaskDeployment) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{14}
+	return file_floe_control_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *TaskDeployment) GetTask() *TaskRef {
@@ -1033,7 +1328,7 @@ type ShutdownRequest struct {
 
 func (x *ShutdownRequest) Reset() {
 	*x = ShutdownRequest{}
-	mi := &file_floe_control_proto_msgTypes[15]
+	mi := &file_floe_control_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1045,7 +1340,7 @@ func (x *ShutdownRequest) String() string {
 func (*ShutdownRequest) ProtoMessage() {}
 
 func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[15]
+	mi := &file_floe_control_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1058,7 +1353,7 @@ func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownRequest.ProtoReflect.Descriptor instead.
 func (*ShutdownRequest) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{15}
+	return file_floe_control_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ShutdownRequest) GetReason() string {
@@ -1072,7 +1367,13 @@ var File_floe_control_proto protoreflect.FileDescriptor
 
 const file_floe_control_proto_rawDesc = "" +
 	"\n" +
-	"\x12floe/control.proto\x12\ffloe.control\"\x83\x01\n" +
+	"\x12floe/control.proto\x12\ffloe.control\"-\n" +
+	"\x0eLogTailRequest\x12\x1b\n" +
+	"\tmax_bytes\x18\x01 \x01(\x03R\bmaxBytes\"M\n" +
+	"\x0fLogTailResponse\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x12\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\x12\x12\n" +
+	"\x04size\x18\x03 \x01(\x03R\x04size\"\x83\x01\n" +
 	"\x11CheckpointTrigger\x12)\n" +
 	"\x04task\x18\x01 \x01(\v2\x15.floe.control.TaskRefR\x04task\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\x03R\x02id\x12!\n" +
@@ -1081,14 +1382,15 @@ const file_floe_control_proto_rawDesc = "" +
 	"\x10CheckpointNotice\x12)\n" +
 	"\x04task\x18\x01 \x01(\v2\x15.floe.control.TaskRefR\x04task\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\x03R\x02id\x12\x1a\n" +
-	"\bcomplete\x18\x03 \x01(\bR\bcomplete\"\x7f\n" +
+	"\bcomplete\x18\x03 \x01(\bR\bcomplete\"\xa2\x01\n" +
 	"\rCheckpointAck\x12)\n" +
 	"\x04task\x18\x01 \x01(\v2\x15.floe.control.TaskRefR\x04task\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\x03R\x02id\x12\x1d\n" +
 	"\n" +
 	"state_json\x18\x03 \x01(\tR\tstateJson\x12\x14\n" +
-	"\x05error\x18\x04 \x01(\tR\x05error\"\x05\n" +
-	"\x03Ack\"\xf0\x01\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\x12!\n" +
+	"\falignment_ms\x18\x05 \x01(\x03R\valignmentMs\"\x05\n" +
+	"\x03Ack\"\x99\x02\n" +
 	"\x1aRegisterTaskManagerRequest\x12\x1f\n" +
 	"\vresource_id\x18\x01 \x01(\tR\n" +
 	"resourceId\x12\x18\n" +
@@ -1097,21 +1399,44 @@ const file_floe_control_proto_rawDesc = "" +
 	"\x11graph_fingerprint\x18\x04 \x01(\tR\x10graphFingerprint\x12+\n" +
 	"\x11graph_description\x18\x05 \x01(\tR\x10graphDescription\x12\x10\n" +
 	"\x03pid\x18\x06 \x01(\x05R\x03pid\x12\x15\n" +
-	"\x06job_id\x18\a \x01(\tR\x05jobId\"x\n" +
+	"\x06job_id\x18\a \x01(\tR\x05jobId\x12'\n" +
+	"\x0fmetrics_address\x18\b \x01(\tR\x0emetricsAddress\"x\n" +
 	"\x1bRegisterTaskManagerResponse\x12%\n" +
 	"\x0etaskmanager_id\x18\x01 \x01(\tR\rtaskmanagerId\x122\n" +
-	"\x15heartbeat_interval_ms\x18\x02 \x01(\x03R\x13heartbeatIntervalMs\"n\n" +
+	"\x15heartbeat_interval_ms\x18\x02 \x01(\x03R\x13heartbeatIntervalMs\"\xa6\x01\n" +
 	"\x10HeartbeatRequest\x12%\n" +
 	"\x0etaskmanager_id\x18\x01 \x01(\tR\rtaskmanagerId\x123\n" +
-	"\ametrics\x18\x02 \x03(\v2\x19.floe.control.TaskMetricsR\ametrics\"-\n" +
+	"\ametrics\x18\x02 \x03(\v2\x19.floe.control.TaskMetricsR\ametrics\x126\n" +
+	"\aprocess\x18\x03 \x01(\v2\x1c.floe.control.ProcessMetricsR\aprocess\"\xb1\x01\n" +
+	"\x0eProcessMetrics\x12\x1d\n" +
+	"\n" +
+	"heap_bytes\x18\x01 \x01(\x03R\theapBytes\x12&\n" +
+	"\x0fheap_goal_bytes\x18\x02 \x01(\x03R\rheapGoalBytes\x12\x1b\n" +
+	"\trss_bytes\x18\x03 \x01(\x03R\brssBytes\x12\x1e\n" +
+	"\n" +
+	"goroutines\x18\x04 \x01(\x03R\n" +
+	"goroutines\x12\x1b\n" +
+	"\tgc_cycles\x18\x05 \x01(\x03R\bgcCycles\"-\n" +
 	"\x11HeartbeatResponse\x12\x18\n" +
-	"\aunknown\x18\x01 \x01(\bR\aunknown\"x\n" +
+	"\aunknown\x18\x01 \x01(\bR\aunknown\"\xe0\x04\n" +
 	"\vTaskMetrics\x12)\n" +
 	"\x04task\x18\x01 \x01(\v2\x15.floe.control.TaskRefR\x04task\x12\x1d\n" +
 	"\n" +
 	"records_in\x18\x02 \x01(\x03R\trecordsIn\x12\x1f\n" +
 	"\vrecords_out\x18\x03 \x01(\x03R\n" +
-	"recordsOut\"l\n" +
+	"recordsOut\x12\x19\n" +
+	"\bbytes_in\x18\x04 \x01(\x03R\abytesIn\x12\x1b\n" +
+	"\tbytes_out\x18\x05 \x01(\x03R\bbytesOut\x121\n" +
+	"\x15records_in_per_second\x18\x06 \x01(\x01R\x12recordsInPerSecond\x123\n" +
+	"\x16records_out_per_second\x18\a \x01(\x01R\x13recordsOutPerSecond\x12+\n" +
+	"\x12busy_ms_per_second\x18\b \x01(\x01R\x0fbusyMsPerSecond\x12+\n" +
+	"\x12idle_ms_per_second\x18\t \x01(\x01R\x0fidleMsPerSecond\x12>\n" +
+	"\x1cback_pressured_ms_per_second\x18\n" +
+	" \x01(\x01R\x18backPressuredMsPerSecond\x12'\n" +
+	"\x0finput_watermark\x18\v \x01(\x03R\x0einputWatermark\x12)\n" +
+	"\x10output_watermark\x18\f \x01(\x03R\x0foutputWatermark\x12*\n" +
+	"\x11input_queue_usage\x18\r \x01(\x01R\x0finputQueueUsage\x12,\n" +
+	"\x12output_queue_usage\x18\x0e \x01(\x01R\x10outputQueueUsage\"l\n" +
 	"\aTaskRef\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x16\n" +
 	"\x06vertex\x18\x02 \x01(\x05R\x06vertex\x12\x18\n" +
@@ -1159,7 +1484,7 @@ const file_floe_control_proto_rawDesc = "" +
 	"\x13RegisterTaskManager\x12(.floe.control.RegisterTaskManagerRequest\x1a).floe.control.RegisterTaskManagerResponse\x12L\n" +
 	"\tHeartbeat\x12\x1e.floe.control.HeartbeatRequest\x1a\x1f.floe.control.HeartbeatResponse\x12C\n" +
 	"\x0fUpdateTaskState\x12\x1d.floe.control.TaskStateUpdate\x1a\x11.floe.control.Ack\x12G\n" +
-	"\x15AcknowledgeCheckpoint\x12\x1b.floe.control.CheckpointAck\x1a\x11.floe.control.Ack2\xd2\x02\n" +
+	"\x15AcknowledgeCheckpoint\x12\x1b.floe.control.CheckpointAck\x1a\x11.floe.control.Ack2\x9a\x03\n" +
 	"\vTaskManager\x12=\n" +
 	"\n" +
 	"DeployTask\x12\x1c.floe.control.TaskDeployment\x1a\x11.floe.control.Ack\x126\n" +
@@ -1167,7 +1492,8 @@ const file_floe_control_proto_rawDesc = "" +
 	"CancelTask\x12\x15.floe.control.TaskRef\x1a\x11.floe.control.Ack\x12<\n" +
 	"\bShutdown\x12\x1d.floe.control.ShutdownRequest\x1a\x11.floe.control.Ack\x12G\n" +
 	"\x11TriggerCheckpoint\x12\x1f.floe.control.CheckpointTrigger\x1a\x11.floe.control.Ack\x12E\n" +
-	"\x10NotifyCheckpoint\x12\x1e.floe.control.CheckpointNotice\x1a\x11.floe.control.AckB\x1aZ\x18floe/internal/rpc/floepbb\x06proto3"
+	"\x10NotifyCheckpoint\x12\x1e.floe.control.CheckpointNotice\x1a\x11.floe.control.Ack\x12F\n" +
+	"\aLogTail\x12\x1c.floe.control.LogTailRequest\x1a\x1d.floe.control.LogTailResponseB\x1aZ\x18floe/internal/rpc/floepbb\x06proto3"
 
 var (
 	file_floe_control_proto_rawDescOnce sync.Once
@@ -1182,62 +1508,68 @@ func file_floe_control_proto_rawDescGZIP() []byte {
 }
 
 var file_floe_control_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_floe_control_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_floe_control_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_floe_control_proto_goTypes = []any{
 	(TaskState)(0),                      // 0: floe.control.TaskState
-	(*CheckpointTrigger)(nil),           // 1: floe.control.CheckpointTrigger
-	(*CheckpointNotice)(nil),            // 2: floe.control.CheckpointNotice
-	(*CheckpointAck)(nil),               // 3: floe.control.CheckpointAck
-	(*Ack)(nil),                         // 4: floe.control.Ack
-	(*RegisterTaskManagerRequest)(nil),  // 5: floe.control.RegisterTaskManagerRequest
-	(*RegisterTaskManagerResponse)(nil), // 6: floe.control.RegisterTaskManagerResponse
-	(*HeartbeatRequest)(nil),            // 7: floe.control.HeartbeatRequest
-	(*HeartbeatResponse)(nil),           // 8: floe.control.HeartbeatResponse
-	(*TaskMetrics)(nil),                 // 9: floe.control.TaskMetrics
-	(*TaskRef)(nil),                     // 10: floe.control.TaskRef
-	(*TaskStateUpdate)(nil),             // 11: floe.control.TaskStateUpdate
-	(*InputChannelDescriptor)(nil),      // 12: floe.control.InputChannelDescriptor
-	(*InputGateDescriptor)(nil),         // 13: floe.control.InputGateDescriptor
-	(*OutputDescriptor)(nil),            // 14: floe.control.OutputDescriptor
-	(*TaskDeployment)(nil),              // 15: floe.control.TaskDeployment
-	(*ShutdownRequest)(nil),             // 16: floe.control.ShutdownRequest
+	(*LogTailRequest)(nil),              // 1: floe.control.LogTailRequest
+	(*LogTailResponse)(nil),             // 2: floe.control.LogTailResponse
+	(*CheckpointTrigger)(nil),           // 3: floe.control.CheckpointTrigger
+	(*CheckpointNotice)(nil),            // 4: floe.control.CheckpointNotice
+	(*CheckpointAck)(nil),               // 5: floe.control.CheckpointAck
+	(*Ack)(nil),                         // 6: floe.control.Ack
+	(*RegisterTaskManagerRequest)(nil),  // 7: floe.control.RegisterTaskManagerRequest
+	(*RegisterTaskManagerResponse)(nil), // 8: floe.control.RegisterTaskManagerResponse
+	(*HeartbeatRequest)(nil),            // 9: floe.control.HeartbeatRequest
+	(*ProcessMetrics)(nil),              // 10: floe.control.ProcessMetrics
+	(*HeartbeatResponse)(nil),           // 11: floe.control.HeartbeatResponse
+	(*TaskMetrics)(nil),                 // 12: floe.control.TaskMetrics
+	(*TaskRef)(nil),                     // 13: floe.control.TaskRef
+	(*TaskStateUpdate)(nil),             // 14: floe.control.TaskStateUpdate
+	(*InputChannelDescriptor)(nil),      // 15: floe.control.InputChannelDescriptor
+	(*InputGateDescriptor)(nil),         // 16: floe.control.InputGateDescriptor
+	(*OutputDescriptor)(nil),            // 17: floe.control.OutputDescriptor
+	(*TaskDeployment)(nil),              // 18: floe.control.TaskDeployment
+	(*ShutdownRequest)(nil),             // 19: floe.control.ShutdownRequest
 }
 var file_floe_control_proto_depIdxs = []int32{
-	10, // 0: floe.control.CheckpointTrigger.task:type_name -> floe.control.TaskRef
-	10, // 1: floe.control.CheckpointNotice.task:type_name -> floe.control.TaskRef
-	10, // 2: floe.control.CheckpointAck.task:type_name -> floe.control.TaskRef
-	9,  // 3: floe.control.HeartbeatRequest.metrics:type_name -> floe.control.TaskMetrics
-	10, // 4: floe.control.TaskMetrics.task:type_name -> floe.control.TaskRef
-	10, // 5: floe.control.TaskStateUpdate.task:type_name -> floe.control.TaskRef
-	0,  // 6: floe.control.TaskStateUpdate.state:type_name -> floe.control.TaskState
-	10, // 7: floe.control.InputChannelDescriptor.producer:type_name -> floe.control.TaskRef
-	12, // 8: floe.control.InputGateDescriptor.channels:type_name -> floe.control.InputChannelDescriptor
-	10, // 9: floe.control.TaskDeployment.task:type_name -> floe.control.TaskRef
-	13, // 10: floe.control.TaskDeployment.inputs:type_name -> floe.control.InputGateDescriptor
-	14, // 11: floe.control.TaskDeployment.outputs:type_name -> floe.control.OutputDescriptor
-	5,  // 12: floe.control.JobManager.RegisterTaskManager:input_type -> floe.control.RegisterTaskManagerRequest
-	7,  // 13: floe.control.JobManager.Heartbeat:input_type -> floe.control.HeartbeatRequest
-	11, // 14: floe.control.JobManager.UpdateTaskState:input_type -> floe.control.TaskStateUpdate
-	3,  // 15: floe.control.JobManager.AcknowledgeCheckpoint:input_type -> floe.control.CheckpointAck
-	15, // 16: floe.control.TaskManager.DeployTask:input_type -> floe.control.TaskDeployment
-	10, // 17: floe.control.TaskManager.CancelTask:input_type -> floe.control.TaskRef
-	16, // 18: floe.control.TaskManager.Shutdown:input_type -> floe.control.ShutdownRequest
-	1,  // 19: floe.control.TaskManager.TriggerCheckpoint:input_type -> floe.control.CheckpointTrigger
-	2,  // 20: floe.control.TaskManager.NotifyCheckpoint:input_type -> floe.control.CheckpointNotice
-	6,  // 21: floe.control.JobManager.RegisterTaskManager:output_type -> floe.control.RegisterTaskManagerResponse
-	8,  // 22: floe.control.JobManager.Heartbeat:output_type -> floe.control.HeartbeatResponse
-	4,  // 23: floe.control.JobManager.UpdateTaskState:output_type -> floe.control.Ack
-	4,  // 24: floe.control.JobManager.AcknowledgeCheckpoint:output_type -> floe.control.Ack
-	4,  // 25: floe.control.TaskManager.DeployTask:output_type -> floe.control.Ack
-	4,  // 26: floe.control.TaskManager.CancelTask:output_type -> floe.control.Ack
-	4,  // 27: floe.control.TaskManager.Shutdown:output_type -> floe.control.Ack
-	4,  // 28: floe.control.TaskManager.TriggerCheckpoint:output_type -> floe.control.Ack
-	4,  // 29: floe.control.TaskManager.NotifyCheckpoint:output_type -> floe.control.Ack
-	21, // [21:30] is the sub-list for method output_type
-	12, // [12:21] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	13, // 0: floe.control.CheckpointTrigger.task:type_name -> floe.control.TaskRef
+	13, // 1: floe.control.CheckpointNotice.task:type_name -> floe.control.TaskRef
+	13, // 2: floe.control.CheckpointAck.task:type_name -> floe.control.TaskRef
+	12, // 3: floe.control.HeartbeatRequest.metrics:type_name -> floe.control.TaskMetrics
+	10, // 4: floe.control.HeartbeatRequest.process:type_name -> floe.control.ProcessMetrics
+	13, // 5: floe.control.TaskMetrics.task:type_name -> floe.control.TaskRef
+	13, // 6: floe.control.TaskStateUpdate.task:type_name -> floe.control.TaskRef
+	0,  // 7: floe.control.TaskStateUpdate.state:type_name -> floe.control.TaskState
+	13, // 8: floe.control.InputChannelDescriptor.producer:type_name -> floe.control.TaskRef
+	15, // 9: floe.control.InputGateDescriptor.channels:type_name -> floe.control.InputChannelDescriptor
+	13, // 10: floe.control.TaskDeployment.task:type_name -> floe.control.TaskRef
+	16, // 11: floe.control.TaskDeployment.inputs:type_name -> floe.control.InputGateDescriptor
+	17, // 12: floe.control.TaskDeployment.outputs:type_name -> floe.control.OutputDescriptor
+	7,  // 13: floe.control.JobManager.RegisterTaskManager:input_type -> floe.control.RegisterTaskManagerRequest
+	9,  // 14: floe.control.JobManager.Heartbeat:input_type -> floe.control.HeartbeatRequest
+	14, // 15: floe.control.JobManager.UpdateTaskState:input_type -> floe.control.TaskStateUpdate
+	5,  // 16: floe.control.JobManager.AcknowledgeCheckpoint:input_type -> floe.control.CheckpointAck
+	18, // 17: floe.control.TaskManager.DeployTask:input_type -> floe.control.TaskDeployment
+	13, // 18: floe.control.TaskManager.CancelTask:input_type -> floe.control.TaskRef
+	19, // 19: floe.control.TaskManager.Shutdown:input_type -> floe.control.ShutdownRequest
+	3,  // 20: floe.control.TaskManager.TriggerCheckpoint:input_type -> floe.control.CheckpointTrigger
+	4,  // 21: floe.control.TaskManager.NotifyCheckpoint:input_type -> floe.control.CheckpointNotice
+	1,  // 22: floe.control.TaskManager.LogTail:input_type -> floe.control.LogTailRequest
+	8,  // 23: floe.control.JobManager.RegisterTaskManager:output_type -> floe.control.RegisterTaskManagerResponse
+	11, // 24: floe.control.JobManager.Heartbeat:output_type -> floe.control.HeartbeatResponse
+	6,  // 25: floe.control.JobManager.UpdateTaskState:output_type -> floe.control.Ack
+	6,  // 26: floe.control.JobManager.AcknowledgeCheckpoint:output_type -> floe.control.Ack
+	6,  // 27: floe.control.TaskManager.DeployTask:output_type -> floe.control.Ack
+	6,  // 28: floe.control.TaskManager.CancelTask:output_type -> floe.control.Ack
+	6,  // 29: floe.control.TaskManager.Shutdown:output_type -> floe.control.Ack
+	6,  // 30: floe.control.TaskManager.TriggerCheckpoint:output_type -> floe.control.Ack
+	6,  // 31: floe.control.TaskManager.NotifyCheckpoint:output_type -> floe.control.Ack
+	2,  // 32: floe.control.TaskManager.LogTail:output_type -> floe.control.LogTailResponse
+	23, // [23:33] is the sub-list for method output_type
+	13, // [13:23] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_floe_control_proto_init() }
@@ -1251,7 +1583,7 @@ func file_floe_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_floe_control_proto_rawDesc), len(file_floe_control_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   16,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

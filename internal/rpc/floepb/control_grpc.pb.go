@@ -248,6 +248,7 @@ const (
 	TaskManager_Shutdown_FullMethodName          = "/floe.control.TaskManager/Shutdown"
 	TaskManager_TriggerCheckpoint_FullMethodName = "/floe.control.TaskManager/TriggerCheckpoint"
 	TaskManager_NotifyCheckpoint_FullMethodName  = "/floe.control.TaskManager/NotifyCheckpoint"
+	TaskManager_LogTail_FullMethodName           = "/floe.control.TaskManager/LogTail"
 )
 
 // TaskManagerClient is the client API for TaskManager service.
@@ -263,6 +264,8 @@ type TaskManagerClient interface {
 	TriggerCheckpoint(ctx context.Context, in *CheckpointTrigger, opts ...grpc.CallOption) (*Ack, error)
 	// NotifyCheckpoint tells a task that a checkpoint completed or was aborted.
 	NotifyCheckpoint(ctx context.Context, in *CheckpointNotice, opts ...grpc.CallOption) (*Ack, error)
+	// LogTail returns the end of the TaskManager's log file.
+	LogTail(ctx context.Context, in *LogTailRequest, opts ...grpc.CallOption) (*LogTailResponse, error)
 }
 
 type taskManagerClient struct {
@@ -323,6 +326,16 @@ func (c *taskManagerClient) NotifyCheckpoint(ctx context.Context, in *Checkpoint
 	return out, nil
 }
 
+func (c *taskManagerClient) LogTail(ctx context.Context, in *LogTailRequest, opts ...grpc.CallOption) (*LogTailResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LogTailResponse)
+	err := c.cc.Invoke(ctx, TaskManager_LogTail_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // TaskManagerServer is the server API for TaskManager service.
 // All implementations must embed UnimplementedTaskManagerServer
 // for forward compatibility.
@@ -336,6 +349,8 @@ type TaskManagerServer interface {
 	TriggerCheckpoint(context.Context, *CheckpointTrigger) (*Ack, error)
 	// NotifyCheckpoint tells a task that a checkpoint completed or was aborted.
 	NotifyCheckpoint(context.Context, *CheckpointNotice) (*Ack, error)
+	// LogTail returns the end of the TaskManager's log file.
+	LogTail(context.Context, *LogTailRequest) (*LogTailResponse, error)
 	mustEmbedUnimplementedTaskManagerServer()
 }
 
@@ -360,6 +375,9 @@ func (UnimplementedTaskManagerServer) TriggerCheckpoint(context.Context, *Checkp
 }
 func (UnimplementedTaskManagerServer) NotifyCheckpoint(context.Context, *CheckpointNotice) (*Ack, error) {
 	return nil, status.Error(codes.Unimplemented, "method NotifyCheckpoint not implemented")
+}
+func (UnimplementedTaskManagerServer) LogTail(context.Context, *LogTailRequest) (*LogTailResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method LogTail not implemented")
 }
 func (UnimplementedTaskManagerServer) mustEmbedUnimplementedTaskManagerServer() {}
 func (UnimplementedTaskManagerServer) testEmbeddedByValue()                     {}
@@ -472,6 +490,24 @@ func _TaskManager_NotifyCheckpoint_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _TaskManager_LogTail_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LogTailRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TaskManagerServer).LogTail(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TaskManager_LogTail_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TaskManagerServer).LogTail(ctx, req.(*LogTailRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // TaskManager_ServiceDesc is the grpc.ServiceDesc for TaskManager service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -498,6 +534,10 @@ var TaskManager_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "NotifyCheckpoint",
 			Handler:    _TaskManager_NotifyCheckpoint_Handler,
+		},
+		{
+			MethodName: "LogTail",
+			Handler:    _TaskManager_LogTail_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
