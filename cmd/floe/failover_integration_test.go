@@ -74,6 +74,9 @@ func TestIntegrationAMFailoverKeepsContainersAndCounts(t *testing.T) {
 	if kills < 2 {
 		t.Logf("the minicluster caps ApplicationMaster attempts at %d (yarn.resourcemanager.am.max-attempts in %s): killing the ApplicationMaster once, not twice", maxAttempts, dir)
 	}
+	home := t.TempDir()
+	t.Setenv("FLOE_HOME", home)
+	env := []string{"HADOOP_CONF_DIR=" + dir, "FLOE_HOME=" + home}
 	base := toHDFS(t, nil)
 	const events, keys = 30000, 7
 	cmd := exec.Command(floeBin, "run", "-t", "yarn-per-job", "-p", "2", "-s", "1", "-jm", "256m", "-tm", "256m",
@@ -81,7 +84,7 @@ func TestIntegrationAMFailoverKeepsContainersAndCounts(t *testing.T) {
 		"-D", "execution.checkpointing.interval=500ms", "-D", "execution.checkpointing.dir="+base+"/checkpoints",
 		"-D", "restart-strategy.fixed-delay.delay=200ms", "-D", "heartbeat.timeout=30s",
 		"keyed-count", "--events", strconv.Itoa(events), "--keys", strconv.Itoa(keys), "--rate", "2000", "--output", base+"/out")
-	cmd.Env = append(os.Environ(), "HADOOP_CONF_DIR="+dir)
+	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr syncBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
@@ -133,6 +136,25 @@ func TestIntegrationAMFailoverKeepsContainersAndCounts(t *testing.T) {
 			jobID = jobIDRe.FindStringSubmatch(stdout.String())[1]
 		}
 	}
+	// The clients find the recovered attempt through the ResourceManager:
+	// floe list shows its job, floe savepoint takes one.
+	app := appIDRe.FindString(stdout.String())
+	if r := floe(t, env, "list", "-yid", app); r.code != 0 || !strings.Contains(r.stdout, jobID) || !strings.Contains(r.stdout, "RUNNING") {
+		t.Errorf("floe list -yid %s after the failover: exit %d\n%s%s", app, r.code, r.stdout, r.stderr)
+	}
+	r := floe(t, env, "savepoint", "-yid", app, jobID, base+"/savepoints")
+	if r.code != 0 || !strings.Contains(r.stdout, "Savepoint completed. Path: "+base+"/savepoints/") {
+		t.Errorf("floe savepoint against attempt %d: exit %d\n%s%s", kills+1, r.code, r.stdout, r.stderr)
+	} else {
+		sp := strings.TrimSpace(strings.SplitN(r.stdout, "Path: ", 2)[1])
+		fsy, p, err := fsys.Resolve(sp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fsy.Stat(t.Context(), fsy.Join(p, "_metadata")); err != nil {
+			t.Errorf("savepoint %s of the recovered attempt has no _metadata: %v", sp, err)
+		}
+	}
 	select {
 	case <-done:
 	case <-time.After(4 * time.Minute):
@@ -142,10 +164,16 @@ func TestIntegrationAMFailoverKeepsContainersAndCounts(t *testing.T) {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
 	}
 	checkCounts(t, base+"/out", events, keys)
+	// The attached client followed the job across every attempt and said so.
+	for k := 2; k <= kills+1; k++ {
+		want := fmt.Sprintf("JobManager failed over: attempt %d of %s is recovering job %s from checkpoint ", k, app, jobID)
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("floe run did not say %q:\n%s", want, stdout.String())
+		}
+	}
 
 	// Each later attempt's log names the first attempt's TaskManager
 	// containers as adopted, and recovers the same job.
-	app := appIDRe.FindString(stdout.String() + stderr.String())
 	for k := 2; k <= kills+1; k++ {
 		next := strings.Replace(amContainers[0], "_01_", fmt.Sprintf("_%02d_", k), 1)
 		log := amLog(t, dir, app, next)
