@@ -119,7 +119,9 @@ func (jm *JobManager) checkpointAction(e *jobEntry, a checkpoint.Action) {
 				err = jm.opts.Fence(ctx)
 			}
 			if err == nil {
-				err = storeMetadata(ctx, dir, m)
+				mm := *m
+				mm.WriterAttempt = jm.opts.Attempt
+				err = storeMetadata(ctx, dir, &mm)
 			} else {
 				jm.log.Warn().Str("job", e.exec.id).Int64("checkpoint", id).Err(err).Msg("not committing the checkpoint: fenced")
 			}
@@ -147,6 +149,15 @@ func (jm *JobManager) checkpointAction(e *jobEntry, a checkpoint.Action) {
 			return
 		}
 		jm.async(func(ctx context.Context) {
+			// An old attempt's checkpoint ids go on where the new attempt's
+			// do: once superseded, it must not remove what may be the new
+			// attempt's checkpoint.
+			if jm.opts.Fence != nil {
+				if err := jm.opts.Fence(ctx); err != nil {
+					jm.log.Warn().Str("job", e.exec.id).Str("dir", dir).Err(err).Msg("not discarding the checkpoint: fenced")
+					return
+				}
+			}
 			if store, p, err := checkpoint.OpenFS(dir); err == nil {
 				store.RemoveAll(ctx, p)
 			}

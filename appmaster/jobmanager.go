@@ -66,8 +66,9 @@ type Options struct {
 	// outside YARN): the fencing token on every call to a TaskManager, which
 	// refuses calls from an attempt older than the one it registered with.
 	Attempt int32
-	// Fence, when set, is asked before a checkpoint's _metadata is written;
-	// an error (a newer attempt has taken over) aborts the commit.
+	// Fence, when set, is asked before a checkpoint's _metadata is written
+	// and before a checkpoint directory is discarded; an error (a newer
+	// attempt has taken over) aborts the commit or keeps the directory.
 	Fence func(ctx context.Context) error
 	// Application and Container are the YARN ids of the JobManager's
 	// application and container, for metric labels (empty locally).

@@ -47,6 +47,10 @@ type Metadata struct {
 	JobID     string    `json:"job_id"`
 	Timestamp time.Time `json:"timestamp"` // when the checkpoint was triggered
 	Kind      Kind      `json:"kind"`
+	// WriterAttempt is the YARN ApplicationMaster attempt whose JobManager
+	// wrote this _metadata (0: not on YARN, or written before floe recorded
+	// it). It shows which attempt committed a checkpoint after a failover.
+	WriterAttempt int32 `json:"writer_attempt,omitempty"`
 	// Operators, sorted by UID, has every operator of the job at the time,
 	// stateless ones included (with no subtasks).
 	Operators []OperatorState `json:"operators"`

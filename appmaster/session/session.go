@@ -13,10 +13,13 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"floe/appmaster"
 	amyarn "floe/appmaster/yarn"
 	"floe/config"
+	"floe/internal/failover"
+	"floe/internal/fsys"
 	"floe/internal/hadoop/hadooppb"
 	yarnrpc "floe/internal/hadoop/yarn"
 	"floe/internal/jobbin"
@@ -223,6 +226,7 @@ func (sm *sessionMaster) SubmitJob(ctx context.Context, req *floepb.SubmitJobReq
 		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	sj := &sessionJob{id: id, name: g.Name, status: string(appmaster.Created), started: time.Now()}
+	sm.recordJob(ctx, req, id)
 	sm.mu.Lock()
 	sm.jobs[id] = sj
 	sm.mu.Unlock()
@@ -245,6 +249,7 @@ func (sm *sessionMaster) runJob(ctx context.Context, sj *sessionJob, g *jobgraph
 		return
 	}
 	defer sm.release(sj.id, placed)
+	defer sm.forgetJob(sj.id)
 	h, err := sm.jm.Submit(g, appmaster.SubmitOptions{ID: sj.id, Restart: restart})
 	if err != nil {
 		sm.mu.Lock()
@@ -340,4 +345,46 @@ func (sm *sessionMaster) accepted() []*floepb.JobInfo {
 func (sm *sessionMaster) StopSession(context.Context, *floepb.StopSessionRequest) (*floepb.StopSessionResponse, error) {
 	sm.stop()
 	return &floepb.StopSessionResponse{}, nil
+}
+
+// recordJob keeps a job's submission in the session's staging directory
+// (internal/failover's jobs/<id>.json), what a later session attempt needs
+// to restore it. Not yet read back: a session runs one attempt. A failure
+// is logged, not refused: the job runs as before without it.
+func (sm *sessionMaster) recordJob(ctx context.Context, req *floepb.SubmitJobRequest, id string) {
+	fs, dir, ok := sessionStaging()
+	if !ok {
+		return
+	}
+	bin, err := proto.Marshal(req.GetBinary())
+	if err == nil {
+		err = failover.WriteSessionJob(ctx, fs, dir, failover.SessionJob{JobID: id, Binary: bin, Args: req.GetArgs(),
+			ConfigJSON: req.GetConfigJson(), Attempt: 1, Accepted: time.Now().UTC()})
+	}
+	if err != nil {
+		sm.log.Warn().Err(err).Str("job", id).Msg("cannot record the job's submission in the staging directory")
+	}
+}
+
+// forgetJob removes the record of a job that ended.
+func (sm *sessionMaster) forgetJob(id string) {
+	if fs, dir, ok := sessionStaging(); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := failover.RemoveSessionJob(ctx, fs, dir, id); err != nil {
+			sm.log.Warn().Err(err).Str("job", id).Msg("cannot remove the job's record from the staging directory")
+		}
+	}
+}
+
+func sessionStaging() (fsys.FS, string, bool) {
+	dir := os.Getenv(role.EnvStaging)
+	if dir == "" {
+		return nil, "", false
+	}
+	fs, p, err := fsys.Resolve("hdfs://" + dir)
+	if err != nil {
+		return nil, "", false
+	}
+	return fs, p, true
 }

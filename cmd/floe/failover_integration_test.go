@@ -7,9 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -52,10 +54,11 @@ func containerProcesses(role, marker string) map[int]string {
 }
 
 // The ApplicationMaster of a keyed-count job with HDFS checkpoints is killed
-// mid-job: YARN starts a second attempt, which keeps the first attempt's
-// TaskManager containers, restores the job from its latest checkpoint under
-// the same job id, and finishes it: SUCCEEDED, every count exactly once in
-// the committed output.
+// mid-job, and again once the second attempt has output flowing when the
+// cluster allows a third attempt (yarn.resourcemanager.am.max-attempts): each
+// new attempt keeps the first attempt's TaskManager containers, restores the
+// job from its latest checkpoint under the same job id, and finishes it:
+// SUCCEEDED, every count exactly once in the committed output.
 func TestIntegrationAMFailoverKeepsContainersAndCounts(t *testing.T) {
 	dir := testenv.HadoopConfDir(t)
 	t.Setenv("HADOOP_CONF_DIR", dir)
@@ -63,96 +66,178 @@ func TestIntegrationAMFailoverKeepsContainersAndCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := c.Int("yarn.resourcemanager.am.max-attempts", 2); n < 2 {
-		t.Skipf("the minicluster allows %d ApplicationMaster attempt(s) (yarn.resourcemanager.am.max-attempts); this test needs 2: restart it with the launcher's setting", n)
+	maxAttempts := c.Int("yarn.resourcemanager.am.max-attempts", 2)
+	if maxAttempts < 2 {
+		t.Skipf("the minicluster allows %d ApplicationMaster attempt(s) (yarn.resourcemanager.am.max-attempts); this test needs 2: restart it with the launcher's setting", maxAttempts)
 	}
+	kills := min(maxAttempts, 3) - 1
+	if kills < 2 {
+		t.Logf("the minicluster caps ApplicationMaster attempts at %d (yarn.resourcemanager.am.max-attempts in %s): killing the ApplicationMaster once, not twice", maxAttempts, dir)
+	}
+	home := t.TempDir()
+	t.Setenv("FLOE_HOME", home)
+	env := []string{"HADOOP_CONF_DIR=" + dir, "FLOE_HOME=" + home}
 	base := toHDFS(t, nil)
-	const events, keys = 15000, 7
+	const events, keys = 30000, 7
 	cmd := exec.Command(floeBin, "run", "-t", "yarn-per-job", "-p", "2", "-s", "1", "-jm", "256m", "-tm", "256m",
+		"-D", "yarn.application-attempts="+strconv.Itoa(kills+1),
 		"-D", "execution.checkpointing.interval=500ms", "-D", "execution.checkpointing.dir="+base+"/checkpoints",
 		"-D", "restart-strategy.fixed-delay.delay=200ms", "-D", "heartbeat.timeout=30s",
 		"keyed-count", "--events", strconv.Itoa(events), "--keys", strconv.Itoa(keys), "--rate", "2000", "--output", base+"/out")
-	cmd.Env = append(os.Environ(), "HADOOP_CONF_DIR="+dir)
-	var stdout, stderr bytes.Buffer
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr syncBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
+	defer cmd.Process.Kill()
 	marker := base + "/out"
 	var tms, ams map[int]string
 	for deadline := time.Now().Add(90 * time.Second); len(tms) < 2 || len(ams) != 1; {
 		if time.Now().After(deadline) {
-			cmd.Process.Kill()
 			t.Fatalf("the ApplicationMaster and 2 TaskManagers did not start (%d, %d): %s %s", len(ams), len(tms), stdout.String(), stderr.String())
 		}
 		time.Sleep(200 * time.Millisecond)
 		tms, ams = containerProcesses("taskmanager", marker), containerProcesses("jobmanager", marker)
 	}
-	// Kill once output is committed: a second attempt that started the job
-	// from scratch instead of its checkpoint would then repeat counts.
-	committed := 0
-	for deadline := time.Now().Add(30 * time.Second); committed == 0; time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatalf("no output committed: %s %s", stdout.String(), stderr.String())
+	// Kill once output is committed: a new attempt that started the job from
+	// scratch instead of its checkpoint would then repeat counts.
+	committed := waitCommitted(t, base+"/out", 0, 30*time.Second, &stdout, &stderr)
+	var amContainers []string
+	var jobID string
+	for k := 1; k <= kills; k++ {
+		if k > 1 {
+			// The next attempt's JobManager, once it has output flowing.
+			for deadline := time.Now().Add(30 * time.Second); len(ams) != 1; time.Sleep(100 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("no ApplicationMaster of attempt %d: %s", k, stderr.String())
+				}
+				ams = containerProcesses("jobmanager", marker)
+			}
 		}
-		committed = committedLines(t, base+"/out")
+		var amPID int
+		for pid, id := range ams {
+			amPID = pid
+			amContainers = append(amContainers, id)
+		}
+		if err := syscall.Kill(amPID, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		killed := time.Now()
+		t.Logf("kill %d: the ApplicationMaster, process %d in %s, with %d lines committed", k, amPID, amContainers[k-1], committed)
+		// Records flowing again: the first commit after the kill (so it
+		// includes up to a checkpoint interval).
+		committed = waitCommitted(t, base+"/out", committed, 3*time.Minute, &stdout, &stderr)
+		t.Logf("output committed again %s after kill %d (%d lines)", time.Since(killed).Round(100*time.Millisecond), k, committed)
+		ams = nil
+		if k == 1 {
+			jobID = jobIDRe.FindStringSubmatch(stdout.String())[1]
+		}
 	}
-	var amPID int
-	var amContainer string
-	for pid, id := range ams {
-		amPID, amContainer = pid, id
+	// The clients find the recovered attempt through the ResourceManager:
+	// floe list shows its job, floe savepoint takes one.
+	app := appIDRe.FindString(stdout.String())
+	if r := floe(t, env, "list", "-yid", app); r.code != 0 || !strings.Contains(r.stdout, jobID) || !strings.Contains(r.stdout, "RUNNING") {
+		t.Errorf("floe list -yid %s after the failover: exit %d\n%s%s", app, r.code, r.stdout, r.stderr)
 	}
-	if err := syscall.Kill(amPID, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	killed := time.Now()
-	t.Logf("killed the ApplicationMaster, process %d in %s, with %d lines committed", amPID, amContainer, committed)
-	// Records flowing again: the first commit after the kill (so it includes
-	// up to a checkpoint interval).
-	for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if n := committedLines(t, base+"/out"); n > committed {
-			t.Logf("output committed again %s after the kill (%d lines)", time.Since(killed).Round(100*time.Millisecond), n)
-			break
+	r := floe(t, env, "savepoint", "-yid", app, jobID, base+"/savepoints")
+	if r.code != 0 || !strings.Contains(r.stdout, "Savepoint completed. Path: "+base+"/savepoints/") {
+		t.Errorf("floe savepoint against attempt %d: exit %d\n%s%s", kills+1, r.code, r.stdout, r.stderr)
+	} else {
+		sp := strings.TrimSpace(strings.SplitN(r.stdout, "Path: ", 2)[1])
+		fsy, p, err := fsys.Resolve(sp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fsy.Stat(t.Context(), fsy.Join(p, "_metadata")); err != nil {
+			t.Errorf("savepoint %s of the recovered attempt has no _metadata: %v", sp, err)
 		}
 	}
 	select {
 	case <-done:
 	case <-time.After(4 * time.Minute):
-		cmd.Process.Kill()
 		t.Fatalf("job did not end\n%s\n%s", stdout.String(), stderr.String())
 	}
-	t.Logf("the job ended %s after the kill", time.Since(killed).Round(time.Millisecond))
 	if code := cmd.ProcessState.ExitCode(); code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
 	}
 	checkCounts(t, base+"/out", events, keys)
+	// The attached client followed the job across every attempt and said so.
+	for k := 2; k <= kills+1; k++ {
+		want := fmt.Sprintf("JobManager failed over: attempt %d of %s is recovering job %s from checkpoint ", k, app, jobID)
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("floe run did not say %q:\n%s", want, stdout.String())
+		}
+	}
 
-	// The second attempt's log names the first attempt's TaskManager containers as adopted.
-	app := appIDRe.FindString(stdout.String() + stderr.String())
-	second := strings.Replace(amContainer, "_01_", "_02_", 1)
-	logs, _ := filepath.Glob(filepath.Join(filepath.Dir(dir), "target", "*", "*", "*", app, second, "jobmanager.log"))
+	// Each later attempt's log names the first attempt's TaskManager
+	// containers as adopted, and recovers the same job.
+	for k := 2; k <= kills+1; k++ {
+		next := strings.Replace(amContainers[0], "_01_", fmt.Sprintf("_%02d_", k), 1)
+		log := amLog(t, dir, app, next)
+		for _, id := range tms {
+			if !strings.Contains(log, id) {
+				t.Errorf("attempt %d's log does not name the first attempt's TaskManager container %s", k, id)
+			}
+		}
+		if !strings.Contains(log, "adopting the TaskManager containers of previous attempts") {
+			t.Errorf("attempt %d did not adopt containers:\n%s", k, tail(log, 40))
+		}
+		if !strings.Contains(log, "recovering the job from its metadata") || !strings.Contains(log, jobID) {
+			t.Errorf("attempt %d did not recover job %s from its metadata:\n%s", k, jobID, tail(log, 40))
+		}
+	}
+}
+
+// jobIDRe finds the job id floe run prints.
+var jobIDRe = regexp.MustCompile(`JobID ([0-9a-f]+)`)
+
+// waitCommitted waits until the output in out has more than n lines, and
+// returns how many it has.
+func waitCommitted(t *testing.T, out string, n int, within time.Duration, stdout, stderr *syncBuffer) int {
+	t.Helper()
+	for deadline := time.Now().Add(within); ; time.Sleep(100 * time.Millisecond) {
+		if m := committedLines(t, out); m > n {
+			return m
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no output committed beyond %d lines within %s: %s %s", n, within, stdout.String(), stderr.String())
+		}
+	}
+}
+
+// amLog reads the jobmanager.log of an ApplicationMaster container of app.
+func amLog(t *testing.T, confDir, app, container string) string {
+	t.Helper()
+	logs, _ := filepath.Glob(filepath.Join(filepath.Dir(confDir), "target", "*", "*", "*", app, container, "jobmanager.log"))
 	if len(logs) == 0 {
-		t.Fatalf("no log of the second attempt %s of %s under %s", second, app, filepath.Dir(dir))
+		t.Fatalf("no log of the ApplicationMaster container %s of %s under %s", container, app, filepath.Dir(confDir))
 	}
 	b, err := os.ReadFile(logs[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := string(b)
-	for _, id := range tms {
-		if !strings.Contains(log, id) {
-			t.Errorf("the second attempt's log does not name the first attempt's TaskManager container %s", id)
-		}
-	}
-	if !strings.Contains(log, "adopting the TaskManager containers of previous attempts") {
-		t.Errorf("the second attempt did not adopt containers:\n%s", tail(log, 40))
-	}
-	if !strings.Contains(log, "recovering the job from its metadata") {
-		t.Errorf("the second attempt did not read the job's metadata:\n%s", tail(log, 40))
-	}
+	return string(b)
+}
+
+// syncBuffer is a bytes.Buffer a command writes while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // committedLines counts the lines of the visible files in out.

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -249,4 +250,75 @@ func readFile(ctx context.Context, fs fsys.FS, name string) ([]byte, error) {
 		return nil, fmt.Errorf("failover: read %s: %w", name, err)
 	}
 	return b, nil
+}
+
+// SessionJobsDir is the directory, in a session's staging directory, that
+// holds one file per job the session accepted (<job id>.json): what a new
+// session attempt needs to restore every running job.
+const SessionJobsDir = "jobs"
+
+// SessionJob is a job's submission to a session, as accepted.
+type SessionJob struct {
+	Version int    `json:"version"`
+	JobID   string `json:"job_id"`
+	// Binary is the job binary's LocalResourceProto, serialized.
+	Binary     []byte    `json:"binary"`
+	Args       []string  `json:"args,omitempty"`
+	ConfigJSON string    `json:"config_json,omitempty"`
+	Attempt    int32     `json:"attempt"` // the session attempt that accepted it
+	Accepted   time.Time `json:"accepted"`
+}
+
+// WriteSessionJob records j in dir/jobs/<job id>.json atomically.
+func WriteSessionJob(ctx context.Context, fs fsys.FS, dir string, j SessionJob) error {
+	j.Version = metadataVersion
+	if err := (Metadata{JobID: j.JobID, Attempt: j.Attempt}).check(); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(j, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := fs.MkdirAll(ctx, fs.Join(dir, SessionJobsDir)); err != nil {
+		return fmt.Errorf("failover: %s: %w", fs.Join(dir, SessionJobsDir), err)
+	}
+	return writeAtomic(ctx, fs, fs.Join(dir, SessionJobsDir, j.JobID+".json"), b)
+}
+
+// RemoveSessionJob forgets a job that ended.
+func RemoveSessionJob(ctx context.Context, fs fsys.FS, dir, jobID string) error {
+	return fs.RemoveAll(ctx, fs.Join(dir, SessionJobsDir, jobID+".json"))
+}
+
+// ReadSessionJobs returns the jobs recorded in dir/jobs, sorted by when
+// they were accepted; none when the directory does not exist.
+func ReadSessionJobs(ctx context.Context, fs fsys.FS, dir string) ([]SessionJob, error) {
+	ents, err := fs.List(ctx, fs.Join(dir, SessionJobsDir))
+	if errors.Is(err, fsys.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("failover: list %s: %w", fs.Join(dir, SessionJobsDir), err)
+	}
+	var out []SessionJob
+	for _, e := range ents {
+		if e.IsDir || strings.HasPrefix(e.Name, ".") || !strings.HasSuffix(e.Name, ".json") {
+			continue
+		}
+		name := fs.Join(dir, SessionJobsDir, e.Name)
+		b, err := readFile(ctx, fs, name)
+		if err != nil {
+			return nil, err
+		}
+		var j SessionJob
+		if err := strictUnmarshal(b, &j); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		if j.Version != metadataVersion || j.JobID+".json" != e.Name {
+			return nil, fmt.Errorf("%w: %s: version %d, job %q", ErrMalformed, name, j.Version, j.JobID)
+		}
+		out = append(out, j)
+	}
+	slices.SortFunc(out, func(a, b SessionJob) int { return a.Accepted.Compare(b.Accepted) })
+	return out, nil
 }

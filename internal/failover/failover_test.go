@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -150,4 +151,45 @@ func FuzzDecodeLeader(f *testing.F) {
 			t.Fatalf("decoded attempt %d", l.Attempt)
 		}
 	})
+}
+
+// A session's accepted jobs round-trip through its staging directory, in
+// the order accepted; a removed job is gone, a malformed file is refused.
+func TestSessionJobs(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	fs, _, err := fsys.Resolve(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if js, err := ReadSessionJobs(ctx, fs, dir); err != nil || len(js) != 0 {
+		t.Fatalf("no jobs yet: %v %v", js, err)
+	}
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i, id := range []string{"bbb", "aaa", "ccc"} {
+		j := SessionJob{JobID: id, Binary: []byte{1, 2}, Args: []string{"keyed-count", "--events", "0"}, ConfigJSON: `{"a":"b"}`,
+			Attempt: 1, Accepted: t0.Add(time.Duration(i) * time.Second)}
+		if err := WriteSessionJob(ctx, fs, dir, j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := RemoveSessionJob(ctx, fs, dir, "aaa"); err != nil {
+		t.Fatal(err)
+	}
+	js, err := ReadSessionJobs(ctx, fs, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(js) != 2 || js[0].JobID != "bbb" || js[1].JobID != "ccc" || js[1].Args[1] != "--events" || js[0].ConfigJSON != `{"a":"b"}` {
+		t.Fatalf("read back %+v", js)
+	}
+	if err := WriteSessionJob(ctx, fs, dir, SessionJob{JobID: "../x"}); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("a job id with a slash: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, SessionJobsDir, "ddd.json"), []byte(`{"version":1,"job_id":"eee"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadSessionJobs(ctx, fs, dir); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("a file that names another job: %v", err)
+	}
 }

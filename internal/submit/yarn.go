@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"floe/appmaster"
+	"floe/checkpoint"
 	"floe/client"
 	"floe/config"
 	"floe/internal/hadoop/conf"
@@ -269,6 +270,11 @@ func (yc *yarnClient) follow(ctx context.Context, appID yarn.ApplicationID, jobI
 	var last hadooppb.YarnApplicationStateProto = -1
 	trackingShown := false
 	wait := yc.containerWait()
+	var attempts attemptWatch
+	ckptDir := ""
+	if cfg, err := checkpoint.ParseConfig(yc.g.Config); err == nil {
+		ckptDir = cfg.Dir
+	}
 	kill := func(why string) {
 		kctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -301,6 +307,12 @@ func (yc *yarnClient) follow(ctx context.Context, appID yarn.ApplicationID, jobI
 		if st != last {
 			yc.out.Printf("Application %s is %s\n", appID, st)
 			last = st
+		}
+		// Every report comes from the ResourceManager, so a new attempt's
+		// JobManager is followed as the first one was.
+		if a, ok := attempts.next(rep); ok && !yarn.Terminal(st) {
+			from := recoveryPoint(ctx, ckptDir, yc.g.Config.String(appmaster.KeySavepointPath, ""), jobID)
+			yc.out.Printf("%s\n", failoverLine(a, appID.String(), jobID, from))
 		}
 		if !trackingShown && st == hadooppb.YarnApplicationStateProto_RUNNING && rep.GetTrackingUrl() != "" {
 			yc.out.Printf("Found Web Interface %s\n", strings.TrimPrefix(rep.GetOriginalTrackingUrl(), "http://"))
