@@ -79,8 +79,7 @@ final class ServerConfig {
     c.setInt("yarn.nodemanager.delete.debug-delay-sec", 600);
     c.setBoolean("yarn.log-aggregation-enable", false);
 
-    // Three: the failover test kills an application's ApplicationMaster twice.
-    c.setInt("yarn.resourcemanager.am.max-attempts", 3);
+    c.setInt("yarn.resourcemanager.am.max-attempts", 2);
     // Notice a dead AM in 20 s instead of 10 minutes.
     c.setInt("yarn.am.liveness-monitor.expiry-interval-ms", 20_000);
 
