@@ -5,7 +5,7 @@ BIN := bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X floe/appmaster.Version=$(VERSION)
 # The packages that start goroutines; `make test` runs them under the race detector too.
-RACE_PKGS := ./appmaster/... ./container/... ./datastream/... ./checkpoint/... ./client/... ./internal/state/... ./internal/submit/... ./internal/jobbin/... ./internal/rpc/... ./internal/codec/... ./internal/hadoop/... ./internal/nexmark/...
+RACE_PKGS := ./appmaster/... ./container/... ./datastream/... ./checkpoint/... ./client/... ./internal/state/... ./internal/submit/... ./internal/jobbin/... ./internal/rpc/... ./internal/codec/... ./internal/hadoop/... ./internal/nexmark/... ./internal/metrics/... ./internal/mailbox/... ./internal/failover/...
 
 .PHONY: all build run test unit-test race-test integration-test bench bench-flink bench-nexmark profile-nexmark bench-yarn vet
 all: build
