@@ -119,7 +119,8 @@ func TestIntegrationLeftoversOfEndedApplicationsAreRemoved(t *testing.T) {
 	job := buildTestJob(t)
 	marker := filepath.Join(sharedDir(t), "out")
 	r := floe(t, env, "run", "-t", "yarn-per-job", "-d", "-p", "1", "-jm", "256m", "-tm", "256m",
-		"-D", "restart-strategy.type=none", job, "--events", "0", "--rate", "10", "--output", marker)
+		// one attempt: with a second one YARN would start a new ApplicationMaster and the application go on
+		"-D", "restart-strategy.type=none", "-D", "yarn.application-attempts=1", job, "--events", "0", "--rate", "10", "--output", marker)
 	if r.code != 0 {
 		t.Fatalf("detached: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
@@ -156,10 +157,12 @@ func TestIntegrationLeftoversOfEndedApplicationsAreRemoved(t *testing.T) {
 	}
 	rm := rmClient(t, dir)
 	id, _ := yarn.ParseApplicationID(app)
-	if _, err := rm.WaitFor(context.Background(), id, 300*time.Millisecond, func(r *hadooppb.ApplicationReportProto) bool {
+	wctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if _, err := rm.WaitFor(wctx, id, 300*time.Millisecond, func(r *hadooppb.ApplicationReportProto) bool {
 		return yarn.Terminal(r.GetYarnApplicationState())
 	}); err != nil {
-		t.Fatal(err)
+		t.Fatalf("the application did not end within 2 min of its ApplicationMaster's death: %v", err)
 	}
 	if _, err := fs.Stat(context.Background(), staging); err != nil {
 		t.Fatalf("the dead AM's staging directory is gone already (%v): the test shows nothing", err)
