@@ -228,9 +228,10 @@ func TestIntegrationKill(t *testing.T) {
 		t.Errorf("second kill: %v %v", done, err)
 	}
 	_ = cl.fs.RemoveAll(context.Background(), path.Dir(out))
-	// An unknown application is a RemoteError naming the exception.
+	// An unknown application is ErrUnknownApplication, with the RM's message
+	// (not its Java exception).
 	_, err = cl.rm.Report(ctx, yarn.ApplicationID{ClusterTimestamp: 1, ID: 1})
-	if !ipc.IsRemote(err, "ApplicationNotFoundException") {
+	if !errors.Is(err, yarn.ErrUnknownApplication) || strings.Contains(err.Error(), "Exception") {
 		t.Errorf("report of an unknown application: %v", err)
 	}
 }
