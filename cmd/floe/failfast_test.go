@@ -5,8 +5,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -85,28 +83,6 @@ func TestIntegrationNotEnoughContainersEndsTheJob(t *testing.T) {
 	if !strings.Contains(r.stderr, "not enough task slots") || !strings.Contains(r.stderr, "slot.request.timeout") || !strings.Contains(r.stderr, "free on") {
 		t.Errorf("stderr does not give the cause: %s", r.stderr)
 	}
-}
-
-// pidsWithRole finds processes by role and a marker in their arguments.
-func pidsWithRole(role, marker string) []int {
-	var pids []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		env, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
-		args, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		comm, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
-		if c := strings.TrimSpace(string(comm)); c == "bash" || c == "sh" {
-			continue
-		}
-		if slices.Contains(strings.Split(string(env), "\x00"), "FLOE_ROLE="+role) && strings.Contains(string(args), marker) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
 }
 
 // An ApplicationMaster that dies leaves its staging directory and the

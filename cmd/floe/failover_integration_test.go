@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,38 +19,6 @@ import (
 	"floe/internal/hadoop/conf"
 	"floe/internal/testenv"
 )
-
-// containerProcesses finds the floe processes of a role whose arguments hold
-// marker, with the container id each runs in.
-func containerProcesses(role, marker string) map[int]string {
-	out := map[int]string{}
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
-		if err != nil {
-			continue
-		}
-		vars := strings.Split(string(b), "\x00")
-		args, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		comm, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
-		if c := strings.TrimSpace(string(comm)); c == "bash" || c == "sh" {
-			continue
-		}
-		if !slices.Contains(vars, "FLOE_ROLE="+role) || !strings.Contains(string(args), marker) {
-			continue
-		}
-		for _, v := range vars {
-			if id, ok := strings.CutPrefix(v, "CONTAINER_ID="); ok {
-				out[pid] = id
-			}
-		}
-	}
-	return out
-}
 
 // The ApplicationMaster of a keyed-count job with HDFS checkpoints is killed
 // mid-job, and again once the second attempt has output flowing when the

@@ -12,8 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -391,31 +389,4 @@ func TestIntegrationDashboardThroughProxy(t *testing.T) {
 	waitJS(t, ctx, "the cause of the failure", `(document.getElementById('root-exception') || {textContent: ''}).textContent.includes('TaskManager') &&
 		[...document.querySelectorAll('tr.exception')].some(r => r.textContent.includes('lost'))`, 2*time.Minute)
 	screenshot(t, ctx, "exceptions")
-}
-
-// appTaskManagerPIDs finds the TaskManager processes of a YARN application
-// by their container's environment.
-func appTaskManagerPIDs(app string) []int {
-	prefix := "CONTAINER_ID=container_" + strings.TrimPrefix(app, "application_") + "_"
-	var pids []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
-		if err != nil {
-			continue
-		}
-		comm, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
-		if c := strings.TrimSpace(string(comm)); c == "bash" || c == "sh" { // the container's launch script
-			continue
-		}
-		vars := strings.Split(string(b), "\x00")
-		if slices.Contains(vars, "FLOE_ROLE=taskmanager") && slices.ContainsFunc(vars, func(v string) bool { return strings.HasPrefix(v, prefix) }) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
 }

@@ -179,33 +179,6 @@ func TestIntegrationFailingJobExits1(t *testing.T) {
 	}
 }
 
-// taskManagerPIDs finds TaskManager processes of floe containers by their
-// environment and the marker in their arguments.
-func taskManagerPIDs(t testing.TB, marker string) []int {
-	var pids []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
-		if err != nil {
-			continue
-		}
-		vars := strings.Split(string(b), "\x00")
-		args, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		comm, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
-		if c := strings.TrimSpace(string(comm)); c == "bash" || c == "sh" { // the container's launch script
-			continue
-		}
-		if slices.Contains(vars, "FLOE_ROLE=taskmanager") && strings.Contains(string(args), marker) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
 // A TaskManager container killed mid-job: the job restarts and its output is
 // still complete and correct.
 func TestIntegrationTaskManagerKilled(t *testing.T) {
