@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -19,6 +20,19 @@ const (
 	allowNonRestored      = "execution.savepoint.ignore-unclaimed-state"
 )
 
+// Keys of the batch operators' memory and spill files (Flink's names), read
+// by internal/spill.
+const (
+	// ManagedMemorySize is a TaskManager's memory for sorting, hash
+	// aggregation and hash joins, in Flink's size syntax ("128mb", "1g", a
+	// plain number of bytes); past it those operators spill to disk.
+	ManagedMemorySize = "taskmanager.memory.managed.size"
+	// TmpDirs lists the local directories spill files go to (comma
+	// separated); unset, the YARN container's LOCAL_DIRS, else the OS's
+	// temporary directory.
+	TmpDirs = "io.tmp.dirs"
+)
+
 // known is every key floe reads. Keep docs/configuration.md in step.
 var known = []string{
 	Parallelism, MaxParallelism, BufferTimeout, BatchSize, Credits, QueueCapacity, Slots,
@@ -32,7 +46,7 @@ var known = []string{
 	"execution.checkpointing.tolerable-failed-checkpoints", "execution.checkpointing.dir",
 	"execution.checkpointing.savepoint-dir", "execution.checkpointing.num-retained",
 	"execution.checkpointing.externalized-checkpoint-retention",
-	Strict, OutputOverwrite,
+	Strict, OutputOverwrite, ManagedMemorySize, TmpDirs,
 }
 
 // ownPrefixes are the namespaces floe and Flink use. A key outside them
@@ -40,6 +54,53 @@ var known = []string{
 // warned about.
 var ownPrefixes = []string{"execution.", "pipeline.", "taskmanager.", "jobmanager.", "state.",
 	"restart-strategy.", "yarn.", "local.", "heartbeat.", "parallelism.", "floe.", "config."}
+
+// MemoryBytes parses a memory size in bytes with Flink's MemorySize syntax:
+// a whole number and an optional unit, b (bytes), k (kb, kibibytes), m (mb,
+// mebibytes), g (gb, gibibytes) or t (tb, tebibytes), case-insensitive, units
+// of 1024. A plain number is bytes (unlike MemoryMB's process sizes).
+func (c Config) MemoryBytes(key string, def int64) (int64, error) {
+	v, ok := c.Lookup(key)
+	if !ok {
+		return def, nil
+	}
+	n, err := parseMemorySize(v)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s=%q: not a memory size (e.g. 128mb, 1g, 1048576)", ErrInvalid, key, v)
+	}
+	return n, nil
+}
+
+func parseMemorySize(v string) (int64, error) {
+	s := strings.ToLower(strings.TrimSpace(v))
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	num, unit := s[:i], strings.TrimSpace(s[i:])
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("no number in %q", v)
+	}
+	var shift uint
+	switch unit {
+	case "", "b", "bytes":
+	case "k", "kb", "kibibytes":
+		shift = 10
+	case "m", "mb", "mebibytes":
+		shift = 20
+	case "g", "gb", "gibibytes":
+		shift = 30
+	case "t", "tb", "tebibytes":
+		shift = 40
+	default:
+		return 0, fmt.Errorf("unknown unit %q", unit)
+	}
+	if n > (1<<63-1)>>shift {
+		return 0, fmt.Errorf("%q overflows", v)
+	}
+	return n << shift, nil
+}
 
 // Known reports whether floe reads key.
 func Known(key string) bool { return slices.Contains(known, key) }
