@@ -180,6 +180,10 @@ type Stats struct {
 	// NestedLoops counts join partitions joined by block nested loops
 	// because their build side did not fit even after repartitioning.
 	NestedLoops int64
+	// OverBudget counts the times an operator held memory past its budget
+	// because spilling could not help (one record larger than the budget, a
+	// partition at the deepest level, the blocks of a merge).
+	OverBudget int64
 	// PeakReserved is the most bytes the operator had reserved at once.
 	PeakReserved int64
 }

@@ -31,6 +31,7 @@ type options struct {
 	fanIn      int
 	partitions int
 	blockBytes int64
+	partBlock  int64 // block size of partition writers
 	maxDepth   int
 }
 
@@ -83,6 +84,14 @@ func newOptions(b *Budget, opts []Option) options {
 	}
 	o.fanIn = max(o.fanIn, 2)
 	o.partitions = max(o.partitions, 2)
+	o.partBlock = o.blockBytes
+	if b.limit > 0 {
+		// Open partition writers buffer a block and a message each: keep
+		// them within an eighth of the budget, with fewer partitions and
+		// smaller blocks when the budget is small.
+		o.partitions = int(min(max(b.limit/(16*o.blockBytes), 2), int64(o.partitions)))
+		o.partBlock = max(min(o.blockBytes, b.limit/(16*int64(o.partitions))), 1<<10)
+	}
 	o.maxDepth = max(o.maxDepth, 1)
 	return o
 }

@@ -10,6 +10,8 @@ type reservation struct {
 	held  int64
 	chunk int64
 	peak  int64
+	// forced counts reservations taken past the budget.
+	forced int64
 }
 
 func newReservation(b *Budget) reservation {
@@ -45,6 +47,7 @@ func (r *reservation) force(need int64) {
 	if r.ensure(need) {
 		return
 	}
+	r.forced++
 	r.b.force(need - r.held)
 	r.add(need - r.held)
 }

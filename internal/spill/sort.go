@@ -354,6 +354,7 @@ func (s *Sorter[T]) All(ctx context.Context) iter.Seq2[T, error] {
 func (s *Sorter[T]) Stats() Stats {
 	st := s.stats
 	st.PeakReserved = s.res.peak
+	st.OverBudget = s.res.forced
 	return st
 }
 

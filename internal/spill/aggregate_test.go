@@ -1,0 +1,132 @@
+package spill
+
+import (
+	"cmp"
+	"context"
+	"maps"
+	"slices"
+	"testing"
+)
+
+// acc is a test accumulator with a string part, so that its size varies.
+type acc struct {
+	Sum    float64
+	N      int64
+	MinPad string
+}
+
+var accFn = Combiner[rec, acc]{
+	Create: func(v rec) acc { return acc{Sum: v.Val, N: 1, MinPad: v.Pad} },
+	Add: func(a acc, v rec) acc {
+		a.Sum += v.Val
+		a.N++
+		a.MinPad = min(a.MinPad, v.Pad)
+		return a
+	},
+	Merge: func(a, b acc) acc { return acc{Sum: a.Sum + b.Sum, N: a.N + b.N, MinPad: min(a.MinPad, b.MinPad)} },
+}
+
+// plainAggregate is the same aggregation with a Go map.
+func plainAggregate(in []rec) map[string]acc {
+	m := map[string]acc{}
+	for _, r := range in {
+		if a, ok := m[r.Key]; ok {
+			m[r.Key] = accFn.Add(a, r)
+		} else {
+			m[r.Key] = accFn.Create(r)
+		}
+	}
+	return m
+}
+
+func aggregateWith(t *testing.T, in []rec, partial bool, budget *Budget, opts ...Option) (map[string]acc, Stats) {
+	t.Helper()
+	dir := t.TempDir()
+	a, err := NewAggregator[string](accFn, budget, append([]Option{WithDirs(dir)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := a.Close(); err != nil {
+			t.Error(err)
+		}
+		assertEmptyDir(t, dir)
+	}()
+	ctx := context.Background()
+	for i, r := range in {
+		if partial && i%2 == 1 {
+			err = a.AddPartial(ctx, r.Key, accFn.Create(r))
+		} else {
+			err = a.Add(ctx, r.Key, r)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := map[string]acc{}
+	for g, err := range a.All(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, dup := out[g.Key]; dup {
+			t.Fatalf("group %q came out twice", g.Key)
+		}
+		out[g.Key] = g.Acc
+	}
+	return out, a.Stats()
+}
+
+func TestAggregatorMatchesMap(t *testing.T) {
+	cases := []struct {
+		name     string
+		n        int
+		distinct int
+		skew     float64
+		partial  bool
+		opts     []Option
+	}{
+		{"empty", 0, 1, 0, false, nil},
+		{"distinct", 40000, 1 << 30, 0, false, nil},
+		{"duplicates", 40000, 5000, 0, false, nil},
+		{"partials", 40000, 1 << 30, 0, true, nil},
+		{"skewed", 40000, 1 << 30, 0.5, false, nil},
+		{"one-key", 20000, 1, 0, false, nil},
+		{"repartition", 40000, 1 << 30, 0, false, []Option{WithPartitions(2)}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			in := genRecs(2, tc.n, tc.distinct, tc.skew)
+			want := plainAggregate(in)
+			var groupBytes int64
+			for k, v := range want {
+				g := Group[string, acc]{k, v}
+				groupBytes += shapeOf[Group[string, acc]]().size(ptrOf(&g)) + 8 + 4 + mapEntryOverhead
+			}
+			budget := max(groupBytes/4, 1)
+			got, st := aggregateWith(t, in, tc.partial, NewBudget(budget), tc.opts...)
+			if !maps.Equal(got, want) {
+				t.Fatalf("budget %d: %d groups differ from the map's %d (first: %v)", budget, len(got), len(want), firstMapDiff(got, want))
+			}
+			free, fst := aggregateWith(t, in, tc.partial, NewBudget(0))
+			if !maps.Equal(free, want) || fst.Files != 0 {
+				t.Fatalf("unlimited: differ from the map or spilled (%+v)", fst)
+			}
+			if len(want) >= 20000 && st.SpilledRecords == 0 {
+				t.Errorf("groups 4x the budget did not spill: %+v", st)
+			}
+			if tc.name == "repartition" && st.Repartitions == 0 {
+				t.Errorf("2 partitions of 4x the budget were not split again: %+v", st)
+			}
+			t.Logf("budget %d: %+v", budget, st)
+		})
+	}
+}
+
+func firstMapDiff(a, b map[string]acc) any {
+	for _, k := range slices.SortedFunc(maps.Keys(b), cmp.Compare) {
+		if a[k] != b[k] {
+			return []any{k, a[k], b[k]}
+		}
+	}
+	return len(a)
+}
