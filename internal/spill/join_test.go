@@ -134,7 +134,7 @@ func TestHashJoinMatchesNestedLoops(t *testing.T) {
 		{"unique", 20000, 20000, 20000, 0, nil},
 		{"duplicates", 20000, 20000, 5000, 0, nil},
 		{"repartition", 20000, 20000, 20000, 0, []Option{WithPartitions(2)}},
-		{"skewed", 3000, 3000, 3000, 0.3, nil},
+		{"skewed", 1500, 1500, 1500, 0.3, nil},
 	}
 	for _, tc := range cases {
 		bs, ps := genJoin(tc.nb, tc.np, tc.keys, tc.skew)
@@ -150,7 +150,7 @@ func TestHashJoinMatchesNestedLoops(t *testing.T) {
 				if !maps.Equal(free, want) || fst.Files != 0 {
 					t.Fatalf("unlimited: differ or spilled (%+v)", fst)
 				}
-				if tc.nb >= 3000 && st.SpilledRecords == 0 {
+				if tc.nb >= 1500 && st.SpilledRecords == 0 {
 					t.Errorf("build side 4x the budget did not spill: %+v", st)
 				}
 				if tc.name == "skewed" && st.NestedLoops == 0 {
