@@ -264,6 +264,7 @@ func (w *fileWriter[T]) abort() {
 // concurrent use.
 type fileReader[T any] struct {
 	f    *os.File
+	left int64 // bytes of the file not read yet
 	r    *codec.Reader[T]
 	msg  []byte
 	rows []T
@@ -274,13 +275,14 @@ func openFileReader[T any](c *codec.Codec[T], name string) (*fileReader[T], erro
 	if err != nil {
 		return nil, fmt.Errorf("spill: open spill file: %w", err)
 	}
-	return newBlockReader(c, f), nil
-}
-
-func newBlockReader[T any](c *codec.Codec[T], f *os.File) *fileReader[T] {
+	fi, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("spill: stat spill file: %w", err)
+	}
 	// Unbuffered: a frame is read whole with two reads, and a merge holds
 	// many readers at once.
-	return &fileReader[T]{f: f, r: c.NewReader(nil)}
+	return &fileReader[T]{f: f, left: fi.Size(), r: c.NewReader(nil)}, nil
 }
 
 // maxFrame bounds one frame; blocks are at most a few MiB.
@@ -297,9 +299,11 @@ func (r *fileReader[T]) next() ([]T, error) {
 		return nil, fmt.Errorf("%w: %s: frame length: %w", ErrCorrupt, r.f.Name(), err)
 	}
 	l := binary.LittleEndian.Uint32(n[:])
-	if l > maxFrame {
-		return nil, fmt.Errorf("%w: %s: %d-byte frame", ErrCorrupt, r.f.Name(), l)
+	r.left -= 4
+	if l > maxFrame || int64(l) > r.left {
+		return nil, fmt.Errorf("%w: %s: %d-byte frame, %d bytes left in the file", ErrCorrupt, r.f.Name(), l, r.left)
 	}
+	r.left -= int64(l)
 	if cap(r.msg) < int(l) {
 		r.msg = make([]byte, l)
 	}

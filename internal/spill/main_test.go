@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"floe/internal/codec"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -55,4 +57,12 @@ func assertEmptyDir(t *testing.T, dir string) {
 	for _, e := range es {
 		t.Errorf("left behind in %s: %s", dir, e.Name())
 	}
+}
+
+func mustCodec[T any](tb testing.TB) *codec.Codec[T] {
+	c, err := codec.For[T]()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
 }
