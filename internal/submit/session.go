@@ -122,6 +122,13 @@ func StartSession(ctx context.Context, c config.Config, log zerolog.Logger, deta
 	if _, err := c.MemoryMB(config.TaskManagerMemory, 512); err != nil {
 		return err
 	}
+	attempts, err := c.Int(config.YarnAttempts, 2)
+	if err != nil {
+		return err
+	}
+	if attempts < 1 {
+		return fmt.Errorf("%w: %s=%d: want at least 1", config.ErrInvalid, config.YarnAttempts, attempts)
+	}
 	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	appID, _, err := rm.NewApplication(sctx)
@@ -141,7 +148,9 @@ func StartSession(ctx context.Context, c config.Config, log zerolog.Logger, deta
 	launch.Env[role.EnvStaging] = staging
 	launch.Command = []string{role.ContainerCommand(role.Session, false)}
 	spec := yarn.AppSpec{Name: c.String(config.YarnName, "floe session"), Queue: c.String(config.YarnQueue, ""), Type: "FLOE",
-		MaxAttempts: 1, Tags: []string{"floe", "floe-session"}, AMResource: yarn.Resource{MemoryMB: jmMB, VCores: 1}, AM: launch}
+		// A later attempt keeps the TaskManager containers and recovers the
+		// session's running jobs (appmaster/session).
+		MaxAttempts: int32(attempts), KeepContainers: true, Tags: []string{"floe", "floe-session"}, AMResource: yarn.Resource{MemoryMB: jmMB, VCores: 1}, AM: launch}
 	if err := rm.Submit(sctx, spec.Proto(appID)); err != nil {
 		return fmt.Errorf("yarn: submit: %w", err)
 	}
