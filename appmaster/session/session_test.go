@@ -124,7 +124,7 @@ func TestPlaceUsesFreeSlotsThenWaitsForANewContainer(t *testing.T) {
 	}
 
 	type result struct {
-		placed []*supervisorInfo
+		placed []placement
 		reused bool
 		err    error
 	}
@@ -153,7 +153,7 @@ func TestPlaceUsesFreeSlotsThenWaitsForANewContainer(t *testing.T) {
 	}
 
 	// Releasing job A stops its TaskManagers in each container and frees its slots.
-	sm.release("jobA", placedA)
+	sm.release("jobA")
 	if got := f.jobsStopped(); len(got) != 2 || got[0] != "jobA" || got[1] != "jobA" {
 		t.Fatalf("StopTaskManagers calls: %v, want jobA in both containers", got)
 	}
