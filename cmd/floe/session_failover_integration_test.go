@@ -56,11 +56,13 @@ func TestIntegrationSessionSurvivesAMKill(t *testing.T) {
 	if len(ams) != 1 {
 		t.Fatalf("want one session ApplicationMaster process of attempt 1 of %s, found %v", app, ams)
 	}
+	var amContainer string
 	for pid := range ams {
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("killed the session's ApplicationMaster, process %d in %s", pid, ams[pid])
+		amContainer = ams[pid]
+		t.Logf("killed the session's ApplicationMaster, process %d in %s", pid, amContainer)
 	}
 	killed := time.Now()
 	var ids [2]string
@@ -99,6 +101,17 @@ func TestIntegrationSessionSurvivesAMKill(t *testing.T) {
 	t.Logf("both jobs ended %s after the kill", time.Since(killed).Round(100*time.Millisecond))
 	if r := floe(t, env, "list", "-yid", app); r.code != 0 || !strings.Contains(r.stdout, ids[0]) || !strings.Contains(r.stdout, ids[1]) {
 		t.Errorf("floe list -yid %s after the failover: exit %d\n%s%s", app, r.code, r.stdout, r.stderr)
+	}
+	// Attempt 2 adopted the TaskManager containers of attempt 1 and
+	// recovered both jobs.
+	log := amLog(t, dir, app, strings.Replace(amContainer, "_01_", "_02_", 1))
+	if !strings.Contains(log, "adopting the TaskManager containers of previous attempts") {
+		t.Errorf("attempt 2 did not adopt containers:\n%s", tail(log, 40))
+	}
+	for _, id := range ids {
+		if !strings.Contains(log, `"job":"`+id+`"`) || !strings.Contains(log, "recovering the job") {
+			t.Errorf("attempt 2 did not recover job %s:\n%s", id, tail(log, 40))
+		}
 	}
 	if r := floe(t, env, "yarn-session", "stop", "-yid", app); r.code != 0 {
 		t.Errorf("floe yarn-session stop after the failover: exit %d\n%s%s", r.code, r.stdout, r.stderr)
