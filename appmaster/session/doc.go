@@ -8,4 +8,13 @@
 //
 // Its Dispatcher is the JobManager's (appmaster.Dispatcher) plus
 // submission, supervisors and StopSession.
+//
+// A session survives its ApplicationMaster's death (yarn.application-attempts):
+// every accepted job is recorded in the staging directory (internal/failover's
+// jobs/<id>.json) until it ends; a later attempt adopts the containers YARN
+// kept, publishes itself in jobmanager.json, takes back the supervisors that
+// re-register with the jobs they still run, and resubmits each recorded job
+// under its id so that it restores its latest checkpoint. The attempt number
+// fences the calls of an older attempt to supervisors and TaskManagers, and
+// its checkpoint commits.
 package session

@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 
 	"floe/appmaster"
 	amyarn "floe/appmaster/yarn"
@@ -28,13 +29,21 @@ type fakeSupervisor struct {
 	floepb.UnimplementedSupervisorServer
 	mu      sync.Mutex
 	stopped []string // job ids
+	attempt int32    // of the last call
 }
 
-func (f *fakeSupervisor) StopTaskManagers(_ context.Context, req *floepb.StopTaskManagersRequest) (*floepb.StopTaskManagersResponse, error) {
+func (f *fakeSupervisor) StopTaskManagers(ctx context.Context, req *floepb.StopTaskManagersRequest) (*floepb.StopTaskManagersResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.stopped = append(f.stopped, req.GetJobId())
+	f.attempt = rpc.IncomingAttempt(ctx)
 	return &floepb.StopTaskManagersResponse{}, nil
+}
+
+func (f *fakeSupervisor) lastAttempt() int32 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.attempt
 }
 
 func (f *fakeSupervisor) jobsStopped() []string {
@@ -124,7 +133,7 @@ func TestPlaceUsesFreeSlotsThenWaitsForANewContainer(t *testing.T) {
 	}
 
 	type result struct {
-		placed []*supervisorInfo
+		placed []placement
 		reused bool
 		err    error
 	}
@@ -153,7 +162,7 @@ func TestPlaceUsesFreeSlotsThenWaitsForANewContainer(t *testing.T) {
 	}
 
 	// Releasing job A stops its TaskManagers in each container and frees its slots.
-	sm.release("jobA", placedA)
+	sm.release("jobA")
 	if got := f.jobsStopped(); len(got) != 2 || got[0] != "jobA" || got[1] != "jobA" {
 		t.Fatalf("StopTaskManagers calls: %v, want jobA in both containers", got)
 	}
@@ -214,3 +223,63 @@ func TestAcceptedJobsAreListed(t *testing.T) {
 		t.Fatalf("accepted job info: %v", ji)
 	}
 }
+
+// A supervisor that registers again with a new attempt keeps the slots of
+// the jobs this attempt knows (a recovered job then places only what is
+// missing); the TaskManagers of a job it does not know are stopped. The
+// attempt goes with the answer and with every call to the supervisor.
+func TestReRegisteredSupervisorKeepsItsJobs(t *testing.T) {
+	sm := newTestSession(t, 200*time.Millisecond)
+	sm.attempt = 2
+	f := &fakeSupervisor{}
+	addr := serveSupervisor(t, sm.secret, f)
+	sm.jobs["known"] = &sessionJob{id: "known", status: string(appmaster.Restarting)}
+	var md metadata.MD
+	srv := &headerStream{md: &md}
+	ctx := grpc.NewContextWithServerTransportStream(context.Background(), srv)
+	if _, err := sm.RegisterSupervisor(ctx, &floepb.RegisterSupervisorRequest{ContainerId: "c1", Address: addr, Slots: 3,
+		Jobs: []*floepb.RunningJob{{JobId: "known", Slots: 2}, {JobId: "gone", Slots: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := rpc.AttemptOf(md); got != 2 {
+		t.Errorf("the registration answer carries attempt %d, want 2", got)
+	}
+	if u := usedBy(sm, "known"); u["c1"] != 2 {
+		t.Fatalf("the known job holds %v, want 2 slots in c1", u)
+	}
+	if u := usedBy(sm, "gone"); len(u) != 0 {
+		t.Fatalf("an unknown job holds %v", u)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !slices.Contains(f.jobsStopped(), "gone") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the unknown job's TaskManagers were not stopped: %v", f.jobsStopped())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if a := f.lastAttempt(); a != 2 {
+		t.Errorf("StopTaskManagers carried attempt %d, want 2", a)
+	}
+	// The recovered job needs 3: it holds 2 and gets the one free slot.
+	placed, reused, err := sm.place(context.Background(), "known", 3)
+	if err != nil || !reused || len(placed) != 1 || placed[0].slots != 1 {
+		t.Fatalf("place of the recovered job: %+v reused %v, %v; want 1 more slot in c1", placed, reused, err)
+	}
+	if placed, _, err := sm.place(context.Background(), "known", 3); err != nil || len(placed) != 0 {
+		t.Fatalf("a job that holds what it needs placed %+v, %v", placed, err)
+	}
+}
+
+// headerStream records the header a handler sets.
+type headerStream struct {
+	grpc.ServerTransportStream
+	md *metadata.MD
+}
+
+func (h *headerStream) Method() string { return "/floe.Dispatcher/RegisterSupervisor" }
+func (h *headerStream) SetHeader(md metadata.MD) error {
+	*h.md = metadata.Join(*h.md, md)
+	return nil
+}
+func (h *headerStream) SendHeader(md metadata.MD) error { return h.SetHeader(md) }
+func (h *headerStream) SetTrailer(metadata.MD) error    { return nil }

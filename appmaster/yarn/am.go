@@ -56,9 +56,9 @@ func runApplicationMaster(ctx context.Context, g *jobgraph.JobGraph, log zerolog
 		host = "127.0.0.1"
 	}
 	secret := os.Getenv(role.EnvSecret)
-	att, container := attempt()
+	att, container := Attempt()
 	log = log.With().Int32("attempt", att).Logger()
-	st, err := openStaging(att)
+	st, err := OpenStaging(att)
 	if err != nil {
 		return err
 	}
@@ -75,7 +75,7 @@ func runApplicationMaster(ctx context.Context, g *jobgraph.JobGraph, log zerolog
 			floepb.RegisterDispatcherServer(s, appmaster.NewDispatcher(jm, appmaster.InScope("application")))
 		}}
 	if st != nil {
-		opts.Fence = st.fence
+		opts.Fence = st.Fence
 	}
 	jm, err := appmaster.New(opts)
 	if err != nil {
@@ -102,7 +102,7 @@ func runApplicationMaster(ctx context.Context, g *jobgraph.JobGraph, log zerolog
 		m, err := st.prepare(ctx, g, jobID, log)
 		if err == nil {
 			jobID = m.JobID
-			err = st.publish(ctx, jm.Address(), container)
+			err = st.Publish(ctx, jm.Address(), container)
 		}
 		if err != nil {
 			return Finish(ctx, am, hadooppb.FinalApplicationStatusProto_APP_FAILED, err.Error(), log)
@@ -125,7 +125,7 @@ func runApplicationMaster(ctx context.Context, g *jobgraph.JobGraph, log zerolog
 	}
 	if st != nil {
 		d.launch.Env[role.EnvStaging] = st.dir
-		d.fence = st.fence
+		d.SetFence(st.Fence)
 	}
 	dctx, stopDriver := context.WithCancel(ctx)
 	driverDone := make(chan error, 1)
@@ -152,7 +152,7 @@ func runApplicationMaster(ctx context.Context, g *jobgraph.JobGraph, log zerolog
 		res = killed(h)
 	}
 	if st != nil {
-		if err := st.fence(context.WithoutCancel(ctx)); errors.Is(err, ErrSuperseded) {
+		if err := st.Fence(context.WithoutCancel(ctx)); errors.Is(err, ErrSuperseded) {
 			stopDriver()
 			return err
 		}
@@ -283,9 +283,11 @@ type ContainerDriver struct {
 	// when the ResourceManager refuses a heartbeat.
 	fence func(ctx context.Context) error
 	// adopting are the containers of previous attempts whose TaskManagers
-	// have until adoptBy to register with this attempt's JobManager.
+	// have until adoptBy to register with this attempt's JobManager
+	// (adopted tells whether one did).
 	adopting map[string]bool
 	adoptBy  time.Time
+	adopted  func(container string) bool
 
 	ops mailbox.Mailbox[func()] // from other goroutines, run by the driver's goroutine
 }
@@ -327,17 +329,8 @@ func newJobDriver(g *jobgraph.JobGraph, am *yarnrpc.AM, jm *appmaster.JobManager
 	// A new attempt holds the TaskManager containers of the previous ones
 	// (keep_containers_across_application_attempts): their TaskManagers
 	// re-register with this JobManager, and only the missing are asked for.
-	if prev := am.Alloc.Running(); len(prev) > 0 {
-		hb, _ := g.Config.Duration(config.HeartbeatTimeout, 30*time.Second)
-		d.adopting, d.adoptBy = map[string]bool{}, time.Now().Add(hb)
-		var ids []string
-		for _, id := range prev {
-			d.live[id.String()], d.adopting[id.String()] = "", true // node unknown: from the previous attempt
-			ids = append(ids, id.String())
-		}
-		log.Warn().Strs("containers", ids).Dur("within", hb).Msg("adopting the TaskManager containers of previous attempts")
-		tms -= len(prev)
-	}
+	hb, _ := g.Config.Duration(config.HeartbeatTimeout, 30*time.Second)
+	tms -= d.Adopt(hb, jm.HasTaskManager)
 	for range tms {
 		if err := am.Alloc.Add(yarnrpc.ContainerRequest{Resource: d.res, Priority: 1}); err != nil {
 			return nil, err
@@ -453,15 +446,39 @@ func (d *ContainerDriver) Run(ctx context.Context) error {
 	}
 }
 
+// Adopt takes the containers YARN kept from previous attempts (the
+// ResourceManager's registration answer, with their NMTokens): they count as
+// live, and those for which adopted is still false after within are
+// released and, unless the driver is a session's pool, replaced. Call before
+// Run. It returns how many containers it adopted.
+func (d *ContainerDriver) Adopt(within time.Duration, adopted func(container string) bool) int {
+	prev := d.am.Alloc.Running()
+	if len(prev) == 0 {
+		return 0
+	}
+	d.adopting, d.adoptBy, d.adopted = map[string]bool{}, time.Now().Add(within), adopted
+	var ids []string
+	for _, id := range prev {
+		d.live[id.String()], d.adopting[id.String()] = "", true // node unknown: from the previous attempt
+		ids = append(ids, id.String())
+	}
+	d.log.Warn().Strs("containers", ids).Dur("within", within).Msg("adopting the TaskManager containers of previous attempts")
+	return len(prev)
+}
+
+// SetFence makes Run stop with ErrSuperseded when the ResourceManager
+// refuses a heartbeat and fence says a newer attempt runs.
+func (d *ContainerDriver) SetFence(fence func(ctx context.Context) error) { d.fence = fence }
+
 // checkAdopted releases, once the adoption time is up, the containers of
 // previous attempts whose TaskManagers did not register, and asks for
-// replacements.
+// replacements (a session's pool asks when a job needs them).
 func (d *ContainerDriver) checkAdopted() {
 	if len(d.adopting) == 0 || time.Now().Before(d.adoptBy) {
 		return
 	}
 	for id := range d.adopting {
-		if d.jm.HasTaskManager(id) {
+		if d.adopted(id) {
 			d.log.Info().Str("container", id).Msg("TaskManager of a previous attempt re-registered")
 			continue
 		}
@@ -469,10 +486,12 @@ func (d *ContainerDriver) checkAdopted() {
 		if err != nil {
 			continue
 		}
-		d.log.Warn().Str("container", id).Msg("the TaskManager of a previous attempt did not re-register: releasing its container and asking for another")
+		d.log.Warn().Str("container", id).Msg("the TaskManager of a previous attempt did not re-register: releasing its container")
 		delete(d.live, id)
 		d.am.Alloc.Release(cid)
-		d.am.Alloc.Add(yarnrpc.ContainerRequest{Resource: d.res, Priority: 1})
+		if d.lost == nil {
+			d.am.Alloc.Add(yarnrpc.ContainerRequest{Resource: d.res, Priority: 1})
+		}
 	}
 	d.adopting = nil
 }

@@ -23,9 +23,10 @@ import (
 // running: it must not finish the application nor clean its staging.
 var ErrSuperseded = errors.New("superseded by a newer ApplicationMaster attempt")
 
-// attempt is this ApplicationMaster's attempt: YARN's attempt number, from
-// the container id (CONTAINER_ID) YARN sets; 1 when there is none.
-func attempt() (int32, string) {
+// Attempt is this ApplicationMaster's attempt and container id: YARN's
+// attempt number, from the container id (CONTAINER_ID) YARN sets; 1 when
+// there is none.
+func Attempt() (int32, string) {
 	id := os.Getenv("CONTAINER_ID")
 	c, err := yarnrpc.ParseContainerID(id)
 	if err != nil || c.Attempt.Attempt < 1 {
@@ -34,14 +35,18 @@ func attempt() (int32, string) {
 	return c.Attempt.Attempt, id
 }
 
-// staging is what an attempt keeps in the application's staging directory.
-type staging struct {
+// Staging is what an attempt keeps in the application's staging directory:
+// job.json (per-job), jobs/ (a session's), and jobmanager.json, the leader
+// file whose attempt number fences older attempts.
+type Staging struct {
 	fs      fsys.FS
 	dir     string
 	attempt int32
 }
 
-func openStaging(attempt int32) (*staging, error) {
+// OpenStaging opens the staging directory FLOE_STAGING names for attempt;
+// nil without one (outside YARN).
+func OpenStaging(attempt int32) (*Staging, error) {
 	dir := os.Getenv(role.EnvStaging)
 	if dir == "" {
 		return nil, nil
@@ -50,7 +55,7 @@ func openStaging(attempt int32) (*staging, error) {
 	if err != nil {
 		return nil, fmt.Errorf("staging directory %s: %w", dir, err)
 	}
-	return &staging{fs: fs, dir: p, attempt: attempt}, nil
+	return &Staging{fs: fs, dir: p, attempt: attempt}, nil
 }
 
 // newMetadata is what the job's first attempt records for its successors.
@@ -85,7 +90,7 @@ func newMetadata(g *jobgraph.JobGraph, jobID string, attempt int32) (failover.Me
 // (it then restores from the job's latest checkpoint, as a restart does).
 // A later attempt that finds no metadata (the first died before writing it)
 // writes it, as the job had not started.
-func (s *staging) prepare(ctx context.Context, g *jobgraph.JobGraph, jobID string, log zerolog.Logger) (failover.Metadata, error) {
+func (s *Staging) prepare(ctx context.Context, g *jobgraph.JobGraph, jobID string, log zerolog.Logger) (failover.Metadata, error) {
 	if s.attempt > 1 {
 		m, err := failover.ReadMetadata(ctx, s.fs, s.dir)
 		switch {
@@ -111,13 +116,20 @@ func (s *staging) prepare(ctx context.Context, g *jobgraph.JobGraph, jobID strin
 	return m, nil
 }
 
-// publish makes this attempt's JobManager the one TaskManagers follow.
-func (s *staging) publish(ctx context.Context, addr, container string) error {
+// FS and Dir are the staging directory's filesystem and path.
+func (s *Staging) FS() fsys.FS { return s.fs }
+
+// Dir is the staging directory's path in FS.
+func (s *Staging) Dir() string { return s.dir }
+
+// Publish makes this attempt's JobManager the one TaskManagers (and a
+// session's supervisors) follow.
+func (s *Staging) Publish(ctx context.Context, addr, container string) error {
 	return failover.PublishLeader(ctx, s.fs, s.dir, failover.Leader{Attempt: s.attempt, Address: addr, Container: container, Written: time.Now().UTC()})
 }
 
-// fence fails when a newer attempt has published itself.
-func (s *staging) fence(ctx context.Context) error {
+// Fence fails with ErrSuperseded when a newer attempt has published itself.
+func (s *Staging) Fence(ctx context.Context) error {
 	sup, l, err := failover.Superseded(ctx, s.fs, s.dir, s.attempt)
 	if err != nil {
 		return fmt.Errorf("attempt %d: cannot check for a newer attempt: %w", s.attempt, err)

@@ -24,12 +24,12 @@ func graph(kv map[string]string) *jobgraph.JobGraph {
 		Vertices: []*jobgraph.Vertex{{ID: 0, Name: "src", Parallelism: 1, IsSource: true}}}
 }
 
-func testStaging(t *testing.T, attempt int32) *staging {
+func testStaging(t *testing.T, attempt int32) *Staging {
 	fs, p, err := fsys.Resolve(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &staging{fs: fs, dir: p, attempt: attempt}
+	return &Staging{fs: fs, dir: p, attempt: attempt}
 }
 
 // The first attempt records the job before it starts; the second reads the
@@ -47,7 +47,7 @@ func TestAttemptsShareTheJobMetadata(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	second := &staging{fs: first.fs, dir: first.dir, attempt: 2}
+	second := &Staging{fs: first.fs, dir: first.dir, attempt: 2}
 	m2, err := second.prepare(ctx, graph(nil), "job-1", zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
@@ -79,32 +79,32 @@ func TestAttemptsShareTheJobMetadata(t *testing.T) {
 // An attempt is fenced once a newer one has published itself.
 func TestFenceAfterANewerAttemptPublishes(t *testing.T) {
 	one := testStaging(t, 1)
-	two := &staging{fs: one.fs, dir: one.dir, attempt: 2}
+	two := &Staging{fs: one.fs, dir: one.dir, attempt: 2}
 	ctx := t.Context()
-	if err := one.publish(ctx, "127.0.0.1:1", "c1"); err != nil {
+	if err := one.Publish(ctx, "127.0.0.1:1", "c1"); err != nil {
 		t.Fatal(err)
 	}
-	if err := one.fence(ctx); err != nil {
+	if err := one.Fence(ctx); err != nil {
 		t.Fatalf("attempt 1 fenced by itself: %v", err)
 	}
-	if err := two.publish(ctx, "127.0.0.1:2", "c2"); err != nil {
+	if err := two.Publish(ctx, "127.0.0.1:2", "c2"); err != nil {
 		t.Fatal(err)
 	}
-	if err := one.fence(ctx); !errors.Is(err, ErrSuperseded) {
+	if err := one.Fence(ctx); !errors.Is(err, ErrSuperseded) {
 		t.Fatalf("attempt 1 after attempt 2: %v, want ErrSuperseded", err)
 	}
-	if err := two.fence(ctx); err != nil {
+	if err := two.Fence(ctx); err != nil {
 		t.Fatalf("attempt 2: %v", err)
 	}
 }
 
 func TestAttemptFromContainerID(t *testing.T) {
 	t.Setenv("CONTAINER_ID", "container_e03_1700000000000_0001_02_000001")
-	if a, _ := attempt(); a != 2 {
+	if a, _ := Attempt(); a != 2 {
 		t.Fatalf("attempt %d, want 2", a)
 	}
 	t.Setenv("CONTAINER_ID", "")
-	if a, _ := attempt(); a != 1 {
+	if a, _ := Attempt(); a != 1 {
 		t.Fatalf("no container id: attempt %d, want 1", a)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -46,20 +45,9 @@ func TestIntegrationAMFailoverKeepsContainersAndCounts(t *testing.T) {
 	env := []string{"HADOOP_CONF_DIR=" + dir, "FLOE_HOME=" + home}
 	base := toHDFS(t, nil)
 	const events, keys = 30000, 7
-	cmd := exec.Command(floeBin, "run", "-t", "yarn-per-job", "-p", "2", "-s", "1", "-jm", "256m", "-tm", "256m",
-		"-D", "yarn.application-attempts="+strconv.Itoa(kills+1),
-		"-D", "execution.checkpointing.interval=500ms", "-D", "execution.checkpointing.dir="+base+"/checkpoints",
-		"-D", "restart-strategy.fixed-delay.delay=200ms", "-D", "heartbeat.timeout=30s",
-		"keyed-count", "--events", strconv.Itoa(events), "--keys", strconv.Itoa(keys), "--rate", "2000", "--output", base+"/out")
-	cmd.Env = append(os.Environ(), env...)
-	var stdout, stderr syncBuffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	defer cmd.Process.Kill()
+	run := startFloe(t, env, append([]string{"run", "-t", "yarn-per-job", "-s", "1", "-jm", "256m", "-tm", "256m"},
+		keyedCountArgs(base, base+"/out", events, keys, "-D", "yarn.application-attempts="+strconv.Itoa(kills+1), "-D", "heartbeat.timeout=30s")...)...)
+	stdout, stderr := &run.stdout, &run.stderr
 	marker := base + "/out"
 	var tms, ams map[int]string
 	for deadline := time.Now().Add(90 * time.Second); len(tms) < 2 || len(ams) != 1; {
@@ -71,7 +59,7 @@ func TestIntegrationAMFailoverKeepsContainersAndCounts(t *testing.T) {
 	}
 	// Kill once output is committed: a new attempt that started the job from
 	// scratch instead of its checkpoint would then repeat counts.
-	committed := waitCommitted(t, base+"/out", 0, 30*time.Second, &stdout, &stderr)
+	committed := waitCommitted(t, base+"/out", 0, 30*time.Second, stdout, stderr)
 	var amContainers []string
 	var jobID string
 	for k := 1; k <= kills; k++ {
@@ -96,7 +84,7 @@ func TestIntegrationAMFailoverKeepsContainersAndCounts(t *testing.T) {
 		t.Logf("kill %d: the ApplicationMaster, process %d in %s, with %d lines committed", k, amPID, amContainers[k-1], committed)
 		// Records flowing again: the first commit after the kill (so it
 		// includes up to a checkpoint interval).
-		committed = waitCommitted(t, base+"/out", committed, 3*time.Minute, &stdout, &stderr)
+		committed = waitCommitted(t, base+"/out", committed, 3*time.Minute, stdout, stderr)
 		t.Logf("output committed again %s after kill %d (%d lines)", time.Since(killed).Round(100*time.Millisecond), k, committed)
 		ams = nil
 		if k == 1 {
@@ -122,12 +110,7 @@ func TestIntegrationAMFailoverKeepsContainersAndCounts(t *testing.T) {
 			t.Errorf("savepoint %s of the recovered attempt has no _metadata: %v", sp, err)
 		}
 	}
-	select {
-	case <-done:
-	case <-time.After(4 * time.Minute):
-		t.Fatalf("job did not end\n%s\n%s", stdout.String(), stderr.String())
-	}
-	if code := cmd.ProcessState.ExitCode(); code != 0 {
+	if code := run.wait(t, 4*time.Minute); code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
 	}
 	checkCounts(t, base+"/out", events, keys)

@@ -6,10 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
-	"os/exec"
 	"path"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -35,20 +32,9 @@ func TestIntegrationAMStoppedThenResumedCommitsNothing(t *testing.T) {
 	env := []string{"HADOOP_CONF_DIR=" + dir, "FLOE_HOME=" + home}
 	base := toHDFS(t, nil)
 	const events, keys = 80000, 7
-	cmd := exec.Command(floeBin, "run", "-t", "yarn-per-job", "-p", "2", "-s", "1", "-jm", "256m", "-tm", "256m",
-		"-D", "execution.checkpointing.interval=500ms", "-D", "execution.checkpointing.dir="+base+"/checkpoints",
-		"-D", "execution.checkpointing.num-retained=1000",
-		"-D", "restart-strategy.fixed-delay.delay=200ms", "-D", "heartbeat.timeout=10s",
-		"keyed-count", "--events", strconv.Itoa(events), "--keys", strconv.Itoa(keys), "--rate", "2000", "--output", base+"/out")
-	cmd.Env = append(os.Environ(), env...)
-	var stdout, stderr syncBuffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	defer cmd.Process.Kill()
+	run := startFloe(t, env, append([]string{"run", "-t", "yarn-per-job", "-s", "1", "-jm", "256m", "-tm", "256m"},
+		keyedCountArgs(base, base+"/out", events, keys, "-D", "execution.checkpointing.num-retained=1000", "-D", "heartbeat.timeout=10s")...)...)
+	stdout, stderr, done := &run.stdout, &run.stderr, run.done
 	marker := base + "/out"
 	var ams map[int]string
 	for deadline := time.Now().Add(90 * time.Second); len(ams) != 1; time.Sleep(200 * time.Millisecond) {
@@ -57,7 +43,7 @@ func TestIntegrationAMStoppedThenResumedCommitsNothing(t *testing.T) {
 		}
 		ams = containerProcesses("jobmanager", marker)
 	}
-	waitCommitted(t, base+"/out", 0, 60*time.Second, &stdout, &stderr)
+	waitCommitted(t, base+"/out", 0, 60*time.Second, stdout, stderr)
 	var amPID int
 	for pid := range ams {
 		amPID = pid
@@ -145,7 +131,7 @@ func TestIntegrationAMStoppedThenResumedCommitsNothing(t *testing.T) {
 			t.Fatalf("job did not end\n%s\n%s", stdout.String(), stderr.String())
 		}
 	}
-	if code := cmd.ProcessState.ExitCode(); code != 0 {
+	if code := run.cmd.ProcessState.ExitCode(); code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
 	}
 	by := map[int32]int{}

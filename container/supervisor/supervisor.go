@@ -2,7 +2,11 @@
 // in the container it starts a TaskManager process of that job's own binary
 // (DESIGN decision 1: a session runs binaries it was not built with) and
 // stops it when the job ends. The container outlives jobs, so the next job
-// starts without negotiating a new container.
+// starts without negotiating a new container. When the session's
+// ApplicationMaster fails over, the supervisor finds the new attempt in the
+// leader file of the staging directory (internal/failover), registers with it
+// naming the TaskManager processes that still run, and from then on refuses
+// the commands of older attempts (the attempt number is the fencing token).
 package supervisor
 
 import (
@@ -21,8 +25,10 @@ import (
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"floe/internal/failover"
 	"floe/internal/jobbin"
 	"floe/internal/role"
 	"floe/internal/rpc"
@@ -38,9 +44,22 @@ type supervisor struct {
 	cache     string
 
 	mu   sync.Mutex
-	jobs map[string][]*exec.Cmd
-	wg   sync.WaitGroup
+	jobs map[string][]*tmProcess
+	// fence is the session ApplicationMaster attempt the supervisor is
+	// registered with: commands of older attempts are refused.
+	fence int32
+	wg    sync.WaitGroup
 }
+
+// tmProcess is a TaskManager process of a job.
+type tmProcess struct {
+	cmd   *exec.Cmd
+	slots int
+	ended chan struct{}
+}
+
+// followEvery is how often a supervisor reads the session's leader file.
+const followEvery = time.Second
 
 // Run serves the supervisor in this container until ctx ends: it registers
 // with the session's JobManager (its Dispatcher) and starts and stops
@@ -52,7 +71,7 @@ func Run(ctx context.Context, log zerolog.Logger) error {
 	}
 	wd, _ := os.Getwd()
 	sv := &supervisor{log: log, secret: os.Getenv(role.EnvSecret), container: os.Getenv("CONTAINER_ID"),
-		cache: filepath.Join(wd, "jobs"), jobs: map[string][]*exec.Cmd{}}
+		cache: filepath.Join(wd, "jobs"), jobs: map[string][]*tmProcess{}}
 	lis, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return err
@@ -64,25 +83,114 @@ func Run(ctx context.Context, log zerolog.Logger) error {
 		srv.Stop()
 		sv.stopAll()
 	}()
-	conn, err := grpc.NewClient(os.Getenv(role.EnvJobManager), rpc.DialOptions(sv.secret)...)
+	slots := role.EnvInt(role.EnvSlots, 1)
+	addr := os.Getenv(role.EnvJobManager)
+	if err := sv.register(ctx, addr, lis.Addr().String(), slots); err != nil {
+		return err
+	}
+	log.Info().Str("address", lis.Addr().String()).Int("slots", slots).Msg("supervisor ready")
+	dir := os.Getenv(role.EnvStaging)
+	if dir == "" {
+		<-ctx.Done()
+		return nil
+	}
+	// A new session ApplicationMaster attempt publishes itself in the
+	// staging directory (internal/failover's leader file): register with it,
+	// with the TaskManager processes that still run (they follow it too).
+	locate := failover.Locator(dir)
+	t := time.NewTicker(followEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		next, attempt, err := locate(lctx)
+		cancel()
+		if err != nil || attempt <= sv.attempt() || next == addr {
+			continue
+		}
+		log.Warn().Str("from", addr).Str("to", next).Int32("attempt", attempt).Msg("the session's JobManager failed over: registering with the new one")
+		if err := sv.register(ctx, next, lis.Addr().String(), slots); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		addr = next
+	}
+}
+
+// register registers the supervisor with the session's Dispatcher at addr,
+// naming the jobs whose TaskManager processes still run, and fences off the
+// attempts before the one that answers.
+func (sv *supervisor) register(ctx context.Context, addr, self string, slots int) error {
+	conn, err := grpc.NewClient(addr, rpc.DialOptions(sv.secret)...)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	slots := role.EnvInt(role.EnvSlots, 1)
+	req := &floepb.RegisterSupervisorRequest{ContainerId: sv.container, Address: self, Slots: int32(slots), Jobs: sv.running()}
+	var md metadata.MD
 	rctx, cancel := context.WithTimeout(ctx, time.Minute)
-	_, err = floepb.NewDispatcherClient(conn).RegisterSupervisor(rctx, &floepb.RegisterSupervisorRequest{
-		ContainerId: sv.container, Address: lis.Addr().String(), Slots: int32(slots)}, grpc.WaitForReady(true))
+	_, err = floepb.NewDispatcherClient(conn).RegisterSupervisor(rctx, req, grpc.WaitForReady(true), grpc.Header(&md))
 	cancel()
 	if err != nil {
-		return fmt.Errorf("register with the session: %w", err)
+		return fmt.Errorf("register with the session at %s: %w", addr, err)
 	}
-	log.Info().Str("address", lis.Addr().String()).Int("slots", slots).Msg("supervisor ready")
-	<-ctx.Done()
+	sv.mu.Lock()
+	sv.fence = max(sv.fence, rpc.AttemptOf(md))
+	sv.mu.Unlock()
+	return nil
+}
+
+func (sv *supervisor) attempt() int32 {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	return sv.fence
+}
+
+// running are the jobs with TaskManager processes that have not ended.
+func (sv *supervisor) running() []*floepb.RunningJob {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	var out []*floepb.RunningJob
+	for job, ps := range sv.jobs {
+		n := 0
+		for _, p := range ps {
+			select {
+			case <-p.ended:
+			default:
+				n += p.slots
+			}
+		}
+		if n > 0 {
+			out = append(out, &floepb.RunningJob{JobId: job, Slots: int32(n)})
+		}
+	}
+	return out
+}
+
+// fenced refuses a command of a session attempt older than the one the
+// supervisor is registered with.
+func (sv *supervisor) fenced(ctx context.Context) error {
+	a := rpc.IncomingAttempt(ctx)
+	sv.mu.Lock()
+	fence := sv.fence
+	sv.mu.Unlock()
+	if a < fence {
+		sv.log.Warn().Int32("attempt", a).Int32("fence", fence).Msg("refusing a command of a superseded session attempt")
+		return status.Errorf(codes.FailedPrecondition, "fenced: the command comes from session attempt %d, this supervisor follows attempt %d", a, fence)
+	}
 	return nil
 }
 
 func (sv *supervisor) StartTaskManager(ctx context.Context, req *floepb.StartTaskManagerRequest) (*floepb.StartTaskManagerResponse, error) {
+	if err := sv.fenced(ctx); err != nil {
+		return nil, err
+	}
 	bin, err := jobbin.Fetch(ctx, req.GetBinary(), sv.cache)
 	if err != nil {
 		return nil, status.Errorf(codes.FailedPrecondition, "job binary: %v", err)
@@ -106,11 +214,13 @@ func (sv *supervisor) StartTaskManager(ctx context.Context, req *floepb.StartTas
 		logFile.Close()
 		return nil, status.Errorf(codes.Internal, "start TaskManager: %v", err)
 	}
+	p := &tmProcess{cmd: cmd, slots: int(req.GetSlots()), ended: make(chan struct{})}
 	sv.mu.Lock()
-	sv.jobs[req.GetJobId()] = append(sv.jobs[req.GetJobId()], cmd)
+	sv.jobs[req.GetJobId()] = append(sv.jobs[req.GetJobId()], p)
 	sv.mu.Unlock()
 	sv.wg.Go(func() {
 		err := cmd.Wait()
+		close(p.ended)
 		logFile.Close()
 		sv.log.Info().Str("job", req.GetJobId()).Int("pid", cmd.Process.Pid).AnErr("exit", err).Msg("TaskManager process ended")
 	})
@@ -127,7 +237,10 @@ func firstDir(dirs string) string {
 	return dirs
 }
 
-func (sv *supervisor) StopTaskManagers(_ context.Context, req *floepb.StopTaskManagersRequest) (*floepb.StopTaskManagersResponse, error) {
+func (sv *supervisor) StopTaskManagers(ctx context.Context, req *floepb.StopTaskManagersRequest) (*floepb.StopTaskManagersResponse, error) {
+	if err := sv.fenced(ctx); err != nil {
+		return nil, err
+	}
 	sv.mu.Lock()
 	cmds := sv.jobs[req.GetJobId()]
 	delete(sv.jobs, req.GetJobId())
@@ -138,26 +251,33 @@ func (sv *supervisor) StopTaskManagers(_ context.Context, req *floepb.StopTaskMa
 
 func (sv *supervisor) stopAll() {
 	sv.mu.Lock()
-	var all []*exec.Cmd
-	for _, cmds := range sv.jobs {
-		all = append(all, cmds...)
+	var all []*tmProcess
+	for _, ps := range sv.jobs {
+		all = append(all, ps...)
 	}
-	sv.jobs = map[string][]*exec.Cmd{}
+	sv.jobs = map[string][]*tmProcess{}
 	sv.mu.Unlock()
 	stopProcesses(all)
 	sv.wg.Wait()
 }
 
 // stopProcesses asks processes to stop, and kills those still there after 5 s.
-func stopProcesses(cmds []*exec.Cmd) {
-	for _, c := range cmds {
-		c.Process.Signal(syscall.SIGTERM)
+func stopProcesses(ps []*tmProcess) {
+	for _, p := range ps {
+		p.cmd.Process.Signal(syscall.SIGTERM)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for _, c := range cmds {
-		for syscall.Kill(c.Process.Pid, 0) == nil && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Millisecond)
+	timer := time.NewTimer(5 * time.Second)
+	defer timer.Stop()
+	expired := false
+	for _, p := range ps {
+		if !expired {
+			select {
+			case <-p.ended:
+				continue
+			case <-timer.C:
+				expired = true
+			}
 		}
-		c.Process.Kill()
+		p.cmd.Process.Kill()
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"floe/internal/role"
@@ -188,5 +190,58 @@ func TestSupervisorStartsAndStopsTaskManagers(t *testing.T) {
 	waitFor(t, filepath.Join(logs, "taskmanager-job-2.log"), "stopped")
 	if !gone(pid1) || !gone(pid2) {
 		t.Errorf("TaskManager processes still there after Run: %d %v, %d %v", pid1, !gone(pid1), pid2, !gone(pid2))
+	}
+}
+
+// attemptDispatcher answers registrations as session attempt attempt.
+type attemptDispatcher struct {
+	dispatcher
+	attempt int32
+}
+
+func (d *attemptDispatcher) RegisterSupervisor(ctx context.Context, r *floepb.RegisterSupervisorRequest) (*floepb.RegisterSupervisorResponse, error) {
+	grpc.SetHeader(ctx, metadata.Pairs(rpc.AttemptHeader, strconv.Itoa(int(d.attempt))))
+	return d.dispatcher.RegisterSupervisor(ctx, r)
+}
+
+// Registered with attempt 2, a supervisor refuses the commands of attempt 1
+// (a superseded session ApplicationMaster) and obeys attempt 2's.
+func TestSupervisorRefusesOlderAttempts(t *testing.T) {
+	const secret = "s3cret"
+	disp := &attemptDispatcher{dispatcher: dispatcher{registered: make(chan *floepb.RegisterSupervisorRequest, 1)}, attempt: 2}
+	dispAddr := serve(t, secret, func(s *grpc.Server) { floepb.RegisterDispatcherServer(s, disp) })
+	t.Chdir(t.TempDir())
+	t.Setenv("NM_HOST", "127.0.0.1")
+	t.Setenv("CONTAINER_ID", "container_1_0001_02_000002")
+	t.Setenv("LOG_DIRS", t.TempDir())
+	t.Setenv(role.EnvJobManager, dispAddr)
+	t.Setenv(role.EnvSecret, secret)
+	t.Setenv(role.EnvStaging, "")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, zerolog.Nop()) }()
+	defer func() { cancel(); <-done }()
+	var reg *floepb.RegisterSupervisorRequest
+	select {
+	case reg = <-disp.registered:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the supervisor did not register")
+	}
+	if len(reg.GetJobs()) != 0 {
+		t.Errorf("a first registration names jobs: %v", reg.GetJobs())
+	}
+	for _, c := range []struct {
+		attempt int32
+		want    codes.Code
+	}{{1, codes.FailedPrecondition}, {0, codes.FailedPrecondition}, {2, codes.OK}, {3, codes.OK}} {
+		conn, err := grpc.NewClient(reg.GetAddress(), append(rpc.DialOptions(secret), rpc.WithAttempt(c.attempt))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = floepb.NewSupervisorClient(conn).StopTaskManagers(ctx, &floepb.StopTaskManagersRequest{JobId: "j"})
+		conn.Close()
+		if status.Code(err) != c.want {
+			t.Errorf("StopTaskManagers from attempt %d: %v, want %v", c.attempt, err, c.want)
+		}
 	}
 }

@@ -10,7 +10,10 @@
 //     attempt once it serves, with its attempt number. A TaskManager that
 //     loses its JobManager re-reads it to find the successor, and a
 //     JobManager about to commit a checkpoint reads it to learn whether it
-//     has been superseded.
+//     has been superseded. A session's supervisors follow it too;
+//   - a session's jobs (jobs/<job id>.json): each job's submission, written
+//     before the job starts and removed when it ends, which a new session
+//     attempt resubmits.
 //
 // Both files are written under a temporary name and renamed into place, so a
 // reader sees a whole file or the previous one. The attempt number is the

@@ -262,11 +262,18 @@ type SessionJob struct {
 	Version int    `json:"version"`
 	JobID   string `json:"job_id"`
 	// Binary is the job binary's LocalResourceProto, serialized.
-	Binary     []byte    `json:"binary"`
-	Args       []string  `json:"args,omitempty"`
-	ConfigJSON string    `json:"config_json,omitempty"`
-	Attempt    int32     `json:"attempt"` // the session attempt that accepted it
-	Accepted   time.Time `json:"accepted"`
+	Binary []byte   `json:"binary"`
+	Args   []string `json:"args,omitempty"`
+	// ConfigJSON is the job's configuration (-D keys, -p among them).
+	ConfigJSON string `json:"config_json,omitempty"`
+	// Savepoint is the savepoint the job started from, if any; a recovered
+	// job restores its latest checkpoint before it.
+	Savepoint string `json:"savepoint,omitempty"`
+	// CheckpointDir is the job's checkpoint directory (its job id's
+	// subdirectory of execution.checkpointing.dir), if any.
+	CheckpointDir string    `json:"checkpoint_dir,omitempty"`
+	Attempt       int32     `json:"attempt"` // the session attempt that accepted it
+	Accepted      time.Time `json:"accepted"`
 }
 
 // WriteSessionJob records j in dir/jobs/<job id>.json atomically.
@@ -283,6 +290,21 @@ func WriteSessionJob(ctx context.Context, fs fsys.FS, dir string, j SessionJob) 
 		return fmt.Errorf("failover: %s: %w", fs.Join(dir, SessionJobsDir), err)
 	}
 	return writeAtomic(ctx, fs, fs.Join(dir, SessionJobsDir, j.JobID+".json"), b)
+}
+
+// DecodeSessionJob parses a jobs/<id>.json file.
+func DecodeSessionJob(b []byte) (SessionJob, error) {
+	var j SessionJob
+	if err := strictUnmarshal(b, &j); err != nil {
+		return SessionJob{}, err
+	}
+	if j.Version != metadataVersion {
+		return SessionJob{}, fmt.Errorf("%w: session job version %d, want %d", ErrMalformed, j.Version, metadataVersion)
+	}
+	if err := (Metadata{JobID: j.JobID, Attempt: j.Attempt}).check(); err != nil {
+		return SessionJob{}, err
+	}
+	return j, nil
 }
 
 // RemoveSessionJob forgets a job that ended.
@@ -310,12 +332,12 @@ func ReadSessionJobs(ctx context.Context, fs fsys.FS, dir string) ([]SessionJob,
 		if err != nil {
 			return nil, err
 		}
-		var j SessionJob
-		if err := strictUnmarshal(b, &j); err != nil {
+		j, err := DecodeSessionJob(b)
+		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-		if j.Version != metadataVersion || j.JobID+".json" != e.Name {
-			return nil, fmt.Errorf("%w: %s: version %d, job %q", ErrMalformed, name, j.Version, j.JobID)
+		if j.JobID+".json" != e.Name {
+			return nil, fmt.Errorf("%w: %s names job %q", ErrMalformed, name, j.JobID)
 		}
 		out = append(out, j)
 	}

@@ -2,6 +2,7 @@ package failover
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -169,6 +170,9 @@ func TestSessionJobs(t *testing.T) {
 	for i, id := range []string{"bbb", "aaa", "ccc"} {
 		j := SessionJob{JobID: id, Binary: []byte{1, 2}, Args: []string{"keyed-count", "--events", "0"}, ConfigJSON: `{"a":"b"}`,
 			Attempt: 1, Accepted: t0.Add(time.Duration(i) * time.Second)}
+		if id == "ccc" {
+			j.Savepoint, j.CheckpointDir = "hdfs://nn/sp/1", "hdfs://nn/chk/ccc"
+		}
 		if err := WriteSessionJob(ctx, fs, dir, j); err != nil {
 			t.Fatal(err)
 		}
@@ -180,7 +184,8 @@ func TestSessionJobs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(js) != 2 || js[0].JobID != "bbb" || js[1].JobID != "ccc" || js[1].Args[1] != "--events" || js[0].ConfigJSON != `{"a":"b"}` {
+	if len(js) != 2 || js[0].JobID != "bbb" || js[1].JobID != "ccc" || js[1].Args[1] != "--events" || js[0].ConfigJSON != `{"a":"b"}` ||
+		js[1].Savepoint != "hdfs://nn/sp/1" || js[1].CheckpointDir != "hdfs://nn/chk/ccc" || js[0].CheckpointDir != "" {
 		t.Fatalf("read back %+v", js)
 	}
 	if err := WriteSessionJob(ctx, fs, dir, SessionJob{JobID: "../x"}); !errors.Is(err, ErrMalformed) {
@@ -192,4 +197,32 @@ func TestSessionJobs(t *testing.T) {
 	if _, err := ReadSessionJobs(ctx, fs, dir); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("a file that names another job: %v", err)
 	}
+}
+
+// A jobs/<id>.json comes from HDFS: whatever it holds, DecodeSessionJob
+// returns an error or a record that encodes and decodes to itself.
+func FuzzDecodeSessionJob(f *testing.F) {
+	f.Add([]byte(`{"version":1,"job_id":"a","binary":"AQI=","attempt":1,"accepted":"2025-01-01T00:00:00Z"}`))
+	f.Add([]byte(`{"version":1,"job_id":"../x"}`))
+	f.Add([]byte(`{"version":2,"job_id":"a"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		j, err := DecodeSessionJob(b)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v does not wrap ErrMalformed", err)
+			}
+			return
+		}
+		out, err := json.Marshal(j)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := DecodeSessionJob(out)
+		if err != nil {
+			t.Fatalf("re-encoded %s: %v", out, err)
+		}
+		if again.JobID != j.JobID || again.Savepoint != j.Savepoint || again.CheckpointDir != j.CheckpointDir || !again.Accepted.Equal(j.Accepted) {
+			t.Fatalf("round trip: %+v -> %+v", j, again)
+		}
+	})
 }

@@ -53,14 +53,21 @@ func Fetch(ctx context.Context, ref *floepb.BinaryRef, dir string) (string, erro
 		return "", fmt.Errorf("open %s: %w", ref.GetUri(), err)
 	}
 	defer in.Close()
-	tmp := local + ".part"
-	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o755)
+	// A temporary name of its own: jobs submitted together fetch the same
+	// binary at the same time.
+	out, err := os.CreateTemp(filepath.Dir(local), "job.part-*")
 	if err != nil {
 		return "", err
 	}
+	tmp := out.Name()
+	defer os.Remove(tmp) // after the rename: nothing there
 	if _, err := copyCtx(ctx, out, in); err != nil {
 		out.Close()
 		return "", fmt.Errorf("download %s: %w", ref.GetUri(), err)
+	}
+	if err := out.Chmod(0o755); err != nil {
+		out.Close()
+		return "", err
 	}
 	if err := out.Close(); err != nil {
 		return "", err

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 
 	"floe/appmaster"
+	"floe/checkpoint"
 	"floe/client"
 	"floe/config"
 	"floe/internal/hadoop/conf"
@@ -122,6 +123,13 @@ func StartSession(ctx context.Context, c config.Config, log zerolog.Logger, deta
 	if _, err := c.MemoryMB(config.TaskManagerMemory, 512); err != nil {
 		return err
 	}
+	attempts, err := c.Int(config.YarnAttempts, 2)
+	if err != nil {
+		return err
+	}
+	if attempts < 1 {
+		return fmt.Errorf("%w: %s=%d: want at least 1", config.ErrInvalid, config.YarnAttempts, attempts)
+	}
 	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	appID, _, err := rm.NewApplication(sctx)
@@ -141,7 +149,9 @@ func StartSession(ctx context.Context, c config.Config, log zerolog.Logger, deta
 	launch.Env[role.EnvStaging] = staging
 	launch.Command = []string{role.ContainerCommand(role.Session, false)}
 	spec := yarn.AppSpec{Name: c.String(config.YarnName, "floe session"), Queue: c.String(config.YarnQueue, ""), Type: "FLOE",
-		MaxAttempts: 1, Tags: []string{"floe", "floe-session"}, AMResource: yarn.Resource{MemoryMB: jmMB, VCores: 1}, AM: launch}
+		// A later attempt keeps the TaskManager containers and recovers the
+		// session's running jobs (appmaster/session).
+		MaxAttempts: int32(attempts), KeepContainers: true, Tags: []string{"floe", "floe-session"}, AMResource: yarn.Resource{MemoryMB: jmMB, VCores: 1}, AM: launch}
 	if err := rm.Submit(sctx, spec.Proto(appID)); err != nil {
 		return fmt.Errorf("yarn: submit: %w", err)
 	}
@@ -182,7 +192,8 @@ func StartSession(ctx context.Context, c config.Config, log zerolog.Logger, deta
 	return nil
 }
 
-// dispatcher connects to a running session.
+// dispatcher connects to a running session, at the address the
+// ResourceManager reports for its current attempt.
 func dispatcher(ctx context.Context, id string, log zerolog.Logger) (floepb.DispatcherClient, func(), string, error) {
 	rec, err := loadSession(id)
 	if err != nil {
@@ -197,24 +208,49 @@ func dispatcher(ctx context.Context, id string, log zerolog.Logger) (floepb.Disp
 		return nil, nil, "", err
 	}
 	defer rm.Close()
-	appID, err := yarn.ParseApplicationID(rec.Application)
+	l, err := dialSession(ctx, rm, rec)
 	if err != nil {
 		return nil, nil, "", err
 	}
+	return l.client, l.close, rec.Application, nil
+}
+
+// sessionLink is a connection to one attempt of a session's ApplicationMaster.
+type sessionLink struct {
+	client  floepb.DispatcherClient
+	close   func()
+	attempt int32
+}
+
+// dialSession connects to the session's current ApplicationMaster attempt:
+// its address comes from the ResourceManager's report, never from a cache,
+// so a session file stays valid across a failover.
+func dialSession(ctx context.Context, rm *yarn.Client, rec sessionRecord) (sessionLink, error) {
+	appID, err := yarn.ParseApplicationID(rec.Application)
+	if err != nil {
+		return sessionLink{}, err
+	}
 	rep, err := rm.Report(ctx, appID)
 	if err != nil {
-		return nil, nil, "", fmt.Errorf("yarn: report of %s: %w", appID, err)
+		return sessionLink{}, fmt.Errorf("yarn: report of %s: %w", appID, err)
 	}
 	if rep.GetYarnApplicationState() != hadooppb.YarnApplicationStateProto_RUNNING || rep.GetRpcPort() <= 0 {
-		return nil, nil, "", fmt.Errorf("%w: %s is %s", ErrNoSession, appID, rep.GetYarnApplicationState())
+		return sessionLink{}, fmt.Errorf("%w: %s is %s", ErrNoSession, appID, rep.GetYarnApplicationState())
 	}
 	addr := fmt.Sprintf("%s:%d", rep.GetHost(), rep.GetRpcPort())
 	conn, err := grpc.NewClient(addr, rpc.DialOptions(rec.Secret)...)
 	if err != nil {
-		return nil, nil, "", err
+		return sessionLink{}, err
 	}
-	return floepb.NewDispatcherClient(conn), func() { conn.Close() }, rec.Application, nil
+	return sessionLink{client: floepb.NewDispatcherClient(conn), close: func() { conn.Close() },
+		attempt: rep.GetCurrentApplicationAttemptId().GetAttemptId()}, nil
 }
+
+// sessionFailoverWait bounds how long an attached client waits for a
+// session's JobManager that stopped answering (a new ApplicationMaster
+// attempt takes seconds to start; YARN's AM liveness expiry decides for a
+// stuck one).
+const sessionFailoverWait = 3 * time.Minute
 
 // StopSession stops a session cleanly (its jobs are cancelled).
 func StopSession(ctx context.Context, id string, log zerolog.Logger) error {
@@ -260,7 +296,8 @@ func SessionJobs(ctx context.Context, session string, log zerolog.Logger) ([]Job
 }
 
 // runInSession submits g's binary and arguments to a running session and,
-// attached, follows the job to its end.
+// attached, follows the job to its end, across failovers of the session's
+// ApplicationMaster.
 func runInSession(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger, quiet bool) (*client.Result, error) {
 	out := printer{os.Stdout}
 	if quiet {
@@ -270,15 +307,25 @@ func runInSession(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger,
 	if err != nil {
 		return nil, err
 	}
-	d, closeFn, app, err := dispatcher(ctx, g.Config.String(config.SessionID, ""), log)
+	rec, err := loadSession(g.Config.String(config.SessionID, ""))
 	if err != nil {
 		return nil, err
 	}
-	defer closeFn()
 	hc, err := conf.Load()
 	if err != nil {
 		return nil, err
 	}
+	rm, err := yarn.NewClient(hc, ipc.WithLogger(log))
+	if err != nil {
+		return nil, err
+	}
+	defer rm.Close()
+	link, err := dialSession(ctx, rm, rec)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { link.close() }()
+	app := rec.Application
 	user := ipc.DefaultUser()
 	fs, err := hdfsutil.Connect(hc, user, 15*time.Second)
 	if err != nil {
@@ -292,7 +339,7 @@ func runInSession(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger,
 	confJSON, _ := json.Marshal(g.Config)
 	jobID := appmaster.NewJobID()
 	start := time.Now()
-	if _, err := d.SubmitJob(ctx, &floepb.SubmitJobRequest{Binary: ref, Args: os.Args[1:], ConfigJson: string(confJSON), JobId: jobID}); err != nil {
+	if _, err := link.client.SubmitJob(ctx, &floepb.SubmitJobRequest{Binary: ref, Args: os.Args[1:], ConfigJson: string(confJSON), JobId: jobID}); err != nil {
 		return nil, fmt.Errorf("submit to session %s: %w", app, err)
 	}
 	out.Printf("Job has been submitted with JobID %s to session %s\n", jobID, app)
@@ -300,26 +347,57 @@ func runInSession(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger,
 	if !attached {
 		return r, nil
 	}
+	ckptDir := ""
+	if cfg, err := checkpoint.ParseConfig(g.Config); err == nil {
+		ckptDir = cfg.Dir
+	}
 	last := ""
+	var lost time.Time // since when the session's JobManager has not answered
+	lastReport := time.Now()
 	for {
-		info, err := d.GetJob(context.WithoutCancel(ctx), &floepb.JobRef{JobId: jobID})
-		if err != nil {
-			return r, fmt.Errorf("follow job %s: %w", jobID, err)
+		gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		info, err := link.client.GetJob(gctx, &floepb.JobRef{JobId: jobID})
+		cancel()
+		if err == nil {
+			lost = time.Time{}
+			if info.GetStatus() != last {
+				out.Printf("Job %s is %s\n", jobID, info.GetStatus())
+				last = info.GetStatus()
+			}
+			r.Status, r.Failure = appmaster.JobStatus(info.GetStatus()), info.GetFailure()
+			if r.Status.Terminal() {
+				r.Duration = time.Since(start)
+				return client.Outcome(*r)
+			}
+		} else if lost.IsZero() {
+			lost = time.Now()
 		}
-		if info.GetStatus() != last {
-			out.Printf("Job %s is %s\n", jobID, info.GetStatus())
-			last = info.GetStatus()
-		}
-		r.Status, r.Failure = appmaster.JobStatus(info.GetStatus()), info.GetFailure()
-		if r.Status.Terminal() {
-			r.Duration = time.Since(start)
-			return client.Outcome(*r)
+		// Every second, and whenever the JobManager does not answer: the
+		// ResourceManager's report says which attempt runs the session.
+		if err != nil || time.Since(lastReport) >= time.Second {
+			lastReport = time.Now()
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			next, rerr := dialSession(rctx, rm, rec)
+			cancel()
+			switch {
+			case rerr == nil && next.attempt > link.attempt:
+				link.close()
+				link = next
+				from := recoveryPoint(ctx, ckptDir, g.Config.String(appmaster.KeySavepointPath, ""), jobID)
+				out.Printf("%s\n", failoverLine(next.attempt, app, jobID, from))
+				continue
+			case rerr == nil:
+				next.close()
+			}
+			if err != nil && time.Since(lost) > sessionFailoverWait {
+				return r, fmt.Errorf("follow job %s: the session's JobManager has not answered for %s: %w", jobID, sessionFailoverWait, err)
+			}
 		}
 		select {
 		case <-ctx.Done():
 			out.Printf("Interrupted: cancelling job %s\n", jobID)
 			cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			d.CancelJob(cctx, &floepb.JobRef{JobId: jobID})
+			link.client.CancelJob(cctx, &floepb.JobRef{JobId: jobID})
 			cancel()
 			return r, fmt.Errorf("%w (job %s)", client.ErrJobCanceled, jobID)
 		case <-time.After(200 * time.Millisecond):

@@ -486,10 +486,14 @@ func (*StopSessionResponse) Descriptor() ([]byte, []int) {
 }
 
 type RegisterSupervisorRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ContainerId   string                 `protobuf:"bytes,1,opt,name=container_id,json=containerId,proto3" json:"container_id,omitempty"`
-	Address       string                 `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
-	Slots         int32                  `protobuf:"varint,3,opt,name=slots,proto3" json:"slots,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	ContainerId string                 `protobuf:"bytes,1,opt,name=container_id,json=containerId,proto3" json:"container_id,omitempty"`
+	Address     string                 `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	Slots       int32                  `protobuf:"varint,3,opt,name=slots,proto3" json:"slots,omitempty"`
+	// The TaskManager processes the supervisor runs: empty at its first
+	// registration, the surviving ones when it registers again with a new
+	// session ApplicationMaster attempt.
+	Jobs          []*RunningJob `protobuf:"bytes,4,rep,name=jobs,proto3" json:"jobs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -545,6 +549,66 @@ func (x *RegisterSupervisorRequest) GetSlots() int32 {
 	return 0
 }
 
+func (x *RegisterSupervisorRequest) GetJobs() []*RunningJob {
+	if x != nil {
+		return x.Jobs
+	}
+	return nil
+}
+
+// RunningJob is one job's TaskManager processes in a supervisor.
+type RunningJob struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Slots         int32                  `protobuf:"varint,2,opt,name=slots,proto3" json:"slots,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunningJob) Reset() {
+	*x = RunningJob{}
+	mi := &file_floe_session_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunningJob) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunningJob) ProtoMessage() {}
+
+func (x *RunningJob) ProtoReflect() protoreflect.Message {
+	mi := &file_floe_session_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunningJob.ProtoReflect.Descriptor instead.
+func (*RunningJob) Descriptor() ([]byte, []int) {
+	return file_floe_session_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *RunningJob) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *RunningJob) GetSlots() int32 {
+	if x != nil {
+		return x.Slots
+	}
+	return 0
+}
+
 type RegisterSupervisorResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -553,7 +617,7 @@ type RegisterSupervisorResponse struct {
 
 func (x *RegisterSupervisorResponse) Reset() {
 	*x = RegisterSupervisorResponse{}
-	mi := &file_floe_session_proto_msgTypes[10]
+	mi := &file_floe_session_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -565,7 +629,7 @@ func (x *RegisterSupervisorResponse) String() string {
 func (*RegisterSupervisorResponse) ProtoMessage() {}
 
 func (x *RegisterSupervisorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_session_proto_msgTypes[10]
+	mi := &file_floe_session_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -578,7 +642,7 @@ func (x *RegisterSupervisorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterSupervisorResponse.ProtoReflect.Descriptor instead.
 func (*RegisterSupervisorResponse) Descriptor() ([]byte, []int) {
-	return file_floe_session_proto_rawDescGZIP(), []int{10}
+	return file_floe_session_proto_rawDescGZIP(), []int{11}
 }
 
 type StartTaskManagerRequest struct {
@@ -595,7 +659,7 @@ type StartTaskManagerRequest struct {
 
 func (x *StartTaskManagerRequest) Reset() {
 	*x = StartTaskManagerRequest{}
-	mi := &file_floe_session_proto_msgTypes[11]
+	mi := &file_floe_session_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -607,7 +671,7 @@ func (x *StartTaskManagerRequest) String() string {
 func (*StartTaskManagerRequest) ProtoMessage() {}
 
 func (x *StartTaskManagerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_session_proto_msgTypes[11]
+	mi := &file_floe_session_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -620,7 +684,7 @@ func (x *StartTaskManagerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartTaskManagerRequest.ProtoReflect.Descriptor instead.
 func (*StartTaskManagerRequest) Descriptor() ([]byte, []int) {
-	return file_floe_session_proto_rawDescGZIP(), []int{11}
+	return file_floe_session_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StartTaskManagerRequest) GetJobId() string {
@@ -674,7 +738,7 @@ type StartTaskManagerResponse struct {
 
 func (x *StartTaskManagerResponse) Reset() {
 	*x = StartTaskManagerResponse{}
-	mi := &file_floe_session_proto_msgTypes[12]
+	mi := &file_floe_session_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -686,7 +750,7 @@ func (x *StartTaskManagerResponse) String() string {
 func (*StartTaskManagerResponse) ProtoMessage() {}
 
 func (x *StartTaskManagerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_session_proto_msgTypes[12]
+	mi := &file_floe_session_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -699,7 +763,7 @@ func (x *StartTaskManagerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartTaskManagerResponse.ProtoReflect.Descriptor instead.
 func (*StartTaskManagerResponse) Descriptor() ([]byte, []int) {
-	return file_floe_session_proto_rawDescGZIP(), []int{12}
+	return file_floe_session_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StartTaskManagerResponse) GetPid() int32 {
@@ -718,7 +782,7 @@ type StopTaskManagersRequest struct {
 
 func (x *StopTaskManagersRequest) Reset() {
 	*x = StopTaskManagersRequest{}
-	mi := &file_floe_session_proto_msgTypes[13]
+	mi := &file_floe_session_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -730,7 +794,7 @@ func (x *StopTaskManagersRequest) String() string {
 func (*StopTaskManagersRequest) ProtoMessage() {}
 
 func (x *StopTaskManagersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_session_proto_msgTypes[13]
+	mi := &file_floe_session_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -743,7 +807,7 @@ func (x *StopTaskManagersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopTaskManagersRequest.ProtoReflect.Descriptor instead.
 func (*StopTaskManagersRequest) Descriptor() ([]byte, []int) {
-	return file_floe_session_proto_rawDescGZIP(), []int{13}
+	return file_floe_session_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *StopTaskManagersRequest) GetJobId() string {
@@ -761,7 +825,7 @@ type StopTaskManagersResponse struct {
 
 func (x *StopTaskManagersResponse) Reset() {
 	*x = StopTaskManagersResponse{}
-	mi := &file_floe_session_proto_msgTypes[14]
+	mi := &file_floe_session_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -773,7 +837,7 @@ func (x *StopTaskManagersResponse) String() string {
 func (*StopTaskManagersResponse) ProtoMessage() {}
 
 func (x *StopTaskManagersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_session_proto_msgTypes[14]
+	mi := &file_floe_session_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -786,7 +850,7 @@ func (x *StopTaskManagersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopTaskManagersResponse.ProtoReflect.Descriptor instead.
 func (*StopTaskManagersResponse) Descriptor() ([]byte, []int) {
-	return file_floe_session_proto_rawDescGZIP(), []int{14}
+	return file_floe_session_proto_rawDescGZIP(), []int{15}
 }
 
 type SavepointRequest struct {
@@ -800,7 +864,7 @@ type SavepointRequest struct {
 
 func (x *SavepointRequest) Reset() {
 	*x = SavepointRequest{}
-	mi := &file_floe_session_proto_msgTypes[15]
+	mi := &file_floe_session_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -812,7 +876,7 @@ func (x *SavepointRequest) String() string {
 func (*SavepointRequest) ProtoMessage() {}
 
 func (x *SavepointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_session_proto_msgTypes[15]
+	mi := &file_floe_session_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -825,7 +889,7 @@ func (x *SavepointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SavepointRequest.ProtoReflect.Descriptor instead.
 func (*SavepointRequest) Descriptor() ([]byte, []int) {
-	return file_floe_session_proto_rawDescGZIP(), []int{15}
+	return file_floe_session_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SavepointRequest) GetJobId() string {
@@ -858,7 +922,7 @@ type SavepointResponse struct {
 
 func (x *SavepointResponse) Reset() {
 	*x = SavepointResponse{}
-	mi := &file_floe_session_proto_msgTypes[16]
+	mi := &file_floe_session_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -870,7 +934,7 @@ func (x *SavepointResponse) String() string {
 func (*SavepointResponse) ProtoMessage() {}
 
 func (x *SavepointResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_session_proto_msgTypes[16]
+	mi := &file_floe_session_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -883,7 +947,7 @@ func (x *SavepointResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SavepointResponse.ProtoReflect.Descriptor instead.
 func (*SavepointResponse) Descriptor() ([]byte, []int) {
-	return file_floe_session_proto_rawDescGZIP(), []int{16}
+	return file_floe_session_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SavepointResponse) GetPath() string {
@@ -924,11 +988,16 @@ const file_floe_session_proto_rawDesc = "" +
 	"\x10ListJobsResponse\x12)\n" +
 	"\x04jobs\x18\x01 \x03(\v2\x15.floe.session.JobInfoR\x04jobs\"\x14\n" +
 	"\x12StopSessionRequest\"\x15\n" +
-	"\x13StopSessionResponse\"n\n" +
+	"\x13StopSessionResponse\"\x9c\x01\n" +
 	"\x19RegisterSupervisorRequest\x12!\n" +
 	"\fcontainer_id\x18\x01 \x01(\tR\vcontainerId\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x14\n" +
-	"\x05slots\x18\x03 \x01(\x05R\x05slots\"\x1c\n" +
+	"\x05slots\x18\x03 \x01(\x05R\x05slots\x12,\n" +
+	"\x04jobs\x18\x04 \x03(\v2\x18.floe.session.RunningJobR\x04jobs\"9\n" +
+	"\n" +
+	"RunningJob\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x14\n" +
+	"\x05slots\x18\x02 \x01(\x05R\x05slots\"\x1c\n" +
 	"\x1aRegisterSupervisorResponse\"\xcc\x01\n" +
 	"\x17StartTaskManagerRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12/\n" +
@@ -977,7 +1046,7 @@ func file_floe_session_proto_rawDescGZIP() []byte {
 	return file_floe_session_proto_rawDescData
 }
 
-var file_floe_session_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_floe_session_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_floe_session_proto_goTypes = []any{
 	(*BinaryRef)(nil),                  // 0: floe.session.BinaryRef
 	(*SubmitJobRequest)(nil),           // 1: floe.session.SubmitJobRequest
@@ -989,41 +1058,43 @@ var file_floe_session_proto_goTypes = []any{
 	(*StopSessionRequest)(nil),         // 7: floe.session.StopSessionRequest
 	(*StopSessionResponse)(nil),        // 8: floe.session.StopSessionResponse
 	(*RegisterSupervisorRequest)(nil),  // 9: floe.session.RegisterSupervisorRequest
-	(*RegisterSupervisorResponse)(nil), // 10: floe.session.RegisterSupervisorResponse
-	(*StartTaskManagerRequest)(nil),    // 11: floe.session.StartTaskManagerRequest
-	(*StartTaskManagerResponse)(nil),   // 12: floe.session.StartTaskManagerResponse
-	(*StopTaskManagersRequest)(nil),    // 13: floe.session.StopTaskManagersRequest
-	(*StopTaskManagersResponse)(nil),   // 14: floe.session.StopTaskManagersResponse
-	(*SavepointRequest)(nil),           // 15: floe.session.SavepointRequest
-	(*SavepointResponse)(nil),          // 16: floe.session.SavepointResponse
+	(*RunningJob)(nil),                 // 10: floe.session.RunningJob
+	(*RegisterSupervisorResponse)(nil), // 11: floe.session.RegisterSupervisorResponse
+	(*StartTaskManagerRequest)(nil),    // 12: floe.session.StartTaskManagerRequest
+	(*StartTaskManagerResponse)(nil),   // 13: floe.session.StartTaskManagerResponse
+	(*StopTaskManagersRequest)(nil),    // 14: floe.session.StopTaskManagersRequest
+	(*StopTaskManagersResponse)(nil),   // 15: floe.session.StopTaskManagersResponse
+	(*SavepointRequest)(nil),           // 16: floe.session.SavepointRequest
+	(*SavepointResponse)(nil),          // 17: floe.session.SavepointResponse
 }
 var file_floe_session_proto_depIdxs = []int32{
 	0,  // 0: floe.session.SubmitJobRequest.binary:type_name -> floe.session.BinaryRef
 	4,  // 1: floe.session.ListJobsResponse.jobs:type_name -> floe.session.JobInfo
-	0,  // 2: floe.session.StartTaskManagerRequest.binary:type_name -> floe.session.BinaryRef
-	1,  // 3: floe.session.Dispatcher.SubmitJob:input_type -> floe.session.SubmitJobRequest
-	3,  // 4: floe.session.Dispatcher.GetJob:input_type -> floe.session.JobRef
-	5,  // 5: floe.session.Dispatcher.ListJobs:input_type -> floe.session.ListJobsRequest
-	3,  // 6: floe.session.Dispatcher.CancelJob:input_type -> floe.session.JobRef
-	7,  // 7: floe.session.Dispatcher.StopSession:input_type -> floe.session.StopSessionRequest
-	15, // 8: floe.session.Dispatcher.TriggerSavepoint:input_type -> floe.session.SavepointRequest
-	9,  // 9: floe.session.Dispatcher.RegisterSupervisor:input_type -> floe.session.RegisterSupervisorRequest
-	11, // 10: floe.session.Supervisor.StartTaskManager:input_type -> floe.session.StartTaskManagerRequest
-	13, // 11: floe.session.Supervisor.StopTaskManagers:input_type -> floe.session.StopTaskManagersRequest
-	2,  // 12: floe.session.Dispatcher.SubmitJob:output_type -> floe.session.SubmitJobResponse
-	4,  // 13: floe.session.Dispatcher.GetJob:output_type -> floe.session.JobInfo
-	6,  // 14: floe.session.Dispatcher.ListJobs:output_type -> floe.session.ListJobsResponse
-	4,  // 15: floe.session.Dispatcher.CancelJob:output_type -> floe.session.JobInfo
-	8,  // 16: floe.session.Dispatcher.StopSession:output_type -> floe.session.StopSessionResponse
-	16, // 17: floe.session.Dispatcher.TriggerSavepoint:output_type -> floe.session.SavepointResponse
-	10, // 18: floe.session.Dispatcher.RegisterSupervisor:output_type -> floe.session.RegisterSupervisorResponse
-	12, // 19: floe.session.Supervisor.StartTaskManager:output_type -> floe.session.StartTaskManagerResponse
-	14, // 20: floe.session.Supervisor.StopTaskManagers:output_type -> floe.session.StopTaskManagersResponse
-	12, // [12:21] is the sub-list for method output_type
-	3,  // [3:12] is the sub-list for method input_type
-	3,  // [3:3] is the sub-list for extension type_name
-	3,  // [3:3] is the sub-list for extension extendee
-	0,  // [0:3] is the sub-list for field type_name
+	10, // 2: floe.session.RegisterSupervisorRequest.jobs:type_name -> floe.session.RunningJob
+	0,  // 3: floe.session.StartTaskManagerRequest.binary:type_name -> floe.session.BinaryRef
+	1,  // 4: floe.session.Dispatcher.SubmitJob:input_type -> floe.session.SubmitJobRequest
+	3,  // 5: floe.session.Dispatcher.GetJob:input_type -> floe.session.JobRef
+	5,  // 6: floe.session.Dispatcher.ListJobs:input_type -> floe.session.ListJobsRequest
+	3,  // 7: floe.session.Dispatcher.CancelJob:input_type -> floe.session.JobRef
+	7,  // 8: floe.session.Dispatcher.StopSession:input_type -> floe.session.StopSessionRequest
+	16, // 9: floe.session.Dispatcher.TriggerSavepoint:input_type -> floe.session.SavepointRequest
+	9,  // 10: floe.session.Dispatcher.RegisterSupervisor:input_type -> floe.session.RegisterSupervisorRequest
+	12, // 11: floe.session.Supervisor.StartTaskManager:input_type -> floe.session.StartTaskManagerRequest
+	14, // 12: floe.session.Supervisor.StopTaskManagers:input_type -> floe.session.StopTaskManagersRequest
+	2,  // 13: floe.session.Dispatcher.SubmitJob:output_type -> floe.session.SubmitJobResponse
+	4,  // 14: floe.session.Dispatcher.GetJob:output_type -> floe.session.JobInfo
+	6,  // 15: floe.session.Dispatcher.ListJobs:output_type -> floe.session.ListJobsResponse
+	4,  // 16: floe.session.Dispatcher.CancelJob:output_type -> floe.session.JobInfo
+	8,  // 17: floe.session.Dispatcher.StopSession:output_type -> floe.session.StopSessionResponse
+	17, // 18: floe.session.Dispatcher.TriggerSavepoint:output_type -> floe.session.SavepointResponse
+	11, // 19: floe.session.Dispatcher.RegisterSupervisor:output_type -> floe.session.RegisterSupervisorResponse
+	13, // 20: floe.session.Supervisor.StartTaskManager:output_type -> floe.session.StartTaskManagerResponse
+	15, // 21: floe.session.Supervisor.StopTaskManagers:output_type -> floe.session.StopTaskManagersResponse
+	13, // [13:22] is the sub-list for method output_type
+	4,  // [4:13] is the sub-list for method input_type
+	4,  // [4:4] is the sub-list for extension type_name
+	4,  // [4:4] is the sub-list for extension extendee
+	0,  // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_floe_session_proto_init() }
@@ -1037,7 +1108,7 @@ func file_floe_session_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_floe_session_proto_rawDesc), len(file_floe_session_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   17,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
