@@ -130,7 +130,9 @@ func TestMultiKeyJoinAndCoGroup(t *testing.T) {
 				}
 			}
 		}
-		byKey := func(a, b out) int { return cmp.Or(cmp.Compare(a.Key.Order, b.Key.Order), cmp.Compare(a.Key.Line, b.Key.Line)) }
+		byKey := func(a, b out) int {
+			return cmp.Or(cmp.Compare(a.Key.Order, b.Key.Order), cmp.Compare(a.Key.Line, b.Key.Line))
+		}
 		if got := sorted(joined.Items(), byKey); !slices.Equal(got, sorted(want, byKey)) {
 			t.Fatalf("join on two columns: %d rows, want %d", len(got), len(want))
 		}
