@@ -2,12 +2,15 @@ package dataset_test
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"floe/client"
 	"floe/dataset"
 )
 
@@ -180,5 +183,34 @@ func TestInvalidJobs(t *testing.T) {
 		mkJoined, dataset.BroadcastBuild()))
 	if _, err := env.Execute(t.Context(), "bad"); err == nil || !strings.Contains(err.Error(), "broadcast") {
 		t.Fatalf("a full outer broadcast join: %v, want a refusal", err)
+	}
+}
+
+// A panic in a user function fails the job with client.ErrJobFailed and the
+// operator's name.
+func TestUserPanicFailsJob(t *testing.T) {
+	env := newEnv(2)
+	o := dataset.FromSlice(env, orders(100, false))
+	c := dataset.FromSlice(env, customers())
+	dataset.Collect(dataset.Join(o, c, func(o Order) string { return o.Customer }, func(c Customer) string { return c.Name },
+		func(o Order, c Customer) int64 {
+			if o.ID == 46 { // customer c0, which exists
+				panic("bad order 46")
+			}
+			return o.ID
+		}).Name("PanickyJoin"))
+	_, err := env.Execute(t.Context(), "panic")
+	if !errors.Is(err, client.ErrJobFailed) || !strings.Contains(err.Error(), "bad order 46") || !strings.Contains(err.Error(), "PanickyJoin") {
+		t.Fatalf("got %v, want a job failure naming the operator and the panic", err)
+	}
+}
+
+// A time.Time key is refused before anything runs.
+func TestTimeKeyRefused(t *testing.T) {
+	env := newEnv(1)
+	d := dataset.FromSlice(env, []time.Time{time.Unix(0, 0)})
+	dataset.Collect(dataset.Aggregate(dataset.GroupBy(d, func(t time.Time) time.Time { return t }), dataset.Count[time.Time]()))
+	if _, err := env.Execute(t.Context(), "time-key"); !errors.Is(err, dataset.ErrInvalidJob) {
+		t.Fatalf("got %v, want ErrInvalidJob", err)
 	}
 }
