@@ -402,6 +402,10 @@ func (d *ContainerDriver) Run(ctx context.Context) error {
 			}
 			d.log.Warn().Err(err).Msg("allocate failed; retrying")
 		}
+		if u.Reregistered {
+			d.log.Warn().Strs("running", containerIDs(d.am.Alloc.Running())).Int("pending", d.am.Alloc.Pending()).
+				Msg("the ResourceManager did not know this attempt's registration (an RM failover): registered again, resent the outstanding requests, kept the running containers")
+		}
 		d.checkAdopted()
 		for _, a := range u.Allocated {
 			id := a.ID().String()
@@ -487,6 +491,14 @@ func yarnLayout(c config.Config, slotsNeeded int) (tms, slots int, err error) {
 		return 0, 0, fmt.Errorf("%w: -s %d: slots must be at least 1", config.ErrInvalid, slots)
 	}
 	return (slotsNeeded + slots - 1) / slots, slots, nil
+}
+
+func containerIDs(ids []yarnrpc.ContainerID) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = id.String()
+	}
+	return out
 }
 
 func firstLine(s string) string {
