@@ -20,8 +20,9 @@ import java.nio.file.StandardCopyOption;
  *
  * <ul>
  *   <li>{@code rm-state}: each ResourceManager's HA state, e.g. "rm0=active rm1=standby";
- *   <li>{@code failover-rm}: stop the active ResourceManager and make the standby active
- *       (see {@link Launcher#failoverResourceManager()}).
+ *   <li>{@code failover-rm [seconds]}: stop the active ResourceManager and, that many
+ *       seconds later (default 0: at once), make the standby active (see
+ *       {@link Launcher#failoverResourceManager(long)}).
  * </ul>
  *
  * <p>Only processes of this machine reach it; the cluster has no security anyway.
@@ -87,13 +88,18 @@ final class Control {
 
   private String answer(String cmd) {
     try {
-      switch (cmd) {
+      String[] f = cmd.split("\\s+");
+      switch (f[0]) {
         case "rm-state":
           return "ok " + launcher.rmStates();
         case "failover-rm":
-          return "ok " + launcher.failoverResourceManager();
+          double gap = f.length > 1 ? Double.parseDouble(f[1]) : 0;
+          if (gap < 0 || gap > 300) {
+            throw new IllegalArgumentException("failover-rm: the gap must be 0 to 300 seconds");
+          }
+          return "ok " + launcher.failoverResourceManager((long) (gap * 1000));
         default:
-          return "error unknown command '" + cmd + "' (rm-state, failover-rm)";
+          return "error unknown command '" + cmd + "' (rm-state, failover-rm [seconds])";
       }
     } catch (Throwable t) {
       Launcher.log("control command " + cmd + " failed: " + t);

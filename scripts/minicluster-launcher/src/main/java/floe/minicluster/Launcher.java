@@ -121,6 +121,8 @@ public final class Launcher {
     File yarnRoot = settings.yarnWorkRoot();
     System.setProperty("test.build.data", yarnRoot.getParentFile().getPath());
     FileUtil.fullyDelete(yarnRoot);
+    // HDFS is formatted anew too: applications of an earlier run must not be recovered.
+    FileUtil.fullyDelete(settings.rmStateStore());
     File tmp = new File(settings.stateDir, "tmp");
     tmp.mkdirs();
 
@@ -282,12 +284,13 @@ public final class Launcher {
 
   /**
    * An RM failover, as ZooKeeper's elector would do it after the active RM died: stops the
-   * active ResourceManager, makes the next one active (it recovers the applications from
-   * the shared state store), waits until every NodeManager has re-registered with it, and
-   * then starts the stopped one again as the standby, so that another failover can follow.
-   * Returns a one-line account.
+   * active ResourceManager, waits gapMillis (on a real cluster: until ZooKeeper notices the
+   * dead RM's session is gone), makes the next one active (it recovers the applications
+   * from the shared state store), waits until every NodeManager has re-registered with it,
+   * and then starts the stopped one again as the standby, so that another failover can
+   * follow. Returns a one-line account.
    */
-  synchronized String failoverResourceManager() throws Exception {
+  synchronized String failoverResourceManager(long gapMillis) throws Exception {
     if (stopped) {
       throw new IllegalStateException("the cluster is stopping");
     }
@@ -306,6 +309,10 @@ public final class Launcher {
     log("RM failover: stopping the active ResourceManager " + from);
     yarn.stopResourceManager(active);
     long tStopped = System.nanoTime();
+    if (gapMillis > 0) {
+      log("RM failover: no active ResourceManager for " + gapMillis + " ms");
+      Thread.sleep(gapMillis);
+    }
     log("RM failover: making " + to + " active");
     yarn.getResourceManager(next).getRMContext().getRMAdminService().transitionToActive(
         new HAServiceProtocol.StateChangeRequestInfo(
@@ -315,7 +322,7 @@ public final class Launcher {
     long tNodes = System.nanoTime();
     log("RM failover: restarting " + from + " as the standby");
     yarn.restartResourceManager(active);
-    String msg = String.format("active=%s stopped-and-restarted=%s stop=%.1fs activate=%.1fs"
+    String msg = String.format("active=%s stopped-and-restarted=%s stop=%.1fs gap+activate=%.1fs"
         + " nodes=%.1fs standby=%.1fs", to, from, (tStopped - t0) / 1e9,
         (tActive - tStopped) / 1e9, (tNodes - tActive) / 1e9, (System.nanoTime() - tNodes) / 1e9);
     log("RM failover done: " + msg);
