@@ -242,7 +242,12 @@ func Finish(ctx context.Context, am *yarnrpc.AM, status hadooppb.FinalApplicatio
 	fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	log.Info().Str("status", status.String()).Str("diagnostics", diag).Msg("unregistering")
-	if err := am.Finish(fctx, status, diag); err != nil {
+	before := am.Reregistrations()
+	err := am.Finish(fctx, status, diag)
+	if am.Reregistrations() > before {
+		log.Warn().Err(err).Msg("the ResourceManager did not know this attempt's registration at its finish (an RM failover): registered again to unregister")
+	}
+	if err != nil {
 		return fmt.Errorf("unregister: %w", err)
 	}
 	return nil

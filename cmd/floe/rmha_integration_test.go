@@ -71,7 +71,10 @@ func haControl(t *testing.T, confDir string, args ...string) (string, error) {
 // again with the new RM, keeps its TaskManager containers, and the job
 // finishes SUCCEEDED with every count exactly once; a second `floe run`
 // submitted while no RM is active retries and succeeds; the attached
-// client of the first job follows it across the failover.
+// client of the first job follows it across the failover. Then a job ends
+// during a second failover (back to the first RM, 15 s without an active
+// one): its ApplicationMaster registers again with the new RM to
+// unregister, and the job ends SUCCEEDED with every count once.
 func TestIntegrationRMHAFailover(t *testing.T) {
 	dir := haConfDir(t)
 	t.Setenv("HADOOP_CONF_DIR", dir)
@@ -179,16 +182,7 @@ func TestIntegrationRMHAFailover(t *testing.T) {
 
 	// The ApplicationMaster stayed the first attempt, registered again with
 	// the new RM, and kept the TaskManager containers it had.
-	app := appIDRe.FindString(stdout.String())
-	logs, _ := filepath.Glob(filepath.Join(filepath.Dir(dir), "target", "*", "*", "*", app, "*_01_000001", "jobmanager.log"))
-	if len(logs) != 1 {
-		t.Fatalf("ApplicationMaster logs of %s: %v", app, logs)
-	}
-	b, err := os.ReadFile(logs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := string(b)
+	log := firstAMLog(t, dir, appIDRe.FindString(stdout.String()))
 	if !strings.Contains(log, "registered again, resent the outstanding requests, kept the running containers") {
 		t.Errorf("the ApplicationMaster did not register again after the failover:\n%s", tail(log, 40))
 	}
@@ -200,6 +194,64 @@ func TestIntegrationRMHAFailover(t *testing.T) {
 			t.Errorf("the ApplicationMaster log does not name its TaskManager container %s", id)
 		}
 	}
+
+	// A job that ends while no RM is active (a failover back to rm0 with a
+	// 15 s gap): its ApplicationMaster's unregistration waits for the new
+	// RM, registers again there, and unregisters; the application ends
+	// SUCCEEDED.
+	var out3, err3 syncBuffer
+	cmd3 := exec.Command(floeBin, "run", "-t", "yarn-per-job", "-p", "1", "-jm", "256m", "-tm", "256m",
+		"-D", "execution.checkpointing.interval=500ms", "-D", "execution.checkpointing.dir="+base+"/checkpoints3",
+		"keyed-count", "--events", "6000", "--keys", "7", "--rate", "2000", "--output", base+"/out3")
+	cmd3.Env = append(os.Environ(), env...)
+	cmd3.Stdout, cmd3.Stderr = &out3, &err3
+	if err := cmd3.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done3 := make(chan error, 1)
+	go func() { done3 <- cmd3.Wait() }()
+	defer cmd3.Process.Kill()
+	waitCommitted(t, base+"/out3", 0, 90*time.Second, &out3, &err3)
+	go func() {
+		out, err := haControl(t, dir, "failover-rm", "15")
+		if err != nil {
+			out = "failed: " + out + ": " + err.Error()
+		}
+		failover <- out
+	}()
+	select {
+	case <-done3:
+	case <-time.After(3 * time.Minute):
+		t.Fatalf("the job ending during the failover did not end\n%s\n%s", out3.String(), err3.String())
+	}
+	if fo := <-failover; strings.HasPrefix(fo, "failed") {
+		t.Fatalf("second failover-rm: %s", fo)
+	} else {
+		t.Logf("second failover-rm: %s", fo)
+	}
+	if code := cmd3.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("the job ending during the failover: exit %d\n%s\n%s", code, out3.String(), err3.String())
+	}
+	checkCounts(t, base+"/out3", 6000, 7)
+	log3 := firstAMLog(t, dir, appIDRe.FindString(out3.String()))
+	if !strings.Contains(log3, "registered again to unregister") {
+		t.Errorf("the job did not end while no RM was active (its ApplicationMaster did not register again to unregister):\n%s", tail(log3, 30))
+	}
+}
+
+// firstAMLog reads the jobmanager.log of app's first ApplicationMaster
+// attempt on the HA cluster whose conf dir is confDir.
+func firstAMLog(t *testing.T, confDir, app string) string {
+	t.Helper()
+	logs, _ := filepath.Glob(filepath.Join(filepath.Dir(confDir), "target", "*", "*", "*", app, "*_01_000001", "jobmanager.log"))
+	if len(logs) != 1 {
+		t.Fatalf("ApplicationMaster logs of %s: %v", app, logs)
+	}
+	b, err := os.ReadFile(logs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // noneListening reports whether no address accepts connections.

@@ -22,7 +22,14 @@ type AM struct {
 	host       string
 	port       int32
 	url        string
+	// reregistrations counts the registrations after the first one that a
+	// ResourceManager without this attempt's registration asked for.
+	reregistrations int
 }
+
+// Reregistrations returns how many times the AM registered again because
+// the ResourceManager had lost its registration (RM failovers or restarts).
+func (am *AM) Reregistrations() int { return am.reregistrations }
 
 // NewAM ties an AMRMClient and an NMClient to a new Allocator.
 func NewAM(rm *AMRMClient, nm *NMClient) *AM {
@@ -89,8 +96,11 @@ func (am *AM) Start(ctx context.Context, a Allocated, launch Launch) error {
 // attempt's registration, after resetting the allocator for it.
 func (am *AM) reregister(ctx context.Context) error {
 	am.Alloc.Resync()
-	_, err := am.Register(ctx, am.host, am.port, am.url)
-	return err
+	if _, err := am.Register(ctx, am.host, am.port, am.url); err != nil {
+		return err
+	}
+	am.reregistrations++
+	return nil
 }
 
 // Finish unregisters with the final status, registering again first when
