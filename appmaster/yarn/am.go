@@ -242,7 +242,12 @@ func Finish(ctx context.Context, am *yarnrpc.AM, status hadooppb.FinalApplicatio
 	fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	log.Info().Str("status", status.String()).Str("diagnostics", diag).Msg("unregistering")
-	if err := am.Finish(fctx, status, diag); err != nil {
+	before := am.Reregistrations()
+	err := am.Finish(fctx, status, diag)
+	if am.Reregistrations() > before {
+		log.Warn().Err(err).Msg("the ResourceManager did not know this attempt's registration at its finish (an RM failover): registered again to unregister")
+	}
+	if err != nil {
 		return fmt.Errorf("unregister: %w", err)
 	}
 	return nil
@@ -395,6 +400,10 @@ func (d *ContainerDriver) Run(ctx context.Context) error {
 			}
 			d.log.Warn().Err(err).Msg("allocate failed; retrying")
 		}
+		if u.Reregistered {
+			d.log.Warn().Strs("running", containerIDs(d.am.Alloc.Running())).Int("pending", d.am.Alloc.Pending()).
+				Msg("the ResourceManager did not know this attempt's registration (an RM failover): registered again, resent the outstanding requests, kept the running containers")
+		}
 		d.checkAdopted()
 		for _, a := range u.Allocated {
 			id := a.ID().String()
@@ -506,6 +515,14 @@ func yarnLayout(c config.Config, slotsNeeded int) (tms, slots int, err error) {
 		return 0, 0, fmt.Errorf("%w: -s %d: slots must be at least 1", config.ErrInvalid, slots)
 	}
 	return (slotsNeeded + slots - 1) / slots, slots, nil
+}
+
+func containerIDs(ids []yarnrpc.ContainerID) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = id.String()
+	}
+	return out
 }
 
 func firstLine(s string) string {

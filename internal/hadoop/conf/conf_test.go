@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func writeSite(t *testing.T, dir, name string, props ...string) {
@@ -127,5 +128,46 @@ func TestErrors(t *testing.T) {
 	}
 	if _, err := LoadDirs(d); !errors.Is(err, ErrParse) {
 		t.Errorf("bad xml: %v", err)
+	}
+}
+
+func TestRMFailover(t *testing.T) {
+	ha := map[string]string{"yarn.resourcemanager.ha.enabled": "true", "yarn.resourcemanager.ha.rm-ids": "rm0,rm1"}
+	with := func(kv ...string) *Conf {
+		c := New(ha)
+		for i := 0; i+1 < len(kv); i += 2 {
+			c.Set(kv[i], kv[i+1])
+		}
+		return c
+	}
+	if _, ok := New(nil).RMFailover(); ok {
+		t.Error("RMFailover without HA: ok")
+	}
+	ms := time.Millisecond
+	for _, tc := range []struct {
+		name string
+		c    *Conf
+		want Failover
+	}{
+		{"defaults", with(), Failover{DefaultFailoverAttempts + 1, DefaultFailoverSleepBase, DefaultFailoverSleepMax}},
+		{"client keys", with("yarn.client.failover-max-attempts", "30", "yarn.client.failover-sleep-base-ms", "200",
+			"yarn.client.failover-sleep-max-ms", "2000"), Failover{31, 200 * ms, 2000 * ms}},
+		// Hadoop: the sleeps fall back to connect.retry-interval.ms, the
+		// attempts to connect.max-wait.ms / sleep base.
+		{"connect keys", with("yarn.resourcemanager.connect.retry-interval.ms", "1000",
+			"yarn.resourcemanager.connect.max-wait.ms", "10000"), Failover{11, time.Second, time.Second}},
+		{"max below base", with("yarn.client.failover-sleep-base-ms", "300", "yarn.client.failover-sleep-max-ms", "100"),
+			Failover{DefaultFailoverAttempts + 1, 300 * ms, 300 * ms}},
+		{"zero failovers still tries every RM", with("yarn.client.failover-max-attempts", "0"),
+			Failover{2, DefaultFailoverSleepBase, DefaultFailoverSleepMax}},
+		{"bounded", with("yarn.client.failover-max-attempts", "2147483647"), Failover{1000, DefaultFailoverSleepBase, DefaultFailoverSleepMax}},
+	} {
+		got, ok := tc.c.RMFailover()
+		if !ok || got != tc.want {
+			t.Errorf("%s: RMFailover = %+v, %v; want %+v", tc.name, got, ok, tc.want)
+		}
+	}
+	if ids := with().RMIDs(); !reflect.DeepEqual(ids, []string{"rm0", "rm1"}) {
+		t.Errorf("RMIDs = %v", ids)
 	}
 }

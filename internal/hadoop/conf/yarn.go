@@ -5,6 +5,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Default ResourceManager ports (yarn-default.xml).
@@ -28,6 +29,82 @@ func (c *Conf) RMSchedulerAddresses() ([]string, error) {
 
 // HAEnabled reports whether ResourceManager HA is on.
 func (c *Conf) HAEnabled() bool { return c.Bool("yarn.resourcemanager.ha.enabled", false) }
+
+// RMIDs returns the ResourceManager ids of an HA configuration
+// (yarn.resourcemanager.ha.rm-ids), in failover order; nil without HA.
+func (c *Conf) RMIDs() []string {
+	if !c.HAEnabled() {
+		return nil
+	}
+	return c.Strings("yarn.resourcemanager.ha.rm-ids")
+}
+
+// Defaults of RMFailover when neither the yarn.client.failover-* keys nor
+// the yarn.resourcemanager.connect.* keys are set: the values
+// yarn-default.xml suggests in its comments (Hadoop itself would derive 30 s
+// sleeps and a 15 minute wait from the connect.* defaults).
+const (
+	DefaultFailoverAttempts  = 15
+	DefaultFailoverSleepBase = 500 * time.Millisecond
+	DefaultFailoverSleepMax  = 15 * time.Second
+)
+
+// Failover is how a client of HA ResourceManagers retries: in rm-ids order,
+// on to the next RM after a connection error or a StandbyException, with
+// Attempts calls in all and a backoff from SleepBase doubling up to SleepMax
+// once every RM has been tried.
+type Failover struct {
+	Attempts  int
+	SleepBase time.Duration
+	SleepMax  time.Duration
+}
+
+// RMFailover returns the failover policy of ResourceManager clients, as
+// Hadoop's ConfiguredRMFailoverProxyProvider reads it:
+// yarn.client.failover-max-attempts (failovers after the first call),
+// yarn.client.failover-sleep-base-ms and yarn.client.failover-sleep-max-ms,
+// which default to yarn.resourcemanager.connect.retry-interval.ms; without
+// failover-max-attempts, yarn.resourcemanager.connect.max-wait.ms divided by
+// the sleep base. Unset keys take the Default* constants. ok is false when HA
+// is off.
+func (c *Conf) RMFailover() (f Failover, ok bool) {
+	if !c.HAEnabled() {
+		return Failover{}, false
+	}
+	ms := func(key string) (time.Duration, bool) {
+		v, ok := c.Get(key)
+		if !ok {
+			return 0, false
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil || n < 0 {
+			return 0, false
+		}
+		return time.Duration(n) * time.Millisecond, true
+	}
+	f = Failover{Attempts: DefaultFailoverAttempts + 1, SleepBase: DefaultFailoverSleepBase, SleepMax: DefaultFailoverSleepMax}
+	if d, ok := ms("yarn.resourcemanager.connect.retry-interval.ms"); ok && d > 0 {
+		f.SleepBase, f.SleepMax = d, d
+	}
+	if d, ok := ms("yarn.client.failover-sleep-base-ms"); ok && d > 0 {
+		f.SleepBase = d
+	}
+	if d, ok := ms("yarn.client.failover-sleep-max-ms"); ok && d > 0 {
+		f.SleepMax = d
+	}
+	if f.SleepMax < f.SleepBase {
+		f.SleepMax = f.SleepBase
+	}
+	if n := c.Int("yarn.client.failover-max-attempts", -1); n >= 0 {
+		f.Attempts = n + 1
+	} else if wait, ok := ms("yarn.resourcemanager.connect.max-wait.ms"); ok && wait > 0 {
+		f.Attempts = int(wait/f.SleepBase) + 1
+	}
+	// Bounded whatever the configuration says (Hadoop's -1, wait forever,
+	// included): a client names the RMs and gives up rather than hang.
+	f.Attempts = min(max(f.Attempts, len(c.RMIDs())), 1000)
+	return f, true
+}
 
 func (c *Conf) rmAddresses(key string, port int) ([]string, error) {
 	if !c.HAEnabled() {

@@ -196,15 +196,28 @@ func (c *Client) Call(ctx context.Context, method string, req, resp proto.Messag
 		if !retriable(err) || ctx.Err() != nil {
 			break
 		}
-		c.cfg.log.Debug().Err(err).Str("addr", addr).Str("method", method).Int("attempt", attempt+1).Msg("ipc call failed, retrying")
-		c.failover(cn)
+		next := c.failover(cn)
+		if attempt+1 < c.cfg.maxAttempts {
+			// Each failed attempt once: at Warn when it moves to another
+			// server (an HA failover), else at Debug as before.
+			ev := c.cfg.log.Debug()
+			if len(c.addrs) > 1 {
+				ev = c.cfg.log.Warn()
+			}
+			ev.Err(err).Str("addr", addr).Str("next", next).Str("method", method).Int("attempt", attempt+1).
+				Int("attempts", c.cfg.maxAttempts).Dur("wait", c.delay(attempt+1)).Msg("ipc call failed, retrying")
+		}
 	}
 	if errors.Is(last, ErrClosed) && c.isClosed() {
 		return fmt.Errorf("ipc: %s.%s: %w", shortProtocol(c.cfg.protocol), method, ErrClosed)
 	}
 	if attempts > 1 {
-		return fmt.Errorf("ipc: %s.%s on %s (%d attempts over %s): %w",
-			shortProtocol(c.cfg.protocol), method, lastAddr, attempts, strings.Join(c.addrs, ","), last)
+		what := fmt.Sprintf("ipc: %s.%s on %s (%d attempts over %s)",
+			shortProtocol(c.cfg.protocol), method, lastAddr, attempts, strings.Join(c.addrs, ","))
+		if attempts == c.cfg.maxAttempts && retriable(last) {
+			return fmt.Errorf("%s: %w: %w", what, ErrExhausted, last)
+		}
+		return fmt.Errorf("%s: %w", what, last)
 	}
 	return fmt.Errorf("ipc: %s.%s on %s: %w", shortProtocol(c.cfg.protocol), method, lastAddr, last)
 }
@@ -251,28 +264,40 @@ func (c *Client) connection(ctx context.Context) (*conn, string, error) {
 	return cn, addr, nil
 }
 
-// failover drops the failed connection and moves to the next address.
-func (c *Client) failover(failed *conn) {
+// failover drops the failed connection and moves to the next address,
+// which it returns.
+func (c *Client) failover(failed *conn) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if failed != nil && c.conn != failed {
-		return // someone already replaced it
+		return c.addrs[c.cur] // someone already replaced it
 	}
 	if c.conn != nil {
 		go c.conn.close()
 		c.conn = nil
 	}
 	c.cur = (c.cur + 1) % len(c.addrs)
+	return c.addrs[c.cur]
 }
 
-func (c *Client) sleep(ctx context.Context, attempt int) error {
+// delay is the wait before attempt (counted from 0): none during the first
+// pass over the addresses, then the backoff doubled per round, capped.
+func (c *Client) delay(attempt int) time.Duration {
 	round := (attempt - 1) / len(c.addrs)
 	if (attempt-1)%len(c.addrs) != 0 && round == 0 {
-		return ctx.Err() // first pass over the addresses: no wait
+		return 0
 	}
 	d := c.cfg.backoff << round
 	if d > c.cfg.maxBackoff || d <= 0 {
 		d = c.cfg.maxBackoff
+	}
+	return d
+}
+
+func (c *Client) sleep(ctx context.Context, attempt int) error {
+	d := c.delay(attempt)
+	if d == 0 {
+		return ctx.Err()
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()

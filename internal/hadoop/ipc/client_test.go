@@ -7,9 +7,11 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
 	"google.golang.org/protobuf/proto"
 
@@ -227,6 +229,9 @@ func TestUnreachable(t *testing.T) {
 	if !strings.Contains(err.Error(), "3 attempts") {
 		t.Errorf("err = %v, want 3 attempts", err)
 	}
+	if !errors.Is(err, ErrExhausted) {
+		t.Errorf("err = %v, want ErrExhausted", err)
+	}
 	if time.Since(start) > 2*time.Second {
 		t.Errorf("took %v", time.Since(start))
 	}
@@ -283,6 +288,52 @@ func TestFailover(t *testing.T) {
 	}
 	if standby.conns.Load() != 1 || active.conns.Load() != 1 {
 		t.Errorf("standby %d, active %d connections", standby.conns.Load(), active.conns.Load())
+	}
+}
+
+// TestFailoverAllStandby: every server refuses, so the call ends after its
+// attempts with an error that names every address and wraps ErrExhausted,
+// and each failed attempt is logged once.
+func TestFailoverAllStandby(t *testing.T) {
+	var calls [2]atomic.Int32
+	var addrs []string
+	for i := range 2 {
+		s := newFakeServer(t, "none")
+		s.handler = func(string, []byte) (proto.Message, *RemoteError) {
+			calls[i].Add(1)
+			return nil, &RemoteError{Class: classStandby, Message: "standby"}
+		}
+		addrs = append(addrs, s.addr())
+	}
+	var logs strings.Builder
+	c := newTestClient(t, addrs, WithRetry(5, time.Millisecond, 2*time.Millisecond), WithLogger(zerolog.New(&logs)))
+	err := echo(t, c, "x")
+	if !errors.Is(err, ErrExhausted) || !IsRemote(err, "StandbyException") {
+		t.Fatalf("err = %v, want ErrExhausted and the StandbyException", err)
+	}
+	for _, a := range addrs {
+		if !strings.Contains(err.Error(), a) {
+			t.Errorf("err = %v does not name %s", err, a)
+		}
+	}
+	if n := strings.Count(logs.String(), "ipc call failed, retrying"); n != 4 {
+		t.Errorf("%d retry log lines for 5 attempts, want 4:\n%s", n, logs.String())
+	}
+	if !strings.Contains(logs.String(), `"level":"warn"`) {
+		t.Errorf("failover not logged at warn: %s", logs.String())
+	}
+	// Calls alternate between the two: 3 on the first, 2 on the second.
+	if calls[0].Load() != 3 || calls[1].Load() != 2 {
+		t.Errorf("calls %d, %d; want 3, 2", calls[0].Load(), calls[1].Load())
+	}
+	// A remote error that is not worth retrying is not "exhausted".
+	refuse := newFakeServer(t, "none")
+	refuse.handler = func(string, []byte) (proto.Message, *RemoteError) {
+		return nil, &RemoteError{Class: "org.apache.hadoop.yarn.exceptions.YarnException", Message: "no"}
+	}
+	c2 := newTestClient(t, []string{refuse.addr()})
+	if err := echo(t, c2, "x"); errors.Is(err, ErrExhausted) || !IsRemote(err, "YarnException") {
+		t.Errorf("err = %v", err)
 	}
 }
 

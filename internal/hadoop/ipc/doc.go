@@ -43,4 +43,7 @@ var (
 	ErrAuth = errors.New("ipc: authentication failed")
 	// ErrNoAddress means the client was given no server address.
 	ErrNoAddress = errors.New("ipc: no server address")
+	// ErrExhausted means a call used up its attempts on errors worth
+	// retrying (connection errors, StandbyException): no server answered.
+	ErrExhausted = errors.New("ipc: no server answered")
 )

@@ -57,6 +57,9 @@ type Update struct {
 	// register again; the allocator has reset its response id and will
 	// resend every outstanding request.
 	Resync bool
+	// Reregistered means the heartbeat found the RM without this attempt's
+	// registration (an RM failover or restart) and registered again.
+	Reregistered bool
 	// Shutdown means the RM wants the AM to exit.
 	Shutdown     bool
 	Headroom     Resource
@@ -94,6 +97,10 @@ type Allocator struct {
 	sent    map[askKey]int64 // what the last built request carried
 	release map[ContainerID]int64
 	relSent map[ContainerID]int64
+	// released are containers given back and not yet reported completed: a
+	// ResourceManager that takes over recovers them from the NodeManagers,
+	// so Resync releases them again.
+	released map[ContainerID]bool
 
 	running map[ContainerID]*hadooppb.ContainerProto
 }
@@ -103,7 +110,7 @@ func NewAllocator() *Allocator {
 	return &Allocator{
 		pending: map[int32][]*pendingReq{}, capability: map[int32]Resource{},
 		table: map[askKey]int32{}, relax: map[askKey]bool{},
-		changed: map[askKey]int64{}, release: map[ContainerID]int64{},
+		changed: map[askKey]int64{}, release: map[ContainerID]int64{}, released: map[ContainerID]bool{},
 		running: map[ContainerID]*hadooppb.ContainerProto{},
 	}
 }
@@ -182,6 +189,26 @@ func (a *Allocator) Release(id ContainerID) {
 	delete(a.running, id)
 	a.version++
 	a.release[id] = a.version
+	a.released[id] = true
+}
+
+// Resync prepares the allocator for a ResourceManager that does not know
+// this attempt's registration (after an RM failover or restart, allocate
+// fails with ApplicationMasterNotRegisteredException, or the RM answers
+// AM_RESYNC): the response id starts again at 0, and the next request
+// carries every outstanding ask in full and every release not yet reported
+// completed. Running containers stay: the new RM recovers them from the
+// NodeManagers.
+func (a *Allocator) Resync() {
+	a.responseID = 0
+	for k := range a.table {
+		a.version++
+		a.changed[k] = a.version
+	}
+	for id := range a.released {
+		a.version++
+		a.release[id] = a.version
+	}
 }
 
 // AddRunning records containers the AM already holds, such as those
@@ -274,11 +301,7 @@ func (a *Allocator) HandleResponse(resp *hadooppb.AllocateResponseProto) Update 
 	case resp.AMCommand == nil:
 	case resp.GetAMCommand() == hadooppb.AMCommandProto_AM_RESYNC:
 		u.Resync = true
-		a.responseID = 0
-		for k := range a.table {
-			a.version++
-			a.changed[k] = a.version
-		}
+		a.Resync()
 		return u
 	case resp.GetAMCommand() == hadooppb.AMCommandProto_AM_SHUTDOWN:
 		u.Shutdown = true
@@ -301,6 +324,7 @@ func (a *Allocator) HandleResponse(resp *hadooppb.AllocateResponseProto) Update 
 	}
 	for _, s := range resp.GetCompletedContainerStatuses() {
 		delete(a.running, ContainerIDFromProto(s.GetContainerId()))
+		delete(a.released, ContainerIDFromProto(s.GetContainerId()))
 		u.Completed = append(u.Completed, s)
 	}
 	for _, t := range resp.GetNmTokens() {

@@ -169,3 +169,41 @@ func TestAllocatorResyncTokensShutdown(t *testing.T) {
 		t.Fatalf("cancel: pending %d", a.Pending())
 	}
 }
+
+// TestAllocatorResyncReleases: after Resync (a ResourceManager failover) the
+// next request starts from response id 0 and carries every outstanding ask
+// and every release the RM has not reported completed, confirmed or not;
+// running containers stay.
+func TestAllocatorResyncReleases(t *testing.T) {
+	a := NewAllocator()
+	r := ContainerRequest{Resource: Resource{MemoryMB: 64, VCores: 1}, Priority: 1}
+	for range 3 {
+		_ = a.Add(r)
+	}
+	a.BuildRequest(0)
+	a.HandleResponse(&hadooppb.AllocateResponseProto{ResponseId: proto.Int32(1),
+		AllocatedContainers: []*hadooppb.ContainerProto{container(2, "h", 1), container(3, "h", 1)}})
+	a.Release(ContainerIDFromProto(container(3, "h", 1).GetId()))
+	if got := asks(a.BuildRequest(0)); got != "rid=1 1/*=1 -3" {
+		t.Fatalf("request %q", got)
+	}
+	a.HandleResponse(&hadooppb.AllocateResponseProto{ResponseId: proto.Int32(2)})
+	if got := asks(a.BuildRequest(0)); got != "rid=2 " {
+		t.Fatalf("release confirmed, request %q", got)
+	}
+	a.HandleResponse(&hadooppb.AllocateResponseProto{ResponseId: proto.Int32(3)})
+
+	a.Resync()
+	if got := asks(a.BuildRequest(0)); got != "rid=0 1/*=1 -3" {
+		t.Fatalf("after resync %q: want the ask in full and the release again from response id 0", got)
+	}
+	if run := a.Running(); len(run) != 1 || run[0].ID != 2 {
+		t.Fatalf("running after resync %v", run)
+	}
+	a.HandleResponse(&hadooppb.AllocateResponseProto{ResponseId: proto.Int32(1),
+		CompletedContainerStatuses: []*hadooppb.ContainerStatusProto{completed(3, -100)}})
+	a.Resync()
+	if got := asks(a.BuildRequest(0)); got != "rid=0 1/*=1" {
+		t.Fatalf("released container completed, after resync %q", got)
+	}
+}

@@ -18,7 +18,8 @@ import (
 // scheduler, authenticated with the AMRMToken (TOKEN/DIGEST-MD5). It is safe
 // for concurrent use, though an AM calls it from one loop.
 type AMRMClient struct {
-	rpc *ipc.Client
+	rpc   *ipc.Client
+	names string
 
 	mu  sync.Mutex
 	tok *token.Token
@@ -31,7 +32,12 @@ func NewAMRMClient(c *conf.Conf, amrm *token.Token, opts ...ipc.Option) (*AMRMCl
 	if err != nil {
 		return nil, fmt.Errorf("yarn: scheduler address: %w", err)
 	}
-	return NewAMRMClientAt(addrs, amrm, opts...)
+	cl, err := NewAMRMClientAt(addrs, amrm, append(failoverOptions(c), opts...)...)
+	if err != nil {
+		return nil, err
+	}
+	cl.names = rmNames(c.RMIDs(), addrs)
+	return cl, nil
 }
 
 // NewAMRMClientAt returns a client for the schedulers at addrs.
@@ -89,7 +95,7 @@ func (c *AMRMClient) Close() error { return c.rpc.Close() }
 
 func (c *AMRMClient) call(ctx context.Context, method string, req, resp proto.Message) error {
 	if err := c.rpc.Call(ctx, method, req, resp); err != nil {
-		return fmt.Errorf("yarn: %w", err)
+		return rmError(c.names, c.rpc.Addrs(), err)
 	}
 	return nil
 }

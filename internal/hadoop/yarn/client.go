@@ -18,18 +18,64 @@ import (
 // Client speaks ApplicationClientProtocol to the ResourceManager (with
 // failover across HA ResourceManagers). It is safe for concurrent use.
 type Client struct {
-	rpc *ipc.Client
+	rpc   *ipc.Client
+	names string // the RMs for errors: "rm0 (host:port), rm1 (...)"
 }
 
 // NewClient returns a client for the ResourceManager(s) the configuration
 // names. Options go to the IPC client (auth, timeouts, logger); the default
-// is SIMPLE authentication as ipc.DefaultUser().
+// is SIMPLE authentication as ipc.DefaultUser(). With ResourceManager HA
+// the client tries the RMs in rm-ids order and fails over on connection
+// errors and StandbyException, with the retries and backoff of the
+// configuration (conf.RMFailover) unless opts set others.
 func NewClient(c *conf.Conf, opts ...ipc.Option) (*Client, error) {
 	addrs, err := c.RMAddresses()
 	if err != nil {
 		return nil, fmt.Errorf("yarn: ResourceManager address: %w", err)
 	}
-	return NewClientAt(addrs, opts...)
+	cl, err := NewClientAt(addrs, append(failoverOptions(c), opts...)...)
+	if err != nil {
+		return nil, err
+	}
+	cl.names = rmNames(c.RMIDs(), addrs)
+	return cl, nil
+}
+
+// failoverOptions are the IPC retry options of HA ResourceManagers.
+func failoverOptions(c *conf.Conf) []ipc.Option {
+	f, ok := c.RMFailover()
+	if !ok {
+		return nil
+	}
+	return []ipc.Option{ipc.WithRetry(f.Attempts, f.SleepBase, f.SleepMax)}
+}
+
+// rmNames is "rm0 (a:1), rm1 (b:2)", or the addresses without ids.
+func rmNames(ids, addrs []string) string {
+	var b strings.Builder
+	for i, a := range addrs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if i < len(ids) {
+			b.WriteString(ids[i] + " (" + a + ")")
+		} else {
+			b.WriteString(a)
+		}
+	}
+	return b.String()
+}
+
+// rmError wraps an IPC error; when no ResourceManager answered at all, it
+// says so and names them all.
+func rmError(names string, addrs []string, err error) error {
+	if errors.Is(err, ipc.ErrExhausted) && len(addrs) > 1 {
+		if names == "" {
+			names = rmNames(nil, addrs)
+		}
+		return fmt.Errorf("yarn: no ResourceManager answered (tried %s): %w", names, err)
+	}
+	return fmt.Errorf("yarn: %w", err)
 }
 
 // NewClientAt returns a client for the ResourceManagers at addrs.
@@ -49,7 +95,7 @@ func (c *Client) Close() error { return c.rpc.Close() }
 
 func (c *Client) call(ctx context.Context, method string, req, resp proto.Message) error {
 	if err := c.rpc.Call(ctx, method, req, resp); err != nil {
-		return fmt.Errorf("yarn: %w", err)
+		return rmError(c.names, c.rpc.Addrs(), err)
 	}
 	return nil
 }

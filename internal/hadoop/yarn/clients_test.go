@@ -3,12 +3,15 @@ package yarn
 import (
 	"context"
 	"errors"
+	"net"
+	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 	"google.golang.org/protobuf/proto"
 
+	"floe/internal/hadoop/conf"
 	"floe/internal/hadoop/hadooppb"
 	"floe/internal/hadoop/ipc"
 	"floe/internal/hadoop/token"
@@ -86,5 +89,49 @@ func TestSubmissionContext(t *testing.T) {
 	d := AppSpec{}.Proto(ApplicationID{})
 	if d.GetQueue() != "default" || d.GetApplicationType() != "YARN" || d.MaxAppAttempts != nil {
 		t.Fatalf("defaults %v", d)
+	}
+}
+
+// TestHAClientNamesEveryRM: with ResourceManager HA and no RM answering, a
+// call tries each RM in turn for the configured attempts and then fails
+// with an error that names them all.
+func TestHAClientNamesEveryRM(t *testing.T) {
+	var dead []string
+	for range 2 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		dead = append(dead, l.Addr().String())
+		l.Close()
+	}
+	c := conf.New(map[string]string{
+		"yarn.resourcemanager.ha.enabled": "true", "yarn.resourcemanager.ha.rm-ids": "rm0,rm1",
+		"yarn.resourcemanager.address.rm0": dead[0], "yarn.resourcemanager.address.rm1": dead[1],
+		"yarn.resourcemanager.scheduler.address.rm0": dead[0], "yarn.resourcemanager.scheduler.address.rm1": dead[1],
+		"yarn.client.failover-max-attempts": "3", "yarn.client.failover-sleep-base-ms": "10", "yarn.client.failover-sleep-max-ms": "20",
+	})
+	rm, err := NewClient(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rm.Close()
+	_, _, err = rm.NewApplication(context.Background())
+	want := "no ResourceManager answered (tried rm0 (" + dead[0] + "), rm1 (" + dead[1] + "))"
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "4 attempts") || !errors.Is(err, ipc.ErrExhausted) {
+		t.Fatalf("err = %v, want %q after 4 attempts", err, want)
+	}
+	am, err := NewAMRMClient(c, &token.Token{Kind: token.KindAMRMToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer am.Close()
+	if _, err := am.Allocate(context.Background(), &hadooppb.AllocateRequestProto{}); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("allocate: err = %v, want %q", err, want)
+	} else {
+		t.Log(err)
+	}
+	if !NotRegistered(&ipc.RemoteError{Class: "org.apache.hadoop.yarn.exceptions.ApplicationMasterNotRegisteredException"}) || NotRegistered(err) {
+		t.Fatal("NotRegistered")
 	}
 }

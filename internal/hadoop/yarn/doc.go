@@ -11,6 +11,19 @@
 //   - NMClient: ContainerManagementProtocol, starting, stopping and querying
 //     containers on NodeManagers, each with that node's NMToken.
 //
+// With ResourceManager HA (yarn.resourcemanager.ha.enabled), Client and
+// AMRMClient are given every RM of ha.rm-ids, in order, and the failover
+// retries of conf.RMFailover: a connection error, a timeout or a
+// StandbyException moves the call to the next RM; when none answers, the
+// error names them all. The AMRMToken is chosen by kind, not by service
+// (Hadoop's ClientRMProxy sets an HA token's service to the comma-joined
+// scheduler addresses; the RMs check only the token), and the new active RM
+// accepts it because its master key is in the RM state store. After a
+// failover the new RM answers allocate with
+// ApplicationMasterNotRegisteredException: AM registers again, resends its
+// outstanding requests and unconfirmed releases (Allocator.Resync) and keeps
+// its containers.
+//
 // The AM's bookkeeping of outstanding container requests is Allocator, a
 // state machine without I/O (in the style of etcd's raft): it builds each
 // AllocateRequest and digests each AllocateResponse. AM ties the three

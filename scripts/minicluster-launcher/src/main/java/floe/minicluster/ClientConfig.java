@@ -34,11 +34,29 @@ final class ClientConfig {
 
     Configuration yarn = new Configuration(false);
     yarn.set("yarn.resourcemanager.hostname", Settings.HOST);
-    yarn.set("yarn.resourcemanager.address", s.rmAddress());
-    yarn.set("yarn.resourcemanager.scheduler.address", s.rmSchedulerAddress());
-    yarn.set("yarn.resourcemanager.resource-tracker.address", s.rmTrackerAddress());
-    yarn.set("yarn.resourcemanager.admin.address", s.rmAdminAddress());
-    yarn.set("yarn.resourcemanager.webapp.address", s.rmWebAddress());
+    if (s.ha) {
+      // As a real HA cluster's client configuration: the RM ids and each one's addresses,
+      // no single address; clients fail over between them.
+      yarn.setBoolean("yarn.resourcemanager.ha.enabled", true);
+      yarn.set("yarn.resourcemanager.ha.rm-ids", String.join(",", s.rmIds));
+      yarn.set("yarn.resourcemanager.cluster-id", "floe-minicluster-ha");
+      for (int i = 0; i < s.rmIds.size(); i++) {
+        String id = s.rmIds.get(i);
+        yarn.set("yarn.resourcemanager.hostname." + id, Settings.HOST);
+        yarn.set("yarn.resourcemanager.address." + id, s.rmAddress(i));
+        yarn.set("yarn.resourcemanager.scheduler.address." + id, s.rmSchedulerAddress(i));
+        yarn.set("yarn.resourcemanager.resource-tracker.address." + id, s.rmTrackerAddress(i));
+        yarn.set("yarn.resourcemanager.admin.address." + id, s.rmAdminAddress(i));
+        yarn.set("yarn.resourcemanager.webapp.address." + id, s.rmWebAddress(i));
+      }
+      ServerConfig.failoverTimings(yarn);
+    } else {
+      yarn.set("yarn.resourcemanager.address", s.rmAddress());
+      yarn.set("yarn.resourcemanager.scheduler.address", s.rmSchedulerAddress());
+      yarn.set("yarn.resourcemanager.resource-tracker.address", s.rmTrackerAddress());
+      yarn.set("yarn.resourcemanager.admin.address", s.rmAdminAddress());
+      yarn.set("yarn.resourcemanager.webapp.address", s.rmWebAddress());
+    }
     yarn.setInt("yarn.scheduler.minimum-allocation-mb", s.minAllocationMb);
     yarn.setInt("yarn.scheduler.maximum-allocation-mb", s.nmMemoryMb);
     yarn.setInt("yarn.scheduler.maximum-allocation-vcores", s.nmVcores);

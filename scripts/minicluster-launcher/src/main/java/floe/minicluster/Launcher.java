@@ -21,6 +21,7 @@ import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.FileUtil;
 import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.fs.permission.FsPermission;
+import org.apache.hadoop.ha.HAServiceProtocol;
 import org.apache.hadoop.hdfs.MiniDFSCluster;
 import org.apache.hadoop.util.ShutdownHookManager;
 import org.apache.hadoop.yarn.api.protocolrecords.KillApplicationRequest;
@@ -61,6 +62,7 @@ public final class Launcher {
   private volatile MiniDFSCluster dfs;
   private volatile MiniYARNCluster yarn;
   private boolean stopped;
+  private Control control;
 
   private Launcher(Settings settings) {
     this.settings = settings;
@@ -119,6 +121,8 @@ public final class Launcher {
     File yarnRoot = settings.yarnWorkRoot();
     System.setProperty("test.build.data", yarnRoot.getParentFile().getPath());
     FileUtil.fullyDelete(yarnRoot);
+    // HDFS is formatted anew too: applications of an earlier run must not be recovered.
+    FileUtil.fullyDelete(settings.rmStateStore());
     File tmp = new File(settings.stateDir, "tmp");
     tmp.mkdirs();
 
@@ -138,6 +142,10 @@ public final class Launcher {
     }
 
     ClientConfig.write(settings);
+    if (settings.ha) {
+      control = new Control(this, settings);
+      control.start();
+    }
     markReady();
   }
 
@@ -159,9 +167,13 @@ public final class Launcher {
 
   private void startYarn(File tmp) throws Exception {
     YarnConfiguration conf = ServerConfig.yarn(settings, tmp);
+    if (settings.ha) {
+      ServerConfig.writeSchedulerConfig(conf, new File(settings.stateDir, "serverconf"));
+    }
     log("starting YARN: ResourceManager " + settings.rmAddress() + ", web "
         + settings.rmWebAddress() + ", " + settings.nodeManagers + " NodeManagers");
-    MiniYARNCluster cluster = new MiniYARNCluster(Settings.YARN_NAME, 1, settings.nodeManagers, 1, 1);
+    MiniYARNCluster cluster = new MiniYARNCluster(Settings.YARN_NAME, settings.rmIds.size(),
+        settings.nodeManagers, 1, 1);
     yarn = cluster;
     cluster.init(conf);
     cluster.start();
@@ -200,14 +212,23 @@ public final class Launcher {
     }
   }
 
+  private String rmAddresses() {
+    List<String> a = new ArrayList<>();
+    for (int i = 0; i < settings.rmIds.size(); i++) {
+      a.add(settings.rmAddress(i));
+    }
+    return String.join(",", a);
+  }
+
   /** Written last and atomically: its presence means the cluster and its client conf are usable. */
   private void markReady() throws IOException {
     String body = "HADOOP_CONF_DIR=" + settings.confDir + "\n"
         + "pid=" + ProcessHandle.current().pid() + "\n"
         + "fs.defaultFS=" + settings.defaultFs() + "\n"
         + "namenode.http=" + settings.nnHttpAddress() + "\n"
-        + "resourcemanager=" + settings.rmAddress() + "\n"
-        + "resourcemanager.web=" + settings.rmWebAddress() + "\n";
+        + "resourcemanager=" + rmAddresses() + "\n"
+        + "resourcemanager.web=" + settings.rmWebAddress() + "\n"
+        + (control != null ? "control=" + control.address() + "\n" : "");
     File tmp = new File(settings.stateDir, "ready.tmp");
     Files.write(tmp.toPath(), body.getBytes(StandardCharsets.UTF_8));
     Files.move(tmp.toPath(), settings.readyFile.toPath(), StandardCopyOption.ATOMIC_MOVE);
@@ -223,6 +244,9 @@ public final class Launcher {
     }
     stopped = true;
     log("stopping");
+    if (control != null) {
+      control.close();
+    }
     try {
       Files.deleteIfExists(settings.readyFile.toPath());
     } catch (IOException e) {
@@ -236,9 +260,13 @@ public final class Launcher {
       }
       try {
         stopNodeManagers();
-        // Stopping the RM directly skips MiniYARNCluster's 5 s wait for AMs to unregister,
+        // Stopping the RMs directly skips MiniYARNCluster's 5 s wait for AMs to unregister,
         // which killed AMs never do.
-        yarn.stopResourceManager(0);
+        synchronized (this) {
+          for (int i = 0; i < yarn.getNumOfResourceManager(); i++) {
+            yarn.stopResourceManager(i);
+          }
+        }
         yarn.stop();
       } catch (Throwable t) {
         log("stopping YARN: " + t);
@@ -252,6 +280,78 @@ public final class Launcher {
       }
     }
     log("stopped");
+  }
+
+  /**
+   * An RM failover, as ZooKeeper's elector would do it after the active RM died: stops the
+   * active ResourceManager, waits gapMillis (on a real cluster: until ZooKeeper notices the
+   * dead RM's session is gone), makes the next one active (it recovers the applications
+   * from the shared state store), waits until every NodeManager has re-registered with it,
+   * and then starts the stopped one again as the standby, so that another failover can
+   * follow. Returns a one-line account.
+   */
+  synchronized String failoverResourceManager(long gapMillis) throws Exception {
+    if (stopped) {
+      throw new IllegalStateException("the cluster is stopping");
+    }
+    long t0 = System.nanoTime();
+    int n = yarn.getNumOfResourceManager();
+    int active = activeIndex();
+    if (active < 0) {
+      throw new IllegalStateException("no ResourceManager is active");
+    }
+    int next = (active + 1) % n;
+    if (yarn.getResourceManager(next) == null) {
+      throw new IllegalStateException("ResourceManager " + settings.rmIds.get(next)
+          + " is not running; cannot fail over to it");
+    }
+    String from = settings.rmIds.get(active), to = settings.rmIds.get(next);
+    log("RM failover: stopping the active ResourceManager " + from);
+    yarn.stopResourceManager(active);
+    long tStopped = System.nanoTime();
+    if (gapMillis > 0) {
+      log("RM failover: no active ResourceManager for " + gapMillis + " ms");
+      Thread.sleep(gapMillis);
+    }
+    log("RM failover: making " + to + " active");
+    yarn.getResourceManager(next).getRMContext().getRMAdminService().transitionToActive(
+        new HAServiceProtocol.StateChangeRequestInfo(
+            HAServiceProtocol.RequestSource.REQUEST_BY_USER_FORCED));
+    long tActive = System.nanoTime();
+    waitForNodes(yarn.getResourceManager(next));
+    long tNodes = System.nanoTime();
+    log("RM failover: restarting " + from + " as the standby");
+    yarn.restartResourceManager(active);
+    String msg = String.format("active=%s stopped-and-restarted=%s stop=%.1fs gap+activate=%.1fs"
+        + " nodes=%.1fs standby=%.1fs", to, from, (tStopped - t0) / 1e9,
+        (tActive - tStopped) / 1e9, (tNodes - tActive) / 1e9, (System.nanoTime() - tNodes) / 1e9);
+    log("RM failover done: " + msg);
+    return msg;
+  }
+
+  /** The index of the active ResourceManager, or -1. */
+  synchronized int activeIndex() throws IOException {
+    for (int i = 0; i < yarn.getNumOfResourceManager(); i++) {
+      ResourceManager rm = yarn.getResourceManager(i);
+      if (rm != null && rm.getRMContext().getRMAdminService().getServiceStatus().getState()
+          == HAServiceProtocol.HAServiceState.ACTIVE) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  /** "rm0=active rm1=standby" (HA mode). */
+  synchronized String rmStates() throws IOException {
+    List<String> out = new ArrayList<>();
+    for (int i = 0; i < yarn.getNumOfResourceManager(); i++) {
+      ResourceManager rm = yarn.getResourceManager(i);
+      String st = rm == null ? "stopped"
+          : rm.getRMContext().getRMAdminService().getServiceStatus().getState().toString()
+              .toLowerCase(java.util.Locale.ROOT);
+      out.add(settings.rmIds.get(i) + "=" + st);
+    }
+    return String.join(" ", out);
   }
 
   /**

@@ -32,11 +32,15 @@ final class ServerConfig {
     // Fixed RM addresses on loopback (MiniYARNCluster only keeps them with fixed.ports).
     c.setBoolean("yarn.minicluster.fixed.ports", true);
     c.set("yarn.resourcemanager.hostname", Settings.HOST);
-    c.set("yarn.resourcemanager.address", s.rmAddress());
-    c.set("yarn.resourcemanager.scheduler.address", s.rmSchedulerAddress());
-    c.set("yarn.resourcemanager.resource-tracker.address", s.rmTrackerAddress());
-    c.set("yarn.resourcemanager.admin.address", s.rmAdminAddress());
-    c.set("yarn.resourcemanager.webapp.address", s.rmWebAddress());
+    if (s.ha) {
+      ha(c, s);
+    } else {
+      c.set("yarn.resourcemanager.address", s.rmAddress());
+      c.set("yarn.resourcemanager.scheduler.address", s.rmSchedulerAddress());
+      c.set("yarn.resourcemanager.resource-tracker.address", s.rmTrackerAddress());
+      c.set("yarn.resourcemanager.admin.address", s.rmAdminAddress());
+      c.set("yarn.resourcemanager.webapp.address", s.rmWebAddress());
+    }
 
     // CapacityScheduler with one queue that an AM may fill entirely (the default 10 % AM
     // share leaves a second AM ACCEPTED forever on a cluster this small).
@@ -89,6 +93,72 @@ final class ServerConfig {
 
     extra(c, s);
     return c;
+  }
+
+  /**
+   * ResourceManager HA without ZooKeeper: two RMs with per-id addresses, no automatic
+   * failover (the launcher's control command plays the elector: it stops the active RM and
+   * makes the standby active), and a state store on the local file system that both RMs
+   * of this JVM share, so that the new active RM recovers the applications, their
+   * AMRMToken master key and (work-preserving) their running containers.
+   */
+  static void ha(Configuration c, Settings s) {
+    c.setBoolean("yarn.resourcemanager.ha.enabled", true);
+    c.set("yarn.resourcemanager.ha.rm-ids", String.join(",", s.rmIds));
+    c.set("yarn.resourcemanager.cluster-id", "floe-minicluster-ha");
+    c.setBoolean("yarn.resourcemanager.ha.automatic-failover.enabled", false);
+    for (int i = 0; i < s.rmIds.size(); i++) {
+      String id = s.rmIds.get(i);
+      c.set("yarn.resourcemanager.hostname." + id, Settings.HOST);
+      c.set("yarn.resourcemanager.address." + id, s.rmAddress(i));
+      c.set("yarn.resourcemanager.scheduler.address." + id, s.rmSchedulerAddress(i));
+      c.set("yarn.resourcemanager.resource-tracker.address." + id, s.rmTrackerAddress(i));
+      c.set("yarn.resourcemanager.admin.address." + id, s.rmAdminAddress(i));
+      c.set("yarn.resourcemanager.webapp.address." + id, s.rmWebAddress(i));
+    }
+    // NodeManagers talk to the RMs over RPC (through the failover proxy), not to one RM
+    // object of this JVM, so they follow a failover as on a real cluster.
+    c.setBoolean("yarn.minicluster.use-rpc", true);
+
+    c.setBoolean("yarn.resourcemanager.recovery.enabled", true);
+    c.setBoolean("yarn.resourcemanager.work-preserving-recovery.enabled", true);
+    // After a failover the scheduler waits this long for NodeManagers to report their
+    // containers before it allocates new ones (default 10 s).
+    c.setInt("yarn.resourcemanager.work-preserving-recovery.scheduling-wait-ms", 2000);
+    c.set("yarn.resourcemanager.store.class",
+        "org.apache.hadoop.yarn.server.resourcemanager.recovery.FileSystemRMStateStore");
+    c.set("yarn.resourcemanager.fs.state-store.uri", s.rmStateStore().toURI().toString());
+
+    // The NodeManagers' failover proxy: retry the other RM quickly (the defaults wait 30 s).
+    failoverTimings(c);
+  }
+
+  /** Failover timings for the RM proxies, the servers' and (ClientConfig) the clients'. */
+  static void failoverTimings(Configuration c) {
+    c.setLong("yarn.resourcemanager.connect.retry-interval.ms", 500);
+    c.setLong("yarn.client.failover-sleep-base-ms", 200);
+    c.setLong("yarn.client.failover-sleep-max-ms", 2000);
+    c.setInt("yarn.client.failover-max-attempts", 30);
+  }
+
+  /**
+   * Writes the scheduler settings as capacity-scheduler.xml into dir, which the launcher's
+   * classpath lists first. An RM that becomes active re-reads its queues from that resource
+   * (AdminService.refreshAll), not from the configuration it was started with: without this
+   * file it would take the test jar's, whose maximum allocation it refuses as a decrease.
+   */
+  static void writeSchedulerConfig(Configuration c, File dir) throws java.io.IOException {
+    dir.mkdirs();
+    Configuration cs = new Configuration(false);
+    for (Map.Entry<String, String> e : c) {
+      if (e.getKey().startsWith("yarn.scheduler.") || e.getKey().startsWith("yarn.resource-types.")) {
+        cs.set(e.getKey(), e.getValue());
+      }
+    }
+    File f = new File(dir, "capacity-scheduler.xml");
+    try (java.io.OutputStream out = new java.io.FileOutputStream(f)) {
+      cs.writeXml(out);
+    }
   }
 
   private static void common(Configuration c, Settings s, File tmp) {
