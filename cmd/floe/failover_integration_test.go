@@ -235,7 +235,7 @@ func waitCommitted(t *testing.T, out string, n int, within time.Duration, stdout
 }
 
 // amLog reads the jobmanager.log of an ApplicationMaster container of app.
-func amLog(t *testing.T, confDir, app, container string) string {
+func amLog(t testing.TB, confDir, app, container string) string {
 	t.Helper()
 	logs, _ := filepath.Glob(filepath.Join(filepath.Dir(confDir), "target", "*", "*", "*", app, container, "jobmanager.log"))
 	if len(logs) == 0 {
