@@ -44,7 +44,10 @@ const (
 	errCheckpointingMissing = "savepoints need " + checkpoint.KeyDir + " or " + checkpoint.KeySavepointDir
 )
 
-func newJobCheckpoints(e *execution) (*jobCheckpoints, error) {
+// newJobCheckpoints sets a job's checkpointing up. A JobManager of a later
+// ApplicationMaster attempt (attempt above 1, fenced) first claims the job's
+// checkpoint directory (checkpoint.ClaimAttempts), before it lists it.
+func newJobCheckpoints(e *execution, attempt int32, fenced bool) (*jobCheckpoints, error) {
 	cfg, err := checkpoint.ParseConfig(e.graph.Config)
 	if err != nil {
 		return nil, err
@@ -72,6 +75,18 @@ func newJobCheckpoints(e *execution) (*jobCheckpoints, error) {
 		job.Vertices = append(job.Vertices, cv)
 	}
 	var opts []checkpoint.CoordinatorOption
+	if fenced && attempt > 1 && job.Dir != "" {
+		store, base, err := checkpoint.OpenFS(job.Dir)
+		if err != nil {
+			return nil, err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		_, err = checkpoint.ClaimAttempts(ctx, store, base, attempt)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+	}
 	// A job restarting in a new JobManager continues the ids of its directory.
 	if store, base, err := checkpoint.OpenFS(job.Dir); job.Dir != "" && err == nil {
 		if entries, err := checkpoint.ListCheckpoints(context.Background(), store, base); err == nil && len(entries) > 0 {
@@ -112,18 +127,25 @@ func (jm *JobManager) checkpointAction(e *jobEntry, a checkpoint.Action) {
 			jm.ordered(&tm.calls, func(ctx context.Context) { tm.client.TriggerCheckpoint(ctx, req) })
 		}
 	case checkpoint.WriteMetadata:
-		dir, m, id := a.Dir, a.Metadata, a.ID
+		dir, m, id, jobDir := a.Dir, a.Metadata, a.ID, e.checkpoints.jobDir
 		jm.async(func(ctx context.Context) {
+			mm := *m
+			mm.WriterAttempt = jm.opts.Attempt
 			var err error
-			if jm.opts.Fence != nil {
-				err = jm.opts.Fence(ctx)
-			}
-			if err == nil {
-				mm := *m
-				mm.WriterAttempt = jm.opts.Attempt
+			switch {
+			case jm.opts.Fence != nil && inDir(dir, jobDir):
+				// Through this attempt's directory, which a newer attempt
+				// claims (checkpoint.CommitMetadata).
+				err = commitFenced(ctx, jobDir, jm.opts.Attempt, dir, &mm, jm.opts.Fence)
+			case jm.opts.Fence != nil: // a savepoint elsewhere: check, then write
+				if err = jm.opts.Fence(ctx); err == nil {
+					err = storeMetadata(ctx, dir, &mm)
+				}
+			default:
 				err = storeMetadata(ctx, dir, &mm)
-			} else {
-				jm.log.Warn().Str("job", e.exec.id).Int64("checkpoint", id).Err(err).Msg("not committing the checkpoint: fenced")
+			}
+			if err != nil && jm.opts.Fence != nil {
+				jm.log.Warn().Str("job", e.exec.id).Int64("checkpoint", id).Err(err).Msg("not committing the checkpoint: fenced, or its _metadata could not be written")
 			}
 			jm.mu.Lock()
 			defer jm.mu.Unlock()
@@ -144,7 +166,7 @@ func (jm *JobManager) checkpointAction(e *jobEntry, a checkpoint.Action) {
 		e.exec.cpStats.ended(a.ID, cause, time.Now())
 		jm.notifyTasks(e, a.ID, false, a.Tasks)
 	case checkpoint.Discard:
-		dir := a.Dir
+		dir, jobDir := a.Dir, e.checkpoints.jobDir
 		if dir == "" {
 			return
 		}
@@ -152,6 +174,12 @@ func (jm *JobManager) checkpointAction(e *jobEntry, a checkpoint.Action) {
 			// An old attempt's checkpoint ids go on where the new attempt's
 			// do: once superseded, it must not remove what may be the new
 			// attempt's checkpoint.
+			if jm.opts.Fence != nil && inDir(dir, jobDir) {
+				if err := discardFenced(ctx, jobDir, jm.opts.Attempt, dir, jm.opts.Fence); err != nil {
+					jm.log.Warn().Str("job", e.exec.id).Str("dir", dir).Err(err).Msg("not discarding the checkpoint: fenced, or it could not be removed")
+				}
+				return
+			}
 			if jm.opts.Fence != nil {
 				if err := jm.opts.Fence(ctx); err != nil {
 					jm.log.Warn().Str("job", e.exec.id).Str("dir", dir).Err(err).Msg("not discarding the checkpoint: fenced")
@@ -170,6 +198,35 @@ func (jm *JobManager) checkpointAction(e *jobEntry, a checkpoint.Action) {
 			ch <- savepointResult{path: a.Path, err: a.Err}
 		}
 	}
+}
+
+// inDir reports whether dir (a URI or path) lies in jobDir.
+func inDir(dir, jobDir string) bool {
+	return jobDir != "" && strings.HasPrefix(dir, strings.TrimSuffix(jobDir, "/")+"/")
+}
+
+func commitFenced(ctx context.Context, jobDir string, attempt int32, dir string, m *checkpoint.Metadata, fence func(context.Context) error) error {
+	store, base, err := checkpoint.OpenFS(jobDir)
+	if err != nil {
+		return err
+	}
+	_, p, err := checkpoint.OpenFS(dir)
+	if err != nil {
+		return err
+	}
+	return checkpoint.CommitMetadata(ctx, store, base, attempt, p, m, fence)
+}
+
+func discardFenced(ctx context.Context, jobDir string, attempt int32, dir string, fence func(context.Context) error) error {
+	store, base, err := checkpoint.OpenFS(jobDir)
+	if err != nil {
+		return err
+	}
+	_, p, err := checkpoint.OpenFS(dir)
+	if err != nil {
+		return err
+	}
+	return checkpoint.DiscardFenced(ctx, store, base, attempt, p, fence)
 }
 
 func storeMetadata(ctx context.Context, dir string, m *checkpoint.Metadata) error {

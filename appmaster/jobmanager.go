@@ -66,9 +66,14 @@ type Options struct {
 	// outside YARN): the fencing token on every call to a TaskManager, which
 	// refuses calls from an attempt older than the one it registered with.
 	Attempt int32
-	// Fence, when set, is asked before a checkpoint's _metadata is written
-	// and before a checkpoint directory is discarded; an error (a newer
-	// attempt has taken over) aborts the commit or keeps the directory.
+	// Fence, when set, is asked before a checkpoint's _metadata is renamed
+	// into place and before a checkpoint directory is discarded; an error (a
+	// newer attempt has taken over) aborts the commit or keeps the
+	// directory. With it, commits and discards in the job's checkpoint
+	// directory pass through this attempt's own subdirectory, and a job
+	// submitted by an Attempt above 1 first claims those of older attempts
+	// (checkpoint.ClaimAttempts), so a commit an older attempt had checked
+	// but not renamed fails.
 	Fence func(ctx context.Context) error
 	// Application and Container are the YARN ids of the JobManager's
 	// application and container, for metric labels (empty locally).
@@ -318,7 +323,7 @@ func (jm *JobManager) Submit(g *jobgraph.JobGraph, opts SubmitOptions) (*JobHand
 	exec := newExecution(id, g, time.Now())
 	exec.restart = opts.Restart
 	exec.grace = jm.opts.RootCauseGrace
-	cps, err := newJobCheckpoints(exec)
+	cps, err := newJobCheckpoints(exec, jm.opts.Attempt, jm.opts.Fence != nil)
 	if err != nil {
 		return nil, err
 	}

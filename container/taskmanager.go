@@ -210,6 +210,7 @@ func (tm *TaskManager) Run(ctx context.Context) error {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	lastOK := time.Now()
+	fast := false // heartbeats every followRetry while the JobManager does not answer
 	for {
 		select {
 		case <-ctx.Done():
@@ -229,6 +230,10 @@ func (tm *TaskManager) Run(ctx context.Context) error {
 				lost = fmt.Errorf("%w: it no longer knows this TaskManager", ErrJobManagerLost)
 			case err == nil:
 				lastOK = time.Now()
+				if fast {
+					t.Reset(interval)
+					fast = false
+				}
 				continue
 			case time.Since(lastOK) > tm.opts.HeartbeatTimeout:
 				lost = fmt.Errorf("%w: no heartbeat answer for %s: %w", ErrJobManagerLost, tm.opts.HeartbeatTimeout, err)
@@ -245,14 +250,27 @@ func (tm *TaskManager) Run(ctx context.Context) error {
 				}
 				t.Reset(interval)
 				lastOK = time.Now()
+				fast = false
 				continue
 			}
 			if lost != nil {
 				return lost
 			}
+			// The JobManager does not answer and no newer attempt is
+			// published yet: look again soon, so the TaskManager registers
+			// with the next attempt when it publishes itself, not up to a
+			// heartbeat interval later.
+			if tm.opts.Locate != nil && !fast && followRetry < interval {
+				t.Reset(followRetry)
+				fast = true
+			}
 		}
 	}
 }
+
+// followRetry is how often a TaskManager whose JobManager does not answer
+// heartbeats and looks for a newer attempt (within the heartbeat timeout).
+const followRetry = 100 * time.Millisecond
 
 // link is the current JobManager link.
 func (tm *TaskManager) link() *jmLink {

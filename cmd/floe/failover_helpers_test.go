@@ -17,7 +17,7 @@ type background struct {
 
 // startFloe starts floe with args and env; the process is killed when the
 // test ends if it still runs.
-func startFloe(t *testing.T, env []string, args ...string) *background {
+func startFloe(t testing.TB, env []string, args ...string) *background {
 	t.Helper()
 	b := &background{cmd: exec.Command(floeBin, args...), done: make(chan error, 1)}
 	b.cmd.Env = append(os.Environ(), env...)
@@ -31,7 +31,7 @@ func startFloe(t *testing.T, env []string, args ...string) *background {
 }
 
 // wait waits, at most within, for the command to end and returns its exit code.
-func (b *background) wait(t *testing.T, within time.Duration) int {
+func (b *background) wait(t testing.TB, within time.Duration) int {
 	t.Helper()
 	select {
 	case <-b.done:

@@ -3,7 +3,10 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"math/rand/v2"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -20,31 +23,89 @@ import (
 )
 
 // The ApplicationMaster of a keyed-count job with HDFS checkpoints is killed
-// mid-job, and again once the second attempt has output flowing when the
-// cluster allows a third attempt (yarn.resourcemanager.am.max-attempts): each
-// new attempt keeps the first attempt's TaskManager containers, restores the
-// job from its latest checkpoint under the same job id, and finishes it:
-// SUCCEEDED, every count exactly once in the committed output.
+// once output is committed: the second attempt keeps the first attempt's
+// TaskManager containers, restores the job from its latest checkpoint under
+// the same job id, and finishes it: SUCCEEDED, every count exactly once in
+// the committed output. floe list and savepoint reach the second attempt.
 func TestIntegrationAMFailoverKeepsContainersAndCounts(t *testing.T) {
+	amFailover(t, 1, nil)
+}
+
+// The ApplicationMaster is killed at a random moment once the TaskManagers
+// run, and the second attempt's at a random moment once it runs: the third
+// attempt finishes the job (SUCCEEDED, every count once) and names the first
+// attempt's TaskManager containers as adopted. FLOE_TEST_SEED replays the
+// moments of a run (the test logs its seed).
+func TestIntegrationAMKilledTwice(t *testing.T) {
 	dir := testenv.HadoopConfDir(t)
-	t.Setenv("HADOOP_CONF_DIR", dir)
+	if n, from := rmMaxAttempts(t, dir); n < 3 {
+		t.Skipf("the ResourceManager allows %d ApplicationMaster attempts (yarn.resourcemanager.am.max-attempts, from %s); killing the AM twice needs 3: restart the minicluster (scripts/minicluster down; up), whose launcher sets 4", n, from)
+	}
+	seed := time.Now().UnixNano()
+	if s := os.Getenv("FLOE_TEST_SEED"); s != "" {
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			t.Fatalf("FLOE_TEST_SEED=%q: %v", s, err)
+		}
+		seed = v
+	}
+	t.Logf("seed %d (FLOE_TEST_SEED=%d replays the kill moments)", seed, seed)
+	amFailover(t, 2, rand.New(rand.NewPCG(uint64(seed), 0)))
+}
+
+// rmMaxAttempts is the running ResourceManager's
+// yarn.resourcemanager.am.max-attempts, from its /conf web page, or from the
+// client configuration in dir when the page does not answer; and where it
+// was read.
+func rmMaxAttempts(t *testing.T, dir string) (int, string) {
+	t.Helper()
 	c, err := conf.LoadDirs(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	maxAttempts := c.Int("yarn.resourcemanager.am.max-attempts", 2)
-	if maxAttempts < 2 {
-		t.Skipf("the minicluster allows %d ApplicationMaster attempt(s) (yarn.resourcemanager.am.max-attempts); this test needs 2: restart it with the launcher's setting", maxAttempts)
+	const key = "yarn.resourcemanager.am.max-attempts"
+	u := "http://" + c.String("yarn.resourcemanager.webapp.address", "") + "/conf"
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, u, nil)
+	req.Header.Set("Accept", "application/json")
+	hc := http.Client{Timeout: 5 * time.Second}
+	if resp, err := hc.Do(req); err == nil {
+		defer resp.Body.Close()
+		var page struct {
+			Properties []struct{ Key, Value string }
+		}
+		if resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&page) == nil {
+			for _, p := range page.Properties {
+				if p.Key == key {
+					if n, err := strconv.Atoi(p.Value); err == nil {
+						return n, u
+					}
+				}
+			}
+		}
 	}
-	kills := min(maxAttempts, 3) - 1
-	if kills < 2 {
-		t.Logf("the minicluster caps ApplicationMaster attempts at %d (yarn.resourcemanager.am.max-attempts in %s): killing the ApplicationMaster once, not twice", maxAttempts, dir)
+	return c.Int(key, 2), filepath.Join(dir, "yarn-site.xml")
+}
+
+// amFailover runs a keyed-count job with HDFS checkpoints on YARN and kills
+// its ApplicationMaster kills times, each attempt's in turn. Without rng the
+// first kill comes once output is committed and the next once the new
+// attempt has output flowing; with rng, the first comes 0-5 s after the
+// TaskManagers run, each later one 0-5 s after the new attempt's process
+// started.
+func amFailover(t *testing.T, kills int, rng *rand.Rand) {
+	dir := testenv.HadoopConfDir(t)
+	t.Setenv("HADOOP_CONF_DIR", dir)
+	if n, from := rmMaxAttempts(t, dir); n < kills+1 {
+		t.Skipf("the ResourceManager allows %d ApplicationMaster attempts (yarn.resourcemanager.am.max-attempts, from %s); this test needs %d", n, from, kills+1)
 	}
 	home := t.TempDir()
 	t.Setenv("FLOE_HOME", home)
 	env := []string{"HADOOP_CONF_DIR=" + dir, "FLOE_HOME=" + home}
 	base := toHDFS(t, nil)
-	const events, keys = 30000, 7
+	events, keys := 30000, 7
+	if rng != nil {
+		events = 60000 // still running when the last kill comes
+	}
 	run := startFloe(t, env, append([]string{"run", "-t", "yarn-per-job", "-s", "1", "-jm", "256m", "-tm", "256m"},
 		keyedCountArgs(base, base+"/out", events, keys, "-D", "yarn.application-attempts="+strconv.Itoa(kills+1), "-D", "heartbeat.timeout=30s")...)...)
 	stdout, stderr := &run.stdout, &run.stderr
@@ -57,20 +118,27 @@ func TestIntegrationAMFailoverKeepsContainersAndCounts(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 		tms, ams = containerProcesses("taskmanager", marker), containerProcesses("jobmanager", marker)
 	}
-	// Kill once output is committed: a new attempt that started the job from
-	// scratch instead of its checkpoint would then repeat counts.
-	committed := waitCommitted(t, base+"/out", 0, 30*time.Second, stdout, stderr)
+	committed := 0
+	if rng == nil {
+		// Kill once output is committed: a new attempt that started the job
+		// from scratch instead of its checkpoint would then repeat counts.
+		committed = waitCommitted(t, base+"/out", 0, 30*time.Second, stdout, stderr)
+	}
 	var amContainers []string
-	var jobID string
 	for k := 1; k <= kills; k++ {
 		if k > 1 {
-			// The next attempt's JobManager, once it has output flowing.
-			for deadline := time.Now().Add(30 * time.Second); len(ams) != 1; time.Sleep(100 * time.Millisecond) {
+			// The next attempt's JobManager.
+			for deadline := time.Now().Add(60 * time.Second); len(ams) != 1; time.Sleep(50 * time.Millisecond) {
 				if time.Now().After(deadline) {
 					t.Fatalf("no ApplicationMaster of attempt %d: %s", k, stderr.String())
 				}
 				ams = containerProcesses("jobmanager", marker)
 			}
+		}
+		if rng != nil {
+			d := time.Duration(rng.Int64N(int64(5 * time.Second))).Round(time.Millisecond)
+			t.Logf("kill %d in %s", k, d)
+			time.Sleep(d)
 		}
 		var amPID int
 		for pid, id := range ams {
@@ -78,55 +146,63 @@ func TestIntegrationAMFailoverKeepsContainersAndCounts(t *testing.T) {
 			amContainers = append(amContainers, id)
 		}
 		if err := syscall.Kill(amPID, syscall.SIGKILL); err != nil {
-			t.Fatal(err)
+			t.Fatalf("kill %d: the ApplicationMaster, process %d: %v\n%s", k, amPID, err, stderr.String())
 		}
 		killed := time.Now()
-		t.Logf("kill %d: the ApplicationMaster, process %d in %s, with %d lines committed", k, amPID, amContainers[k-1], committed)
+		n := committedLines(t, base+"/out")
+		t.Logf("kill %d: the ApplicationMaster, process %d in %s, with %d lines committed", k, amPID, amContainers[k-1], n)
+		ams = nil
+		if rng != nil && k < kills {
+			continue // the next kill may come before records flow again
+		}
 		// Records flowing again: the first commit after the kill (so it
 		// includes up to a checkpoint interval).
-		committed = waitCommitted(t, base+"/out", committed, 3*time.Minute, stdout, stderr)
+		committed = waitCommitted(t, base+"/out", max(committed, n), 3*time.Minute, stdout, stderr)
 		t.Logf("output committed again %s after kill %d (%d lines)", time.Since(killed).Round(100*time.Millisecond), k, committed)
-		ams = nil
-		if k == 1 {
-			jobID = jobIDRe.FindStringSubmatch(stdout.String())[1]
-		}
 	}
-	// The clients find the recovered attempt through the ResourceManager:
-	// floe list shows its job, floe savepoint takes one.
+	jobID := jobIDRe.FindStringSubmatch(stdout.String())[1]
 	app := appIDRe.FindString(stdout.String())
-	if r := floe(t, env, "list", "-yid", app); r.code != 0 || !strings.Contains(r.stdout, jobID) || !strings.Contains(r.stdout, "RUNNING") {
-		t.Errorf("floe list -yid %s after the failover: exit %d\n%s%s", app, r.code, r.stdout, r.stderr)
-	}
-	r := floe(t, env, "savepoint", "-yid", app, jobID, base+"/savepoints")
-	if r.code != 0 || !strings.Contains(r.stdout, "Savepoint completed. Path: "+base+"/savepoints/") {
-		t.Errorf("floe savepoint against attempt %d: exit %d\n%s%s", kills+1, r.code, r.stdout, r.stderr)
-	} else {
-		sp := strings.TrimSpace(strings.SplitN(r.stdout, "Path: ", 2)[1])
-		fsy, p, err := fsys.Resolve(sp)
-		if err != nil {
-			t.Fatal(err)
+	if rng == nil {
+		// The clients find the recovered attempt through the ResourceManager:
+		// floe list shows its job, floe savepoint takes one.
+		if r := floe(t, env, "list", "-yid", app); r.code != 0 || !strings.Contains(r.stdout, jobID) || !strings.Contains(r.stdout, "RUNNING") {
+			t.Errorf("floe list -yid %s after the failover: exit %d\n%s%s", app, r.code, r.stdout, r.stderr)
 		}
-		if _, err := fsy.Stat(t.Context(), fsy.Join(p, "_metadata")); err != nil {
-			t.Errorf("savepoint %s of the recovered attempt has no _metadata: %v", sp, err)
+		r := floe(t, env, "savepoint", "-yid", app, jobID, base+"/savepoints")
+		if r.code != 0 || !strings.Contains(r.stdout, "Savepoint completed. Path: "+base+"/savepoints/") {
+			t.Errorf("floe savepoint against attempt %d: exit %d\n%s%s", kills+1, r.code, r.stdout, r.stderr)
+		} else {
+			sp := strings.TrimSpace(strings.SplitN(r.stdout, "Path: ", 2)[1])
+			fsy, p, err := fsys.Resolve(sp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := fsy.Stat(t.Context(), fsy.Join(p, "_metadata")); err != nil {
+				t.Errorf("savepoint %s of the recovered attempt has no _metadata: %v", sp, err)
+			}
 		}
 	}
 	if code := run.wait(t, 4*time.Minute); code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
 	}
 	checkCounts(t, base+"/out", events, keys)
-	// The attached client followed the job across every attempt and said so.
-	for k := 2; k <= kills+1; k++ {
-		want := fmt.Sprintf("JobManager failed over: attempt %d of %s is recovering job %s from checkpoint ", k, app, jobID)
-		if !strings.Contains(stdout.String(), want) {
-			t.Errorf("floe run did not say %q:\n%s", want, stdout.String())
-		}
+	// The attached client followed the job to the last attempt and said so
+	// (an attempt killed before the client's next report may go unnamed).
+	want := fmt.Sprintf("JobManager failed over: attempt %d of %s is recovering job %s from checkpoint ", kills+1, app, jobID)
+	if !strings.Contains(stdout.String(), want) {
+		t.Errorf("floe run did not say %q:\n%s", want, stdout.String())
 	}
 
-	// Each later attempt's log names the first attempt's TaskManager
-	// containers as adopted, and recovers the same job.
+	// The last attempt's log names the first attempt's TaskManager
+	// containers as adopted, and recovers the same job; so does every
+	// attempt in between that ran long enough to log it.
 	for k := 2; k <= kills+1; k++ {
 		next := strings.Replace(amContainers[0], "_01_", fmt.Sprintf("_%02d_", k), 1)
 		log := amLog(t, dir, app, next)
+		if k <= kills && !strings.Contains(log, "adopting the TaskManager containers of previous attempts") {
+			t.Logf("attempt %d was killed before it adopted the containers", k)
+			continue
+		}
 		for _, id := range tms {
 			if !strings.Contains(log, id) {
 				t.Errorf("attempt %d's log does not name the first attempt's TaskManager container %s", k, id)
@@ -159,7 +235,7 @@ func waitCommitted(t *testing.T, out string, n int, within time.Duration, stdout
 }
 
 // amLog reads the jobmanager.log of an ApplicationMaster container of app.
-func amLog(t *testing.T, confDir, app, container string) string {
+func amLog(t testing.TB, confDir, app, container string) string {
 	t.Helper()
 	logs, _ := filepath.Glob(filepath.Join(filepath.Dir(confDir), "target", "*", "*", "*", app, container, "jobmanager.log"))
 	if len(logs) == 0 {

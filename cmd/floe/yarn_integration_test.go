@@ -37,7 +37,7 @@ import (
 
 // Integration tests: the floe CLI against the real minicluster (make test).
 
-func rmClient(t *testing.T, dir string) *yarn.Client {
+func rmClient(t testing.TB, dir string) *yarn.Client {
 	c, err := conf.LoadDirs(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +70,7 @@ func sharedDir(t *testing.T) string {
 }
 
 // toHDFS copies local files into a fresh HDFS directory and returns its URI.
-func toHDFS(t *testing.T, files []string) string {
+func toHDFS(t testing.TB, files []string) string {
 	base := fmt.Sprintf("hdfs:///tmp/floe-it/%d", time.Now().UnixNano())
 	fsy, root, err := fsys.Resolve(base)
 	if err != nil {

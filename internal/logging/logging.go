@@ -15,6 +15,10 @@ import (
 // EnvLevel names the environment variable with the log level (debug, info, warn, error).
 const EnvLevel = "FLOE_LOG_LEVEL"
 
+// JSON lines carry milliseconds ("2006-01-02T15:04:05.000Z07:00"): the
+// steps of an ApplicationMaster failover are timed from its log.
+func init() { zerolog.TimeFieldFormat = "2006-01-02T15:04:05.000Z07:00" }
+
 // New returns a logger writing to w: console format if w is a terminal.
 func New(w io.Writer, level zerolog.Level) zerolog.Logger {
 	if f, ok := w.(*os.File); ok && isatty.IsTerminal(f.Fd()) {

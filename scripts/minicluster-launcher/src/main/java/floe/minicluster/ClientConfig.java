@@ -60,7 +60,7 @@ final class ClientConfig {
     yarn.setInt("yarn.scheduler.minimum-allocation-mb", s.minAllocationMb);
     yarn.setInt("yarn.scheduler.maximum-allocation-mb", s.nmMemoryMb);
     yarn.setInt("yarn.scheduler.maximum-allocation-vcores", s.nmVcores);
-    yarn.setInt("yarn.resourcemanager.am.max-attempts", 2);
+    yarn.setInt("yarn.resourcemanager.am.max-attempts", 4);
     yarn.setBoolean("yarn.log-aggregation-enable", false);
     writeXml(yarn, new File(s.confDir, "yarn-site.xml"));
   }

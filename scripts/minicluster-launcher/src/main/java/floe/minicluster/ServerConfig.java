@@ -83,7 +83,8 @@ final class ServerConfig {
     c.setInt("yarn.nodemanager.delete.debug-delay-sec", 600);
     c.setBoolean("yarn.log-aggregation-enable", false);
 
-    c.setInt("yarn.resourcemanager.am.max-attempts", 2);
+    // Up to 4 ApplicationMaster attempts: the failover test kills the AM twice (3 attempts).
+    c.setInt("yarn.resourcemanager.am.max-attempts", 4);
     // Notice a dead AM in 20 s instead of 10 minutes.
     c.setInt("yarn.am.liveness-monitor.expiry-interval-ms", 20_000);
 
