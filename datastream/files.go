@@ -6,12 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"floe/config"
 	"floe/container/network"
 	"floe/container/operator"
 	"floe/internal/formats"
+	"floe/internal/role"
 )
+
+// savepointPathKey is appmaster.KeySavepointPath: a run restoring from it
+// continues into the output of the run that took it.
+const savepointPathKey = "execution.savepoint.path"
 
 // ErrMalformedRecord is wrapped by the error of a file source that met a
 // record it cannot decode (more of them than it may skip).
@@ -273,4 +279,54 @@ func (s *splitSource[T]) RestoreState(st operator.OperatorState) error {
 		}
 	}
 	return nil
+}
+
+// prepareOutputs checks, in the client before the job is submitted, the
+// output directories of the file sinks (formats.PrepareOutput): one that
+// holds files fails the job with a one-line error unless -D
+// floe.output.overwrite=true, which moves the earlier files aside until
+// the job ends. A run restoring a savepoint or checkpoint continues its
+// output and skips this. With follow (an attached run that waits for the
+// job's end), the returned done settles the outcome: on success the
+// earlier files go; on failure what the run wrote goes and the earlier
+// files come back.
+func (e *Environment) prepareOutputs(ctx context.Context, follow bool) (done func(succeeded bool) error, err error) {
+	done = func(bool) error { return nil }
+	if r, _ := role.Current(); r != role.Client || len(e.outputs) == 0 {
+		return done, nil
+	}
+	if _, restoring := e.conf.Lookup(savepointPathKey); restoring {
+		return done, nil
+	}
+	overwrite, err := e.conf.Bool(config.OutputOverwrite, false)
+	if err != nil {
+		return done, err
+	}
+	if attached, err := e.conf.Bool(config.Attached, true); err != nil {
+		return done, err
+	} else if !attached {
+		follow = false
+	}
+	if !follow && overwrite {
+		return done, nil // nobody would move the earlier files back or remove them
+	}
+	var dones []func(bool) error
+	all := func(ok bool) error {
+		var errs []error
+		for _, d := range dones {
+			errs = append(errs, d(ok))
+		}
+		return errors.Join(errs...)
+	}
+	for _, dir := range slices.Compact(slices.Sorted(slices.Values(e.outputs))) {
+		d, err := formats.PrepareOutput(ctx, dir, overwrite)
+		if err != nil {
+			return done, errors.Join(err, all(false))
+		}
+		dones = append(dones, d)
+	}
+	if !follow {
+		return done, nil
+	}
+	return all, nil
 }
