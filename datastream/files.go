@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync/atomic"
 
 	"floe/config"
 	"floe/container/network"
@@ -165,8 +166,8 @@ type splitSource[T any] struct {
 	pos    []int64 // per owned split: the reader's position, -1 when done
 	out    network.Output[T]
 	info   operator.TaskInfo
-	maxBad int   // malformed records to skip; -1: all
-	bad    int64 // malformed records skipped
+	maxBad int          // malformed records to skip; -1: all
+	bad    atomic.Int64 // malformed records skipped (read by the task at its end)
 }
 
 // loggedMalformed is how many skipped records a subtask logs one by one.
@@ -174,8 +175,8 @@ const loggedMalformed = 10
 
 func (s *splitSource[T]) run(sc *operator.SourceContext) error {
 	defer func() {
-		if s.bad > 0 {
-			s.info.Log.Warn().Int64("skipped", s.bad).Str("source", s.info.Name).Msg("malformed records skipped")
+		if s.bad.Load() > 0 {
+			s.info.Log.Warn().Int64("skipped", s.bad.Load()).Str("source", s.info.Name).Msg("malformed records skipped")
 		}
 	}()
 	var v T
@@ -227,9 +228,8 @@ func (s *splitSource[T]) read(sc *operator.SourceContext, r formats.Reader[T], j
 
 // malformed skips re, or returns the error that fails the job.
 func (s *splitSource[T]) malformed(ctx context.Context, re *formats.RecordError) error {
-	if s.maxBad < 0 || s.bad < int64(s.maxBad) {
-		s.bad++
-		if s.bad <= loggedMalformed {
+	if s.maxBad < 0 || s.bad.Load() < int64(s.maxBad) {
+		if s.bad.Add(1) <= loggedMalformed {
 			s.info.Log.Warn().Str("source", s.info.Name).Str("record", re.Error()).Msg("malformed record skipped")
 		}
 		return nil
@@ -240,13 +240,13 @@ func (s *splitSource[T]) malformed(ctx context.Context, re *formats.RecordError)
 		}
 	}
 	if s.maxBad > 0 {
-		return fmt.Errorf("source %q: %w: %w (after skipping %d, the most -D %s allows)", s.info.Name, ErrMalformedRecord, re, s.bad, config.SourceMaxMalformed)
+		return fmt.Errorf("source %q: %w: %w (after skipping %d, the most -D %s allows)", s.info.Name, ErrMalformedRecord, re, s.bad.Load(), config.SourceMaxMalformed)
 	}
 	return fmt.Errorf("source %q: %w: %w", s.info.Name, ErrMalformedRecord, re)
 }
 
-// MalformedSkipped is the number of malformed records this subtask skipped.
-func (s *splitSource[T]) MalformedSkipped() int64 { return s.bad }
+// recordsSkipped is the number of malformed records this subtask skipped.
+func (s *splitSource[T]) recordsSkipped() int64 { return s.bad.Load() }
 
 func (s *splitSource[T]) SnapshotState(int64) (operator.OperatorState, error) {
 	st := operator.OperatorState{Union: true}

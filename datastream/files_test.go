@@ -213,7 +213,7 @@ func TestReadCSVSkipsMalformedUpToLimit(t *testing.T) {
 			env := newEnv(1, config.SourceMaxMalformed, limit)
 			src := datastream.ReadCSV[twoInts](env, filepath.Join(dir, "in.tbl"), datastream.CSVOptions{Delimiter: '|'})
 			out, _ := datastream.Collect(src)
-			_, err := env.Execute(context.Background(), "skip")
+			res, err := env.Execute(context.Background(), "skip")
 			if limit == "1" {
 				if err == nil || !strings.Contains(err.Error(), "line 78") {
 					t.Fatalf("the second malformed record beyond a limit of 1: %v", err)
@@ -225,6 +225,13 @@ func TestReadCSVSkipsMalformedUpToLimit(t *testing.T) {
 			}
 			if n := len(out.Items()); n != good {
 				t.Fatalf("%d records, want %d", n, good)
+			}
+			var skipped int64
+			for _, v := range res.Vertices {
+				skipped += v.RecordsSkipped
+			}
+			if skipped != int64(100-good) {
+				t.Fatalf("the summary counts %d skipped records, want %d", skipped, 100-good)
 			}
 		})
 	}
@@ -354,4 +361,36 @@ func dirNames(t *testing.T, dir string) []string {
 		names = append(names, e.Name())
 	}
 	return names
+}
+
+func TestWriteParquetReadParquet(t *testing.T) {
+	type rec struct {
+		ID    int64 `floe:"id"`
+		Name  string
+		Score float64
+		At    time.Time
+		Small int16
+		Data  []byte
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	var items []rec
+	for i := range 3000 {
+		items = append(items, rec{ID: int64(i), Name: fmt.Sprint("n", r.IntN(100)), Score: r.Float64(),
+			At: time.UnixMicro(r.Int64N(4e15)).UTC(), Small: int16(r.IntN(1000)), Data: []byte{byte(i)}})
+	}
+	out := filepath.Join(t.TempDir(), "pq")
+	env := newEnv(2)
+	datastream.WriteParquet(datastream.FromSlice(env, items), out).SetParallelism(1)
+	if _, err := env.Execute(context.Background(), "write-parquet"); err != nil {
+		t.Fatal(err)
+	}
+	key := func(v rec) string {
+		return fmt.Sprintf("%d %s %v %s %d %v", v.ID, v.Name, v.Score, v.At.Format(time.RFC3339Nano), v.Small, v.Data)
+	}
+	env = newEnv(2)
+	got, _ := datastream.Collect(datastream.ReadParquet[rec](env, "file://"+out, datastream.ParquetOptions{}))
+	if _, err := env.Execute(context.Background(), "read-parquet"); err != nil {
+		t.Fatal(err)
+	}
+	sameMultiset(t, multiset(got.Items(), key), multiset(items, key))
 }
