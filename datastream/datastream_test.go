@@ -357,3 +357,56 @@ func TestEventTimeSlidingWindows(t *testing.T) {
 		t.Fatalf("windows differ:\n got %v\nwant %v", got, want)
 	}
 }
+
+// TestGenerateInto checks that a generator filling one reused variable in
+// place emits every record once, and that the variable holds the record the
+// same subtask emitted before (so fn sees it, and must overwrite it).
+func TestGenerateInto(t *testing.T) {
+	type rec struct {
+		I, Prev int64
+		S       string
+	}
+	const n = 5000
+	for _, p := range []int{1, 2} {
+		t.Run(fmt.Sprint("p=", p), func(t *testing.T) {
+			env := newEnv(p)
+			src := datastream.GenerateInto(env, func(i int64, v *rec) {
+				v.Prev = v.I // the record before, or the zero value
+				if v.S == "" {
+					v.Prev = -1
+				}
+				v.I, v.S = i, fmt.Sprint("r", i)
+			}, datastream.GeneratorOptions{Count: n})
+			out, _ := datastream.Collect(src)
+			if _, err := env.Execute(context.Background(), "generate-into"); err != nil {
+				t.Fatal(err)
+			}
+			seen := map[int64]rec{}
+			for _, r := range out.Items() {
+				if _, dup := seen[r.I]; dup || r.S != fmt.Sprint("r", r.I) {
+					t.Fatalf("record %+v twice or wrong", r)
+				}
+				seen[r.I] = r
+			}
+			if len(seen) != n {
+				t.Fatalf("%d records, want %d", len(seen), n)
+			}
+			// A subtask emits its indices in increasing order, so each
+			// record's predecessor is the largest smaller index it emitted:
+			// the first has none, the others one emitted (seen) before.
+			firsts := 0
+			for _, r := range seen {
+				if r.Prev == -1 {
+					firsts++
+					continue
+				}
+				if prev, ok := seen[r.Prev]; !ok || r.Prev >= r.I || prev.I != r.Prev {
+					t.Fatalf("record %d saw %d before it", r.I, r.Prev)
+				}
+			}
+			if firsts != p {
+				t.Fatalf("%d records saw no predecessor, want one per subtask (%d)", firsts, p)
+			}
+		})
+	}
+}

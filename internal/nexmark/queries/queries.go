@@ -114,7 +114,7 @@ func JSONFiles(dir string) func(Result) {
 // emits its events in increasing number, so their times never decrease.
 func Events(env *datastream.Environment, o Options) datastream.Stream[nexmark.Event] {
 	gen := o.Gen
-	src := datastream.Generate(env, gen.Event, datastream.GeneratorOptions{Count: o.Events, RatePerSecond: o.Rate}).
+	src := datastream.GenerateInto(env, gen.EventInto, datastream.GeneratorOptions{Count: o.Events, RatePerSecond: o.Rate}).
 		Name("Source: Nexmark").UID("nexmark-source")
 	return datastream.AssignTimestampsAndWatermarks(src, func(e nexmark.Event) time.Time { return time.UnixMilli(e.Time()) },
 		datastream.ForMonotonousTimestamps()).UID("nexmark-timestamps")
