@@ -249,7 +249,7 @@ func channelTable() []channel {
 }
 
 var (
-	channelTab   atomic.Pointer[[]channel]
+	channelTab  atomic.Pointer[[]channel]
 	channelOnce sync.Once
 )
 
