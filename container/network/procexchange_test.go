@@ -104,7 +104,7 @@ func exchangeProducer(n int64) error {
 		served <- err
 		return err
 	}))
-	go srv.Serve(lis) //nolint:errcheck // stopped below
+	go srv.Serve(lis)        //nolint:errcheck // stopped below
 	defer srv.GracefulStop() // after the consumer closed its connection: Stop could cut off what is still in flight
 	fmt.Printf("addr %s\n", lis.Addr())
 	w, err := NewWriter(part.Sink(context.Background()), 1, Forward[exchangeRec](), 1024)
@@ -369,4 +369,3 @@ func report(b *testing.B, bytes float64, wall, cpu time.Duration) {
 	b.ReportMetric(cpu.Seconds()/(bytes/1e9), "cpu-s/GB")
 	b.ReportMetric(bytes/cpu.Seconds()/1e6, "MB/cpu-s")
 }
-
