@@ -3,6 +3,8 @@ package nexmark
 import (
 	"math"
 	"testing"
+
+	"floe/internal/benchutil"
 )
 
 func sizeOf(e Event) int {
@@ -127,8 +129,8 @@ func TestPriceOf(t *testing.T) {
 	check(0)
 	check(6 * math.Ln10)
 	check(math.Nextafter(6*math.Ln10, 0))
-	for h := 0; h <= 884; h++ { // the table's seams
-		y := float64(h) / 64
+	for h := 0; h <= 3537; h++ { // the table's seams
+		y := float64(h) / 256
 		check(y)
 		check(math.Nextafter(y, 0))
 	}
@@ -166,8 +168,26 @@ func BenchmarkEventInto(b *testing.B) {
 	c := DefaultConfig()
 	var n int64
 	var e Event
+	m := benchutil.Start()
 	for b.Loop() {
 		c.EventInto(n, &e)
 		n++
+	}
+	_, cpu := m.Stop()
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op") // CPU time: less moved by a loaded machine than wall time
+}
+
+// BenchmarkPrice is one price as the generator draws it.
+func BenchmarkPrice(b *testing.B) {
+	r := newRand(1, 0)
+	var sum int64
+	m := benchutil.Start()
+	for b.Loop() {
+		sum += r.price()
+	}
+	_, cpu := m.Stop()
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+	if sum == 0 {
+		b.Fatal("no prices")
 	}
 }
