@@ -113,6 +113,7 @@ func (g *generator[T]) run(sc *operator.SourceContext) error {
 	}
 	var n int64 // records emitted by this run, for pacing
 	var v T
+	collect := network.ByPointer(g.out) // v is large, maybe: by pointer where the chain takes it
 	for {
 		// Emit in increasing index: each pass takes the splits at the
 		// lowest position. After a restore at another parallelism a subtask
@@ -144,7 +145,7 @@ func (g *generator[T]) run(sc *operator.SourceContext) error {
 			call(g.fn, i, &g.info, &v) // into one variable: records can be large
 			g.pos[k]++
 			n++
-			g.out.Collect(v)
+			collect(&v)
 		}
 	}
 }
