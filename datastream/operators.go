@@ -6,7 +6,9 @@ import (
 )
 
 // The operators below are driven by one task goroutine each. Calls into user
-// functions are guarded so a panic names the operator and subtask.
+// functions are guarded so a panic names the operator and subtask. The
+// stateless ones also take records by pointer (network.PointerOutput), so a
+// large record is copied only into the user function's call.
 
 type mapOp[T, U any] struct {
 	fn      func(T) U
@@ -16,10 +18,15 @@ type mapOp[T, U any] struct {
 }
 
 func (m *mapOp[T, U]) Collect(v T)          { m.out.Collect(m.call(v)) }
+func (m *mapOp[T, U]) CollectPtr(p *T)      { m.out.Collect(m.callPtr(p)) }
 func (m *mapOp[T, U]) Emit(e network.Event) { m.out.Emit(e) }
 func (m *mapOp[T, U]) call(v T) U {
 	defer operator.Guard(m.name, m.subtask)
 	return m.fn(v)
+}
+func (m *mapOp[T, U]) callPtr(p *T) U {
+	defer operator.Guard(m.name, m.subtask)
+	return m.fn(*p)
 }
 
 type flatMapOp[T, U any] struct {
@@ -34,11 +41,16 @@ func (f *flatMapOp[T, U]) Collect(v T) {
 	defer operator.Guard(f.name, f.subtask)
 	f.fn(v, f.emit)
 }
+func (f *flatMapOp[T, U]) CollectPtr(p *T) {
+	defer operator.Guard(f.name, f.subtask)
+	f.fn(*p, f.emit)
+}
 func (f *flatMapOp[T, U]) Emit(e network.Event) { f.out.Emit(e) }
 
 type filterOp[T any] struct {
 	fn      func(T) bool
 	out     network.Output[T]
+	outPtr  func(*T) // network.ByPointer(out)
 	name    string
 	subtask int
 }
@@ -48,10 +60,21 @@ func (f *filterOp[T]) Collect(v T) {
 		f.out.Collect(v)
 	}
 }
+
+// CollectPtr passes a kept record on by pointer too.
+func (f *filterOp[T]) CollectPtr(p *T) {
+	if f.callPtr(p) {
+		f.outPtr(p)
+	}
+}
 func (f *filterOp[T]) Emit(e network.Event) { f.out.Emit(e) }
 func (f *filterOp[T]) call(v T) bool {
 	defer operator.Guard(f.name, f.subtask)
 	return f.fn(v)
+}
+func (f *filterOp[T]) callPtr(p *T) bool {
+	defer operator.Guard(f.name, f.subtask)
+	return f.fn(*p)
 }
 
 // reduceOp keeps one accumulated value per key in memory.

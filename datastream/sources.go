@@ -71,6 +71,15 @@ type GeneratorOptions struct {
 // restored at any parallelism goes on where it was, and the set of records
 // never depends on the parallelism.
 func Generate[T any](env *Environment, fn func(i int64) T, opts GeneratorOptions) Stream[T] {
+	return GenerateInto(env, func(i int64, v *T) { *v = fn(i) }, opts)
+}
+
+// GenerateInto is Generate for large records: fn sets *v to record i in
+// place. v is one variable per subtask, reused, so it holds the record
+// before (the zero value for the first): fn must set every field it does
+// not want carried over. It saves building each record on the stack and
+// copying it out.
+func GenerateInto[T any](env *Environment, fn func(i int64, v *T), opts GeneratorOptions) Stream[T] {
 	if opts.Count < 0 || opts.RatePerSecond < 0 {
 		env.fail(fmt.Errorf("%w: generator: count and rate must not be negative", ErrInvalidJob))
 	}
@@ -86,9 +95,9 @@ func Generate[T any](env *Environment, fn func(i int64) T, opts GeneratorOptions
 	})
 }
 
-// generator emits fn(i) for the indices of its splits.
+// generator emits record i, set in place by fn, for the indices of its splits.
 type generator[T any] struct {
-	fn     func(int64) T
+	fn     func(int64, *T)
 	opts   GeneratorOptions
 	out    network.Output[T]
 	info   operator.TaskInfo
@@ -104,6 +113,7 @@ func (g *generator[T]) run(sc *operator.SourceContext) error {
 	}
 	var n int64 // records emitted by this run, for pacing
 	var v T
+	collect := network.ByPointer(g.out) // v is large, maybe: by pointer where the chain takes it
 	for {
 		// Emit in increasing index: each pass takes the splits at the
 		// lowest position. After a restore at another parallelism a subtask
@@ -135,7 +145,7 @@ func (g *generator[T]) run(sc *operator.SourceContext) error {
 			call(g.fn, i, &g.info, &v) // into one variable: records can be large
 			g.pos[k]++
 			n++
-			g.out.Collect(v)
+			collect(&v)
 		}
 	}
 }
@@ -175,9 +185,9 @@ func (g *generator[T]) RestoreState(st operator.OperatorState) error {
 	return nil
 }
 
-func call[T any](fn func(int64) T, i int64, info *operator.TaskInfo, v *T) {
+func call[T any](fn func(int64, *T), i int64, info *operator.TaskInfo, v *T) {
 	defer operator.Guard(info.Name, info.Subtask)
-	*v = fn(i)
+	fn(i, v)
 }
 
 // pacer spaces records to a rate, sleeping in steps of at least a millisecond.

@@ -91,7 +91,7 @@ func FlatMap[T, U any](s Stream[T], fn func(v T, emit func(U))) Stream[U] {
 // Filter keeps the records for which fn is true.
 func (s Stream[T]) Filter(fn func(T) bool) Stream[T] {
 	return oneInput(s, "Filter", s.env.parallelism, s.forward(), func(info operator.TaskInfo, out network.Output[T]) (network.Output[T], closer, error) {
-		return &filterOp[T]{fn: fn, out: out, name: info.Name, subtask: info.Subtask}, nil, nil
+		return &filterOp[T]{fn: fn, out: out, outPtr: network.ByPointer(out), name: info.Name, subtask: info.Subtask}, nil, nil
 	})
 }
 

@@ -69,7 +69,7 @@ func AssignTimestampsAndWatermarks[T any](s Stream[T], ts func(T) time.Time, str
 			}
 			interval = d
 		}
-		return &watermarker[T]{ts: ts, bound: strategy.bound.Milliseconds(), idleness: strategy.idleness, interval: interval, out: out,
+		return &watermarker[T]{ts: ts, bound: strategy.bound.Milliseconds(), idleness: strategy.idleness, interval: interval, out: out, outPtr: network.ByPointer(out),
 			max: math.MinInt64, emitted: math.MinInt64, name: info.Name, subtask: info.Subtask, now: time.Now, lastRecord: time.Now()}, nil, nil
 	})
 }
@@ -79,6 +79,7 @@ type watermarker[T any] struct {
 	bound              int64
 	idleness, interval time.Duration
 	out                network.Output[T]
+	outPtr             func(*T) // network.ByPointer(out)
 	max, emitted       int64
 	lastEmit           time.Time
 	lastRecord         time.Time // wall clock, for idleness; only checked on ticks
@@ -90,20 +91,39 @@ type watermarker[T any] struct {
 }
 
 func (w *watermarker[T]) Collect(v T) {
-	if w.idle {
-		w.idle = false
-		w.out.Emit(network.Event{Kind: network.WatermarkStatus, Value: 0})
-	}
-	w.records = true
+	w.seen()
 	if t := w.timestamp(v); t > w.max {
 		w.max = t
 	}
 	w.out.Collect(v)
 }
 
+// CollectPtr is Collect of *p, passing the record on by pointer too.
+func (w *watermarker[T]) CollectPtr(p *T) {
+	w.seen()
+	if t := w.timestampPtr(p); t > w.max {
+		w.max = t
+	}
+	w.outPtr(p)
+}
+
+// seen marks that a record came (and the stream active again).
+func (w *watermarker[T]) seen() {
+	if w.idle {
+		w.idle = false
+		w.out.Emit(network.Event{Kind: network.WatermarkStatus, Value: 0})
+	}
+	w.records = true
+}
+
 func (w *watermarker[T]) timestamp(v T) int64 {
 	defer operator.Guard(w.name, w.subtask)
 	return w.ts(v).UnixMilli()
+}
+
+func (w *watermarker[T]) timestampPtr(p *T) int64 {
+	defer operator.Guard(w.name, w.subtask)
+	return w.ts(*p).UnixMilli()
 }
 
 // Tick emits the watermark if it advanced and the interval has passed, and

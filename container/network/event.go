@@ -35,6 +35,25 @@ type Output[T any] interface {
 	Emit(Event)
 }
 
+// PointerOutput is implemented by the Outputs that can take a record by
+// pointer: CollectPtr(p) is Collect(*p) without copying the record into the
+// call, which for records of hundreds of bytes costs more than the call.
+// The callee reads *p during the call only: it neither keeps p nor changes
+// *p. Chained operators that pass their input on unchanged (a filter, the
+// watermark assigner, a fan-out) use it.
+type PointerOutput[T any] interface {
+	CollectPtr(p *T)
+}
+
+// ByPointer returns a function that collects *p into o: by pointer where o
+// is a PointerOutput, else by value. Resolve it once, when the chain is built.
+func ByPointer[T any](o Output[T]) func(*T) {
+	if po, ok := o.(PointerOutput[T]); ok {
+		return po.CollectPtr
+	}
+	return func(p *T) { o.Collect(*p) }
+}
+
 // Fanout returns one Output that forwards to all of outs.
 func Fanout[T any](outs []Output[T]) Output[T] {
 	switch len(outs) {
@@ -43,19 +62,34 @@ func Fanout[T any](outs []Output[T]) Output[T] {
 	case 1:
 		return outs[0]
 	}
-	return fanout[T](outs)
+	f := &fanout[T]{outs: outs, ptrs: make([]func(*T), len(outs))}
+	for i, o := range outs {
+		f.ptrs[i] = ByPointer(o)
+	}
+	return f
 }
 
-type fanout[T any] []Output[T]
+// fanout hands each record to every output by pointer where it can, so a
+// large record is not copied once per output.
+type fanout[T any] struct {
+	outs []Output[T]
+	ptrs []func(*T)
+}
 
-func (f fanout[T]) Collect(v T) {
-	for _, o := range f {
+func (f *fanout[T]) Collect(v T) {
+	for _, o := range f.outs { // by value: &v would move v to the heap
 		o.Collect(v)
 	}
 }
 
-func (f fanout[T]) Emit(e Event) {
-	for _, o := range f {
+func (f *fanout[T]) CollectPtr(p *T) {
+	for _, c := range f.ptrs {
+		c(p)
+	}
+}
+
+func (f *fanout[T]) Emit(e Event) {
+	for _, o := range f.outs {
 		o.Emit(e)
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"floe/internal/rpc"
 	"floe/internal/rpc/floepb"
 )
 
@@ -45,9 +46,11 @@ type ServeFunc func(ProducerStream) error
 type Subscriber func(ctx context.Context) (stream ConsumerStream, closeFn func(), err error)
 
 // GRPCSubscriber subscribes over a gRPC connection (to another TaskManager).
+// The stream uses the data plane's codec (rpc.DataCodec): record batches
+// travel without protobuf-go's copies.
 func GRPCSubscriber(conn grpc.ClientConnInterface) Subscriber {
 	return func(ctx context.Context) (ConsumerStream, func(), error) {
-		s, err := floepb.NewDataExchangeClient(conn).Subscribe(ctx)
+		s, err := floepb.NewDataExchangeClient(conn).Subscribe(ctx, grpc.CallContentSubtype(rpc.DataCodec))
 		return s, func() {}, err
 	}
 }

@@ -3,6 +3,8 @@ package nexmark
 import (
 	"math"
 	"testing"
+
+	"floe/internal/benchutil"
 )
 
 func sizeOf(e Event) int {
@@ -105,5 +107,87 @@ func BenchmarkEvent(b *testing.B) {
 	for b.Loop() {
 		_ = c.Event(n)
 		n++
+	}
+}
+
+// TestPriceOf checks the table-and-polynomial price against math.Exp's
+// round(exp(y)·100): on the draws the generator makes, on the whole range,
+// and next to every half cent it can land near (where a rounding error
+// would show), a few ulps either side.
+func TestPriceOf(t *testing.T) {
+	want := func(y float64) int64 { return int64(math.Round(math.Exp(y) * 100)) }
+	check := func(y float64) {
+		t.Helper()
+		if got, w := priceOf(y), want(y); got != w {
+			t.Fatalf("priceOf(%v) = %d, math.Exp gives %d", y, got, w)
+		}
+	}
+	r := newRand(42, 0)
+	for range 2_000_000 {
+		check(r.float64() * 6 * math.Ln10)
+	}
+	check(0)
+	check(6 * math.Ln10)
+	check(math.Nextafter(6*math.Ln10, 0))
+	for h := 0; h <= 3537; h++ { // the table's seams
+		y := float64(h) / 256
+		check(y)
+		check(math.Nextafter(y, 0))
+	}
+	// Half cents: y = ln((m+0.5)/100), for m from 100 to 10^8 in a
+	// geometric walk, and the floats around it.
+	for m := 100.0; m < 1e8; m = math.Floor(m*1.0007) + 1 {
+		y := math.Log((m + 0.5) / 100)
+		for k := -3; k <= 3; k++ {
+			v := y
+			for range max(k, -k) {
+				v = math.Nextafter(v, float64(k)*math.Inf(1))
+			}
+			check(v)
+		}
+	}
+}
+
+// TestEventIntoReused checks that EventInto into a variable that held other
+// events (of every kind, in every order) sets exactly what Event returns.
+func TestEventIntoReused(t *testing.T) {
+	c := DefaultConfig()
+	c.Seed = 5
+	var e Event
+	for _, n := range []int64{0, 1, 4, 5, 3, 2, 49, 50, 51, 7, 100, 53, 99_999, 12, 1} {
+		for i := n; i < n+120; i++ {
+			c.EventInto(i, &e)
+			if e != c.Event(i) {
+				t.Fatalf("event %d into a reused variable: %+v, want %+v", i, e, c.Event(i))
+			}
+		}
+	}
+}
+
+func BenchmarkEventInto(b *testing.B) {
+	c := DefaultConfig()
+	var n int64
+	var e Event
+	m := benchutil.Start()
+	for b.Loop() {
+		c.EventInto(n, &e)
+		n++
+	}
+	_, cpu := m.Stop()
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op") // CPU time: less moved by a loaded machine than wall time
+}
+
+// BenchmarkPrice is one price as the generator draws it.
+func BenchmarkPrice(b *testing.B) {
+	r := newRand(1, 0)
+	var sum int64
+	m := benchutil.Start()
+	for b.Loop() {
+		sum += r.price()
+	}
+	_, cpu := m.Stop()
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+	if sum == 0 {
+		b.Fatal("no prices")
 	}
 }
