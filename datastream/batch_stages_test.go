@@ -3,6 +3,8 @@ package datastream_test
 import (
 	"context"
 	"fmt"
+	"io/fs"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 
@@ -16,7 +18,8 @@ import (
 func TestBatchStageRecovery(t *testing.T) {
 	const n = 30000
 	var failed atomic.Int32
-	env := newEnv(2, "execution.runtime-mode", "BATCH", "restart-strategy.type", "fixed-delay",
+	tmp := t.TempDir()
+	env := newEnv(2, "execution.runtime-mode", "BATCH", "io.tmp.dirs", tmp, "restart-strategy.type", "fixed-delay",
 		"restart-strategy.fixed-delay.attempts", "2", "restart-strategy.fixed-delay.delay", "10ms")
 	type kv struct {
 		K string
@@ -51,6 +54,16 @@ func TestBatchStageRecovery(t *testing.T) {
 	}
 	if failed.Load() < 1 {
 		t.Fatal("the failure was never injected")
+	}
+	var left []string
+	filepath.WalkDir(tmp, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && path != tmp {
+			left = append(left, path)
+		}
+		return nil
+	})
+	if len(left) > 0 {
+		t.Errorf("the job's exchange files are left after it ended: %v", left)
 	}
 	if len(res.Stages) != 2 {
 		t.Fatalf("stages = %+v, want 2", res.Stages)
