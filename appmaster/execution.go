@@ -94,7 +94,7 @@ type execution struct {
 	// batch is the stage state of a BATCH job (stages.go), nil in STREAMING
 	// mode; stageLog the stages finished since the owner last logged them.
 	batch    *batchRun
-	stageLog []int
+	stageLog []stageEvent
 }
 
 // allRunning reports whether every subtask of the current attempt runs.

@@ -3,6 +3,7 @@ package appmaster
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,6 +25,12 @@ type batchRun struct {
 	running int // the stage deployed now, -1 for none
 	// lost holds the TaskManagers lost since the last (re)start.
 	lost map[string]bool
+}
+
+// stageEvent is a stage deployed or finished, for the JobManager's log.
+type stageEvent struct {
+	stage    int
+	finished bool
 }
 
 type stageState struct {
@@ -79,6 +86,7 @@ func (e *execution) nextStage() []action {
 		}
 		b.running = st.ID
 		st.runs++
+		e.stageLog = append(e.stageLog, stageEvent{st.ID, false})
 		names, sizes := e.graph.StageSlots(st.Stage)
 		first, next := map[string]int{}, 0
 		for _, g := range names {
@@ -120,7 +128,7 @@ func (e *execution) stageDone() []action {
 	}
 	st.finished = true
 	b.running = -1
-	e.stageLog = append(e.stageLog, st.ID)
+	e.stageLog = append(e.stageLog, stageEvent{st.ID, true})
 	return e.nextStage()
 }
 
@@ -267,10 +275,23 @@ func (jm *JobManager) logStages(e *jobEntry) {
 		return
 	}
 	rs := e.exec.stageResults()
-	for _, id := range e.exec.stageLog {
-		r := rs[id]
-		jm.log.Info().Str("job", e.exec.id).Int("stage", r.ID).Strs("vertices", r.Vertices).Int("runs", r.Runs).
-			Int64("records_out", r.RecordsOut).Int64("bytes_out", r.BytesOut).Msg("stage finished")
+	for _, ev := range e.exec.stageLog {
+		r := rs[ev.stage]
+		if ev.finished {
+			jm.log.Info().Str("job", e.exec.id).Int("stage", r.ID).Strs("vertices", r.Vertices).Int("runs", r.Runs).
+				Int64("records_in", r.RecordsIn).Int64("records_out", r.RecordsOut).Int64("bytes_out", r.BytesOut).Msg("stage finished")
+			continue
+		}
+		var where []string
+		for _, id := range e.exec.batch.stages[ev.stage].Vertices {
+			for _, sub := range e.exec.subtasks[id] {
+				if tm := jm.tms[sub.slot.tm]; tm != nil && !slices.Contains(where, tm.resourceID) {
+					where = append(where, tm.resourceID)
+				}
+			}
+		}
+		jm.log.Info().Str("job", e.exec.id).Int("stage", r.ID).Strs("vertices", r.Vertices).Int("run", r.Runs).
+			Strs("taskmanagers", where).Msg("stage deployed")
 	}
 	e.exec.stageLog = nil
 }
