@@ -164,4 +164,3 @@ func readKeyValues(t *testing.T, out string) map[string]int64 {
 	}
 	return got
 }
-
