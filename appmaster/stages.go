@@ -54,18 +54,6 @@ func newBatchRun(g *jobgraph.JobGraph) *batchRun {
 	return b
 }
 
-// stageOf returns the stage of vertex v.
-func (b *batchRun) stageOf(v int) *stageState {
-	for _, st := range b.stages {
-		for _, id := range st.Vertices {
-			if id == v {
-				return st
-			}
-		}
-	}
-	return nil
-}
-
 // nextStage deploys the first stage that has not finished and whose inputs
 // have, unless a stage runs. Call with e.batch set.
 func (e *execution) nextStage() []action {
