@@ -41,7 +41,9 @@ type subtaskState struct {
 	state           floepb.TaskState
 	recordsIn       int64
 	recordsOut      int64
-	recordsSkipped  int64               // malformed input records its source skipped
+	recordsSkipped  int64 // malformed input records its source skipped
+	bytesIn         int64
+	bytesOut        int64
 	live            *floepb.TaskMetrics // the latest heartbeat's, while it runs
 }
 
@@ -90,6 +92,10 @@ type execution struct {
 	// for the REST interface: failures, newest last, and checkpoint statistics
 	exceptions []ExceptionInfo
 	cpStats    cpStats
+	// batch is the stage state of a BATCH job (stages.go), nil in STREAMING
+	// mode; stageLog the stages finished since the owner last logged them.
+	batch    *batchRun
+	stageLog []stageEvent
 }
 
 // allRunning reports whether every subtask of the current attempt runs.
@@ -139,6 +145,9 @@ func newExecution(id string, g *jobgraph.JobGraph, now time.Time) *execution {
 		}
 		e.subtasks = append(e.subtasks, row)
 	}
+	if g.Batch() {
+		e.batch = newBatchRun(g)
+	}
 	return e
 }
 
@@ -160,6 +169,9 @@ func (e *execution) schedule(slots []slot) []action {
 	}
 	for _, s := range slots {
 		e.used[s.tm] = true
+	}
+	if e.batch != nil { // stage by stage in these slots
+		return e.nextStage()
 	}
 	var acts []action
 	names, sizes := e.graph.SlotGroups()
@@ -210,7 +222,7 @@ func (e *execution) deployment(v *jobgraph.Vertex, i int) *floepb.TaskDeployment
 		if out.Partitioning == jobgraph.Forward {
 			n = 1
 		}
-		d.Outputs = append(d.Outputs, &floepb.OutputDescriptor{Edge: int32(out.Index), Subpartitions: int32(n)})
+		d.Outputs = append(d.Outputs, &floepb.OutputDescriptor{Edge: int32(out.Index), Subpartitions: int32(n), Blocking: e.graph.Blocking(out)})
 	}
 	return d
 }
@@ -244,6 +256,9 @@ func (e *execution) onTaskState(u *floepb.TaskStateUpdate, now time.Time) []acti
 	if u.GetRecordsSkipped() > 0 {
 		st.recordsSkipped = u.GetRecordsSkipped()
 	}
+	if u.GetBytesIn() > 0 || u.GetBytesOut() > 0 {
+		st.bytesIn, st.bytesOut = u.GetBytesIn(), u.GetBytesOut()
+	}
 	switch u.GetState() {
 	case floepb.TaskState_FAILED:
 		return e.failWith(u.GetError(), u.GetErrorDetail(), now, ExceptionInfo{TaskName: e.graph.Vertices[st.vertex].Name,
@@ -251,6 +266,12 @@ func (e *execution) onTaskState(u *floepb.TaskStateUpdate, now time.Time) []acti
 	case floepb.TaskState_CANCELED:
 		if e.status == Running {
 			return e.fail(fmt.Sprintf("task %s (subtask %d) was cancelled unexpectedly", e.graph.Vertices[st.vertex].Name, st.subtask), "", now)
+		}
+	case floepb.TaskState_FINISHED:
+		if e.batch != nil {
+			acts := e.stageDone()
+			e.checkDone(now)
+			return acts
 		}
 	}
 	e.checkDone(now)
@@ -379,18 +400,27 @@ func (e *execution) onTaskManagerLost(tm, name, reason string, now time.Time) []
 	cause := fmt.Sprintf("TaskManager %s lost: %s", name, reason)
 	e.lost = cause
 	var acts []action
-	hit := false
+	hit, recorded := false, false
+	if e.batch != nil {
+		// Its blocking partitions went with it; a BATCH job that still
+		// needs them (or the TaskManager's slots) reruns what it lost.
+		e.batch.lost[tm] = true
+		hit = e.holdsNeeded(tm) && e.status == Running
+	}
 	for _, row := range e.subtasks {
 		for _, st := range row {
 			if st.slot.tm == tm && !terminalTask(st.state) {
 				st.state = floepb.TaskState_FAILED
-				if !hit {
+				if !recorded {
 					e.recordException(ExceptionInfo{Name: cause, Timestamp: now.UnixMilli(), TaskName: e.graph.Vertices[st.vertex].Name,
 						Subtask: st.subtask, TaskManager: tm, Location: st.slot.addr})
 				}
-				hit = true
+				hit, recorded = true, true
 			}
 		}
+	}
+	if hit && !recorded {
+		e.recordException(ExceptionInfo{Name: cause, Timestamp: now.UnixMilli(), Subtask: -1, TaskManager: tm})
 	}
 	switch {
 	case hit:
@@ -424,9 +454,15 @@ func (e *execution) allTerminal() bool {
 // readyToRestart reports whether a restarting job has stopped every subtask.
 func (e *execution) readyToRestart() bool { return e.status == Restarting && e.allTerminal() }
 
-// prepareRestart resets every subtask to a new attempt, to be scheduled again.
+// prepareRestart resets every subtask to a new attempt, to be scheduled
+// again; in a BATCH job only those of the stages to rerun.
 func (e *execution) prepareRestart() {
 	e.restarts++
+	if e.batch != nil {
+		e.prepareStageRestart()
+		e.status = Created
+		return
+	}
 	for _, row := range e.subtasks {
 		for _, st := range row {
 			st.attempt++

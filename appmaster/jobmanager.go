@@ -435,6 +435,7 @@ func (jm *JobManager) apply(e *jobEntry, acts []action) {
 			}
 		}
 	}
+	jm.logStages(e)
 	if e.exec.readyToRestart() && e.restartAt.IsZero() {
 		jm.releaseSlots(e)
 		d := e.exec.restart.delay(e.exec.restarts)
@@ -452,6 +453,7 @@ func (jm *JobManager) apply(e *jobEntry, acts []action) {
 				jm.stepCheckpoints(e, checkpoint.JobEnded{Status: status})
 			}
 			jm.releaseSlots(e)
+			jm.releaseBatchFiles(e)
 			ev := jm.log.Info()
 			if e.exec.status != Finished {
 				ev = jm.log.Warn().Str("cause", e.exec.failure)
@@ -464,6 +466,17 @@ func (jm *JobManager) apply(e *jobEntry, acts []action) {
 }
 
 func (jm *JobManager) releaseSlots(e *jobEntry) {
+	if e.exec.batch != nil {
+		// Its reservation: finished stages' subtasks name slots of earlier
+		// reservations, which may be another job's now.
+		for _, s := range e.exec.slots {
+			if tm := jm.tms[s.tm]; tm != nil && s.index < len(tm.used) {
+				tm.used[s.index] = false
+			}
+		}
+		e.exec.slots = nil
+		return
+	}
 	for _, row := range e.exec.subtasks {
 		for _, st := range row {
 			if tm := jm.tms[st.slot.tm]; tm != nil && st.slot.index < len(tm.used) {
@@ -566,6 +579,9 @@ type JobResult struct {
 	Detail      string
 	Duration    time.Duration
 	Vertices    []VertexResult
+	// Stages are a BATCH job's stages with how often each ran (nil in
+	// STREAMING mode).
+	Stages []StageResult
 }
 
 // VertexResult holds a vertex's counters.
@@ -594,7 +610,15 @@ func (h *JobHandle) Wait(ctx context.Context) (JobResult, error) {
 		r.Vertices = append(r.Vertices, VertexResult{Name: v.Name, Parallelism: v.Parallelism, RecordsIn: in, RecordsOut: out,
 			RecordsSkipped: e.skipped(v.ID)})
 	}
+	r.Stages = e.stageResults()
 	return r, nil
+}
+
+// Stages returns a BATCH job's stage progress (nil for a STREAMING job).
+func (h *JobHandle) Stages() []StageResult {
+	h.jm.mu.Lock()
+	defer h.jm.mu.Unlock()
+	return h.entry.exec.stageResults()
 }
 
 type jmService struct {

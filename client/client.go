@@ -68,6 +68,10 @@ func (c *JobClient) Savepoint(ctx context.Context, dir string, stop bool) (strin
 // Cancel asks the job to stop.
 func (c *JobClient) Cancel() { c.handle.Cancel() }
 
+// Stages returns a BATCH job's stages as they are now: status, runs,
+// subtasks finished, records and bytes (nil for a STREAMING job).
+func (c *JobClient) Stages() []appmaster.StageResult { return c.handle.Stages() }
+
 // Wait waits for the job to end and stops the local cluster; when ctx ends
 // first, it cancels the job.
 func (c *JobClient) Wait(ctx context.Context) (*Result, error) {

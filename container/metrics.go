@@ -106,13 +106,13 @@ func (m *taskMetrics) idleSince(start time.Time) {
 // queue is full before the push.
 type meteredSink struct {
 	sink network.ChannelSink
-	p    *network.ResultPartition
+	p    *network.ResultPartition // nil for a blocking partition (never full)
 	m    *taskMetrics
 }
 
 func (s meteredSink) Send(sub int, msg network.Message) error {
 	var err error
-	if s.m.timed && s.p.Full(sub) {
+	if s.m.timed && s.p != nil && s.p.Full(sub) {
 		start := time.Now()
 		err = s.sink.Send(sub, msg)
 		s.m.backPressuredNs.Add(int64(time.Since(start)))

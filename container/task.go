@@ -31,8 +31,9 @@ type task struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	parts []*network.ResultPartition
-	m     *taskMetrics
+	parts    []*network.ResultPartition
+	blocking []*network.BlockingPartition // BATCH mode's outputs, finished when the task is
+	m        *taskMetrics
 
 	mail    mailbox.Mailbox[func()]
 	uploads sync.WaitGroup
@@ -66,9 +67,23 @@ func (t *task) run(ctx context.Context) {
 		}
 		t.log.Error().Err(err).Msg("task failed")
 	}
+	if state == floepb.TaskState_FINISHED {
+		// Consumers of blocking partitions are deployed once this task has
+		// reported FINISHED: the files are complete before that.
+		for _, b := range t.blocking {
+			if ferr := b.Finish(); ferr != nil {
+				state, msg = floepb.TaskState_FAILED, ferr.Error()
+				t.log.Error().Err(ferr).Msg("task failed")
+				break
+			}
+		}
+	}
 	if state != floepb.TaskState_FINISHED {
 		for _, p := range t.parts {
 			p.Release(fmt.Errorf("%w: producer %s", network.ErrPartitionReleased, state))
+		}
+		for _, b := range t.blocking {
+			b.Release(fmt.Errorf("%w: producer %s", network.ErrPartitionReleased, state))
 		}
 	}
 	in, out := t.m.recordsIn.Load(), t.m.recordsOut.Load()
@@ -80,7 +95,8 @@ func (t *task) run(ctx context.Context) {
 	t.mu.Unlock()
 	t.log.Debug().Str("state", state.String()).Int64("records_in", in).Int64("records_out", out).Msg("task ended")
 	t.tm.reportState(t.jm, &floepb.TaskStateUpdate{Task: t.ref(), State: state, Error: msg, ErrorDetail: detail,
-		RecordsIn: in, RecordsOut: out, RecordsSkipped: skipped})
+		RecordsIn: in, RecordsOut: out, RecordsSkipped: skipped,
+		BytesIn: t.m.bytesIn.Load(), BytesOut: t.m.bytesOut.Load()})
 }
 
 func (t *task) execute(ctx context.Context) (err error) {
@@ -106,6 +122,18 @@ func (t *task) execute(ctx context.Context) (err error) {
 	}
 	sinks := make([]network.ChannelSink, len(t.dep.GetOutputs()))
 	for i, o := range t.dep.GetOutputs() {
+		if o.GetBlocking() {
+			key := network.KeyOf(t.ref(), o.GetEdge())
+			b, err := network.NewBlockingPartition(key, int(o.GetSubpartitions()), t.tm.exchangeDir(key))
+			if err != nil {
+				return err
+			}
+			t.tm.partitions.RegisterBlocking(b)
+			t.blocking = append(t.blocking, b)
+			sinks[i] = meteredSink{sink: b, m: t.m}
+			info.Subpartitions = append(info.Subpartitions, int(o.GetSubpartitions()))
+			continue
+		}
 		p := network.NewResultPartition(network.KeyOf(t.ref(), o.GetEdge()), int(o.GetSubpartitions()), max(capacity, 1), &t.tm.stats)
 		t.tm.partitions.Register(p)
 		t.parts = append(t.parts, p)

@@ -99,6 +99,9 @@ type TaskManager struct {
 	stats      network.BufferStats
 	partitions *network.PartitionRegistry
 	local      network.Subscriber // to this TaskManager's own partitions
+	// exchangeRoots are this TaskManager's directories of blocking
+	// partitions' files, one per local directory (exchange.go; under mu).
+	exchangeRoots []string
 
 	metricsLis    net.Listener // nil with NoMetrics
 	metricsServer *http.Server
@@ -201,6 +204,7 @@ func (tm *TaskManager) Run(ctx context.Context) error {
 			tm.log.Warn().Err(err).Msg("metrics listener stopped")
 		}
 		tm.closeConns()
+		tm.removeExchangeDirs()
 	}()
 
 	interval, err := tm.register(ctx)
@@ -312,6 +316,7 @@ func (tm *TaskManager) follow(ctx context.Context, link *jmLink) (bool, error) {
 	jobs := tm.waitTasks()
 	for job := range jobs {
 		tm.partitions.ReleaseJob(job, fmt.Errorf("%w: the JobManager failed over", network.ErrPartitionReleased))
+		tm.partitions.ReleaseJobFiles(job, fmt.Errorf("%w: the JobManager failed over", network.ErrPartitionReleased))
 	}
 	tm.mu.Lock()
 	tm.jm = next

@@ -263,14 +263,15 @@ func (s *subpartition) isReleased() bool {
 // TaskManager owns one for the partitions of all its tasks. It is safe for
 // concurrent use.
 type PartitionRegistry struct {
-	mu      sync.Mutex
-	parts   map[PartitionKey]*ResultPartition
-	changed chan struct{} // closed and replaced on every registration
+	mu       sync.Mutex
+	parts    map[PartitionKey]*ResultPartition
+	blocking map[PartitionKey]*BlockingPartition // BATCH mode's (blocking.go)
+	changed  chan struct{}                       // closed and replaced on every registration
 }
 
 // NewPartitionRegistry returns an empty registry.
 func NewPartitionRegistry() *PartitionRegistry {
-	return &PartitionRegistry{parts: map[PartitionKey]*ResultPartition{}, changed: make(chan struct{})}
+	return &PartitionRegistry{parts: map[PartitionKey]*ResultPartition{}, blocking: map[PartitionKey]*BlockingPartition{}, changed: make(chan struct{})}
 }
 
 // Register makes p available to subscribers.
@@ -298,23 +299,24 @@ func (r *PartitionRegistry) ReleaseJob(job string, err error) {
 	}
 }
 
-func (r *PartitionRegistry) wait(ctx context.Context, key PartitionKey, timeout time.Duration) (*ResultPartition, error) {
+func (r *PartitionRegistry) wait(ctx context.Context, key PartitionKey, timeout time.Duration) (*ResultPartition, *BlockingPartition, error) {
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	for {
 		r.mu.Lock()
 		p, ok := r.parts[key]
+		b, bok := r.blocking[key]
 		ch := r.changed
 		r.mu.Unlock()
-		if ok {
-			return p, nil
+		if ok || bok {
+			return p, b, nil
 		}
 		select {
 		case <-ch:
 		case <-t.C:
-			return nil, fmt.Errorf("partition %s: not produced on this TaskManager within %s", key, timeout)
+			return nil, nil, fmt.Errorf("partition %s: not produced on this TaskManager within %s", key, timeout)
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
 	}
 }
@@ -330,11 +332,14 @@ func (r *PartitionRegistry) Serve(stream ProducerStream, timeout time.Duration) 
 		return err
 	}
 	key := KeyOf(first.GetProducer(), first.GetEdge())
-	p, err := r.wait(stream.Context(), key, timeout)
+	p, b, err := r.wait(stream.Context(), key, timeout)
 	if err != nil {
 		return status.Error(codes.NotFound, err.Error())
 	}
 	sub := int(first.GetSubpartition())
+	if b != nil {
+		return serveBlocking(b, stream, sub, first.GetCredit())
+	}
 	if sub < 0 || sub >= len(p.subs) {
 		return status.Errorf(codes.InvalidArgument, "partition %s has no subpartition %d", key, sub)
 	}

@@ -117,8 +117,12 @@ func (g *JobGraph) SlotGroups() (names []string, slots map[string]int) {
 }
 
 // SlotsNeeded is the number of slots the job needs: per slot sharing group,
-// one slot per subtask of its widest vertex.
+// one slot per subtask of its widest vertex. A BATCH job runs one stage at a
+// time and needs its widest stage's slots.
 func (g *JobGraph) SlotsNeeded() int {
+	if g.Batch() {
+		return g.batchSlots()
+	}
 	_, slots := g.SlotGroups()
 	n := 0
 	for _, s := range slots {

@@ -57,6 +57,15 @@ func runLocal(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger) (*c
 	if err != nil {
 		return nil, err
 	}
+	if g.Batch() { // a log line per stage now and then
+		pctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			followStages(pctx, logWriter{log}, c.Stages, time.Second, 10*time.Second)
+		}()
+		defer func() { stop(); <-done }()
+	}
 	if timeout <= 0 {
 		return c.Wait(ctx)
 	}

@@ -70,12 +70,14 @@ type Summary struct {
 	Error       string                   `json:"error,omitempty"`
 	DurationMS  int64                    `json:"duration_ms"`
 	Vertices    []appmaster.VertexResult `json:"vertices,omitempty"`
+	// Stages are a BATCH job's stages: how often each ran, its counters.
+	Stages []appmaster.StageResult `json:"stages,omitempty"`
 }
 
 func printSummary(w io.Writer, g *jobgraph.JobGraph, r *client.Result, err error, d time.Duration) {
 	s := Summary{Name: g.Name, DurationMS: d.Milliseconds(), Status: "FAILED"}
 	if r != nil {
-		s.JobID, s.Application, s.Status, s.Vertices = r.ID, r.Application, string(r.Status), r.Vertices
+		s.JobID, s.Application, s.Status, s.Vertices, s.Stages = r.ID, r.Application, string(r.Status), r.Vertices, r.Stages
 	}
 	if err != nil {
 		s.Error = err.Error()

@@ -81,6 +81,50 @@ func (TaskState) EnumDescriptor() ([]byte, []int) {
 	return file_floe_control_proto_rawDescGZIP(), []int{0}
 }
 
+type ReleaseJobRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReleaseJobRequest) Reset() {
+	*x = ReleaseJobRequest{}
+	mi := &file_floe_control_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReleaseJobRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReleaseJobRequest) ProtoMessage() {}
+
+func (x *ReleaseJobRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_floe_control_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReleaseJobRequest.ProtoReflect.Descriptor instead.
+func (*ReleaseJobRequest) Descriptor() ([]byte, []int) {
+	return file_floe_control_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ReleaseJobRequest) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
 type LogTailRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	MaxBytes      int64                  `protobuf:"varint,1,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"` // at most this many bytes from the end; 0: a default
@@ -90,7 +134,7 @@ type LogTailRequest struct {
 
 func (x *LogTailRequest) Reset() {
 	*x = LogTailRequest{}
-	mi := &file_floe_control_proto_msgTypes[0]
+	mi := &file_floe_control_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -102,7 +146,7 @@ func (x *LogTailRequest) String() string {
 func (*LogTailRequest) ProtoMessage() {}
 
 func (x *LogTailRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[0]
+	mi := &file_floe_control_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -115,7 +159,7 @@ func (x *LogTailRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogTailRequest.ProtoReflect.Descriptor instead.
 func (*LogTailRequest) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{0}
+	return file_floe_control_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *LogTailRequest) GetMaxBytes() int64 {
@@ -136,7 +180,7 @@ type LogTailResponse struct {
 
 func (x *LogTailResponse) Reset() {
 	*x = LogTailResponse{}
-	mi := &file_floe_control_proto_msgTypes[1]
+	mi := &file_floe_control_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -148,7 +192,7 @@ func (x *LogTailResponse) String() string {
 func (*LogTailResponse) ProtoMessage() {}
 
 func (x *LogTailResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[1]
+	mi := &file_floe_control_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -161,7 +205,7 @@ func (x *LogTailResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogTailResponse.ProtoReflect.Descriptor instead.
 func (*LogTailResponse) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{1}
+	return file_floe_control_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *LogTailResponse) GetPath() string {
@@ -197,7 +241,7 @@ type CheckpointTrigger struct {
 
 func (x *CheckpointTrigger) Reset() {
 	*x = CheckpointTrigger{}
-	mi := &file_floe_control_proto_msgTypes[2]
+	mi := &file_floe_control_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -209,7 +253,7 @@ func (x *CheckpointTrigger) String() string {
 func (*CheckpointTrigger) ProtoMessage() {}
 
 func (x *CheckpointTrigger) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[2]
+	mi := &file_floe_control_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -222,7 +266,7 @@ func (x *CheckpointTrigger) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointTrigger.ProtoReflect.Descriptor instead.
 func (*CheckpointTrigger) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{2}
+	return file_floe_control_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CheckpointTrigger) GetTask() *TaskRef {
@@ -264,7 +308,7 @@ type CheckpointNotice struct {
 
 func (x *CheckpointNotice) Reset() {
 	*x = CheckpointNotice{}
-	mi := &file_floe_control_proto_msgTypes[3]
+	mi := &file_floe_control_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -276,7 +320,7 @@ func (x *CheckpointNotice) String() string {
 func (*CheckpointNotice) ProtoMessage() {}
 
 func (x *CheckpointNotice) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[3]
+	mi := &file_floe_control_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -289,7 +333,7 @@ func (x *CheckpointNotice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointNotice.ProtoReflect.Descriptor instead.
 func (*CheckpointNotice) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{3}
+	return file_floe_control_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CheckpointNotice) GetTask() *TaskRef {
@@ -326,7 +370,7 @@ type CheckpointAck struct {
 
 func (x *CheckpointAck) Reset() {
 	*x = CheckpointAck{}
-	mi := &file_floe_control_proto_msgTypes[4]
+	mi := &file_floe_control_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -338,7 +382,7 @@ func (x *CheckpointAck) String() string {
 func (*CheckpointAck) ProtoMessage() {}
 
 func (x *CheckpointAck) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[4]
+	mi := &file_floe_control_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -351,7 +395,7 @@ func (x *CheckpointAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointAck.ProtoReflect.Descriptor instead.
 func (*CheckpointAck) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{4}
+	return file_floe_control_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CheckpointAck) GetTask() *TaskRef {
@@ -397,7 +441,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_floe_control_proto_msgTypes[5]
+	mi := &file_floe_control_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -409,7 +453,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[5]
+	mi := &file_floe_control_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -422,7 +466,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{5}
+	return file_floe_control_proto_rawDescGZIP(), []int{6}
 }
 
 type RegisterTaskManagerRequest struct {
@@ -441,7 +485,7 @@ type RegisterTaskManagerRequest struct {
 
 func (x *RegisterTaskManagerRequest) Reset() {
 	*x = RegisterTaskManagerRequest{}
-	mi := &file_floe_control_proto_msgTypes[6]
+	mi := &file_floe_control_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -453,7 +497,7 @@ func (x *RegisterTaskManagerRequest) String() string {
 func (*RegisterTaskManagerRequest) ProtoMessage() {}
 
 func (x *RegisterTaskManagerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[6]
+	mi := &file_floe_control_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -466,7 +510,7 @@ func (x *RegisterTaskManagerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterTaskManagerRequest.ProtoReflect.Descriptor instead.
 func (*RegisterTaskManagerRequest) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{6}
+	return file_floe_control_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RegisterTaskManagerRequest) GetResourceId() string {
@@ -535,7 +579,7 @@ type RegisterTaskManagerResponse struct {
 
 func (x *RegisterTaskManagerResponse) Reset() {
 	*x = RegisterTaskManagerResponse{}
-	mi := &file_floe_control_proto_msgTypes[7]
+	mi := &file_floe_control_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -547,7 +591,7 @@ func (x *RegisterTaskManagerResponse) String() string {
 func (*RegisterTaskManagerResponse) ProtoMessage() {}
 
 func (x *RegisterTaskManagerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[7]
+	mi := &file_floe_control_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -560,7 +604,7 @@ func (x *RegisterTaskManagerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterTaskManagerResponse.ProtoReflect.Descriptor instead.
 func (*RegisterTaskManagerResponse) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{7}
+	return file_floe_control_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RegisterTaskManagerResponse) GetTaskmanagerId() string {
@@ -588,7 +632,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_floe_control_proto_msgTypes[8]
+	mi := &file_floe_control_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -600,7 +644,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[8]
+	mi := &file_floe_control_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -613,7 +657,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{8}
+	return file_floe_control_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *HeartbeatRequest) GetTaskmanagerId() string {
@@ -651,7 +695,7 @@ type ProcessMetrics struct {
 
 func (x *ProcessMetrics) Reset() {
 	*x = ProcessMetrics{}
-	mi := &file_floe_control_proto_msgTypes[9]
+	mi := &file_floe_control_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -663,7 +707,7 @@ func (x *ProcessMetrics) String() string {
 func (*ProcessMetrics) ProtoMessage() {}
 
 func (x *ProcessMetrics) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[9]
+	mi := &file_floe_control_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -676,7 +720,7 @@ func (x *ProcessMetrics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessMetrics.ProtoReflect.Descriptor instead.
 func (*ProcessMetrics) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{9}
+	return file_floe_control_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ProcessMetrics) GetHeapBytes() int64 {
@@ -723,7 +767,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_floe_control_proto_msgTypes[10]
+	mi := &file_floe_control_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -735,7 +779,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[10]
+	mi := &file_floe_control_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -748,7 +792,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{10}
+	return file_floe_control_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *HeartbeatResponse) GetUnknown() bool {
@@ -782,7 +826,7 @@ type TaskMetrics struct {
 
 func (x *TaskMetrics) Reset() {
 	*x = TaskMetrics{}
-	mi := &file_floe_control_proto_msgTypes[11]
+	mi := &file_floe_control_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -794,7 +838,7 @@ func (x *TaskMetrics) String() string {
 func (*TaskMetrics) ProtoMessage() {}
 
 func (x *TaskMetrics) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[11]
+	mi := &file_floe_control_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -807,7 +851,7 @@ func (x *TaskMetrics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskMetrics.ProtoReflect.Descriptor instead.
 func (*TaskMetrics) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{11}
+	return file_floe_control_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *TaskMetrics) GetTask() *TaskRef {
@@ -921,7 +965,7 @@ type TaskRef struct {
 
 func (x *TaskRef) Reset() {
 	*x = TaskRef{}
-	mi := &file_floe_control_proto_msgTypes[12]
+	mi := &file_floe_control_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -933,7 +977,7 @@ func (x *TaskRef) String() string {
 func (*TaskRef) ProtoMessage() {}
 
 func (x *TaskRef) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[12]
+	mi := &file_floe_control_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -946,7 +990,7 @@ func (x *TaskRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskRef.ProtoReflect.Descriptor instead.
 func (*TaskRef) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{12}
+	return file_floe_control_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TaskRef) GetJobId() string {
@@ -986,13 +1030,15 @@ type TaskStateUpdate struct {
 	RecordsIn      int64                  `protobuf:"varint,5,opt,name=records_in,json=recordsIn,proto3" json:"records_in,omitempty"`
 	RecordsOut     int64                  `protobuf:"varint,6,opt,name=records_out,json=recordsOut,proto3" json:"records_out,omitempty"`
 	RecordsSkipped int64                  `protobuf:"varint,7,opt,name=records_skipped,json=recordsSkipped,proto3" json:"records_skipped,omitempty"` // malformed input records a file source skipped
+	BytesIn        int64                  `protobuf:"varint,8,opt,name=bytes_in,json=bytesIn,proto3" json:"bytes_in,omitempty"`                      // bytes of record batches read (network inputs)
+	BytesOut       int64                  `protobuf:"varint,9,opt,name=bytes_out,json=bytesOut,proto3" json:"bytes_out,omitempty"`                   // bytes of record batches written (output edges)
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
 
 func (x *TaskStateUpdate) Reset() {
 	*x = TaskStateUpdate{}
-	mi := &file_floe_control_proto_msgTypes[13]
+	mi := &file_floe_control_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1004,7 +1050,7 @@ func (x *TaskStateUpdate) String() string {
 func (*TaskStateUpdate) ProtoMessage() {}
 
 func (x *TaskStateUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[13]
+	mi := &file_floe_control_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1017,7 +1063,7 @@ func (x *TaskStateUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskStateUpdate.ProtoReflect.Descriptor instead.
 func (*TaskStateUpdate) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{13}
+	return file_floe_control_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *TaskStateUpdate) GetTask() *TaskRef {
@@ -1069,6 +1115,20 @@ func (x *TaskStateUpdate) GetRecordsSkipped() int64 {
 	return 0
 }
 
+func (x *TaskStateUpdate) GetBytesIn() int64 {
+	if x != nil {
+		return x.BytesIn
+	}
+	return 0
+}
+
+func (x *TaskStateUpdate) GetBytesOut() int64 {
+	if x != nil {
+		return x.BytesOut
+	}
+	return 0
+}
+
 // InputChannelDescriptor says where a consumer subtask reads one producer
 // subtask's subpartition from.
 type InputChannelDescriptor struct {
@@ -1083,7 +1143,7 @@ type InputChannelDescriptor struct {
 
 func (x *InputChannelDescriptor) Reset() {
 	*x = InputChannelDescriptor{}
-	mi := &file_floe_control_proto_msgTypes[14]
+	mi := &file_floe_control_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1095,7 +1155,7 @@ func (x *InputChannelDescriptor) String() string {
 func (*InputChannelDescriptor) ProtoMessage() {}
 
 func (x *InputChannelDescriptor) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[14]
+	mi := &file_floe_control_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1108,7 +1168,7 @@ func (x *InputChannelDescriptor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InputChannelDescriptor.ProtoReflect.Descriptor instead.
 func (*InputChannelDescriptor) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{14}
+	return file_floe_control_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *InputChannelDescriptor) GetAddress() string {
@@ -1149,7 +1209,7 @@ type InputGateDescriptor struct {
 
 func (x *InputGateDescriptor) Reset() {
 	*x = InputGateDescriptor{}
-	mi := &file_floe_control_proto_msgTypes[15]
+	mi := &file_floe_control_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1161,7 +1221,7 @@ func (x *InputGateDescriptor) String() string {
 func (*InputGateDescriptor) ProtoMessage() {}
 
 func (x *InputGateDescriptor) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[15]
+	mi := &file_floe_control_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1174,7 +1234,7 @@ func (x *InputGateDescriptor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InputGateDescriptor.ProtoReflect.Descriptor instead.
 func (*InputGateDescriptor) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{15}
+	return file_floe_control_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *InputGateDescriptor) GetInput() int32 {
@@ -1195,13 +1255,16 @@ type OutputDescriptor struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Edge          int32                  `protobuf:"varint,1,opt,name=edge,proto3" json:"edge,omitempty"`
 	Subpartitions int32                  `protobuf:"varint,2,opt,name=subpartitions,proto3" json:"subpartitions,omitempty"`
+	// blocking: the partition is written to local files (BATCH mode) and read
+	// by its consumers once the producer finished, any number of times.
+	Blocking      bool `protobuf:"varint,3,opt,name=blocking,proto3" json:"blocking,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *OutputDescriptor) Reset() {
 	*x = OutputDescriptor{}
-	mi := &file_floe_control_proto_msgTypes[16]
+	mi := &file_floe_control_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1213,7 +1276,7 @@ func (x *OutputDescriptor) String() string {
 func (*OutputDescriptor) ProtoMessage() {}
 
 func (x *OutputDescriptor) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[16]
+	mi := &file_floe_control_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1226,7 +1289,7 @@ func (x *OutputDescriptor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutputDescriptor.ProtoReflect.Descriptor instead.
 func (*OutputDescriptor) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{16}
+	return file_floe_control_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *OutputDescriptor) GetEdge() int32 {
@@ -1243,6 +1306,13 @@ func (x *OutputDescriptor) GetSubpartitions() int32 {
 	return 0
 }
 
+func (x *OutputDescriptor) GetBlocking() bool {
+	if x != nil {
+		return x.Blocking
+	}
+	return false
+}
+
 type TaskDeployment struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
 	Task               *TaskRef               `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
@@ -1257,7 +1327,7 @@ type TaskDeployment struct {
 
 func (x *TaskDeployment) Reset() {
 	*x = TaskDeployment{}
-	mi := &file_floe_control_proto_msgTypes[17]
+	mi := &file_floe_control_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1269,7 +1339,7 @@ func (x *TaskDeployment) String() string {
 func (*TaskDeployment) ProtoMessage() {}
 
 func (x *TaskDeployment) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[17]
+	mi := &file_floe_control_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1282,7 +1352,7 @@ func (x *TaskDeployment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskDeployment.ProtoReflect.Descriptor instead.
 func (*TaskDeployment) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{17}
+	return file_floe_control_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *TaskDeployment) GetTask() *TaskRef {
@@ -1336,7 +1406,7 @@ type ShutdownRequest struct {
 
 func (x *ShutdownRequest) Reset() {
 	*x = ShutdownRequest{}
-	mi := &file_floe_control_proto_msgTypes[18]
+	mi := &file_floe_control_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1348,7 +1418,7 @@ func (x *ShutdownRequest) String() string {
 func (*ShutdownRequest) ProtoMessage() {}
 
 func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[18]
+	mi := &file_floe_control_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1361,7 +1431,7 @@ func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownRequest.ProtoReflect.Descriptor instead.
 func (*ShutdownRequest) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{18}
+	return file_floe_control_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ShutdownRequest) GetReason() string {
@@ -1375,7 +1445,9 @@ var File_floe_control_proto protoreflect.FileDescriptor
 
 const file_floe_control_proto_rawDesc = "" +
 	"\n" +
-	"\x12floe/control.proto\x12\ffloe.control\"-\n" +
+	"\x12floe/control.proto\x12\ffloe.control\"*\n" +
+	"\x11ReleaseJobRequest\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\"-\n" +
 	"\x0eLogTailRequest\x12\x1b\n" +
 	"\tmax_bytes\x18\x01 \x01(\x03R\bmaxBytes\"M\n" +
 	"\x0fLogTailResponse\x12\x12\n" +
@@ -1449,7 +1521,7 @@ const file_floe_control_proto_rawDesc = "" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x16\n" +
 	"\x06vertex\x18\x02 \x01(\x05R\x06vertex\x12\x18\n" +
 	"\asubtask\x18\x03 \x01(\x05R\asubtask\x12\x18\n" +
-	"\aattempt\x18\x04 \x01(\x05R\aattempt\"\x8d\x02\n" +
+	"\aattempt\x18\x04 \x01(\x05R\aattempt\"\xc5\x02\n" +
 	"\x0fTaskStateUpdate\x12)\n" +
 	"\x04task\x18\x01 \x01(\v2\x15.floe.control.TaskRefR\x04task\x12-\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x17.floe.control.TaskStateR\x05state\x12\x14\n" +
@@ -1459,7 +1531,9 @@ const file_floe_control_proto_rawDesc = "" +
 	"records_in\x18\x05 \x01(\x03R\trecordsIn\x12\x1f\n" +
 	"\vrecords_out\x18\x06 \x01(\x03R\n" +
 	"recordsOut\x12'\n" +
-	"\x0frecords_skipped\x18\a \x01(\x03R\x0erecordsSkipped\"\x9d\x01\n" +
+	"\x0frecords_skipped\x18\a \x01(\x03R\x0erecordsSkipped\x12\x19\n" +
+	"\bbytes_in\x18\b \x01(\x03R\abytesIn\x12\x1b\n" +
+	"\tbytes_out\x18\t \x01(\x03R\bbytesOut\"\x9d\x01\n" +
 	"\x16InputChannelDescriptor\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x121\n" +
 	"\bproducer\x18\x02 \x01(\v2\x15.floe.control.TaskRefR\bproducer\x12\x12\n" +
@@ -1467,10 +1541,11 @@ const file_floe_control_proto_rawDesc = "" +
 	"\fsubpartition\x18\x04 \x01(\x05R\fsubpartition\"m\n" +
 	"\x13InputGateDescriptor\x12\x14\n" +
 	"\x05input\x18\x01 \x01(\x05R\x05input\x12@\n" +
-	"\bchannels\x18\x02 \x03(\v2$.floe.control.InputChannelDescriptorR\bchannels\"L\n" +
+	"\bchannels\x18\x02 \x03(\v2$.floe.control.InputChannelDescriptorR\bchannels\"h\n" +
 	"\x10OutputDescriptor\x12\x12\n" +
 	"\x04edge\x18\x01 \x01(\x05R\x04edge\x12$\n" +
-	"\rsubpartitions\x18\x02 \x01(\x05R\rsubpartitions\"\xa6\x02\n" +
+	"\rsubpartitions\x18\x02 \x01(\x05R\rsubpartitions\x12\x1a\n" +
+	"\bblocking\x18\x03 \x01(\bR\bblocking\"\xa6\x02\n" +
 	"\x0eTaskDeployment\x12)\n" +
 	"\x04task\x18\x01 \x01(\v2\x15.floe.control.TaskRefR\x04task\x12 \n" +
 	"\vparallelism\x18\x02 \x01(\x05R\vparallelism\x129\n" +
@@ -1493,7 +1568,7 @@ const file_floe_control_proto_rawDesc = "" +
 	"\x13RegisterTaskManager\x12(.floe.control.RegisterTaskManagerRequest\x1a).floe.control.RegisterTaskManagerResponse\x12L\n" +
 	"\tHeartbeat\x12\x1e.floe.control.HeartbeatRequest\x1a\x1f.floe.control.HeartbeatResponse\x12C\n" +
 	"\x0fUpdateTaskState\x12\x1d.floe.control.TaskStateUpdate\x1a\x11.floe.control.Ack\x12G\n" +
-	"\x15AcknowledgeCheckpoint\x12\x1b.floe.control.CheckpointAck\x1a\x11.floe.control.Ack2\x9a\x03\n" +
+	"\x15AcknowledgeCheckpoint\x12\x1b.floe.control.CheckpointAck\x1a\x11.floe.control.Ack2\xdc\x03\n" +
 	"\vTaskManager\x12=\n" +
 	"\n" +
 	"DeployTask\x12\x1c.floe.control.TaskDeployment\x1a\x11.floe.control.Ack\x126\n" +
@@ -1502,7 +1577,9 @@ const file_floe_control_proto_rawDesc = "" +
 	"\bShutdown\x12\x1d.floe.control.ShutdownRequest\x1a\x11.floe.control.Ack\x12G\n" +
 	"\x11TriggerCheckpoint\x12\x1f.floe.control.CheckpointTrigger\x1a\x11.floe.control.Ack\x12E\n" +
 	"\x10NotifyCheckpoint\x12\x1e.floe.control.CheckpointNotice\x1a\x11.floe.control.Ack\x12F\n" +
-	"\aLogTail\x12\x1c.floe.control.LogTailRequest\x1a\x1d.floe.control.LogTailResponseB\x1aZ\x18floe/internal/rpc/floepbb\x06proto3"
+	"\aLogTail\x12\x1c.floe.control.LogTailRequest\x1a\x1d.floe.control.LogTailResponse\x12@\n" +
+	"\n" +
+	"ReleaseJob\x12\x1f.floe.control.ReleaseJobRequest\x1a\x11.floe.control.AckB\x1aZ\x18floe/internal/rpc/floepbb\x06proto3"
 
 var (
 	file_floe_control_proto_rawDescOnce sync.Once
@@ -1517,65 +1594,68 @@ func file_floe_control_proto_rawDescGZIP() []byte {
 }
 
 var file_floe_control_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_floe_control_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_floe_control_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_floe_control_proto_goTypes = []any{
 	(TaskState)(0),                      // 0: floe.control.TaskState
-	(*LogTailRequest)(nil),              // 1: floe.control.LogTailRequest
-	(*LogTailResponse)(nil),             // 2: floe.control.LogTailResponse
-	(*CheckpointTrigger)(nil),           // 3: floe.control.CheckpointTrigger
-	(*CheckpointNotice)(nil),            // 4: floe.control.CheckpointNotice
-	(*CheckpointAck)(nil),               // 5: floe.control.CheckpointAck
-	(*Ack)(nil),                         // 6: floe.control.Ack
-	(*RegisterTaskManagerRequest)(nil),  // 7: floe.control.RegisterTaskManagerRequest
-	(*RegisterTaskManagerResponse)(nil), // 8: floe.control.RegisterTaskManagerResponse
-	(*HeartbeatRequest)(nil),            // 9: floe.control.HeartbeatRequest
-	(*ProcessMetrics)(nil),              // 10: floe.control.ProcessMetrics
-	(*HeartbeatResponse)(nil),           // 11: floe.control.HeartbeatResponse
-	(*TaskMetrics)(nil),                 // 12: floe.control.TaskMetrics
-	(*TaskRef)(nil),                     // 13: floe.control.TaskRef
-	(*TaskStateUpdate)(nil),             // 14: floe.control.TaskStateUpdate
-	(*InputChannelDescriptor)(nil),      // 15: floe.control.InputChannelDescriptor
-	(*InputGateDescriptor)(nil),         // 16: floe.control.InputGateDescriptor
-	(*OutputDescriptor)(nil),            // 17: floe.control.OutputDescriptor
-	(*TaskDeployment)(nil),              // 18: floe.control.TaskDeployment
-	(*ShutdownRequest)(nil),             // 19: floe.control.ShutdownRequest
+	(*ReleaseJobRequest)(nil),           // 1: floe.control.ReleaseJobRequest
+	(*LogTailRequest)(nil),              // 2: floe.control.LogTailRequest
+	(*LogTailResponse)(nil),             // 3: floe.control.LogTailResponse
+	(*CheckpointTrigger)(nil),           // 4: floe.control.CheckpointTrigger
+	(*CheckpointNotice)(nil),            // 5: floe.control.CheckpointNotice
+	(*CheckpointAck)(nil),               // 6: floe.control.CheckpointAck
+	(*Ack)(nil),                         // 7: floe.control.Ack
+	(*RegisterTaskManagerRequest)(nil),  // 8: floe.control.RegisterTaskManagerRequest
+	(*RegisterTaskManagerResponse)(nil), // 9: floe.control.RegisterTaskManagerResponse
+	(*HeartbeatRequest)(nil),            // 10: floe.control.HeartbeatRequest
+	(*ProcessMetrics)(nil),              // 11: floe.control.ProcessMetrics
+	(*HeartbeatResponse)(nil),           // 12: floe.control.HeartbeatResponse
+	(*TaskMetrics)(nil),                 // 13: floe.control.TaskMetrics
+	(*TaskRef)(nil),                     // 14: floe.control.TaskRef
+	(*TaskStateUpdate)(nil),             // 15: floe.control.TaskStateUpdate
+	(*InputChannelDescriptor)(nil),      // 16: floe.control.InputChannelDescriptor
+	(*InputGateDescriptor)(nil),         // 17: floe.control.InputGateDescriptor
+	(*OutputDescriptor)(nil),            // 18: floe.control.OutputDescriptor
+	(*TaskDeployment)(nil),              // 19: floe.control.TaskDeployment
+	(*ShutdownRequest)(nil),             // 20: floe.control.ShutdownRequest
 }
 var file_floe_control_proto_depIdxs = []int32{
-	13, // 0: floe.control.CheckpointTrigger.task:type_name -> floe.control.TaskRef
-	13, // 1: floe.control.CheckpointNotice.task:type_name -> floe.control.TaskRef
-	13, // 2: floe.control.CheckpointAck.task:type_name -> floe.control.TaskRef
-	12, // 3: floe.control.HeartbeatRequest.metrics:type_name -> floe.control.TaskMetrics
-	10, // 4: floe.control.HeartbeatRequest.process:type_name -> floe.control.ProcessMetrics
-	13, // 5: floe.control.TaskMetrics.task:type_name -> floe.control.TaskRef
-	13, // 6: floe.control.TaskStateUpdate.task:type_name -> floe.control.TaskRef
+	14, // 0: floe.control.CheckpointTrigger.task:type_name -> floe.control.TaskRef
+	14, // 1: floe.control.CheckpointNotice.task:type_name -> floe.control.TaskRef
+	14, // 2: floe.control.CheckpointAck.task:type_name -> floe.control.TaskRef
+	13, // 3: floe.control.HeartbeatRequest.metrics:type_name -> floe.control.TaskMetrics
+	11, // 4: floe.control.HeartbeatRequest.process:type_name -> floe.control.ProcessMetrics
+	14, // 5: floe.control.TaskMetrics.task:type_name -> floe.control.TaskRef
+	14, // 6: floe.control.TaskStateUpdate.task:type_name -> floe.control.TaskRef
 	0,  // 7: floe.control.TaskStateUpdate.state:type_name -> floe.control.TaskState
-	13, // 8: floe.control.InputChannelDescriptor.producer:type_name -> floe.control.TaskRef
-	15, // 9: floe.control.InputGateDescriptor.channels:type_name -> floe.control.InputChannelDescriptor
-	13, // 10: floe.control.TaskDeployment.task:type_name -> floe.control.TaskRef
-	16, // 11: floe.control.TaskDeployment.inputs:type_name -> floe.control.InputGateDescriptor
-	17, // 12: floe.control.TaskDeployment.outputs:type_name -> floe.control.OutputDescriptor
-	7,  // 13: floe.control.JobManager.RegisterTaskManager:input_type -> floe.control.RegisterTaskManagerRequest
-	9,  // 14: floe.control.JobManager.Heartbeat:input_type -> floe.control.HeartbeatRequest
-	14, // 15: floe.control.JobManager.UpdateTaskState:input_type -> floe.control.TaskStateUpdate
-	5,  // 16: floe.control.JobManager.AcknowledgeCheckpoint:input_type -> floe.control.CheckpointAck
-	18, // 17: floe.control.TaskManager.DeployTask:input_type -> floe.control.TaskDeployment
-	13, // 18: floe.control.TaskManager.CancelTask:input_type -> floe.control.TaskRef
-	19, // 19: floe.control.TaskManager.Shutdown:input_type -> floe.control.ShutdownRequest
-	3,  // 20: floe.control.TaskManager.TriggerCheckpoint:input_type -> floe.control.CheckpointTrigger
-	4,  // 21: floe.control.TaskManager.NotifyCheckpoint:input_type -> floe.control.CheckpointNotice
-	1,  // 22: floe.control.TaskManager.LogTail:input_type -> floe.control.LogTailRequest
-	8,  // 23: floe.control.JobManager.RegisterTaskManager:output_type -> floe.control.RegisterTaskManagerResponse
-	11, // 24: floe.control.JobManager.Heartbeat:output_type -> floe.control.HeartbeatResponse
-	6,  // 25: floe.control.JobManager.UpdateTaskState:output_type -> floe.control.Ack
-	6,  // 26: floe.control.JobManager.AcknowledgeCheckpoint:output_type -> floe.control.Ack
-	6,  // 27: floe.control.TaskManager.DeployTask:output_type -> floe.control.Ack
-	6,  // 28: floe.control.TaskManager.CancelTask:output_type -> floe.control.Ack
-	6,  // 29: floe.control.TaskManager.Shutdown:output_type -> floe.control.Ack
-	6,  // 30: floe.control.TaskManager.TriggerCheckpoint:output_type -> floe.control.Ack
-	6,  // 31: floe.control.TaskManager.NotifyCheckpoint:output_type -> floe.control.Ack
-	2,  // 32: floe.control.TaskManager.LogTail:output_type -> floe.control.LogTailResponse
-	23, // [23:33] is the sub-list for method output_type
-	13, // [13:23] is the sub-list for method input_type
+	14, // 8: floe.control.InputChannelDescriptor.producer:type_name -> floe.control.TaskRef
+	16, // 9: floe.control.InputGateDescriptor.channels:type_name -> floe.control.InputChannelDescriptor
+	14, // 10: floe.control.TaskDeployment.task:type_name -> floe.control.TaskRef
+	17, // 11: floe.control.TaskDeployment.inputs:type_name -> floe.control.InputGateDescriptor
+	18, // 12: floe.control.TaskDeployment.outputs:type_name -> floe.control.OutputDescriptor
+	8,  // 13: floe.control.JobManager.RegisterTaskManager:input_type -> floe.control.RegisterTaskManagerRequest
+	10, // 14: floe.control.JobManager.Heartbeat:input_type -> floe.control.HeartbeatRequest
+	15, // 15: floe.control.JobManager.UpdateTaskState:input_type -> floe.control.TaskStateUpdate
+	6,  // 16: floe.control.JobManager.AcknowledgeCheckpoint:input_type -> floe.control.CheckpointAck
+	19, // 17: floe.control.TaskManager.DeployTask:input_type -> floe.control.TaskDeployment
+	14, // 18: floe.control.TaskManager.CancelTask:input_type -> floe.control.TaskRef
+	20, // 19: floe.control.TaskManager.Shutdown:input_type -> floe.control.ShutdownRequest
+	4,  // 20: floe.control.TaskManager.TriggerCheckpoint:input_type -> floe.control.CheckpointTrigger
+	5,  // 21: floe.control.TaskManager.NotifyCheckpoint:input_type -> floe.control.CheckpointNotice
+	2,  // 22: floe.control.TaskManager.LogTail:input_type -> floe.control.LogTailRequest
+	1,  // 23: floe.control.TaskManager.ReleaseJob:input_type -> floe.control.ReleaseJobRequest
+	9,  // 24: floe.control.JobManager.RegisterTaskManager:output_type -> floe.control.RegisterTaskManagerResponse
+	12, // 25: floe.control.JobManager.Heartbeat:output_type -> floe.control.HeartbeatResponse
+	7,  // 26: floe.control.JobManager.UpdateTaskState:output_type -> floe.control.Ack
+	7,  // 27: floe.control.JobManager.AcknowledgeCheckpoint:output_type -> floe.control.Ack
+	7,  // 28: floe.control.TaskManager.DeployTask:output_type -> floe.control.Ack
+	7,  // 29: floe.control.TaskManager.CancelTask:output_type -> floe.control.Ack
+	7,  // 30: floe.control.TaskManager.Shutdown:output_type -> floe.control.Ack
+	7,  // 31: floe.control.TaskManager.TriggerCheckpoint:output_type -> floe.control.Ack
+	7,  // 32: floe.control.TaskManager.NotifyCheckpoint:output_type -> floe.control.Ack
+	3,  // 33: floe.control.TaskManager.LogTail:output_type -> floe.control.LogTailResponse
+	7,  // 34: floe.control.TaskManager.ReleaseJob:output_type -> floe.control.Ack
+	24, // [24:35] is the sub-list for method output_type
+	13, // [13:24] is the sub-list for method input_type
 	13, // [13:13] is the sub-list for extension type_name
 	13, // [13:13] is the sub-list for extension extendee
 	0,  // [0:13] is the sub-list for field type_name
@@ -1592,7 +1672,7 @@ func file_floe_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_floe_control_proto_rawDesc), len(file_floe_control_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   19,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -249,6 +249,7 @@ const (
 	TaskManager_TriggerCheckpoint_FullMethodName = "/floe.control.TaskManager/TriggerCheckpoint"
 	TaskManager_NotifyCheckpoint_FullMethodName  = "/floe.control.TaskManager/NotifyCheckpoint"
 	TaskManager_LogTail_FullMethodName           = "/floe.control.TaskManager/LogTail"
+	TaskManager_ReleaseJob_FullMethodName        = "/floe.control.TaskManager/ReleaseJob"
 )
 
 // TaskManagerClient is the client API for TaskManager service.
@@ -266,6 +267,9 @@ type TaskManagerClient interface {
 	NotifyCheckpoint(ctx context.Context, in *CheckpointNotice, opts ...grpc.CallOption) (*Ack, error)
 	// LogTail returns the end of the TaskManager's log file.
 	LogTail(ctx context.Context, in *LogTailRequest, opts ...grpc.CallOption) (*LogTailResponse, error)
+	// ReleaseJob drops every partition of a job, the blocking ones (BATCH
+	// mode's files, which outlive their producers) included: the job ended.
+	ReleaseJob(ctx context.Context, in *ReleaseJobRequest, opts ...grpc.CallOption) (*Ack, error)
 }
 
 type taskManagerClient struct {
@@ -336,6 +340,16 @@ func (c *taskManagerClient) LogTail(ctx context.Context, in *LogTailRequest, opt
 	return out, nil
 }
 
+func (c *taskManagerClient) ReleaseJob(ctx context.Context, in *ReleaseJobRequest, opts ...grpc.CallOption) (*Ack, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Ack)
+	err := c.cc.Invoke(ctx, TaskManager_ReleaseJob_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // TaskManagerServer is the server API for TaskManager service.
 // All implementations must embed UnimplementedTaskManagerServer
 // for forward compatibility.
@@ -351,6 +365,9 @@ type TaskManagerServer interface {
 	NotifyCheckpoint(context.Context, *CheckpointNotice) (*Ack, error)
 	// LogTail returns the end of the TaskManager's log file.
 	LogTail(context.Context, *LogTailRequest) (*LogTailResponse, error)
+	// ReleaseJob drops every partition of a job, the blocking ones (BATCH
+	// mode's files, which outlive their producers) included: the job ended.
+	ReleaseJob(context.Context, *ReleaseJobRequest) (*Ack, error)
 	mustEmbedUnimplementedTaskManagerServer()
 }
 
@@ -378,6 +395,9 @@ func (UnimplementedTaskManagerServer) NotifyCheckpoint(context.Context, *Checkpo
 }
 func (UnimplementedTaskManagerServer) LogTail(context.Context, *LogTailRequest) (*LogTailResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method LogTail not implemented")
+}
+func (UnimplementedTaskManagerServer) ReleaseJob(context.Context, *ReleaseJobRequest) (*Ack, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReleaseJob not implemented")
 }
 func (UnimplementedTaskManagerServer) mustEmbedUnimplementedTaskManagerServer() {}
 func (UnimplementedTaskManagerServer) testEmbeddedByValue()                     {}
@@ -508,6 +528,24 @@ func _TaskManager_LogTail_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _TaskManager_ReleaseJob_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReleaseJobRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TaskManagerServer).ReleaseJob(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TaskManager_ReleaseJob_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TaskManagerServer).ReleaseJob(ctx, req.(*ReleaseJobRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // TaskManager_ServiceDesc is the grpc.ServiceDesc for TaskManager service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -538,6 +576,10 @@ var TaskManager_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "LogTail",
 			Handler:    _TaskManager_LogTail_Handler,
+		},
+		{
+			MethodName: "ReleaseJob",
+			Handler:    _TaskManager_ReleaseJob_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

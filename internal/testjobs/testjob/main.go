@@ -1,6 +1,8 @@
 // Command testjob is a job binary of its own (not built into floe) for the
 // integration tests: a generator of numbered records through a map into text
-// part files, or a job whose operator always fails (--fail).
+// part files, or a job whose operator always fails (--fail), or a BATCH job of
+// three stages (--stages K: a generator at parallelism 1, sums of K keys,
+// and a slow last stage) for the stage-recovery test.
 package main
 
 import (
@@ -27,8 +29,14 @@ func main() {
 	firstRecord := flag.String("first-record-file", "", "write the wall-clock time (ns) of the first record processed here")
 	delay := flag.Duration("delay", 0, "wait this long before building the graph (a job slower than the client's probe)")
 	unstable := flag.Bool("unstable-name", false, "name the map operator after the clock: every process builds another graph (breaks datastream's rules on purpose)")
+	stages := flag.Int64("stages", 0, "run the three-stage BATCH job over this many keys")
+	stageDelay := flag.Duration("stage-delay", 0, "--stages: time the last stage takes per record")
 	flag.Parse()
 	time.Sleep(*delay)
+	if *stages > 0 {
+		runStages(*events, *stages, *stageDelay, *output)
+		return
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -59,6 +67,32 @@ func main() {
 		datastream.Discard(out)
 	}
 	_, err := env.Execute(ctx, "testjob")
+	exit(err)
+}
+
+// runStages is generator (parallelism 1) -> keyBy -> sum -> rebalance ->
+// a slow map -> text files "k<key>\t<sum>" of the numbers 0..events-1 by
+// their remainder mod keys, in BATCH mode: three stages.
+func runStages(events, keys int64, delay time.Duration, output string) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	env := datastream.NewEnvironment()
+	env.SetRuntimeMode(datastream.Batch)
+	type kv struct {
+		K, V int64
+	}
+	src := datastream.Generate(env, func(i int64) kv { return kv{i % keys, i} }, datastream.GeneratorOptions{Count: events}).SetParallelism(1)
+	sums := datastream.KeyBy(src, func(r kv) int64 { return r.K }).Reduce(func(a, b kv) kv { a.V += b.V; return a })
+	slow := datastream.Map(sums.Rebalance(), func(r kv) string {
+		time.Sleep(delay)
+		return "k" + strconv.FormatInt(r.K, 10) + "\t" + strconv.FormatInt(r.V, 10)
+	}).Name("Slow")
+	datastream.WriteText(slow, output, nil)
+	_, err := env.Execute(ctx, "testjob-stages")
+	exit(err)
+}
+
+func exit(err error) {
 	switch {
 	case err == nil:
 	case errors.Is(err, client.ErrJobCanceled):
