@@ -119,10 +119,14 @@ def run_spark(args):
     # Stop the JVM and wait for it, so the caller's wait4 counts its CPU
     # time and memory with this process's.
     proc = getattr(spark.sparkContext._gateway, "proc", None)
+    t = time.monotonic()
     spark.stop()
+    print(f"tpch.py: spark.stop took {time.monotonic() - t:.1f} s", file=sys.stderr)
     if proc is not None:
+        t = time.monotonic()
         proc.stdin.close()
         proc.wait()
+        print(f"tpch.py: the JVM's exit took {time.monotonic() - t:.1f} s", file=sys.stderr)
     return took
 
 

@@ -20,14 +20,14 @@ var (
 	ErrMismatch = errors.New("tpch: answers differ")
 )
 
-// Compare takes two numbers as equal when they differ by at most
-// RelTolerance of the larger, and never by more than AbsTolerance: floe may
-// sum in floating point where DuckDB sums exact decimals, and the two print
-// different digits for the same double, but money must agree to the cent.
-const (
-	RelTolerance = 1e-9
-	AbsTolerance = 0.005
-)
+// Tolerance says when two numbers are equal: when they differ by at most
+// Rel of the larger and, when Abs is not 0, by at most Abs.
+type Tolerance struct{ Rel, Abs float64 }
+
+// DefaultTolerance is Compare's: floe may sum in floating point where DuckDB
+// sums exact decimals, and the two print different digits for the same
+// double, but money must agree to the cent.
+var DefaultTolerance = Tolerance{Rel: 1e-9, Abs: 0.005}
 
 // ReadCSV reads all records of a comma-separated file.
 func ReadCSV(path string) ([][]string, error) {
@@ -89,13 +89,18 @@ func isHeader(row []string, q Query) bool {
 // Compare checks floe's answer got against the reference want (DuckDB's,
 // whose first row is its header) for query q. got may start with a header;
 // if it does, its names must be the query's. Cells compare as numbers, with
-// RelTolerance and AbsTolerance, where both parse as numbers, and as text otherwise (dates
+// DefaultTolerance, where both parse as numbers, and as text otherwise (dates
 // are YYYY-MM-DD text in both). When q orders its result, rows must come in
 // want's order, except that rows tied on every ORDER BY column may come in
 // any order among themselves (and, under a LIMIT, the last tied group may be
 // other rows with the same keys); otherwise the answers compare as
 // multisets.
 func Compare(q Query, want, got [][]string) error {
+	return CompareWithin(q, want, got, DefaultTolerance)
+}
+
+// CompareWithin is Compare with numbers equal within tol.
+func CompareWithin(q Query, want, got [][]string, tol Tolerance) error {
 	if len(want) == 0 {
 		return fmt.Errorf("%w: %s: the reference answer has no header", ErrMismatch, q.Name)
 	}
@@ -116,7 +121,7 @@ func Compare(q Query, want, got [][]string) error {
 	if len(got) != len(want) {
 		return fmt.Errorf("%w: %s: %d rows, want %d", ErrMismatch, q.Name, len(got), len(want))
 	}
-	d := diff{q: q}
+	d := diff{q: q, tol: tol}
 	if q.Ordered() {
 		d.ordered(want, got)
 	} else {
@@ -128,6 +133,7 @@ func Compare(q Query, want, got [][]string) error {
 // diff collects the differences between two answers.
 type diff struct {
 	q     Query
+	tol   Tolerance
 	lines []string
 	n     int
 }
@@ -155,11 +161,11 @@ func (d *diff) err() error {
 func (d *diff) ordered(want, got [][]string) {
 	for i := 0; i < len(want); {
 		j := i + 1
-		for j < len(want) && sameKey(d.q, want[i], want[j]) {
+		for j < len(want) && d.sameKey(want[i], want[j]) {
 			j++
 		}
 		for k := i; k < j; k++ {
-			if !sameKey(d.q, want[i], got[k]) {
+			if !d.sameKey(want[i], got[k]) {
 				d.add("row %d: ORDER BY columns %s = %q, want %q (out of order or wrong)", k+1, d.keyNames(), d.key(got[k]), d.key(want[i]))
 			}
 		}
@@ -179,9 +185,9 @@ func (d *diff) multiset(want, got [][]string, first int) {
 		d.rows(first, want[0], got[0])
 		return
 	}
-	w, g := sortedRows(want), sortedRows(got)
+	w, g := d.tol.sorted(want), d.tol.sorted(got)
 	for i := range w {
-		if !rowsEqual(w[i], g[i]) {
+		if !slices.EqualFunc(w[i], g[i], d.tol.equal) {
 			d.add("row %q has no equal, nearest %q", g[i], w[i])
 		}
 	}
@@ -189,7 +195,7 @@ func (d *diff) multiset(want, got [][]string, first int) {
 
 func (d *diff) rows(i int, want, got []string) {
 	for c := range want {
-		if !cellsEqual(want[c], got[c]) {
+		if !d.tol.equal(want[c], got[c]) {
 			d.add("row %d column %s: %q, want %q", i+1, d.q.Columns[c], got[c], want[c])
 		}
 	}
@@ -211,19 +217,17 @@ func (d *diff) key(r []string) []string {
 	return k
 }
 
-func sameKey(q Query, a, b []string) bool {
-	for _, c := range q.OrderBy {
-		if !cellsEqual(a[c], b[c]) {
+func (d *diff) sameKey(a, b []string) bool {
+	for _, c := range d.q.OrderBy {
+		if !d.tol.equal(a[c], b[c]) {
 			return false
 		}
 	}
 	return true
 }
 
-func rowsEqual(a, b []string) bool { return slices.EqualFunc(a, b, cellsEqual) }
-
-// cellsEqual compares two cells as numbers when both are numbers.
-func cellsEqual(a, b string) bool {
+// equal compares two cells as numbers when both are numbers.
+func (t Tolerance) equal(a, b string) bool {
 	if a == b {
 		return true
 	}
@@ -232,17 +236,20 @@ func cellsEqual(a, b string) bool {
 	if errA != nil || errB != nil {
 		return false
 	}
-	tol := min(RelTolerance*math.Max(math.Abs(x), math.Abs(y)), AbsTolerance*(1+1e-9))
+	tol := t.Rel * math.Max(math.Abs(x), math.Abs(y))
+	if t.Abs > 0 {
+		tol = min(tol, t.Abs*(1+1e-9))
+	}
 	return math.Abs(x-y) <= tol
 }
 
-// sortedRows is a copy of rows in a canonical order: numbers by value,
+// sorted is a copy of rows in a canonical order: numbers by value,
 // text by bytes, column by column.
-func sortedRows(rows [][]string) [][]string {
+func (t Tolerance) sorted(rows [][]string) [][]string {
 	s := slices.Clone(rows)
 	slices.SortFunc(s, func(a, b []string) int {
 		for c := range a {
-			if r := compareCells(a[c], b[c]); r != 0 {
+			if r := t.compare(a[c], b[c]); r != 0 {
 				return r
 			}
 		}
@@ -251,12 +258,12 @@ func sortedRows(rows [][]string) [][]string {
 	return s
 }
 
-func compareCells(a, b string) int {
+func (t Tolerance) compare(a, b string) int {
 	x, errA := strconv.ParseFloat(strings.TrimSpace(a), 64)
 	y, errB := strconv.ParseFloat(strings.TrimSpace(b), 64)
 	switch {
 	case errA == nil && errB == nil:
-		if cellsEqual(a, b) {
+		if t.equal(a, b) {
 			return 0
 		}
 		if x < y {
