@@ -179,6 +179,9 @@ func (e *Environment) builder(head *node, edgeOf map[*link]*jobgraph.Edge) jobgr
 			t.source = in.(source)
 			return t, nil
 		}
+		if ie, ok := in.(inputEnder); ok {
+			t.inputEnded = ie.endInput
+		}
 		t.inputs = map[int]input{}
 		for _, l := range head.inputs {
 			target := in
@@ -209,6 +212,8 @@ type chainTask struct {
 	flushes   []func()
 	counts    []func() int64
 	closers   []closer
+	// inputEnded, if set, hears of each input's end (batch.go).
+	inputEnded func(int)
 }
 
 func (t *chainTask) Run(ctx context.Context, sc *operator.SourceContext) error {
@@ -233,7 +238,10 @@ func (t *chainTask) NewDecoder(input int) (network.Decoder, error) {
 	return in.p.decoder(in.target)
 }
 
-func (t *chainTask) EndInput(int) {
+func (t *chainTask) EndInput(i int) {
+	if t.inputEnded != nil {
+		t.inputEnded(i)
+	}
 	t.open--
 	if t.open == 0 {
 		t.event(network.Event{Kind: network.EndOfInput})

@@ -1,4 +1,4 @@
-package jobs
+package output
 
 import (
 	"os"
@@ -52,7 +52,7 @@ func earlierRun(t *testing.T) string {
 // runs (no mix of two runs), and are removed once it succeeded.
 func TestOverwriteReplacesOnSuccess(t *testing.T) {
 	dir := earlierRun(t)
-	done, err := prepareOutput(config.Config{}, dir, true)
+	done, err := Prepare(config.Config{}, dir, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestOverwriteReplacesOnSuccess(t *testing.T) {
 // files go (never a mix).
 func TestOverwriteFailedRun(t *testing.T) {
 	dir := earlierRun(t)
-	done, err := prepareOutput(config.Config{}, dir, true)
+	done, err := Prepare(config.Config{}, dir, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func TestOverwriteFailedRun(t *testing.T) {
 		t.Fatalf("after a failure with nothing published: %v, want the earlier files back", got)
 	}
 
-	done, err = prepareOutput(config.Config{}, dir, true)
+	done, err = Prepare(config.Config{}, dir, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,13 +99,13 @@ func TestOverwriteFailedRun(t *testing.T) {
 // the next replacing run removes them.
 func TestOverwriteRemovesWhatADeadRunSetAside(t *testing.T) {
 	dir := earlierRun(t)
-	if _, err := prepareOutput(config.Config{}, dir, true); err != nil { // done never called: the client died
+	if _, err := Prepare(config.Config{}, dir, true); err != nil { // done never called: the client died
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "part-0-3"), []byte("half\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	done, err := prepareOutput(config.Config{}, dir, true)
+	done, err := Prepare(config.Config{}, dir, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,8 +118,8 @@ func TestOverwriteRemovesWhatADeadRunSetAside(t *testing.T) {
 // Without overwrite a non-empty output is refused and left as it was.
 func TestNonEmptyOutputRefused(t *testing.T) {
 	dir := earlierRun(t)
-	if _, err := prepareOutput(config.Config{}, dir, false); err == nil || !strings.Contains(err.Error(), "not empty") {
-		t.Fatalf("prepareOutput: %v, want a refusal", err)
+	if _, err := Prepare(config.Config{}, dir, false); err == nil || !strings.Contains(err.Error(), "not empty") {
+		t.Fatalf("Prepare: %v, want a refusal", err)
 	}
 	if got := names(t, dir); !slices.Equal(got, []string{"part-0-0", "part-1-0"}) {
 		t.Fatalf("refused output changed: %v", got)

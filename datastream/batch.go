@@ -1,0 +1,222 @@
+package datastream
+
+import (
+	"fmt"
+
+	"floe/container/network"
+	"floe/container/operator"
+	"floe/internal/jobgraph"
+	"floe/internal/keygroup"
+)
+
+// This file holds the hooks that batch operators (package floe/dataset) are
+// built from: operators told when their input ends, two-input operators told
+// when each input ends, and the exchange in front of an operator.
+
+// Partitioner picks the subtask, 0 <= i < n, of the next operator that gets v.
+// It must give the same answer in every process for the same v and n.
+type Partitioner[T any] func(v T, n int) int
+
+// Exchange is how records of T travel from an operator to the subtasks of
+// the operator that reads them. The zero Exchange is a forward edge.
+type Exchange[T any] struct {
+	part jobgraph.Partitioning
+	sel  func(subtask, maxParallelism int) any
+	err  error
+}
+
+// ExchangeForward keeps records in their subtask: the operators are chained
+// when their parallelism is equal, and the records are rebalanced otherwise.
+func ExchangeForward[T any]() Exchange[T] { return Exchange[T]{part: jobgraph.Forward} }
+
+// ExchangeRebalance spreads records round robin.
+func ExchangeRebalance[T any]() Exchange[T] { return Exchange[T]{part: jobgraph.Rebalance} }
+
+// ExchangeBroadcast sends every record to every subtask.
+func ExchangeBroadcast[T any]() Exchange[T] { return Exchange[T]{part: jobgraph.Broadcast} }
+
+// ExchangeHash sends records with equal keys to one subtask, by key group as
+// KeyBy does: two inputs hashed by one key type at one parallelism meet.
+func ExchangeHash[T any, K comparable](key func(T) K) Exchange[T] {
+	h, err := keygroup.NewHasher[K]()
+	if err != nil {
+		return Exchange[T]{err: err}
+	}
+	return Exchange[T]{part: jobgraph.Hash, sel: func(_, maxPar int) any {
+		return network.Selector[T](func(v T, n int) int {
+			return keygroup.Subtask(keygroup.Of(h.Hash(key(v)), maxPar), maxPar, n)
+		})
+	}}
+}
+
+// ExchangePartition sends every record to the subtask p picks.
+func ExchangePartition[T any](p Partitioner[T]) Exchange[T] {
+	return Exchange[T]{part: jobgraph.Hash, sel: func(_, _ int) any {
+		return network.Selector[T](func(v T, n int) int {
+			i := p(v, n)
+			if i < 0 || i >= n {
+				panic(network.Abort{Err: fmt.Errorf("partitioner chose subtask %d of %d", i, n)})
+			}
+			return i
+		})
+	}}
+}
+
+func (x Exchange[T]) link(s Stream[T], op string) *link {
+	if x.err != nil {
+		s.env.fail(fmt.Errorf("%w: %s after %q: %w", ErrInvalidJob, op, s.n.name, x.err))
+	}
+	part := x.part
+	if part == "" {
+		part = jobgraph.Forward
+	}
+	return &link{from: s.n, part: part, selector: x.sel}
+}
+
+// OperatorInfo is what an operator's constructor knows about its subtask.
+type OperatorInfo struct {
+	Name        string
+	Subtask     int
+	Parallelism int
+	// Attempt counts the subtask's restarts (0 at first).
+	Attempt int
+}
+
+func operatorInfo(info operator.TaskInfo) OperatorInfo {
+	return OperatorInfo{Name: info.Name, Subtask: info.Subtask, Parallelism: info.Parallelism, Attempt: info.Attempt}
+}
+
+// BoundedOperator is a one-input operator that learns when its input ends.
+// One goroutine calls it. If it implements Close() error, Close runs when the
+// task ends, successful or not (to free memory or files).
+type BoundedOperator[T, U any] interface {
+	// Process handles one record; emit sends results on.
+	Process(v T, emit func(U))
+	// EndInput is called once, after the last record.
+	EndInput(emit func(U))
+}
+
+// Transform adds an operator built by newOp for each subtask, reading s
+// through the exchange in. Records of s that arrive in BATCH or STREAMING mode
+// are handled alike: EndInput runs at the end of a bounded input (never for an
+// unbounded one).
+func Transform[T, U any](s Stream[T], name string, in Exchange[T], newOp func(OperatorInfo) (BoundedOperator[T, U], error)) Stream[U] {
+	return oneInput(s, name, s.env.parallelism, in.link(s, name), func(info operator.TaskInfo, out network.Output[U]) (network.Output[T], closer, error) {
+		op, err := newOp(operatorInfo(info))
+		if err != nil {
+			return nil, nil, err
+		}
+		return &boundedOp[T, U]{op: op, out: out, emit: out.Collect, name: info.Name, subtask: info.Subtask}, closerOf(op), nil
+	})
+}
+
+func closerOf(op any) closer {
+	if c, ok := op.(interface{ Close() error }); ok {
+		return c.Close
+	}
+	return nil
+}
+
+type boundedOp[T, U any] struct {
+	op      BoundedOperator[T, U]
+	out     network.Output[U]
+	emit    func(U)
+	name    string
+	subtask int
+}
+
+func (b *boundedOp[T, U]) Collect(v T) {
+	defer operator.Guard(b.name, b.subtask)
+	b.op.Process(v, b.emit)
+}
+
+func (b *boundedOp[T, U]) Emit(e network.Event) {
+	if e.Kind == network.EndOfInput {
+		b.end()
+	}
+	b.out.Emit(e)
+}
+
+func (b *boundedOp[T, U]) end() {
+	defer operator.Guard(b.name, b.subtask)
+	b.op.EndInput(b.emit)
+}
+
+// BoundedOperator2 is a two-input operator that learns when each input ends,
+// so it can read one input whole before it uses the other (a hash join's
+// build side). The runtime does not choose which input it reads first: a
+// record of either input may come at any time until that input has ended.
+// One goroutine calls it; Close() error, if implemented, runs at the end.
+type BoundedOperator2[A, B, U any] interface {
+	Process1(v A, emit func(U))
+	Process2(v B, emit func(U))
+	// EndInput is called once per input (1 or 2) when it has ended; the
+	// second call is the end of all input.
+	EndInput(input int, emit func(U))
+}
+
+// Transform2 adds a two-input operator reading a (input 1) and b (input 2)
+// through their exchanges.
+func Transform2[A, B, U any](a Stream[A], b Stream[B], name string, inA Exchange[A], inB Exchange[B],
+	newOp func(OperatorInfo) (BoundedOperator2[A, B, U], error)) Stream[U] {
+	env := a.env
+	if b.env != env {
+		env.fail(fmt.Errorf("%w: %s of streams from different environments", ErrInvalidJob, name))
+	}
+	n := &node{name: name, parallelism: env.parallelism}
+	n.build = func(info operator.TaskInfo, out any) (any, closer, error) {
+		op, err := newOp(operatorInfo(info))
+		if err != nil {
+			return nil, nil, err
+		}
+		o := out.(network.Output[U])
+		return &boundedOp2[A, B, U]{op: op, out: o, emit: o.Collect, name: info.Name, subtask: info.Subtask}, closerOf(op), nil
+	}
+	l1, l2 := inA.link(a, name), inB.link(b, name)
+	l2.input = 1
+	return newStream[U](env, n, l1, l2)
+}
+
+type boundedOp2[A, B, U any] struct {
+	op      BoundedOperator2[A, B, U]
+	out     network.Output[U]
+	emit    func(U)
+	name    string
+	subtask int
+}
+
+func (b *boundedOp2[A, B, U]) input(i int) any {
+	if i == 0 {
+		return network.Output[A](bounded2In1[A, B, U]{b})
+	}
+	return network.Output[B](bounded2In2[A, B, U]{b})
+}
+
+// endInput is called by the chain when input i (0-based) has ended.
+func (b *boundedOp2[A, B, U]) endInput(i int) {
+	defer operator.Guard(b.name, b.subtask)
+	b.op.EndInput(i+1, b.emit)
+}
+
+type bounded2In1[A, B, U any] struct{ b *boundedOp2[A, B, U] }
+
+func (c bounded2In1[A, B, U]) Collect(v A) {
+	defer operator.Guard(c.b.name, c.b.subtask)
+	c.b.op.Process1(v, c.b.emit)
+}
+
+// Emit takes the task's events (they enter through the first input).
+func (c bounded2In1[A, B, U]) Emit(e network.Event) { c.b.out.Emit(e) }
+
+type bounded2In2[A, B, U any] struct{ b *boundedOp2[A, B, U] }
+
+func (c bounded2In2[A, B, U]) Collect(v B) {
+	defer operator.Guard(c.b.name, c.b.subtask)
+	c.b.op.Process2(v, c.b.emit)
+}
+
+func (c bounded2In2[A, B, U]) Emit(network.Event) {}
+
+// inputEnder is implemented by head operators that want to know when each
+// of their inputs ends (before the chain's end of input).
+type inputEnder interface{ endInput(i int) }
