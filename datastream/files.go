@@ -1,0 +1,276 @@
+package datastream
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"floe/config"
+	"floe/container/network"
+	"floe/container/operator"
+	"floe/internal/formats"
+)
+
+// ErrMalformedRecord is wrapped by the error of a file source that met a
+// record it cannot decode (more of them than it may skip).
+var ErrMalformedRecord = errors.New("malformed record")
+
+// FileOptions are the options every file source takes.
+type FileOptions struct {
+	// SplitSize is the length in bytes of the ranges text files are cut
+	// into; 0 takes -D floe.source.split-size (default 64 MiB). Parquet
+	// files are cut into their row groups.
+	SplitSize int64
+	// MaxMalformed is how many records that do not decode each source
+	// subtask skips (logging the first few, counting all) before it fails
+	// the job; 0 takes -D floe.source.max-malformed-records (default 0:
+	// the first fails the job, naming the file, the line or row group, and
+	// the reason); -1 skips them all.
+	MaxMalformed int
+}
+
+// CSVOptions describe delimited text files. The zero value reads
+// comma-separated files without a header, columns in the order of T's
+// fields.
+type CSVOptions struct {
+	// Delimiter separates fields (any one character; 0: ','). TPC-H's .tbl
+	// files are '|'-separated, with a '|' after the last field too, which
+	// is accepted.
+	Delimiter rune
+	// Quote encloses fields that hold the delimiter (0: '"'; a doubled quote
+	// inside is one quote character). Quoted fields cannot hold line breaks.
+	Quote rune
+	// NoQuoting reads quote characters like any other.
+	NoQuoting bool
+	// Header: each file's first line names its columns, which are matched
+	// with T's fields by name.
+	Header bool
+	// Columns names the columns in file order, for files without a header.
+	Columns []string
+	FileOptions
+}
+
+// JSONLinesOptions describe JSON-lines files.
+type JSONLinesOptions struct{ FileOptions }
+
+// ParquetOptions describe Parquet files.
+type ParquetOptions struct{ FileOptions }
+
+// ReadCSV is a bounded source of the records of delimited text files: a
+// file, a directory's files or a glob's matches (see ExpandPaths). Each line
+// is a record T, a struct whose exported fields take the columns: by name
+// (case-insensitively; a field's name is its `floe` tag, else its `json`
+// tag, else its Go name) with Header or Columns, else in order. Fields are
+// ints, uints, floats, bools, strings, []byte, time.Time (YYYY-MM-DD or
+// RFC 3339) and time.Duration; an empty field is the zero value. Files are
+// cut into byte ranges (a range owns the lines that start in it) read in
+// parallel: split i goes to subtask i mod the parallelism. Positions are
+// checkpointed, so a restored job goes on where it was.
+func ReadCSV[T any](env *Environment, path string, opts CSVOptions) Stream[T] {
+	f, err := formats.NewCSV[T](formats.CSVOptions{Delimiter: opts.Delimiter, Quote: opts.Quote,
+		NoQuoting: opts.NoQuoting, Header: opts.Header, Columns: opts.Columns})
+	return readFiles[T](env, "CSV", path, f, err, opts.FileOptions)
+}
+
+// ReadJSONLines is a bounded source of JSON objects, one per line, in files
+// named as ReadCSV's. Keys are matched with T's fields by name
+// (case-insensitively); other keys are ignored, missing ones leave the zero
+// value. time.Time and time.Duration take ReadCSV's text forms, []byte is
+// base64 (as encoding/json and WriteJSON write it); fields of other types
+// (nested structs, slices) are decoded by encoding/json.
+func ReadJSONLines[T any](env *Environment, path string, opts JSONLinesOptions) Stream[T] {
+	f, err := formats.NewJSONLines[T]()
+	return readFiles[T](env, "JSON lines", path, f, err, opts.FileOptions)
+}
+
+// ReadParquet is a bounded source of the rows of Parquet files, named as
+// ReadCSV's, one split per row group. T's fields take the top-level columns
+// of their name (case-insensitively); integer, float, decimal, date,
+// timestamp, duration, string and binary columns convert to the field's
+// type where its kind allows (a decimal to a float, a date to a
+// time.Time...). A field without a column fails the job before it starts.
+func ReadParquet[T any](env *Environment, path string, opts ParquetOptions) Stream[T] {
+	f, err := formats.NewParquet[T]()
+	return readFiles[T](env, "Parquet", path, f, err, opts.FileOptions)
+}
+
+// readFiles plans the splits of path's files (in every process that builds
+// the graph: the listing is sorted, so all agree) and adds their source.
+func readFiles[T any, F formats.Format[T]](env *Environment, kind, path string, f F, err error, opts FileOptions) Stream[T] {
+	name := "Source: " + kind + " " + path
+	var splits []formats.Split
+	if err != nil {
+		env.fail(fmt.Errorf("%w: %s: %w", ErrInvalidJob, name, err))
+	} else if splits, err = planSplits[T](env, f, path, opts); err != nil {
+		env.fail(err)
+	}
+	maxBad := opts.MaxMalformed
+	if maxBad == 0 {
+		n, err := env.conf.Int(config.SourceMaxMalformed, 0)
+		if err != nil {
+			env.fail(err)
+		}
+		maxBad = n
+	}
+	return newSource(env, name, env.parallelism, func(info operator.TaskInfo, out network.Output[T]) (source, closer, error) {
+		s := &splitSource[T]{format: f, splits: splits, out: out, info: info, maxBad: maxBad}
+		for k := info.Subtask; k < len(splits); k += info.Parallelism {
+			s.owned = append(s.owned, k)
+		}
+		s.pos = make([]int64, len(s.owned))
+		return s, nil, nil
+	})
+}
+
+func planSplits[T any](env *Environment, f formats.Format[T], path string, opts FileOptions) ([]formats.Split, error) {
+	files, err := ExpandPaths(path)
+	if err != nil {
+		return nil, err
+	}
+	size := opts.SplitSize
+	if size <= 0 {
+		mb, err := env.conf.MemoryMB(config.SourceSplitSize, formats.DefaultSplitSize>>20)
+		if err != nil {
+			return nil, err
+		}
+		size = mb << 20
+	}
+	splits, err := f.Splits(context.Background(), files, size)
+	if err != nil {
+		if errors.Is(err, formats.ErrMapping) || errors.Is(err, formats.ErrUnsupportedType) {
+			return nil, fmt.Errorf("%w: %s: %w", ErrInvalidJob, path, err)
+		}
+		return nil, fmt.Errorf("%w: %s: %w", ErrNoInput, path, err)
+	}
+	return splits, nil
+}
+
+// splitSource reads its splits (split i of n subtasks goes to subtask
+// i mod n) one after the other. Its position, per split it owns, is
+// checkpointed as union state in fileSource's layout (number of splits,
+// split, position; -1 when done), so a job restored at any parallelism
+// goes on from there.
+type splitSource[T any] struct {
+	format formats.Format[T]
+	splits []formats.Split
+	owned  []int
+	pos    []int64 // per owned split: the reader's position, -1 when done
+	out    network.Output[T]
+	info   operator.TaskInfo
+	maxBad int   // malformed records to skip; -1: all
+	bad    int64 // malformed records skipped
+}
+
+// loggedMalformed is how many skipped records a subtask logs one by one.
+const loggedMalformed = 10
+
+func (s *splitSource[T]) run(sc *operator.SourceContext) error {
+	defer func() {
+		if s.bad > 0 {
+			s.info.Log.Warn().Int64("skipped", s.bad).Str("source", s.info.Name).Msg("malformed records skipped")
+		}
+	}()
+	var v T
+	for j, k := range s.owned {
+		if s.pos[j] == -1 {
+			continue
+		}
+		if sc.Poll() {
+			return nil
+		}
+		sp := s.splits[k]
+		r, err := s.format.Open(sc.Context(), sp, s.pos[j])
+		if err != nil {
+			return fmt.Errorf("source %q: %w", s.info.Name, err)
+		}
+		stopped, err := s.read(sc, r, j, &v)
+		r.Close()
+		if err != nil || stopped {
+			return err
+		}
+		s.pos[j] = -1
+	}
+	return nil
+}
+
+// read emits the records of owned split j from r.
+func (s *splitSource[T]) read(sc *operator.SourceContext, r formats.Reader[T], j int, v *T) (stopped bool, err error) {
+	for {
+		if sc.Poll() {
+			return true, nil
+		}
+		err := r.Next(v)
+		s.pos[j] = r.Pos()
+		var re *formats.RecordError
+		switch {
+		case err == nil:
+			s.out.Collect(*v)
+		case errors.Is(err, io.EOF):
+			return false, nil
+		case errors.As(err, &re):
+			if err := s.malformed(sc.Context(), re); err != nil {
+				return false, err
+			}
+		default:
+			return false, fmt.Errorf("source %q: %w", s.info.Name, err)
+		}
+	}
+}
+
+// malformed skips re, or returns the error that fails the job.
+func (s *splitSource[T]) malformed(ctx context.Context, re *formats.RecordError) error {
+	if s.maxBad < 0 || s.bad < int64(s.maxBad) {
+		s.bad++
+		if s.bad <= loggedMalformed {
+			s.info.Log.Warn().Str("source", s.info.Name).Str("record", re.Error()).Msg("malformed record skipped")
+		}
+		return nil
+	}
+	if re.Offset >= 0 {
+		if line, err := formats.LineOf(ctx, re.Path, re.Offset); err == nil {
+			re.Line = line
+		}
+	}
+	if s.maxBad > 0 {
+		return fmt.Errorf("source %q: %w: %w (after skipping %d, the most -D %s allows)", s.info.Name, ErrMalformedRecord, re, s.bad, config.SourceMaxMalformed)
+	}
+	return fmt.Errorf("source %q: %w: %w", s.info.Name, ErrMalformedRecord, re)
+}
+
+// MalformedSkipped is the number of malformed records this subtask skipped.
+func (s *splitSource[T]) MalformedSkipped() int64 { return s.bad }
+
+func (s *splitSource[T]) SnapshotState(int64) (operator.OperatorState, error) {
+	st := operator.OperatorState{Union: true}
+	for j, k := range s.owned {
+		b := binary.AppendVarint(nil, int64(len(s.splits)))
+		b = binary.AppendVarint(b, int64(k))
+		b = binary.AppendVarint(b, s.pos[j])
+		st.List = append(st.List, b)
+	}
+	return st, nil
+}
+
+func (s *splitSource[T]) RestoreState(st operator.OperatorState) error {
+	idx := make(map[int]int, len(s.owned))
+	for j, k := range s.owned {
+		idx[k] = j
+	}
+	for _, b := range st.List {
+		n, k1 := binary.Varint(b)
+		k, k2 := binary.Varint(b[max(k1, 0):])
+		pos, k3 := binary.Varint(b[max(k1+k2, 0):])
+		if k1 <= 0 || k2 <= 0 || k3 <= 0 {
+			return fmt.Errorf("source %q: corrupt position", s.info.Name)
+		}
+		if int(n) != len(s.splits) {
+			return fmt.Errorf("source %q: the input has %d splits now, %d when checkpointed (did the files change?)", s.info.Name, len(s.splits), n)
+		}
+		if j, ok := idx[int(k)]; ok {
+			s.pos[j] = pos
+		}
+	}
+	return nil
+}

@@ -1,0 +1,225 @@
+package formats
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"unicode/utf8"
+	"unsafe"
+)
+
+// CSVOptions describe a delimited text file.
+type CSVOptions struct {
+	// Delimiter separates fields; 0 means ','. TPC-H's .tbl files use '|'
+	// (with one after the last field, which is accepted).
+	Delimiter rune
+	// Quote starts and ends a quoted field (RFC 4180: a doubled quote inside
+	// is one quote); 0 means '"'. A quoted field cannot hold a line break:
+	// files are split at line starts.
+	Quote rune
+	// NoQuoting reads quote characters as any other.
+	NoQuoting bool
+	// Header: the first line of each file names its columns.
+	Header bool
+	// Columns names the columns in file order when there is no header.
+	// Without Header or Columns, columns map to the fields in order.
+	Columns []string
+}
+
+// CSV is the CSV format of records T. It is immutable and safe for
+// concurrent use; Bind makes a decoder per file.
+type CSV[T any] struct {
+	fs           *fields
+	opts         CSVOptions
+	delim, quote string
+}
+
+// NewCSV checks o and T (a struct of fields readable from text).
+func NewCSV[T any](o CSVOptions) (*CSV[T], error) {
+	fs, err := fieldsOf(reflect.TypeFor[T]())
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range fs.list {
+		if f.kind == kindOther {
+			return nil, fmt.Errorf("%w: field %s.%s is a %s (CSV fields are numbers, bools, strings, []byte, time.Time, time.Duration)",
+				ErrUnsupportedType, fs.typ, f.goName, f.typ)
+		}
+	}
+	if o.Delimiter == 0 {
+		o.Delimiter = ','
+	}
+	if o.Quote == 0 {
+		o.Quote = '"'
+	}
+	bad := func(r rune) bool { return r == '\n' || r == '\r' || r == utf8.RuneError || !utf8.ValidRune(r) }
+	if bad(o.Delimiter) || !o.NoQuoting && (bad(o.Quote) || o.Quote == o.Delimiter) {
+		return nil, fmt.Errorf("formats: CSV delimiter %q and quote %q must be distinct characters other than line breaks", o.Delimiter, o.Quote)
+	}
+	if o.Header && len(o.Columns) > 0 {
+		return nil, fmt.Errorf("formats: CSV options set both Header and Columns")
+	}
+	c := &CSV[T]{fs: fs, opts: o, delim: string(o.Delimiter), quote: string(o.Quote)}
+	if o.NoQuoting {
+		c.quote = ""
+	}
+	return c, nil
+}
+
+// Options returns the options the format was made with (defaults filled in).
+func (c *CSV[T]) Options() CSVOptions { return c.opts }
+
+// Bind returns the decoder of one file. header is the file's first line
+// when the options say it has one (nil otherwise).
+func (c *CSV[T]) Bind(header []byte) (*CSVDecoder[T], error) {
+	d := &CSVDecoder[T]{c: c}
+	var names []string
+	switch {
+	case c.opts.Header:
+		var err error
+		names, err = c.split(string(header), nil)
+		if err != nil {
+			return nil, fmt.Errorf("%w: header: %w", ErrMapping, err)
+		}
+	case len(c.opts.Columns) > 0:
+		names = c.opts.Columns
+	default:
+		d.cols = make([]int, len(c.fs.list))
+		for i := range d.cols {
+			d.cols[i] = i
+		}
+		return d, nil
+	}
+	d.cols = make([]int, len(names))
+	seen := make([]bool, len(c.fs.list))
+	for i, n := range names {
+		d.cols[i] = -1
+		if k, ok := c.fs.lookup(n); ok {
+			if seen[k] {
+				return nil, fmt.Errorf("%w: two columns are named %q", ErrMapping, n)
+			}
+			d.cols[i], seen[k] = k, true
+		}
+	}
+	var missing []string
+	for k, ok := range seen {
+		if !ok {
+			missing = append(missing, c.fs.list[k].name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%w: no column for field(s) %s of %s (columns: %s)", ErrMapping,
+			strings.Join(missing, ", "), c.fs.typ, clip(strings.Join(names, string(c.opts.Delimiter))))
+	}
+	return d, nil
+}
+
+// CSVDecoder decodes the lines of one file. It is not safe for concurrent use.
+type CSVDecoder[T any] struct {
+	c    *CSV[T]
+	cols []int // file column -> field index, -1: not read
+	buf  []string
+}
+
+// Decode parses line (without its line break) into v. Fields without a
+// value keep their zero value. The error says which column failed and why.
+func (d *CSVDecoder[T]) Decode(line []byte, v *T) error {
+	s := string(line) // one copy per record; string fields share it
+	var err error
+	d.buf, err = d.c.split(s, d.buf[:0])
+	if err != nil {
+		return err
+	}
+	vals := d.buf
+	if len(vals) == len(d.cols)+1 && vals[len(vals)-1] == "" { // a delimiter after the last field (TPC-H .tbl)
+		vals = vals[:len(d.cols)]
+	}
+	if len(vals) != len(d.cols) {
+		return fmt.Errorf("%d fields, want %d", len(vals), len(d.cols))
+	}
+	base := unsafe.Pointer(v)
+	for i, k := range d.cols {
+		if k < 0 {
+			continue
+		}
+		f := &d.c.fs.list[k]
+		if err := f.setText(unsafe.Add(base, f.off), vals[i], true); err != nil {
+			return fmt.Errorf("column %d (%s): %w", i+1, f.name, err)
+		}
+	}
+	return nil
+}
+
+// split appends the fields of line s to dst.
+func (c *CSV[T]) split(s string, dst []string) ([]string, error) {
+	for {
+		if c.quote != "" && strings.HasPrefix(s, c.quote) {
+			val, rest, err := c.quoted(s[len(c.quote):])
+			if err != nil {
+				return dst, fmt.Errorf("field %d: %w", len(dst)+1, err)
+			}
+			dst = append(dst, val)
+			if rest == "" {
+				return dst, nil
+			}
+			s = rest[len(c.delim):]
+			continue
+		}
+		i := strings.Index(s, c.delim)
+		if i < 0 {
+			return append(dst, s), nil
+		}
+		dst = append(dst, s[:i])
+		s = s[i+len(c.delim):]
+	}
+}
+
+// quoted reads a quoted field from s (after its opening quote): its value
+// and what follows it ("" at the end of the line, else starting with the
+// delimiter).
+func (c *CSV[T]) quoted(s string) (val, rest string, err error) {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, c.quote)
+		if i < 0 {
+			return "", "", fmt.Errorf("quoted field not closed on its line")
+		}
+		after := s[i+len(c.quote):]
+		if strings.HasPrefix(after, c.quote) { // doubled: one quote character
+			b.WriteString(s[:i+len(c.quote)])
+			s = after[len(c.quote):]
+			continue
+		}
+		if after != "" && !strings.HasPrefix(after, c.delim) {
+			return "", "", fmt.Errorf("text after the closing quote")
+		}
+		if b.Len() == 0 {
+			return s[:i], after, nil
+		}
+		b.WriteString(s[:i])
+		return b.String(), after, nil
+	}
+}
+
+// Header returns the names of T's fields, in order, for a header line.
+func (c *CSV[T]) Header() []string {
+	names := make([]string, len(c.fs.list))
+	for i, f := range c.fs.list {
+		names[i] = f.name
+	}
+	return names
+}
+
+// Record formats v's fields, in order, as Decode reads them back
+// (reusing dst's storage).
+func (c *CSV[T]) Record(v *T, dst []string) []string {
+	dst = dst[:0]
+	base := unsafe.Pointer(v)
+	var b []byte
+	for i := range c.fs.list {
+		f := &c.fs.list[i]
+		b = f.appendText(b[:0], unsafe.Add(base, f.off), true)
+		dst = append(dst, string(b))
+	}
+	return dst
+}
