@@ -229,9 +229,13 @@ func q5(env *dataset.Environment, input string) (writer, error) {
 	lo, hi := date("1994-01-01"), date("1995-01-01")
 	year := orders.Filter(func(o q5Order) bool { return !o.OrderDate.Before(lo) && o.OrderDate.Before(hi) })
 	custOrders := dataset.Join(year, cust, func(o q5Order) int64 { return o.CustKey }, func(c q5Customer) int64 { return c.CustKey },
-		func(o q5Order, c q5Customer) q5Customer { return q5Customer{CustKey: o.OrderKey, NationKey: c.NationKey} })
+		func(o q5Order, c q5Customer) q5Customer {
+			return q5Customer{CustKey: o.OrderKey, NationKey: c.NationKey}
+		})
 	sales := dataset.Join(lines, custOrders, func(l q5Line) int64 { return l.OrderKey }, func(c q5Customer) int64 { return c.CustKey },
-		func(l q5Line, c q5Customer) Q5Sale { return Q5Sale{l.SuppKey, c.NationKey, revenue(l.Price, l.Discount)} })
+		func(l q5Line, c q5Customer) Q5Sale {
+			return Q5Sale{l.SuppKey, c.NationKey, revenue(l.Price, l.Discount)}
+		})
 	// The supplier must be of the customer's nation: a join on both keys.
 	local := dataset.Join(sales, asiaSupp, func(s Q5Sale) suppNation { return suppNation{s.SuppKey, s.NationKey} },
 		func(s Q5Supplier) suppNation { return suppNation{s.SuppKey, s.NationKey} },
