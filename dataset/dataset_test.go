@@ -12,8 +12,8 @@ import (
 	"go.uber.org/goleak"
 
 	"floe/config"
-	"floe/datastream"
 	"floe/dataset"
+	"floe/datastream"
 )
 
 func TestMain(m *testing.M) {
@@ -160,18 +160,6 @@ func TestGroupByAggregate(t *testing.T) {
 						t.Fatalf("Columns %v = %v, want %+v", kv.Key, v, w)
 					}
 				}
-				check := func(name string, n int, ok func(k regionCust, w *agg) bool, keys func(yield func(regionCust) bool)) {
-					t.Helper()
-					if n != len(want) {
-						t.Fatalf("%s: %d groups, want %d", name, n, len(want))
-					}
-					for k := range keys {
-						if w := want[k]; w == nil || !ok(k, w) {
-							t.Fatalf("%s: wrong value for %v", name, k)
-						}
-					}
-				}
-				_ = check
 				for _, kv := range sums.Items() {
 					if kv.Value != want[kv.Key].qty {
 						t.Fatalf("Sum %v = %d, want %d", kv.Key, kv.Value, want[kv.Key].qty)

@@ -35,5 +35,6 @@
 // structs); so are the accumulators of Aggregate, which are combined before
 // the shuffle. Keys of GroupBy and Join are strings, numbers, booleans, or
 // structs and arrays of those (a struct key joins or groups on several
-// columns).
+// columns); a time.Time is not a key (its Location is a pointer): use its
+// Unix seconds, a day number or a string.
 package dataset

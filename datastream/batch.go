@@ -97,9 +97,8 @@ type BoundedOperator[T, U any] interface {
 }
 
 // Transform adds an operator built by newOp for each subtask, reading s
-// through the exchange in. Records of s that arrive in BATCH or STREAMING mode
-// are handled alike: EndInput runs at the end of a bounded input (never for an
-// unbounded one).
+// through the exchange in. It behaves the same in BATCH and STREAMING mode:
+// EndInput runs at the end of a bounded input (never for an unbounded one).
 func Transform[T, U any](s Stream[T], name string, in Exchange[T], newOp func(OperatorInfo) (BoundedOperator[T, U], error)) Stream[U] {
 	return oneInput(s, name, s.env.parallelism, in.link(s, name), func(info operator.TaskInfo, out network.Output[U]) (network.Output[T], closer, error) {
 		op, err := newOp(operatorInfo(info))
