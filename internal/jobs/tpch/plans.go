@@ -150,7 +150,7 @@ func q3(env *dataset.Environment, input string) (writer, error) {
 	rows := dataset.Join(perOrder, custOrders, func(kv dataset.KV[int64, int64]) int64 { return kv.Key }, func(o q3Order) int64 { return o.OrderKey },
 		func(kv dataset.KV[int64, int64], o q3Order) Q3Row {
 			return Q3Row{o.OrderKey, float64(kv.Value) / unit4, o.OrderDate, o.ShipPriority}
-		})
+		}, dataset.BroadcastBuild()) // a tenth of the orders to every subtask: lineitem is not shuffled again
 	return sinkCSV(dataset.TopN(rows, 10, dataset.OrderBy(
 		dataset.Desc(func(r Q3Row) float64 { return r.Revenue }),
 		dataset.Asc(func(r Q3Row) int64 { return r.OrderDate.Unix() })))), nil
@@ -235,7 +235,7 @@ func q5(env *dataset.Environment, input string) (writer, error) {
 	sales := dataset.Join(lines, custOrders, func(l q5Line) int64 { return l.OrderKey }, func(c q5Customer) int64 { return c.CustKey },
 		func(l q5Line, c q5Customer) Q5Sale {
 			return Q5Sale{l.SuppKey, c.NationKey, revenue(l.Price, l.Discount)}
-		})
+		}, dataset.BroadcastBuild()) // a year's orders (15 %) to every subtask: lineitem is not shuffled
 	// The supplier must be of the customer's nation: a join on both keys.
 	local := dataset.Join(sales, asiaSupp, func(s Q5Sale) suppNation { return suppNation{s.SuppKey, s.NationKey} },
 		func(s Q5Supplier) suppNation { return suppNation{s.SuppKey, s.NationKey} },
@@ -326,7 +326,7 @@ func q10(env *dataset.Environment, input string) (writer, error) {
 	perCustLine := dataset.Join(perOrder, quarter, func(kv dataset.KV[int64, int64]) int64 { return kv.Key }, func(o q5Order) int64 { return o.OrderKey },
 		func(kv dataset.KV[int64, int64], o q5Order) dataset.KV[int64, int64] {
 			return dataset.KV[int64, int64]{Key: o.CustKey, Value: kv.Value}
-		})
+		}, dataset.BroadcastBuild()) // a quarter's orders (4 %) to every subtask
 	perCust := dataset.Aggregate(dataset.GroupBy(perCustLine, func(kv dataset.KV[int64, int64]) int64 { return kv.Key }),
 		sumAgg(func(kv dataset.KV[int64, int64]) int64 { return kv.Value }))
 	withCust := dataset.Join(perCust, cust, func(kv dataset.KV[int64, int64]) int64 { return kv.Key }, func(c q10Customer) int64 { return c.CustKey },
