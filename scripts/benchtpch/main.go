@@ -352,10 +352,14 @@ func render(s settings, res map[string]map[string]sample) string {
 		cols := []string{q.Name}
 		for _, sys := range s.systems {
 			m := r[sys]
-			if m.err != nil {
+			switch {
+			case m.err != nil && m.cpu == 0: // it did not run
 				failures = append(failures, fmt.Sprintf("- %s on %s: %s", q.Name, sys, oneLine(m.err.Error())))
 				cols = append(cols, "failed", "", "")
-			} else {
+			case m.err != nil: // it ran, but failed or answered wrongly: measured, marked
+				failures = append(failures, fmt.Sprintf("- %s on %s (marked ✗): %s", q.Name, sys, oneLine(m.err.Error())))
+				cols = append(cols, secs(m.wall)+" ✗", secs(m.cpu), mb(m.rssKB))
+			default:
 				cols = append(cols, secs(m.wall), secs(m.cpu), mb(m.rssKB))
 			}
 			if sys != "floe" {
@@ -366,7 +370,7 @@ func render(s settings, res map[string]map[string]sample) string {
 		for _, other := range []string{"duckdb", "spark"} {
 			if has("floe") && has(other) {
 				o := r[other]
-				if f.err != nil || o.err != nil {
+				if f.cpu == 0 || o.cpu == 0 {
 					cols = append(cols, "-", "-")
 				} else {
 					cols = append(cols, ratio(f.wall, o.wall), ratio(f.cpu, o.cpu))
