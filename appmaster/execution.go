@@ -41,6 +41,7 @@ type subtaskState struct {
 	state           floepb.TaskState
 	recordsIn       int64
 	recordsOut      int64
+	recordsSkipped  int64               // malformed input records its source skipped
 	live            *floepb.TaskMetrics // the latest heartbeat's, while it runs
 }
 
@@ -240,6 +241,9 @@ func (e *execution) onTaskState(u *floepb.TaskStateUpdate, now time.Time) []acti
 	if u.GetRecordsIn() > 0 || u.GetRecordsOut() > 0 {
 		st.recordsIn, st.recordsOut = u.GetRecordsIn(), u.GetRecordsOut()
 	}
+	if u.GetRecordsSkipped() > 0 {
+		st.recordsSkipped = u.GetRecordsSkipped()
+	}
 	switch u.GetState() {
 	case floepb.TaskState_FAILED:
 		return e.failWith(u.GetError(), u.GetErrorDetail(), now, ExceptionInfo{TaskName: e.graph.Vertices[st.vertex].Name,
@@ -426,6 +430,7 @@ func (e *execution) prepareRestart() {
 	for _, row := range e.subtasks {
 		for _, st := range row {
 			st.attempt++
+			st.recordsSkipped = 0
 			st.state = floepb.TaskState_TASK_STATE_UNSPECIFIED
 			st.slot = slot{}
 			st.live = nil
@@ -483,6 +488,14 @@ func (e *execution) checkDone(now time.Time) {
 }
 
 // counts returns records in/out per vertex.
+// skipped is the number of malformed input records vertex v's subtasks skipped.
+func (e *execution) skipped(v int) (n int64) {
+	for _, st := range e.subtasks[v] {
+		n += st.recordsSkipped
+	}
+	return n
+}
+
 func (e *execution) counts(v int) (in, out int64) {
 	for _, st := range e.subtasks[v] {
 		in += st.recordsIn

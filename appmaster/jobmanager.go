@@ -569,6 +569,8 @@ type VertexResult struct {
 	Parallelism int    `json:"parallelism"`
 	RecordsIn   int64  `json:"records_in"`
 	RecordsOut  int64  `json:"records_out"`
+	// RecordsSkipped counts the malformed input records a file source skipped.
+	RecordsSkipped int64 `json:"records_skipped,omitempty"`
 }
 
 // Wait blocks until the job ends or ctx is done.
@@ -584,7 +586,8 @@ func (h *JobHandle) Wait(ctx context.Context) (JobResult, error) {
 	r := JobResult{ID: e.id, Status: e.status, Failure: e.failure, Detail: e.detail, Duration: e.ended.Sub(e.started)}
 	for _, v := range e.graph.Vertices {
 		in, out := e.counts(v.ID)
-		r.Vertices = append(r.Vertices, VertexResult{Name: v.Name, Parallelism: v.Parallelism, RecordsIn: in, RecordsOut: out})
+		r.Vertices = append(r.Vertices, VertexResult{Name: v.Name, Parallelism: v.Parallelism, RecordsIn: in, RecordsOut: out,
+			RecordsSkipped: e.skipped(v.ID)})
 	}
 	return r, nil
 }

@@ -72,9 +72,15 @@ func (t *task) run(ctx context.Context) {
 		}
 	}
 	in, out := t.m.recordsIn.Load(), t.m.recordsOut.Load()
+	var skipped int64
+	t.mu.Lock()
+	if sc, ok := t.chain.(operator.SkipCounter); ok {
+		skipped = sc.RecordsSkipped()
+	}
+	t.mu.Unlock()
 	t.log.Debug().Str("state", state.String()).Int64("records_in", in).Int64("records_out", out).Msg("task ended")
 	t.tm.reportState(t.jm, &floepb.TaskStateUpdate{Task: t.ref(), State: state, Error: msg, ErrorDetail: detail,
-		RecordsIn: in, RecordsOut: out})
+		RecordsIn: in, RecordsOut: out, RecordsSkipped: skipped})
 }
 
 func (t *task) execute(ctx context.Context) (err error) {

@@ -19,7 +19,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	// The process's shared HDFS client (fsys, integration tests) renews its
+	// leases until the process ends.
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/colinmarc/hdfs/v2/internal/rpc.(*NamenodeConnection).renewLeases"))
 }
 
 type event struct {

@@ -31,6 +31,8 @@ type Environment struct {
 	executed    bool
 	// inProcessOnly names sinks that need TaskManagers in the client process.
 	inProcessOnly []string
+	// outputs are the directories of file sinks (see prepareOutputs).
+	outputs []string
 }
 
 // Option configures an Environment.
@@ -102,7 +104,15 @@ func (e *Environment) Execute(ctx context.Context, name string) (*client.Result,
 	if err != nil {
 		return nil, err
 	}
-	return launch.Execute(ctx, g, e.log)
+	done, err := e.prepareOutputs(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	res, err := launch.Execute(ctx, g, e.log)
+	if derr := done(err == nil); derr != nil && err == nil {
+		return res, fmt.Errorf("the job finished, but its output was not published: %w", derr)
+	}
+	return res, err
 }
 
 // finalGraph builds the job graph, once per environment.
@@ -119,6 +129,9 @@ func (e *Environment) finalGraph(name string) (*jobgraph.JobGraph, error) {
 func (e *Environment) ExecuteAsync(ctx context.Context, name string) (*client.JobClient, error) {
 	g, err := e.finalGraph(name)
 	if err != nil {
+		return nil, err
+	}
+	if _, err := e.prepareOutputs(ctx, false); err != nil {
 		return nil, err
 	}
 	return launch.ExecuteAsync(ctx, g, e.log)

@@ -6,12 +6,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"sync/atomic"
 
 	"floe/config"
 	"floe/container/network"
 	"floe/container/operator"
 	"floe/internal/formats"
+	"floe/internal/role"
 )
+
+// savepointPathKey is appmaster.KeySavepointPath: a run restoring from it
+// continues into the output of the run that took it.
+const savepointPathKey = "execution.savepoint.path"
 
 // ErrMalformedRecord is wrapped by the error of a file source that met a
 // record it cannot decode (more of them than it may skip).
@@ -159,8 +166,8 @@ type splitSource[T any] struct {
 	pos    []int64 // per owned split: the reader's position, -1 when done
 	out    network.Output[T]
 	info   operator.TaskInfo
-	maxBad int   // malformed records to skip; -1: all
-	bad    int64 // malformed records skipped
+	maxBad int          // malformed records to skip; -1: all
+	bad    atomic.Int64 // malformed records skipped (read by the task at its end)
 }
 
 // loggedMalformed is how many skipped records a subtask logs one by one.
@@ -168,8 +175,8 @@ const loggedMalformed = 10
 
 func (s *splitSource[T]) run(sc *operator.SourceContext) error {
 	defer func() {
-		if s.bad > 0 {
-			s.info.Log.Warn().Int64("skipped", s.bad).Str("source", s.info.Name).Msg("malformed records skipped")
+		if s.bad.Load() > 0 {
+			s.info.Log.Warn().Int64("skipped", s.bad.Load()).Str("source", s.info.Name).Msg("malformed records skipped")
 		}
 	}()
 	var v T
@@ -221,9 +228,8 @@ func (s *splitSource[T]) read(sc *operator.SourceContext, r formats.Reader[T], j
 
 // malformed skips re, or returns the error that fails the job.
 func (s *splitSource[T]) malformed(ctx context.Context, re *formats.RecordError) error {
-	if s.maxBad < 0 || s.bad < int64(s.maxBad) {
-		s.bad++
-		if s.bad <= loggedMalformed {
+	if s.maxBad < 0 || s.bad.Load() < int64(s.maxBad) {
+		if s.bad.Add(1) <= loggedMalformed {
 			s.info.Log.Warn().Str("source", s.info.Name).Str("record", re.Error()).Msg("malformed record skipped")
 		}
 		return nil
@@ -234,13 +240,13 @@ func (s *splitSource[T]) malformed(ctx context.Context, re *formats.RecordError)
 		}
 	}
 	if s.maxBad > 0 {
-		return fmt.Errorf("source %q: %w: %w (after skipping %d, the most -D %s allows)", s.info.Name, ErrMalformedRecord, re, s.bad, config.SourceMaxMalformed)
+		return fmt.Errorf("source %q: %w: %w (after skipping %d, the most -D %s allows)", s.info.Name, ErrMalformedRecord, re, s.bad.Load(), config.SourceMaxMalformed)
 	}
 	return fmt.Errorf("source %q: %w: %w", s.info.Name, ErrMalformedRecord, re)
 }
 
-// MalformedSkipped is the number of malformed records this subtask skipped.
-func (s *splitSource[T]) MalformedSkipped() int64 { return s.bad }
+// recordsSkipped is the number of malformed records this subtask skipped.
+func (s *splitSource[T]) recordsSkipped() int64 { return s.bad.Load() }
 
 func (s *splitSource[T]) SnapshotState(int64) (operator.OperatorState, error) {
 	st := operator.OperatorState{Union: true}
@@ -273,4 +279,54 @@ func (s *splitSource[T]) RestoreState(st operator.OperatorState) error {
 		}
 	}
 	return nil
+}
+
+// prepareOutputs checks, in the client before the job is submitted, the
+// output directories of the file sinks (formats.PrepareOutput): one that
+// holds files fails the job with a one-line error unless -D
+// floe.output.overwrite=true, which moves the earlier files aside until
+// the job ends. A run restoring a savepoint or checkpoint continues its
+// output and skips this. With follow (an attached run that waits for the
+// job's end), the returned done settles the outcome: on success the
+// earlier files go; on failure what the run wrote goes and the earlier
+// files come back.
+func (e *Environment) prepareOutputs(ctx context.Context, follow bool) (done func(succeeded bool) error, err error) {
+	done = func(bool) error { return nil }
+	if r, _ := role.Current(); r != role.Client || len(e.outputs) == 0 {
+		return done, nil
+	}
+	if _, restoring := e.conf.Lookup(savepointPathKey); restoring {
+		return done, nil
+	}
+	overwrite, err := e.conf.Bool(config.OutputOverwrite, false)
+	if err != nil {
+		return done, err
+	}
+	if attached, err := e.conf.Bool(config.Attached, true); err != nil {
+		return done, err
+	} else if !attached {
+		follow = false
+	}
+	if !follow && overwrite {
+		return done, nil // nobody would move the earlier files back or remove them
+	}
+	var dones []func(bool) error
+	all := func(ok bool) error {
+		var errs []error
+		for _, d := range dones {
+			errs = append(errs, d(ok))
+		}
+		return errors.Join(errs...)
+	}
+	for _, dir := range slices.Compact(slices.Sorted(slices.Values(e.outputs))) {
+		d, err := formats.PrepareOutput(ctx, dir, overwrite)
+		if err != nil {
+			return done, errors.Join(err, all(false))
+		}
+		dones = append(dones, d)
+	}
+	if !follow {
+		return done, nil
+	}
+	return all, nil
 }

@@ -213,7 +213,7 @@ func TestReadCSVSkipsMalformedUpToLimit(t *testing.T) {
 			env := newEnv(1, config.SourceMaxMalformed, limit)
 			src := datastream.ReadCSV[twoInts](env, filepath.Join(dir, "in.tbl"), datastream.CSVOptions{Delimiter: '|'})
 			out, _ := datastream.Collect(src)
-			_, err := env.Execute(context.Background(), "skip")
+			res, err := env.Execute(context.Background(), "skip")
 			if limit == "1" {
 				if err == nil || !strings.Contains(err.Error(), "line 78") {
 					t.Fatalf("the second malformed record beyond a limit of 1: %v", err)
@@ -225,6 +225,13 @@ func TestReadCSVSkipsMalformedUpToLimit(t *testing.T) {
 			}
 			if n := len(out.Items()); n != good {
 				t.Fatalf("%d records, want %d", n, good)
+			}
+			var skipped int64
+			for _, v := range res.Vertices {
+				skipped += v.RecordsSkipped
+			}
+			if skipped != int64(100-good) {
+				t.Fatalf("the summary counts %d skipped records, want %d", skipped, 100-good)
 			}
 		})
 	}
@@ -264,4 +271,126 @@ func TestReadJSONLines(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameMultiset(t, multiset(out.Items(), key), multiset(want, key))
+}
+
+func TestWriteCSVReadsBackWithEncodingCSV(t *testing.T) {
+	dir := t.TempDir()
+	in := writeCSVFiles(t, dir, 1, 700, ',', false, false)
+	out := filepath.Join(t.TempDir(), "out")
+	env := newEnv(2)
+	src := datastream.ReadCSV[lineItem](env, dir, datastream.CSVOptions{FileOptions: datastream.FileOptions{SplitSize: 3000}})
+	datastream.WriteCSV(src, out, datastream.CSVSinkOptions{Delimiter: ';', Header: true})
+	if _, err := env.Execute(context.Background(), "write-csv"); err != nil {
+		t.Fatal(err)
+	}
+	// Read back with encoding/csv, independently of internal/formats.
+	var got []string
+	ents, _ := os.ReadDir(out)
+	for _, e := range ents {
+		f, _ := os.Open(filepath.Join(out, e.Name()))
+		r := csv.NewReader(f)
+		r.Comma = ';'
+		recs, err := r.ReadAll()
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(recs[0], ",") != "OrderKey,Quantity,Flag,ShipDate,Comment,Delivered,Lag,Tiny,Count,Raw" {
+			t.Fatalf("header %q", recs[0])
+		}
+		for _, rec := range recs[1:] {
+			got = append(got, strings.Join(rec, "|"))
+		}
+	}
+	want := map[string]int{}
+	for _, it := range in {
+		want[strings.Join([]string{fmt.Sprint(it.OrderKey), fmt.Sprint(it.Quantity), it.Flag, it.ShipDate.Format("2006-01-02"), it.Comment,
+			fmt.Sprint(it.Delivered), it.Lag.String(), fmt.Sprint(it.Tiny), fmt.Sprint(it.Count), string(it.Raw)}, "|")]++
+	}
+	sameMultiset(t, multiset(got, func(s string) string { return s }), want)
+}
+
+// An output that holds files is refused before the job starts, replaced
+// with overwrite, and left as it was by a run that fails.
+func TestFileSinkExistingOutput(t *testing.T) {
+	out := t.TempDir()
+	os.WriteFile(filepath.Join(out, "earlier"), []byte("old\n"), 0o644)
+	items := []twoInts{{1, 2}, {3, 4}}
+	run := func(overwrite, fail bool) error {
+		env := newEnv(1, config.OutputOverwrite, fmt.Sprint(overwrite))
+		s := datastream.FromSlice(env, items)
+		s = datastream.Map(s, func(v twoInts) twoInts {
+			if fail && v.A == 3 {
+				panic("injected failure")
+			}
+			return v
+		})
+		datastream.WriteJSON(s, out)
+		_, err := env.Execute(context.Background(), "sink")
+		return err
+	}
+	err := run(false, false)
+	if err == nil || !strings.Contains(err.Error(), "is not empty") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("an existing output: %v, want a one-line refusal", err)
+	}
+	if err := run(true, true); err == nil {
+		t.Fatal("the injected failure did not fail the job")
+	}
+	if names := dirNames(t, out); strings.Join(names, " ") != "earlier" {
+		t.Fatalf("a failed run left %v, want the earlier file alone", names)
+	}
+	if err := run(true, false); err != nil {
+		t.Fatal(err)
+	}
+	if names := dirNames(t, out); strings.Join(names, " ") != "part-0-0" {
+		t.Fatalf("after overwrite: %v", names)
+	}
+	b, _ := os.ReadFile(filepath.Join(out, "part-0-0"))
+	if string(b) != "{\"A\":1,\"B\":2}\n{\"A\":3,\"B\":4}\n" {
+		t.Fatalf("part: %q", b)
+	}
+}
+
+func dirNames(t *testing.T, dir string) []string {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+func TestWriteParquetReadParquet(t *testing.T) {
+	type rec struct {
+		ID    int64 `floe:"id"`
+		Name  string
+		Score float64
+		At    time.Time
+		Small int16
+		Data  []byte
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	var items []rec
+	for i := range 3000 {
+		items = append(items, rec{ID: int64(i), Name: fmt.Sprint("n", r.IntN(100)), Score: r.Float64(),
+			At: time.UnixMicro(r.Int64N(4e15)).UTC(), Small: int16(r.IntN(1000)), Data: []byte{byte(i)}})
+	}
+	out := filepath.Join(t.TempDir(), "pq")
+	env := newEnv(2)
+	datastream.WriteParquet(datastream.FromSlice(env, items), out).SetParallelism(1)
+	if _, err := env.Execute(context.Background(), "write-parquet"); err != nil {
+		t.Fatal(err)
+	}
+	key := func(v rec) string {
+		return fmt.Sprintf("%d %s %v %s %d %v", v.ID, v.Name, v.Score, v.At.Format(time.RFC3339Nano), v.Small, v.Data)
+	}
+	env = newEnv(2)
+	got, _ := datastream.Collect(datastream.ReadParquet[rec](env, "file://"+out, datastream.ParquetOptions{}))
+	if _, err := env.Execute(context.Background(), "read-parquet"); err != nil {
+		t.Fatal(err)
+	}
+	sameMultiset(t, multiset(got.Items(), key), multiset(items, key))
 }

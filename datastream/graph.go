@@ -297,6 +297,15 @@ func (t *chainTask) Close() error {
 	return errors.Join(errs...)
 }
 
+// RecordsSkipped is what the chain's file source skipped as malformed
+// (operator.SkipCounter).
+func (t *chainTask) RecordsSkipped() int64 {
+	if s, ok := t.source.(interface{ recordsSkipped() int64 }); ok {
+		return s.recordsSkipped()
+	}
+	return 0
+}
+
 func (t *chainTask) RecordsOut() int64 {
 	var n int64
 	for _, c := range t.counts {

@@ -3,6 +3,7 @@ package datastream
 import (
 	"bufio"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 	"floe/container/network"
 	"floe/container/operator"
 	"floe/internal/codec"
+	"floe/internal/formats"
 	"floe/internal/fsys"
 )
 
@@ -118,6 +120,68 @@ func WriteText[T any](s Stream[T], dir string, format func(T) string) Sink {
 	})
 }
 
+// CSVSinkOptions describe the files WriteCSV writes.
+type CSVSinkOptions struct {
+	// Delimiter separates fields (0: ','); fields holding it, quotes or
+	// line breaks are quoted (encoding/csv).
+	Delimiter rune
+	// Header writes the field names first in each part file.
+	Header bool
+}
+
+// WriteCSV writes records T (a struct, its fields as ReadCSV reads them:
+// names from the floe or json tag, dates of midnight UTC as YYYY-MM-DD,
+// other times in RFC 3339, floats in the shortest form that reads back
+// exactly) as delimited lines, with WriteText's exactly-once part files.
+func WriteCSV[T any](s Stream[T], dir string, opts CSVSinkOptions) Sink {
+	f, err := formats.NewCSV[T](formats.CSVOptions{Delimiter: opts.Delimiter})
+	if err != nil {
+		s.env.fail(fmt.Errorf("%w: WriteCSV: %w", ErrInvalidJob, err))
+	}
+	return fileSink(s, "Sink: CSV "+dir, dir, func(w io.WriteCloser) (partWriter[T], error) {
+		if f == nil {
+			return nil, fmt.Errorf("WriteCSV: %w", err)
+		}
+		p := &csvPart[T]{f: w, b: bufio.NewWriterSize(w, 1<<16), format: f}
+		p.w = csv.NewWriter(p.b)
+		p.w.Comma = f.Options().Delimiter
+		if opts.Header {
+			if err := p.w.Write(f.Header()); err != nil {
+				return nil, err
+			}
+		}
+		return p, nil
+	})
+}
+
+type csvPart[T any] struct {
+	f      io.WriteCloser
+	b      *bufio.Writer
+	w      *csv.Writer
+	format *formats.CSV[T]
+	rec    []string
+}
+
+func (p *csvPart[T]) write(v T) error {
+	p.rec = p.format.Record(&v, p.rec)
+	return p.w.Write(p.rec)
+}
+
+func (p *csvPart[T]) close() error {
+	p.w.Flush()
+	err := p.w.Error()
+	if err == nil {
+		err = p.b.Flush()
+	}
+	if err != nil {
+		p.f.Close()
+		return err
+	}
+	return p.f.Close()
+}
+
+func (p *csvPart[T]) abort() { p.f.Close() }
+
 // WriteParquet writes records as Parquet files (one row group per 64k rows,
 // columns from T's Arrow schema, see floe/internal/codec) with WriteText's
 // exactly-once part files.
@@ -140,6 +204,7 @@ func WriteParquet[T any](s Stream[T], dir string) Sink {
 
 // fileSink adds an exactly-once part-file sink writing parts with newPart.
 func fileSink[T any](s Stream[T], name, dir string, newPart func(io.WriteCloser) (partWriter[T], error)) Sink {
+	s.env.outputs = append(s.env.outputs, dir)
 	return sinkNode(s, name, func(info operator.TaskInfo) (network.Output[T], closer, error) {
 		fsy, root, err := fsys.Resolve(dir)
 		if err != nil {

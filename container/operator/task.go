@@ -52,6 +52,12 @@ type Task interface {
 	Checkpointer
 }
 
+// SkipCounter is implemented by tasks whose sources skip malformed input
+// records: the count goes to the JobManager with the task's final state.
+type SkipCounter interface {
+	RecordsSkipped() int64
+}
+
 // SourceContext is what a source's loop consults between records: whether it
 // must stop, and whether partly filled batches are due to be sent.
 type SourceContext struct {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"time"
 	"unsafe"
 )
 
@@ -67,6 +68,15 @@ func (f *field) setJSON(p unsafe.Pointer, raw json.RawMessage) error {
 			return nil
 		case "false":
 			*(*bool)(p) = false
+			return nil
+		}
+	case kindDuration:
+		if len(raw) > 0 && raw[0] != '"' { // nanoseconds, as encoding/json writes a Duration
+			n, err := strconv.ParseInt(string(raw), 10, 64)
+			if err != nil {
+				return fmt.Errorf("not a duration: %s", clip(string(raw)))
+			}
+			*(*time.Duration)(p) = time.Duration(n)
 			return nil
 		}
 	case kindInt, kindUint, kindFloat:
