@@ -24,7 +24,7 @@ type Job struct {
 	Run func(ctx context.Context, env *datastream.Environment, args []string, stdout io.Writer) error
 }
 
-var builtins = []Job{wordCount, keyedCount, nexmarkJob}
+var builtins = []Job{wordCount, keyedCount, nexmarkJob, tpchJob}
 
 // Lookup returns the built-in job called name.
 func Lookup(name string) (Job, bool) {

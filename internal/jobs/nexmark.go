@@ -105,18 +105,18 @@ func startProfiles(cpu, mem string) (stop func() error, err error) {
 	var cpuFile *os.File
 	if cpu != "" {
 		if cpuFile, err = os.Create(cpu); err != nil {
-			return nil, fmt.Errorf("nexmark: cpu profile: %w", err)
+			return nil, fmt.Errorf("cpu profile: %w", err)
 		}
 		if err := pprof.StartCPUProfile(cpuFile); err != nil {
 			cpuFile.Close()
-			return nil, fmt.Errorf("nexmark: start cpu profile %s: %w", cpu, err)
+			return nil, fmt.Errorf("start cpu profile %s: %w", cpu, err)
 		}
 	}
 	return func() error {
 		if cpuFile != nil {
 			pprof.StopCPUProfile()
 			if err := cpuFile.Close(); err != nil {
-				return fmt.Errorf("nexmark: cpu profile %s: %w", cpu, err)
+				return fmt.Errorf("cpu profile %s: %w", cpu, err)
 			}
 		}
 		if mem == "" {
@@ -124,14 +124,14 @@ func startProfiles(cpu, mem string) (stop func() error, err error) {
 		}
 		f, err := os.Create(mem)
 		if err != nil {
-			return fmt.Errorf("nexmark: allocation profile: %w", err)
+			return fmt.Errorf("allocation profile: %w", err)
 		}
 		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
 			f.Close()
-			return fmt.Errorf("nexmark: write allocation profile %s: %w", mem, err)
+			return fmt.Errorf("write allocation profile %s: %w", mem, err)
 		}
 		if err := f.Close(); err != nil {
-			return fmt.Errorf("nexmark: allocation profile %s: %w", mem, err)
+			return fmt.Errorf("allocation profile %s: %w", mem, err)
 		}
 		return nil
 	}, nil
