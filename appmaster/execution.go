@@ -41,6 +41,7 @@ type subtaskState struct {
 	state           floepb.TaskState
 	recordsIn       int64
 	recordsOut      int64
+	spilled         [2]int64            // records, bytes the attempt's batch operators wrote to spill files (at its end)
 	live            *floepb.TaskMetrics // the latest heartbeat's, while it runs
 }
 
@@ -239,6 +240,9 @@ func (e *execution) onTaskState(u *floepb.TaskStateUpdate, now time.Time) []acti
 	st.state = u.GetState()
 	if u.GetRecordsIn() > 0 || u.GetRecordsOut() > 0 {
 		st.recordsIn, st.recordsOut = u.GetRecordsIn(), u.GetRecordsOut()
+	}
+	if u.GetSpilledBytes() > 0 {
+		st.spilled = [2]int64{u.GetSpilledRecords(), u.GetSpilledBytes()}
 	}
 	switch u.GetState() {
 	case floepb.TaskState_FAILED:
@@ -480,6 +484,16 @@ func (e *execution) checkDone(now time.Time) {
 	if e.status.Terminal() && e.ended.IsZero() {
 		e.ended = now
 	}
+}
+
+// spilled returns the records and bytes vertex v's subtasks (their current
+// attempts) wrote to spill files.
+func (e *execution) spilled(v int) (records, bytes int64) {
+	for _, st := range e.subtasks[v] {
+		records += st.spilled[0]
+		bytes += st.spilled[1]
+	}
+	return records, bytes
 }
 
 // counts returns records in/out per vertex.

@@ -569,6 +569,11 @@ type VertexResult struct {
 	Parallelism int    `json:"parallelism"`
 	RecordsIn   int64  `json:"records_in"`
 	RecordsOut  int64  `json:"records_out"`
+	// SpilledRecords and SpilledBytes are what the vertex's batch operators
+	// (sorts, hash aggregations and joins of floe/dataset) wrote to local
+	// spill files past their memory budget.
+	SpilledRecords int64 `json:"spilled_records,omitempty"`
+	SpilledBytes   int64 `json:"spilled_bytes,omitempty"`
 }
 
 // Wait blocks until the job ends or ctx is done.
@@ -584,7 +589,9 @@ func (h *JobHandle) Wait(ctx context.Context) (JobResult, error) {
 	r := JobResult{ID: e.id, Status: e.status, Failure: e.failure, Detail: e.detail, Duration: e.ended.Sub(e.started)}
 	for _, v := range e.graph.Vertices {
 		in, out := e.counts(v.ID)
-		r.Vertices = append(r.Vertices, VertexResult{Name: v.Name, Parallelism: v.Parallelism, RecordsIn: in, RecordsOut: out})
+		sr, sb := e.spilled(v.ID)
+		r.Vertices = append(r.Vertices, VertexResult{Name: v.Name, Parallelism: v.Parallelism, RecordsIn: in, RecordsOut: out,
+			SpilledRecords: sr, SpilledBytes: sb})
 	}
 	return r, nil
 }

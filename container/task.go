@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -17,6 +18,7 @@ import (
 	"floe/internal/jobgraph"
 	"floe/internal/mailbox"
 	"floe/internal/rpc/floepb"
+	"floe/internal/spill"
 )
 
 // task runs one subtask attempt: it owns the attempt's output partitions,
@@ -33,6 +35,7 @@ type task struct {
 
 	parts []*network.ResultPartition
 	m     *taskMetrics
+	res   atomic.Pointer[spill.Task] // the spilling operators' memory and counters, set when the chain is built
 
 	mail    mailbox.Mailbox[func()]
 	uploads sync.WaitGroup
@@ -72,9 +75,11 @@ func (t *task) run(ctx context.Context) {
 		}
 	}
 	in, out := t.m.recordsIn.Load(), t.m.recordsOut.Load()
-	t.log.Debug().Str("state", state.String()).Int64("records_in", in).Int64("records_out", out).Msg("task ended")
+	spilledRecords, spilledBytes, _ := t.res.Load().Spilled()
+	t.log.Debug().Str("state", state.String()).Int64("records_in", in).Int64("records_out", out).
+		Int64("spilled_records", spilledRecords).Int64("spilled_bytes", spilledBytes).Msg("task ended")
 	t.tm.reportState(t.jm, &floepb.TaskStateUpdate{Task: t.ref(), State: state, Error: msg, ErrorDetail: detail,
-		RecordsIn: in, RecordsOut: out})
+		RecordsIn: in, RecordsOut: out, SpilledRecords: spilledRecords, SpilledBytes: spilledBytes})
 }
 
 func (t *task) execute(ctx context.Context) (err error) {
@@ -98,6 +103,9 @@ func (t *task) execute(ctx context.Context) (err error) {
 		MaxParallelism: t.graph.MaxParallelism, Attempt: int(t.ref().GetAttempt()),
 		Config: cfg, Log: t.log,
 	}
+	res := t.taskResources(cfg)
+	t.res.Store(res)
+	info.Context = spill.WithTask(ctx, res)
 	sinks := make([]network.ChannelSink, len(t.dep.GetOutputs()))
 	for i, o := range t.dep.GetOutputs() {
 		p := network.NewResultPartition(network.KeyOf(t.ref(), o.GetEdge()), int(o.GetSubpartitions()), max(capacity, 1), &t.tm.stats)

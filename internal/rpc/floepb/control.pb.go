@@ -978,15 +978,18 @@ func (x *TaskRef) GetAttempt() int32 {
 }
 
 type TaskStateUpdate struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Task          *TaskRef               `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
-	State         TaskState              `protobuf:"varint,2,opt,name=state,proto3,enum=floe.control.TaskState" json:"state,omitempty"`
-	Error         string                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`                                // one line: what failed
-	ErrorDetail   string                 `protobuf:"bytes,4,opt,name=error_detail,json=errorDetail,proto3" json:"error_detail,omitempty"` // stack or extra context, for logs
-	RecordsIn     int64                  `protobuf:"varint,5,opt,name=records_in,json=recordsIn,proto3" json:"records_in,omitempty"`
-	RecordsOut    int64                  `protobuf:"varint,6,opt,name=records_out,json=recordsOut,proto3" json:"records_out,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Task        *TaskRef               `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
+	State       TaskState              `protobuf:"varint,2,opt,name=state,proto3,enum=floe.control.TaskState" json:"state,omitempty"`
+	Error       string                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`                                // one line: what failed
+	ErrorDetail string                 `protobuf:"bytes,4,opt,name=error_detail,json=errorDetail,proto3" json:"error_detail,omitempty"` // stack or extra context, for logs
+	RecordsIn   int64                  `protobuf:"varint,5,opt,name=records_in,json=recordsIn,proto3" json:"records_in,omitempty"`
+	RecordsOut  int64                  `protobuf:"varint,6,opt,name=records_out,json=recordsOut,proto3" json:"records_out,omitempty"`
+	// what the task's batch operators wrote to spill files (bytes as written)
+	SpilledRecords int64 `protobuf:"varint,9,opt,name=spilled_records,json=spilledRecords,proto3" json:"spilled_records,omitempty"`
+	SpilledBytes   int64 `protobuf:"varint,10,opt,name=spilled_bytes,json=spilledBytes,proto3" json:"spilled_bytes,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *TaskStateUpdate) Reset() {
@@ -1057,6 +1060,20 @@ func (x *TaskStateUpdate) GetRecordsIn() int64 {
 func (x *TaskStateUpdate) GetRecordsOut() int64 {
 	if x != nil {
 		return x.RecordsOut
+	}
+	return 0
+}
+
+func (x *TaskStateUpdate) GetSpilledRecords() int64 {
+	if x != nil {
+		return x.SpilledRecords
+	}
+	return 0
+}
+
+func (x *TaskStateUpdate) GetSpilledBytes() int64 {
+	if x != nil {
+		return x.SpilledBytes
 	}
 	return 0
 }
@@ -1441,7 +1458,7 @@ const file_floe_control_proto_rawDesc = "" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x16\n" +
 	"\x06vertex\x18\x02 \x01(\x05R\x06vertex\x12\x18\n" +
 	"\asubtask\x18\x03 \x01(\x05R\asubtask\x12\x18\n" +
-	"\aattempt\x18\x04 \x01(\x05R\aattempt\"\xe4\x01\n" +
+	"\aattempt\x18\x04 \x01(\x05R\aattempt\"\xb2\x02\n" +
 	"\x0fTaskStateUpdate\x12)\n" +
 	"\x04task\x18\x01 \x01(\v2\x15.floe.control.TaskRefR\x04task\x12-\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x17.floe.control.TaskStateR\x05state\x12\x14\n" +
@@ -1450,7 +1467,10 @@ const file_floe_control_proto_rawDesc = "" +
 	"\n" +
 	"records_in\x18\x05 \x01(\x03R\trecordsIn\x12\x1f\n" +
 	"\vrecords_out\x18\x06 \x01(\x03R\n" +
-	"recordsOut\"\x9d\x01\n" +
+	"recordsOut\x12'\n" +
+	"\x0fspilled_records\x18\t \x01(\x03R\x0espilledRecords\x12#\n" +
+	"\rspilled_bytes\x18\n" +
+	" \x01(\x03R\fspilledBytes\"\x9d\x01\n" +
 	"\x16InputChannelDescriptor\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x121\n" +
 	"\bproducer\x18\x02 \x01(\v2\x15.floe.control.TaskRefR\bproducer\x12\x12\n" +
