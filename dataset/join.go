@@ -32,7 +32,9 @@ func BroadcastBuild() JoinOption { return func(c *joinConfig) { c.broadcast = tr
 // b with keyA(x) == keyB(y). A key may be a struct for joins on several
 // columns. By default both inputs are shuffled by key and a hash table is
 // built from b (see BuildLeft, BroadcastBuild); records of the probe side
-// that arrive before the build side has ended wait in memory.
+// that arrive before the build side has ended wait in a buffer. Table and
+// buffer spill to local disk past the operator's share of the managed
+// memory (a hybrid hash join).
 func Join[A, B any, K comparable, U any](a DataSet[A], b DataSet[B], keyA func(A) K, keyB func(B) K, fn func(x A, y B) U, opts ...JoinOption) DataSet[U] {
 	return join(a, b, keyA, keyB, false, false, func(x *A, y *B, emit func(U)) { emit(fn(*x, *y)) }, "Join", opts)
 }
