@@ -44,6 +44,7 @@ type subtaskState struct {
 	recordsSkipped  int64 // malformed input records its source skipped
 	bytesIn         int64
 	bytesOut        int64
+	spilled         [2]int64            // records, bytes the attempt's batch operators wrote to spill files (at its end)
 	live            *floepb.TaskMetrics // the latest heartbeat's, while it runs
 }
 
@@ -258,6 +259,9 @@ func (e *execution) onTaskState(u *floepb.TaskStateUpdate, now time.Time) []acti
 	}
 	if u.GetBytesIn() > 0 || u.GetBytesOut() > 0 {
 		st.bytesIn, st.bytesOut = u.GetBytesIn(), u.GetBytesOut()
+	}
+	if u.GetSpilledBytes() > 0 {
+		st.spilled = [2]int64{u.GetSpilledRecords(), u.GetSpilledBytes()}
 	}
 	switch u.GetState() {
 	case floepb.TaskState_FAILED:
@@ -521,6 +525,16 @@ func (e *execution) checkDone(now time.Time) {
 	if e.status.Terminal() && e.ended.IsZero() {
 		e.ended = now
 	}
+}
+
+// spilled returns the records and bytes vertex v's subtasks (their current
+// attempts) wrote to spill files.
+func (e *execution) spilled(v int) (records, bytes int64) {
+	for _, st := range e.subtasks[v] {
+		records += st.spilled[0]
+		bytes += st.spilled[1]
+	}
+	return records, bytes
 }
 
 // counts returns records in/out per vertex.

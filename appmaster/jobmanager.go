@@ -592,6 +592,11 @@ type VertexResult struct {
 	RecordsOut  int64  `json:"records_out"`
 	// RecordsSkipped counts the malformed input records a file source skipped.
 	RecordsSkipped int64 `json:"records_skipped,omitempty"`
+	// SpilledRecords and SpilledBytes are what the vertex's batch operators
+	// (sorts, hash aggregations and joins of floe/dataset) wrote to local
+	// spill files past their memory budget.
+	SpilledRecords int64 `json:"spilled_records,omitempty"`
+	SpilledBytes   int64 `json:"spilled_bytes,omitempty"`
 }
 
 // Wait blocks until the job ends or ctx is done.
@@ -607,8 +612,9 @@ func (h *JobHandle) Wait(ctx context.Context) (JobResult, error) {
 	r := JobResult{ID: e.id, Status: e.status, Failure: e.failure, Detail: e.detail, Duration: e.ended.Sub(e.started)}
 	for _, v := range e.graph.Vertices {
 		in, out := e.counts(v.ID)
+		sr, sb := e.spilled(v.ID)
 		r.Vertices = append(r.Vertices, VertexResult{Name: v.Name, Parallelism: v.Parallelism, RecordsIn: in, RecordsOut: out,
-			RecordsSkipped: e.skipped(v.ID)})
+			RecordsSkipped: e.skipped(v.ID), SpilledRecords: sr, SpilledBytes: sb})
 	}
 	r.Stages = e.stageResults()
 	return r, nil

@@ -180,6 +180,7 @@ func (t *task) metricsSample() metrics.TaskSample {
 		BusyMs: tm.BusyMsPerSecond, IdleMs: tm.IdleMsPerSecond, BackPressuredMs: tm.BackPressuredMsPerSecond,
 		InPoolUsage: tm.InputQueueUsage, OutPoolUsage: tm.OutputQueueUsage,
 		InputWatermark: tm.InputWatermark, OutputWatermark: tm.OutputWatermark}
+	s.SpilledRecords, s.SpilledBytes, _ = t.res.Load().Spilled()
 	if g := m.gate.Load(); g != nil {
 		s.InputQueueLength = len(g.Queue())
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -17,6 +18,7 @@ import (
 	"floe/internal/jobgraph"
 	"floe/internal/mailbox"
 	"floe/internal/rpc/floepb"
+	"floe/internal/spill"
 )
 
 // task runs one subtask attempt: it owns the attempt's output partitions,
@@ -34,6 +36,7 @@ type task struct {
 	parts    []*network.ResultPartition
 	blocking []*network.BlockingPartition // BATCH mode's outputs, finished when the task is
 	m        *taskMetrics
+	res      atomic.Pointer[spill.Task] // the spilling operators' memory and counters, set when the chain is built
 
 	mail    mailbox.Mailbox[func()]
 	uploads sync.WaitGroup
@@ -93,10 +96,13 @@ func (t *task) run(ctx context.Context) {
 		skipped = sc.RecordsSkipped()
 	}
 	t.mu.Unlock()
-	t.log.Debug().Str("state", state.String()).Int64("records_in", in).Int64("records_out", out).Msg("task ended")
+	spilledRecords, spilledBytes, _ := t.res.Load().Spilled()
+	t.log.Debug().Str("state", state.String()).Int64("records_in", in).Int64("records_out", out).
+		Int64("spilled_records", spilledRecords).Int64("spilled_bytes", spilledBytes).Msg("task ended")
 	t.tm.reportState(t.jm, &floepb.TaskStateUpdate{Task: t.ref(), State: state, Error: msg, ErrorDetail: detail,
 		RecordsIn: in, RecordsOut: out, RecordsSkipped: skipped,
-		BytesIn: t.m.bytesIn.Load(), BytesOut: t.m.bytesOut.Load()})
+		BytesIn: t.m.bytesIn.Load(), BytesOut: t.m.bytesOut.Load(),
+		SpilledRecords: spilledRecords, SpilledBytes: spilledBytes})
 }
 
 func (t *task) execute(ctx context.Context) (err error) {
@@ -120,6 +126,9 @@ func (t *task) execute(ctx context.Context) (err error) {
 		MaxParallelism: t.graph.MaxParallelism, Attempt: int(t.ref().GetAttempt()),
 		Config: cfg, Log: t.log,
 	}
+	res := t.taskResources(cfg)
+	t.res.Store(res)
+	info.Context = spill.WithTask(ctx, res)
 	sinks := make([]network.ChannelSink, len(t.dep.GetOutputs()))
 	for i, o := range t.dep.GetOutputs() {
 		if o.GetBlocking() {

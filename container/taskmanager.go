@@ -21,6 +21,7 @@ import (
 	"floe/internal/jobgraph"
 	"floe/internal/rpc"
 	"floe/internal/rpc/floepb"
+	"floe/internal/spill"
 )
 
 // ErrJobManagerLost is returned by Run when the JobManager stopped answering.
@@ -116,6 +117,11 @@ type TaskManager struct {
 	runCtx   context.Context
 	shutdown chan struct{}
 	shutOnce sync.Once
+
+	// memory is the managed memory (taskmanager.memory.managed.size) that
+	// batch operators sort, hash and join in; each task gets its slot's
+	// share (memory.go).
+	memory *spill.Budget
 }
 
 type taskKey struct {
@@ -141,6 +147,10 @@ func New(opts Options) (*TaskManager, error) {
 	if opts.SubscribeTimeout <= 0 {
 		opts.SubscribeTimeout = 60 * time.Second
 	}
+	memory, err := managedMemory(opts)
+	if err != nil {
+		return nil, err
+	}
 	lis, err := net.Listen("tcp", opts.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("taskmanager: listen on %s: %w", opts.Listen, err)
@@ -152,7 +162,7 @@ func New(opts Options) (*TaskManager, error) {
 	}
 	tm := &TaskManager{opts: opts, log: opts.Log.With().Str("taskmanager", opts.ResourceID).Logger(), lis: lis,
 		jm: link, partitions: network.NewPartitionRegistry(),
-		tasks: map[taskKey]*task{}, conns: map[string]*grpc.ClientConn{}, shutdown: make(chan struct{})}
+		tasks: map[taskKey]*task{}, conns: map[string]*grpc.ClientConn{}, shutdown: make(chan struct{}), memory: memory}
 	tm.server = grpc.NewServer(rpc.ServerOptions(opts.Secret)...)
 	floepb.RegisterTaskManagerServer(tm.server, tmService{tm: tm})
 	tm.local = network.LocalSubscriber(tm.serveData)

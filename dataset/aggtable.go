@@ -1,44 +1,85 @@
 package dataset
 
+import (
+	"context"
+	"iter"
+
+	"floe/internal/spill"
+)
+
 // aggTable holds one accumulator per key: the hash aggregation of GroupBy's
-// Reduce and Aggregate, on both sides of the shuffle. memAggTable keeps it
-// in a Go map; a version that spills to local disk past a memory budget can
-// take its place behind this interface (newAggTable).
-type aggTable[K comparable, A any] interface {
-	// Slot returns k's accumulator, a zero A added for it when k is new
-	// (found false). The pointer is valid until the next call.
-	Slot(k K) (acc *A, found bool)
-	// Drain calls emit once per key with its accumulator and empties the table.
-	Drain(emit func(K, A))
-	// Close frees what the table holds (after a failure too).
+// Reduce and Aggregate (and so Distinct), on both sides of the shuffle. It
+// is spill.Aggregator, which spills partitions to local disk past its
+// budget; memAggTable, a Go map without a budget, stands in for key or
+// accumulator types that have no codec (they never crossed a network
+// edge, so nothing could write them to a file either).
+type aggTable[K comparable, V, A any] interface {
+	Add(ctx context.Context, k K, v V) error
+	AddPartial(ctx context.Context, k K, acc A) error
+	// All yields every group once, in no particular order.
+	All(ctx context.Context) iter.Seq2[spill.Group[K, A], error]
+	Stats() spill.Stats
+	// Close frees what the table holds and removes its files (after a
+	// failure too).
 	Close() error
 }
 
-func newAggTable[K comparable, A any]() aggTable[K, A] {
-	return &memAggTable[K, A]{m: map[K]*A{}}
+func newAggTable[K comparable, V, A any](fn spill.Combiner[V, A], m *opMemory) aggTable[K, V, A] {
+	a, err := spill.NewAggregator[K](fn, m.budget, m.opts...)
+	if err != nil {
+		m.noSpill(err)
+		return &memAggTable[K, V, A]{fn: fn, m: map[K]*A{}}
+	}
+	m.track(a.Stats)
+	return a
 }
 
 // memAggTable is an aggTable in memory. Accumulators are kept by pointer so
 // an update hashes its key once.
-type memAggTable[K comparable, A any] struct{ m map[K]*A }
+type memAggTable[K comparable, V, A any] struct {
+	fn spill.Combiner[V, A]
+	m  map[K]*A
+	n  int64
+}
 
-func (t *memAggTable[K, A]) Slot(k K) (*A, bool) {
+func (t *memAggTable[K, V, A]) Add(_ context.Context, k K, v V) error {
+	t.n++
 	if p, ok := t.m[k]; ok {
-		return p, true
+		*p = t.fn.Add(*p, v)
+		return nil
 	}
 	p := new(A)
+	*p = t.fn.Create(v)
 	t.m[k] = p
-	return p, false
+	return nil
 }
 
-func (t *memAggTable[K, A]) Drain(emit func(K, A)) {
-	for k, p := range t.m {
-		emit(k, *p)
+func (t *memAggTable[K, V, A]) AddPartial(_ context.Context, k K, acc A) error {
+	t.n++
+	if p, ok := t.m[k]; ok {
+		*p = t.fn.Merge(*p, acc)
+		return nil
 	}
-	clear(t.m)
+	p := new(A)
+	*p = acc
+	t.m[k] = p
+	return nil
 }
 
-func (t *memAggTable[K, A]) Close() error {
+func (t *memAggTable[K, V, A]) All(context.Context) iter.Seq2[spill.Group[K, A], error] {
+	return func(yield func(spill.Group[K, A], error) bool) {
+		for k, p := range t.m {
+			delete(t.m, k)
+			if !yield(spill.Group[K, A]{Key: k, Acc: *p}, nil) {
+				return
+			}
+		}
+	}
+}
+
+func (t *memAggTable[K, V, A]) Stats() spill.Stats { return spill.Stats{Records: t.n} }
+
+func (t *memAggTable[K, V, A]) Close() error {
 	t.m = nil
 	return nil
 }

@@ -18,6 +18,7 @@ var ErrInvalidJob = datastream.ErrInvalidJob
 type Environment struct {
 	ds      *datastream.Environment
 	errs    []error
+	memOps  int // memory-holding operators (memory.go)
 	outputs []output
 }
 

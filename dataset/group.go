@@ -1,6 +1,9 @@
 package dataset
 
-import "floe/datastream"
+import (
+	"floe/datastream"
+	"floe/internal/spill"
+)
 
 // KV is a key with a value: a group's key and its aggregate.
 type KV[K, V any] struct {
@@ -27,20 +30,20 @@ func GroupBy[T any, K comparable](d DataSet[T], key func(T) K) Grouped[T, K] {
 // so one record per key and subtask crosses the network.
 func (g Grouped[T, K]) Reduce(fn func(a, b T) T) DataSet[T] {
 	key := g.key
-	step := func(acc T, found bool, v T) T {
-		if !found {
-			return v
-		}
-		return fn(acc, v)
-	}
-	combined := datastream.Transform(g.d.s, "Combine", datastream.ExchangeForward[T](), func(datastream.OperatorInfo) (datastream.BoundedOperator[T, T], error) {
-		return &groupOp[T, K, T, T]{table: newAggTable[K, T](), key: key, add: step, out: func(_ K, a T) T { return a }}, nil
+	env := g.d.env
+	comb := spill.Combiner[T, T]{Create: func(v T) T { return v }, Add: fn, Merge: fn}
+	env.holdsMemory()
+	combined := datastream.Transform(g.d.s, "Combine", datastream.ExchangeForward[T](), func(info datastream.OperatorInfo) (datastream.BoundedOperator[T, T], error) {
+		m := newOpMemory(env, info)
+		return &groupOp[T, K, T, T, T]{mem: m, table: newAggTable[K](comb, m), key: key, val: identity[T], out: func(_ K, a T) T { return a }}, nil
 	})
 	combined.SetParallelism(g.d.s.Parallelism())
-	s := datastream.Transform(combined, "Reduce", datastream.ExchangeHash(key), func(datastream.OperatorInfo) (datastream.BoundedOperator[T, T], error) {
-		return &groupOp[T, K, T, T]{table: newAggTable[K, T](), key: key, add: step, out: func(_ K, a T) T { return a }}, nil
+	env.holdsMemory()
+	s := datastream.Transform(combined, "Reduce", datastream.ExchangeHash(key), func(info datastream.OperatorInfo) (datastream.BoundedOperator[T, T], error) {
+		m := newOpMemory(env, info)
+		return &groupOp[T, K, T, T, T]{mem: m, table: newAggTable[K](comb, m), key: key, partial: true, acc: identity[T], out: func(_ K, a T) T { return a }}, nil
 	})
-	return DataSet[T]{env: g.d.env, s: s}
+	return DataSet[T]{env: env, s: s}
 }
 
 // Aggregate computes agg over each group: one KV of the key and the result
@@ -54,28 +57,24 @@ func Aggregate[T any, K comparable, A, R any](g Grouped[T, K], agg Aggregator[T,
 		return DataSet[KV[K, R]]{env: g.d.env, s: datastream.Map(g.d.s, func(T) KV[K, R] { return KV[K, R]{} })}
 	}
 	key := g.key
-	partial := datastream.Transform(g.d.s, "Partial Aggregate", datastream.ExchangeForward[T](), func(datastream.OperatorInfo) (datastream.BoundedOperator[T, KV[K, A]], error) {
-		return &groupOp[T, K, A, KV[K, A]]{table: newAggTable[K, A](), key: key,
-			add: func(acc A, found bool, v T) A {
-				if !found {
-					acc = agg.zero()
-				}
-				return agg.Add(acc, v)
-			},
+	env := g.d.env
+	partialComb := spill.Combiner[T, A]{Create: func(v T) A { return agg.Add(agg.zero(), v) }, Add: agg.Add, Merge: agg.Merge}
+	env.holdsMemory()
+	partial := datastream.Transform(g.d.s, "Partial Aggregate", datastream.ExchangeForward[T](), func(info datastream.OperatorInfo) (datastream.BoundedOperator[T, KV[K, A]], error) {
+		m := newOpMemory(env, info)
+		return &groupOp[T, K, T, A, KV[K, A]]{mem: m, table: newAggTable[K](partialComb, m), key: key, val: identity[T],
 			out: func(k K, a A) KV[K, A] { return KV[K, A]{Key: k, Value: a} }}, nil
 	})
 	partial.SetParallelism(g.d.s.Parallelism())
-	s := datastream.Transform(partial, "Aggregate", datastream.ExchangeHash(func(kv KV[K, A]) K { return kv.Key }), func(datastream.OperatorInfo) (datastream.BoundedOperator[KV[K, A], KV[K, R]], error) {
-		return &groupOp[KV[K, A], K, A, KV[K, R]]{table: newAggTable[K, A](), key: func(kv KV[K, A]) K { return kv.Key },
-			add: func(acc A, found bool, kv KV[K, A]) A {
-				if !found {
-					return kv.Value
-				}
-				return agg.Merge(acc, kv.Value)
-			},
+	finalComb := spill.Combiner[KV[K, A], A]{Create: func(kv KV[K, A]) A { return kv.Value }, Add: func(a A, kv KV[K, A]) A { return agg.Merge(a, kv.Value) }, Merge: agg.Merge}
+	env.holdsMemory()
+	s := datastream.Transform(partial, "Aggregate", datastream.ExchangeHash(func(kv KV[K, A]) K { return kv.Key }), func(info datastream.OperatorInfo) (datastream.BoundedOperator[KV[K, A], KV[K, R]], error) {
+		m := newOpMemory(env, info)
+		return &groupOp[KV[K, A], K, KV[K, A], A, KV[K, R]]{mem: m, table: newAggTable[K](finalComb, m), key: func(kv KV[K, A]) K { return kv.Key },
+			partial: true, acc: func(kv KV[K, A]) A { return kv.Value },
 			out: func(k K, a A) KV[K, R] { return KV[K, R]{Key: k, Value: agg.Result(a)} }}, nil
 	})
-	return DataSet[KV[K, R]]{env: g.d.env, s: s}
+	return DataSet[KV[K, R]]{env: env, s: s}
 }
 
 // AggregateAll computes agg over the whole data set: one record, also when
@@ -108,23 +107,40 @@ func DistinctBy[T any, K comparable](d DataSet[T], key func(T) K) DataSet[T] {
 }
 
 // groupOp folds records into a table by key and emits the table at the end.
-type groupOp[T any, K comparable, A, U any] struct {
-	table aggTable[K, A]
-	key   func(T) K
-	add   func(acc A, found bool, v T) A
-	out   func(K, A) U
+// With partial, a record carries a partial accumulator (acc(v)) that is
+// merged; otherwise it is a value that is added.
+type groupOp[T any, K comparable, V, A, U any] struct {
+	mem     *opMemory
+	table   aggTable[K, V, A]
+	key     func(T) K
+	partial bool
+	val     func(T) V // the value of a record (not partial)
+	acc     func(T) A // the partial accumulator of a record (partial)
+	out     func(K, A) U
 }
 
-func (g *groupOp[T, K, A, U]) Process(v T, _ func(U)) {
-	acc, found := g.table.Slot(g.key(v))
-	*acc = g.add(*acc, found, v)
+func (g *groupOp[T, K, V, A, U]) Process(v T, _ func(U)) {
+	var err error
+	if g.partial {
+		err = g.table.AddPartial(g.mem.ctx, g.key(v), g.acc(v))
+	} else {
+		err = g.table.Add(g.mem.ctx, g.key(v), g.val(v))
+	}
+	g.mem.check(err)
 }
 
-func (g *groupOp[T, K, A, U]) EndInput(emit func(U)) {
-	g.table.Drain(func(k K, a A) { emit(g.out(k, a)) })
+func (g *groupOp[T, K, V, A, U]) EndInput(emit func(U)) {
+	for grp, err := range g.table.All(g.mem.ctx) {
+		g.mem.check(err)
+		emit(g.out(grp.Key, grp.Acc))
+	}
 }
 
-func (g *groupOp[T, K, A, U]) Close() error { return g.table.Close() }
+func (g *groupOp[T, K, V, A, U]) Close() error {
+	err := g.table.Close()
+	g.mem.report()
+	return err
+}
 
 // allOp folds every record into one accumulator.
 type allOp[T, A, U any] struct {
@@ -144,3 +160,5 @@ func (a *allOp[T, A, U]) EndInput(emit func(U)) {
 		emit(u)
 	}
 }
+
+func identity[T any](v T) T { return v }

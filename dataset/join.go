@@ -1,9 +1,12 @@
 package dataset
 
 import (
+	"cmp"
 	"fmt"
+	"hash/maphash"
 
 	"floe/datastream"
+	"floe/internal/spill"
 )
 
 // JoinOption chooses how a join runs.
@@ -29,7 +32,9 @@ func BroadcastBuild() JoinOption { return func(c *joinConfig) { c.broadcast = tr
 // b with keyA(x) == keyB(y). A key may be a struct for joins on several
 // columns. By default both inputs are shuffled by key and a hash table is
 // built from b (see BuildLeft, BroadcastBuild); records of the probe side
-// that arrive before the build side has ended wait in memory.
+// that arrive before the build side has ended wait in a buffer. Table and
+// buffer spill to local disk past the operator's share of the managed
+// memory (a hybrid hash join).
 func Join[A, B any, K comparable, U any](a DataSet[A], b DataSet[B], keyA func(A) K, keyB func(B) K, fn func(x A, y B) U, opts ...JoinOption) DataSet[U] {
 	return join(a, b, keyA, keyB, false, false, func(x *A, y *B, emit func(U)) { emit(fn(*x, *y)) }, "Join", opts)
 }
@@ -83,8 +88,11 @@ func hashJoin[P, B any, K comparable, U any](p DataSet[P], b DataSet[B], keyP fu
 	if broadcast {
 		inP, inB = datastream.ExchangeForward[P](), datastream.ExchangeBroadcast[B]()
 	}
-	s := datastream.Transform2(p.s, b.s, name, inP, inB, func(datastream.OperatorInfo) (datastream.BoundedOperator2[P, B, U], error) {
-		return &hashJoinOp[P, B, K, U]{table: newBuildTable[K, B](), keyP: keyP, keyB: keyB, keepP: keepP, keepB: keepB, pair: pair}, nil
+	env := p.env
+	env.holdsMemory()
+	s := datastream.Transform2(p.s, b.s, name, inP, inB, func(info datastream.OperatorInfo) (datastream.BoundedOperator2[P, B, U], error) {
+		m := newOpMemory(env, info)
+		return &hashJoinOp[P, B, K, U]{mem: m, table: newJoinTable(keyB, keyP, keepB, keepP, m), copyOut: keepP || keepB, pair: pair}, nil
 	})
 	if broadcast {
 		s.SetParallelism(p.s.Parallelism())
@@ -92,50 +100,86 @@ func hashJoin[P, B any, K comparable, U any](p DataSet[P], b DataSet[B], keyP fu
 	return DataSet[U]{env: p.env, s: s}
 }
 
-// hashJoinOp builds a table from input 2 and probes it with input 1.
+// hashJoinOp builds a table from input 2 and probes it with input 1. Probe
+// records that come before the build side has ended wait in a sort buffer
+// without order (which spills past the join's budget, shared with the
+// table) and are joined when it has.
 type hashJoinOp[P, B any, K comparable, U any] struct {
-	table        buildTable[K, B]
-	keyP         func(P) K
-	keyB         func(B) K
-	keepP, keepB bool
-	pair         func(*P, *B, func(U))
-	built        bool
-	ended        int
-	waiting      []P // probe records that came before the build side ended
+	mem     *opMemory
+	table   joinTable[K, B, P]
+	pair    func(*P, *B, func(U))
+	copyOut bool // outer joins hand the records to the user by pointer: copy them
+	built   bool
+	ended   int
+	waiting sortBuffer[P] // probe records that came before the build side ended
+	emit    func(U)
+	onPair  spill.Emit[B, P]
 }
 
 func (j *hashJoinOp[P, B, K, U]) Process1(v P, emit func(U)) {
 	if !j.built {
-		j.waiting = append(j.waiting, v)
+		if j.waiting == nil {
+			j.waiting = newSortBuffer(func(P, P) int { return 0 }, j.mem)
+		}
+		j.mem.check(j.waiting.Add(j.mem.ctx, v))
 		return
 	}
-	j.probe(&v, emit)
+	j.mem.check(j.table.Probe(j.mem.ctx, v, j.emitter(emit)))
 }
 
-func (j *hashJoinOp[P, B, K, U]) probe(v *P, emit func(U)) {
-	found := j.table.Probe(j.keyP(*v), func(b *B) { j.pair(v, b, emit) })
-	if !found && j.keepP {
-		j.pair(v, nil, emit)
+// emitter is the table's callback that pairs records and emits the results.
+func (j *hashJoinOp[P, B, K, U]) emitter(emit func(U)) spill.Emit[B, P] {
+	if j.onPair == nil {
+		j.emit = emit
+		j.onPair = func(b *B, p *P) error {
+			if j.copyOut {
+				if b != nil {
+					c := *b
+					b = &c
+				}
+				if p != nil {
+					c := *p
+					p = &c
+				}
+			}
+			j.pair(p, b, j.emit)
+			return nil
+		}
 	}
+	return j.onPair
 }
 
-func (j *hashJoinOp[P, B, K, U]) Process2(v B, _ func(U)) { j.table.Add(j.keyB(v), v) }
+func (j *hashJoinOp[P, B, K, U]) Process2(v B, _ func(U)) { j.mem.check(j.table.Build(j.mem.ctx, v)) }
 
 func (j *hashJoinOp[P, B, K, U]) EndInput(input int, emit func(U)) {
 	j.ended++
 	if input == 2 {
 		j.built = true
-		for i := range j.waiting {
-			j.probe(&j.waiting[i], emit)
+		if j.waiting != nil {
+			for v, err := range j.waiting.All(j.mem.ctx) {
+				j.mem.check(err)
+				j.mem.check(j.table.Probe(j.mem.ctx, v, j.emitter(emit)))
+			}
+			j.mem.report()
+			j.mem.check(j.waiting.Close())
 		}
-		j.waiting = nil
 	}
-	if j.ended == 2 && j.keepB {
-		j.table.Unmatched(func(b *B) { j.pair(nil, b, emit) })
+	if j.ended == 2 {
+		j.mem.check(j.table.Finish(j.mem.ctx, j.emitter(emit)))
 	}
 }
 
-func (j *hashJoinOp[P, B, K, U]) Close() error { return j.table.Close() }
+func (j *hashJoinOp[P, B, K, U]) Close() error {
+	var err error
+	if j.waiting != nil {
+		err = j.waiting.Close()
+	}
+	if cerr := j.table.Close(); err == nil {
+		err = cerr
+	}
+	j.mem.report()
+	return err
+}
 
 // Cross is every pair of a record of a and one of small: small is sent whole
 // to every subtask of a and held in memory, so it must be small.
@@ -146,13 +190,27 @@ func Cross[A, B, U any](a DataSet[A], small DataSet[B], fn func(x A, y B) U) Dat
 }
 
 // CoGroup calls fn once per key that a or b holds, with all records of each
-// side under it (one side may be empty). Both sides of a key are held in
-// memory until both inputs have ended.
+// side under it (one side may be empty). Both inputs are sorted together by
+// a hash of the key (spilling past the operator's memory budget), so only
+// the records of one key are in memory at once when fn runs.
 func CoGroup[A, B any, K comparable, U any](a DataSet[A], b DataSet[B], keyA func(A) K, keyB func(B) K, fn func(key K, as []A, bs []B, emit func(U))) DataSet[U] {
-	s := datastream.Transform2(a.s, b.s, "CoGroup", datastream.ExchangeHash(keyA), datastream.ExchangeHash(keyB), func(datastream.OperatorInfo) (datastream.BoundedOperator2[A, B, U], error) {
-		return &coGroupOp[A, B, K, U]{groups: map[K]*coGroup[A, B]{}, keyA: keyA, keyB: keyB, fn: fn}, nil
+	env := a.env
+	env.holdsMemory()
+	s := datastream.Transform2(a.s, b.s, "CoGroup", datastream.ExchangeHash(keyA), datastream.ExchangeHash(keyB), func(info datastream.OperatorInfo) (datastream.BoundedOperator2[A, B, U], error) {
+		m := newOpMemory(env, info)
+		return &coGroupOp[A, B, K, U]{mem: m, seed: maphash.MakeSeed(), keyA: keyA, keyB: keyB, fn: fn,
+			buf: newSortBuffer(func(x, y coRecord[A, B]) int { return cmp.Compare(x.Hash, y.Hash) }, m)}, nil
 	})
-	return DataSet[U]{env: a.env, s: s}
+	return DataSet[U]{env: env, s: s}
+}
+
+// coRecord is a record of either side of a CoGroup (Side 1 or 2) with the
+// hash of its key, the sort key.
+type coRecord[A, B any] struct {
+	Hash uint64
+	Side uint8
+	A    A
+	B    B
 }
 
 type coGroup[A, B any] struct {
@@ -161,38 +219,65 @@ type coGroup[A, B any] struct {
 }
 
 type coGroupOp[A, B any, K comparable, U any] struct {
-	groups map[K]*coGroup[A, B]
-	keyA   func(A) K
-	keyB   func(B) K
-	fn     func(K, []A, []B, func(U))
-	ended  int
-}
-
-func (c *coGroupOp[A, B, K, U]) group(k K) *coGroup[A, B] {
-	g, ok := c.groups[k]
-	if !ok {
-		g = &coGroup[A, B]{}
-		c.groups[k] = g
-	}
-	return g
+	mem   *opMemory
+	seed  maphash.Seed
+	buf   sortBuffer[coRecord[A, B]]
+	keyA  func(A) K
+	keyB  func(B) K
+	fn    func(K, []A, []B, func(U))
+	ended int
 }
 
 func (c *coGroupOp[A, B, K, U]) Process1(v A, _ func(U)) {
-	g := c.group(c.keyA(v))
-	g.as = append(g.as, v)
+	c.mem.check(c.buf.Add(c.mem.ctx, coRecord[A, B]{Hash: maphash.Comparable(c.seed, c.keyA(v)), Side: 1, A: v}))
 }
 
 func (c *coGroupOp[A, B, K, U]) Process2(v B, _ func(U)) {
-	g := c.group(c.keyB(v))
-	g.bs = append(g.bs, v)
+	c.mem.check(c.buf.Add(c.mem.ctx, coRecord[A, B]{Hash: maphash.Comparable(c.seed, c.keyB(v)), Side: 2, B: v}))
 }
 
+// EndInput reads the records in hash order and calls fn for the keys of
+// each run of equal hashes (one key, unless two collide).
 func (c *coGroupOp[A, B, K, U]) EndInput(_ int, emit func(U)) {
 	if c.ended++; c.ended < 2 {
 		return
 	}
-	for k, g := range c.groups {
-		c.fn(k, g.as, g.bs, emit)
-		delete(c.groups, k)
+	run := map[K]*coGroup[A, B]{}
+	var hash uint64
+	flush := func() {
+		for k, g := range run {
+			c.fn(k, g.as, g.bs, emit)
+			delete(run, k)
+		}
 	}
+	for r, err := range c.buf.All(c.mem.ctx) {
+		c.mem.check(err)
+		if r.Hash != hash {
+			flush()
+			hash = r.Hash
+		}
+		var k K
+		if r.Side == 1 {
+			k = c.keyA(r.A)
+		} else {
+			k = c.keyB(r.B)
+		}
+		g, ok := run[k]
+		if !ok {
+			g = &coGroup[A, B]{}
+			run[k] = g
+		}
+		if r.Side == 1 {
+			g.as = append(g.as, r.A)
+		} else {
+			g.bs = append(g.bs, r.B)
+		}
+	}
+	flush()
+}
+
+func (c *coGroupOp[A, B, K, U]) Close() error {
+	err := c.buf.Close()
+	c.mem.report()
+	return err
 }

@@ -41,8 +41,11 @@ func OrderBy[T any](orders ...Order[T]) Order[T] {
 // SortPartition sorts the records of each subtask of d by order, in place:
 // the partitioning stays as it is.
 func SortPartition[T any](d DataSet[T], order Order[T]) DataSet[T] {
-	s := datastream.Transform(d.s, "SortPartition", datastream.ExchangeForward[T](), func(datastream.OperatorInfo) (datastream.BoundedOperator[T, T], error) {
-		return &sortOp[T]{buf: newSortBuffer(order)}, nil
+	env := d.env
+	env.holdsMemory()
+	s := datastream.Transform(d.s, "SortPartition", datastream.ExchangeForward[T](), func(info datastream.OperatorInfo) (datastream.BoundedOperator[T, T], error) {
+		m := newOpMemory(env, info)
+		return &sortOp[T]{mem: m, buf: newSortBuffer(order, m)}, nil
 	})
 	return derive(d, s)
 }
@@ -52,18 +55,35 @@ func SortPartition[T any](d DataSet[T], order Order[T]) DataSet[T] {
 // writes one ordered file. (Today every record passes through that one
 // subtask's sort buffer; a range-partitioned sort is left to do.)
 func Sort[T any](d DataSet[T], order Order[T]) DataSet[T] {
-	s := datastream.Transform(d.s, "Sort", datastream.ExchangeRebalance[T](), func(datastream.OperatorInfo) (datastream.BoundedOperator[T, T], error) {
-		return &sortOp[T]{buf: newSortBuffer(order)}, nil
+	env := d.env
+	env.holdsMemory()
+	s := datastream.Transform(d.s, "Sort", datastream.ExchangeRebalance[T](), func(info datastream.OperatorInfo) (datastream.BoundedOperator[T, T], error) {
+		m := newOpMemory(env, info)
+		return &sortOp[T]{mem: m, buf: newSortBuffer(order, m)}, nil
 	})
 	s.SetParallelism(1)
 	return DataSet[T]{env: d.env, s: s}
 }
 
-type sortOp[T any] struct{ buf sortBuffer[T] }
+type sortOp[T any] struct {
+	mem *opMemory
+	buf sortBuffer[T]
+}
 
-func (s *sortOp[T]) Process(v T, _ func(T)) { s.buf.Add(v) }
-func (s *sortOp[T]) EndInput(emit func(T))  { s.buf.Sorted(emit) }
-func (s *sortOp[T]) Close() error           { return s.buf.Close() }
+func (s *sortOp[T]) Process(v T, _ func(T)) { s.mem.check(s.buf.Add(s.mem.ctx, v)) }
+
+func (s *sortOp[T]) EndInput(emit func(T)) {
+	for v, err := range s.buf.All(s.mem.ctx) {
+		s.mem.check(err)
+		emit(v)
+	}
+}
+
+func (s *sortOp[T]) Close() error {
+	err := s.buf.Close()
+	s.mem.report()
+	return err
+}
 
 // First is n records of d (any n: the first each subtask sees, cut to n in
 // one subtask), or all when d holds fewer.

@@ -1,22 +1,37 @@
 package dataset
 
-import "slices"
+import (
+	"context"
+	"iter"
+	"slices"
+
+	"floe/internal/spill"
+)
 
 // sortBuffer collects records and gives them back in order: the sort of
-// SortPartition and Sort. memSortBuffer keeps them in a slice; a version
-// that writes sorted runs to local disk past a memory budget and merges them
-// can take its place behind this interface (newSortBuffer).
+// SortPartition and Sort, and the buffers of CoGroup and of a join's early
+// probe records. It is spill.Sorter, an external merge sort past its budget;
+// memSortBuffer, a slice without a budget, stands in for record types
+// without a codec.
 type sortBuffer[T any] interface {
-	Add(v T)
-	// Sorted calls emit for every record in order (stable: equal records keep
-	// their arrival order) and empties the buffer.
-	Sorted(emit func(T))
-	// Close frees what the buffer holds (after a failure too).
+	Add(ctx context.Context, v T) error
+	// All yields every record in order (stable: equal records keep their
+	// arrival order), once.
+	All(ctx context.Context) iter.Seq2[T, error]
+	Stats() spill.Stats
+	// Close frees what the buffer holds and removes its files (after a
+	// failure too).
 	Close() error
 }
 
-func newSortBuffer[T any](cmp func(a, b T) int) sortBuffer[T] {
-	return &memSortBuffer[T]{cmp: cmp}
+func newSortBuffer[T any](cmp func(a, b T) int, m *opMemory) sortBuffer[T] {
+	s, err := spill.NewSorter(cmp, m.budget, m.opts...)
+	if err != nil {
+		m.noSpill(err)
+		return &memSortBuffer[T]{cmp: cmp}
+	}
+	m.track(s.Stats)
+	return s
 }
 
 type memSortBuffer[T any] struct {
@@ -24,15 +39,25 @@ type memSortBuffer[T any] struct {
 	rows []T
 }
 
-func (b *memSortBuffer[T]) Add(v T) { b.rows = append(b.rows, v) }
-
-func (b *memSortBuffer[T]) Sorted(emit func(T)) {
-	slices.SortStableFunc(b.rows, b.cmp)
-	for _, v := range b.rows {
-		emit(v)
-	}
-	b.rows = nil
+func (b *memSortBuffer[T]) Add(_ context.Context, v T) error {
+	b.rows = append(b.rows, v)
+	return nil
 }
+
+func (b *memSortBuffer[T]) All(context.Context) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		rows := b.rows
+		b.rows = nil
+		slices.SortStableFunc(rows, b.cmp)
+		for _, v := range rows {
+			if !yield(v, nil) {
+				return
+			}
+		}
+	}
+}
+
+func (b *memSortBuffer[T]) Stats() spill.Stats { return spill.Stats{Records: int64(len(b.rows))} }
 
 func (b *memSortBuffer[T]) Close() error {
 	b.rows = nil

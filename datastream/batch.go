@@ -1,6 +1,7 @@
 package datastream
 
 import (
+	"context"
 	"fmt"
 
 	"floe/container/network"
@@ -80,10 +81,14 @@ type OperatorInfo struct {
 	Parallelism int
 	// Attempt counts the subtask's restarts (0 at first).
 	Attempt int
+	// Context is the task's context, done when the task is cancelled (nil
+	// outside a TaskManager). floe's batch operators find the TaskManager's
+	// managed memory in it.
+	Context context.Context
 }
 
 func operatorInfo(info operator.TaskInfo) OperatorInfo {
-	return OperatorInfo{Name: info.Name, Subtask: info.Subtask, Parallelism: info.Parallelism, Attempt: info.Attempt}
+	return OperatorInfo{Name: info.Name, Subtask: info.Subtask, Parallelism: info.Parallelism, Attempt: info.Attempt, Context: info.Context}
 }
 
 // BoundedOperator is a one-input operator that learns when its input ends.

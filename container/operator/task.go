@@ -28,6 +28,11 @@ type TaskInfo struct {
 	// SideOutputs holds, while one operator is built, the network.Output[X]
 	// of each of its side outputs by tag.
 	SideOutputs map[string]any
+	// Context is the task's context: done when the task is cancelled; it
+	// carries what the TaskManager lends the task's operators (the managed
+	// memory and spill directories of batch operators: spill.TaskFrom).
+	// Nil when the chain is built outside a TaskManager.
+	Context context.Context
 }
 
 // Task is a vertex's operator chain built for one subtask.

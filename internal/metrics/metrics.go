@@ -54,6 +54,7 @@ type TaskSample struct {
 	InputQueueLength, OutputQueueLength      int
 	InPoolUsage, OutPoolUsage                float64 // 0..1
 	InputWatermark, OutputWatermark          int64   // ms; math.MinInt64 when none
+	SpilledRecords, SpilledBytes             int64   // written to spill files by batch operators
 }
 
 // TaskSource returns the samples of the tasks running now.
@@ -95,6 +96,8 @@ var taskDescs = []taskDesc{
 	newTaskDesc("buffers_output_queue_length", "Batches produced and not yet sent (Flink: buffers.outputQueueLength).", prometheus.GaugeValue, func(s *TaskSample) float64 { return float64(s.OutputQueueLength) }),
 	newTaskDesc("buffers_in_pool_usage", "Use of the input queue, 0..1 (Flink: buffers.inPoolUsage).", prometheus.GaugeValue, func(s *TaskSample) float64 { return s.InPoolUsage }),
 	newTaskDesc("buffers_out_pool_usage", "Use of the fullest output subpartition queue, 0..1 (Flink: buffers.outPoolUsage).", prometheus.GaugeValue, func(s *TaskSample) float64 { return s.OutPoolUsage }),
+	newTaskDesc("spilled_records_total", "Records the task's batch operators (sort, hash aggregation, hash join) wrote to local spill files past their memory budget (floe only).", prometheus.CounterValue, func(s *TaskSample) float64 { return float64(s.SpilledRecords) }),
+	newTaskDesc("spilled_bytes_total", "Bytes the task's batch operators wrote to local spill files, as written.", prometheus.CounterValue, func(s *TaskSample) float64 { return float64(s.SpilledBytes) }),
 	newTaskDesc("current_input_watermark_seconds", "The task's event time, from its inputs; absent before the first watermark (Flink: currentInputWatermark / 1000).", prometheus.GaugeValue, func(s *TaskSample) float64 { return watermarkSeconds(s.InputWatermark) }),
 	newTaskDesc("current_output_watermark_seconds", "The last watermark the task sent; absent before the first (Flink: currentOutputWatermark / 1000).", prometheus.GaugeValue, func(s *TaskSample) float64 { return watermarkSeconds(s.OutputWatermark) }),
 }

@@ -1032,6 +1032,9 @@ type TaskStateUpdate struct {
 	RecordsSkipped int64                  `protobuf:"varint,7,opt,name=records_skipped,json=recordsSkipped,proto3" json:"records_skipped,omitempty"` // malformed input records a file source skipped
 	BytesIn        int64                  `protobuf:"varint,8,opt,name=bytes_in,json=bytesIn,proto3" json:"bytes_in,omitempty"`                      // bytes of record batches read (network inputs)
 	BytesOut       int64                  `protobuf:"varint,9,opt,name=bytes_out,json=bytesOut,proto3" json:"bytes_out,omitempty"`                   // bytes of record batches written (output edges)
+	// what the task's batch operators wrote to spill files (bytes as written)
+	SpilledRecords int64 `protobuf:"varint,10,opt,name=spilled_records,json=spilledRecords,proto3" json:"spilled_records,omitempty"`
+	SpilledBytes   int64 `protobuf:"varint,11,opt,name=spilled_bytes,json=spilledBytes,proto3" json:"spilled_bytes,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -1125,6 +1128,20 @@ func (x *TaskStateUpdate) GetBytesIn() int64 {
 func (x *TaskStateUpdate) GetBytesOut() int64 {
 	if x != nil {
 		return x.BytesOut
+	}
+	return 0
+}
+
+func (x *TaskStateUpdate) GetSpilledRecords() int64 {
+	if x != nil {
+		return x.SpilledRecords
+	}
+	return 0
+}
+
+func (x *TaskStateUpdate) GetSpilledBytes() int64 {
+	if x != nil {
+		return x.SpilledBytes
 	}
 	return 0
 }
@@ -1521,7 +1538,7 @@ const file_floe_control_proto_rawDesc = "" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x16\n" +
 	"\x06vertex\x18\x02 \x01(\x05R\x06vertex\x12\x18\n" +
 	"\asubtask\x18\x03 \x01(\x05R\asubtask\x12\x18\n" +
-	"\aattempt\x18\x04 \x01(\x05R\aattempt\"\xc5\x02\n" +
+	"\aattempt\x18\x04 \x01(\x05R\aattempt\"\x93\x03\n" +
 	"\x0fTaskStateUpdate\x12)\n" +
 	"\x04task\x18\x01 \x01(\v2\x15.floe.control.TaskRefR\x04task\x12-\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x17.floe.control.TaskStateR\x05state\x12\x14\n" +
@@ -1533,7 +1550,10 @@ const file_floe_control_proto_rawDesc = "" +
 	"recordsOut\x12'\n" +
 	"\x0frecords_skipped\x18\a \x01(\x03R\x0erecordsSkipped\x12\x19\n" +
 	"\bbytes_in\x18\b \x01(\x03R\abytesIn\x12\x1b\n" +
-	"\tbytes_out\x18\t \x01(\x03R\bbytesOut\"\x9d\x01\n" +
+	"\tbytes_out\x18\t \x01(\x03R\bbytesOut\x12'\n" +
+	"\x0fspilled_records\x18\n" +
+	" \x01(\x03R\x0espilledRecords\x12#\n" +
+	"\rspilled_bytes\x18\v \x01(\x03R\fspilledBytes\"\x9d\x01\n" +
 	"\x16InputChannelDescriptor\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x121\n" +
 	"\bproducer\x18\x02 \x01(\v2\x15.floe.control.TaskRefR\bproducer\x12\x12\n" +
