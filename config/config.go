@@ -55,6 +55,12 @@ const (
 	// LogLevel is the client's --log-level, which the JobManager and
 	// TaskManager containers take too.
 	LogLevel = "floe.log.level"
+	// StateBackend is where keyed state lives: "hashmap" (the heap, the
+	// default) or "pebble" (an LSM store on the TaskManager's local disk).
+	StateBackend = "state.backend.type"
+	// TmpDirs are the local directories (comma-separated) for the pebble
+	// state backend's stores; unset: YARN's LOCAL_DIRS, else the system's.
+	TmpDirs = "io.tmp.dirs"
 )
 
 // Config is an immutable set of key/value pairs. The zero value is empty.

@@ -32,7 +32,7 @@ var known = []string{
 	"execution.checkpointing.tolerable-failed-checkpoints", "execution.checkpointing.dir",
 	"execution.checkpointing.savepoint-dir", "execution.checkpointing.num-retained",
 	"execution.checkpointing.externalized-checkpoint-retention",
-	Strict, OutputOverwrite,
+	Strict, OutputOverwrite, StateBackend, TmpDirs,
 }
 
 // ownPrefixes are the namespaces floe and Flink use. A key outside them

@@ -17,11 +17,15 @@ type timerEntry struct {
 // timers holds the event-time and processing-time timers of one keyed
 // operator subtask. The timers live in the operator's keyed state (a list
 // per key), so they are checkpointed, restored and redistributed by key
-// group with the rest of it; two heaps index them by time. Deleting a timer
-// removes it from state only: its heap entry is skipped when it surfaces.
+// group with the rest of it; two heaps index them by time, and a set holds
+// every pending timer so that registering one that exists (a window's timer,
+// registered again by each of its records) is one map lookup, whatever the
+// key's number of timers, and reads no state. Deleting a timer removes it
+// from state and the set: its heap entry is skipped when it surfaces.
 // Driven by the task's goroutine only.
 type timers[K comparable] struct {
 	tab         *state.Table[K, []timerEntry]
+	pending     map[timerID[K]]struct{}
 	event, proc timerHeap[K]
 	wm          int64        // the operator's watermark (event time)
 	now         func() int64 // the processing time (tests set a clock)
@@ -29,21 +33,30 @@ type timers[K comparable] struct {
 
 const timersState = "_timers"
 
+// timerID names one pending timer.
+type timerID[K comparable] struct {
+	key  K
+	t    int64
+	proc bool
+}
+
 func newTimers[K comparable](b *state.Backend[K]) (*timers[K], error) {
 	tab, err := state.Value[K, []timerEntry](b, timersState)
 	if err != nil {
 		return nil, err
 	}
-	return &timers[K]{tab: tab, wm: math.MinInt64, now: nowMillis}, nil
+	return &timers[K]{tab: tab, pending: map[timerID[K]]struct{}{}, wm: math.MinInt64, now: nowMillis}, nil
 }
 
 // register adds a timer for k at t (once: registering it again is a no-op).
 func (ts *timers[K]) register(k K, t int64, proc bool) {
-	e := timerEntry{T: t, Proc: proc}
-	l, _, owned := ts.tab.GetOwned(k)
-	if slices.Contains(l, e) {
+	id := timerID[K]{k, t, proc}
+	if _, dup := ts.pending[id]; dup {
 		return
 	}
+	ts.pending[id] = struct{}{}
+	e := timerEntry{T: t, Proc: proc}
+	l, _, owned := ts.tab.GetOwned(k)
 	if !owned { // copy on write: a checkpoint's view holds the list
 		l = append(make([]timerEntry, 0, len(l)+2), l...)
 	}
@@ -57,9 +70,14 @@ func (ts *timers[K]) register(k K, t int64, proc bool) {
 
 // remove deletes k's timer at t, reporting whether it existed.
 func (ts *timers[K]) remove(k K, t int64, proc bool) bool {
+	id := timerID[K]{k, t, proc}
+	if _, ok := ts.pending[id]; !ok {
+		return false
+	}
+	delete(ts.pending, id)
 	l, _, owned := ts.tab.GetOwned(k)
 	i := slices.Index(l, timerEntry{T: t, Proc: proc})
-	if i < 0 {
+	if i < 0 { // not in state: the set and state disagree (cannot happen)
 		return false
 	}
 	switch {
@@ -104,8 +122,10 @@ func (ts *timers[K]) nextProc() int64 {
 // rebuild fills the heaps from state, after a restore.
 func (ts *timers[K]) rebuild() {
 	ts.event, ts.proc = nil, nil
+	clear(ts.pending)
 	ts.tab.Range(func(k K, l []timerEntry) bool {
 		for _, e := range l {
+			ts.pending[timerID[K]{k, e.T, e.Proc}] = struct{}{}
 			if e.Proc {
 				ts.proc = append(ts.proc, heapTimer[K]{t: e.T, key: k})
 			} else {
