@@ -446,3 +446,37 @@ func BenchmarkValueState(b *testing.B) {
 		z.Update(c, v+w)
 	}
 }
+
+// BenchmarkValueStateBackends is BenchmarkValueState on each backend (1024
+// keys, all in pebble's memtable: the cost of the store's path, not of disk).
+func BenchmarkValueStateBackends(b *testing.B) {
+	for _, kind := range backends {
+		b.Run(kind, func(b *testing.B) {
+			var opts []state.Option
+			if kind == "pebble" {
+				opts = append(opts, state.WithLSM(b.TempDir()))
+			}
+			be, err := state.NewBackend[int64](128, opts...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer be.Close()
+			x, y, z := NewValueState[int64, int64]("x"), NewValueState[int64, int64]("y"), NewValueState[int64, int64]("z")
+			for _, s := range []StateDescriptor[int64]{x, y, z} {
+				if err := s.declare(be); err != nil {
+					b.Fatal(err)
+				}
+			}
+			c := &KeyedContext[int64]{backend: be}
+			var i int64
+			for b.Loop() {
+				c.key = i & 1023
+				i++
+				v, _ := x.Value(c)
+				w, _ := y.Value(c)
+				x.Update(c, v+1)
+				z.Update(c, v+w)
+			}
+		})
+	}
+}
