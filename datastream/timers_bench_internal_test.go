@@ -34,3 +34,26 @@ func BenchmarkTimerRegister(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTimerChurn registers a new timer per record and fires the due
+// ones as the watermark moves, with about 8 timers pending per key (4096
+// keys): the path of a sliding window operator.
+func BenchmarkTimerChurn(b *testing.B) {
+	be, err := state.NewBackend[int64](128)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ts, err := newTimers(be)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var i int64
+	for b.Loop() {
+		k := i & 4095
+		ts.register(k, i>>12+8, false)
+		if k == 4095 {
+			ts.advance(i>>12, false, func(int64, int64) {})
+		}
+		i++
+	}
+}
