@@ -55,6 +55,9 @@ const (
 	// LogLevel is the client's --log-level, which the JobManager and
 	// TaskManager containers take too.
 	LogLevel = "floe.log.level"
+	// StateBackend is where keyed state lives: "hashmap" (the heap, the
+	// default) or "pebble" (an LSM store on the TaskManager's local disk).
+	StateBackend = "state.backend.type"
 )
 
 // Config is an immutable set of key/value pairs. The zero value is empty.

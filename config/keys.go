@@ -27,9 +27,10 @@ const (
 	// aggregation and hash joins, in Flink's size syntax ("128mb", "1g", a
 	// plain number of bytes); past it those operators spill to disk.
 	ManagedMemorySize = "taskmanager.memory.managed.size"
-	// TmpDirs lists the local directories spill files go to (comma
-	// separated); unset, the YARN container's LOCAL_DIRS, else the OS's
-	// temporary directory.
+	// TmpDirs lists the local directories (comma separated) for spill
+	// files, BATCH exchange files and the pebble state backend's stores;
+	// unset, the YARN container's LOCAL_DIRS, else the OS's temporary
+	// directory.
 	TmpDirs = "io.tmp.dirs"
 )
 
@@ -46,7 +47,7 @@ var known = []string{
 	"execution.checkpointing.tolerable-failed-checkpoints", "execution.checkpointing.dir",
 	"execution.checkpointing.savepoint-dir", "execution.checkpointing.num-retained",
 	"execution.checkpointing.externalized-checkpoint-retention",
-	Strict, OutputOverwrite, ManagedMemorySize, TmpDirs, SourceSplitSize, SourceMaxMalformed,
+	Strict, OutputOverwrite, ManagedMemorySize, TmpDirs, SourceSplitSize, SourceMaxMalformed, StateBackend,
 }
 
 // ownPrefixes are the namespaces floe and Flink use. A key outside them

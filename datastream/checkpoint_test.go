@@ -29,14 +29,18 @@ type keyCount struct {
 // runKeyedCount runs generator -> keyBy -> count in ValueState -> a map that
 // fails when told -> exactly-once text sink, with checkpoints, and returns
 // the committed lines.
-func runKeyedCount(t *testing.T, mode string, events, keys int64, failures int) []string {
-	return runKeyedCountSkewed(t, mode, events, keys, failures, 0)
+func runKeyedCount(t *testing.T, mode, backend string, events, keys int64, failures int) []string {
+	return runKeyedCountOn(t, mode, backend, events, keys, failures, 0)
+}
+
+func runKeyedCountSkewed(t *testing.T, mode string, events, keys int64, failures int, lag time.Duration) []string {
+	return runKeyedCountOn(t, mode, "hashmap", events, keys, failures, lag)
 }
 
 // runKeyedCountSkewed slows the records of the generator's second subtask
 // (splits 64..127 of 128) by lag, so barriers from its two subtasks reach the
 // counting task at different times.
-func runKeyedCountSkewed(t *testing.T, mode string, events, keys int64, failures int, lag time.Duration) []string {
+func runKeyedCountOn(t *testing.T, mode, backend string, events, keys int64, failures int, lag time.Duration) []string {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
 	env := datastream.NewEnvironment(datastream.WithConfig(config.New(map[string]string{
@@ -48,6 +52,8 @@ func runKeyedCountSkewed(t *testing.T, mode string, events, keys int64, failures
 		"restart-strategy.type":                 "fixed-delay",
 		"restart-strategy.fixed-delay.attempts": fmt.Sprint(failures + 2),
 		"restart-strategy.fixed-delay.delay":    "20ms",
+		config.StateBackend:                     backend,
+		config.TmpDirs:                          filepath.Join(dir, "local"),
 	})))
 	rate := 8000.0
 	if lag > 0 {
@@ -171,14 +177,18 @@ func expectedCounts(events, keys int64) map[string]int {
 }
 
 func TestExactlyOnceUnderRepeatedFailures(t *testing.T) {
-	const events, keys = 16000, 13
-	lines := runKeyedCount(t, "EXACTLY_ONCE", events, keys, 4)
-	got := map[string]int{}
-	for _, l := range lines {
-		got[l]++
+	for _, backend := range []string{"hashmap", "pebble"} {
+		t.Run(backend, func(t *testing.T) {
+			const events, keys = 16000, 13
+			lines := runKeyedCount(t, "EXACTLY_ONCE", backend, events, keys, 4)
+			got := map[string]int{}
+			for _, l := range lines {
+				got[l]++
+			}
+			want := expectedCounts(events, keys)
+			assertExactlyOnce(t, got, want)
+		})
 	}
-	want := expectedCounts(events, keys)
-	assertExactlyOnce(t, got, want)
 }
 
 // Without alignment (AT_LEAST_ONCE) a task snapshots after records that
@@ -291,8 +301,17 @@ func TestSavepointRescale(t *testing.T) {
 	assertExactlyOnce(t, got, want)
 }
 
-// List, map and reducing state, through a restore at another parallelism.
+// List, map and reducing state, through savepoints restored at other
+// parallelisms (2 -> 3: key-group ranges cut out of old ones; 3 -> 1: one
+// subtask from several) and on other state backends: heap -> pebble -> heap
+// ends with the same state as plain Go computes, as pebble throughout does.
 func TestStateKindsSurviveRescale(t *testing.T) {
+	for _, kinds := range [][3]string{{"hashmap", "pebble", "hashmap"}, {"pebble", "pebble", "pebble"}} {
+		t.Run(strings.Join(kinds[:], "->"), func(t *testing.T) { stateKindsSurviveRescale(t, kinds) })
+	}
+}
+
+func stateKindsSurviveRescale(t *testing.T, kinds [3]string) {
 	type out struct {
 		Key  string
 		Sum  int64
@@ -300,13 +319,14 @@ func TestStateKindsSurviveRescale(t *testing.T) {
 		Last int64
 		Odd  int64
 	}
-	const events, keys = 600, 5
+	const events, keys = 900, 5
 	dir := t.TempDir()
 	sum := datastream.NewReducingState[string, int64]("sum", func(a, b int64) int64 { return a + b })
 	seen := datastream.NewListState[string, int64]("seen")
 	parity := datastream.NewMapState[string, bool, int64]("parity")
-	build := func(p int, from string) (*datastream.Environment, *datastream.Collector[out]) {
+	build := func(p int, kind, from string) (*datastream.Environment, *datastream.Collector[out]) {
 		kv := map[string]string{config.Parallelism: fmt.Sprint(p), config.BufferTimeout: "5ms",
+			config.StateBackend: kind, config.TmpDirs: filepath.Join(dir, "local"),
 			"execution.checkpointing.savepoint-dir": "file://" + filepath.Join(dir, "sp"), "restart-strategy.type": "none"}
 		if from != "" {
 			kv["execution.savepoint.path"] = from
@@ -326,20 +346,27 @@ func TestStateKindsSurviveRescale(t *testing.T) {
 		c, _ := datastream.Collect(res)
 		return env, c
 	}
-	env, _ := build(2, "")
-	client, err := env.ExecuteAsync(context.Background(), "kinds")
-	if err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(250 * time.Millisecond)
-	sp, err := client.Savepoint(context.Background(), "", true)
-	client.Wait(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, col := build(3, sp)
-	if _, err := env.Execute(context.Background(), "kinds"); err != nil {
-		t.Fatal(err)
+	sp := ""
+	var col *datastream.Collector[out]
+	for phase, p := range []int{2, 3, 1} {
+		var env *datastream.Environment
+		env, col = build(p, kinds[phase], sp)
+		if phase == 2 {
+			if _, err := env.Execute(context.Background(), "kinds"); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+		client, err := env.ExecuteAsync(context.Background(), "kinds")
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(250 * time.Millisecond)
+		sp, err = client.Savepoint(context.Background(), "", true)
+		client.Wait(context.Background())
+		if err != nil {
+			t.Fatalf("phase %d (%s): %v", phase, kinds[phase], err)
+		}
 	}
 	final := map[string]out{}
 	for _, o := range col.Items() {
@@ -361,6 +388,13 @@ func TestStateKindsSurviveRescale(t *testing.T) {
 		if got.Sum != wantSum || got.Seen != n || got.Odd != wantOdd {
 			t.Fatalf("key k%d: got %+v, want sum %d, %d seen, %d odd", k, got, wantSum, n, wantOdd)
 		}
+	}
+	ents, err := os.ReadDir(filepath.Join(dir, "local"))
+	if err != nil && kinds[1] == "pebble" {
+		t.Fatalf("no pebble store was made: %v", err)
+	}
+	if len(ents) != 0 {
+		t.Fatalf("%d pebble stores left in the local dir after the jobs ended", len(ents))
 	}
 }
 

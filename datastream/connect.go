@@ -47,7 +47,7 @@ func CoProcess[A, B any, K comparable, U any](cs ConnectedStreams[A, B, K], fn C
 		if err != nil {
 			return nil, nil, err
 		}
-		return &coProcessOp[A, B, K, U]{keyedOp: k, fn1: fn.Process1, fn2: fn.Process2, key1: cs.a.key, key2: cs.b.key}, nil, nil
+		return &coProcessOp[A, B, K, U]{keyedOp: k, fn1: fn.Process1, fn2: fn.Process2, key1: cs.a.key, key2: cs.b.key}, k.close, nil
 	}
 	l1, l2 := cs.a.link(), cs.b.link()
 	l2.input = 1

@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 
+	"floe/config"
 	"floe/container/network"
 	"floe/container/operator"
 	"floe/internal/keygroup"
@@ -145,7 +146,7 @@ func KeyedProcess[T any, K comparable, U any](ks KeyedStream[T, K], fn KeyedProc
 		if err != nil {
 			return nil, nil, err
 		}
-		return &processOp[T, K, U]{keyedOp: k, fn: fn.ProcessElement, key: ks.key}, nil, nil
+		return &processOp[T, K, U]{keyedOp: k, fn: fn.ProcessElement, key: ks.key}, k.close, nil
 	})
 }
 
@@ -163,23 +164,47 @@ type keyedOp[K comparable, U any] struct {
 }
 
 func newKeyedOp[K comparable, U any](info operator.TaskInfo, out network.Output[U], onTimer func(*KeyedContext[K], Timer, func(U)), states []StateDescriptor[K]) (*keyedOp[K, U], error) {
-	b, err := state.NewBackend[K](info.MaxParallelism)
+	opts, err := backendOptions(info)
 	if err != nil {
 		return nil, err
 	}
+	b, err := state.NewBackend[K](info.MaxParallelism, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("%s (subtask %d): %w", info.Name, info.Subtask, err)
+	}
 	for _, d := range states {
-		if err := d.declare(b); err != nil {
-			return nil, err
+		if err = d.declare(b); err != nil {
+			break
 		}
 	}
-	ts, err := newTimers(b)
+	var ts *timers[K]
+	if err == nil {
+		ts, err = newTimers(b)
+	}
 	if err != nil {
+		b.Close()
 		return nil, err
 	}
 	start, end := keygroup.Range(info.MaxParallelism, info.Parallelism, info.Subtask)
 	return &keyedOp[K, U]{ctx: &KeyedContext[K]{backend: b, timers: ts, side: info.SideOutputs}, out: out, emit: out.Collect,
 		onTimer: onTimer, name: info.Name, subtask: info.Subtask, start: start, end: end}, nil
 }
+
+// backendOptions chooses the state backend from state.backend.type.
+func backendOptions(info operator.TaskInfo) ([]state.Option, error) {
+	switch kind := info.Config.String(config.StateBackend, "hashmap"); kind {
+	case "hashmap":
+		return nil, nil
+	case "pebble":
+		dir := state.LocalDir(info.Config.LocalDirs(), info.Subtask)
+		return []state.Option{state.WithLSM(dir), state.WithLogger(info.Log)}, nil
+	default:
+		return nil, fmt.Errorf("%w: %s=%q: want hashmap or pebble", config.ErrInvalid, config.StateBackend, kind)
+	}
+}
+
+// close releases the keyed state (a pebble store's files) when the task ends.
+func (p *keyedOp[K, U]) close() error { return p.ctx.backend.Close() }
 
 // Emit fires the event-time timers a watermark makes due, then forwards it.
 // The end of input fires every timer left.
@@ -219,12 +244,17 @@ func (p *keyedOp[K, U]) fire(now int64, proc bool) {
 	})
 }
 
-// SnapshotState copies the state maps (cheap) and leaves the encoding to the
-// upload, so processing goes on while the checkpoint is written.
+// SnapshotState takes a view of the state (heap: the maps are copied;
+// pebble: a store snapshot, no copy) and leaves the encoding to the upload,
+// so processing goes on while the checkpoint is written.
 func (p *keyedOp[K, U]) SnapshotState(int64) (operator.OperatorState, error) {
 	view, start, end := p.ctx.backend.View(), p.start, p.end
 	return operator.OperatorState{KeyGroupStart: start, EncodeKeyGroups: func() ([][]byte, error) {
-		return view.Encode(start, end)
+		blocks, err := view.Encode(start, end)
+		if rerr := view.Release(); err == nil {
+			err = rerr
+		}
+		return blocks, err
 	}}, nil
 }
 
@@ -386,10 +416,7 @@ func (s ReducingState[K, T]) declare(b *state.Backend[K]) error {
 
 // Add folds v into the current key's value.
 func (s ReducingState[K, T]) Add(c *KeyedContext[K], v T) {
-	t, err := state.Value[K, T](c.backend, s.name)
-	if err != nil {
-		panic(err)
-	}
+	t := table[K, T](c, s.name)
 	if acc, ok := t.Get(c.key); ok {
 		v = s.reduce(acc, v)
 	}
@@ -398,9 +425,5 @@ func (s ReducingState[K, T]) Add(c *KeyedContext[K], v T) {
 
 // Get returns the current key's reduced value.
 func (s ReducingState[K, T]) Get(c *KeyedContext[K]) (T, bool) {
-	t, err := state.Value[K, T](c.backend, s.name)
-	if err != nil {
-		panic(err)
-	}
-	return t.Get(c.key)
+	return table[K, T](c, s.name).Get(c.key)
 }

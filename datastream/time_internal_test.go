@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"floe/config"
 	"floe/container/network"
 	"floe/container/operator"
 	"floe/internal/state"
@@ -28,15 +29,34 @@ type recorder[T any] struct {
 func (r *recorder[T]) Collect(v T)          { r.items = append(r.items, v) }
 func (r *recorder[T]) Emit(e network.Event) { r.events = append(r.events, e) }
 
+// backends are the state backends the operator tests run against: one
+// suite, every backend.
+var backends = []string{"hashmap", "pebble"}
+
 // build makes the operator of st's node for subtask 0 of 1, with recorders
 // as its main output and as the side outputs named in sides.
 func build[IN, OUT any](t *testing.T, st Stream[OUT], sides map[string]any) (network.Output[IN], *recorder[OUT]) {
 	t.Helper()
+	return buildOn[IN](t, "hashmap", st, sides)
+}
+
+// buildOn is build on the state backend called kind (state.backend.type);
+// the operator is closed when the test ends.
+func buildOn[IN, OUT any](t *testing.T, kind string, st Stream[OUT], sides map[string]any) (network.Output[IN], *recorder[OUT]) {
+	t.Helper()
 	out := &recorder[OUT]{}
-	info := operator.TaskInfo{Name: st.n.name, Parallelism: 1, MaxParallelism: 8, SideOutputs: sides}
-	in, _, err := st.n.build(info, network.Output[OUT](out))
+	cfg := config.New(map[string]string{config.StateBackend: kind, config.TmpDirs: t.TempDir()})
+	info := operator.TaskInfo{Name: st.n.name, Parallelism: 1, MaxParallelism: 8, SideOutputs: sides, Config: cfg}
+	in, closeOp, err := st.n.build(info, network.Output[OUT](out))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if closeOp != nil {
+		t.Cleanup(func() {
+			if err := closeOp(); err != nil {
+				t.Error(err)
+			}
+		})
 	}
 	return in.(network.Output[IN]), out
 }
@@ -148,34 +168,36 @@ func TestWindowFiring(t *testing.T) {
 			steps: []step{r("a", 0), wm(15), r("a", 8), wm(40)},
 			fired: []string{"a 0-10 1", "a 0-18 2"}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			lateTag := NewOutputTag[rec]("late")
-			env := NewEnvironment()
-			src := FromSlice(env, []rec{})
-			ws := KeyBy(src, func(r rec) string { return r.Key }).Window(tc.windows, recTime).AllowedLateness(tc.lateness).SideOutputLateData(lateTag)
-			lateOut := &recorder[rec]{}
-			in, out := build[rec](t, ws.Reduce(sum), map[string]any{"late": network.Output[rec](lateOut)})
-			if len(env.errs) > 0 {
-				t.Fatal(env.errs)
-			}
-			var now int64
-			run(t, in, &now, tc.steps)
-			sameSet(t, "fired", windowsOf(out.items), tc.fired)
-			var late []int64
-			for _, l := range lateOut.items {
-				late = append(late, l.At)
-			}
-			if !slices.Equal(late, tc.late) {
-				t.Fatalf("late %v, want %v", late, tc.late)
-			}
-			n := len(out.items)
-			in.Emit(network.Event{Kind: network.EndOfInput})
-			sameSet(t, "fired at the end", windowsOf(out.items[n:]), tc.atEnd)
-			op := in.(*windowOp[rec, string, rec, Window[string, rec]])
-			if op.tab.Len() != 0 || op.ctx.timers.tab.Len() != 0 {
-				t.Fatalf("%d keys with windows and %d with timers left after the end of input", op.tab.Len(), op.ctx.timers.tab.Len())
-			}
-		})
+		for _, kind := range backends {
+			t.Run(tc.name+"/"+kind, func(t *testing.T) {
+				lateTag := NewOutputTag[rec]("late")
+				env := NewEnvironment()
+				src := FromSlice(env, []rec{})
+				ws := KeyBy(src, func(r rec) string { return r.Key }).Window(tc.windows, recTime).AllowedLateness(tc.lateness).SideOutputLateData(lateTag)
+				lateOut := &recorder[rec]{}
+				in, out := buildOn[rec](t, kind, ws.Reduce(sum), map[string]any{"late": network.Output[rec](lateOut)})
+				if len(env.errs) > 0 {
+					t.Fatal(env.errs)
+				}
+				var now int64
+				run(t, in, &now, tc.steps)
+				sameSet(t, "fired", windowsOf(out.items), tc.fired)
+				var late []int64
+				for _, l := range lateOut.items {
+					late = append(late, l.At)
+				}
+				if !slices.Equal(late, tc.late) {
+					t.Fatalf("late %v, want %v", late, tc.late)
+				}
+				n := len(out.items)
+				in.Emit(network.Event{Kind: network.EndOfInput})
+				sameSet(t, "fired at the end", windowsOf(out.items[n:]), tc.atEnd)
+				op := in.(*windowOp[rec, string, rec, Window[string, rec]])
+				if op.tab.Len() != 0 || op.ctx.timers.tab.Len() != 0 {
+					t.Fatalf("%d keys with windows and %d with timers left after the end of input", op.tab.Len(), op.ctx.timers.tab.Len())
+				}
+			})
+		}
 	}
 }
 
@@ -203,18 +225,20 @@ func TestProcessingTimeWindows(t *testing.T) {
 		{"watermarks do not fire them", TumblingProcessingTimeWindows(10 * time.Millisecond),
 			[]step{clock(1001), r("a", 0), wm(5000), clock(1005)}, nil},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			st := WindowAggregate(KeyBy(src, func(r rec) string { return r.Key }).Window(tc.windows, nil), count)
-			in, out := build[rec](t, st, nil)
-			var now int64
-			setClock[string](t, in, &now)
-			run(t, in, &now, tc.steps)
-			var got []string
-			for _, f := range out.items {
-				got = append(got, fmt.Sprintf("%s %d-%d %d", f.Key, f.Start, f.End, f.Value))
-			}
-			sameSet(t, "fired", got, tc.fired)
-		})
+		for _, kind := range backends {
+			t.Run(tc.name+"/"+kind, func(t *testing.T) {
+				st := WindowAggregate(KeyBy(src, func(r rec) string { return r.Key }).Window(tc.windows, nil), count)
+				in, out := buildOn[rec](t, kind, st, nil)
+				var now int64
+				setClock[string](t, in, &now)
+				run(t, in, &now, tc.steps)
+				var got []string
+				for _, f := range out.items {
+					got = append(got, fmt.Sprintf("%s %d-%d %d", f.Key, f.Start, f.End, f.Value))
+				}
+				sameSet(t, "fired", got, tc.fired)
+			})
+		}
 	}
 }
 
@@ -233,13 +257,17 @@ func TestWindowProcessAndWindowAll(t *testing.T) {
 	if st.Parallelism() != 1 {
 		t.Fatalf("WindowAll runs at parallelism %d, want 1", st.Parallelism())
 	}
-	in, out := build[rec](t, st, nil)
-	var now int64
-	run(t, in, &now, []step{r("b", 3), r("a", 4), r("c", 12), wm(10)})
-	in.Emit(network.Event{Kind: network.EndOfInput})
-	want := []string{"0-10 [a b]", "10-20 [c]"}
-	if !slices.Equal(out.items, want) {
-		t.Fatalf("got %q, want %q", out.items, want)
+	for _, kind := range backends {
+		t.Run(kind, func(t *testing.T) {
+			in, out := buildOn[rec](t, kind, st, nil)
+			var now int64
+			run(t, in, &now, []step{r("b", 3), r("a", 4), r("c", 12), wm(10)})
+			in.Emit(network.Event{Kind: network.EndOfInput})
+			want := []string{"0-10 [a b]", "10-20 [c]"}
+			if !slices.Equal(out.items, want) {
+				t.Fatalf("got %q, want %q", out.items, want)
+			}
+		})
 	}
 }
 
@@ -260,7 +288,15 @@ func TestTimersAcrossRestore(t *testing.T) {
 			emit(fmt.Sprintf("%s@%d proc=%v", ctx.Key(), tm.Time, tm.ProcessingTime))
 		},
 	})
-	in1, out1 := build[rec](t, st, nil)
+	for _, from := range backends {
+		for _, to := range backends {
+			t.Run(from+"->"+to, func(t *testing.T) { timersAcrossRestore(t, st, from, to) })
+		}
+	}
+}
+
+func timersAcrossRestore(t *testing.T, st Stream[string], from, to string) {
+	in1, out1 := buildOn[rec](t, from, st, nil)
 	var now int64 = 1
 	setClock[string](t, in1, &now)
 	run(t, in1, &now, []step{r("a", 5), r("b", 1), r("a", 5), {ev: &rec{Key: "c", At: 2, N: -1}}, wm(11)})
@@ -277,7 +313,7 @@ func TestTimersAcrossRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	in2, out2 := build[rec](t, st, nil)
+	in2, out2 := buildOn[rec](t, to, st, nil)
 	setClock[string](t, in2, &now)
 	if err := in2.(operator.Snapshotter).RestoreState(operator.OperatorState{KeyGroupStart: snap.KeyGroupStart, KeyGroups: blocks}); err != nil {
 		t.Fatal(err)
@@ -408,5 +444,39 @@ func BenchmarkValueState(b *testing.B) {
 		w, _ := y.Value(c)
 		x.Update(c, v+1)
 		z.Update(c, v+w)
+	}
+}
+
+// BenchmarkValueStateBackends is BenchmarkValueState on each backend (1024
+// keys, all in pebble's memtable: the cost of the store's path, not of disk).
+func BenchmarkValueStateBackends(b *testing.B) {
+	for _, kind := range backends {
+		b.Run(kind, func(b *testing.B) {
+			var opts []state.Option
+			if kind == "pebble" {
+				opts = append(opts, state.WithLSM(b.TempDir()))
+			}
+			be, err := state.NewBackend[int64](128, opts...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer be.Close()
+			x, y, z := NewValueState[int64, int64]("x"), NewValueState[int64, int64]("y"), NewValueState[int64, int64]("z")
+			for _, s := range []StateDescriptor[int64]{x, y, z} {
+				if err := s.declare(be); err != nil {
+					b.Fatal(err)
+				}
+			}
+			c := &KeyedContext[int64]{backend: be}
+			var i int64
+			for b.Loop() {
+				c.key = i & 1023
+				i++
+				v, _ := x.Value(c)
+				w, _ := y.Value(c)
+				x.Update(c, v+1)
+				z.Update(c, v+w)
+			}
+		})
 	}
 }

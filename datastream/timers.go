@@ -1,6 +1,7 @@
 package datastream
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"time"
@@ -17,9 +18,11 @@ type timerEntry struct {
 // timers holds the event-time and processing-time timers of one keyed
 // operator subtask. The timers live in the operator's keyed state (a list
 // per key), so they are checkpointed, restored and redistributed by key
-// group with the rest of it; two heaps index them by time. Deleting a timer
-// removes it from state only: its heap entry is skipped when it surfaces.
-// Driven by the task's goroutine only.
+// group with the rest of it; two heaps index them by time. A key's list is
+// sorted (event time first, then by time), so finding a timer in it, to
+// register one only once or to delete it, is a binary search. Deleting a
+// timer removes it from state only: its heap entry is skipped when it
+// surfaces. Driven by the task's goroutine only.
 type timers[K comparable] struct {
 	tab         *state.Table[K, []timerEntry]
 	event, proc timerHeap[K]
@@ -37,17 +40,47 @@ func newTimers[K comparable](b *state.Backend[K]) (*timers[K], error) {
 	return &timers[K]{tab: tab, wm: math.MinInt64, now: nowMillis}, nil
 }
 
+// cmpTimer orders a key's timers: event time first, then by time.
+func cmpTimer(a, b timerEntry) int {
+	if a.Proc != b.Proc {
+		if a.Proc {
+			return 1
+		}
+		return -1
+	}
+	return cmp.Compare(a.T, b.T)
+}
+
+// findTimer returns where e is, or would be inserted, in a sorted list:
+// a scan for short lists (most keys have a few timers; up to about 64 a
+// scan beats the binary search), else a binary search.
+func findTimer(l []timerEntry, e timerEntry) (int, bool) {
+	if len(l) <= 64 {
+		for i, x := range l {
+			if x.Proc == e.Proc && x.T >= e.T || x.Proc && !e.Proc {
+				return i, x == e
+			}
+		}
+		return len(l), false
+	}
+	return slices.BinarySearchFunc(l, e, cmpTimer)
+}
+
 // register adds a timer for k at t (once: registering it again is a no-op).
 func (ts *timers[K]) register(k K, t int64, proc bool) {
 	e := timerEntry{T: t, Proc: proc}
 	l, _, owned := ts.tab.GetOwned(k)
-	if slices.Contains(l, e) {
+	i, found := findTimer(l, e)
+	if found {
 		return
 	}
-	if !owned { // copy on write: a checkpoint's view holds the list
-		l = append(make([]timerEntry, 0, len(l)+2), l...)
+	if owned {
+		l = slices.Insert(l, i, e)
+	} else { // copy on write: a checkpoint's view holds the list
+		c := make([]timerEntry, 0, len(l)+2)
+		l = append(append(append(c, l[:i]...), e), l[i:]...)
 	}
-	ts.tab.Put(k, append(l, e))
+	ts.tab.Put(k, l)
 	h := &ts.event
 	if proc {
 		h = &ts.proc
@@ -58,8 +91,8 @@ func (ts *timers[K]) register(k K, t int64, proc bool) {
 // remove deletes k's timer at t, reporting whether it existed.
 func (ts *timers[K]) remove(k K, t int64, proc bool) bool {
 	l, _, owned := ts.tab.GetOwned(k)
-	i := slices.Index(l, timerEntry{T: t, Proc: proc})
-	if i < 0 {
+	i, found := findTimer(l, timerEntry{T: t, Proc: proc})
+	if !found {
 		return false
 	}
 	switch {
@@ -101,10 +134,17 @@ func (ts *timers[K]) nextProc() int64 {
 	return ts.proc[0].t
 }
 
-// rebuild fills the heaps from state, after a restore.
+// rebuild fills the heaps from state, after a restore, and sorts lists
+// that are not.
 func (ts *timers[K]) rebuild() {
 	ts.event, ts.proc = nil, nil
 	ts.tab.Range(func(k K, l []timerEntry) bool {
+		if !slices.IsSortedFunc(l, cmpTimer) {
+			// Written in registration order (by a version before the lists
+			// were sorted): sort a copy, the restored one may be shared.
+			l = slices.SortedFunc(slices.Values(l), cmpTimer)
+			ts.tab.Put(k, l)
+		}
 		for _, e := range l {
 			if e.Proc {
 				ts.proc = append(ts.proc, heapTimer[K]{t: e.T, key: k})

@@ -2,6 +2,7 @@ package datastream
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"sync"
 	"testing"
@@ -110,4 +111,58 @@ func times(ts *timers[int64]) []int64 {
 		out = append(out, e.T)
 	}
 	return out
+}
+
+// Lists restored in registration order (unsorted, as written before the
+// lists were kept sorted) are sorted by rebuild: registering a timer the
+// key has stays a no-op, and removal finds every timer.
+func TestTimersRestoredUnsorted(t *testing.T) {
+	b, err := state.NewBackend[int64](8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, err := newTimers(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.tab.Put(1, []timerEntry{{T: 30}, {T: 5, Proc: true}, {T: 10}, {T: 20}})
+	ts.rebuild()
+	ts.register(1, 10, false) // present: no second timer
+	ts.register(1, 5, true)
+	if !ts.remove(1, 20, false) {
+		t.Fatal("timer 20 not found after the restore")
+	}
+	var fired []int64
+	ts.advance(math.MaxInt64, false, func(_ int64, at int64) { fired = append(fired, at) })
+	ts.advance(math.MaxInt64, true, func(_ int64, at int64) { fired = append(fired, -at) })
+	if fmt.Sprint(fired) != "[10 30 -5]" {
+		t.Fatalf("fired %v, want [10 30 -5]", fired)
+	}
+}
+
+// findTimer's scan of short lists and its binary search of long ones agree
+// with a linear search for where a timer is, or goes.
+func TestFindTimer(t *testing.T) {
+	for n := range 20 {
+		var l []timerEntry
+		for i := range n {
+			l = append(l, timerEntry{T: int64(i * 2), Proc: i >= n/2})
+		}
+		for _, proc := range []bool{false, true} {
+			for at := int64(-1); at <= int64(2*n); at++ {
+				e := timerEntry{T: at, Proc: proc}
+				want := len(l)
+				for i, x := range l {
+					if cmpTimer(x, e) >= 0 {
+						want = i
+						break
+					}
+				}
+				i, found := findTimer(l, e)
+				if i != want || found != (want < len(l) && l[want] == e) {
+					t.Fatalf("n=%d %+v: findTimer = %d %v, want %d", n, e, i, found, want)
+				}
+			}
+		}
+	}
 }

@@ -291,6 +291,7 @@ func windowed[T any, K comparable, ACC, OUT any](ws WindowedStream[T, K], name s
 		}
 		tab, err := state.Value[K, []winState[ACC]](k.ctx.backend, windowsState)
 		if err != nil {
+			k.close()
 			return nil, nil, err
 		}
 		op := &windowOp[T, K, ACC, OUT]{keyedOp: k, key: ws.ks.key, ts: ts, w: ws.w, lateness: ws.lateness, f: f, tab: tab}
@@ -301,7 +302,7 @@ func windowed[T any, K comparable, ACC, OUT any](ws WindowedStream[T, K], name s
 			op.lateness = 0
 		}
 		k.onTimer = func(ctx *KeyedContext[K], t Timer, _ func(OUT)) { op.onTimer(ctx.key, t.Time) }
-		return op, nil, nil
+		return op, k.close, nil
 	})
 }
 

@@ -2,9 +2,6 @@ package spill
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync/atomic"
 
 	"floe/config"
@@ -134,30 +131,9 @@ func NewBudgetFromConfig(c config.Config) (*Budget, error) {
 	return NewBudget(n), nil
 }
 
-// TmpDirs is where spill files go: io.tmp.dirs (separated by commas or the
-// OS's path list separator, as Flink takes it), else the YARN container's
-// LOCAL_DIRS (comma separated), else os.TempDir().
-func TmpDirs(c config.Config) []string {
-	if v, ok := c.Lookup(KeyTmpDirs); ok {
-		if d := splitDirs(v); len(d) > 0 {
-			return d
-		}
-	}
-	if d := splitDirs(os.Getenv("LOCAL_DIRS")); len(d) > 0 {
-		return d
-	}
-	return []string{os.TempDir()}
-}
-
-func splitDirs(v string) []string {
-	var out []string
-	for _, d := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == filepath.ListSeparator }) {
-		if d = strings.TrimSpace(d); d != "" {
-			out = append(out, d)
-		}
-	}
-	return out
-}
+// TmpDirs is where spill files go: config.Config.LocalDirs (io.tmp.dirs,
+// else the YARN container's LOCAL_DIRS, else os.TempDir()).
+func TmpDirs(c config.Config) []string { return c.LocalDirs() }
 
 // Stats are an operator's counters, for the job's summary and metrics.
 type Stats struct {

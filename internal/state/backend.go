@@ -6,7 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/rs/zerolog"
 
 	"floe/internal/codec"
 	"floe/internal/keygroup"
@@ -15,38 +19,89 @@ import (
 // ErrCorrupt is wrapped by errors about unreadable state blocks.
 var ErrCorrupt = errors.New("state: corrupt snapshot")
 
-// Backend holds the keyed state of one operator subtask.
+// Backend holds the keyed state of one operator subtask: on the heap (Go
+// maps, the default) or in an LSM store on local disk (WithLSM). Both keep
+// the same tables with the same semantics and write the same snapshot
+// blocks, so a snapshot of one restores into the other.
 type Backend[K comparable] struct {
 	hasher keygroup.Hasher[K]
 	maxPar int
 	tables map[string]table[K]
 	order  []string
+	lsm    *lsmStore // nil: the heap
 }
 
 type table[K comparable] interface {
-	// clone returns a table holding the same entries (a shallow copy).
+	// clone returns a table holding the same entries (a shallow copy; heap only).
 	clone() table[K]
-	// encode appends the entries of each key group to blocks[kg - start].
+	// encode appends the entries of each key group to blocks[kg - start] (heap).
 	encode(groupOf func(K) int, start int, blocks []*bytes.Buffer, name string) error
+	// encodeGroup appends key group kg's entries, read from r (LSM).
+	encodeGroup(r pebble.Reader, kg int, buf *bytes.Buffer, name string) error
 	decode(data []byte) error
 	len() int
 }
 
+// Option configures a Backend.
+type Option func(*options)
+
+type options struct {
+	lsmDir string
+	log    zerolog.Logger
+}
+
+// WithLSM keeps the state in a pebble store in a new directory under dir
+// (removed by Close) instead of on the heap.
+func WithLSM(dir string) Option { return func(o *options) { o.lsmDir = dir } }
+
+// WithLogger is where the LSM store's messages go.
+func WithLogger(log zerolog.Logger) Option { return func(o *options) { o.log = log } }
+
 // NewBackend returns an empty backend for keys of type K.
-func NewBackend[K comparable](maxParallelism int) (*Backend[K], error) {
+func NewBackend[K comparable](maxParallelism int, opts ...Option) (*Backend[K], error) {
+	o := options{log: zerolog.Nop()}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	h, err := keygroup.NewHasher[K]()
 	if err != nil {
 		return nil, err
 	}
-	return &Backend[K]{hasher: h, maxPar: maxParallelism, tables: map[string]table[K]{}}, nil
+	if maxParallelism > 1<<16 {
+		return nil, fmt.Errorf("state: max parallelism %d above %d", maxParallelism, 1<<16)
+	}
+	b := &Backend[K]{hasher: h, maxPar: maxParallelism, tables: map[string]table[K]{}}
+	if o.lsmDir != "" {
+		if b.lsm, err = openLSM(o.lsmDir, o.log); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// Close releases the backend: an LSM store's files are removed once the
+// views still being encoded are released too. The backend is not used after.
+func (b *Backend[K]) Close() error {
+	if b.lsm == nil {
+		return nil
+	}
+	s := b.lsm
+	b.lsm = nil
+	return s.release()
 }
 
 // KeyGroup returns k's key group.
 func (b *Backend[K]) KeyGroup(k K) int { return keygroup.Of(b.hasher.Hash(k), b.maxPar) }
 
 // Table is the state of one name: a value per key.
+//
+// On the LSM backend every Get decodes a value of the table's own (always
+// owned), and Put encodes it: a value is never shared with the store.
 type Table[K comparable, T any] struct {
 	m map[K]slot[T]
+	// lsm, when set, holds the entries instead of m (the heap path stays
+	// a nil check and a map access).
+	lsm *lsmTable[K, T]
 	// gen advances with every View: a value stored at an older gen may be
 	// shared with a view, one stored at gen is the table's alone.
 	gen uint64
@@ -78,6 +133,15 @@ func Value[K comparable, T any](b *Backend[K], name string) (*Table[K, T], error
 		return nil, fmt.Errorf("state %q: %w", name, err)
 	}
 	t := &Table[K, T]{m: map[K]slot[T]{}, enc: c}
+	if b.lsm != nil {
+		if len(b.order) >= 0xfffe {
+			return nil, fmt.Errorf("state %q: too many states", name)
+		}
+		if t.lsm, err = newLSMTable[K, T](b.lsm, uint16(len(b.order)+1), b.KeyGroup, b.maxPar); err != nil {
+			return nil, fmt.Errorf("state %q: %w", name, err)
+		}
+		t.m = nil
+	}
 	b.tables[name] = t
 	b.order = append(b.order, name)
 	return t, nil
@@ -85,6 +149,9 @@ func Value[K comparable, T any](b *Backend[K], name string) (*Table[K, T], error
 
 // Get returns k's value.
 func (t *Table[K, T]) Get(k K) (T, bool) {
+	if t.lsm != nil {
+		return t.lsm.get(k)
+	}
 	s, ok := t.m[k]
 	return s.v, ok
 }
@@ -94,6 +161,10 @@ func (t *Table[K, T]) Get(k K) (T, bool) {
 // then change what it refers to (a slice's elements) in place before it
 // Puts it back; a value that is not owned must be copied first.
 func (t *Table[K, T]) GetOwned(k K) (v T, ok, owned bool) {
+	if t.lsm != nil {
+		v, ok = t.lsm.get(k)
+		return v, ok, ok
+	}
 	s, ok := t.m[k]
 	return s.v, ok, ok && s.gen == t.gen
 }
@@ -101,14 +172,30 @@ func (t *Table[K, T]) GetOwned(k K) (v T, ok, owned bool) {
 // Put sets k's value. The table takes v as its own (see GetOwned): a caller
 // that changes values in place must Put copies, never a value that shares
 // memory within its length with one it got as not owned.
-func (t *Table[K, T]) Put(k K, v T) { t.m[k] = slot[T]{v, t.gen} }
+func (t *Table[K, T]) Put(k K, v T) {
+	if t.lsm != nil {
+		t.lsm.put(k, v)
+		return
+	}
+	t.m[k] = slot[T]{v, t.gen}
+}
 
 // Delete removes k.
-func (t *Table[K, T]) Delete(k K) { delete(t.m, k) }
+func (t *Table[K, T]) Delete(k K) {
+	if t.lsm != nil {
+		t.lsm.delete(k)
+		return
+	}
+	delete(t.m, k)
+}
 
 // Range calls fn for every key and value until fn returns false. fn must
 // not add keys (it may Put existing ones and Delete).
 func (t *Table[K, T]) Range(fn func(K, T) bool) {
+	if t.lsm != nil {
+		t.lsm.rangeAll(fn)
+		return
+	}
 	for k, s := range t.m {
 		if !fn(k, s.v) {
 			return
@@ -116,10 +203,17 @@ func (t *Table[K, T]) Range(fn func(K, T) bool) {
 	}
 }
 
-// Len is the number of keys.
-func (t *Table[K, T]) Len() int { return len(t.m) }
+// Len is the number of keys (on the LSM backend, a scan).
+func (t *Table[K, T]) Len() int { return t.len() }
 
-func (t *Table[K, T]) len() int { return len(t.m) }
+func (t *Table[K, T]) len() int {
+	if t.lsm != nil {
+		n := 0
+		t.lsm.rangeAll(func(K, T) bool { n++; return true })
+		return n
+	}
+	return len(t.m)
+}
 
 // clone copies the map; the values are shared with the view from now on.
 func (t *Table[K, T]) clone() table[K] {
@@ -137,20 +231,10 @@ func (t *Table[K, T]) encode(groupOf func(K) int, start int, blocks []*bytes.Buf
 		}
 		groups[g] = append(groups[g], entry[K, T]{k, s.v})
 	}
-	var lenBuf [binary.MaxVarintLen64]byte
 	for i, es := range groups {
-		if len(es) == 0 {
-			continue
+		if err := t.appendBlock(blocks[i], es, name); err != nil {
+			return err
 		}
-		msg, err := t.enc.NewWriter(nil).Append(es)
-		if err != nil {
-			return fmt.Errorf("state %q: %w", name, err)
-		}
-		b := blocks[i]
-		b.Write(lenBuf[:binary.PutUvarint(lenBuf[:], uint64(len(name)))])
-		b.WriteString(name)
-		b.Write(lenBuf[:binary.PutUvarint(lenBuf[:], uint64(len(msg)))])
-		b.Write(msg)
 	}
 	return nil
 }
@@ -160,22 +244,35 @@ func (t *Table[K, T]) decode(data []byte) error {
 	if err != nil {
 		return err
 	}
+	if t.lsm != nil {
+		return t.lsm.load(es)
+	}
 	for _, e := range es {
 		t.m[e.Key] = slot[T]{e.Value, t.gen}
 	}
 	return nil
 }
 
-// View is an immutable copy of a backend's tables, taken cheaply (maps are
-// copied, values are not: a value must not be changed in place once stored,
-// unless GetOwned says no view shares it). Encode may run on another
-// goroutine while the operator goes on.
+// View is an immutable copy of a backend's tables, taken cheaply: on the
+// heap, maps are copied and values are not (a value must not be changed in
+// place once stored, unless GetOwned says no view shares it); on the LSM
+// backend, a pebble snapshot. Encode may run on another goroutine while the
+// operator goes on; Release ends the view (the LSM store keeps its files
+// until every view is released).
 type View[K comparable] struct {
-	b *Backend[K]
+	b    *Backend[K]
+	snap *pebble.Snapshot
+	lsm  *lsmStore
 }
 
 // View copies the tables.
 func (b *Backend[K]) View() *View[K] {
+	if b.lsm != nil {
+		b.lsm.retain()
+		// The tables as of now (the task may declare more while the view is encoded).
+		v := &Backend[K]{hasher: b.hasher, maxPar: b.maxPar, tables: maps.Clone(b.tables), order: slices.Clone(b.order)}
+		return &View[K]{b: v, snap: b.lsm.db.NewSnapshot(), lsm: b.lsm}
+	}
 	v := &Backend[K]{hasher: b.hasher, maxPar: b.maxPar, tables: make(map[string]table[K], len(b.tables)), order: slices.Clone(b.order)}
 	for name, t := range b.tables {
 		v.tables[name] = t.clone()
@@ -184,12 +281,48 @@ func (b *Backend[K]) View() *View[K] {
 }
 
 // Encode encodes the view's key groups [start, end) as Snapshot does.
-func (v *View[K]) Encode(start, end int) ([][]byte, error) { return v.b.Snapshot(start, end) }
+func (v *View[K]) Encode(start, end int) ([][]byte, error) {
+	if v.snap == nil {
+		return v.b.Snapshot(start, end)
+	}
+	out := make([][]byte, end-start)
+	for g := start; g < end; g++ {
+		var buf bytes.Buffer
+		for _, name := range v.b.order {
+			if err := v.b.tables[name].encodeGroup(v.snap, g, &buf, name); err != nil {
+				return nil, err
+			}
+		}
+		out[g-start] = buf.Bytes()
+	}
+	return out, nil
+}
+
+// Release ends the view; it is not encoded after.
+func (v *View[K]) Release() error {
+	if v.snap == nil {
+		return nil
+	}
+	err := v.snap.Close()
+	v.snap = nil
+	if rerr := v.lsm.release(); err == nil {
+		err = rerr
+	}
+	return err
+}
 
 // Snapshot encodes the state of key groups [start, end) (the subtask's
 // range) into one block per key group. The blocks do not share memory with
 // the backend.
 func (b *Backend[K]) Snapshot(start, end int) ([][]byte, error) {
+	if b.lsm != nil {
+		v := b.View()
+		blocks, err := v.Encode(start, end)
+		if rerr := v.Release(); err == nil {
+			err = rerr
+		}
+		return blocks, err
+	}
 	bufs := make([]*bytes.Buffer, end-start)
 	for i := range bufs {
 		bufs[i] = &bytes.Buffer{}
@@ -242,3 +375,12 @@ func (b *Backend[K]) Restore(block []byte, allowUnknown bool) error {
 
 // Names lists the declared state names.
 func (b *Backend[K]) Names() []string { return slices.Clone(b.order) }
+
+// LocalDir picks the parent directory of subtask n's LSM store from dirs
+// (config.Config.LocalDirs): subtasks take them in turn.
+func LocalDir(dirs []string, n int) string {
+	if len(dirs) == 0 {
+		return os.TempDir()
+	}
+	return dirs[n%len(dirs)]
+}

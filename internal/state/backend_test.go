@@ -10,9 +10,42 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"floe/internal/fsys"
 	"floe/internal/keygroup"
 )
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// kinds are the backends every test of the suite runs against.
+var kinds = []string{"heap", "pebble"}
+
+// newBackend returns an empty backend of the kind, closed when the test ends.
+func newBackend[K comparable](t testing.TB, kind string, maxP int) *Backend[K] {
+	t.Helper()
+	var opts []Option
+	if kind == "pebble" {
+		opts = append(opts, WithLSM(t.TempDir()))
+	}
+	b, err := NewBackend[K](maxP, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := b.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return b
+}
+
+// contents lists a table's entries through Range.
+func contents[K comparable, T any](tab *Table[K, T]) map[K]T {
+	m := map[K]T{}
+	tab.Range(func(k K, v T) bool { m[k] = v; return true })
+	return m
+}
 
 type counter struct {
 	N    int64
@@ -20,14 +53,23 @@ type counter struct {
 }
 
 // State written at parallelism 2 and restored at 3, then at 1, keeps every
-// key exactly once in the subtask that owns its key group.
+// key exactly once in the subtask that owns its key group; each backend
+// restores what either wrote (one block format).
 func TestSnapshotRestoreAcrossParallelism(t *testing.T) {
+	for _, from := range kinds {
+		for _, to := range kinds {
+			t.Run(from+"->"+to, func(t *testing.T) { snapshotRestoreAcrossParallelism(t, from, to) })
+		}
+	}
+}
+
+func snapshotRestoreAcrossParallelism(t *testing.T, from, to string) {
 	const maxP, keys = 16, 500
 	want := map[string]counter{}
 	// Parallelism 2: each subtask holds its own keys.
 	blocks := make([][]byte, maxP) // by key group
 	for sub := range 2 {
-		b, _ := NewBackend[string](maxP)
+		b := newBackend[string](t, from, maxP)
 		tab, err := Value[string, counter](b, "count")
 		if err != nil {
 			t.Fatal(err)
@@ -55,7 +97,7 @@ func TestSnapshotRestoreAcrossParallelism(t *testing.T) {
 	for _, p := range []int{3, 1} {
 		got := map[string]counter{}
 		for sub := range p {
-			b, _ := NewBackend[string](maxP)
+			b := newBackend[string](t, to, maxP)
 			tab, _ := Value[string, counter](b, "count")
 			start, end := keygroup.Range(maxP, p, sub)
 			for g := start; g < end; g++ {
@@ -63,14 +105,14 @@ func TestSnapshotRestoreAcrossParallelism(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			for k, v := range tab.m {
+			for k, v := range contents(tab) {
 				if g := b.KeyGroup(k); g < start || g >= end {
 					t.Fatalf("p=%d subtask %d got key %s of key group %d", p, sub, k, g)
 				}
 				if _, dup := got[k]; dup {
 					t.Fatalf("p=%d: key %s restored twice", p, k)
 				}
-				got[k] = v.v
+				got[k] = v
 			}
 		}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
@@ -80,19 +122,28 @@ func TestSnapshotRestoreAcrossParallelism(t *testing.T) {
 }
 
 func TestSnapshotIsImmutableView(t *testing.T) {
-	b, _ := NewBackend[int64](4)
+	for _, kind := range kinds {
+		t.Run(kind, func(t *testing.T) { snapshotIsImmutableView(t, kind) })
+	}
+}
+
+func snapshotIsImmutableView(t *testing.T, kind string) {
+	b := newBackend[int64](t, kind, 4)
 	tab, _ := Value[int64, int64](b, "v")
 	for i := range int64(100) {
 		tab.Put(i, i)
 	}
-	snap, err := b.Snapshot(0, 4)
+	view := b.View()
+	defer view.Release()
+	for i := range int64(100) { // change everything after the view
+		tab.Put(i, -1)
+	}
+	tab.Delete(3)
+	snap, err := view.Encode(0, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range int64(100) { // change everything after the snapshot
-		tab.Put(i, -1)
-	}
-	b2, _ := NewBackend[int64](4)
+	b2 := newBackend[int64](t, kind, 4)
 	tab2, _ := Value[int64, int64](b2, "v")
 	for _, blk := range snap {
 		if err := b2.Restore(blk, false); err != nil {
@@ -160,7 +211,13 @@ func TestOwnedValuesAndViews(t *testing.T) {
 }
 
 func TestRestoreErrors(t *testing.T) {
-	b, _ := NewBackend[string](4)
+	for _, kind := range kinds {
+		t.Run(kind, func(t *testing.T) { restoreErrors(t, kind) })
+	}
+}
+
+func restoreErrors(t *testing.T, kind string) {
+	b := newBackend[string](t, kind, 4)
 	tab, _ := Value[string, int64](b, "a")
 	tab.Put("x", 1)
 	snap, _ := b.Snapshot(0, 4)
@@ -168,7 +225,7 @@ func TestRestoreErrors(t *testing.T) {
 	for _, s := range snap {
 		blk = append(blk, s...)
 	}
-	other, _ := NewBackend[string](4)
+	other := newBackend[string](t, kind, 4)
 	if err := other.Restore(blk, false); err == nil {
 		t.Fatal("undeclared state accepted")
 	}

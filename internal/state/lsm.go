@@ -1,0 +1,251 @@
+package state
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/rs/zerolog"
+)
+
+// lsmStore is one pebble database holding a backend's tables, in a
+// directory of its own that is removed when the last user closes it: the
+// backend, and every view a checkpoint still encodes.
+//
+// Keys: key group (2 bytes, big-endian), table id (2 bytes, big-endian),
+// then the encoded key (rowCodec, self-delimiting). So a key group's
+// entries are one contiguous range, and a table's within it too.
+type lsmStore struct {
+	db  *pebble.DB
+	dir string
+
+	mu   sync.Mutex
+	refs int // the backend and its open views
+}
+
+const lsmPrefix = 4 // key group + table id
+
+// openLSM creates a store in a new directory under parent.
+func openLSM(parent string, log zerolog.Logger) (*lsmStore, error) {
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return nil, fmt.Errorf("state: pebble store under %s: %w", parent, err)
+	}
+	dir, err := os.MkdirTemp(parent, "floe-state-")
+	if err != nil {
+		return nil, fmt.Errorf("state: pebble store under %s: %w", parent, err)
+	}
+	db, err := pebble.Open(dir, &pebble.Options{
+		// The store is rebuilt from a checkpoint after a failure, never
+		// from its own log: no write-ahead log.
+		DisableWAL: true,
+		Logger:     pebbleLogger{log},
+	})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("state: open pebble store %s: %w", dir, err)
+	}
+	return &lsmStore{db: db, dir: dir, refs: 1}, nil
+}
+
+// retain adds a user (a view).
+func (s *lsmStore) retain() {
+	s.mu.Lock()
+	s.refs++
+	s.mu.Unlock()
+}
+
+// release drops a user; the last closes the database and removes its files.
+func (s *lsmStore) release() error {
+	s.mu.Lock()
+	s.refs--
+	last := s.refs == 0
+	s.mu.Unlock()
+	if !last {
+		return nil
+	}
+	err := s.db.Close()
+	if rerr := os.RemoveAll(s.dir); rerr != nil && err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return fmt.Errorf("state: close pebble store %s: %w", s.dir, err)
+	}
+	return nil
+}
+
+func appendPrefix(b []byte, kg int, id uint16) []byte {
+	return append(b, byte(kg>>8), byte(kg), byte(id>>8), byte(id))
+}
+
+// lsmTable is the part of a Table that lives in a store. Its buffers are
+// reused by every access: driven by the task's goroutine only.
+type lsmTable[K comparable, T any] struct {
+	s       *lsmStore
+	id      uint16
+	groupOf func(K) int
+	maxPar  int
+	kc      *rowCodec[K]
+	vc      *rowCodec[T]
+	kbuf    []byte
+	vbuf    []byte
+}
+
+func newLSMTable[K comparable, T any](s *lsmStore, id uint16, groupOf func(K) int, maxPar int) (*lsmTable[K, T], error) {
+	kc, err := newRowCodec[K]()
+	if err != nil {
+		return nil, err
+	}
+	vc, err := newRowCodec[T]()
+	if err != nil {
+		return nil, err
+	}
+	return &lsmTable[K, T]{s: s, id: id, groupOf: groupOf, maxPar: maxPar, kc: kc, vc: vc}, nil
+}
+
+func (t *lsmTable[K, T]) key(k K) []byte {
+	t.kbuf = t.kc.append(appendPrefix(t.kbuf[:0], t.groupOf(k), t.id), &k)
+	return t.kbuf
+}
+
+// Errors of the store on the per-record path unwind the task as a panic
+// (the operator contract), naming the store.
+func (t *lsmTable[K, T]) fail(op string, err error) {
+	panic(fmt.Errorf("state: pebble store %s: %s: %w", t.s.dir, op, err))
+}
+
+func (t *lsmTable[K, T]) get(k K) (T, bool) {
+	var v T
+	raw, c, err := t.s.db.Get(t.key(k))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return v, false
+	}
+	if err != nil {
+		t.fail("get", err)
+	}
+	_, err = t.vc.decode(raw, &v)
+	c.Close()
+	if err != nil {
+		t.fail("decode", err)
+	}
+	return v, true
+}
+
+func (t *lsmTable[K, T]) put(k K, v T) {
+	t.vbuf = t.vc.append(t.vbuf[:0], &v)
+	if err := t.s.db.Set(t.key(k), t.vbuf, pebble.NoSync); err != nil {
+		t.fail("set", err)
+	}
+}
+
+func (t *lsmTable[K, T]) delete(k K) {
+	if err := t.s.db.Delete(t.key(k), pebble.NoSync); err != nil {
+		t.fail("delete", err)
+	}
+}
+
+// scan calls fn with every entry of key group kg in r, in key order.
+func (t *lsmTable[K, T]) scan(r pebble.Reader, kg int, fn func(K, T) bool) error {
+	lo := appendPrefix(nil, kg, t.id)
+	hi := appendPrefix(nil, kg, t.id+1) // ids stay below 0xffff: no overflow
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return err
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		var k K
+		var v T
+		rest, err := t.kc.decode(it.Key()[lsmPrefix:], &k)
+		if err != nil || len(rest) != 0 {
+			it.Close()
+			return fmt.Errorf("%w: key %x", ErrCorrupt, it.Key())
+		}
+		raw, err := it.ValueAndErr()
+		if err != nil {
+			it.Close()
+			return err
+		}
+		if _, err := t.vc.decode(raw, &v); err != nil {
+			it.Close()
+			return err
+		}
+		if !fn(k, v) {
+			break
+		}
+	}
+	return it.Close()
+}
+
+// load writes restored entries in one batch.
+func (t *lsmTable[K, T]) load(es []entry[K, T]) error {
+	batch := t.s.db.NewBatch()
+	defer batch.Close()
+	for i := range es {
+		t.vbuf = t.vc.append(t.vbuf[:0], &es[i].Value)
+		if err := batch.Set(t.key(es[i].Key), t.vbuf, nil); err != nil {
+			return err
+		}
+	}
+	if err := batch.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("state: pebble store %s: restore: %w", t.s.dir, err)
+	}
+	return nil
+}
+
+// rangeAll is Range: every key group in turn, on the live store.
+func (t *lsmTable[K, T]) rangeAll(fn func(K, T) bool) {
+	stop := false
+	for kg := 0; kg < t.maxPar && !stop; kg++ {
+		if err := t.scan(t.s.db, kg, func(k K, v T) bool {
+			stop = !fn(k, v)
+			return !stop
+		}); err != nil {
+			t.fail("scan", err)
+		}
+	}
+}
+
+// encodeGroup appends key group kg's entries in r as Table.encode does for
+// the heap: one codec message, so the block format is the same for both
+// backends.
+func (t *Table[K, T]) encodeGroup(r pebble.Reader, kg int, buf *bytes.Buffer, name string) error {
+	var es []entry[K, T]
+	if err := t.lsm.scan(r, kg, func(k K, v T) bool {
+		es = append(es, entry[K, T]{k, v})
+		return true
+	}); err != nil {
+		return fmt.Errorf("state %q: %w", name, err)
+	}
+	return t.appendBlock(buf, es, name)
+}
+
+// appendBlock appends one (name, message) record of es to buf.
+func (t *Table[K, T]) appendBlock(b *bytes.Buffer, es []entry[K, T], name string) error {
+	if len(es) == 0 {
+		return nil
+	}
+	msg, err := t.enc.NewWriter(nil).Append(es)
+	if err != nil {
+		return fmt.Errorf("state %q: %w", name, err)
+	}
+	var lenBuf [binary.MaxVarintLen64]byte
+	b.Write(lenBuf[:binary.PutUvarint(lenBuf[:], uint64(len(name)))])
+	b.WriteString(name)
+	b.Write(lenBuf[:binary.PutUvarint(lenBuf[:], uint64(len(msg)))])
+	b.Write(msg)
+	return nil
+}
+
+// pebbleLogger hands pebble's messages to the task's logger.
+type pebbleLogger struct{ log zerolog.Logger }
+
+func (l pebbleLogger) Infof(format string, args ...any) { l.log.Debug().Msgf(format, args...) }
+func (l pebbleLogger) Errorf(format string, args ...any) {
+	l.log.Error().Str("component", "pebble").Msgf(format, args...)
+}
+func (l pebbleLogger) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf("pebble: "+format, args...))
+}
