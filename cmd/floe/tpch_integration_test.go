@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,6 +16,7 @@ import (
 
 	"floe/internal/fsys"
 	"floe/internal/jobs/tpch"
+	"floe/internal/submit"
 	"floe/internal/testenv"
 )
 
@@ -150,6 +153,35 @@ func TestIntegrationTPCHStageRecovery(t *testing.T) {
 		if runs[s] != want || deployed[s] != want {
 			t.Errorf("stage %d ran %d times (deployed %d), want %d: all runs %v", s, runs[s], deployed[s], want, runs)
 		}
+	}
+
+	// The summary floe run --json prints: the job finished, and the stage
+	// counters, where it carries them (yarn-per-job's does not yet), agree
+	// with the log's.
+	var sum submit.Summary
+	found := false
+	for _, l := range strings.Split(run.stdout.String(), "\n") {
+		if strings.HasPrefix(l, "{") && json.Unmarshal([]byte(l), &sum) == nil && sum.JobID != "" {
+			found = true
+			break
+		}
+	}
+	if !found {
+		t.Fatalf("no summary from floe run --json: %s", run.stdout.String())
+	}
+	if sum.Status != "FINISHED" {
+		t.Errorf("summary status %s, want FINISHED", sum.Status)
+	}
+	if len(sum.Stages) > 0 {
+		sumRuns := map[int]int{}
+		for _, st := range sum.Stages {
+			sumRuns[st.ID] = st.Runs
+		}
+		if fmt.Sprint(sumRuns) != fmt.Sprint(runs) {
+			t.Errorf("the summary's stage runs %v differ from the JobManager log's %v", sumRuns, runs)
+		}
+	} else {
+		t.Logf("the yarn-per-job summary carries no stages")
 	}
 
 	local := filepath.Join(t.TempDir(), "answer")
