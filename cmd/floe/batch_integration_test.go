@@ -21,6 +21,7 @@ type stageLine struct {
 	Stage        int      `json:"stage"`
 	Run          int      `json:"run"`
 	Runs         int      `json:"runs"`
+	Vertices     []string `json:"vertices"`
 	TaskManagers []string `json:"taskmanagers"`
 }
 
