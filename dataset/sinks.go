@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"floe/datastream"
-	outputs "floe/internal/output"
 )
 
 // SinkOption configures a file sink.
@@ -26,45 +25,20 @@ func Overwrite() SinkOption { return func(c *sinkConfig) { c.overwrite = true } 
 // Delimiter sets WriteCSV's field separator (default ',').
 func Delimiter(r rune) SinkOption { return func(c *sinkConfig) { c.delim = r } }
 
-// output is a file output the client checks before the job runs.
-type output struct {
-	dir       string
-	overwrite bool
-}
-
-func (d DataSet[T]) addOutput(dir string, opts []SinkOption) sinkConfig {
+func sinkOptions(opts []SinkOption) sinkConfig {
 	c := sinkConfig{delim: ','}
 	for _, o := range opts {
 		o(&c)
 	}
-	d.env.outputs = append(d.env.outputs, output{dir: dir, overwrite: c.overwrite})
 	return c
-}
-
-// prepareOutputs checks the file outputs in the client (floe/internal/output):
-// a directory that holds files is refused unless overwrite is asked. The
-// returned done takes the job's outcome.
-func (e *Environment) prepareOutputs() (func(bool), error) {
-	var dones []func(bool)
-	all := func(ok bool) {
-		for _, d := range dones {
-			d(ok)
-		}
-	}
-	for _, o := range e.outputs {
-		done, err := outputs.Prepare(e.ds.Config(), o.dir, o.overwrite)
-		if err != nil {
-			all(false)
-			return nil, err
-		}
-		dones = append(dones, done)
-	}
-	return all, nil
 }
 
 // sink sets a sink to d's parallelism: an ordered data set (Sort, TopN) is
 // written as one file.
-func sink[T any](d DataSet[T], s datastream.Sink) datastream.Sink {
+func sink[T any](d DataSet[T], s datastream.Sink, c sinkConfig) datastream.Sink {
+	if c.overwrite {
+		s = s.Overwrite()
+	}
 	return s.SetParallelism(d.s.Parallelism())
 }
 
@@ -79,26 +53,24 @@ func sink[T any](d DataSet[T], s datastream.Sink) datastream.Sink {
 // that holds files unless Overwrite (or -D floe.output.overwrite=true) is
 // given.
 func WriteCSV[T any](d DataSet[T], dir string, opts ...SinkOption) datastream.Sink {
-	c := d.addOutput(dir, opts)
+	c := sinkOptions(opts)
 	format, err := csvFormatter[T](c.delim)
 	if err != nil {
 		d.env.fail(fmt.Errorf("%w: WriteCSV %s: %w", ErrInvalidJob, dir, err))
 	}
-	return sink(d, datastream.WriteText(d.s, dir, format).Name("Sink: CSV "+dir))
+	return sink(d, datastream.WriteText(d.s, dir, format).Name("Sink: CSV "+dir), c)
 }
 
 // WriteJSONLines writes d as one JSON object per line (encoding/json, so
 // field tags apply), with WriteCSV's part files and checks.
 func WriteJSONLines[T any](d DataSet[T], dir string, opts ...SinkOption) datastream.Sink {
-	d.addOutput(dir, opts)
-	return sink(d, datastream.WriteJSON(d.s, dir))
+	return sink(d, datastream.WriteJSON(d.s, dir), sinkOptions(opts))
 }
 
 // WriteParquet writes d as Parquet files (columns from T's fields), with
 // WriteCSV's part files and checks.
 func WriteParquet[T any](d DataSet[T], dir string, opts ...SinkOption) datastream.Sink {
-	d.addOutput(dir, opts)
-	return sink(d, datastream.WriteParquet(d.s, dir))
+	return sink(d, datastream.WriteParquet(d.s, dir), sinkOptions(opts))
 }
 
 // Collect gathers d in memory, for tests: it works in local jobs whose
@@ -106,7 +78,7 @@ func WriteParquet[T any](d DataSet[T], dir string, opts ...SinkOption) datastrea
 // ordered data set in order.
 func Collect[T any](d DataSet[T]) *datastream.Collector[T] {
 	c, s := datastream.Collect(d.s)
-	sink(d, s)
+	sink(d, s, sinkConfig{})
 	return c
 }
 

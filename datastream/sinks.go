@@ -51,6 +51,14 @@ func (s Sink) SetParallelism(p int) Sink {
 	return s
 }
 
+// Overwrite lets the sink replace the files of an earlier run in its
+// output directory, as -D floe.output.overwrite=true does for every file
+// sink of the job (see WriteText); other sinks ignore it.
+func (s Sink) Overwrite() Sink {
+	s.n.overwrite = true
+	return s
+}
+
 // sinkNode adds a sink fed by s through a forward edge.
 func sinkNode[T any](s Stream[T], name string, mk func(info operator.TaskInfo) (network.Output[T], closer, error)) Sink {
 	n := &node{name: name, parallelism: s.env.parallelism, isSink: true}
@@ -204,8 +212,7 @@ func WriteParquet[T any](s Stream[T], dir string) Sink {
 
 // fileSink adds an exactly-once part-file sink writing parts with newPart.
 func fileSink[T any](s Stream[T], name, dir string, newPart func(io.WriteCloser) (partWriter[T], error)) Sink {
-	s.env.outputs = append(s.env.outputs, dir)
-	return sinkNode(s, name, func(info operator.TaskInfo) (network.Output[T], closer, error) {
+	sk := sinkNode(s, name, func(info operator.TaskInfo) (network.Output[T], closer, error) {
 		fsy, root, err := fsys.Resolve(dir)
 		if err != nil {
 			return nil, nil, err
@@ -216,6 +223,9 @@ func fileSink[T any](s Stream[T], name, dir string, newPart func(io.WriteCloser)
 		ts := &textSink[T]{ctx: context.Background(), fsy: fsy, root: root, info: info, newPart: newPart}
 		return ts, ts.abandon, nil
 	})
+	sk.n.outputDir = dir
+	s.env.outputs = append(s.env.outputs, sk.n)
+	return sk
 }
 
 type parquetPart[T any] struct {

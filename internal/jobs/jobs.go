@@ -56,3 +56,13 @@ func Help() string {
 func usageErr(job, format string, args ...any) error {
 	return fmt.Errorf("%w: %s: %s", ErrUsage, job, fmt.Sprintf(format, args...))
 }
+
+// outputErr makes the refusal of a non-empty output (datastream's check of
+// every file sink in the client, before the job runs) a usage error naming
+// the jobs' --overwrite flag; other errors stay as they are.
+func outputErr(job string, err error) error {
+	if errors.Is(err, datastream.ErrOutputExists) {
+		return usageErr(job, "%v, or --overwrite", err)
+	}
+	return err
+}
