@@ -84,8 +84,8 @@ type Result struct {
 
 func result[T any](s datastream.Stream[T]) Result {
 	return Result{
-		Stream:    s,
-		discard:   func() { datastream.Discard(s).Name("Sink: Blackhole").UID("sink") },
+		Stream:  s,
+		discard: func() { datastream.Discard(s).Name("Sink: Blackhole").UID("sink") },
 		writeJSON: func(dir string, overwrite bool) {
 			if sk := datastream.WriteJSON(s, dir).UID("sink"); overwrite {
 				sk.Overwrite()
