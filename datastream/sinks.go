@@ -3,7 +3,6 @@ package datastream
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -130,31 +129,32 @@ func WriteText[T any](s Stream[T], dir string, format func(T) string) Sink {
 
 // CSVSinkOptions describe the files WriteCSV writes.
 type CSVSinkOptions struct {
-	// Delimiter separates fields (0: ','); fields holding it, quotes or
-	// line breaks are quoted (encoding/csv).
+	// Delimiter separates fields (0: ','); fields holding it, quotes, line
+	// breaks or a leading space are quoted (RFC 4180).
 	Delimiter rune
-	// Header writes the field names first in each part file.
+	// Header writes the column names first in each part file.
 	Header bool
 }
 
-// WriteCSV writes records T (a struct, its fields as ReadCSV reads them:
-// names from the floe or json tag, dates of midnight UTC as YYYY-MM-DD,
-// other times in RFC 3339, floats in the shortest form that reads back
-// exactly) as delimited lines, with WriteText's exactly-once part files.
+// WriteCSV writes records T (a struct) as delimited lines, with WriteText's
+// exactly-once part files, its columns as ReadCSV reads them back: T's
+// fields in order, named by their floe or json tag (floe:"-" leaves one
+// out), a nested struct's fields as columns "Outer.Inner"; numbers as Go
+// formats them (floats in the shortest form that reads back exactly), a
+// time.Time at midnight UTC as YYYY-MM-DD and others in RFC 3339, durations
+// as time.Duration.String, []byte as its bytes.
 func WriteCSV[T any](s Stream[T], dir string, opts CSVSinkOptions) Sink {
 	f, err := formats.NewCSV[T](formats.CSVOptions{Delimiter: opts.Delimiter})
 	if err != nil {
-		s.env.fail(fmt.Errorf("%w: WriteCSV: %w", ErrInvalidJob, err))
+		s.env.fail(fmt.Errorf("%w: WriteCSV %s: %w", ErrInvalidJob, dir, err))
 	}
 	return fileSink(s, "Sink: CSV "+dir, dir, func(w io.WriteCloser) (partWriter[T], error) {
 		if f == nil {
 			return nil, fmt.Errorf("WriteCSV: %w", err)
 		}
 		p := &csvPart[T]{f: w, b: bufio.NewWriterSize(w, 1<<16), format: f}
-		p.w = csv.NewWriter(p.b)
-		p.w.Comma = f.Options().Delimiter
 		if opts.Header {
-			if err := p.w.Write(f.Header()); err != nil {
+			if _, err := p.b.Write(f.AppendHeader(nil)); err != nil {
 				return nil, err
 			}
 		}
@@ -165,23 +165,18 @@ func WriteCSV[T any](s Stream[T], dir string, opts CSVSinkOptions) Sink {
 type csvPart[T any] struct {
 	f      io.WriteCloser
 	b      *bufio.Writer
-	w      *csv.Writer
 	format *formats.CSV[T]
-	rec    []string
+	line   []byte
 }
 
 func (p *csvPart[T]) write(v T) error {
-	p.rec = p.format.Record(&v, p.rec)
-	return p.w.Write(p.rec)
+	p.line = p.format.AppendRecord(p.line[:0], &v)
+	_, err := p.b.Write(p.line)
+	return err
 }
 
 func (p *csvPart[T]) close() error {
-	p.w.Flush()
-	err := p.w.Error()
-	if err == nil {
-		err = p.b.Flush()
-	}
-	if err != nil {
+	if err := p.b.Flush(); err != nil {
 		p.f.Close()
 		return err
 	}
