@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"floe/datastream"
 	"floe/dataset"
+	"floe/datastream"
 )
 
 // tblOrder is TPC-H's orders table, as its .tbl files hold it.
@@ -124,7 +124,9 @@ func TestWriteReadBack(t *testing.T) {
 		r.Inner.OK = i%3 == 0
 		rows = append(rows, r)
 	}
-	key := func(r csvRow) string { return fmt.Sprintf("%s|%v|%d|%s|%v", r.Name, r.Price, r.N, r.Day.Format(time.DateOnly), r.Inner.OK) }
+	key := func(r csvRow) string {
+		return fmt.Sprintf("%s|%v|%d|%s|%v", r.Name, r.Price, r.N, r.Day.Format(time.DateOnly), r.Inner.OK)
+	}
 	root := t.TempDir()
 	env := newEnv(2)
 	d := dataset.FromSlice(env, rows).Rebalance()
