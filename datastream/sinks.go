@@ -21,6 +21,7 @@ import (
 	"floe/internal/codec"
 	"floe/internal/formats"
 	"floe/internal/fsys"
+	"floe/internal/output"
 )
 
 // Sink is the end of a stream.
@@ -337,6 +338,8 @@ func (t *textSink[T]) name(kind string, seq int) string {
 	switch kind {
 	case "final":
 		return fmt.Sprintf("part-%d-%d", t.info.Subtask, seq)
+	case "ready": // waits for the JobManager to publish it when the job has finished
+		return output.ReadyName(t.name("final", seq), t.info.JobID)
 	default:
 		return fmt.Sprintf(".part-%d-%d.%s", t.info.Subtask, seq, kind)
 	}
@@ -414,13 +417,15 @@ func (t *textSink[T]) Emit(e network.Event) {
 	if e.Kind != network.EndOfInput {
 		return
 	}
-	// End of input: publish everything (a bounded run commits at its end).
+	// End of input: parts pending on a checkpoint are published (as its
+	// completion would); the last part waits, hidden, for the JobManager to
+	// publish it with every other subtask's when the whole job has finished.
 	err := t.prepare()
 	if err == nil {
 		err = t.publish(func(pendingPart) bool { return true })
 	}
 	if err == nil {
-		_, err = t.closePart("final")
+		_, err = t.closePart("ready")
 	}
 	if err != nil {
 		panic(network.Abort{Err: fmt.Errorf("sink %q: %w", t.info.Name, err)})

@@ -1,8 +1,11 @@
-// Package output prepares a job's output directory in the client, before
-// the job is submitted: it refuses an earlier run's output unless asked to
-// replace it, and then moves the earlier files aside until the job's outcome
-// is known. It is the one place that does this: datastream's file sinks
-// (and so dataset's, and the built-in jobs') go through it.
+// Package output is the life of a job's output directory. Before the job
+// is submitted, in the client, Prepare refuses an earlier run's output
+// unless asked to replace it, and then moves the earlier files aside until
+// the job's outcome is known; it is the one place that does this:
+// datastream's file sinks (and so dataset's, and the built-in jobs') go
+// through it. While the job runs, sink subtasks leave their last parts
+// under hidden names (ReadyName), and when the job has ended the JobManager
+// publishes or removes them all at once (Settle).
 package output
 
 import (
@@ -178,4 +181,60 @@ func writeErr(dir string, err error) error {
 		return fmt.Errorf("output %s: cannot reach its filesystem: %w", dir, err)
 	}
 	return fmt.Errorf("output %s is not writable: %w", dir, err)
+}
+
+// readyInfix joins a part's final name and its job in the hidden name the
+// part waits under until the job has finished.
+const readyInfix = ".ready-"
+
+// ReadyName is the hidden name under which a sink subtask of job leaves a
+// finished part whose published name is final ("part-<subtask>-<n>"): a
+// bounded sink's last parts wait there until the JobManager publishes them
+// all (Settle) when the whole job has finished, so that nobody reads part
+// of a result, and a failed job leaves none.
+func ReadyName(final, job string) string { return "." + final + readyInfix + job }
+
+// readyFinal returns the final name of name, a ReadyName of job.
+func readyFinal(name, job string) (string, bool) {
+	rest, ok := strings.CutPrefix(name, ".")
+	if !ok {
+		return "", false
+	}
+	final, ok := strings.CutSuffix(rest, readyInfix+job)
+	return final, ok && final != "" && !strings.Contains(final, "/")
+}
+
+// Settle ends the parts job left waiting in dir (see ReadyName): when the
+// job succeeded it renames them to their final names, else it removes
+// them. A directory that does not exist holds none. It returns how many
+// parts it settled.
+func Settle(ctx context.Context, dir, job string, succeeded bool) (int, error) {
+	fsy, p, err := fsys.Resolve(dir)
+	if err != nil {
+		return 0, fmt.Errorf("output %s: %w", dir, err)
+	}
+	ents, err := fsy.List(ctx, p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("output %s: list the parts to publish: %w", dir, err)
+	}
+	n := 0
+	for _, e := range ents {
+		final, ok := readyFinal(e.Name, job)
+		if !ok {
+			continue
+		}
+		from := fsy.Join(p, e.Name)
+		if succeeded {
+			if err := fsy.Rename(ctx, from, fsy.Join(p, final)); err != nil {
+				return n, fmt.Errorf("output %s: publish %s: %w", dir, final, err)
+			}
+		} else if err := fsy.RemoveAll(ctx, from); err != nil {
+			return n, fmt.Errorf("output %s: remove the unpublished %s: %w", dir, final, err)
+		}
+		n++
+	}
+	return n, nil
 }
