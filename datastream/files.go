@@ -283,9 +283,16 @@ func (s *splitSource[T]) RestoreState(st operator.OperatorState) error {
 	return nil
 }
 
-// ErrOutputExists is wrapped by Execute's error when a file sink's output
-// directory holds files and replacing them was not asked for.
-var ErrOutputExists = output.ErrExists
+// Errors of Execute about file sinks' output directories, found in the
+// client before the job is submitted.
+var (
+	// ErrOutput is wrapped when an output directory cannot be used: it
+	// holds files (ErrOutputExists too), or it cannot be written.
+	ErrOutput = output.ErrUnusable
+	// ErrOutputExists is wrapped when an output directory holds files and
+	// replacing them was not asked for.
+	ErrOutputExists = output.ErrExists
+)
 
 // prepareOutputs checks, in the client before the job is submitted, the
 // output directories of the file sinks (floe/internal/output): one that

@@ -118,7 +118,9 @@ func Print[T any](s Stream[T], format func(T) string) Sink {
 // records go to a hidden in-progress file; at a checkpoint's barrier it
 // becomes pending, and when the checkpoint completes it is renamed to
 // "part-<subtask>-<n>". Without checkpoints, and at the end of a bounded
-// input, files are published when the subtask's input ends. Readers of dir
+// input, the last file waits under a hidden name until the whole job has
+// finished, when the JobManager publishes every subtask's (and removes
+// them if the job failed). Readers of dir
 // never see a file that is still being written; after a recovery, pending
 // files of the restored checkpoint are published and files written after it
 // are removed.

@@ -21,15 +21,26 @@ import (
 	"floe/internal/fsys"
 )
 
-// ErrExists is wrapped when an output directory holds files and replacing
-// them was not asked for.
-var ErrExists = errors.New("output exists")
+// Sentinel errors of Prepare.
+var (
+	// ErrUnusable is wrapped by every refusal of an output directory.
+	ErrUnusable = errors.New("output unusable")
+	// ErrExists is wrapped (with ErrUnusable) when an output directory
+	// holds files and replacing them was not asked for.
+	ErrExists = errors.New("output exists")
+)
 
 // existsError is the refusal of a non-empty output: its message, wrapping ErrExists.
 type existsError string
 
-func (e existsError) Error() string { return string(e) }
-func (e existsError) Unwrap() error { return ErrExists }
+func (e existsError) Error() string   { return string(e) }
+func (e existsError) Unwrap() []error { return []error{ErrExists, ErrUnusable} }
+
+// unusable marks err as a refusal (ErrUnusable) without changing its message.
+type unusable struct{ err error }
+
+func (e unusable) Error() string   { return e.err.Error() }
+func (e unusable) Unwrap() []error { return []error{e.err, ErrUnusable} }
 
 // replacedPrefix names the hidden directory the earlier files of an output
 // wait in while a run that replaces them goes on.
@@ -87,7 +98,7 @@ func Prepare(ctx context.Context, dir string, overwrite bool) (done func(succeed
 	} else {
 		for _, e := range deadAside {
 			if err := fsy.RemoveAll(ctx, fsy.Join(p, e.Name)); err != nil {
-				return done, fmt.Errorf("output %s: remove the files an earlier run set aside (%s): %w", dir, e.Name, err)
+				return done, unusable{fmt.Errorf("output %s: remove the files an earlier run set aside (%s): %w", dir, e.Name, err)}
 			}
 		}
 	}
@@ -95,7 +106,7 @@ func Prepare(ctx context.Context, dir string, overwrite bool) (done func(succeed
 	if len(visible) > 0 {
 		aside = fsy.Join(p, fmt.Sprintf("%s%d", replacedPrefix, time.Now().UnixNano()))
 		if err := moveAll(ctx, fsy, p, aside, visible); err != nil {
-			return done, errors.Join(fmt.Errorf("output %s: move the earlier files aside: %w", dir, err), restoreFrom(ctx, fsy, aside, p))
+			return done, unusable{errors.Join(fmt.Errorf("output %s: move the earlier files aside: %w", dir, err), restoreFrom(ctx, fsy, aside, p))}
 		}
 	}
 	if err := fsys.ProbeWrite(ctx, fsy, p); err != nil {
@@ -103,7 +114,10 @@ func Prepare(ctx context.Context, dir string, overwrite bool) (done func(succeed
 		if !existed {
 			_ = fsy.RemoveAll(ctx, p) // leave no directory behind for a run that did not start
 		}
-		return done, errors.Join(writeErr(dir, err), rerr)
+		if rerr != nil {
+			return done, unusable{errors.Join(writeErr(dir, err), rerr)}
+		}
+		return done, writeErr(dir, err)
 	}
 	return func(succeeded bool) error {
 		if succeeded {
@@ -171,16 +185,16 @@ func unreachable(err error) bool {
 
 func reachErr(dir string, err error) error {
 	if unreachable(err) {
-		return fmt.Errorf("output %s: cannot reach its filesystem: %w", dir, err)
+		return unusable{fmt.Errorf("output %s: cannot reach its filesystem: %w", dir, err)}
 	}
-	return fmt.Errorf("output %s: %w", dir, err)
+	return unusable{fmt.Errorf("output %s: %w", dir, err)}
 }
 
 func writeErr(dir string, err error) error {
 	if unreachable(err) {
-		return fmt.Errorf("output %s: cannot reach its filesystem: %w", dir, err)
+		return unusable{fmt.Errorf("output %s: cannot reach its filesystem: %w", dir, err)}
 	}
-	return fmt.Errorf("output %s is not writable: %w", dir, err)
+	return unusable{fmt.Errorf("output %s is not writable: %w", dir, err)}
 }
 
 // readyInfix joins a part's final name and its job in the hidden name the

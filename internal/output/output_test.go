@@ -130,7 +130,7 @@ func TestOverwriteRemovesWhatADeadRunSetAside(t *testing.T) {
 func TestNonEmptyOutputRefused(t *testing.T) {
 	dir := earlierRun(t)
 	_, err := Prepare(ctx, dir, false)
-	if !errors.Is(err, ErrExists) || !strings.Contains(err.Error(), "not empty (2 entries)") || strings.Contains(err.Error(), "\n") {
+	if !errors.Is(err, ErrExists) || !errors.Is(err, ErrUnusable) || !strings.Contains(err.Error(), "not empty (2 entries)") || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("Prepare: %v, want a one-line refusal wrapping ErrExists", err)
 	}
 	if got := names(t, dir); !slices.Equal(got, []string{"part-0-0", "part-1-0"}) {
@@ -177,5 +177,39 @@ func TestUnwritableOutput(t *testing.T) {
 	}
 	if got := names(t, parent); len(got) != 0 {
 		t.Fatalf("left %v", got)
+	}
+}
+
+// Settle publishes the parts its job left waiting (or removes them), and
+// leaves everything else alone: another job's waiting parts, in-progress
+// files, published parts.
+func TestSettle(t *testing.T) {
+	for _, ok := range []bool{true, false} {
+		dir := t.TempDir()
+		files := []string{ReadyName("part-0-0", "job1"), ReadyName("part-1-0", "job1"), ReadyName("part-0-0", "job2"),
+			".part-0-1.inprogress", "part-0-7"}
+		for _, n := range files {
+			if err := os.WriteFile(filepath.Join(dir, n), []byte(n), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n, err := Settle(ctx, dir, "job1", ok)
+		if err != nil || n != 2 {
+			t.Fatalf("Settle(%v): %d, %v; want 2 parts", ok, n, err)
+		}
+		want := []string{".part-0-0.ready-job2", ".part-0-1.inprogress", "part-0-7"}
+		if ok {
+			want = append(want, "part-0-0", "part-1-0")
+			if b, _ := os.ReadFile(filepath.Join(dir, "part-1-0")); string(b) != ReadyName("part-1-0", "job1") {
+				t.Fatalf("part-1-0 holds %q", b)
+			}
+		}
+		slices.Sort(want)
+		if got := names(t, dir); !slices.Equal(got, want) {
+			t.Fatalf("after Settle(%v): %v, want %v", ok, got, want)
+		}
+	}
+	if n, err := Settle(ctx, filepath.Join(t.TempDir(), "none"), "job1", true); n != 0 || err != nil {
+		t.Fatalf("a missing directory: %d, %v", n, err)
 	}
 }
