@@ -1,6 +1,7 @@
 package formats
 
 import (
+	"bytes"
 	"fmt"
 	"reflect"
 	"strings"
@@ -248,9 +249,18 @@ func (c *CSV[T]) needsQuotes(s []byte) bool {
 	if len(s) == 0 {
 		return false
 	}
-	q := c.opts.Quote
-	return s[0] == ' ' || s[0] == '\t' || strings.ContainsAny(string(s), "\r\n") ||
-		strings.ContainsRune(string(s), c.opts.Delimiter) || strings.ContainsRune(string(s), q)
+	if s[0] == ' ' || s[0] == '\t' {
+		return true
+	}
+	if d, q := c.opts.Delimiter, c.opts.Quote; d < utf8.RuneSelf && q < utf8.RuneSelf { // one pass over the bytes
+		for _, b := range s {
+			if b == byte(d) || b == byte(q) || b == '\n' || b == '\r' {
+				return true
+			}
+		}
+		return false
+	}
+	return bytes.ContainsAny(s, "\r\n") || bytes.ContainsRune(s, c.opts.Delimiter) || bytes.ContainsRune(s, c.opts.Quote)
 }
 
 func (c *CSV[T]) appendQuoted(b, s []byte) []byte {
