@@ -135,7 +135,8 @@ type jobEntry struct {
 	done        chan struct{}
 	waiting     bool // waiting for slots
 	expires     time.Time
-	restartAt   time.Time // when a restarting job is scheduled again
+	restartAt   time.Time        // when a restarting job is scheduled again
+	outputs     outputSettlement // publish.go
 }
 
 // New starts listening.
@@ -448,6 +449,9 @@ func (jm *JobManager) apply(e *jobEntry, acts []action) {
 		select {
 		case <-e.done:
 		default:
+			if !jm.settleOutputs(e) { // publish.go: apply runs again once the outputs are settled
+				return
+			}
 			if e.checkpoints != nil {
 				status := map[JobStatus]checkpoint.JobStatus{Finished: checkpoint.Finished, Canceled: checkpoint.Cancelled, Failed: checkpoint.Failed}[e.exec.status]
 				jm.stepCheckpoints(e, checkpoint.JobEnded{Status: status})

@@ -16,10 +16,9 @@ var ErrInvalidJob = datastream.ErrInvalidJob
 // Environment builds a batch job: a datastream.Environment in BATCH runtime
 // mode, so a job may mix both APIs (FromStream, DataSet.Stream) in one graph.
 type Environment struct {
-	ds      *datastream.Environment
-	errs    []error
-	memOps  int // memory-holding operators (memory.go)
-	outputs []output
+	ds     *datastream.Environment
+	errs   []error
+	memOps int // memory-holding operators (memory.go)
 }
 
 // NewEnvironment returns a batch environment. Configuration comes, as for
@@ -54,13 +53,7 @@ func (e *Environment) Execute(ctx context.Context, name string) (*client.Result,
 	if len(e.errs) > 0 {
 		return nil, errors.Join(e.errs...)
 	}
-	done, err := e.prepareOutputs()
-	if err != nil {
-		return nil, err
-	}
-	res, err := e.ds.Execute(ctx, name)
-	done(err == nil)
-	return res, err
+	return e.ds.Execute(ctx, name)
 }
 
 // DataSet is a bounded collection of records of type T, distributed over the

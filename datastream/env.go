@@ -31,8 +31,8 @@ type Environment struct {
 	executed    bool
 	// inProcessOnly names sinks that need TaskManagers in the client process.
 	inProcessOnly []string
-	// outputs are the directories of file sinks (see prepareOutputs).
-	outputs []string
+	// outputs are the file sinks (see prepareOutputs).
+	outputs []*node
 }
 
 // Option configures an Environment.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sync/atomic"
 
@@ -13,6 +14,7 @@ import (
 	"floe/container/network"
 	"floe/container/operator"
 	"floe/internal/formats"
+	"floe/internal/output"
 	"floe/internal/role"
 )
 
@@ -281,15 +283,26 @@ func (s *splitSource[T]) RestoreState(st operator.OperatorState) error {
 	return nil
 }
 
+// Errors of Execute about file sinks' output directories, found in the
+// client before the job is submitted.
+var (
+	// ErrOutput is wrapped when an output directory cannot be used: it
+	// holds files (ErrOutputExists too), or it cannot be written.
+	ErrOutput = output.ErrUnusable
+	// ErrOutputExists is wrapped when an output directory holds files and
+	// replacing them was not asked for.
+	ErrOutputExists = output.ErrExists
+)
+
 // prepareOutputs checks, in the client before the job is submitted, the
-// output directories of the file sinks (formats.PrepareOutput): one that
-// holds files fails the job with a one-line error unless -D
-// floe.output.overwrite=true, which moves the earlier files aside until
-// the job ends. A run restoring a savepoint or checkpoint continues its
-// output and skips this. With follow (an attached run that waits for the
-// job's end), the returned done settles the outcome: on success the
-// earlier files go; on failure what the run wrote goes and the earlier
-// files come back.
+// output directories of the file sinks (floe/internal/output): one that
+// holds files fails the job with a one-line error unless the sink's
+// Overwrite or -D floe.output.overwrite=true, which moves the earlier files
+// aside until the job ends. A run restoring a savepoint or checkpoint
+// continues its output and skips this. With follow (an attached run that
+// waits for the job's end), the returned done settles the outcome: on
+// success the earlier files go; on failure what the run wrote goes and the
+// earlier files come back.
 func (e *Environment) prepareOutputs(ctx context.Context, follow bool) (done func(succeeded bool) error, err error) {
 	done = func(bool) error { return nil }
 	if r, _ := role.Current(); r != role.Client || len(e.outputs) == 0 {
@@ -298,7 +311,7 @@ func (e *Environment) prepareOutputs(ctx context.Context, follow bool) (done fun
 	if _, restoring := e.conf.Lookup(savepointPathKey); restoring {
 		return done, nil
 	}
-	overwrite, err := e.conf.Bool(config.OutputOverwrite, false)
+	all, err := e.conf.Bool(config.OutputOverwrite, false)
 	if err != nil {
 		return done, err
 	}
@@ -307,26 +320,30 @@ func (e *Environment) prepareOutputs(ctx context.Context, follow bool) (done fun
 	} else if !attached {
 		follow = false
 	}
-	if !follow && overwrite {
-		return done, nil // nobody would move the earlier files back or remove them
+	overwrite := map[string]bool{}
+	for _, n := range e.outputs {
+		overwrite[n.outputDir] = overwrite[n.outputDir] || n.overwrite || all
 	}
 	var dones []func(bool) error
-	all := func(ok bool) error {
+	settle := func(ok bool) error {
 		var errs []error
 		for _, d := range dones {
 			errs = append(errs, d(ok))
 		}
 		return errors.Join(errs...)
 	}
-	for _, dir := range slices.Compact(slices.Sorted(slices.Values(e.outputs))) {
-		d, err := formats.PrepareOutput(ctx, dir, overwrite)
+	for _, dir := range slices.Sorted(maps.Keys(overwrite)) {
+		if !follow && overwrite[dir] {
+			continue // nobody would move the earlier files back or remove them
+		}
+		d, err := output.Prepare(context.WithoutCancel(ctx), dir, overwrite[dir]) // done runs after the job, ctx may have ended
 		if err != nil {
-			return done, errors.Join(err, all(false))
+			return done, errors.Join(err, settle(false))
 		}
 		dones = append(dones, d)
 	}
 	if !follow {
 		return done, nil
 	}
-	return all, nil
+	return settle, nil
 }

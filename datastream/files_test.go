@@ -308,6 +308,16 @@ func TestWriteCSVReadsBackWithEncodingCSV(t *testing.T) {
 			fmt.Sprint(it.Delivered), it.Lag.String(), fmt.Sprint(it.Tiny), fmt.Sprint(it.Count), string(it.Raw)}, "|")]++
 	}
 	sameMultiset(t, multiset(got, func(s string) string { return s }), want)
+
+	// And with ReadCSV, by the header's names.
+	env = newEnv(2)
+	back, _ := datastream.Collect(datastream.ReadCSV[lineItem](env, out, datastream.CSVOptions{Delimiter: ';', Header: true,
+		FileOptions: datastream.FileOptions{SplitSize: 2000}}))
+	if _, err := env.Execute(context.Background(), "read-back"); err != nil {
+		t.Fatal(err)
+	}
+	key := func(l lineItem) string { return l.key() }
+	sameMultiset(t, multiset(back.Items(), key), multiset(in, key))
 }
 
 // An output that holds files is refused before the job starts, replaced

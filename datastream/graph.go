@@ -71,6 +71,9 @@ func (e *Environment) jobGraph(name string) (*jobgraph.JobGraph, error) {
 			vertexOf[m] = v
 			names = append(names, m.name)
 			v.Operators = append(v.Operators, jobgraph.Operator{ID: m.id, UID: m.uid, Name: m.name})
+			if m.outputDir != "" {
+				v.OutputDirs = append(v.OutputDirs, m.outputDir)
+			}
 			for _, l := range m.outputs {
 				if chained(l) {
 					walk(l.to)

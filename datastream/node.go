@@ -20,6 +20,10 @@ type node struct {
 	isSource    bool
 	isSink      bool
 	slotGroup   string
+	// outputDir is a file sink's directory (see prepareOutputs), and
+	// overwrite whether its earlier files may be replaced.
+	outputDir string
+	overwrite bool
 	// outType is the node's output type, for error messages.
 	outType reflect.Type
 

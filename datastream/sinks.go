@@ -3,7 +3,6 @@ package datastream
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,6 +21,7 @@ import (
 	"floe/internal/codec"
 	"floe/internal/formats"
 	"floe/internal/fsys"
+	"floe/internal/output"
 )
 
 // Sink is the end of a stream.
@@ -48,6 +48,14 @@ func (s Sink) SlotSharingGroup(name string) Sink {
 // SetParallelism sets the sink's parallelism.
 func (s Sink) SetParallelism(p int) Sink {
 	s.n.parallelism = p
+	return s
+}
+
+// Overwrite lets the sink replace the files of an earlier run in its
+// output directory, as -D floe.output.overwrite=true does for every file
+// sink of the job (see WriteText); other sinks ignore it.
+func (s Sink) Overwrite() Sink {
+	s.n.overwrite = true
 	return s
 }
 
@@ -110,7 +118,9 @@ func Print[T any](s Stream[T], format func(T) string) Sink {
 // records go to a hidden in-progress file; at a checkpoint's barrier it
 // becomes pending, and when the checkpoint completes it is renamed to
 // "part-<subtask>-<n>". Without checkpoints, and at the end of a bounded
-// input, files are published when the subtask's input ends. Readers of dir
+// input, the last file waits under a hidden name until the whole job has
+// finished, when the JobManager publishes every subtask's (and removes
+// them if the job failed). Readers of dir
 // never see a file that is still being written; after a recovery, pending
 // files of the restored checkpoint are published and files written after it
 // are removed.
@@ -122,31 +132,32 @@ func WriteText[T any](s Stream[T], dir string, format func(T) string) Sink {
 
 // CSVSinkOptions describe the files WriteCSV writes.
 type CSVSinkOptions struct {
-	// Delimiter separates fields (0: ','); fields holding it, quotes or
-	// line breaks are quoted (encoding/csv).
+	// Delimiter separates fields (0: ','); fields holding it, quotes, line
+	// breaks or a leading space are quoted (RFC 4180).
 	Delimiter rune
-	// Header writes the field names first in each part file.
+	// Header writes the column names first in each part file.
 	Header bool
 }
 
-// WriteCSV writes records T (a struct, its fields as ReadCSV reads them:
-// names from the floe or json tag, dates of midnight UTC as YYYY-MM-DD,
-// other times in RFC 3339, floats in the shortest form that reads back
-// exactly) as delimited lines, with WriteText's exactly-once part files.
+// WriteCSV writes records T (a struct) as delimited lines, with WriteText's
+// exactly-once part files, its columns as ReadCSV reads them back: T's
+// fields in order, named by their floe or json tag (floe:"-" leaves one
+// out), a nested struct's fields as columns "Outer.Inner"; numbers as Go
+// formats them (floats in the shortest form that reads back exactly), a
+// time.Time at midnight UTC as YYYY-MM-DD and others in RFC 3339, durations
+// as time.Duration.String, []byte as its bytes.
 func WriteCSV[T any](s Stream[T], dir string, opts CSVSinkOptions) Sink {
 	f, err := formats.NewCSV[T](formats.CSVOptions{Delimiter: opts.Delimiter})
 	if err != nil {
-		s.env.fail(fmt.Errorf("%w: WriteCSV: %w", ErrInvalidJob, err))
+		s.env.fail(fmt.Errorf("%w: WriteCSV %s: %w", ErrInvalidJob, dir, err))
 	}
 	return fileSink(s, "Sink: CSV "+dir, dir, func(w io.WriteCloser) (partWriter[T], error) {
 		if f == nil {
 			return nil, fmt.Errorf("WriteCSV: %w", err)
 		}
 		p := &csvPart[T]{f: w, b: bufio.NewWriterSize(w, 1<<16), format: f}
-		p.w = csv.NewWriter(p.b)
-		p.w.Comma = f.Options().Delimiter
 		if opts.Header {
-			if err := p.w.Write(f.Header()); err != nil {
+			if _, err := p.b.Write(f.AppendHeader(nil)); err != nil {
 				return nil, err
 			}
 		}
@@ -157,23 +168,18 @@ func WriteCSV[T any](s Stream[T], dir string, opts CSVSinkOptions) Sink {
 type csvPart[T any] struct {
 	f      io.WriteCloser
 	b      *bufio.Writer
-	w      *csv.Writer
 	format *formats.CSV[T]
-	rec    []string
+	line   []byte
 }
 
 func (p *csvPart[T]) write(v T) error {
-	p.rec = p.format.Record(&v, p.rec)
-	return p.w.Write(p.rec)
+	p.line = p.format.AppendRecord(p.line[:0], &v)
+	_, err := p.b.Write(p.line)
+	return err
 }
 
 func (p *csvPart[T]) close() error {
-	p.w.Flush()
-	err := p.w.Error()
-	if err == nil {
-		err = p.b.Flush()
-	}
-	if err != nil {
+	if err := p.b.Flush(); err != nil {
 		p.f.Close()
 		return err
 	}
@@ -204,8 +210,7 @@ func WriteParquet[T any](s Stream[T], dir string) Sink {
 
 // fileSink adds an exactly-once part-file sink writing parts with newPart.
 func fileSink[T any](s Stream[T], name, dir string, newPart func(io.WriteCloser) (partWriter[T], error)) Sink {
-	s.env.outputs = append(s.env.outputs, dir)
-	return sinkNode(s, name, func(info operator.TaskInfo) (network.Output[T], closer, error) {
+	sk := sinkNode(s, name, func(info operator.TaskInfo) (network.Output[T], closer, error) {
 		fsy, root, err := fsys.Resolve(dir)
 		if err != nil {
 			return nil, nil, err
@@ -216,6 +221,9 @@ func fileSink[T any](s Stream[T], name, dir string, newPart func(io.WriteCloser)
 		ts := &textSink[T]{ctx: context.Background(), fsy: fsy, root: root, info: info, newPart: newPart}
 		return ts, ts.abandon, nil
 	})
+	sk.n.outputDir = dir
+	s.env.outputs = append(s.env.outputs, sk.n)
+	return sk
 }
 
 type parquetPart[T any] struct {
@@ -332,6 +340,8 @@ func (t *textSink[T]) name(kind string, seq int) string {
 	switch kind {
 	case "final":
 		return fmt.Sprintf("part-%d-%d", t.info.Subtask, seq)
+	case "ready": // waits for the JobManager to publish it when the job has finished
+		return output.ReadyName(t.name("final", seq), t.info.JobID)
 	default:
 		return fmt.Sprintf(".part-%d-%d.%s", t.info.Subtask, seq, kind)
 	}
@@ -409,13 +419,15 @@ func (t *textSink[T]) Emit(e network.Event) {
 	if e.Kind != network.EndOfInput {
 		return
 	}
-	// End of input: publish everything (a bounded run commits at its end).
+	// End of input: parts pending on a checkpoint are published (as its
+	// completion would); the last part waits, hidden, for the JobManager to
+	// publish it with every other subtask's when the whole job has finished.
 	err := t.prepare()
 	if err == nil {
 		err = t.publish(func(pendingPart) bool { return true })
 	}
 	if err == nil {
-		_, err = t.closePart("final")
+		_, err = t.closePart("ready")
 	}
 	if err != nil {
 		panic(network.Abort{Err: fmt.Errorf("sink %q: %w", t.info.Name, err)})

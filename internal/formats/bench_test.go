@@ -67,3 +67,22 @@ func BenchmarkCSVReadSplit(b *testing.B) {
 		r.Close()
 	}
 }
+
+// BenchmarkCSVAppendRecordLineItem writes one lineitem row as a CSV line
+// (the writer behind datastream.WriteCSV and dataset.WriteCSV).
+func BenchmarkCSVAppendRecordLineItem(b *testing.B) {
+	c, err := NewCSV[tpchLineItem](CSVOptions{Delimiter: '|'})
+	if err != nil {
+		b.Fatal(err)
+	}
+	d, _ := c.Bind(nil)
+	var v tpchLineItem
+	if err := d.Decode([]byte(tblLine), &v); err != nil {
+		b.Fatal(err)
+	}
+	var line []byte
+	b.SetBytes(int64(len(c.AppendRecord(nil, &v))))
+	for b.Loop() {
+		line = c.AppendRecord(line[:0], &v)
+	}
+}

@@ -1,6 +1,7 @@
 package formats
 
 import (
+	"bytes"
 	"fmt"
 	"reflect"
 	"strings"
@@ -34,9 +35,10 @@ type CSV[T any] struct {
 	delim, quote string
 }
 
-// NewCSV checks o and T (a struct of fields readable from text).
+// NewCSV checks o and T (a struct of fields readable from text; the fields
+// of a nested struct are columns "Outer.Inner", see flatFieldsOf).
 func NewCSV[T any](o CSVOptions) (*CSV[T], error) {
-	fs, err := fieldsOf(reflect.TypeFor[T]())
+	fs, err := flatFieldsOf(reflect.TypeFor[T]())
 	if err != nil {
 		return nil, err
 	}
@@ -201,25 +203,78 @@ func (c *CSV[T]) quoted(s string) (val, rest string, err error) {
 	}
 }
 
-// Header returns the names of T's fields, in order, for a header line.
-func (c *CSV[T]) Header() []string {
-	names := make([]string, len(c.fs.list))
+// AppendHeader appends the names of T's columns, in order, as one line.
+func (c *CSV[T]) AppendHeader(b []byte) []byte {
 	for i, f := range c.fs.list {
-		names[i] = f.name
+		if i > 0 {
+			b = append(b, c.delim...)
+		}
+		b = c.appendField(b, f.name)
 	}
-	return names
+	return append(b, '\n')
 }
 
-// Record formats v's fields, in order, as Decode reads them back
-// (reusing dst's storage).
-func (c *CSV[T]) Record(v *T, dst []string) []string {
-	dst = dst[:0]
+// AppendRecord appends v as one line, its columns in order, as Decode
+// reads them back: numbers as strconv formats them (floats in the shortest
+// form that reads back exactly), a time.Time at midnight UTC as YYYY-MM-DD
+// and others in RFC 3339, the zero time empty, []byte as its bytes. A field
+// holding the delimiter, the quote, a line break, or starting with a space
+// is quoted as RFC 4180 says (a quote inside doubled), whatever NoQuoting
+// says; a field that holds a line break cannot be read back by Decode.
+func (c *CSV[T]) AppendRecord(b []byte, v *T) []byte {
 	base := unsafe.Pointer(v)
-	var b []byte
 	for i := range c.fs.list {
+		if i > 0 {
+			b = append(b, c.delim...)
+		}
 		f := &c.fs.list[i]
-		b = f.appendText(b[:0], unsafe.Add(base, f.off), true)
-		dst = append(dst, string(b))
+		start := len(b)
+		b = f.appendText(b, unsafe.Add(base, f.off), true)
+		if txt := b[start:]; c.needsQuotes(txt) { // any field: a delimiter may be a digit
+			q := append([]byte(nil), txt...) // the field, before quoting over it
+			b = c.appendQuoted(b[:start], q)
+		}
 	}
-	return dst
+	return append(b, '\n')
+}
+
+func (c *CSV[T]) appendField(b []byte, s string) []byte {
+	if c.needsQuotes([]byte(s)) {
+		return c.appendQuoted(b, []byte(s))
+	}
+	return append(b, s...)
+}
+
+func (c *CSV[T]) needsQuotes(s []byte) bool {
+	if len(s) == 0 {
+		return false
+	}
+	if s[0] == ' ' || s[0] == '\t' {
+		return true
+	}
+	if d, q := c.opts.Delimiter, c.opts.Quote; d < utf8.RuneSelf && q < utf8.RuneSelf { // one pass over the bytes
+		for _, b := range s {
+			if b == byte(d) || b == byte(q) || b == '\n' || b == '\r' {
+				return true
+			}
+		}
+		return false
+	}
+	return bytes.ContainsAny(s, "\r\n") || bytes.ContainsRune(s, c.opts.Delimiter) || bytes.ContainsRune(s, c.opts.Quote)
+}
+
+func (c *CSV[T]) appendQuoted(b, s []byte) []byte {
+	q := string(c.opts.Quote)
+	b = append(b, q...)
+	for len(s) > 0 {
+		i := strings.Index(string(s), q)
+		if i < 0 {
+			b = append(b, s...)
+			break
+		}
+		b = append(b, s[:i+len(q)]...)
+		b = append(b, q...)
+		s = s[i+len(q):]
+	}
+	return append(b, q...)
 }

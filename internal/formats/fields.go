@@ -63,19 +63,43 @@ type fields struct {
 }
 
 // fieldsOf lists the fields of struct type t.
-func fieldsOf(t reflect.Type) (*fields, error) {
+func fieldsOf(t reflect.Type) (*fields, error) { return listFields(t, false) }
+
+// flatFieldsOf lists the fields of struct type t, and in place of a field
+// that is itself a struct (not time.Time) the fields of that struct, named
+// "Outer.Inner" (an embedded struct's fields keep their own names, as Go
+// promotes them): the columns of a flat format such as CSV.
+func flatFieldsOf(t reflect.Type) (*fields, error) { return listFields(t, true) }
+
+func listFields(t reflect.Type, flatten bool) (*fields, error) {
 	if t.Kind() != reflect.Struct || t == timeType {
 		return nil, fmt.Errorf("%w: %s is not a struct", ErrUnsupportedType, t)
 	}
 	fs := &fields{typ: t, byName: map[string]int{}}
+	if err := fs.add(t, "", 0, flatten, 0); err != nil {
+		return nil, err
+	}
+	if len(fs.list) == 0 {
+		return nil, fmt.Errorf("%w: %s has no exported fields", ErrUnsupportedType, t)
+	}
+	return fs, nil
+}
+
+// add lists the fields of struct t, which starts off bytes into the record,
+// with names after prefix.
+func (fs *fields) add(t reflect.Type, prefix string, off uintptr, flatten bool, depth int) error {
+	if depth > 16 {
+		return fmt.Errorf("%w: %s nests structs too deeply", ErrUnsupportedType, fs.typ)
+	}
 	for i := range t.NumField() {
 		sf := t.Field(i)
 		tag := sf.Tag.Get("floe")
-		if tag == "-" || !sf.IsExported() && tag == "" {
+		promoted := flatten && sf.Anonymous && tag == "" && sf.Type.Kind() == reflect.Struct // its exported fields are T's, as in Go
+		if tag == "-" || !sf.IsExported() && tag == "" && !promoted {
 			continue
 		}
-		if !sf.IsExported() {
-			return nil, fmt.Errorf("%w: unexported field %s.%s has a floe tag", ErrUnsupportedType, t, sf.Name)
+		if !sf.IsExported() && !promoted {
+			return fmt.Errorf("%w: unexported field %s.%s has a floe tag", ErrUnsupportedType, t, sf.Name)
 		}
 		name := sf.Name
 		if tag != "" {
@@ -83,21 +107,29 @@ func fieldsOf(t reflect.Type) (*fields, error) {
 		} else if j, _, _ := strings.Cut(sf.Tag.Get("json"), ","); j != "" && j != "-" {
 			name = j
 		}
-		f := field{name: name, lower: strings.ToLower(name), goName: sf.Name, off: sf.Offset, typ: sf.Type, kind: kindOf(sf.Type)}
+		if flatten && sf.Type.Kind() == reflect.Struct && kindOf(sf.Type) == kindOther {
+			inner := prefix + name + "."
+			if sf.Anonymous && tag == "" {
+				inner = prefix
+			}
+			if err := fs.add(sf.Type, inner, off+sf.Offset, flatten, depth+1); err != nil {
+				return err
+			}
+			continue
+		}
+		name = prefix + name
+		f := field{name: name, lower: strings.ToLower(name), goName: prefix + sf.Name, off: off + sf.Offset, typ: sf.Type, kind: kindOf(sf.Type)}
 		switch f.kind {
 		case kindInt, kindUint, kindFloat:
 			f.bits = sf.Type.Bits()
 		}
 		if _, dup := fs.byName[f.lower]; dup {
-			return nil, fmt.Errorf("%w: two fields of %s are named %q (names match case-insensitively)", ErrUnsupportedType, t, name)
+			return fmt.Errorf("%w: two fields of %s are named %q (names match case-insensitively)", ErrUnsupportedType, fs.typ, name)
 		}
 		fs.byName[f.lower] = len(fs.list)
 		fs.list = append(fs.list, f)
 	}
-	if len(fs.list) == 0 {
-		return nil, fmt.Errorf("%w: %s has no exported fields", ErrUnsupportedType, t)
-	}
-	return fs, nil
+	return nil
 }
 
 func kindOf(t reflect.Type) kind {

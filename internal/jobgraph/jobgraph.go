@@ -56,7 +56,11 @@ type Vertex struct {
 	// SlotGroup names the slot sharing group: one subtask of every vertex of
 	// a group may share a slot; different groups never do.
 	SlotGroup string
-	Build     BuildFunc
+	// OutputDirs are the directories the vertex's file sinks write: the
+	// JobManager publishes the parts they leave waiting there when the job
+	// has finished, and removes them when it failed (floe/internal/output).
+	OutputDirs []string
+	Build      BuildFunc
 }
 
 // Edge connects output edge Index of Source to input Input of Target.

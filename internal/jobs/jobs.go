@@ -56,3 +56,16 @@ func Help() string {
 func usageErr(job, format string, args ...any) error {
 	return fmt.Errorf("%w: %s: %s", ErrUsage, job, fmt.Sprintf(format, args...))
 }
+
+// outputErr makes the refusal of an output (datastream's check of every
+// file sink in the client, before the job runs) a usage error, naming the
+// jobs' --overwrite flag for a non-empty one; other errors stay as they are.
+func outputErr(job string, err error) error {
+	switch {
+	case errors.Is(err, datastream.ErrOutputExists):
+		return usageErr(job, "%v, or --overwrite", err)
+	case errors.Is(err, datastream.ErrOutput):
+		return usageErr(job, "%v", err)
+	}
+	return err
+}

@@ -40,10 +40,6 @@ func runKeyedCount(ctx context.Context, env *datastream.Environment, args []stri
 	case *output == "":
 		return usageErr("keyed-count", "--output is required")
 	}
-	replaced, err := prepareOutput(env.Config(), *output, *overwrite)
-	if err != nil {
-		return usageErr("keyed-count", "%v", err)
-	}
 	k := *keys
 	src := datastream.Generate(env, func(i int64) string {
 		return "k" + strconv.FormatInt(i%k, 10)
@@ -56,10 +52,12 @@ func runKeyedCount(ctx context.Context, env *datastream.Environment, args []stri
 			count.Update(ctx, n)
 			emit(KeyCount{Key: key, Count: n})
 		}, count).UID("count")
-	datastream.WriteText(counts, *output, func(e KeyCount) string {
+	sink := datastream.WriteText(counts, *output, func(e KeyCount) string {
 		return e.Key + "\t" + strconv.FormatInt(e.Count, 10)
 	}).UID("sink")
-	_, err = env.Execute(ctx, "keyed-count")
-	replaced(err == nil)
-	return err
+	if *overwrite {
+		sink.Overwrite()
+	}
+	_, err := env.Execute(ctx, "keyed-count")
+	return outputErr("keyed-count", err)
 }

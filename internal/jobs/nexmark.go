@@ -64,16 +64,12 @@ func runNexmark(ctx context.Context, env *datastream.Environment, args []string,
 	case *sinkDelay < 0 || *sinkDelay > 0 && *sink != "blackhole":
 		return usageErr("nexmark", "--sink-delay must not be negative and needs --sink blackhole")
 	}
-	write, replaced := queries.Discard, func(bool) {}
+	write := queries.Discard
 	if *sinkDelay > 0 {
 		write = queries.Throttled(*sinkDelay)
 	}
 	if *sink == "file" {
-		var err error
-		if replaced, err = prepareOutput(env.Config(), *output, *overwrite); err != nil {
-			return usageErr("nexmark", "%v", err)
-		}
-		write = queries.JSONFiles(*output)
+		write = queries.JSONFiles(*output, *overwrite)
 	}
 	o := queries.Options{Query: *query, Events: *events, Rate: *rate, Gen: gen}
 	if err := queries.Build(env, o, write); err != nil {
@@ -84,7 +80,7 @@ func runNexmark(ctx context.Context, env *datastream.Environment, args []string,
 		return err
 	}
 	res, err := env.Execute(ctx, "nexmark "+*query)
-	replaced(err == nil)
+	err = outputErr("nexmark", err)
 	if perr := stop(); perr != nil && err == nil {
 		err = perr
 	}

@@ -77,7 +77,6 @@ func runWordCount(ctx context.Context, env *datastream.Environment, args []strin
 	}
 	dir := *output
 	printTop := dir == ""
-	replaced := func(bool) {}
 	if printTop {
 		tmp, err := os.MkdirTemp("", "floe-wordcount-")
 		if err != nil {
@@ -85,11 +84,6 @@ func runWordCount(ctx context.Context, env *datastream.Environment, args []strin
 		}
 		defer os.RemoveAll(tmp)
 		dir = tmp
-	} else {
-		var err error
-		if replaced, err = prepareOutput(env.Config(), dir, *overwrite); err != nil {
-			return usageErr("wordcount", "%v", err)
-		}
 	}
 
 	env.SetRuntimeMode(datastream.Batch)
@@ -99,13 +93,14 @@ func runWordCount(ctx context.Context, env *datastream.Environment, args []strin
 	}).Name("Tokenize")
 	counts := datastream.Sum(datastream.KeyBy(words, func(w WordCount) string { return w.Word }),
 		func(w *WordCount) *int64 { return &w.Count })
-	datastream.WriteText(counts, dir, func(w WordCount) string {
+	sink := datastream.WriteText(counts, dir, func(w WordCount) string {
 		return w.Word + "\t" + strconv.FormatInt(w.Count, 10)
 	}).Name("Sink: " + dir)
-	_, err := env.Execute(ctx, "wordcount")
-	replaced(err == nil)
-	if err != nil {
-		return err
+	if *overwrite {
+		sink.Overwrite()
+	}
+	if _, err := env.Execute(ctx, "wordcount"); err != nil {
+		return outputErr("wordcount", err)
 	}
 	if !printTop {
 		return nil

@@ -1,8 +1,11 @@
-// Package output prepares a job's output directory in the client, before
-// the job is submitted: it refuses an earlier run's output unless asked to
-// replace it, and then moves the earlier files aside until the job's outcome
-// is known. The built-in jobs (internal/jobs) and the dataset API's file
-// sinks share it.
+// Package output is the life of a job's output directory. Before the job
+// is submitted, in the client, Prepare refuses an earlier run's output
+// unless asked to replace it, and then moves the earlier files aside until
+// the job's outcome is known; it is the one place that does this:
+// datastream's file sinks (and so dataset's, and the built-in jobs') go
+// through it. While the job runs, sink subtasks leave their last parts
+// under hidden names (ReadyName), and when the job has ended the JobManager
+// publishes or removes them all at once (Settle).
 package output
 
 import (
@@ -15,123 +18,237 @@ import (
 	"syscall"
 	"time"
 
-	"floe/config"
 	"floe/internal/fsys"
-	"floe/internal/role"
 )
 
-// savepointPath is appmaster.KeySavepointPath: a run restoring from it
-// continues into the output of the run that took it.
-const savepointPath = "execution.savepoint.path"
+// Sentinel errors of Prepare.
+var (
+	// ErrUnusable is wrapped by every refusal of an output directory.
+	ErrUnusable = errors.New("output unusable")
+	// ErrExists is wrapped (with ErrUnusable) when an output directory
+	// holds files and replacing them was not asked for.
+	ErrExists = errors.New("output exists")
+)
 
-// Prepare checks, in the client before the job is submitted, that dir
-// can be written and holds no earlier output. A directory that exists and is
-// not empty is refused unless overwrite (--overwrite or floe.output.overwrite)
-// is given, or the run restores from a savepoint or checkpoint (it continues
-// its own output). The processes the client starts run the same command
-// line and skip this.
-//
-// With overwrite, the earlier files are moved aside into a hidden directory
-// of dir (readers skip names starting with "."), so the output never holds
-// a mix of two runs: the job's parts appear only as it commits them. The
-// caller calls the returned done with the job's outcome: when it succeeded,
-// or published anything, the earlier files are removed; when it failed
-// before publishing a part, they are moved back. done is never nil.
-func Prepare(conf config.Config, dir string, overwrite bool) (done func(succeeded bool), err error) {
-	done = func(bool) {}
-	if r, _ := role.Current(); r != role.Client {
-		return done, nil
-	}
-	fromConf, err := conf.Bool(config.OutputOverwrite, false)
-	if err != nil {
-		return done, err
-	}
-	overwrite = overwrite || fromConf
-	_, restoring := conf.Lookup(savepointPath)
-	fsy, p, err := fsys.Resolve(dir)
-	if err != nil {
-		return done, outputErr(dir, err)
-	}
-	ctx := context.Background() // before the job runs: nothing to cancel
-	ents, err := fsy.List(ctx, p)
-	existed := err == nil
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return done, outputErr(dir, err)
-	}
-	if len(ents) > 0 && !restoring {
-		if !overwrite {
-			return done, fmt.Errorf("output %s exists and is not empty (%d entries): choose another directory, or replace its files with --overwrite (or -D %s=true)",
-				dir, len(ents), config.OutputOverwrite)
-		}
-		if done, err = moveAside(ctx, fsy, p, ents); err != nil {
-			return func(bool) {}, fmt.Errorf("output %s: %w", dir, err)
-		}
-	}
-	if err := fsys.ProbeWrite(ctx, fsy, p); err != nil {
-		if !existed {
-			fsy.RemoveAll(ctx, p) // leave no directory behind for a run that did not start
-		}
-		done(false)
-		return func(bool) {}, outputErr(dir, err)
-	}
-	return done, nil
-}
+// existsError is the refusal of a non-empty output: its message, wrapping ErrExists.
+type existsError string
+
+func (e existsError) Error() string   { return string(e) }
+func (e existsError) Unwrap() []error { return []error{ErrExists, ErrUnusable} }
+
+// unusable marks err as a refusal (ErrUnusable) without changing its message.
+type unusable struct{ err error }
+
+func (e unusable) Error() string   { return e.err.Error() }
+func (e unusable) Unwrap() []error { return []error{e.err, ErrUnusable} }
 
 // replacedPrefix names the hidden directory the earlier files of an output
 // wait in while a run that replaces them goes on.
 const replacedPrefix = ".floe-replaced-"
 
-// moveAside moves ents of dir p into a hidden directory of p, and returns
-// what ends the replacement (see Prepare).
-func moveAside(ctx context.Context, fsy fsys.FS, p string, ents []fsys.FileInfo) (func(bool), error) {
-	aside := fsy.Join(p, fmt.Sprintf("%s%d", replacedPrefix, time.Now().UnixNano()))
-	if err := fsy.MkdirAll(ctx, aside); err != nil {
-		return nil, fmt.Errorf("move the earlier files aside: %w", err)
+// Visible tells whether a file of an output directory is output: readers
+// skip names starting with "." (in-progress and set-aside files) or "_".
+func Visible(name string) bool {
+	return !strings.HasPrefix(name, ".") && !strings.HasPrefix(name, "_")
+}
+
+// Prepare checks, before a job starts, that dir can be written and holds no
+// visible files (see Visible). A directory that holds some is refused with
+// an error wrapping ErrExists, one line, unless overwrite. With overwrite,
+// the earlier files are moved into a hidden directory of dir, so that the
+// output never mixes two runs; files a replacing run that died set aside
+// are the earlier output too and are removed.
+//
+// The caller calls done with the job's outcome. When it succeeded, the
+// earlier files are removed; when it failed, what the run wrote (published
+// or not) is removed and the earlier files are moved back, so that a failed
+// run leaves the output as it found it. done is never nil; its calls use
+// ctx, so it must not have ended yet.
+func Prepare(ctx context.Context, dir string, overwrite bool) (done func(succeeded bool) error, err error) {
+	done = func(bool) error { return nil }
+	fsy, p, err := fsys.Resolve(dir)
+	if err != nil {
+		return done, reachErr(dir, err)
 	}
-	var moved []string
-	back := func() {
-		for _, name := range moved {
-			_ = fsy.Rename(ctx, fsy.Join(aside, name), fsy.Join(p, name))
-		}
-		_ = fsy.RemoveAll(ctx, aside)
+	ents, err := fsy.List(ctx, p)
+	existed := err == nil
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return done, reachErr(dir, err)
 	}
+	var visible, deadAside []fsys.FileInfo
+	kept := map[string]bool{} // hidden entries found: not the run's
 	for _, e := range ents {
-		if strings.HasPrefix(e.Name, replacedPrefix) { // left by a replacing run that died: its files are the earlier ones too
-			if err := fsy.RemoveAll(ctx, fsy.Join(p, e.Name)); err != nil {
-				back()
-				return nil, fmt.Errorf("remove %s: %w", e.Name, err)
-			}
-			continue
+		switch {
+		case Visible(e.Name):
+			visible = append(visible, e)
+		case strings.HasPrefix(e.Name, replacedPrefix):
+			deadAside = append(deadAside, e)
+		default:
+			kept[e.Name] = true
 		}
-		if err := fsy.Rename(ctx, fsy.Join(p, e.Name), fsy.Join(aside, e.Name)); err != nil {
-			back()
-			return nil, fmt.Errorf("move the earlier %s aside: %w", e.Name, err)
-		}
-		moved = append(moved, e.Name)
 	}
-	return func(succeeded bool) {
-		if !succeeded {
-			now, err := fsy.List(ctx, p)
-			published := err != nil // cannot tell: keep what the run wrote
-			for _, e := range now {
-				if !strings.HasPrefix(e.Name, ".") {
-					published = true
+	if !overwrite {
+		if len(visible) > 0 {
+			return done, existsError(fmt.Sprintf("output %s exists and is not empty (%d entries): choose another directory, or replace its files with -D floe.output.overwrite=true",
+				dir, len(visible)))
+		}
+		for _, e := range deadAside {
+			kept[e.Name] = true
+		}
+	} else {
+		for _, e := range deadAside {
+			if err := fsy.RemoveAll(ctx, fsy.Join(p, e.Name)); err != nil {
+				return done, unusable{fmt.Errorf("output %s: remove the files an earlier run set aside (%s): %w", dir, e.Name, err)}
+			}
+		}
+	}
+	aside := ""
+	if len(visible) > 0 {
+		aside = fsy.Join(p, fmt.Sprintf("%s%d", replacedPrefix, time.Now().UnixNano()))
+		if err := moveAll(ctx, fsy, p, aside, visible); err != nil {
+			return done, unusable{errors.Join(fmt.Errorf("output %s: move the earlier files aside: %w", dir, err), restoreFrom(ctx, fsy, aside, p))}
+		}
+	}
+	if err := fsys.ProbeWrite(ctx, fsy, p); err != nil {
+		rerr := restoreFrom(ctx, fsy, aside, p)
+		if !existed {
+			_ = fsy.RemoveAll(ctx, p) // leave no directory behind for a run that did not start
+		}
+		if rerr != nil {
+			return done, unusable{errors.Join(writeErr(dir, err), rerr)}
+		}
+		return done, writeErr(dir, err)
+	}
+	return func(succeeded bool) error {
+		if succeeded {
+			if aside != "" {
+				if err := fsy.RemoveAll(ctx, aside); err != nil {
+					return fmt.Errorf("output %s: remove the earlier files: %w", dir, err)
 				}
 			}
-			if !published {
-				back()
-				return
+			return nil
+		}
+		now, err := fsy.List(ctx, p)
+		if err != nil {
+			return fmt.Errorf("output %s: list what the failed run wrote: %w", dir, err)
+		}
+		for _, e := range now { // the failed run's files, published or not
+			if !kept[e.Name] && fsy.Join(p, e.Name) != aside {
+				if err := fsy.RemoveAll(ctx, fsy.Join(p, e.Name)); err != nil {
+					return fmt.Errorf("output %s: remove %s of the failed run: %w", dir, e.Name, err)
+				}
 			}
 		}
-		_ = fsy.RemoveAll(ctx, aside)
+		if err := restoreFrom(ctx, fsy, aside, p); err != nil {
+			return fmt.Errorf("output %s: move the earlier files back: %w", dir, err)
+		}
+		return nil
 	}, nil
 }
 
-// outputErr tells a filesystem that cannot be reached from one that refuses the write.
-func outputErr(dir string, err error) error {
-	var oe *net.OpError
-	if errors.As(err, &oe) || errors.Is(err, syscall.ECONNREFUSED) {
-		return fmt.Errorf("output %s: cannot reach its filesystem: %w", dir, err)
+// restoreFrom moves the files of aside (if not "") back into p and removes aside.
+func restoreFrom(ctx context.Context, fsy fsys.FS, aside, p string) error {
+	if aside == "" {
+		return nil
 	}
-	return fmt.Errorf("output %s is not writable: %w", dir, err)
+	back, err := fsy.List(ctx, aside)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err == nil {
+		err = moveAll(ctx, fsy, aside, p, back)
+	}
+	if err == nil {
+		err = fsy.RemoveAll(ctx, aside)
+	}
+	return err
+}
+
+// moveAll moves ents of from into to.
+func moveAll(ctx context.Context, fsy fsys.FS, from, to string, ents []fsys.FileInfo) error {
+	if err := fsy.MkdirAll(ctx, to); err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if err := fsy.Rename(ctx, fsy.Join(from, e.Name), fsy.Join(to, e.Name)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unreachable tells a filesystem that cannot be reached from one that refuses.
+func unreachable(err error) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe) || errors.Is(err, syscall.ECONNREFUSED)
+}
+
+func reachErr(dir string, err error) error {
+	if unreachable(err) {
+		return unusable{fmt.Errorf("output %s: cannot reach its filesystem: %w", dir, err)}
+	}
+	return unusable{fmt.Errorf("output %s: %w", dir, err)}
+}
+
+func writeErr(dir string, err error) error {
+	if unreachable(err) {
+		return unusable{fmt.Errorf("output %s: cannot reach its filesystem: %w", dir, err)}
+	}
+	return unusable{fmt.Errorf("output %s is not writable: %w", dir, err)}
+}
+
+// readyInfix joins a part's final name and its job in the hidden name the
+// part waits under until the job has finished.
+const readyInfix = ".ready-"
+
+// ReadyName is the hidden name under which a sink subtask of job leaves a
+// finished part whose published name is final ("part-<subtask>-<n>"): a
+// bounded sink's last parts wait there until the JobManager publishes them
+// all (Settle) when the whole job has finished, so that nobody reads part
+// of a result, and a failed job leaves none.
+func ReadyName(final, job string) string { return "." + final + readyInfix + job }
+
+// readyFinal returns the final name of name, a ReadyName of job.
+func readyFinal(name, job string) (string, bool) {
+	rest, ok := strings.CutPrefix(name, ".")
+	if !ok {
+		return "", false
+	}
+	final, ok := strings.CutSuffix(rest, readyInfix+job)
+	return final, ok && final != "" && !strings.Contains(final, "/")
+}
+
+// Settle ends the parts job left waiting in dir (see ReadyName): when the
+// job succeeded it renames them to their final names, else it removes
+// them. A directory that does not exist holds none. It returns how many
+// parts it settled.
+func Settle(ctx context.Context, dir, job string, succeeded bool) (int, error) {
+	fsy, p, err := fsys.Resolve(dir)
+	if err != nil {
+		return 0, fmt.Errorf("output %s: %w", dir, err)
+	}
+	ents, err := fsy.List(ctx, p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("output %s: list the parts to publish: %w", dir, err)
+	}
+	n := 0
+	for _, e := range ents {
+		final, ok := readyFinal(e.Name, job)
+		if !ok {
+			continue
+		}
+		from := fsy.Join(p, e.Name)
+		if succeeded {
+			if err := fsy.Rename(ctx, from, fsy.Join(p, final)); err != nil {
+				return n, fmt.Errorf("output %s: publish %s: %w", dir, final, err)
+			}
+		} else if err := fsy.RemoveAll(ctx, from); err != nil {
+			return n, fmt.Errorf("output %s: remove the unpublished %s: %w", dir, final, err)
+		}
+		n++
+	}
+	return n, nil
 }

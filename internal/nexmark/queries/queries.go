@@ -78,15 +78,19 @@ func Build(env *datastream.Environment, o Options, sink func(Result)) error {
 type Result struct {
 	Stream    any
 	discard   func()
-	writeJSON func(dir string)
+	writeJSON func(dir string, overwrite bool)
 	throttled func(delay time.Duration)
 }
 
 func result[T any](s datastream.Stream[T]) Result {
 	return Result{
-		Stream:    s,
-		discard:   func() { datastream.Discard(s).Name("Sink: Blackhole").UID("sink") },
-		writeJSON: func(dir string) { datastream.WriteJSON(s, dir).UID("sink") },
+		Stream:  s,
+		discard: func() { datastream.Discard(s).Name("Sink: Blackhole").UID("sink") },
+		writeJSON: func(dir string, overwrite bool) {
+			if sk := datastream.WriteJSON(s, dir).UID("sink"); overwrite {
+				sk.Overwrite()
+			}
+		},
 		throttled: func(delay time.Duration) {
 			// Its own vertex (rebalanced), so that the query's last vertex is back-pressured.
 			slow := datastream.Map(s.Rebalance(), func(v T) T { time.Sleep(delay); return v }).Name("Sink: Throttled").UID("throttle")
@@ -104,9 +108,10 @@ func Throttled(delay time.Duration) func(Result) {
 // Discard is the blackhole sink: results are computed and dropped.
 func Discard(r Result) { r.discard() }
 
-// JSONFiles writes results to dir as JSON lines, exactly once.
-func JSONFiles(dir string) func(Result) {
-	return func(r Result) { r.writeJSON(dir) }
+// JSONFiles writes results to dir as JSON lines, exactly once; overwrite
+// replaces an earlier run's files (datastream.Sink.Overwrite).
+func JSONFiles(dir string, overwrite bool) func(Result) {
+	return func(r Result) { r.writeJSON(dir, overwrite) }
 }
 
 // Events is the generator as a source: event n of o.Gen on every run and at

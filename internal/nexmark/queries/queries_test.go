@@ -192,7 +192,7 @@ func TestQueriesAgainstPlainGo(t *testing.T) {
 		for _, p := range []int{1, 2} {
 			t.Run(fmt.Sprintf("%s/p%d", q, p), func(t *testing.T) {
 				dir := t.TempDir()
-				runQuery(t, env(p), queries.Options{Query: q, Events: testEvents, Gen: testConfig()}, queries.JSONFiles(dir))
+				runQuery(t, env(p), queries.Options{Query: q, Events: testEvents, Gen: testConfig()}, queries.JSONFiles(dir, false))
 				got := checks[q].got(t, readLines(t, dir))
 				if !slices.Equal(got, want) {
 					t.Fatalf("%s at p=%d: %d rows, want %d; first differences:\n%s", q, p, len(got), len(want), diff(got, want))
@@ -209,7 +209,7 @@ func TestQ12(t *testing.T) {
 	evs := generated(testEvents)
 	want := nexmark.RefQ12BidCounts(evs)
 	dir := t.TempDir()
-	runQuery(t, env(2), queries.Options{Query: "q12", Events: testEvents, Gen: testConfig()}, queries.JSONFiles(dir))
+	runQuery(t, env(2), queries.Options{Query: "q12", Events: testEvents, Gen: testConfig()}, queries.JSONFiles(dir, false))
 	got := map[int64]int64{}
 	seen := map[string]bool{}
 	for _, l := range readLines(t, dir) {
@@ -345,7 +345,7 @@ func TestWindowedQueryRescales(t *testing.T) {
 					extra = append(extra, "execution.savepoint.path", savepoint)
 				}
 				e := env(p, extra...)
-				if err := queries.Build(e, queries.Options{Query: q, Events: testEvents, Rate: 20_000, Gen: testConfig()}, queries.JSONFiles(out)); err != nil {
+				if err := queries.Build(e, queries.Options{Query: q, Events: testEvents, Rate: 20_000, Gen: testConfig()}, queries.JSONFiles(out, false)); err != nil {
 					t.Fatal(err)
 				}
 				client, err := e.ExecuteAsync(context.Background(), "nexmark "+q)
