@@ -38,6 +38,8 @@ type table[K comparable] interface {
 	encode(groupOf func(K) int, start int, blocks []*bytes.Buffer, name string) error
 	// encodeGroup appends key group kg's entries, read from r (LSM).
 	encodeGroup(r pebble.Reader, kg int, buf *bytes.Buffer, name string) error
+	// flushLSM writes cached writes to the store (LSM; a no-op on the heap).
+	flushLSM()
 	decode(data []byte) error
 	len() int
 }
@@ -95,8 +97,10 @@ func (b *Backend[K]) KeyGroup(k K) int { return keygroup.Of(b.hasher.Hash(k), b.
 
 // Table is the state of one name: a value per key.
 //
-// On the LSM backend every Get decodes a value of the table's own (always
-// owned), and Put encodes it: a value is never shared with the store.
+// On the LSM backend a value is always owned: Get decodes a value of the
+// table's own, or returns the one a bounded cache in front of the store
+// holds (the value last Put or read, which no view shares: a view encodes
+// the cached values when it is taken).
 type Table[K comparable, T any] struct {
 	m map[K]slot[T]
 	// lsm, when set, holds the entries instead of m (the heap path stays
@@ -269,6 +273,9 @@ type View[K comparable] struct {
 func (b *Backend[K]) View() *View[K] {
 	if b.lsm != nil {
 		b.lsm.retain()
+		for _, t := range b.tables {
+			t.flushLSM()
+		}
 		// The tables as of now (the task may declare more while the view is encoded).
 		v := &Backend[K]{hasher: b.hasher, maxPar: b.maxPar, tables: maps.Clone(b.tables), order: slices.Clone(b.order)}
 		return &View[K]{b: v, snap: b.lsm.db.NewSnapshot(), lsm: b.lsm}

@@ -9,6 +9,8 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/rs/zerolog"
 )
 
@@ -29,6 +31,10 @@ type lsmStore struct {
 
 const lsmPrefix = 4 // key group + table id
 
+// lsmBlockCache is the size of a store's block cache (bytes; pebble's
+// default is 8 MiB).
+const lsmBlockCache = 32 << 20
+
 // openLSM creates a store in a new directory under parent.
 func openLSM(parent string, log zerolog.Logger) (*lsmStore, error) {
 	if err := os.MkdirAll(parent, 0o755); err != nil {
@@ -38,12 +44,23 @@ func openLSM(parent string, log zerolog.Logger) (*lsmStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state: pebble store under %s: %w", parent, err)
 	}
-	db, err := pebble.Open(dir, &pebble.Options{
+	cache := pebble.NewCache(lsmBlockCache)
+	defer cache.Unref() // the database holds its own reference
+	opts := &pebble.Options{
 		// The store is rebuilt from a checkpoint after a failure, never
 		// from its own log: no write-ahead log.
 		DisableWAL: true,
 		Logger:     pebbleLogger{log},
-	})
+		Cache:      cache,
+	}
+	for i := range opts.Levels {
+		// A point lookup of an absent key (a key's first access) skips
+		// the files a bloom filter rules out; blocks stay uncompressed
+		// (local, temporary files: CPU over disk space).
+		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		opts.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
+	}
+	db, err := pebble.Open(dir, opts)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("state: open pebble store %s: %w", dir, err)
@@ -83,6 +100,13 @@ func appendPrefix(b []byte, kg int, id uint16) []byte {
 
 // lsmTable is the part of a Table that lives in a store. Its buffers are
 // reused by every access: driven by the task's goroutine only.
+//
+// In front of the store sits a bounded write-back cache of decoded values:
+// the newest state of the keys used lately, present or absent. A hit costs
+// a map access, as on the heap; writes stay in the cache (dirty) until it
+// fills, a view is taken or the store is scanned, and then go to the store
+// in one batch (one commit for many writes instead of one each). The store
+// plus the cache is the table; the store alone is once flush has run.
 type lsmTable[K comparable, T any] struct {
 	s       *lsmStore
 	id      uint16
@@ -92,7 +116,22 @@ type lsmTable[K comparable, T any] struct {
 	vc      *rowCodec[T]
 	kbuf    []byte
 	vbuf    []byte
+	cache   map[K]cached[T]
+	dirty   int // entries of cache not yet in the store
+	batch   *pebble.Batch
 }
+
+// cached is one key's newest state: ok false is absent (deleted, or not in
+// the store).
+type cached[T any] struct {
+	v     T
+	ok    bool
+	dirty bool
+}
+
+// lsmCacheSize bounds a table's cache (entries). When full it is written
+// out and emptied: hot keys come back on their next access.
+const lsmCacheSize = 8192
 
 func newLSMTable[K comparable, T any](s *lsmStore, id uint16, groupOf func(K) int, maxPar int) (*lsmTable[K, T], error) {
 	kc, err := newRowCodec[K]()
@@ -103,7 +142,7 @@ func newLSMTable[K comparable, T any](s *lsmStore, id uint16, groupOf func(K) in
 	if err != nil {
 		return nil, err
 	}
-	return &lsmTable[K, T]{s: s, id: id, groupOf: groupOf, maxPar: maxPar, kc: kc, vc: vc}, nil
+	return &lsmTable[K, T]{s: s, id: id, groupOf: groupOf, maxPar: maxPar, kc: kc, vc: vc, cache: map[K]cached[T]{}}, nil
 }
 
 func (t *lsmTable[K, T]) key(k K) []byte {
@@ -118,32 +157,84 @@ func (t *lsmTable[K, T]) fail(op string, err error) {
 }
 
 func (t *lsmTable[K, T]) get(k K) (T, bool) {
+	if c, hit := t.cache[k]; hit {
+		return c.v, c.ok
+	}
 	var v T
-	raw, c, err := t.s.db.Get(t.key(k))
+	raw, closer, err := t.s.db.Get(t.key(k))
+	ok := true
 	if errors.Is(err, pebble.ErrNotFound) {
-		return v, false
+		ok = false
+	} else {
+		if err != nil {
+			t.fail("get", err)
+		}
+		_, err = t.vc.decode(raw, &v)
+		closer.Close()
+		if err != nil {
+			t.fail("decode", err)
+		}
 	}
-	if err != nil {
-		t.fail("get", err)
+	t.remember(k, cached[T]{v: v, ok: ok})
+	return v, ok
+}
+
+// remember caches c as k's state, writing the cache out first if it is
+// full and k is not in it.
+func (t *lsmTable[K, T]) remember(k K, c cached[T]) {
+	old, hit := t.cache[k]
+	if !hit && len(t.cache) >= lsmCacheSize {
+		t.flush(true)
 	}
-	_, err = t.vc.decode(raw, &v)
-	c.Close()
-	if err != nil {
-		t.fail("decode", err)
+	if c.dirty && !(hit && old.dirty) {
+		t.dirty++
 	}
-	return v, true
+	t.cache[k] = c
 }
 
 func (t *lsmTable[K, T]) put(k K, v T) {
-	t.vbuf = t.vc.append(t.vbuf[:0], &v)
-	if err := t.s.db.Set(t.key(k), t.vbuf, pebble.NoSync); err != nil {
-		t.fail("set", err)
-	}
+	t.remember(k, cached[T]{v: v, ok: true, dirty: true})
 }
 
 func (t *lsmTable[K, T]) delete(k K) {
-	if err := t.s.db.Delete(t.key(k), pebble.NoSync); err != nil {
-		t.fail("delete", err)
+	t.remember(k, cached[T]{dirty: true})
+}
+
+// flush writes the dirty entries to the store in one batch; the cache is
+// emptied if drop, or else keeps its entries, clean.
+func (t *lsmTable[K, T]) flush(drop bool) {
+	if t.dirty > 0 {
+		if t.batch == nil {
+			t.batch = t.s.db.NewBatch()
+		}
+		b := t.batch
+		for k, c := range t.cache {
+			if !c.dirty {
+				continue
+			}
+			var err error
+			if c.ok {
+				t.vbuf = t.vc.append(t.vbuf[:0], &c.v)
+				err = b.Set(t.key(k), t.vbuf, nil)
+			} else {
+				err = b.Delete(t.key(k), nil)
+			}
+			if err != nil {
+				t.fail("batch", err)
+			}
+			if !drop {
+				c.dirty = false
+				t.cache[k] = c
+			}
+		}
+		if err := b.Commit(pebble.NoSync); err != nil {
+			t.fail("commit", err)
+		}
+		b.Reset()
+		t.dirty = 0
+	}
+	if drop {
+		clear(t.cache)
 	}
 }
 
@@ -179,8 +270,10 @@ func (t *lsmTable[K, T]) scan(r pebble.Reader, kg int, fn func(K, T) bool) error
 	return it.Close()
 }
 
-// load writes restored entries in one batch.
+// load writes restored entries in one batch (the cache is written out and
+// emptied first: it may remember these keys as absent).
 func (t *lsmTable[K, T]) load(es []entry[K, T]) error {
+	t.flush(true)
 	batch := t.s.db.NewBatch()
 	defer batch.Close()
 	for i := range es {
@@ -197,6 +290,7 @@ func (t *lsmTable[K, T]) load(es []entry[K, T]) error {
 
 // rangeAll is Range: every key group in turn, on the live store.
 func (t *lsmTable[K, T]) rangeAll(fn func(K, T) bool) {
+	t.flush(false)
 	stop := false
 	for kg := 0; kg < t.maxPar && !stop; kg++ {
 		if err := t.scan(t.s.db, kg, func(k K, v T) bool {
@@ -211,6 +305,13 @@ func (t *lsmTable[K, T]) rangeAll(fn func(K, T) bool) {
 // encodeGroup appends key group kg's entries in r as Table.encode does for
 // the heap: one codec message, so the block format is the same for both
 // backends.
+// flushLSM writes the table's cached writes to the store (before a view).
+func (t *Table[K, T]) flushLSM() {
+	if t.lsm != nil {
+		t.lsm.flush(false)
+	}
+}
+
 func (t *Table[K, T]) encodeGroup(r pebble.Reader, kg int, buf *bytes.Buffer, name string) error {
 	var es []entry[K, T]
 	if err := t.lsm.scan(r, kg, func(k K, v T) bool {

@@ -2,6 +2,7 @@ package state
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"reflect"
@@ -193,4 +194,71 @@ func FuzzRowCodecDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Over more keys than the LSM backend's cache holds (so it is written out
+// and emptied many times), reads agree with a plain map, and views taken
+// along the way hold the state as of when they were taken, whatever is
+// written after.
+func TestTableBeyondCache(t *testing.T) {
+	for _, kind := range kinds {
+		t.Run(kind, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(3, 4))
+			b := newBackend[int64](t, kind, 16)
+			tab, err := Value[int64, int64](b, "n")
+			if err != nil {
+				t.Fatal(err)
+			}
+			model := map[int64]int64{}
+			type taken struct {
+				view *View[int64]
+				want map[int64]int64
+			}
+			var views []taken
+			keys := int64(3 * lsmCacheSize)
+			for i := range 60_000 {
+				k := rng.Int64N(keys)
+				switch op := rng.IntN(10); {
+				case op < 5:
+					v := rng.Int64()
+					tab.Put(k, v)
+					model[k] = v
+				case op < 6:
+					tab.Delete(k)
+					delete(model, k)
+				default:
+					got, ok := tab.Get(k)
+					want, wok := model[k]
+					if ok != wok || got != want {
+						t.Fatalf("step %d: Get(%d) = %d %v, want %d %v", i, k, got, ok, want, wok)
+					}
+				}
+				if i%15_000 == 14_999 {
+					views = append(views, taken{b.View(), maps.Clone(model)})
+				}
+			}
+			if got := contents(tab); !maps.Equal(got, model) {
+				t.Fatalf("Range: %d entries, want %d", len(got), len(model))
+			}
+			for n, v := range views {
+				blocks, err := v.view.Encode(0, 16)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := v.view.Release(); err != nil {
+					t.Fatal(err)
+				}
+				r := newBackend[int64](t, "heap", 16)
+				rt, _ := Value[int64, int64](r, "n")
+				for _, blk := range blocks {
+					if err := r.Restore(blk, false); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if got := contents(rt); !maps.Equal(got, v.want) {
+					t.Fatalf("view %d: %d entries, want %d", n, len(got), len(v.want))
+				}
+			}
+		})
+	}
 }
