@@ -91,14 +91,18 @@ func (s *stageLines) stop(now time.Time, last []appmaster.StageResult) {
 // one.
 type stageBars struct {
 	p    *mpb.Progress
-	mu   sync.Mutex
+	mu   sync.Mutex // held by update and stop, never by a decorator
 	bars map[int]*mpb.Bar
-	last map[int]appmaster.StageResult // what the bars' decorators show
+	runs map[int]int // the run each bar shows
+	// statsMu guards last, what the bars' decorators show; mpb calls them
+	// while update sets a bar's count.
+	statsMu sync.Mutex
+	last    map[int]appmaster.StageResult
 }
 
 func newStageBars(w io.Writer, opts ...mpb.ContainerOption) *stageBars {
-	opts = append([]mpb.ContainerOption{mpb.WithOutput(w), mpb.WithWidth(100), mpb.WithRefreshRate(200 * time.Millisecond)}, opts...)
-	return &stageBars{p: mpb.New(opts...), bars: map[int]*mpb.Bar{}, last: map[int]appmaster.StageResult{}}
+	opts = append([]mpb.ContainerOption{mpb.WithOutput(w), mpb.WithWidth(100), mpb.WithRefreshRate(200 * time.Millisecond), mpb.WithAutoRefresh()}, opts...)
+	return &stageBars{p: mpb.New(opts...), bars: map[int]*mpb.Bar{}, runs: map[int]int{}, last: map[int]appmaster.StageResult{}}
 }
 
 // stageStats is the text after a stage's bar.
@@ -129,13 +133,21 @@ func (s *stageBars) update(_ time.Time, stages []appmaster.StageResult) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, st := range stages {
-		if st.Status == "WAITING" && s.bars[st.ID] == nil {
+		b := s.bars[st.ID]
+		if st.Status == "WAITING" && b == nil {
 			continue
 		}
+		s.statsMu.Lock()
 		s.last[st.ID] = st
-		b := s.bars[st.ID]
-		if b != nil && b.Completed() && st.Status != "FINISHED" {
-			b = nil // finished, then lost its output: a new bar for the rerun
+		s.statsMu.Unlock()
+		if st.Status == "WAITING" {
+			continue // to run again: its bar stays until then
+		}
+		if b != nil && st.Runs != s.runs[st.ID] {
+			if !b.Completed() {
+				b.Abort(false)
+			}
+			b = nil // a rerun gets a bar of its own
 		}
 		if b == nil {
 			id := st.ID
@@ -143,11 +155,11 @@ func (s *stageBars) update(_ time.Time, stages []appmaster.StageResult) {
 				mpb.PrependDecorators(decor.Name(fmt.Sprintf("stage %d (%s) ", st.ID, strings.Join(st.Vertices, ", "))),
 					decor.CountersNoUnit("%d/%d subtasks ")),
 				mpb.AppendDecorators(decor.Any(func(decor.Statistics) string {
-					s.mu.Lock()
-					defer s.mu.Unlock()
+					s.statsMu.Lock()
+					defer s.statsMu.Unlock()
 					return stageStats(s.last[id])
 				})))
-			s.bars[st.ID] = b
+			s.bars[st.ID], s.runs[st.ID] = b, st.Runs
 		}
 		n := int64(st.Finished)
 		if st.Status == "FINISHED" {
