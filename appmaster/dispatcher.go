@@ -107,8 +107,31 @@ func (d *Dispatcher) handle(id string) (*JobHandle, error) {
 }
 
 // GetJob returns a job's info.
+// A BATCH job's info holds its stages.
 func (d *Dispatcher) GetJob(_ context.Context, r *floepb.JobRef) (*floepb.JobInfo, error) {
-	return d.info(r.GetJobId())
+	ji, err := d.info(r.GetJobId())
+	if err != nil {
+		return nil, err
+	}
+	if h, err := d.jm.Job(ji.GetJobId()); err == nil {
+		for _, s := range h.Stages() {
+			ji.Stages = append(ji.Stages, &floepb.StageInfo{Id: int32(s.ID), Vertices: s.Vertices, Runs: int32(s.Runs),
+				Subtasks: int32(s.Subtasks), Finished: int32(s.Finished), Status: s.Status, RecordsIn: s.RecordsIn,
+				RecordsOut: s.RecordsOut, BytesIn: s.BytesIn, BytesOut: s.BytesOut, SpilledBytes: s.SpilledBytes})
+		}
+	}
+	return ji, nil
+}
+
+// StagesOf returns the stages of a job's info (nil for a STREAMING job).
+func StagesOf(ji *floepb.JobInfo) []StageResult {
+	var out []StageResult
+	for _, s := range ji.GetStages() {
+		out = append(out, StageResult{ID: int(s.GetId()), Vertices: s.GetVertices(), Runs: int(s.GetRuns()),
+			Subtasks: int(s.GetSubtasks()), Finished: int(s.GetFinished()), Status: s.GetStatus(), RecordsIn: s.GetRecordsIn(),
+			RecordsOut: s.GetRecordsOut(), BytesIn: s.GetBytesIn(), BytesOut: s.GetBytesOut(), SpilledBytes: s.GetSpilledBytes()})
+	}
+	return out
 }
 
 // ListJobs returns every job, newest first.

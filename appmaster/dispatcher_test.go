@@ -2,6 +2,7 @@ package appmaster
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"floe/config"
+	"floe/internal/jobgraph"
 	"floe/internal/rpc/floepb"
 )
 
@@ -96,5 +99,31 @@ func TestDispatcherMergesAcceptedJobs(t *testing.T) {
 	}
 	if ji, err := d.GetJob(ctx, &floepb.JobRef{JobId: "placing0"}); err != nil || ji.GetName() != "p" {
 		t.Fatalf("get accepted job: %v, %v", ji, err)
+	}
+}
+
+// GetJob carries a BATCH job's stages, as the JobManager's handle has them.
+func TestDispatcherGetJobStages(t *testing.T) {
+	id := "abcdef0300000000"
+	g := testGraph()
+	g.Config = config.New(map[string]string{jobgraph.RuntimeModeKey: "BATCH"})
+	e := newExecution(id, g, now)
+	e.subtasks[0][1].spilled = [2]int64{3, 4096}
+	jm := &JobManager{tms: map[string]*tmInfo{}, jobs: map[string]*jobEntry{id: {exec: e, done: make(chan struct{})}}, rpcCtx: context.Background()}
+	ji, err := NewDispatcher(jm).GetJob(context.Background(), &floepb.JobRef{JobId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := jm.Job(id)
+	want := h.Stages()
+	if len(want) != 2 || want[0].SpilledBytes != 4096 || want[1].Subtasks != 2 {
+		t.Fatalf("handle's stages %+v: want src (spilled 4096 bytes) and sink, 2 subtasks each", want)
+	}
+	if got := StagesOf(ji); !reflect.DeepEqual(got, want) {
+		t.Errorf("GetJob's stages %+v, want %+v", got, want)
+	}
+	ji, _ = NewDispatcher(idleJobManager(id)).GetJob(context.Background(), &floepb.JobRef{JobId: id})
+	if s := StagesOf(ji); s != nil {
+		t.Errorf("a STREAMING job has stages %+v", s)
 	}
 }

@@ -212,6 +212,9 @@ type StageResult struct {
 	RecordsOut int64  `json:"records_out"`
 	BytesIn    int64  `json:"bytes_in"`
 	BytesOut   int64  `json:"bytes_out"`
+	// SpilledBytes is what the stage's batch operators wrote to local
+	// spill files past their memory budget.
+	SpilledBytes int64 `json:"spilled_bytes"`
 }
 
 // stageResults returns the counters of every stage (nil for a STREAMING job).
@@ -230,6 +233,8 @@ func (e *execution) stageResults() []StageResult {
 		}
 		for _, id := range st.Vertices {
 			r.Vertices = append(r.Vertices, e.graph.Vertices[id].Name)
+			_, sb := e.spilled(id)
+			r.SpilledBytes += sb
 			for _, sub := range e.subtasks[id] {
 				r.Subtasks++
 				if sub.state == floepb.TaskState_FINISHED {

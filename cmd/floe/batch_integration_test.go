@@ -117,6 +117,30 @@ func TestIntegrationBatchStageRecoveryAfterTaskManagerKill(t *testing.T) {
 	if runs[0] != 1 || runs[1] != 2 || runs[2] != 2 {
 		t.Errorf("stage runs = %v, want stage 0 once (its output survived), stages 1 and 2 twice", runs)
 	}
+	// --json has the stages the client read from the JobManager: the runs
+	// the JobManager logged.
+	var sum struct {
+		Stages []struct {
+			ID         int    `json:"id"`
+			Runs       int    `json:"runs"`
+			Status     string `json:"status"`
+			RecordsOut int64  `json:"records_out"`
+		} `json:"stages"`
+	}
+	if err := json.Unmarshal([]byte(strings.TrimSpace(run.stdout.String())), &sum); err != nil {
+		t.Fatalf("--json printed %q: %v", run.stdout.String(), err)
+	}
+	if len(sum.Stages) != 3 {
+		t.Fatalf("--json stages %+v, want 3", sum.Stages)
+	}
+	for _, st := range sum.Stages {
+		if st.Runs != runs[st.ID] {
+			t.Errorf("--json stage %d: %d runs, the JobManager logged %d", st.ID, st.Runs, runs[st.ID])
+		}
+	}
+	if got := sum.Stages[0].RecordsOut; got != events {
+		t.Errorf("--json stage 0 wrote %d records, want the %d events", got, events)
+	}
 
 	want := map[string]int64{}
 	for i := range int64(events) {

@@ -57,12 +57,13 @@ func runLocal(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger) (*c
 	if err != nil {
 		return nil, err
 	}
-	if g.Batch() { // a log line per stage now and then
+	if g.Batch() { // a bar per stage on a terminal, else a log line per stage now and then
 		pctx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})
+		sink := newStageSink(isTerminal(os.Stderr), os.Stderr, log, stageLogInterval)
 		go func() {
 			defer close(done)
-			followStages(pctx, logWriter{log}, c.Stages, time.Second, 10*time.Second)
+			followStages(pctx, sink, c.Stages, stagePoll, c.Stages)
 		}()
 		defer func() { stop(); <-done }()
 	}
@@ -80,6 +81,13 @@ func runLocal(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger) (*c
 	}
 	return r, err
 }
+
+// stagePoll is how often the client reads a BATCH job's stage counters;
+// stageLogInterval how often, without a terminal, it logs a running stage.
+const (
+	stagePoll        = time.Second
+	stageLogInterval = 10 * time.Second
+)
 
 var errRanTooLong = errors.New("job ran longer than its timeout")
 

@@ -1,9 +1,15 @@
 package submit_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
+	"os"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +20,7 @@ import (
 	"floe/config"
 	"floe/datastream"
 	"floe/internal/role"
+	"floe/internal/submit"
 )
 
 // squares runs FromSlice -> rebalance -> map -> collect through Execute, which
@@ -67,5 +74,100 @@ func TestSubmitUnknownTarget(t *testing.T) {
 	_, r, err := squares(t, map[string]string{config.Target: "kubernetes"})
 	if !errors.Is(err, client.ErrUnsupported) || r != nil {
 		t.Fatalf("%v, %v; want client.ErrUnsupported", r, err)
+	}
+}
+
+// TestRunLocalBatchStages runs a BATCH job with --json: its summary lists
+// the stages, each finished once, with the records the job's input has;
+// without a terminal the client logs a line per stage.
+func TestRunLocalBatchStages(t *testing.T) {
+	t.Setenv(role.EnvRole, string(role.Client))
+	t.Setenv(role.EnvConfig, "")
+	const n = 1000
+	in := make([]int64, n)
+	for i := range in {
+		in[i] = int64(i)
+	}
+	var logs syncBuffer
+	conf := config.New(map[string]string{config.Parallelism: "2", config.LocalTaskManagers: "2",
+		"execution.runtime-mode": "BATCH", config.JSONSummary: "true"})
+	env := datastream.NewEnvironment(datastream.WithConfig(conf), datastream.WithLogger(zerolog.New(&logs)))
+	out, _ := datastream.Collect(datastream.Map(datastream.FromSlice(env, in).Rebalance(), func(v int64) int64 { return v * 3 }))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, restore := captureStdout(t)
+	_, err := env.Execute(ctx, "batch-stages")
+	summary := restore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(out.Items()); got != n {
+		t.Fatalf("collected %d records, want %d", got, n)
+	}
+	var s submit.Summary
+	if err := json.Unmarshal(summary, &s); err != nil {
+		t.Fatalf("--json printed %q: %v", summary, err)
+	}
+	t.Logf("stages: %+v", s.Stages)
+	if len(s.Stages) < 2 {
+		t.Fatalf("stages %+v: want at least 2 (a blocking exchange after the source)", s.Stages)
+	}
+	for i, st := range s.Stages {
+		if st.Status != "FINISHED" || st.Runs != 1 || st.Finished != st.Subtasks || st.Subtasks < 1 {
+			t.Errorf("stage %d: %+v, want finished in one run", i, st)
+		}
+		if i > 0 && st.RecordsIn != n {
+			t.Errorf("stage %d read %d records, want %d", i, st.RecordsIn, n)
+		}
+		if i < len(s.Stages)-1 && (st.RecordsOut != n || st.BytesOut < 8*n) {
+			t.Errorf("stage %d wrote %d records, %d bytes; want %d records, at least %d bytes (int64s)", i, st.RecordsOut, st.BytesOut, n, 8*n)
+		}
+	}
+	for _, st := range s.Stages {
+		line := `"message":"` + appmaster.StageLine(st) + `"`
+		if !strings.Contains(logs.String(), line) {
+			t.Errorf("no log line %s in\n%s", line, logs.String())
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// captureStdout points os.Stdout at a pipe until restore, which returns
+// what was written.
+func captureStdout(t *testing.T) (*os.File, func() []byte) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := os.Stdout
+	os.Stdout = w
+	got := make(chan []byte)
+	go func() {
+		b, _ := io.ReadAll(r)
+		got <- b
+	}()
+	return w, func() []byte {
+		os.Stdout = old
+		w.Close()
+		b := <-got
+		r.Close()
+		return bytes.TrimSpace(b)
 	}
 }

@@ -354,12 +354,15 @@ func runInSession(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger,
 	last := ""
 	var lost time.Time // since when the session's JobManager has not answered
 	lastReport := time.Now()
+	stages := newStageWatch(g.Batch(), log)
+	defer stages.end(r)
 	for {
 		gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		info, err := link.client.GetJob(gctx, &floepb.JobRef{JobId: jobID})
 		cancel()
 		if err == nil {
 			lost = time.Time{}
+			stages.see(appmaster.StagesOf(info))
 			if info.GetStatus() != last {
 				out.Printf("Job %s is %s\n", jobID, info.GetStatus())
 				last = info.GetStatus()
@@ -367,6 +370,7 @@ func runInSession(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger,
 			r.Status, r.Failure = appmaster.JobStatus(info.GetStatus()), info.GetFailure()
 			if r.Status.Terminal() {
 				r.Duration = time.Since(start)
+				stages.end(r)
 				return client.Outcome(*r)
 			}
 		} else if lost.IsZero() {

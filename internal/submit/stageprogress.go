@@ -4,12 +4,17 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
 
 	"floe/appmaster"
+	"floe/client"
 )
 
 // logWriter writes each line as an info message of log.
@@ -53,19 +58,194 @@ func (p *stageProgress) lines(now time.Time, stages []appmaster.StageResult) []s
 	return out
 }
 
-// followStages prints stage lines to w until ctx ends, polling stages.
-func followStages(ctx context.Context, w io.Writer, stages func() []appmaster.StageResult, poll, interval time.Duration) {
-	p := newStageProgress(interval)
+// stageSink is what the client does with the stage counters it polls: log
+// lines (stageLines) or a bar per stage on a terminal (stageBars).
+type stageSink interface {
+	// update shows stages as they are at now.
+	update(now time.Time, stages []appmaster.StageResult)
+	// stop shows the last counters known (nil: none) and stops for good.
+	stop(now time.Time, last []appmaster.StageResult)
+}
+
+// stageLines writes stageProgress's lines to w.
+type stageLines struct {
+	w io.Writer
+	p *stageProgress
+}
+
+func (s *stageLines) update(now time.Time, stages []appmaster.StageResult) {
+	for _, l := range s.p.lines(now, stages) {
+		fmt.Fprintln(s.w, l)
+	}
+}
+
+func (s *stageLines) stop(now time.Time, last []appmaster.StageResult) {
+	if last != nil {
+		s.update(now, last)
+	}
+}
+
+// stageBars draws a bar per stage on a terminal: subtasks finished of the
+// stage's subtasks, then its run, records and bytes. A stage gets its bar
+// when it first runs; a stage that runs again after it finished gets a new
+// one.
+type stageBars struct {
+	p    *mpb.Progress
+	mu   sync.Mutex // held by update and stop, never by a decorator
+	bars map[int]*mpb.Bar
+	runs map[int]int // the run each bar shows
+	// statsMu guards last, what the bars' decorators show; mpb calls them
+	// while update sets a bar's count.
+	statsMu sync.Mutex
+	last    map[int]appmaster.StageResult
+}
+
+func newStageBars(w io.Writer, opts ...mpb.ContainerOption) *stageBars {
+	opts = append([]mpb.ContainerOption{mpb.WithOutput(w), mpb.WithWidth(100), mpb.WithRefreshRate(200 * time.Millisecond), mpb.WithAutoRefresh()}, opts...)
+	return &stageBars{p: mpb.New(opts...), bars: map[int]*mpb.Bar{}, runs: map[int]int{}, last: map[int]appmaster.StageResult{}}
+}
+
+// stageStats is the text after a stage's bar.
+func stageStats(s appmaster.StageResult) string {
+	t := fmt.Sprintf("%s run %d, %d records in, %d out, %s in, %s out", s.Status, s.Runs, s.RecordsIn, s.RecordsOut, byteSize(s.BytesIn), byteSize(s.BytesOut))
+	if s.SpilledBytes > 0 {
+		t += fmt.Sprintf(", %s spilled", byteSize(s.SpilledBytes))
+	}
+	return t
+}
+
+// byteSize is n in B, KiB, MiB or GiB.
+func byteSize(n int64) string {
+	const k = 1024
+	switch {
+	case n < k:
+		return fmt.Sprintf("%d B", n)
+	case n < k*k:
+		return fmt.Sprintf("%.1f KiB", float64(n)/k)
+	case n < k*k*k:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(k*k))
+	default:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(k*k*k))
+	}
+}
+
+func (s *stageBars) update(_ time.Time, stages []appmaster.StageResult) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, st := range stages {
+		b := s.bars[st.ID]
+		if st.Status == "WAITING" && b == nil {
+			continue
+		}
+		s.statsMu.Lock()
+		s.last[st.ID] = st
+		s.statsMu.Unlock()
+		if st.Status == "WAITING" {
+			continue // to run again: its bar stays until then
+		}
+		if b != nil && st.Runs != s.runs[st.ID] {
+			if !b.Completed() {
+				b.Abort(false)
+			}
+			b = nil // a rerun gets a bar of its own
+		}
+		if b == nil {
+			id := st.ID
+			b = s.p.AddBar(int64(max(st.Subtasks, 1)),
+				mpb.PrependDecorators(decor.Name(fmt.Sprintf("stage %d (%s) ", st.ID, strings.Join(st.Vertices, ", "))),
+					decor.CountersNoUnit("%d/%d subtasks ")),
+				mpb.AppendDecorators(decor.Any(func(decor.Statistics) string {
+					s.statsMu.Lock()
+					defer s.statsMu.Unlock()
+					return stageStats(s.last[id])
+				})))
+			s.bars[st.ID], s.runs[st.ID] = b, st.Runs
+		}
+		n := int64(st.Finished)
+		if st.Status == "FINISHED" {
+			n = int64(max(st.Subtasks, 1))
+		}
+		b.SetCurrent(n)
+	}
+}
+
+// stop completes the bars of finished stages, leaves the others where they
+// stopped, and waits until the last frame is drawn.
+func (s *stageBars) stop(now time.Time, last []appmaster.StageResult) {
+	if last != nil {
+		s.update(now, last)
+	}
+	s.mu.Lock()
+	for _, b := range s.bars {
+		if !b.Completed() {
+			b.Abort(false)
+		}
+	}
+	s.mu.Unlock()
+	s.p.Wait()
+}
+
+// newStageSink returns bars on w for a terminal, log lines elsewhere.
+func newStageSink(tty bool, w io.Writer, log zerolog.Logger, interval time.Duration) stageSink {
+	if tty {
+		return newStageBars(w)
+	}
+	return &stageLines{w: logWriter{log}, p: newStageProgress(interval)}
+}
+
+// followStages feeds sink the stages until ctx ends, polling stages every
+// poll, then stops sink with final's stages (nil: none).
+func followStages(ctx context.Context, sink stageSink, stages func() []appmaster.StageResult, poll time.Duration, final func() []appmaster.StageResult) {
 	t := time.NewTicker(poll)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			var last []appmaster.StageResult
+			if final != nil {
+				last = final()
+			}
+			sink.stop(time.Now(), last)
 			return
 		case now := <-t.C:
-			for _, l := range p.lines(now, stages()) {
-				fmt.Fprintln(w, l)
-			}
+			sink.update(now, stages())
 		}
+	}
+}
+
+// stageWatch shows the stages a YARN client reads from the JobManager as it
+// follows a job, and keeps the last ones for the job's result. Its zero
+// value (a STREAMING job) does nothing.
+type stageWatch struct {
+	sink stageSink
+	last []appmaster.StageResult
+}
+
+// newStageWatch returns the stageWatch of a BATCH job (batch), nil else.
+func newStageWatch(batch bool, log zerolog.Logger) *stageWatch {
+	if !batch {
+		return &stageWatch{}
+	}
+	return &stageWatch{sink: newStageSink(isTerminal(os.Stderr), os.Stderr, log, stageLogInterval)}
+}
+
+// see shows stages (nil: nothing new).
+func (w *stageWatch) see(stages []appmaster.StageResult) {
+	if w.sink == nil || stages == nil {
+		return
+	}
+	w.last = stages
+	w.sink.update(time.Now(), stages)
+}
+
+// end stops the display and sets r's stages to the last ones seen.
+func (w *stageWatch) end(r *client.Result) {
+	if w.sink == nil {
+		return
+	}
+	w.sink.stop(time.Now(), w.last)
+	w.sink = nil
+	if r != nil && r.Stages == nil {
+		r.Stages = w.last
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
 	"floe/appmaster"
@@ -29,6 +30,7 @@ import (
 	"floe/internal/jobgraph"
 	"floe/internal/role"
 	"floe/internal/rpc"
+	"floe/internal/rpc/floepb"
 )
 
 // ErrNoResources fails a submission that waited too long in ACCEPTED.
@@ -69,6 +71,7 @@ type yarnClient struct {
 	// rpcTimeout bounds each call to the ResourceManager; progress is how
 	// often a terminal hears that one still waits.
 	rpcTimeout, progress time.Duration
+	secret               string // the application's, to reach its JobManager
 }
 
 // runYarnPerJob submits g as its own YARN application. Progress goes to
@@ -144,6 +147,7 @@ func (yc *yarnClient) run(ctx context.Context) (*client.Result, error) {
 	}
 	jobID := appmaster.NewJobID()
 	secret := rpc.NewSecret()
+	yc.secret = secret
 	confJSON, err := json.Marshal(g.Config)
 	if err != nil {
 		return nil, err
@@ -257,8 +261,14 @@ func fileMissing(p string) bool {
 // follow prints state changes until the application ends; Ctrl-C kills it.
 // Once the application has ended (or was killed), its staging directory and
 // the record of its secret are removed.
-func (yc *yarnClient) follow(ctx context.Context, appID yarn.ApplicationID, jobID string) (*client.Result, error) {
+func (yc *yarnClient) follow(ctx context.Context, appID yarn.ApplicationID, jobID string) (res *client.Result, _ error) {
 	ended := false
+	stages := newStageWatch(yc.g.Batch(), yc.log)
+	var jm jmLink
+	defer func() {
+		jm.close()
+		stages.end(res)
+	}()
 	defer func() {
 		if ended {
 			forget(context.WithoutCancel(ctx), yc.fs, yc.user, appID.String(), yc.log)
@@ -317,6 +327,9 @@ func (yc *yarnClient) follow(ctx context.Context, appID yarn.ApplicationID, jobI
 		if !trackingShown && st == hadooppb.YarnApplicationStateProto_RUNNING && rep.GetTrackingUrl() != "" {
 			yc.out.Printf("Found Web Interface %s\n", strings.TrimPrefix(rep.GetOriginalTrackingUrl(), "http://"))
 			trackingShown = true
+		}
+		if yc.g.Batch() && st == hadooppb.YarnApplicationStateProto_RUNNING {
+			stages.see(jm.stages(ctx, rep, yc.secret, jobID, yc.log))
 		}
 		if yarn.Terminal(st) {
 			ended = true
@@ -388,4 +401,45 @@ func (yc *yarnClient) finalResult(rep *hadooppb.ApplicationReportProto, jobID st
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	return s
+}
+
+// jmLink is the client's connection to a per-job application's JobManager,
+// for a BATCH job's stages: the ResourceManager's report names the current
+// attempt's address, so a new attempt gets a new connection.
+type jmLink struct {
+	attempt int32
+	link    sessionLink
+}
+
+// stages asks the JobManager of rep's attempt for jobID's stages (nil when
+// it does not answer).
+func (l *jmLink) stages(ctx context.Context, rep *hadooppb.ApplicationReportProto, secret, jobID string, log zerolog.Logger) []appmaster.StageResult {
+	att := rep.GetCurrentApplicationAttemptId().GetAttemptId()
+	if l.link.client == nil || att != l.attempt {
+		l.close()
+		if rep.GetRpcPort() <= 0 {
+			return nil
+		}
+		conn, err := grpc.NewClient(fmt.Sprintf("%s:%d", rep.GetHost(), rep.GetRpcPort()), rpc.DialOptions(secret)...)
+		if err != nil {
+			log.Debug().Err(err).Msg("cannot reach the JobManager for the job's stages")
+			return nil
+		}
+		l.attempt, l.link = att, sessionLink{client: floepb.NewDispatcherClient(conn), close: func() { conn.Close() }, attempt: att}
+	}
+	gctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	info, err := l.link.client.GetJob(gctx, &floepb.JobRef{JobId: jobID})
+	if err != nil {
+		log.Debug().Err(err).Msg("the JobManager did not say the job's stages")
+		return nil
+	}
+	return appmaster.StagesOf(info)
+}
+
+func (l *jmLink) close() {
+	if l.link.close != nil {
+		l.link.close()
+	}
+	l.link = sessionLink{}
 }

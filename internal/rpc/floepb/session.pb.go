@@ -250,6 +250,7 @@ type JobInfo struct {
 	StartTimeMs      int64                  `protobuf:"varint,5,opt,name=start_time_ms,json=startTimeMs,proto3" json:"start_time_ms,omitempty"`
 	EndTimeMs        int64                  `protobuf:"varint,6,opt,name=end_time_ms,json=endTimeMs,proto3" json:"end_time_ms,omitempty"`
 	ReusedContainers bool                   `protobuf:"varint,7,opt,name=reused_containers,json=reusedContainers,proto3" json:"reused_containers,omitempty"` // started without asking YARN for new containers
+	Stages           []*StageInfo           `protobuf:"bytes,8,rep,name=stages,proto3" json:"stages,omitempty"`                                              // a BATCH job's stages, in order
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
@@ -333,6 +334,138 @@ func (x *JobInfo) GetReusedContainers() bool {
 	return false
 }
 
+func (x *JobInfo) GetStages() []*StageInfo {
+	if x != nil {
+		return x.Stages
+	}
+	return nil
+}
+
+// StageInfo is a BATCH job's stage as the JobManager counts it now.
+type StageInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            int32                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Vertices      []string               `protobuf:"bytes,2,rep,name=vertices,proto3" json:"vertices,omitempty"`
+	Runs          int32                  `protobuf:"varint,3,opt,name=runs,proto3" json:"runs,omitempty"`
+	Subtasks      int32                  `protobuf:"varint,4,opt,name=subtasks,proto3" json:"subtasks,omitempty"`
+	Finished      int32                  `protobuf:"varint,5,opt,name=finished,proto3" json:"finished,omitempty"`
+	Status        string                 `protobuf:"bytes,6,opt,name=status,proto3" json:"status,omitempty"`
+	RecordsIn     int64                  `protobuf:"varint,7,opt,name=records_in,json=recordsIn,proto3" json:"records_in,omitempty"`
+	RecordsOut    int64                  `protobuf:"varint,8,opt,name=records_out,json=recordsOut,proto3" json:"records_out,omitempty"`
+	BytesIn       int64                  `protobuf:"varint,9,opt,name=bytes_in,json=bytesIn,proto3" json:"bytes_in,omitempty"`
+	BytesOut      int64                  `protobuf:"varint,10,opt,name=bytes_out,json=bytesOut,proto3" json:"bytes_out,omitempty"`
+	SpilledBytes  int64                  `protobuf:"varint,11,opt,name=spilled_bytes,json=spilledBytes,proto3" json:"spilled_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StageInfo) Reset() {
+	*x = StageInfo{}
+	mi := &file_floe_session_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StageInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StageInfo) ProtoMessage() {}
+
+func (x *StageInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_floe_session_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StageInfo.ProtoReflect.Descriptor instead.
+func (*StageInfo) Descriptor() ([]byte, []int) {
+	return file_floe_session_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *StageInfo) GetId() int32 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *StageInfo) GetVertices() []string {
+	if x != nil {
+		return x.Vertices
+	}
+	return nil
+}
+
+func (x *StageInfo) GetRuns() int32 {
+	if x != nil {
+		return x.Runs
+	}
+	return 0
+}
+
+func (x *StageInfo) GetSubtasks() int32 {
+	if x != nil {
+		return x.Subtasks
+	}
+	return 0
+}
+
+func (x *StageInfo) GetFinished() int32 {
+	if x != nil {
+		return x.Finished
+	}
+	return 0
+}
+
+func (x *StageInfo) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *StageInfo) GetRecordsIn() int64 {
+	if x != nil {
+		return x.RecordsIn
+	}
+	return 0
+}
+
+func (x *StageInfo) GetRecordsOut() int64 {
+	if x != nil {
+		return x.RecordsOut
+	}
+	return 0
+}
+
+func (x *StageInfo) GetBytesIn() int64 {
+	if x != nil {
+		return x.BytesIn
+	}
+	return 0
+}
+
+func (x *StageInfo) GetBytesOut() int64 {
+	if x != nil {
+		return x.BytesOut
+	}
+	return 0
+}
+
+func (x *StageInfo) GetSpilledBytes() int64 {
+	if x != nil {
+		return x.SpilledBytes
+	}
+	return 0
+}
+
 type ListJobsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -341,7 +474,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_floe_session_proto_msgTypes[5]
+	mi := &file_floe_session_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -353,7 +486,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_session_proto_msgTypes[5]
+	mi := &file_floe_session_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -366,7 +499,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_floe_session_proto_rawDescGZIP(), []int{5}
+	return file_floe_session_proto_rawDescGZIP(), []int{6}
 }
 
 type ListJobsResponse struct {
@@ -378,7 +511,7 @@ type ListJobsResponse struct {
 
 func (x *ListJobsResponse) Reset() {
 	*x = ListJobsResponse{}
-	mi := &file_floe_session_proto_msgTypes[6]
+	mi := &file_floe_session_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -390,7 +523,7 @@ func (x *ListJobsResponse) String() string {
 func (*ListJobsResponse) ProtoMessage() {}
 
 func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_session_proto_msgTypes[6]
+	mi := &file_floe_session_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -403,7 +536,7 @@ func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsResponse.ProtoReflect.Descriptor instead.
 func (*ListJobsResponse) Descriptor() ([]byte, []int) {
-	return file_floe_session_proto_rawDescGZIP(), []int{6}
+	return file_floe_session_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListJobsResponse) GetJobs() []*JobInfo {
@@ -421,7 +554,7 @@ type StopSessionRequest struct {
 
 func (x *StopSessionRequest) Reset() {
 	*x = StopSessionRequest{}
-	mi := &file_floe_session_proto_msgTypes[7]
+	mi := &file_floe_session_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -433,7 +566,7 @@ func (x *StopSessionRequest) String() string {
 func (*StopSessionRequest) ProtoMessage() {}
 
 func (x *StopSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_session_proto_msgTypes[7]
+	mi := &file_floe_session_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -446,7 +579,7 @@ func (x *StopSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopSessionRequest.ProtoReflect.Descriptor instead.
 func (*StopSessionRequest) Descriptor() ([]byte, []int) {
-	return file_floe_session_proto_rawDescGZIP(), []int{7}
+	return file_floe_session_proto_rawDescGZIP(), []int{8}
 }
 
 type StopSessionResponse struct {
@@ -457,7 +590,7 @@ type StopSessionResponse struct {
 
 func (x *StopSessionResponse) Reset() {
 	*x = StopSessionResponse{}
-	mi := &file_floe_session_proto_msgTypes[8]
+	mi := &file_floe_session_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -469,7 +602,7 @@ func (x *StopSessionResponse) String() string {
 func (*StopSessionResponse) ProtoMessage() {}
 
 func (x *StopSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_session_proto_msgTypes[8]
+	mi := &file_floe_session_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -482,7 +615,7 @@ func (x *StopSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopSessionResponse.ProtoReflect.Descriptor instead.
 func (*StopSessionResponse) Descriptor() ([]byte, []int) {
-	return file_floe_session_proto_rawDescGZIP(), []int{8}
+	return file_floe_session_proto_rawDescGZIP(), []int{9}
 }
 
 type RegisterSupervisorRequest struct {
@@ -500,7 +633,7 @@ type RegisterSupervisorRequest struct {
 
 func (x *RegisterSupervisorRequest) Reset() {
 	*x = RegisterSupervisorRequest{}
-	mi := &file_floe_session_proto_msgTypes[9]
+	mi := &file_floe_session_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -512,7 +645,7 @@ func (x *RegisterSupervisorRequest) String() string {
 func (*RegisterSupervisorRequest) ProtoMessage() {}
 
 func (x *RegisterSupervisorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_session_proto_msgTypes[9]
+	mi := &file_floe_session_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -525,7 +658,7 @@ func (x *RegisterSupervisorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterSupervisorRequest.ProtoReflect.Descriptor instead.
 func (*RegisterSupervisorRequest) Descriptor() ([]byte, []int) {
-	return file_floe_session_proto_rawDescGZIP(), []int{9}
+	return file_floe_session_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RegisterSupervisorRequest) GetContainerId() string {
@@ -567,7 +700,7 @@ type RunningJob struct {
 
 func (x *RunningJob) Reset() {
 	*x = RunningJob{}
-	mi := &file_floe_session_proto_msgTypes[10]
+	mi := &file_floe_session_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -579,7 +712,7 @@ func (x *RunningJob) String() string {
 func (*RunningJob) ProtoMessage() {}
 
 func (x *RunningJob) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_session_proto_msgTypes[10]
+	mi := &file_floe_session_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -592,7 +725,7 @@ func (x *RunningJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunningJob.ProtoReflect.Descriptor instead.
 func (*RunningJob) Descriptor() ([]byte, []int) {
-	return file_floe_session_proto_rawDescGZIP(), []int{10}
+	return file_floe_session_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RunningJob) GetJobId() string {
@@ -617,7 +750,7 @@ type RegisterSupervisorResponse struct {
 
 func (x *RegisterSupervisorResponse) Reset() {
 	*x = RegisterSupervisorResponse{}
-	mi := &file_floe_session_proto_msgTypes[11]
+	mi := &file_floe_session_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -629,7 +762,7 @@ func (x *RegisterSupervisorResponse) String() string {
 func (*RegisterSupervisorResponse) ProtoMessage() {}
 
 func (x *RegisterSupervisorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_session_proto_msgTypes[11]
+	mi := &file_floe_session_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -642,7 +775,7 @@ func (x *RegisterSupervisorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterSupervisorResponse.ProtoReflect.Descriptor instead.
 func (*RegisterSupervisorResponse) Descriptor() ([]byte, []int) {
-	return file_floe_session_proto_rawDescGZIP(), []int{11}
+	return file_floe_session_proto_rawDescGZIP(), []int{12}
 }
 
 type StartTaskManagerRequest struct {
@@ -659,7 +792,7 @@ type StartTaskManagerRequest struct {
 
 func (x *StartTaskManagerRequest) Reset() {
 	*x = StartTaskManagerRequest{}
-	mi := &file_floe_session_proto_msgTypes[12]
+	mi := &file_floe_session_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -671,7 +804,7 @@ func (x *StartTaskManagerRequest) String() string {
 func (*StartTaskManagerRequest) ProtoMessage() {}
 
 func (x *StartTaskManagerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_session_proto_msgTypes[12]
+	mi := &file_floe_session_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -684,7 +817,7 @@ func (x *StartTaskManagerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartTaskManagerRequest.ProtoReflect.Descriptor instead.
 func (*StartTaskManagerRequest) Descriptor() ([]byte, []int) {
-	return file_floe_session_proto_rawDescGZIP(), []int{12}
+	return file_floe_session_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StartTaskManagerRequest) GetJobId() string {
@@ -738,7 +871,7 @@ type StartTaskManagerResponse struct {
 
 func (x *StartTaskManagerResponse) Reset() {
 	*x = StartTaskManagerResponse{}
-	mi := &file_floe_session_proto_msgTypes[13]
+	mi := &file_floe_session_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -750,7 +883,7 @@ func (x *StartTaskManagerResponse) String() string {
 func (*StartTaskManagerResponse) ProtoMessage() {}
 
 func (x *StartTaskManagerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_session_proto_msgTypes[13]
+	mi := &file_floe_session_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -763,7 +896,7 @@ func (x *StartTaskManagerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartTaskManagerResponse.ProtoReflect.Descriptor instead.
 func (*StartTaskManagerResponse) Descriptor() ([]byte, []int) {
-	return file_floe_session_proto_rawDescGZIP(), []int{13}
+	return file_floe_session_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *StartTaskManagerResponse) GetPid() int32 {
@@ -782,7 +915,7 @@ type StopTaskManagersRequest struct {
 
 func (x *StopTaskManagersRequest) Reset() {
 	*x = StopTaskManagersRequest{}
-	mi := &file_floe_session_proto_msgTypes[14]
+	mi := &file_floe_session_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -794,7 +927,7 @@ func (x *StopTaskManagersRequest) String() string {
 func (*StopTaskManagersRequest) ProtoMessage() {}
 
 func (x *StopTaskManagersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_session_proto_msgTypes[14]
+	mi := &file_floe_session_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -807,7 +940,7 @@ func (x *StopTaskManagersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopTaskManagersRequest.ProtoReflect.Descriptor instead.
 func (*StopTaskManagersRequest) Descriptor() ([]byte, []int) {
-	return file_floe_session_proto_rawDescGZIP(), []int{14}
+	return file_floe_session_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *StopTaskManagersRequest) GetJobId() string {
@@ -825,7 +958,7 @@ type StopTaskManagersResponse struct {
 
 func (x *StopTaskManagersResponse) Reset() {
 	*x = StopTaskManagersResponse{}
-	mi := &file_floe_session_proto_msgTypes[15]
+	mi := &file_floe_session_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -837,7 +970,7 @@ func (x *StopTaskManagersResponse) String() string {
 func (*StopTaskManagersResponse) ProtoMessage() {}
 
 func (x *StopTaskManagersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_session_proto_msgTypes[15]
+	mi := &file_floe_session_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -850,7 +983,7 @@ func (x *StopTaskManagersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopTaskManagersResponse.ProtoReflect.Descriptor instead.
 func (*StopTaskManagersResponse) Descriptor() ([]byte, []int) {
-	return file_floe_session_proto_rawDescGZIP(), []int{15}
+	return file_floe_session_proto_rawDescGZIP(), []int{16}
 }
 
 type SavepointRequest struct {
@@ -864,7 +997,7 @@ type SavepointRequest struct {
 
 func (x *SavepointRequest) Reset() {
 	*x = SavepointRequest{}
-	mi := &file_floe_session_proto_msgTypes[16]
+	mi := &file_floe_session_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -876,7 +1009,7 @@ func (x *SavepointRequest) String() string {
 func (*SavepointRequest) ProtoMessage() {}
 
 func (x *SavepointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_session_proto_msgTypes[16]
+	mi := &file_floe_session_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -889,7 +1022,7 @@ func (x *SavepointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SavepointRequest.ProtoReflect.Descriptor instead.
 func (*SavepointRequest) Descriptor() ([]byte, []int) {
-	return file_floe_session_proto_rawDescGZIP(), []int{16}
+	return file_floe_session_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SavepointRequest) GetJobId() string {
@@ -922,7 +1055,7 @@ type SavepointResponse struct {
 
 func (x *SavepointResponse) Reset() {
 	*x = SavepointResponse{}
-	mi := &file_floe_session_proto_msgTypes[17]
+	mi := &file_floe_session_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -934,7 +1067,7 @@ func (x *SavepointResponse) String() string {
 func (*SavepointResponse) ProtoMessage() {}
 
 func (x *SavepointResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_session_proto_msgTypes[17]
+	mi := &file_floe_session_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -947,7 +1080,7 @@ func (x *SavepointResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SavepointResponse.ProtoReflect.Descriptor instead.
 func (*SavepointResponse) Descriptor() ([]byte, []int) {
-	return file_floe_session_proto_rawDescGZIP(), []int{17}
+	return file_floe_session_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SavepointResponse) GetPath() string {
@@ -975,7 +1108,7 @@ const file_floe_session_proto_rawDesc = "" +
 	"\x11SubmitJobResponse\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\"\x1f\n" +
 	"\x06JobRef\x12\x15\n" +
-	"\x06job_id\x18\x01 \x01(\tR\x05jobId\"\xd7\x01\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\"\x88\x02\n" +
 	"\aJobInfo\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
@@ -983,7 +1116,23 @@ const file_floe_session_proto_rawDesc = "" +
 	"\afailure\x18\x04 \x01(\tR\afailure\x12\"\n" +
 	"\rstart_time_ms\x18\x05 \x01(\x03R\vstartTimeMs\x12\x1e\n" +
 	"\vend_time_ms\x18\x06 \x01(\x03R\tendTimeMs\x12+\n" +
-	"\x11reused_containers\x18\a \x01(\bR\x10reusedContainers\"\x11\n" +
+	"\x11reused_containers\x18\a \x01(\bR\x10reusedContainers\x12/\n" +
+	"\x06stages\x18\b \x03(\v2\x17.floe.session.StageInfoR\x06stages\"\xb8\x02\n" +
+	"\tStageInfo\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x05R\x02id\x12\x1a\n" +
+	"\bvertices\x18\x02 \x03(\tR\bvertices\x12\x12\n" +
+	"\x04runs\x18\x03 \x01(\x05R\x04runs\x12\x1a\n" +
+	"\bsubtasks\x18\x04 \x01(\x05R\bsubtasks\x12\x1a\n" +
+	"\bfinished\x18\x05 \x01(\x05R\bfinished\x12\x16\n" +
+	"\x06status\x18\x06 \x01(\tR\x06status\x12\x1d\n" +
+	"\n" +
+	"records_in\x18\a \x01(\x03R\trecordsIn\x12\x1f\n" +
+	"\vrecords_out\x18\b \x01(\x03R\n" +
+	"recordsOut\x12\x19\n" +
+	"\bbytes_in\x18\t \x01(\x03R\abytesIn\x12\x1b\n" +
+	"\tbytes_out\x18\n" +
+	" \x01(\x03R\bbytesOut\x12#\n" +
+	"\rspilled_bytes\x18\v \x01(\x03R\fspilledBytes\"\x11\n" +
 	"\x0fListJobsRequest\"=\n" +
 	"\x10ListJobsResponse\x12)\n" +
 	"\x04jobs\x18\x01 \x03(\v2\x15.floe.session.JobInfoR\x04jobs\"\x14\n" +
@@ -1046,55 +1195,57 @@ func file_floe_session_proto_rawDescGZIP() []byte {
 	return file_floe_session_proto_rawDescData
 }
 
-var file_floe_session_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_floe_session_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_floe_session_proto_goTypes = []any{
 	(*BinaryRef)(nil),                  // 0: floe.session.BinaryRef
 	(*SubmitJobRequest)(nil),           // 1: floe.session.SubmitJobRequest
 	(*SubmitJobResponse)(nil),          // 2: floe.session.SubmitJobResponse
 	(*JobRef)(nil),                     // 3: floe.session.JobRef
 	(*JobInfo)(nil),                    // 4: floe.session.JobInfo
-	(*ListJobsRequest)(nil),            // 5: floe.session.ListJobsRequest
-	(*ListJobsResponse)(nil),           // 6: floe.session.ListJobsResponse
-	(*StopSessionRequest)(nil),         // 7: floe.session.StopSessionRequest
-	(*StopSessionResponse)(nil),        // 8: floe.session.StopSessionResponse
-	(*RegisterSupervisorRequest)(nil),  // 9: floe.session.RegisterSupervisorRequest
-	(*RunningJob)(nil),                 // 10: floe.session.RunningJob
-	(*RegisterSupervisorResponse)(nil), // 11: floe.session.RegisterSupervisorResponse
-	(*StartTaskManagerRequest)(nil),    // 12: floe.session.StartTaskManagerRequest
-	(*StartTaskManagerResponse)(nil),   // 13: floe.session.StartTaskManagerResponse
-	(*StopTaskManagersRequest)(nil),    // 14: floe.session.StopTaskManagersRequest
-	(*StopTaskManagersResponse)(nil),   // 15: floe.session.StopTaskManagersResponse
-	(*SavepointRequest)(nil),           // 16: floe.session.SavepointRequest
-	(*SavepointResponse)(nil),          // 17: floe.session.SavepointResponse
+	(*StageInfo)(nil),                  // 5: floe.session.StageInfo
+	(*ListJobsRequest)(nil),            // 6: floe.session.ListJobsRequest
+	(*ListJobsResponse)(nil),           // 7: floe.session.ListJobsResponse
+	(*StopSessionRequest)(nil),         // 8: floe.session.StopSessionRequest
+	(*StopSessionResponse)(nil),        // 9: floe.session.StopSessionResponse
+	(*RegisterSupervisorRequest)(nil),  // 10: floe.session.RegisterSupervisorRequest
+	(*RunningJob)(nil),                 // 11: floe.session.RunningJob
+	(*RegisterSupervisorResponse)(nil), // 12: floe.session.RegisterSupervisorResponse
+	(*StartTaskManagerRequest)(nil),    // 13: floe.session.StartTaskManagerRequest
+	(*StartTaskManagerResponse)(nil),   // 14: floe.session.StartTaskManagerResponse
+	(*StopTaskManagersRequest)(nil),    // 15: floe.session.StopTaskManagersRequest
+	(*StopTaskManagersResponse)(nil),   // 16: floe.session.StopTaskManagersResponse
+	(*SavepointRequest)(nil),           // 17: floe.session.SavepointRequest
+	(*SavepointResponse)(nil),          // 18: floe.session.SavepointResponse
 }
 var file_floe_session_proto_depIdxs = []int32{
 	0,  // 0: floe.session.SubmitJobRequest.binary:type_name -> floe.session.BinaryRef
-	4,  // 1: floe.session.ListJobsResponse.jobs:type_name -> floe.session.JobInfo
-	10, // 2: floe.session.RegisterSupervisorRequest.jobs:type_name -> floe.session.RunningJob
-	0,  // 3: floe.session.StartTaskManagerRequest.binary:type_name -> floe.session.BinaryRef
-	1,  // 4: floe.session.Dispatcher.SubmitJob:input_type -> floe.session.SubmitJobRequest
-	3,  // 5: floe.session.Dispatcher.GetJob:input_type -> floe.session.JobRef
-	5,  // 6: floe.session.Dispatcher.ListJobs:input_type -> floe.session.ListJobsRequest
-	3,  // 7: floe.session.Dispatcher.CancelJob:input_type -> floe.session.JobRef
-	7,  // 8: floe.session.Dispatcher.StopSession:input_type -> floe.session.StopSessionRequest
-	16, // 9: floe.session.Dispatcher.TriggerSavepoint:input_type -> floe.session.SavepointRequest
-	9,  // 10: floe.session.Dispatcher.RegisterSupervisor:input_type -> floe.session.RegisterSupervisorRequest
-	12, // 11: floe.session.Supervisor.StartTaskManager:input_type -> floe.session.StartTaskManagerRequest
-	14, // 12: floe.session.Supervisor.StopTaskManagers:input_type -> floe.session.StopTaskManagersRequest
-	2,  // 13: floe.session.Dispatcher.SubmitJob:output_type -> floe.session.SubmitJobResponse
-	4,  // 14: floe.session.Dispatcher.GetJob:output_type -> floe.session.JobInfo
-	6,  // 15: floe.session.Dispatcher.ListJobs:output_type -> floe.session.ListJobsResponse
-	4,  // 16: floe.session.Dispatcher.CancelJob:output_type -> floe.session.JobInfo
-	8,  // 17: floe.session.Dispatcher.StopSession:output_type -> floe.session.StopSessionResponse
-	17, // 18: floe.session.Dispatcher.TriggerSavepoint:output_type -> floe.session.SavepointResponse
-	11, // 19: floe.session.Dispatcher.RegisterSupervisor:output_type -> floe.session.RegisterSupervisorResponse
-	13, // 20: floe.session.Supervisor.StartTaskManager:output_type -> floe.session.StartTaskManagerResponse
-	15, // 21: floe.session.Supervisor.StopTaskManagers:output_type -> floe.session.StopTaskManagersResponse
-	13, // [13:22] is the sub-list for method output_type
-	4,  // [4:13] is the sub-list for method input_type
-	4,  // [4:4] is the sub-list for extension type_name
-	4,  // [4:4] is the sub-list for extension extendee
-	0,  // [0:4] is the sub-list for field type_name
+	5,  // 1: floe.session.JobInfo.stages:type_name -> floe.session.StageInfo
+	4,  // 2: floe.session.ListJobsResponse.jobs:type_name -> floe.session.JobInfo
+	11, // 3: floe.session.RegisterSupervisorRequest.jobs:type_name -> floe.session.RunningJob
+	0,  // 4: floe.session.StartTaskManagerRequest.binary:type_name -> floe.session.BinaryRef
+	1,  // 5: floe.session.Dispatcher.SubmitJob:input_type -> floe.session.SubmitJobRequest
+	3,  // 6: floe.session.Dispatcher.GetJob:input_type -> floe.session.JobRef
+	6,  // 7: floe.session.Dispatcher.ListJobs:input_type -> floe.session.ListJobsRequest
+	3,  // 8: floe.session.Dispatcher.CancelJob:input_type -> floe.session.JobRef
+	8,  // 9: floe.session.Dispatcher.StopSession:input_type -> floe.session.StopSessionRequest
+	17, // 10: floe.session.Dispatcher.TriggerSavepoint:input_type -> floe.session.SavepointRequest
+	10, // 11: floe.session.Dispatcher.RegisterSupervisor:input_type -> floe.session.RegisterSupervisorRequest
+	13, // 12: floe.session.Supervisor.StartTaskManager:input_type -> floe.session.StartTaskManagerRequest
+	15, // 13: floe.session.Supervisor.StopTaskManagers:input_type -> floe.session.StopTaskManagersRequest
+	2,  // 14: floe.session.Dispatcher.SubmitJob:output_type -> floe.session.SubmitJobResponse
+	4,  // 15: floe.session.Dispatcher.GetJob:output_type -> floe.session.JobInfo
+	7,  // 16: floe.session.Dispatcher.ListJobs:output_type -> floe.session.ListJobsResponse
+	4,  // 17: floe.session.Dispatcher.CancelJob:output_type -> floe.session.JobInfo
+	9,  // 18: floe.session.Dispatcher.StopSession:output_type -> floe.session.StopSessionResponse
+	18, // 19: floe.session.Dispatcher.TriggerSavepoint:output_type -> floe.session.SavepointResponse
+	12, // 20: floe.session.Dispatcher.RegisterSupervisor:output_type -> floe.session.RegisterSupervisorResponse
+	14, // 21: floe.session.Supervisor.StartTaskManager:output_type -> floe.session.StartTaskManagerResponse
+	16, // 22: floe.session.Supervisor.StopTaskManagers:output_type -> floe.session.StopTaskManagersResponse
+	14, // [14:23] is the sub-list for method output_type
+	5,  // [5:14] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_floe_session_proto_init() }
@@ -1108,7 +1259,7 @@ func file_floe_session_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_floe_session_proto_rawDesc), len(file_floe_session_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
