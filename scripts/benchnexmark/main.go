@@ -28,6 +28,7 @@ package main
 import (
 	"bufio"
 	"errors"
+	"floe/internal/benchutil"
 	"fmt"
 	"io"
 	"os"
@@ -82,7 +83,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench-nexmark:", err)
 		os.Exit(2)
 	}
-	machine := describe()
+	machine := benchutil.Machine()
 	fmt.Fprintf(os.Stderr, "bench-nexmark: %d events, queries %s, p %v, %d runs, logs in %s\n%s\n",
 		s.events, strings.Join(s.queries, ","), s.ps, s.runs, s.logDir, machine)
 	start := time.Now()
@@ -102,7 +103,7 @@ func main() {
 	fmt.Println(table)
 	if s.doc != "-" {
 		sec := section(s, machine, table, time.Since(start))
-		if err := writeSection(s.doc, sec); err != nil {
+		if err := benchutil.WriteSection(s.doc, begin, end, sec, "## Checkpoints"); err != nil {
 			fmt.Fprintln(os.Stderr, "bench-nexmark:", err)
 			os.Exit(1)
 		}
@@ -577,58 +578,3 @@ const (
 	begin = "<!-- bench-nexmark:begin -->"
 	end   = "<!-- bench-nexmark:end -->"
 )
-
-// writeSection replaces the text between the markers in doc, or, the first
-// time, puts it before the section on checkpoints (or at the end).
-func writeSection(doc, sec string) error {
-	b, err := os.ReadFile(doc)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", doc, err)
-	}
-	s := string(b)
-	i, j := strings.Index(s, begin), strings.Index(s, end)
-	switch {
-	case i >= 0 && j > i:
-		s = s[:i] + sec + s[j+len(end)+1:]
-	default:
-		k := strings.Index(s, "\n## Checkpoints")
-		if k < 0 {
-			s += "\n" + sec
-		} else {
-			s = s[:k+1] + sec + "\n" + s[k+1:]
-		}
-	}
-	if err := os.WriteFile(doc, []byte(s), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", doc, err)
-	}
-	return nil
-}
-
-// describe is the machine: CPU, cores, memory, Go and Java, date, load.
-func describe() string {
-	var lines []string
-	if out, err := exec.Command("lscpu").Output(); err == nil {
-		for _, l := range strings.Split(string(out), "\n") {
-			if strings.HasPrefix(l, "Model name:") || strings.HasPrefix(l, "CPU(s):") || strings.HasPrefix(l, "Thread(s) per core:") {
-				lines = append(lines, strings.Join(strings.Fields(l), " "))
-			}
-		}
-	}
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		l, _, _ := strings.Cut(string(b), "\n")
-		lines = append(lines, strings.Join(strings.Fields(l), " "))
-	}
-	if out, err := exec.Command("go", "version").Output(); err == nil {
-		lines = append(lines, strings.TrimSpace(string(out)))
-	}
-	if out, err := exec.Command("java", "-version").CombinedOutput(); err == nil {
-		l, _, _ := strings.Cut(string(out), "\n")
-		lines = append(lines, strings.TrimSpace(l))
-	}
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		f := strings.Fields(string(b))
-		lines = append(lines, "load average at start: "+strings.Join(f[:3], " "))
-	}
-	lines = append(lines, "date: "+time.Now().Format(time.RFC3339))
-	return strings.Join(lines, "\n")
-}

@@ -3,7 +3,6 @@ package main
 import (
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -22,28 +21,6 @@ func TestMedian(t *testing.T) {
 		if got := median(c.in); got != c.want {
 			t.Errorf("median(%v) = %v, want %v", c.in, got, c.want)
 		}
-	}
-}
-
-// The section goes before the checkpoints the first time and replaces
-// itself, and nothing else, afterwards.
-func TestWriteSection(t *testing.T) {
-	doc := filepath.Join(t.TempDir(), "b.md")
-	orig := "# B\n\n## Nexmark\n\ntext\n\n## Checkpoints\n\nmore\n"
-	if err := os.WriteFile(doc, []byte(orig), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	sec := func(body string) string { return begin + "\n" + body + "\n" + end + "\n" }
-	if err := writeSection(doc, sec("first")); err != nil {
-		t.Fatal(err)
-	}
-	if err := writeSection(doc, sec("second")); err != nil {
-		t.Fatal(err)
-	}
-	b, _ := os.ReadFile(doc)
-	want := "# B\n\n## Nexmark\n\ntext\n\n" + sec("second") + "\n## Checkpoints\n\nmore\n"
-	if string(b) != want {
-		t.Errorf("got\n%s\nwant\n%s", b, want)
 	}
 }
 

@@ -36,6 +36,7 @@ import (
 	"syscall"
 	"time"
 
+	"floe/internal/benchutil"
 	"floe/internal/jobs/tpch"
 )
 
@@ -63,7 +64,7 @@ func main() {
 		os.Exit(2)
 	}
 	started := time.Now()
-	machine := describe()
+	machine := benchutil.Machine()
 	spark := slices.Contains(s.systems, "spark")
 	root, err := tpch.RepoRoot()
 	if err != nil {
@@ -90,7 +91,7 @@ func main() {
 	table := render(s, res)
 	fmt.Print(table)
 	if s.doc != "-" {
-		if err := writeSection(s.doc, section(s, machine, table, time.Since(started))); err != nil {
+		if err := benchutil.WriteSection(s.doc, begin, end, section(s, machine, table, time.Since(started)), "## Checkpoints"); err != nil {
 			fatal(err)
 		}
 		fmt.Fprintf(os.Stderr, "bench-tpch: wrote %s\n", s.doc)
@@ -418,58 +419,4 @@ func section(s settings, machine, table string, took time.Duration) string {
 	b.WriteString(table)
 	b.WriteString(end + "\n")
 	return b.String()
-}
-
-// writeSection replaces the text between the markers in doc, or, the first
-// time, puts it before the section on checkpoints (or at the end).
-func writeSection(doc, sec string) error {
-	b, err := os.ReadFile(doc)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", doc, err)
-	}
-	s := string(b)
-	i, j := strings.Index(s, begin), strings.Index(s, end)
-	switch {
-	case i >= 0 && j > i:
-		s = s[:i] + sec + s[j+len(end)+1:]
-	default:
-		k := strings.Index(s, "\n## Checkpoints")
-		if k < 0 {
-			s += "\n" + sec
-		} else {
-			s = s[:k+1] + sec + "\n" + s[k+1:]
-		}
-	}
-	if err := os.WriteFile(doc, []byte(s), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", doc, err)
-	}
-	return nil
-}
-
-// describe is the machine: CPU, cores, memory, Go, Java and Python, date, load.
-func describe() string {
-	var lines []string
-	if out, err := exec.Command("lscpu").Output(); err == nil {
-		for _, l := range strings.Split(string(out), "\n") {
-			if strings.HasPrefix(l, "Model name:") || strings.HasPrefix(l, "CPU(s):") {
-				lines = append(lines, strings.Join(strings.Fields(l), " "))
-			}
-		}
-	}
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		l, _, _ := strings.Cut(string(b), "\n")
-		lines = append(lines, strings.Join(strings.Fields(l), " "))
-	}
-	if out, err := exec.Command("go", "version").Output(); err == nil {
-		lines = append(lines, strings.TrimSpace(string(out)))
-	}
-	if out, err := exec.Command("java", "-version").CombinedOutput(); err == nil {
-		l, _, _ := strings.Cut(string(out), "\n")
-		lines = append(lines, strings.TrimSpace(l))
-	}
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		lines = append(lines, "load average at start: "+strings.Join(strings.Fields(string(b))[:3], " "))
-	}
-	lines = append(lines, "date: "+time.Now().Format(time.RFC3339))
-	return strings.Join(lines, "\n")
 }
