@@ -114,6 +114,14 @@ func (d *Dispatcher) GetJob(_ context.Context, r *floepb.JobRef) (*floepb.JobInf
 		return nil, err
 	}
 	if h, err := d.jm.Job(ji.GetJobId()); err == nil {
+		// Ended before the stages are read: then they are the final ones.
+		ended := false
+		select {
+		case <-h.Done():
+			ended = true
+		default:
+		}
+		defer h.entry.handover.asked(ended)
 		for _, s := range h.Stages() {
 			ji.Stages = append(ji.Stages, &floepb.StageInfo{Id: int32(s.ID), Vertices: s.Vertices, Runs: int32(s.Runs),
 				Subtasks: int32(s.Subtasks), Finished: int32(s.Finished), Status: s.Status, RecordsIn: s.RecordsIn,

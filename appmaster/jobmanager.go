@@ -137,6 +137,7 @@ type jobEntry struct {
 	expires     time.Time
 	restartAt   time.Time        // when a restarting job is scheduled again
 	outputs     outputSettlement // publish.go
+	handover    handover         // handover.go
 }
 
 // New starts listening.

@@ -151,6 +151,11 @@ func runApplicationMaster(ctx context.Context, g *jobgraph.JobGraph, log zerolog
 	case <-ctx.Done(): // killed by YARN (SIGTERM): stop what runs, say KILLED
 		res = killed(h)
 	}
+	// An attached client polls the Dispatcher for a BATCH job's stages:
+	// let it read the final ones before the application ends (bounded).
+	if g.Batch() {
+		h.WaitReported(ctx, 2*time.Second)
+	}
 	if st != nil {
 		if err := st.Fence(context.WithoutCancel(ctx)); errors.Is(err, ErrSuperseded) {
 			stopDriver()

@@ -193,18 +193,13 @@ func TestIntegrationTPCHStageRecovery(t *testing.T) {
 		t.Errorf("summary status %s, want FINISHED", sum.Status)
 	}
 	if len(sum.Stages) > 0 {
-		// A yarn-per-job summary holds the stages of the client's last poll
-		// of the JobManager (every 0.5 s) before the application ended
-		// (docs/batch.md): stages that ran after that poll show 0 runs.
-		// Every stage it saw run must agree with the log.
 		sumRuns := map[int]int{}
 		for _, st := range sum.Stages {
 			sumRuns[st.ID] = st.Runs
-			if st.Runs != 0 && st.Runs != runs[st.ID] {
-				t.Errorf("the summary says stage %d ran %d times, the JobManager log %d: all %v against %v", st.ID, st.Runs, runs[st.ID], sumRuns, runs)
-			}
 		}
-		t.Logf("the summary's stage runs %v (the JobManager log's %v)", sumRuns, runs)
+		if fmt.Sprint(sumRuns) != fmt.Sprint(runs) {
+			t.Errorf("the summary's stage runs %v differ from the JobManager log's %v", sumRuns, runs)
+		}
 	} else {
 		t.Logf("the yarn-per-job summary carries no stages")
 	}
