@@ -27,24 +27,14 @@ type benchRow struct {
 // runBench runs the job build makes over n generated rows at parallelism 2
 // and reports records per second per core of CPU time, and per wall second.
 func runBench(b *testing.B, n int64, build func(env *dataset.Environment, rows dataset.DataSet[benchRow])) {
-	var cpu, wall time.Duration
-	for b.Loop() {
+	benchutil.Jobs(b, n, func() func() error {
 		env := dataset.NewEnvironment(datastream.WithConfig(config.New(map[string]string{config.Parallelism: "2"})),
 			datastream.WithLogger(zerolog.Nop()))
 		src := datastream.Generate(env.DataStream(), func(i int64) benchRow { return benchRow{Key: i * 7919 % 100_000, Value: float64(i)} },
 			datastream.GeneratorOptions{Count: n})
 		build(env, dataset.FromStream(env, src))
-		m := benchutil.Start()
-		if _, err := env.Execute(context.Background(), "bench"); err != nil {
-			b.Fatal(err)
-		}
-		w, c := m.Stop()
-		wall += w
-		cpu += c
-	}
-	recs := float64(n) * float64(b.N)
-	b.ReportMetric(recs/cpu.Seconds(), "rec/s/core")
-	b.ReportMetric(recs/wall.Seconds(), "rec/s")
+		return func() error { _, err := env.Execute(context.Background(), "bench"); return err }
+	})
 }
 
 // BenchmarkAggregate groups 2M rows into 100k groups (sum and count).

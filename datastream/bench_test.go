@@ -23,25 +23,14 @@ type sumRecord struct {
 // records per second per core of CPU time (getrusage), and per wall second.
 func BenchmarkKeyedRollingSum(b *testing.B) {
 	const n = 2_000_000
-	var cpu, wall time.Duration
-	for b.Loop() {
+	benchutil.Jobs(b, n, func() func() error {
 		env := datastream.NewEnvironment(datastream.WithConfig(config.New(map[string]string{config.Parallelism: "2"})),
 			datastream.WithLogger(zerolog.Nop()))
 		src := datastream.Generate(env, func(i int64) sumRecord { return sumRecord{Key: i % 10_000, Value: i} }, datastream.GeneratorOptions{Count: n})
 		sums := datastream.Sum(datastream.KeyBy(src, func(r sumRecord) int64 { return r.Key }), func(r *sumRecord) *int64 { return &r.Value })
 		datastream.Discard(sums)
-		m := benchutil.Start()
-		if _, err := env.Execute(context.Background(), "bench-keyed-sum"); err != nil {
-			b.Fatal(err)
-		}
-		w, c := m.Stop()
-		wall += w
-		cpu += c
-	}
-	recs := float64(n) * float64(b.N)
-	b.ReportMetric(recs/cpu.Seconds(), "rec/s/core")
-	b.ReportMetric(recs/wall.Seconds(), "rec/s")
-	b.ReportMetric(float64(cpu.Nanoseconds())/recs, "cpu-ns/rec")
+		return func() error { _, err := env.Execute(context.Background(), "bench-keyed-sum"); return err }
+	})
 }
 
 type rec16 struct{ K, V int64 }
