@@ -45,6 +45,9 @@ type task struct {
 	chain   operator.Task
 	// sourceDone: the source loop ended; it takes no more barriers.
 	sourceDone bool
+	// closing: run is waiting for the uploads; no new one may join (a
+	// WaitGroup must not go up from zero while someone waits on it).
+	closing bool
 	// lastBarrier is the newest checkpoint this task has snapshotted (task goroutine only).
 	lastBarrier int64
 }
@@ -55,6 +58,9 @@ func (t *task) ref() *floepb.TaskRef { return t.dep.GetTask() }
 func (t *task) run(ctx context.Context) {
 	defer close(t.done)
 	err := t.execute(ctx)
+	t.mu.Lock()
+	t.closing = true
+	t.mu.Unlock()
 	t.uploads.Wait()
 	state := floepb.TaskState_FINISHED
 	var msg, detail string

@@ -550,12 +550,16 @@ func (s tmService) TriggerCheckpoint(ctx context.Context, req *floepb.Checkpoint
 		return nil, status.Errorf(codes.NotFound, "no task %v here", req.GetTask())
 	}
 	t.mu.Lock()
-	done := t.sourceDone
+	done, closing := t.sourceDone, t.closing
+	if done && !closing {
+		t.uploads.Add(1) // under t.mu: run cannot start waiting in between
+	}
 	t.mu.Unlock()
 	if done {
-		t.uploads.Add(1)
 		go func() {
-			defer t.uploads.Done()
+			if !closing {
+				defer t.uploads.Done()
+			}
 			t.ackCheckpoint(req.GetId(), nil, errors.New(operator.DeclineNotReady+"the source has finished"))
 		}()
 		return &floepb.Ack{}, nil
