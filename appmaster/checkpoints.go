@@ -91,6 +91,15 @@ func newJobCheckpoints(e *execution, attempt int32, fenced bool) (*jobCheckpoint
 	if store, base, err := checkpoint.OpenFS(job.Dir); job.Dir != "" && err == nil {
 		if entries, err := checkpoint.ListCheckpoints(context.Background(), store, base); err == nil && len(entries) > 0 {
 			opts = append(opts, checkpoint.WithNextID(checkpoint.NextID(entries)))
+			// and retains its completed ones as its predecessor did, so
+			// retention (and the shared files' references) goes on.
+			var done []int64
+			for _, en := range entries {
+				if en.Completed {
+					done = append(done, en.ID)
+				}
+			}
+			opts = append(opts, checkpoint.WithCompleted(done...))
 		}
 	}
 	coord, err := checkpoint.NewCoordinator(cfg, job, opts...)
@@ -170,7 +179,14 @@ func (jm *JobManager) checkpointAction(e *jobEntry, a checkpoint.Action) {
 		if dir == "" {
 			return
 		}
+		retained := a.Retained
 		jm.async(func(ctx context.Context) {
+			if retained != nil && inDir(dir, jobDir) {
+				// A checkpoint beyond the retained number: its shared files
+				// that no retained checkpoint references go first.
+				jm.discardRetained(ctx, e.exec.id, jobDir, dir, retained)
+				return
+			}
 			// An old attempt's checkpoint ids go on where the new attempt's
 			// do: once superseded, it must not remove what may be the new
 			// attempt's checkpoint.
@@ -197,6 +213,41 @@ func (jm *JobManager) checkpointAction(e *jobEntry, a checkpoint.Action) {
 			delete(e.checkpoints.savepoints, a.Ref)
 			ch <- savepointResult{path: a.Path, err: a.Err}
 		}
+	}
+}
+
+// discardRetained removes dir, a completed checkpoint of jobDir no longer
+// retained, with the shared files that none of retained references
+// (checkpoint.DiscardRetained); fenced as every discard.
+func (jm *JobManager) discardRetained(ctx context.Context, job, jobDir, dir string, retained []int64) {
+	store, base, err := checkpoint.OpenFS(jobDir)
+	if err != nil {
+		jm.log.Warn().Str("job", job).Str("dir", dir).Err(err).Msg("not discarding the checkpoint")
+		return
+	}
+	_, p, err := checkpoint.OpenFS(dir)
+	if err != nil {
+		jm.log.Warn().Str("job", job).Str("dir", dir).Err(err).Msg("not discarding the checkpoint")
+		return
+	}
+	if jm.opts.Fence != nil {
+		if err := jm.opts.Fence(ctx); err != nil {
+			jm.log.Warn().Str("job", job).Str("dir", dir).Err(err).Msg("not discarding the checkpoint: fenced")
+			return
+		}
+	}
+	remove := func(ctx context.Context) error { return store.RemoveAll(ctx, p) }
+	if jm.opts.Fence != nil {
+		remove = func(ctx context.Context) error {
+			return checkpoint.DiscardFenced(ctx, store, base, jm.opts.Attempt, p, jm.opts.Fence)
+		}
+	}
+	removed, err := checkpoint.DiscardRetained(ctx, store, base, p, retained, remove)
+	if err != nil {
+		jm.log.Warn().Str("job", job).Str("dir", dir).Err(err).Msg("discarding the checkpoint failed")
+	}
+	if len(removed) > 0 {
+		jm.log.Debug().Str("job", job).Str("dir", dir).Int("shared_files", len(removed)).Msg("removed unreferenced shared files")
 	}
 }
 

@@ -411,10 +411,12 @@ func (c *Coordinator) complete(now time.Time, p *pending) {
 			c.abort(now, q, fmt.Errorf("%w: checkpoint %d completed", ErrSubsumed, p.id), false)
 		}
 	}
-	for len(c.completed) > c.cfg.NumRetained {
-		old := c.completed[0]
-		c.completed = c.completed[1:]
-		c.emit(Discard{ID: old, Dir: CheckpointDir(c.job.Dir, old)})
+	if n := len(c.completed) - c.cfg.NumRetained; n > 0 {
+		old := c.completed[:n]
+		c.completed = slices.Clone(c.completed[n:])
+		for _, id := range old {
+			c.emit(Discard{ID: id, Dir: CheckpointDir(c.job.Dir, id), Retained: slices.Clone(c.completed)})
+		}
 	}
 }
 

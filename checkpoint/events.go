@@ -145,6 +145,10 @@ type Abort struct {
 type Discard struct {
 	ID  int64
 	Dir string
+	// Retained, set when a completed checkpoint goes beyond the retained
+	// number, lists the checkpoints retained after it: its shared files
+	// that none of them references go too (DiscardRetained).
+	Retained []int64
 }
 
 // SavepointDone answers TriggerSavepoint Ref: Path on success, else Err.

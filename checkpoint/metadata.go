@@ -71,10 +71,16 @@ type SubtaskState struct {
 	Subtask int           `json:"subtask"`
 	Keyed   []KeyedHandle `json:"keyed,omitempty"`
 	Lists   []ListState   `json:"lists,omitempty"`
+	// Incremental holds keyed state as the files of an LSM store
+	// (incremental checkpoints, shared.go); a restore at another
+	// parallelism gets every handle that overlaps its key groups.
+	Incremental []IncrementalHandle `json:"incremental,omitempty"`
 }
 
 // Empty reports whether s holds no state.
-func (s SubtaskState) Empty() bool { return len(s.Keyed) == 0 && len(s.Lists) == 0 }
+func (s SubtaskState) Empty() bool {
+	return len(s.Keyed) == 0 && len(s.Lists) == 0 && len(s.Incremental) == 0
+}
 
 // KeyedHandle is a file of keyed state holding key groups
 // Start..Start+len(Offsets)-2, group g in bytes [Offsets[g-Start],
@@ -170,6 +176,11 @@ func (m *Metadata) files(dir string) []fileRef {
 					}
 				}
 			}
+			for _, h := range s.Incremental {
+				for _, f := range h.Files {
+					add(f.Path, f.Size)
+				}
+			}
 		}
 	}
 	out := make([]fileRef, 0, len(need))
@@ -196,6 +207,11 @@ func resolveSubtask(s *SubtaskState, dir string) {
 	for k := range s.Keyed {
 		s.Keyed[k].Path = resolve(dir, s.Keyed[k].Path)
 	}
+	for _, h := range s.Incremental {
+		for f := range h.Files {
+			h.Files[f].Path = resolve(dir, h.Files[f].Path)
+		}
+	}
 	for k := range s.Lists {
 		for e := range s.Lists[k].Entries {
 			if p := s.Lists[k].Entries[e].Path; p != "" {
@@ -208,6 +224,11 @@ func resolveSubtask(s *SubtaskState, dir string) {
 func relativizeSubtask(s *SubtaskState, dir string) {
 	for k := range s.Keyed {
 		s.Keyed[k].Path = relativize(dir, s.Keyed[k].Path)
+	}
+	for _, h := range s.Incremental {
+		for f := range h.Files {
+			h.Files[f].Path = relativize(dir, h.Files[f].Path)
+		}
 	}
 	for k := range s.Lists {
 		for e := range s.Lists[k].Entries {
@@ -238,6 +259,14 @@ func (s SubtaskState) clone() SubtaskState {
 		for i, h := range s.Keyed {
 			h.Offsets = append([]int64(nil), h.Offsets...)
 			c.Keyed[i] = h
+		}
+	}
+	if s.Incremental != nil {
+		c.Incremental = make([]IncrementalHandle, len(s.Incremental))
+		for i, h := range s.Incremental {
+			h.Tables = append([]string(nil), h.Tables...)
+			h.Files = append([]StoreFile(nil), h.Files...)
+			c.Incremental[i] = h
 		}
 	}
 	if s.Lists != nil {
@@ -285,6 +314,9 @@ func (m *Metadata) Validate() error {
 			if err := validateSubtask(s, op.Parallelism, op.MaxParallelism, dist); err != nil {
 				return bad("operator %q subtask %d: %w", op.UID, s.Subtask, err)
 			}
+			if m.Kind == KindSavepoint && len(s.Incremental) > 0 {
+				return bad("operator %q subtask %d: a savepoint with incremental state (savepoints are self-contained)", op.UID, s.Subtask)
+			}
 		}
 	}
 	return nil
@@ -311,6 +343,11 @@ func validateSubtask(s SubtaskState, p, maxP int, dist map[string]Distribution) 
 			if h.Offsets[i] < h.Offsets[i-1] {
 				return fmt.Errorf("keyed state %s: offsets decrease at key group %d", h.Path, h.Start+i)
 			}
+		}
+	}
+	for _, h := range s.Incremental {
+		if err := validateIncremental(h, lo, hi); err != nil {
+			return err
 		}
 	}
 	seen := map[string]bool{}

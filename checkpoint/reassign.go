@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"floe/internal/keygroup"
@@ -56,7 +57,7 @@ func CheckRestore(m *Metadata, ops []OperatorSpec, allowNonRestored bool) error 
 
 func (op *OperatorState) hasKeyedState() bool {
 	for _, s := range op.Subtasks {
-		if len(s.Keyed) > 0 {
+		if len(s.Keyed) > 0 || len(s.Incremental) > 0 {
 			return true
 		}
 	}
@@ -91,6 +92,13 @@ func Reassign(op *OperatorState, p int) ([]SubtaskState, error) {
 			for _, h := range s.Keyed {
 				if sl, ok := h.Slice(lo, hi); ok {
 					out[i].Keyed = append(out[i].Keyed, sl)
+				}
+			}
+			for _, h := range s.Incremental { // whole: the restore keeps its own key groups
+				if h.Start < hi && lo < h.End {
+					h.Tables = slices.Clone(h.Tables)
+					h.Files = slices.Clone(h.Files)
+					out[i].Incremental = append(out[i].Incremental, h)
 				}
 			}
 		}
