@@ -292,17 +292,7 @@ func (v *View[K]) Encode(start, end int) ([][]byte, error) {
 	if v.snap == nil {
 		return v.b.Snapshot(start, end)
 	}
-	out := make([][]byte, end-start)
-	for g := start; g < end; g++ {
-		var buf bytes.Buffer
-		for _, name := range v.b.order {
-			if err := v.b.tables[name].encodeGroup(v.snap, g, &buf, name); err != nil {
-				return nil, err
-			}
-		}
-		out[g-start] = buf.Bytes()
-	}
-	return out, nil
+	return v.b.encodeFrom(v.snap, start, end)
 }
 
 // Release ends the view; it is not encoded after.

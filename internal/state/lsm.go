@@ -23,7 +23,12 @@ import (
 // entries are one contiguous range, and a table's within it too.
 type lsmStore struct {
 	db  *pebble.DB
-	dir string
+	dir string // the database's: root/db, or where a restore put it
+	// root holds dir and the local checkpoints of incremental checkpoints
+	// (lsm_incremental.go); removed with the store.
+	root string
+	opts *pebble.Options // to reopen the database on a restore
+	inc  incremental
 
 	mu   sync.Mutex
 	refs int // the backend and its open views
@@ -40,18 +45,16 @@ func openLSM(parent string, log zerolog.Logger) (*lsmStore, error) {
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return nil, fmt.Errorf("state: pebble store under %s: %w", parent, err)
 	}
-	dir, err := os.MkdirTemp(parent, "floe-state-")
+	root, err := os.MkdirTemp(parent, "floe-state-")
 	if err != nil {
 		return nil, fmt.Errorf("state: pebble store under %s: %w", parent, err)
 	}
-	cache := pebble.NewCache(lsmBlockCache)
-	defer cache.Unref() // the database holds its own reference
+	dir := root + "/db"
 	opts := &pebble.Options{
 		// The store is rebuilt from a checkpoint after a failure, never
 		// from its own log: no write-ahead log.
 		DisableWAL: true,
 		Logger:     pebbleLogger{log},
-		Cache:      cache,
 	}
 	for i := range opts.Levels {
 		// A point lookup of an absent key (a key's first access) skips
@@ -60,12 +63,24 @@ func openLSM(parent string, log zerolog.Logger) (*lsmStore, error) {
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 		opts.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
 	}
-	db, err := pebble.Open(dir, opts)
+	db, err := openDB(dir, opts)
 	if err != nil {
-		os.RemoveAll(dir)
+		os.RemoveAll(root)
+		return nil, err
+	}
+	return &lsmStore{db: db, dir: dir, root: root, opts: opts, refs: 1, inc: newIncremental()}, nil
+}
+
+// openDB opens the database in dir with opts and a block cache of its own.
+func openDB(dir string, opts *pebble.Options) (*pebble.DB, error) {
+	o := *opts
+	o.Cache = pebble.NewCache(lsmBlockCache)
+	defer o.Cache.Unref() // the database holds its own reference
+	db, err := pebble.Open(dir, &o)
+	if err != nil {
 		return nil, fmt.Errorf("state: open pebble store %s: %w", dir, err)
 	}
-	return &lsmStore{db: db, dir: dir, refs: 1}, nil
+	return db, nil
 }
 
 // retain adds a user (a view).
@@ -85,7 +100,7 @@ func (s *lsmStore) release() error {
 		return nil
 	}
 	err := s.db.Close()
-	if rerr := os.RemoveAll(s.dir); rerr != nil && err == nil {
+	if rerr := os.RemoveAll(s.root); rerr != nil && err == nil {
 		err = rerr
 	}
 	if err != nil {
