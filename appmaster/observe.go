@@ -78,6 +78,9 @@ func (s *cpStats) acked(id int64, task checkpoint.TaskID, alignMs int64, state m
 		for _, k := range st.Keyed {
 			size += k.Size
 		}
+		for _, h := range st.Incremental {
+			size += h.Bytes()
+		}
 		for _, l := range st.Lists {
 			for _, e := range l.Entries {
 				size += int64(len(e.Inline)) + e.Length

@@ -34,6 +34,13 @@ const (
 	TmpDirs = "io.tmp.dirs"
 )
 
+// IncrementalCheckpoints (Flink's key, default false) makes checkpoints of
+// keyed state on the pebble backend incremental: each sends only the SST
+// files no earlier checkpoint of the subtask sent, into <job-dir>/shared/,
+// reference-counted across the retained checkpoints (docs/checkpoints.md).
+// Savepoints stay full; the heap backend ignores it.
+const IncrementalCheckpoints = "execution.checkpointing.incremental"
+
 // known is every key floe reads. Keep docs/configuration.md in step.
 var known = []string{
 	Parallelism, MaxParallelism, BufferTimeout, BatchSize, Credits, QueueCapacity, Slots,
@@ -48,6 +55,7 @@ var known = []string{
 	"execution.checkpointing.savepoint-dir", "execution.checkpointing.num-retained",
 	"execution.checkpointing.externalized-checkpoint-retention",
 	Strict, OutputOverwrite, ManagedMemorySize, TmpDirs, SourceSplitSize, SourceMaxMalformed, StateBackend,
+	IncrementalCheckpoints,
 }
 
 // ownPrefixes are the namespaces floe and Flink use. A key outside them

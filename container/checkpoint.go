@@ -71,11 +71,29 @@ func (t *task) upload(id int64, dir string, states map[string]operator.OperatorS
 	}
 	subtask := int(t.ref().GetSubtask())
 	out := map[string]checkpoint.SubtaskState{}
+	defer func() {
+		for uid, st := range states {
+			if st.Release != nil {
+				if err := st.Release(); err != nil {
+					t.log.Warn().Err(err).Int64("checkpoint", id).Str("operator", uid).Msg("releasing a state view failed")
+				}
+			}
+		}
+	}()
 	for uid, st := range states {
 		if st.Empty() {
 			continue
 		}
 		ss := checkpoint.SubtaskState{Subtask: subtask}
+		if st.UploadIncremental != nil && checkpoint.IsCheckpointDir(dir, id) {
+			// The store's new files, off the task's goroutine; savepoints stay full.
+			h, err := st.UploadIncremental(ctx, store, checkpoint.Join(dir, "..", checkpoint.SharedDirName), dir, uid)
+			if err != nil {
+				return nil, fmt.Errorf("checkpoint %d: %s: %w", id, uid, err)
+			}
+			ss.Incremental = []checkpoint.IncrementalHandle{h}
+			st.EncodeKeyGroups, st.KeyGroups = nil, nil
+		}
 		if st.EncodeKeyGroups != nil { // encoded here, off the task's goroutine
 			blocks, err := st.EncodeKeyGroups()
 			if err != nil {
@@ -173,6 +191,7 @@ func (t *task) restore(chain operator.Task) error {
 				copy(st.KeyGroups[h.Start-lo:], blocks)
 			}
 		}
+		st.Incremental = ss.Incremental
 		for _, ls := range ss.Lists {
 			st.Union = ls.Distribution == checkpoint.Union
 			for _, e := range ls.Entries {

@@ -1,6 +1,7 @@
 package datastream
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"slices"
@@ -161,6 +162,9 @@ type keyedOp[K comparable, U any] struct {
 	name       string
 	subtask    int
 	start, end int // key groups owned
+	// incremental: checkpoints of the pebble store send its new files (incremental.go)
+	incremental bool
+	taskCtx     context.Context
 }
 
 func newKeyedOp[K comparable, U any](info operator.TaskInfo, out network.Output[U], onTimer func(*KeyedContext[K], Timer, func(U)), states []StateDescriptor[K]) (*keyedOp[K, U], error) {
@@ -186,8 +190,14 @@ func newKeyedOp[K comparable, U any](info operator.TaskInfo, out network.Output[
 		return nil, err
 	}
 	start, end := keygroup.Range(info.MaxParallelism, info.Parallelism, info.Subtask)
+	inc, err := incrementalCheckpoints(info)
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
 	return &keyedOp[K, U]{ctx: &KeyedContext[K]{backend: b, timers: ts, side: info.SideOutputs}, out: out, emit: out.Collect,
-		onTimer: onTimer, name: info.Name, subtask: info.Subtask, start: start, end: end}, nil
+		onTimer: onTimer, name: info.Name, subtask: info.Subtask, start: start, end: end,
+		incremental: inc, taskCtx: info.Context}, nil
 }
 
 // backendOptions chooses the state backend from state.backend.type.
@@ -248,6 +258,9 @@ func (p *keyedOp[K, U]) fire(now int64, proc bool) {
 // pebble: a store snapshot, no copy) and leaves the encoding to the upload,
 // so processing goes on while the checkpoint is written.
 func (p *keyedOp[K, U]) SnapshotState(int64) (operator.OperatorState, error) {
+	if p.incremental {
+		return p.snapshotIncremental()
+	}
 	view, start, end := p.ctx.backend.View(), p.start, p.end
 	return operator.OperatorState{KeyGroupStart: start, EncodeKeyGroups: func() ([][]byte, error) {
 		blocks, err := view.Encode(start, end)
@@ -259,6 +272,9 @@ func (p *keyedOp[K, U]) SnapshotState(int64) (operator.OperatorState, error) {
 }
 
 func (p *keyedOp[K, U]) RestoreState(st operator.OperatorState) error {
+	if err := p.restoreIncremental(st.Incremental); err != nil {
+		return err
+	}
 	for i, blk := range st.KeyGroups {
 		g := st.KeyGroupStart + i
 		if len(blk) == 0 {

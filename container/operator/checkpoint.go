@@ -1,5 +1,11 @@
 package operator
 
+import (
+	"context"
+
+	"floe/checkpoint"
+)
+
 // OperatorState is what one operator subtask puts into a checkpoint.
 type OperatorState struct {
 	// KeyGroupStart is the first key group of KeyGroups; KeyGroups[i] is the
@@ -9,6 +15,17 @@ type OperatorState struct {
 	// EncodeKeyGroups, when set instead of KeyGroups, produces them later,
 	// off the task's goroutine (from an immutable view taken at the barrier).
 	EncodeKeyGroups func() ([][]byte, error)
+	// UploadIncremental, set besides EncodeKeyGroups by a keyed operator
+	// whose state is a pebble store with incremental checkpoints, uploads
+	// the store's files (the SST files not sent before to sharedDir, the
+	// rest to dir) and describes them. The upload calls one of the two: a
+	// checkpoint this one, a savepoint (always full) EncodeKeyGroups; then
+	// Release, when set, whichever it called.
+	UploadIncremental func(ctx context.Context, store checkpoint.FS, sharedDir, dir, uid string) (checkpoint.IncrementalHandle, error)
+	Release           func() error
+	// Incremental is, on restore, the store files of the old subtasks
+	// whose key groups overlap this subtask's (each holds its whole range).
+	Incremental []checkpoint.IncrementalHandle
 	// List is operator list state: redistributed round robin on rescale,
 	// or given whole to every subtask when Union.
 	List  [][]byte
@@ -17,7 +34,7 @@ type OperatorState struct {
 
 // Empty reports whether the operator holds no state.
 func (s OperatorState) Empty() bool {
-	if s.EncodeKeyGroups != nil {
+	if s.EncodeKeyGroups != nil || len(s.Incremental) > 0 {
 		return false
 	}
 	for _, b := range s.KeyGroups {

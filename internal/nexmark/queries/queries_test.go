@@ -236,62 +236,76 @@ func TestQ12(t *testing.T) {
 // recovers from its checkpoints and commits exactly the result of an
 // undisturbed run.
 func TestWindowedQuerySurvivesFailures(t *testing.T) {
-	for _, q := range []string{"q5", "q11"} {
-		t.Run(q, func(t *testing.T) {
-			evs := generated(testEvents)
-			want := checks[q].want(evs)
-			dir := t.TempDir()
-			out := filepath.Join(dir, "out")
-			logs := &logBuffer{}
-			e := envLog(2, zerolog.New(logs).Level(zerolog.InfoLevel),
-				config.BufferTimeout, "5ms",
-				"execution.checkpointing.interval", "100ms",
-				"execution.checkpointing.dir", "file://"+filepath.Join(dir, "checkpoints"),
-				"restart-strategy.type", "fixed-delay",
-				"restart-strategy.fixed-delay.attempts", "10",
-				"restart-strategy.fixed-delay.delay", "20ms")
-			var failNow atomic.Bool
-			var panics atomic.Int32
-			failing := func(r queries.Result) {
-				switch s := r.Stream.(type) {
-				case datastream.Stream[nexmark.Q5Row]:
-					datastream.WriteJSON(failingMap(s, &failNow, &panics), out).UID("sink")
-				case datastream.Stream[nexmark.Q11Row]:
-					datastream.WriteJSON(failingMap(s, &failNow, &panics), out).UID("sink")
-				default:
-					t.Fatalf("unexpected result %T", r.Stream)
-				}
-			}
-			stop := make(chan struct{})
-			done := make(chan struct{})
-			go func() { // failures at irregular moments while the job runs
-				defer close(done)
-				for i := range 3 {
-					select {
-					case <-stop:
-						return
-					case <-time.After(time.Duration(300+170*i) * time.Millisecond):
-						failNow.Store(true)
-					}
-				}
-			}()
-			// 20000 events/s: the run takes about 3 s, with a checkpoint every 100 ms.
-			runQuery(t, e, queries.Options{Query: q, Events: testEvents, Rate: 20_000, Gen: testConfig()}, failing)
-			close(stop)
-			<-done
-			if panics.Load() == 0 {
-				t.Fatal("no failure was injected: the job ended too soon to test recovery")
-			}
-			if !strings.Contains(logs.String(), "restoring from checkpoint") {
-				t.Fatal("the job never restored from a checkpoint")
-			}
-			got := checks[q].got(t, readLines(t, out))
-			if !slices.Equal(got, want) {
-				t.Fatalf("%s after %d failures: %d rows, want %d; first differences:\n%s", q, panics.Load(), len(got), len(want), diff(got, want))
-			}
-			t.Logf("%s: %d failures, %d rows exactly once", q, panics.Load(), len(got))
-		})
+	backends := []struct {
+		name string
+		keys []string
+	}{
+		{"heap", nil},
+		// The pebble store's files, sent incrementally, two retained: a
+		// restore reopens files that several checkpoints share.
+		{"pebble-incremental", []string{config.StateBackend, "pebble", config.IncrementalCheckpoints, "true",
+			"execution.checkpointing.num-retained", "2"}},
 	}
+	for _, q := range []string{"q5", "q11"} {
+		for _, be := range backends {
+			t.Run(q+"/"+be.name, func(t *testing.T) { windowedQuerySurvivesFailures(t, q, be.keys) })
+		}
+	}
+}
+
+func windowedQuerySurvivesFailures(t *testing.T, q string, backend []string) {
+	evs := generated(testEvents)
+	want := checks[q].want(evs)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	logs := &logBuffer{}
+	e := envLog(2, zerolog.New(logs).Level(zerolog.InfoLevel), append([]string{
+		config.BufferTimeout, "5ms",
+		"execution.checkpointing.interval", "100ms",
+		"execution.checkpointing.dir", "file://" + filepath.Join(dir, "checkpoints"),
+		"restart-strategy.type", "fixed-delay",
+		"restart-strategy.fixed-delay.attempts", "10",
+		"restart-strategy.fixed-delay.delay", "20ms"}, backend...)...)
+	var failNow atomic.Bool
+	var panics atomic.Int32
+	failing := func(r queries.Result) {
+		switch s := r.Stream.(type) {
+		case datastream.Stream[nexmark.Q5Row]:
+			datastream.WriteJSON(failingMap(s, &failNow, &panics), out).UID("sink")
+		case datastream.Stream[nexmark.Q11Row]:
+			datastream.WriteJSON(failingMap(s, &failNow, &panics), out).UID("sink")
+		default:
+			t.Fatalf("unexpected result %T", r.Stream)
+		}
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { // failures at irregular moments while the job runs
+		defer close(done)
+		for i := range 3 {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Duration(300+170*i) * time.Millisecond):
+				failNow.Store(true)
+			}
+		}
+	}()
+	// 20000 events/s: the run takes about 3 s, with a checkpoint every 100 ms.
+	runQuery(t, e, queries.Options{Query: q, Events: testEvents, Rate: 20_000, Gen: testConfig()}, failing)
+	close(stop)
+	<-done
+	if panics.Load() == 0 {
+		t.Fatal("no failure was injected: the job ended too soon to test recovery")
+	}
+	if !strings.Contains(logs.String(), "restoring from checkpoint") {
+		t.Fatal("the job never restored from a checkpoint")
+	}
+	got := checks[q].got(t, readLines(t, out))
+	if !slices.Equal(got, want) {
+		t.Fatalf("%s after %d failures: %d rows, want %d; first differences:\n%s", q, panics.Load(), len(got), len(want), diff(got, want))
+	}
+	t.Logf("%s: %d failures, %d rows exactly once", q, panics.Load(), len(got))
 }
 
 func failingMap[T any](s datastream.Stream[T], failNow *atomic.Bool, panics *atomic.Int32) datastream.Stream[T] {
