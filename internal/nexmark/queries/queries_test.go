@@ -280,6 +280,7 @@ func windowedQuerySurvivesFailures(t *testing.T, q string, backend []string) {
 	}
 	stop := make(chan struct{})
 	done := make(chan struct{})
+	var shared atomic.Int32
 	go func() { // failures at irregular moments while the job runs
 		defer close(done)
 		for i := range 3 {
@@ -288,6 +289,9 @@ func windowedQuerySurvivesFailures(t *testing.T, q string, backend []string) {
 				return
 			case <-time.After(time.Duration(300+170*i) * time.Millisecond):
 				failNow.Store(true)
+				// What the checkpoints share so far (the job's end removes it).
+				files, _ := filepath.Glob(filepath.Join(dir, "checkpoints", "*", "shared", "*"))
+				shared.Store(max(shared.Load(), int32(len(files))))
 			}
 		}
 	}()
@@ -300,6 +304,9 @@ func windowedQuerySurvivesFailures(t *testing.T, q string, backend []string) {
 	}
 	if !strings.Contains(logs.String(), "restoring from checkpoint") {
 		t.Fatal("the job never restored from a checkpoint")
+	}
+	if incremental := slices.Contains(backend, config.IncrementalCheckpoints); incremental != (shared.Load() > 0) {
+		t.Fatalf("incremental checkpoints %v, but %d files were seen in shared/", incremental, shared.Load())
 	}
 	got := checks[q].got(t, readLines(t, out))
 	if !slices.Equal(got, want) {
