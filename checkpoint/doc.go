@@ -70,7 +70,7 @@
 //
 //	<dir>/<job-id>/chk-<n>/_metadata       the checkpoint, complete when present
 //	<dir>/<job-id>/chk-<n>/<task files>    state written by the tasks
-//	<dir>/<job-id>/shared/                 reserved: files incremental checkpoints share
+//	<dir>/<job-id>/shared/                 SST files incremental checkpoints share (shared.go)
 //	<dir>/<job-id>/taskowned/              reserved: files tasks own
 //	<savepoint-dir>/savepoint-<job>-<rand>/_metadata, plus its task files
 //
@@ -81,7 +81,8 @@
 //
 // Keyed state is written per key group (0..max parallelism-1) with the
 // offset of each group, so a restore at another parallelism reads only the
-// byte ranges of the groups it owns (Reassign, PlanRestore); list state is
+// byte ranges of the groups it owns (Reassign, PlanRestore); an
+// incremental handle goes whole to every new subtask it overlaps; list state is
 // dealt round-robin and union state given to every subtask. Operators are
 // matched by uid; state without a matching operator stops the restore
 // unless allow-non-restored-state is set (CheckRestore).

@@ -67,7 +67,8 @@ func (op *OperatorState) hasKeyedState() bool {
 // Reassign returns what each of the p subtasks of operator op restores,
 // indexed by new subtask:
 //   - keyed state: subtask i gets the slices of the old files that hold its
-//     key groups, keygroup.Range(maxParallelism, p, i);
+//     key groups, keygroup.Range(maxParallelism, p, i); incremental handles
+//     (store files) that overlap them go whole, the restore keeps its own;
 //   - split list state: with p unchanged each subtask gets its own entries;
 //     otherwise all entries, in old subtask order, are dealt round-robin;
 //   - union list state: every subtask gets all entries.
