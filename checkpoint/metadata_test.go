@@ -161,6 +161,9 @@ func FuzzDecodeMetadata(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(good)
+	if inc, err := Encode(incrementalMetadata(2, "hdfs://nn:8020/c/job", []string{"a"}, []string{"b", "c"})); err == nil {
+		f.Add(inc)
+	}
 	f.Add(good[headerLen : len(good)-trailerLen])
 	f.Add(good[:20])
 	f.Add([]byte("FLOECKPT"))
