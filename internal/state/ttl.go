@@ -117,7 +117,7 @@ type ttlHooks[K comparable, T any] struct {
 	// legacy reads a block written by the state without TTL, stamping
 	// its values with now.
 	legacy func(data []byte, now int64) ([]entry[K, T], error)
-	owner  any   // the TTLValue, TTLList or TTLMap of the table
+	owner  any    // the TTLValue, TTLList or TTLMap of the table
 	after  []byte // LSM cleanup cursor: the last key looked at (nil: start of kg)
 	kg     int    // LSM cleanup cursor: key group
 }
