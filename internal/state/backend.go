@@ -221,8 +221,9 @@ func (t *Table[K, T]) len() int {
 }
 
 // clone copies the map; the values are shared with the view from now on.
+// (An LSM table's clone shares the store: it has no map.)
 func (t *Table[K, T]) clone() table[K] {
-	c := &Table[K, T]{m: maps.Clone(t.m), gen: t.gen, enc: t.enc, ttl: t.ttl}
+	c := &Table[K, T]{m: maps.Clone(t.m), lsm: t.lsm, gen: t.gen, enc: t.enc, ttl: t.ttl.frozen()}
 	t.gen++
 	return c
 }
@@ -285,6 +286,9 @@ func (b *Backend[K]) View() *View[K] {
 		}
 		// The tables as of now (the task may declare more while the view is encoded).
 		v := &Backend[K]{hasher: b.hasher, maxPar: b.maxPar, tables: maps.Clone(b.tables), order: slices.Clone(b.order)}
+		for name, t := range v.tables {
+			v.tables[name] = t.clone() // the store is shared; a TTL table keeps the view's time (ttl.go)
+		}
 		return &View[K]{b: v, snap: b.lsm.db.NewSnapshot(), lsm: b.lsm}
 	}
 	v := &Backend[K]{hasher: b.hasher, maxPar: b.maxPar, tables: make(map[string]table[K], len(b.tables)), order: slices.Clone(b.order)}

@@ -35,8 +35,8 @@ type TTL struct {
 	// else NeverReturnExpired).
 	ReturnExpired bool
 	// Now is the processing time in epoch milliseconds (nil: the wall
-	// clock). Snapshots call it on the goroutine that encodes them, so it
-	// must be safe for concurrent use.
+	// clock), called on the task's goroutine (a view takes its time when
+	// it is taken, and drops what had expired then when it is encoded).
 	Now func() int64
 	// CleanupEvery is the number of accesses between two cleanup steps
 	// (0: 1024); CleanupSize the number of keys a step looks at (0: 1024).
@@ -120,12 +120,28 @@ type ttlHooks[K comparable, T any] struct {
 	owner  any    // the TTLValue, TTLList or TTLMap of the table
 	after  []byte // LSM cleanup cursor: the last key looked at (nil: start of kg)
 	kg     int    // LSM cleanup cursor: key group
+	// at is the time of the view these hooks belong to (frozen).
+	at     int64
+	isView bool
+}
+
+// frozen returns the hooks of a view taken now: its snapshot drops what
+// had expired when it was taken (at the barrier, on the task's goroutine),
+// whenever it is encoded.
+func (h *ttlHooks[K, T]) frozen() *ttlHooks[K, T] {
+	if h == nil {
+		return nil
+	}
+	return &ttlHooks[K, T]{clock: h.clock, live: h.live, legacy: h.legacy, owner: h.owner, at: h.clock.now(), isView: true}
 }
 
 // snapshotNow is the time a snapshot drops expired entries at (0 without TTL).
 func (h *ttlHooks[K, T]) snapshotNow() int64 {
-	if h == nil {
+	switch {
+	case h == nil:
 		return 0
+	case h.isView:
+		return h.at
 	}
 	return h.clock.now()
 }
