@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -527,5 +528,31 @@ func TestTTLDeclare(t *testing.T) {
 	}
 	if _, err := NewTTLValue[string, int](b, "w", TTL{}); err == nil {
 		t.Fatal("a zero time-to-live accepted")
+	}
+}
+
+// A snapshot of a TTL state does not restore into the state declared
+// without TTL (as in Flink): the restore fails and says which state.
+func TestTTLStateDoesNotRestoreWithoutTTL(t *testing.T) {
+	for _, kind := range kinds {
+		b := newBackend[string](t, kind, 4)
+		s, _ := NewTTLValue[string, int](b, "v", TTL{TTL: time.Hour})
+		s.Put("a", 1)
+		blocks, err := b.Snapshot(0, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := newBackend[string](t, kind, 4)
+		Value[string, int](r, "v")
+		var rerr error
+		for _, blk := range blocks {
+			if err := r.Restore(blk, false); err != nil {
+				rerr = err
+			}
+		}
+		if !errors.Is(rerr, ErrCorrupt) || !strings.Contains(rerr.Error(), `"v"`) {
+			t.Fatalf("%s: restoring a TTL state without TTL: %v", kind, rerr)
+		}
+		t.Logf("%s: %v", kind, rerr)
 	}
 }
