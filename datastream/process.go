@@ -89,7 +89,10 @@ type StateDescriptor[K comparable] interface {
 // A checkpoint keeps a view of the state that shares stored values, and
 // encodes it while processing goes on: never change a stored value in place
 // (for example an element of a slice inside it); Update with a new value.
-type ValueState[K comparable, T any] struct{ name string }
+type ValueState[K comparable, T any] struct {
+	name string
+	ttl  *StateTTL // WithTTL (ttl.go)
+}
 
 // NewValueState declares a value state called name (unique per operator).
 func NewValueState[K comparable, T any](name string) ValueState[K, T] {
@@ -97,6 +100,9 @@ func NewValueState[K comparable, T any](name string) ValueState[K, T] {
 }
 
 func (s ValueState[K, T]) declare(b *state.Backend[K]) error {
+	if s.ttl != nil {
+		return declareTTL(b, s.name, s.ttl, state.NewTTLValue[K, T])
+	}
 	_, err := state.Value[K, T](b, s.name)
 	return err
 }
@@ -104,13 +110,30 @@ func (s ValueState[K, T]) declare(b *state.Backend[K]) error {
 func (s ValueState[K, T]) table(c *KeyedContext[K]) *state.Table[K, T] { return table[K, T](c, s.name) }
 
 // Value returns the current key's value and whether it has one.
-func (s ValueState[K, T]) Value(c *KeyedContext[K]) (T, bool) { return s.table(c).Get(c.key) }
+func (s ValueState[K, T]) Value(c *KeyedContext[K]) (T, bool) {
+	if s.ttl != nil {
+		return s.ttlTable(c).Get(c.key)
+	}
+	return s.table(c).Get(c.key)
+}
 
 // Update sets the current key's value.
-func (s ValueState[K, T]) Update(c *KeyedContext[K], v T) { s.table(c).Put(c.key, v) }
+func (s ValueState[K, T]) Update(c *KeyedContext[K], v T) {
+	if s.ttl != nil {
+		s.ttlTable(c).Put(c.key, v)
+		return
+	}
+	s.table(c).Put(c.key, v)
+}
 
 // Clear removes the current key's value.
-func (s ValueState[K, T]) Clear(c *KeyedContext[K]) { s.table(c).Delete(c.key) }
+func (s ValueState[K, T]) Clear(c *KeyedContext[K]) {
+	if s.ttl != nil {
+		s.ttlTable(c).Delete(c.key)
+		return
+	}
+	s.table(c).Delete(c.key)
+}
 
 // Timer is a timer that fired: its time in epoch milliseconds and domain.
 type Timer struct {
@@ -304,7 +327,10 @@ func (p *processOp[T, K, U]) Collect(v T) {
 }
 
 // ListState is a list of values per key.
-type ListState[K comparable, T any] struct{ name string }
+type ListState[K comparable, T any] struct {
+	name string
+	ttl  *StateTTL // WithTTL (ttl.go)
+}
 
 // NewListState declares a list state called name.
 func NewListState[K comparable, T any](name string) ListState[K, T] {
@@ -312,6 +338,9 @@ func NewListState[K comparable, T any](name string) ListState[K, T] {
 }
 
 func (s ListState[K, T]) declare(b *state.Backend[K]) error {
+	if s.ttl != nil {
+		return declareTTL(b, s.name, s.ttl, state.NewTTLList[K, T])
+	}
 	_, err := state.Value[K, []T](b, s.name)
 	return err
 }
@@ -322,26 +351,48 @@ func (s ListState[K, T]) table(c *KeyedContext[K]) *state.Table[K, []T] {
 
 // Get returns the current key's list (nil when empty). Do not modify it.
 func (s ListState[K, T]) Get(c *KeyedContext[K]) []T {
+	if s.ttl != nil {
+		return s.ttlTable(c).Get(c.key)
+	}
 	v, _ := s.table(c).Get(c.key)
 	return v
 }
 
 // Add appends v to the current key's list.
 func (s ListState[K, T]) Add(c *KeyedContext[K], v T) {
+	if s.ttl != nil {
+		s.ttlTable(c).Add(c.key, v)
+		return
+	}
 	t := s.table(c)
 	l, _ := t.Get(c.key)
 	t.Put(c.key, append(l, v))
 }
 
 // Update replaces the current key's list.
-func (s ListState[K, T]) Update(c *KeyedContext[K], vs []T) { s.table(c).Put(c.key, vs) }
+func (s ListState[K, T]) Update(c *KeyedContext[K], vs []T) {
+	if s.ttl != nil {
+		s.ttlTable(c).Update(c.key, vs)
+		return
+	}
+	s.table(c).Put(c.key, vs)
+}
 
 // Clear empties the current key's list.
-func (s ListState[K, T]) Clear(c *KeyedContext[K]) { s.table(c).Delete(c.key) }
+func (s ListState[K, T]) Clear(c *KeyedContext[K]) {
+	if s.ttl != nil {
+		s.ttlTable(c).Clear(c.key)
+		return
+	}
+	s.table(c).Delete(c.key)
+}
 
 // MapState is a map per key. Its entries are kept as a Go map and
 // checkpointed as a list of pairs.
-type MapState[K comparable, UK comparable, UV any] struct{ name string }
+type MapState[K comparable, UK comparable, UV any] struct {
+	name string
+	ttl  *StateTTL // WithTTL (ttl.go)
+}
 
 // NewMapState declares a map state called name.
 func NewMapState[K comparable, UK comparable, UV any](name string) MapState[K, UK, UV] {
@@ -355,6 +406,9 @@ type MapEntry[UK comparable, UV any] struct {
 }
 
 func (s MapState[K, UK, UV]) declare(b *state.Backend[K]) error {
+	if s.ttl != nil {
+		return declareTTL(b, s.name, s.ttl, state.NewTTLMap[K, UK, UV])
+	}
 	_, err := state.Value[K, []MapEntry[UK, UV]](b, s.name)
 	return err
 }
@@ -365,6 +419,9 @@ func (s MapState[K, UK, UV]) table(c *KeyedContext[K]) *state.Table[K, []MapEntr
 
 // Get returns the value of uk under the current key.
 func (s MapState[K, UK, UV]) Get(c *KeyedContext[K], uk UK) (UV, bool) {
+	if s.ttl != nil {
+		return s.ttlTable(c).Get(c.key, uk)
+	}
 	l, _ := s.table(c).Get(c.key)
 	for _, e := range l {
 		if e.Key == uk {
@@ -377,6 +434,10 @@ func (s MapState[K, UK, UV]) Get(c *KeyedContext[K], uk UK) (UV, bool) {
 
 // Put sets uk to v under the current key.
 func (s MapState[K, UK, UV]) Put(c *KeyedContext[K], uk UK, v UV) {
+	if s.ttl != nil {
+		s.ttlTable(c).Put(c.key, uk, v)
+		return
+	}
 	t := s.table(c)
 	l, _ := t.Get(c.key)
 	for i := range l {
@@ -393,6 +454,10 @@ func (s MapState[K, UK, UV]) Put(c *KeyedContext[K], uk UK, v UV) {
 
 // Remove deletes uk under the current key.
 func (s MapState[K, UK, UV]) Remove(c *KeyedContext[K], uk UK) {
+	if s.ttl != nil {
+		s.ttlTable(c).Remove(c.key, uk)
+		return
+	}
 	t := s.table(c)
 	l, _ := t.Get(c.key)
 	for i := range l {
@@ -410,6 +475,9 @@ func (s MapState[K, UK, UV]) Remove(c *KeyedContext[K], uk UK) {
 
 // Entries returns the current key's entries. Do not modify them.
 func (s MapState[K, UK, UV]) Entries(c *KeyedContext[K]) []MapEntry[UK, UV] {
+	if s.ttl != nil {
+		return ttlEntries(s.ttlTable(c).Entries(c.key))
+	}
 	l, _ := s.table(c).Get(c.key)
 	return l
 }
@@ -418,6 +486,7 @@ func (s MapState[K, UK, UV]) Entries(c *KeyedContext[K]) []MapEntry[UK, UV] {
 type ReducingState[K comparable, T any] struct {
 	name   string
 	reduce func(acc, v T) T
+	ttl    *StateTTL // WithTTL (ttl.go)
 }
 
 // NewReducingState declares a reducing state called name.
@@ -426,12 +495,19 @@ func NewReducingState[K comparable, T any](name string, reduce func(acc, v T) T)
 }
 
 func (s ReducingState[K, T]) declare(b *state.Backend[K]) error {
+	if s.ttl != nil {
+		return declareTTL(b, s.name, s.ttl, state.NewTTLValue[K, T])
+	}
 	_, err := state.Value[K, T](b, s.name)
 	return err
 }
 
 // Add folds v into the current key's value.
 func (s ReducingState[K, T]) Add(c *KeyedContext[K], v T) {
+	if s.ttl != nil {
+		reduceTTL(s.ttlTable(c), c.key, v, s.reduce)
+		return
+	}
 	t := table[K, T](c, s.name)
 	if acc, ok := t.Get(c.key); ok {
 		v = s.reduce(acc, v)
@@ -441,5 +517,8 @@ func (s ReducingState[K, T]) Add(c *KeyedContext[K], v T) {
 
 // Get returns the current key's reduced value.
 func (s ReducingState[K, T]) Get(c *KeyedContext[K]) (T, bool) {
+	if s.ttl != nil {
+		return s.ttlTable(c).Get(c.key)
+	}
 	return table[K, T](c, s.name).Get(c.key)
 }

@@ -110,6 +110,7 @@ type Table[K comparable, T any] struct {
 	// shared with a view, one stored at gen is the table's alone.
 	gen uint64
 	enc *codec.Codec[entry[K, T]]
+	ttl *ttlHooks[K, T] // a state with a time-to-live (ttl.go), else nil
 }
 
 type slot[T any] struct {
@@ -220,20 +221,26 @@ func (t *Table[K, T]) len() int {
 }
 
 // clone copies the map; the values are shared with the view from now on.
+// (An LSM table's clone shares the store: it has no map.)
 func (t *Table[K, T]) clone() table[K] {
-	c := &Table[K, T]{m: maps.Clone(t.m), gen: t.gen, enc: t.enc}
+	c := &Table[K, T]{m: maps.Clone(t.m), lsm: t.lsm, gen: t.gen, enc: t.enc, ttl: t.ttl.frozen()}
 	t.gen++
 	return c
 }
 
 func (t *Table[K, T]) encode(groupOf func(K) int, start int, blocks []*bytes.Buffer, name string) error {
 	groups := make([][]entry[K, T], len(blocks))
+	now := t.ttl.snapshotNow()
 	for k, s := range t.m {
 		g := groupOf(k) - start
 		if g < 0 || g >= len(groups) {
 			return fmt.Errorf("state %q: key in key group %d, outside this subtask's range", name, g+start)
 		}
-		groups[g] = append(groups[g], entry[K, T]{k, s.v})
+		v, ok := t.ttl.keep(s.v, now) // expired entries stay out of snapshots
+		if !ok {
+			continue
+		}
+		groups[g] = append(groups[g], entry[K, T]{k, v})
 	}
 	for i, es := range groups {
 		if err := t.appendBlock(blocks[i], es, name); err != nil {
@@ -245,6 +252,7 @@ func (t *Table[K, T]) encode(groupOf func(K) int, start int, blocks []*bytes.Buf
 
 func (t *Table[K, T]) decode(data []byte) error {
 	es, err := t.enc.NewReader(nil).Read(data, nil)
+	es, err = t.ttl.restored(data, es, err)
 	if err != nil {
 		return err
 	}
@@ -278,6 +286,9 @@ func (b *Backend[K]) View() *View[K] {
 		}
 		// The tables as of now (the task may declare more while the view is encoded).
 		v := &Backend[K]{hasher: b.hasher, maxPar: b.maxPar, tables: maps.Clone(b.tables), order: slices.Clone(b.order)}
+		for name, t := range v.tables {
+			v.tables[name] = t.clone() // the store is shared; a TTL table keeps the view's time (ttl.go)
+		}
 		return &View[K]{b: v, snap: b.lsm.db.NewSnapshot(), lsm: b.lsm}
 	}
 	v := &Backend[K]{hasher: b.hasher, maxPar: b.maxPar, tables: make(map[string]table[K], len(b.tables)), order: slices.Clone(b.order)}

@@ -329,8 +329,11 @@ func (t *Table[K, T]) flushLSM() {
 
 func (t *Table[K, T]) encodeGroup(r pebble.Reader, kg int, buf *bytes.Buffer, name string) error {
 	var es []entry[K, T]
+	now := t.ttl.snapshotNow()
 	if err := t.lsm.scan(r, kg, func(k K, v T) bool {
-		es = append(es, entry[K, T]{k, v})
+		if v, ok := t.ttl.keep(v, now); ok { // expired entries stay out of snapshots
+			es = append(es, entry[K, T]{k, v})
+		}
 		return true
 	}); err != nil {
 		return fmt.Errorf("state %q: %w", name, err)
