@@ -151,7 +151,7 @@ func benchIncremental(b *testing.B, keys int) {
 		return h, sent, sync
 	}
 	t0 := time.Now()
-	first, firstSent, _ := take() // the first sends everything
+	_, firstSent, _ := take() // the first sends everything
 	firstTime := time.Since(t0)
 	// The compactions the load left behind rewrite most files once: let
 	// them finish, and one checkpoint take their outputs, so the timed ones
@@ -159,7 +159,7 @@ func benchIncremental(b *testing.B, keys int) {
 	for deadline := time.Now().Add(10 * time.Minute); src.lsm.db.Metrics().Compact.NumInProgress > 0 && time.Now().Before(deadline); {
 		time.Sleep(50 * time.Millisecond)
 	}
-	first, _, _ = take()
+	first, _, _ := take()
 	rng := rand.New(rand.NewPCG(1, 2))
 	var sync, total time.Duration
 	var sent int64
