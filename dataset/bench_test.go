@@ -102,7 +102,8 @@ func peakMemory(fn func()) (heap, rss int64) {
 	return heap, rss
 }
 
-// BenchmarkSpillMemory runs a group-by, a join and a sort over 400k
+// BenchmarkSpillMemory runs a group-by, a join (hash and sort-merge) and a
+// sort (in one subtask and range-partitioned) over 400k
 // generated rows (about 28 MB as the operators count them) at parallelism 2
 // with 4 MiB of managed memory per TaskManager and with the default (128
 // MiB, nothing spills), and reports the peak heap and RSS of the process
@@ -121,11 +122,20 @@ func BenchmarkSpillMemory(b *testing.B) {
 			key := func(r spillRow) int64 { return r.Key }
 			datastream.Discard(dataset.FullOuterJoin(p, d, key, key, func(x, y *spillRow) int64 { return 1 }).Stream())
 		},
+		"join-sort-merge": func(env *dataset.Environment) {
+			p := genRows(env, n, genSpillRow)
+			d := genRows(env, n/4, func(i int64) spillRow { r := genSpillRow(i); r.Key = i; return r })
+			key := func(r spillRow) int64 { return r.Key }
+			datastream.Discard(dataset.FullOuterJoin(p, d, key, key, func(x, y *spillRow) int64 { return 1 }, dataset.SortMerge()).Stream())
+		},
+		"range-sort": func(env *dataset.Environment) {
+			datastream.Discard(dataset.RangeSort(genRows(env, n, genSpillRow), dataset.Asc(func(r spillRow) string { return r.Name })).Stream())
+		},
 		"sort": func(env *dataset.Environment) {
 			datastream.Discard(dataset.Sort(genRows(env, n, genSpillRow), dataset.Asc(func(r spillRow) string { return r.Name })).Stream())
 		},
 	}
-	for _, name := range []string{"aggregate", "join", "sort"} {
+	for _, name := range []string{"aggregate", "join", "join-sort-merge", "sort", "range-sort"} {
 		for _, managed := range []string{"4mb", ""} {
 			label := managed
 			if label == "" {

@@ -283,6 +283,10 @@ func TestJoins(t *testing.T) {
 		{"right/broadcast-left", false, true, []dataset.JoinOption{dataset.BuildLeft(), dataset.BroadcastBuild()}},
 		{"full", true, true, nil},
 		{"full/build-left", true, true, []dataset.JoinOption{dataset.BuildLeft()}},
+		{"inner/sort-merge", false, false, []dataset.JoinOption{dataset.SortMerge()}},
+		{"left/sort-merge", true, false, []dataset.JoinOption{dataset.SortMerge()}},
+		{"right/sort-merge", false, true, []dataset.JoinOption{dataset.SortMerge()}},
+		{"full/sort-merge", true, true, []dataset.JoinOption{dataset.SortMerge()}},
 	}
 	inputs := map[string]func() ([]Order, []Customer){
 		"plain":       func() ([]Order, []Customer) { return orders(3000, false), customers() },

@@ -1,8 +1,8 @@
 // Package dataset is floe's batch API: typed, bounded data sets (DataSet[T])
 // transformed by Map, FlatMap, Filter, GroupBy with Reduce and Aggregate,
-// Distinct, Join (inner and outer, hash or broadcast), CoGroup, Cross,
-// SortPartition, Sort, First and TopN, Union, and written as CSV, JSON lines
-// or Parquet.
+// Distinct, Join (inner and outer; hash, broadcast or sort-merge), CoGroup,
+// Cross, SortPartition, Sort and RangeSort, First and TopN, Union, and
+// written as CSV, JSON lines or Parquet.
 //
 // There is one runtime: a dataset job is a datastream job in BATCH runtime
 // mode (as Flink 2 runs batch as DataStream), built on the same job graph
@@ -20,7 +20,16 @@
 // parallelism of their input, chained to it. Operators that shuffle
 // (GroupBy, Join, CoGroup, Distinct) run at the environment's parallelism.
 // Sort, TopN, First and AggregateAll end in one subtask, so what follows them
-// keeps their order and a file sink writes one file.
+// keeps their order and a file sink writes one file. RangeSort sorts at the
+// environment's parallelism by sampled ranges: subtask i holds range i, so
+// its part files read in the order of i are the total order.
+//
+// # Join strategies
+//
+// A join's options decide how it runs, when the graph is built: a hybrid
+// hash join building the right input (BuildLeft: the left one), a
+// broadcast of a small build side (BroadcastBuild), or a sort-merge join of
+// two large inputs (SortMerge). No size estimate chooses for the user.
 //
 // # Missing join partners
 //

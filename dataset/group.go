@@ -35,7 +35,7 @@ func (g Grouped[T, K]) Reduce(fn func(a, b T) T) DataSet[T] {
 	env.holdsMemory()
 	combined := datastream.Transform(g.d.s, "Combine", datastream.ExchangeForward[T](), func(info datastream.OperatorInfo) (datastream.BoundedOperator[T, T], error) {
 		m := newOpMemory(env, info)
-		return &groupOp[T, K, T, T, T]{mem: m, table: newAggTable[K](comb, m), key: key, val: identity[T], out: func(_ K, a T) T { return a }}, nil
+		return &groupOp[T, K, T, T, T]{mem: m, table: newAggTable[K](comb, m), key: key, val: identity[T], out: func(_ K, a T) T { return a }, combiner: true}, nil
 	})
 	combined.SetParallelism(g.d.s.Parallelism())
 	env.holdsMemory()
@@ -63,7 +63,7 @@ func Aggregate[T any, K comparable, A, R any](g Grouped[T, K], agg Aggregator[T,
 	partial := datastream.Transform(g.d.s, "Partial Aggregate", datastream.ExchangeForward[T](), func(info datastream.OperatorInfo) (datastream.BoundedOperator[T, KV[K, A]], error) {
 		m := newOpMemory(env, info)
 		return &groupOp[T, K, T, A, KV[K, A]]{mem: m, table: newAggTable[K](partialComb, m), key: key, val: identity[T],
-			out: func(k K, a A) KV[K, A] { return KV[K, A]{Key: k, Value: a} }}, nil
+			out: func(k K, a A) KV[K, A] { return KV[K, A]{Key: k, Value: a} }, combiner: true}, nil
 	})
 	partial.SetParallelism(g.d.s.Parallelism())
 	finalComb := spill.Combiner[KV[K, A], A]{Create: func(kv KV[K, A]) A { return kv.Value }, Add: func(a A, kv KV[K, A]) A { return agg.Merge(a, kv.Value) }, Merge: agg.Merge}
@@ -108,18 +108,37 @@ func DistinctBy[T any, K comparable](d DataSet[T], key func(T) K) DataSet[T] {
 
 // groupOp folds records into a table by key and emits the table at the end.
 // With partial, a record carries a partial accumulator (acc(v)) that is
-// merged; otherwise it is a value that is added.
+// merged; otherwise it is a value that is added. A combiner (before the
+// shuffle) does not spill: when its memory share is full it emits its
+// partial accumulators and starts again (spill.Aggregator.SetFlush), so
+// only the aggregation after the shuffle spills.
 type groupOp[T any, K comparable, V, A, U any] struct {
-	mem     *opMemory
-	table   aggTable[K, V, A]
-	key     func(T) K
-	partial bool
-	val     func(T) V // the value of a record (not partial)
-	acc     func(T) A // the partial accumulator of a record (partial)
-	out     func(K, A) U
+	mem      *opMemory
+	table    aggTable[K, V, A]
+	key      func(T) K
+	partial  bool
+	val      func(T) V // the value of a record (not partial)
+	acc      func(T) A // the partial accumulator of a record (partial)
+	out      func(K, A) U
+	combiner bool
+	flushing bool // the table's flush function is set
 }
 
-func (g *groupOp[T, K, V, A, U]) Process(v T, _ func(U)) {
+// flusher is an aggTable that can hand a full table on (spill.Aggregator).
+type flusher[K, A any] interface {
+	SetFlush(fn func(spill.Group[K, A]) error)
+}
+
+func (g *groupOp[T, K, V, A, U]) Process(v T, emit func(U)) {
+	if g.combiner && !g.flushing {
+		g.flushing = true
+		if f, ok := g.table.(flusher[K, A]); ok {
+			f.SetFlush(func(grp spill.Group[K, A]) error {
+				emit(g.out(grp.Key, grp.Acc))
+				return nil
+			})
+		}
+	}
 	var err error
 	if g.partial {
 		err = g.table.AddPartial(g.mem.ctx, g.key(v), g.acc(v))

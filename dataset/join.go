@@ -15,6 +15,7 @@ type JoinOption func(*joinConfig)
 type joinConfig struct {
 	buildLeft bool
 	broadcast bool
+	sortMerge bool
 }
 
 // BuildLeft builds the hash table from the left input (the default builds
@@ -27,6 +28,20 @@ func BuildLeft() JoinOption { return func(c *joinConfig) { c.buildLeft = true } 
 // right outer join with BroadcastBuild needs BuildLeft, a left outer one the
 // default, and a full outer join cannot broadcast.
 func BroadcastBuild() JoinOption { return func(c *joinConfig) { c.broadcast = true } }
+
+// SortMerge joins by sorting both inputs by key and merging them instead of
+// building a hash table: for two inputs that are both large (each several
+// times the join's memory share). Each side is sorted within half the
+// join's budget (spill.Sorter, spilling runs past it), by a hash of the key,
+// and the sorted sides are merged; the records of one key on the right side
+// are held in memory while they fit, else in a spill file that the left
+// side's records of that key are matched against in blocks. A hash join
+// (the default) reads the build side once into a table that spills by
+// partition; a sort-merge join writes and reads both sides about once more
+// when they are larger than memory, but never holds more than a block of
+// either side and one key's right records. It cannot be combined with
+// BroadcastBuild; BuildLeft makes no difference to it.
+func SortMerge() JoinOption { return func(c *joinConfig) { c.sortMerge = true } }
 
 // Join is the inner equi-join of a and b: fn(x, y) for every x of a and y of
 // b with keyA(x) == keyB(y). A key may be a struct for joins on several
@@ -74,6 +89,12 @@ func join[A, B any, K comparable, U any](a DataSet[A], b DataSet[B], keyA func(A
 	env := a.env
 	if c.broadcast && ((c.buildLeft && keepA) || (!c.buildLeft && keepB)) {
 		env.fail(fmt.Errorf("%w: %s: the broadcast build side cannot keep its unmatched records (build the other side, or do not broadcast)", ErrInvalidJob, name))
+	}
+	if c.sortMerge {
+		if c.broadcast {
+			env.fail(fmt.Errorf("%w: %s: SortMerge and BroadcastBuild exclude each other", ErrInvalidJob, name))
+		}
+		return sortMergeJoin(a, b, keyA, keyB, keepA, keepB, pair, name)
 	}
 	if c.buildLeft {
 		return hashJoin(b, a, keyB, keyA, keepB, keepA, func(y *B, x *A, emit func(U)) { pair(x, y, emit) }, name, c.broadcast)

@@ -51,6 +51,7 @@ type Aggregator[K comparable, V, A any] struct {
 	sp     *space
 	stats  Stats
 	top    *aggLevel[K, V, A]
+	flush  func(Group[K, A]) error // flush mode: where a full table goes (SetFlush)
 	used   bool
 	closed bool
 }
@@ -90,6 +91,15 @@ func (a *Aggregator[K, V, A]) newLevel(depth int) *aggLevel[K, V, A] {
 	a.stats.Depth = max(a.stats.Depth, depth)
 	return &aggLevel[K, V, A]{a: a, depth: depth, seed: maphash.MakeSeed(), index: map[K]int32{}, fromFile: depth > 0}
 }
+
+// SetFlush puts the aggregator in flush mode, for a combiner before a
+// shuffle: when its table is full it hands every group to fn (a partial
+// accumulator, to be merged after the shuffle) and empties the table,
+// instead of writing it to spill files. Nothing it aggregates then spills;
+// a key may reach fn more than once, and All yields what is left at the
+// end. fn is called from Add and AddPartial; an error it returns is
+// theirs. Call it before the first Add.
+func (a *Aggregator[K, V, A]) SetFlush(fn func(Group[K, A]) error) { a.flush = fn }
 
 // Add folds v into the group of k.
 func (a *Aggregator[K, V, A]) Add(ctx context.Context, k K, v V) error {
@@ -221,8 +231,12 @@ func (l *aggLevel[K, V, A]) fit() error {
 	return l.spill()
 }
 
-// spill writes every group to its partition's file and empties the table.
+// spill writes every group to its partition's file and empties the table
+// (or, in flush mode, hands the groups on: see SetFlush).
 func (l *aggLevel[K, V, A]) spill() error {
+	if l.a.flush != nil && l.depth == 0 {
+		return l.flushAll()
+	}
 	if l.parts == nil {
 		l.parts = make([]*fileWriter[Group[K, A]], l.a.o.partitions)
 		if l.depth > 0 {
@@ -245,6 +259,26 @@ func (l *aggLevel[K, V, A]) spill() error {
 		}
 	}
 	l.a.o.log.Debug().Int("groups", len(l.groups)).Int("depth", l.depth).Msg("aggregate: spilled the table")
+	clear(l.groups)
+	l.groups = l.groups[:0]
+	l.index = map[K]int32{}
+	l.extra = 0
+	l.a.res.shrink(l.cost())
+	return nil
+}
+
+// flushAll hands every group of the table to the flush function and
+// empties the table.
+func (l *aggLevel[K, V, A]) flushAll() error {
+	n := len(l.groups)
+	for i := range l.groups {
+		if err := l.a.flush(l.groups[i]); err != nil {
+			return err
+		}
+	}
+	l.a.stats.Flushes++
+	l.a.stats.FlushedGroups += int64(n)
+	l.a.o.log.Debug().Int("groups", n).Msg("aggregate: flushed the full table")
 	clear(l.groups)
 	l.groups = l.groups[:0]
 	l.index = map[K]int32{}

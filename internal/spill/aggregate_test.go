@@ -130,3 +130,58 @@ func firstMapDiff(a, b map[string]acc) any {
 	}
 	return len(a)
 }
+
+// TestAggregatorFlush: in flush mode a full table goes to the flush
+// function instead of spill files, and the flushed partial accumulators
+// merged with what All yields at the end equal the map's aggregation.
+func TestAggregatorFlush(t *testing.T) {
+	in := genRecs(3, 40000, 1<<30, 0.2)
+	want := plainAggregate(in)
+	dir := t.TempDir()
+	a, err := NewAggregator[string](accFn, NewBudget(256<<10), WithDirs(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	got := map[string]acc{}
+	fold := func(g Group[string, acc]) {
+		if p, ok := got[g.Key]; ok {
+			got[g.Key] = accFn.Merge(p, g.Acc)
+		} else {
+			got[g.Key] = g.Acc
+		}
+	}
+	flushed := 0
+	a.SetFlush(func(g Group[string, acc]) error {
+		flushed++
+		fold(g)
+		return nil
+	})
+	ctx := context.Background()
+	for _, r := range in {
+		if err := a.Add(ctx, r.Key, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for g, err := range a.All(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		fold(g)
+	}
+	st := a.Stats()
+	if st.Flushes == 0 || st.FlushedGroups != int64(flushed) {
+		t.Fatalf("groups 4x the budget were not flushed (or miscounted, %d): %+v", flushed, st)
+	}
+	if st.SpilledBytes != 0 || st.Files != 0 {
+		t.Fatalf("flush mode spilled: %+v", st)
+	}
+	if !maps.Equal(got, want) {
+		t.Fatalf("flushed and final groups differ from the map (first: %v)", firstMapDiff(got, want))
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	assertEmptyDir(t, dir)
+	t.Logf("%+v", st)
+}

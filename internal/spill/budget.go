@@ -156,6 +156,10 @@ type Stats struct {
 	// NestedLoops counts join partitions joined by block nested loops
 	// because their build side did not fit even after repartitioning.
 	NestedLoops int64
+	// Flushes counts the times an aggregator in flush mode (SetFlush) handed
+	// its full table on instead of spilling it; FlushedGroups the groups.
+	Flushes       int64
+	FlushedGroups int64
 	// OverBudget counts the times an operator held memory past its budget
 	// because spilling could not help (one record larger than the budget, a
 	// partition at the deepest level, the blocks of a merge).

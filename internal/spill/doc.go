@@ -10,6 +10,8 @@
 //	NewAggregator[K, V, A](Combiner[V, A], budget, opts...)   Add, AddPartial, All -> iter.Seq2[Group[K, A], error]
 //	NewHashJoin[K, B, P](JoinType, buildKey, probeKey, budget, opts...)
 //	                                                         Build, Probe(emit), Finish(emit)
+//	NewMergeJoin[K, L, R](JoinType, leftKey, rightKey, budget, opts...)
+//	                                                         AddLeft, AddRight, Finish(emit)
 //
 // Every operator is used by one goroutine, takes the caller's context on
 // each call that does work (checked every 1024 records), reports Stats
@@ -29,6 +31,8 @@
 //     At the end each partition is aggregated alone with Combiner.Merge, and
 //     one that still does not fit is partitioned again with a new hash seed
 //     (down to WithMaxDepth, default 4). Output order is unspecified.
+//     In flush mode (SetFlush, for a combiner before a shuffle) a full
+//     table is handed to a function and emptied instead of spilled.
 //   - HashJoin: a hybrid hash join. The build side is hash-partitioned and
 //     stays in memory until the budget; then the largest partitions spill,
 //     and so do probe records of spilled partitions, while the others are
@@ -39,6 +43,12 @@
 //     The build side is the left input: LeftOuterJoin emits unmatched build
 //     records with a nil probe, RightOuterJoin unmatched probe records with
 //     a nil build, FullOuterJoin both (JoinType.Swap for the other way round).
+//   - MergeJoin: a sort-merge join for two large inputs. Each side is
+//     sorted by a seeded hash of its key in its own Sorter (half the
+//     budget each); the sorted sides are merged, one key's right records
+//     held in memory or, past the budget, in a file that its left records
+//     are matched against in blocks. Left plays the build side's part in
+//     the JoinType.
 //
 // Records that spill go through internal/codec, so T (sort), K and A
 // (aggregation), B and P (join) must have codecs; the constructors fail

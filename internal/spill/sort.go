@@ -89,6 +89,14 @@ func (s *Sorter[T]) Add(ctx context.Context, rec T) error {
 			}
 			break
 		}
+		if len(s.buf) == 0 && cap(s.buf) > 256 {
+			// The empty buffer alone is past the budget (append rounds
+			// capacities up): start again from a small one, or every
+			// record would become a run of its own.
+			s.buf = nil
+			s.res.shrink(0)
+			continue
+		}
 		if len(s.buf) == 0 {
 			// Not even one record fits: hold it anyway.
 			s.res.force(need)
