@@ -502,10 +502,36 @@ func dirName(p string) string {
 	return p
 }
 
+// savepointStartWait bounds how long a savepoint asked for while the job's
+// tasks are still being deployed (or redeployed after a failure) waits for
+// them to run before it fails.
+const savepointStartWait = time.Minute
+
 // TriggerSavepoint writes a savepoint of the running job under dir (or the
 // configured savepoint directory) and returns its path. With stop, the job is
-// cancelled once the savepoint is complete (stop with savepoint).
+// cancelled once the savepoint is complete (stop with savepoint). Asked while
+// the job is starting or restarting, it waits (at most savepointStartWait,
+// and never past ctx) for the tasks to run.
 func (h *JobHandle) TriggerSavepoint(ctx context.Context, dir string, stop bool) (string, error) {
+	deadline := time.Now().Add(savepointStartWait)
+	for {
+		path, err := h.triggerSavepoint(ctx, dir, stop)
+		if !errors.Is(err, errNotYetRunning) && !errors.Is(err, checkpoint.ErrNotRunning) || time.Now().After(deadline) {
+			return path, err
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("savepoint of job %s: %w (last: %w)", h.ID(), ctx.Err(), err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// errNotYetRunning: the job is created or restarting, so a savepoint may
+// follow shortly.
+var errNotYetRunning = errors.New("not yet running")
+
+func (h *JobHandle) triggerSavepoint(ctx context.Context, dir string, stop bool) (string, error) {
 	jm := h.jm
 	jm.mu.Lock()
 	e := h.entry
@@ -521,9 +547,12 @@ func (h *JobHandle) TriggerSavepoint(ctx context.Context, dir string, stop bool)
 		jm.mu.Unlock()
 		return "", errors.New("no savepoint directory given nor configured (" + checkpoint.KeySavepointDir + ")")
 	}
-	if e.exec.status != Running {
+	if st := e.exec.status; st != Running {
 		jm.mu.Unlock()
-		return "", fmt.Errorf("job %s is %s, not RUNNING", e.exec.id, e.exec.status)
+		if st == Created || st == Restarting {
+			return "", fmt.Errorf("job %s is %s, %w", e.exec.id, st, errNotYetRunning)
+		}
+		return "", fmt.Errorf("job %s is %s, not RUNNING", e.exec.id, st)
 	}
 	cp.seq++
 	ref := fmt.Sprintf("sp-%d", cp.seq)

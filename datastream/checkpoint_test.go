@@ -595,3 +595,36 @@ func TestRecoveryFallsBackPastCorruptMetadata(t *testing.T) {
 	want := expectedCounts(events, keys)
 	assertExactlyOnce(t, got, want)
 }
+
+// A savepoint asked for right after submission, while the tasks are still
+// being deployed, waits for them and succeeds rather than failing with
+// "job not running".
+func TestSavepointRightAfterSubmitWaitsForTasks(t *testing.T) {
+	dir := t.TempDir()
+	env := datastream.NewEnvironment(datastream.WithConfig(config.New(map[string]string{
+		config.Parallelism:                      "2",
+		"execution.checkpointing.interval":      "1h",
+		"execution.checkpointing.dir":           "file://" + filepath.Join(dir, "checkpoints"),
+		"execution.checkpointing.savepoint-dir": "file://" + filepath.Join(dir, "savepoints"),
+		"restart-strategy.type":                 "none",
+	})))
+	src := datastream.Generate(env, func(i int64) int64 { return i }, datastream.GeneratorOptions{RatePerSecond: 1000}).UID("events")
+	datastream.Discard(src)
+	client, err := env.ExecuteAsync(context.Background(), "early-savepoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sp, err := client.Savepoint(ctx, "", true)
+	if err != nil {
+		client.Cancel()
+	}
+	client.Wait(context.Background())
+	if err != nil {
+		t.Fatalf("savepoint right after submission: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(strings.TrimPrefix(sp, "file://"), "_metadata")); err != nil {
+		t.Fatalf("savepoint %s has no _metadata: %v", sp, err)
+	}
+}

@@ -283,11 +283,23 @@ func windowedQuerySurvivesFailures(t *testing.T, q string, backend []string) {
 	var shared atomic.Int32
 	go func() { // failures at irregular moments while the job runs
 		defer close(done)
+		completed := 0
 		for i := range 3 {
+			// Each failure follows a checkpoint completed since the last
+			// one, so the job restores from a checkpoint however slowly it
+			// starts (a loaded machine, the race detector).
+			for strings.Count(logs.String(), `"checkpoint complete"`) <= completed {
+				select {
+				case <-stop:
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+			}
+			completed = strings.Count(logs.String(), `"checkpoint complete"`)
 			select {
 			case <-stop:
 				return
-			case <-time.After(time.Duration(300+170*i) * time.Millisecond):
+			case <-time.After(time.Duration(50+70*i) * time.Millisecond):
 				failNow.Store(true)
 				// What the checkpoints share so far (the job's end removes it).
 				files, _ := filepath.Glob(filepath.Join(dir, "checkpoints", "*", "shared", "*"))
