@@ -65,12 +65,6 @@ func (t *task) takeCheckpoint(chain operator.Task, id int64, dir string) {
 func (t *task) upload(id int64, dir string, states map[string]operator.OperatorState) (map[string]checkpoint.SubtaskState, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	store, _, err := checkpoint.OpenFS(dir)
-	if err != nil {
-		return nil, err
-	}
-	subtask := int(t.ref().GetSubtask())
-	out := map[string]checkpoint.SubtaskState{}
 	defer func() {
 		for uid, st := range states {
 			if st.Release != nil {
@@ -80,6 +74,12 @@ func (t *task) upload(id int64, dir string, states map[string]operator.OperatorS
 			}
 		}
 	}()
+	store, _, err := checkpoint.OpenFS(dir)
+	if err != nil {
+		return nil, err
+	}
+	subtask := int(t.ref().GetSubtask())
+	out := map[string]checkpoint.SubtaskState{}
 	for uid, st := range states {
 		if st.Empty() {
 			continue

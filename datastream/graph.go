@@ -340,6 +340,12 @@ func (t *chainTask) SnapshotState(id int64) (map[string]operator.OperatorState, 
 	for _, op := range t.stateful {
 		st, err := op.s.SnapshotState(id)
 		if err != nil {
+			// The views taken so far hold their stores open: release them.
+			for _, taken := range out {
+				if taken.Release != nil {
+					taken.Release()
+				}
+			}
 			return nil, fmt.Errorf("snapshot of %s: %w", op.uid, err)
 		}
 		out[op.uid] = st

@@ -285,13 +285,11 @@ func (p *keyedOp[K, U]) SnapshotState(int64) (operator.OperatorState, error) {
 		return p.snapshotIncremental()
 	}
 	view, start, end := p.ctx.backend.View(), p.start, p.end
-	return operator.OperatorState{KeyGroupStart: start, EncodeKeyGroups: func() ([][]byte, error) {
-		blocks, err := view.Encode(start, end)
-		if rerr := view.Release(); err == nil {
-			err = rerr
-		}
-		return blocks, err
-	}}, nil
+	// The upload releases the view whether it encoded it or not (a failed
+	// checkpoint): a pebble store stays open while a view holds it.
+	return operator.OperatorState{KeyGroupStart: start,
+		EncodeKeyGroups: func() ([][]byte, error) { return view.Encode(start, end) },
+		Release:         view.Release}, nil
 }
 
 func (p *keyedOp[K, U]) RestoreState(st operator.OperatorState) error {

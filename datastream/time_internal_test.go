@@ -309,6 +309,11 @@ func timersAcrossRestore(t *testing.T, st Stream[string], from, to string) {
 	}
 	run(t, in1, &now, []step{r("d", 1)}) // after the snapshot: not in it
 	blocks, err := snap.EncodeKeyGroups()
+	if snap.Release != nil {
+		if rerr := snap.Release(); err == nil {
+			err = rerr
+		}
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
