@@ -339,6 +339,21 @@ func incRestore(b *testing.B, h checkpoint.IncrementalHandle, dir string, end in
 	return d
 }
 
+// downloadRate is the MB/s of fetching h's files alone (as a restore does,
+// in parallel, without opening the store): what a restore that is bounded
+// by the disk or the network comes close to.
+func downloadRate(b *testing.B, h checkpoint.IncrementalHandle, dir string) float64 {
+	t0 := time.Now()
+	if err := download(context.Background(), h, dir); err != nil {
+		b.Fatal(err)
+	}
+	d := time.Since(t0)
+	if err := os.RemoveAll(dir); err != nil {
+		b.Fatal(err)
+	}
+	return float64(h.Bytes()) / 1e6 / d.Seconds()
+}
+
 func benchIncremental(b *testing.B, keys int, remote string) {
 	dir := b.TempDir()
 	src, err := NewBackend[string](benchGroups, WithLSM(filepath.Join(dir, "local")))
@@ -373,6 +388,7 @@ func benchIncremental(b *testing.B, keys int, remote string) {
 	}
 	b.StopTimer()
 	restore := incRestore(b, h, filepath.Join(dir, "restore"), benchGroups)
+	b.ReportMetric(downloadRate(b, h, filepath.Join(dir, "download")), "MB/s-download")
 	rescale := incRestore(b, h, filepath.Join(dir, "half"), benchGroups/2)
 	b.ReportMetric(firstTime.Seconds(), "s-first")
 	b.ReportMetric(float64(firstSent)/1e6, "MB-first")
@@ -412,6 +428,7 @@ func benchIncremental(b *testing.B, keys int, remote string) {
 		sent += s
 	}
 	restore = incRestore(b, h, filepath.Join(dir, "restore-hdfs"), benchGroups)
+	b.ReportMetric(downloadRate(b, h, filepath.Join(dir, "download-hdfs")), "MB/s-download-hdfs")
 	b.ReportMetric(total.Seconds()/float64(n), "s-checkpoint-hdfs")
 	b.ReportMetric(float64(sent)/1e6/float64(n), "MB-written-hdfs")
 	b.ReportMetric(restore.Seconds(), "s-restore-hdfs")
