@@ -7,7 +7,7 @@ LDFLAGS := -X floe/appmaster.Version=$(VERSION)
 # The packages that start goroutines; `make test` runs them under the race detector too.
 RACE_PKGS := ./appmaster/... ./container/... ./datastream/... ./checkpoint/... ./client/... ./internal/state/... ./internal/submit/... ./internal/jobbin/... ./internal/rpc/... ./internal/codec/... ./internal/hadoop/... ./internal/nexmark/... ./internal/metrics/... ./internal/mailbox/... ./internal/failover/...
 
-.PHONY: all build run test unit-test race-test integration-test bench bench-flink bench-nexmark profile-nexmark bench-yarn vet
+.PHONY: all build run test unit-test race-test integration-test bench bench-state bench-flink bench-nexmark profile-nexmark bench-yarn vet
 all: build
 
 build:
@@ -38,6 +38,11 @@ bench:
 	bash scripts/bench
 
 -include scripts/mk/*.mk
+
+# Checkpoints and restores of keyed state, heap against pebble (incremental), local disk and HDFS:
+# make bench-state [STATE_SIZES=1GB,10GB]; writes its table into docs/benchmarks.md.
+bench-state:
+	bash scripts/bench-state
 
 # The Nexmark queries on Apache Flink, for comparison with `make bench` (needs Java and Maven).
 bench-flink:

@@ -16,7 +16,11 @@ import (
 	"floe/internal/keygroup"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// The process's shared HDFS client (fsys: the incremental benchmark with
+	// FLOE_BENCH_HDFS) renews its leases until the process ends.
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/colinmarc/hdfs/v2/internal/rpc.(*NamenodeConnection).renewLeases"))
+}
 
 // kinds are the backends every test of the suite runs against.
 var kinds = []string{"heap", "pebble"}

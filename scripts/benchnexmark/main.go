@@ -19,10 +19,18 @@
 // SIGQUIT (its goroutines are dumped to its log) and, 5 s later, SIGKILL; a
 // stalled JVM gets SIGQUIT (a thread dump) then SIGKILL.
 //
+// The state backend is a dimension too (NEXMARK_BACKENDS): hashmap runs
+// both on the heap, pebble runs floe with -D state.backend.type=pebble and
+// Flink on its RocksDB backend (EmbeddedRocksDBStateBackend), the embedded
+// LSM store of each; a run of every backend follows the other within one
+// round, so they are interleaved too, and the JVM warms up on each.
+//
 // Environment: NEXMARK_EVENTS (10000000), NEXMARK_QUERIES (every query both
 // implement), NEXMARK_PARALLELISM (1,2), NEXMARK_RUNS (3), NEXMARK_SYSTEMS
-// (floe,flink), NEXMARK_STALL (60s), NEXMARK_DOC (docs/benchmarks.md; "-":
-// do not write it). Logs go to bin/bench-nexmark/.
+// (floe,flink), NEXMARK_BACKENDS (hashmap; hashmap,pebble for both),
+// NEXMARK_STALL (60s), NEXMARK_DOC (docs/benchmarks.md; "-": do not write
+// it), NEXMARK_SECTION (bench-nexmark: the name of the doc's markers). Logs
+// go to bin/bench-nexmark/.
 package main
 
 import (
@@ -46,19 +54,24 @@ import (
 // flinkQueries are the queries scripts/flink-bench implements.
 var flinkQueries = []string{"q0", "q1", "q2", "q3", "q4", "q5", "q7", "q8", "q11"}
 
+// flinkBackend is Flink's counterpart of each floe state backend.
+var flinkBackend = map[string]string{"hashmap": "hashmap", "pebble": "rocksdb"}
+
 type settings struct {
-	events  int64
-	queries []string
-	ps      []int
-	runs    int
-	floe    bool
-	flink   bool
-	stall   time.Duration
-	doc     string
-	logDir  string
-	floeBin string
-	jar     string
-	cp      string
+	events   int64
+	queries  []string
+	ps       []int
+	backends []string
+	runs     int
+	floe     bool
+	flink    bool
+	stall    time.Duration
+	doc      string
+	section  string
+	logDir   string
+	floeBin  string
+	jar      string
+	cp       string
 }
 
 // sample is one measured run.
@@ -91,11 +104,16 @@ func main() {
 	failed := false
 	for _, q := range s.queries {
 		for _, p := range s.ps {
-			c := &cell{}
-			results[key(q, p)] = c
-			runPair(s, q, p, c)
-			if c.floeErr != nil || c.flinkErr != nil {
-				failed = true
+			cs := map[string]*cell{}
+			for _, be := range s.backends {
+				cs[be] = &cell{}
+				results[key(q, p, be)] = cs[be]
+			}
+			runPair(s, q, p, cs)
+			for _, c := range cs {
+				if c.floeErr != nil || c.flinkErr != nil {
+					failed = true
+				}
 			}
 		}
 	}
@@ -103,7 +121,7 @@ func main() {
 	fmt.Println(table)
 	if s.doc != "-" {
 		sec := section(s, machine, table, time.Since(start))
-		if err := benchutil.WriteSection(s.doc, begin, end, sec, "## Checkpoints"); err != nil {
+		if err := benchutil.WriteSection(s.doc, begin(s), end(s), sec, "## Checkpoints"); err != nil {
 			fmt.Fprintln(os.Stderr, "bench-nexmark:", err)
 			os.Exit(1)
 		}
@@ -115,7 +133,7 @@ func main() {
 	}
 }
 
-func key(q string, p int) string { return fmt.Sprintf("%s/p%d", q, p) }
+func key(q string, p int, backend string) string { return fmt.Sprintf("%s/p%d/%s", q, p, backend) }
 
 func env(name, def string) string {
 	if v := os.Getenv(name); v != "" {
@@ -166,51 +184,72 @@ func load() (settings, error) {
 		}
 		s.cp = strings.TrimSpace(string(cp))
 	}
+	for _, be := range strings.Split(env("NEXMARK_BACKENDS", "hashmap"), ",") {
+		if _, ok := flinkBackend[be]; !ok {
+			return s, fmt.Errorf("NEXMARK_BACKENDS: %q is neither hashmap nor pebble", be)
+		}
+		s.backends = append(s.backends, be)
+	}
 	s.doc = env("NEXMARK_DOC", "docs/benchmarks.md")
+	s.section = env("NEXMARK_SECTION", "bench-nexmark")
 	if err := os.MkdirAll(s.logDir, 0o755); err != nil {
 		return s, fmt.Errorf("log directory: %w", err)
 	}
 	return s, nil
 }
 
-// runPair measures one query at one parallelism on both systems, interleaved.
-func runPair(s settings, q string, p int, c *cell) {
+// runPair measures one query at one parallelism on both systems and every
+// backend, interleaved: each round runs floe and Flink on each backend.
+func runPair(s settings, q string, p int, cs map[string]*cell) {
 	var jvm *flinkJVM
 	if s.flink {
 		var err error
 		jvm, err = startJVM(s, q, p)
-		if err == nil {
-			// The JIT's warm-up: a short run first, not measured.
-			_, err = jvm.run(s, q, p, s.events/4, "warm-up")
+		for _, be := range s.backends {
+			if err == nil {
+				// The JIT's warm-up: a short run first, not measured.
+				_, err = jvm.run(s, q, p, be, s.events/4, "warm-up")
+			}
 		}
 		if err != nil {
-			c.flinkErr = err
+			for _, c := range cs {
+				c.flinkErr = err
+			}
 			loud(err)
 			jvm.stop()
 			jvm = nil
 		}
 	}
 	for r := 1; r <= s.runs; r++ {
-		if s.floe && c.floeErr == nil {
-			m, err := runFloe(s, q, p, r)
-			if err != nil {
-				c.floeErr = err
-				loud(err)
-			} else {
-				c.floe = append(c.floe, m)
-				progress("floe", q, p, r, s.events, m)
+		for _, be := range s.backends {
+			c := cs[be]
+			if s.floe && c.floeErr == nil {
+				m, err := runFloe(s, q, p, be, r)
+				if err != nil {
+					c.floeErr = err
+					loud(err)
+				} else {
+					c.floe = append(c.floe, m)
+					progress("floe", q, p, be, r, s.events, m)
+				}
 			}
-		}
-		if jvm != nil {
-			m, err := jvm.run(s, q, p, s.events, fmt.Sprintf("run %d", r))
-			if err != nil {
-				c.flinkErr = err
-				loud(err)
-				jvm.stop()
-				jvm = nil
-			} else {
-				c.flink = append(c.flink, m)
-				progress("flink", q, p, r, s.events, m)
+			if jvm != nil && c.flinkErr == nil {
+				m, err := jvm.run(s, q, p, be, s.events, fmt.Sprintf("run %d", r))
+				if err != nil {
+					// The JVM stalled and was killed, or its job failed
+					// (which ends it): no more runs in it.
+					loud(err)
+					for _, c := range cs {
+						if c.flinkErr == nil {
+							c.flinkErr = err
+						}
+					}
+					jvm.stop()
+					jvm = nil
+				} else {
+					c.flink = append(c.flink, m)
+					progress("flink "+flinkBackend[be], q, p, be, r, s.events, m)
+				}
 			}
 		}
 	}
@@ -223,23 +262,28 @@ func loud(err error) {
 	fmt.Fprintf(os.Stderr, "\nbench-nexmark: !!! %v\n\n", err)
 }
 
-func progress(sys, q string, p, r int, events int64, m sample) {
-	fmt.Fprintf(os.Stderr, "bench-nexmark: %-5s %s p=%d run %d: %s/core, %s wall, CPU %.1fs, peak RSS %s\n",
-		sys, q, p, r, rate(float64(events)/m.cpu.Seconds()), rate(float64(events)/m.wall.Seconds()), m.cpu.Seconds(), mb(m.rssKB))
+func progress(sys, q string, p int, backend string, r int, events int64, m sample) {
+	fmt.Fprintf(os.Stderr, "bench-nexmark: %-5s %s p=%d %s run %d: %s/core, %s wall, CPU %.1fs, peak RSS %s\n",
+		sys, q, p, backend, r, rate(float64(events)/m.cpu.Seconds()), rate(float64(events)/m.wall.Seconds()), m.cpu.Seconds(), mb(m.rssKB))
 }
 
 var floeLine = regexp.MustCompile(`nexmark \S+: \d+ events in (\S+) `)
 
 // runFloe runs the floe CLI once, under the watchdog.
-func runFloe(s settings, q string, p, r int) (sample, error) {
-	logPath := filepath.Join(s.logDir, fmt.Sprintf("%s-p%d-run%d.floe.log", q, p, r))
+func runFloe(s settings, q string, p int, backend string, r int) (sample, error) {
+	logPath := filepath.Join(s.logDir, fmt.Sprintf("%s-p%d-%s-run%d.floe.log", q, p, backend, r))
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return sample{}, fmt.Errorf("floe %s p=%d: log: %w", q, p, err)
 	}
 	defer logf.Close()
 	var out strings.Builder
-	cmd := exec.Command(s.floeBin, "run", "-p", strconv.Itoa(p), "nexmark", "--query", q, "--events", strconv.FormatInt(s.events, 10))
+	args := []string{"run", "-p", strconv.Itoa(p)}
+	if backend != "hashmap" {
+		args = append(args, "-D", "state.backend.type="+backend)
+	}
+	args = append(args, "nexmark", "--query", q, "--events", strconv.FormatInt(s.events, 10))
+	cmd := exec.Command(s.floeBin, args...)
 	cmd.Stdout = io.MultiWriter(&out, logf)
 	cmd.Stderr = logf
 	if err := cmd.Start(); err != nil {
@@ -382,7 +426,16 @@ func startJVM(s settings, q string, p int) (*flinkJVM, error) {
 	if j.logf, err = os.Create(j.logPath); err != nil {
 		return nil, fmt.Errorf("flink %s p=%d: log: %w", q, p, err)
 	}
-	j.cmd = exec.Command("java", "-Xmx2g", "-cp", s.jar+":"+s.cp, "floe.flinkbench.Bench", "--serve")
+	// The module opens Flink's own scripts pass on Java 17: Kryo, which
+	// serializes state objects into RocksDB (not on the heap backend),
+	// reaches into java.util's collections.
+	args := []string{"-Xmx2g"}
+	for _, pkg := range []string{"java.lang", "java.lang.reflect", "java.io", "java.net", "java.nio", "sun.nio.ch",
+		"java.text", "java.time", "java.util", "java.util.concurrent", "java.util.concurrent.atomic", "java.util.concurrent.locks"} {
+		args = append(args, "--add-opens=java.base/"+pkg+"=ALL-UNNAMED")
+	}
+	args = append(args, "-cp", s.jar+":"+s.cp, "floe.flinkbench.Bench", "--serve")
+	j.cmd = exec.Command("java", args...)
 	j.cmd.Stderr = j.logf
 	out, err := j.cmd.StdoutPipe()
 	if err != nil {
@@ -424,8 +477,9 @@ func (j *flinkJVM) count() int64 {
 }
 
 // run runs one job in the JVM under the watchdog.
-func (j *flinkJVM) run(s settings, q string, p int, events int64, what string) (sample, error) {
-	if _, err := fmt.Fprintf(j.stdin, "run %s %d %d\n", q, p, events); err != nil {
+func (j *flinkJVM) run(s settings, q string, p int, backend string, events int64, what string) (sample, error) {
+	what += " (" + flinkBackend[backend] + ")"
+	if _, err := fmt.Fprintf(j.stdin, "run %s %d %d %s\n", q, p, events, flinkBackend[backend]); err != nil {
 		return sample{}, fmt.Errorf("flink %s p=%d %s: write to the JVM: %w (log: %s)", q, p, what, err, j.logPath)
 	}
 	w := watch(j.cmd.Process.Pid, s.stall, j.count)
@@ -515,32 +569,34 @@ func mb(kb int64) string {
 
 func render(s settings, res map[string]*cell) string {
 	var b strings.Builder
-	b.WriteString("| query | p | floe ev/s/core | Flink ev/s/core | floe / Flink | floe ev/s (wall) | Flink ev/s (wall) | floe peak RSS | Flink peak RSS |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| query | p | state (floe / Flink) | floe ev/s/core | Flink ev/s/core | floe / Flink | floe ev/s (wall) | Flink ev/s (wall) | floe peak RSS | Flink peak RSS |\n")
+	b.WriteString("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, q := range s.queries {
 		for _, p := range s.ps {
-			c := res[key(q, p)]
-			f, k := med(c.floe, s.events), med(c.flink, s.events)
-			cols := []string{q, strconv.Itoa(p), "-", "-", "-", "-", "-", "-", "-"}
-			if len(c.floe) > 0 {
-				cols[2], cols[5], cols[7] = "**"+rate(f.perCore)+"**", rate(f.wall), mb(int64(f.rssKB))
+			for _, be := range s.backends {
+				c := res[key(q, p, be)]
+				f, k := med(c.floe, s.events), med(c.flink, s.events)
+				cols := []string{q, strconv.Itoa(p), be + " / " + flinkBackend[be], "-", "-", "-", "-", "-", "-", "-"}
+				if len(c.floe) > 0 {
+					cols[3], cols[6], cols[8] = "**"+rate(f.perCore)+"**", rate(f.wall), mb(int64(f.rssKB))
+				}
+				if len(c.flink) > 0 {
+					cols[4], cols[7], cols[9] = rate(k.perCore), rate(k.wall), mb(int64(k.rssKB))
+				}
+				if len(c.floe) > 0 && len(c.flink) > 0 {
+					cols[5] = fmt.Sprintf("%.2f", f.perCore/k.perCore)
+				}
+				if c.floeErr != nil {
+					cols[3] = "FAILED" + note(c.floeErr)
+				}
+				if c.flinkErr != nil {
+					cols[4] = "FAILED" + note(c.flinkErr)
+				}
+				if (s.floe && len(c.floe) < s.runs) || (s.flink && len(c.flink) < s.runs) {
+					cols[0] += fmt.Sprintf(" (runs: floe %d, Flink %d)", len(c.floe), len(c.flink))
+				}
+				b.WriteString("| " + strings.Join(cols, " | ") + " |\n")
 			}
-			if len(c.flink) > 0 {
-				cols[3], cols[6], cols[8] = rate(k.perCore), rate(k.wall), mb(int64(k.rssKB))
-			}
-			if len(c.floe) > 0 && len(c.flink) > 0 {
-				cols[4] = fmt.Sprintf("%.2f", f.perCore/k.perCore)
-			}
-			if c.floeErr != nil {
-				cols[2] = "FAILED" + note(c.floeErr)
-			}
-			if c.flinkErr != nil {
-				cols[3] = "FAILED" + note(c.flinkErr)
-			}
-			if (s.floe && len(c.floe) < s.runs) || (s.flink && len(c.flink) < s.runs) {
-				cols[0] += fmt.Sprintf(" (runs: floe %d, Flink %d)", len(c.floe), len(c.flink))
-			}
-			b.WriteString("| " + strings.Join(cols, " | ") + " |\n")
 		}
 	}
 	return b.String()
@@ -556,25 +612,28 @@ func note(err error) string {
 
 func section(s settings, machine, table string, took time.Duration) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s\n### Nexmark, floe against Flink's DataStream (`make bench-nexmark`, %s)\n\n", begin, time.Now().Format("2006-01-02"))
+	title := "Nexmark, floe against Flink's DataStream"
+	if len(s.backends) > 1 || s.backends[0] != "hashmap" {
+		title += ", heap and LSM state backends"
+	}
+	fmt.Fprintf(&b, "%s\n### %s (`make bench-nexmark`, %s)\n\n", begin(s), title, time.Now().Format("2006-01-02"))
 	fmt.Fprintf(&b, "Written by `make bench-nexmark` (scripts/benchnexmark); rerunning it replaces this section.\n")
-	fmt.Fprintf(&b, "%d events per run, medians of %d interleaved runs (floe, Flink, floe, Flink, ...), parallelism %v; the whole harness took %s.\n",
-		s.events, s.runs, s.ps, took.Round(time.Second))
+	fmt.Fprintf(&b, "%d events per run, medians of %d interleaved runs (floe, Flink, floe, Flink, ...), parallelism %v, state backends %s; the whole harness took %s.\n",
+		s.events, s.runs, s.ps, strings.Join(s.backends, ","), took.Round(time.Second))
 	b.WriteString("floe: `bin/floe run -p P nexmark --query Q --events E`, one process per run; CPU and peak RSS from wait4's rusage of that process " +
 		"(start-up included: milliseconds), wall rate from the job time the CLI prints. Flink 1.20.1: one JVM (`-Xmx2g`, MiniCluster of one " +
-		"TaskManager with two slots, object reuse) per query and parallelism, started and JIT-warmed with a run of a quarter of the events " +
+		"TaskManager with two slots, object reuse, the `--add-opens` of Flink's scripts) per query and parallelism, started and JIT-warmed with a run of a quarter of the events " +
 		"before measuring; CPU is the JVM's process CPU time over the job, peak RSS the JVM's VmHWM (reset before each run), wall the job's time. " +
-		"Ratio > 1: floe does more events per CPU second.\n\n")
+		"State: hashmap is both on the heap; pebble is floe with `-D state.backend.type=pebble` against Flink's EmbeddedRocksDBStateBackend " +
+		"(RocksDB, no checkpoints taken in either). Ratio > 1: floe does more events per CPU second.\n\n")
 	if l, err := os.ReadFile("/proc/loadavg"); err == nil {
 		machine += "\nload average at the end: " + strings.Join(strings.Fields(string(l))[:3], " ")
 	}
 	b.WriteString("Machine:\n\n```\n" + machine + "\n```\n\n")
 	b.WriteString(table)
-	b.WriteString(end + "\n")
+	b.WriteString(end(s) + "\n")
 	return b.String()
 }
 
-const (
-	begin = "<!-- bench-nexmark:begin -->"
-	end   = "<!-- bench-nexmark:end -->"
-)
+func begin(s settings) string { return "<!-- " + s.section + ":begin -->" }
+func end(s settings) string   { return "<!-- " + s.section + ":end -->" }

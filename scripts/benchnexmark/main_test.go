@@ -70,3 +70,38 @@ func TestProcCPU(t *testing.T) {
 		t.Error("no CPU time read for this process after spinning")
 	}
 }
+
+// The backend dimension: each floe backend is paired with Flink's
+// counterpart in its own row; an unknown backend is refused.
+func TestBackends(t *testing.T) {
+	t.Setenv("NEXMARK_SYSTEMS", "floe")
+	t.Setenv("NEXMARK_BACKENDS", "hashmap,pebble")
+	t.Setenv("NEXMARK_QUERIES", "q5")
+	t.Setenv("NEXMARK_PARALLELISM", "1")
+	t.Setenv("NEXMARK_RUNS", "1")
+	t.Chdir(t.TempDir())
+	s, err := load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(s.backends, ",") != "hashmap,pebble" {
+		t.Fatalf("backends %v", s.backends)
+	}
+	res := map[string]*cell{}
+	for _, q := range s.queries {
+		for _, p := range s.ps {
+			res[key(q, p, "hashmap")] = &cell{floe: []sample{{cpu: time.Second, wall: time.Second}}}
+			res[key(q, p, "pebble")] = &cell{floe: []sample{{cpu: 2 * time.Second, wall: time.Second}}}
+		}
+	}
+	table := render(s, res)
+	for _, want := range []string{"| q5 | 1 | hashmap / hashmap | **10.00M** |", "| q5 | 1 | pebble / rocksdb | **5.00M** |"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table has no %q:\n%s", want, table)
+		}
+	}
+	t.Setenv("NEXMARK_BACKENDS", "rocksdb")
+	if _, err := load(); err == nil {
+		t.Error("NEXMARK_BACKENDS=rocksdb (a Flink name) accepted")
+	}
+}

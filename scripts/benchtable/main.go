@@ -4,7 +4,7 @@
 // With -doc FILE -section NAME -only PREFIX it also writes the table of the
 // benchmarks whose name starts with PREFIX into FILE, between the lines
 // <!-- NAME:begin --> and <!-- NAME:end --> (which must be there), under a
-// line with the date and the machine.
+// line with the date and the machine (and -by: what wrote it).
 package main
 
 import (
@@ -26,6 +26,7 @@ func main() {
 	doc := flag.String("doc", "", "also write the table of -only's benchmarks into this file, between -section's markers")
 	section := flag.String("section", "", "the markers' name: <!-- NAME:begin --> and <!-- NAME:end -->")
 	only := flag.String("only", "", "the benchmarks (name prefix) written into -doc")
+	by := flag.String("by", "make bench-yarn", "what wrote the table, for the line above it in -doc")
 	flag.Parse()
 	var all, part bytes.Buffer
 	table(os.Stdin, &all, "")
@@ -34,7 +35,7 @@ func main() {
 		return
 	}
 	table(bytes.NewReader(input.Bytes()), &part, *only)
-	if err := writeSection(*doc, *section, part.String()); err != nil {
+	if err := writeSection(*doc, *section, *by, part.String()); err != nil {
 		fmt.Fprintln(os.Stderr, "benchtable:", err)
 		os.Exit(1)
 	}
@@ -44,7 +45,7 @@ func main() {
 var input bytes.Buffer
 
 // writeSection replaces the text between name's markers in doc with body.
-func writeSection(doc, name, body string) error {
+func writeSection(doc, name, by, body string) error {
 	b, err := os.ReadFile(doc)
 	if err != nil {
 		return err
@@ -59,7 +60,7 @@ func writeSection(doc, name, body string) error {
 	if l, err := os.ReadFile("/proc/loadavg"); err == nil {
 		load = ", load average at the end " + strings.Join(strings.Fields(string(l))[:3], " ")
 	}
-	sec := fmt.Sprintf("Written by `make bench-yarn` on %s%s.\n\n%s", time.Now().Format("2006-01-02"), load, body)
+	sec := fmt.Sprintf("Written by `%s` on %s%s.\n\n%s", by, time.Now().Format("2006-01-02"), load, body)
 	return os.WriteFile(doc, []byte(s[:i+len(begin)]+sec+s[j:]), 0o644)
 }
 

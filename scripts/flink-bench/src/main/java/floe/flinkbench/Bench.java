@@ -21,6 +21,7 @@ import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.TaskManagerOptions;
+import org.apache.flink.contrib.streaming.state.EmbeddedRocksDBStateBackend;
 import org.apache.flink.runtime.jobgraph.JobGraph;
 import org.apache.flink.runtime.minicluster.MiniCluster;
 import org.apache.flink.runtime.minicluster.MiniClusterConfiguration;
@@ -47,7 +48,9 @@ import org.apache.flink.util.Collector;
  * MiniCluster, then reads one command per line on stdin ("run q p events"),
  * runs that job and answers "RESULT <wall ns> <cpu ns> <peak RSS kB>"; every
  * second it prints "PROGRESS <events generated so far> <cpu ns>" for the
- * harness's watchdog.
+ * harness's watchdog. A fifth word chooses the keyed state backend of that
+ * job: "hashmap" (the default: objects on the heap) or "rocksdb" (RocksDB on
+ * local disk, Flink's counterpart of floe's pebble backend).
  */
 public final class Bench {
   /** The bid columns q5 and q11 use, projected before the shuffle (as floe's). */
@@ -287,9 +290,15 @@ public final class Bench {
   static MiniCluster cluster;
 
   /** One job on the running MiniCluster; returns {wall ns, cpu ns}. */
-  static long[] run(String q, int p, long events) throws Exception {
+  @SuppressWarnings("deprecation") // setStateBackend: the job graph carries the backend to the MiniCluster
+  static long[] run(String q, int p, long events, String backend) throws Exception {
     StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(p);
     env.getConfig().enableObjectReuse();
+    switch (backend) {
+      case "hashmap" -> {}
+      case "rocksdb" -> env.setStateBackend(new EmbeddedRocksDBStateBackend());
+      default -> throw new IllegalArgumentException("unknown state backend " + backend + " (hashmap, rocksdb)");
+    }
     build(env, q, events);
     JobGraph job = env.getStreamGraph().getJobGraph();
     long c0 = cpuNanos(), w0 = System.nanoTime();
@@ -338,9 +347,9 @@ public final class Bench {
     BufferedReader in = new BufferedReader(new InputStreamReader(System.in));
     for (String line; (line = in.readLine()) != null; ) {
       String[] f = line.trim().split("\\s+");
-      if (f.length != 4 || !f[0].equals("run")) throw new IllegalArgumentException("want \"run q p events\", got " + line);
+      if ((f.length != 4 && f.length != 5) || !f[0].equals("run")) throw new IllegalArgumentException("want \"run q p events [backend]\", got " + line);
       resetPeakRSS();
-      long[] m = run(f[1], Integer.parseInt(f[2]), Long.parseLong(f[3]));
+      long[] m = run(f[1], Integer.parseInt(f[2]), Long.parseLong(f[3]), f.length == 5 ? f[4] : "hashmap");
       synchronized (System.out) {
         System.out.printf("RESULT %d %d %d%n", m[0], m[1], peakRSSKB());
         System.out.flush();
@@ -381,9 +390,9 @@ public final class Bench {
     }
     for (String q : queries) {
       for (int p : ps) {
-        run(q, p, events / 4); // JIT warm-up
+        run(q, p, events / 4, "hashmap"); // JIT warm-up
         for (int r = 0; r < runs; r++) {
-          long[] m = run(q, p, events);
+          long[] m = run(q, p, events, "hashmap");
           double cpu = m[1], wall = m[0];
           System.out.printf("BenchmarkFlinkQuery/%s/p%d-2 1 %d ns/op %.1f cpu-ns/ev %.0f ev/s %.0f ev/s/core%n",
               q, p, m[0], cpu / events, events / (wall / 1e9), events / (cpu / 1e9));
