@@ -258,6 +258,7 @@ func consume(addr string) (records int64, err error) {
 			if _, err := dec.Decode(d.Msg.GetPayload()); err != nil {
 				return out.n, err
 			}
+			d.Recycle()
 			d.Channel.Release()
 		case <-gate.Failed():
 			return out.n, gate.Err()

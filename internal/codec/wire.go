@@ -1,7 +1,6 @@
 package codec
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -11,17 +10,21 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/ipc"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"floe/internal/bufpool"
 )
 
 // Writer encodes batches of one channel as Arrow IPC stream messages: the
 // first message carries the schema, every message one record batch. Not safe
 // for concurrent use.
 type Writer[T any] struct {
-	c   *Codec[T]
-	mem memory.Allocator
-	buf bytes.Buffer
-	w   *ipc.Writer
-	b   *array.RecordBuilder
+	c    *Codec[T]
+	mem  memory.Allocator
+	out  growBuf
+	own  []byte // Append's reused buffer
+	last int    // size of the last message, to size the next
+	w    *ipc.Writer
+	b    *array.RecordBuilder
 }
 
 // NewWriter returns a writer for one channel.
@@ -30,7 +33,7 @@ func (c *Codec[T]) NewWriter(mem memory.Allocator) *Writer[T] {
 		mem = Pool
 	}
 	w := &Writer[T]{c: c, mem: mem}
-	w.w = ipc.NewWriter(&w.buf, ipc.WithSchema(c.schema), ipc.WithAllocator(mem))
+	w.w = ipc.NewWriter(&w.out, ipc.WithSchema(c.schema), ipc.WithAllocator(mem))
 	w.b = array.NewRecordBuilder(mem, c.schema)
 	return w
 }
@@ -40,16 +43,55 @@ func (c *Codec[T]) NewWriter(mem memory.Allocator) *Writer[T] {
 // stream bytes followed by their CRC-32C, so corruption is detected before
 // the bytes reach Arrow's decoder, which trusts lengths inside them.
 func (w *Writer[T]) Append(rows []T) ([]byte, error) {
-	w.buf.Reset()
+	w.out.b, w.out.pool = w.own[:0], false
+	msg, err := w.encode(rows)
+	w.own = w.out.b
+	return msg, err
+}
+
+// AppendOwned is Append into a buffer of bufpool.Messages that belongs to
+// the caller: it stays valid, and whoever last reads it may give it back
+// (bufpool.Messages.Put) or leave it to the GC.
+func (w *Writer[T]) AppendOwned(rows []T) ([]byte, error) {
+	w.out.b, w.out.pool = (*bufpool.Messages.Get(max(w.last, 4<<10)))[:0], true
+	msg, err := w.encode(rows)
+	w.out.b = nil
+	if err != nil {
+		bufpool.Messages.Put(&msg)
+		return nil, err
+	}
+	w.last = len(msg)
+	return msg, nil
+}
+
+func (w *Writer[T]) encode(rows []T) ([]byte, error) {
 	rec := w.c.encodeWith(w.b, rows)
 	defer rec.Release()
 	if err := w.w.Write(rec); err != nil {
-		return nil, fmt.Errorf("codec: write batch: %w", err)
+		return w.out.b, fmt.Errorf("codec: write batch: %w", err)
 	}
 	var sum [4]byte
-	binary.LittleEndian.PutUint32(sum[:], crc32.Checksum(w.buf.Bytes(), castagnoli))
-	w.buf.Write(sum[:])
-	return w.buf.Bytes(), nil
+	binary.LittleEndian.PutUint32(sum[:], crc32.Checksum(w.out.b, castagnoli))
+	w.out.Write(sum[:]) //nolint:errcheck // never fails
+	return w.out.b, nil
+}
+
+// growBuf is the IPC writer's output: appends to b, which grows through
+// bufpool.Messages when pool is set (the old buffer goes back).
+type growBuf struct {
+	b    []byte
+	pool bool
+}
+
+func (g *growBuf) Write(p []byte) (int, error) {
+	if len(g.b)+len(p) > cap(g.b) && g.pool {
+		nb := (*bufpool.Messages.Get(2*cap(g.b) + len(p)))[:len(g.b)]
+		copy(nb, g.b)
+		bufpool.Messages.Put(&g.b)
+		g.b = nb
+	}
+	g.b = append(g.b, p...)
+	return len(p), nil
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
