@@ -21,8 +21,10 @@ type Writer[T any] struct {
 	c    *Codec[T]
 	mem  memory.Allocator
 	out  growBuf
-	own  []byte // Append's reused buffer
-	last int    // size of the last message, to size the next
+	own  []byte    // Append's reused buffer
+	last int       // size of the last message, to size the next
+	held []*[]byte // column buffers of the batch being written (encodeDirect)
+	get  func(int) []byte
 	w    *ipc.Writer
 	b    *array.RecordBuilder
 }
@@ -35,6 +37,11 @@ func (c *Codec[T]) NewWriter(mem memory.Allocator) *Writer[T] {
 	w := &Writer[T]{c: c, mem: mem}
 	w.w = ipc.NewWriter(&w.out, ipc.WithSchema(c.schema), ipc.WithAllocator(mem))
 	w.b = array.NewRecordBuilder(mem, c.schema)
+	w.get = func(n int) []byte {
+		b := arrowBufs.Get(n)
+		w.held = append(w.held, b)
+		return *b
+	}
 	return w
 }
 
@@ -65,8 +72,15 @@ func (w *Writer[T]) AppendOwned(rows []T) ([]byte, error) {
 }
 
 func (w *Writer[T]) encode(rows []T) ([]byte, error) {
-	rec := w.c.encodeWith(w.b, rows)
-	defer rec.Release()
+	rec := w.c.encodeDirect(w.b, rows, w.get)
+	defer func() {
+		rec.Release()
+		for i, b := range w.held {
+			arrowBufs.Put(b)
+			w.held[i] = nil
+		}
+		w.held = w.held[:0]
+	}()
 	if err := w.w.Write(rec); err != nil {
 		return w.out.b, fmt.Errorf("codec: write batch: %w", err)
 	}
