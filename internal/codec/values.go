@@ -402,6 +402,10 @@ func (c *listCodec) decodeOne(a arrow.Array, i int, p unsafe.Pointer) {
 		return
 	}
 	start, end := la.ValueOffsets(i)
+	if start < 0 || end < start || end > int64(la.ListValues().Len()) {
+		// Offsets come from the message: check them before allocating.
+		panic(fmt.Sprintf("list %d: values %d to %d of %d", i, start, end, la.ListValues().Len()))
+	}
 	n := int(end - start)
 	s := reflect.MakeSlice(c.t, n, n)
 	reflect.NewAt(c.t, p).Elem().Set(s)

@@ -2,10 +2,8 @@ package codec
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/ipc"
@@ -116,61 +114,25 @@ func (w *Writer[T]) Close() error {
 	return w.w.Close()
 }
 
-// Reader decodes the messages of one channel, in order. Not safe for
-// concurrent use.
+// Reader decodes the messages of one channel, in order, in place: the
+// batch's columns are slices of the message (inplace.go), from which Decode
+// copies the values into the records. Not safe for concurrent use.
 type Reader[T any] struct {
-	c   *Codec[T]
-	mem *boundedAllocator
-	in  chunk
-	r   *ipc.Reader
-	err error
+	c      *Codec[T]
+	schema bool // the stream's schema was read
+	err    error
 }
 
-// boundedAllocator refuses allocations larger than the message being read:
-// lengths inside a message come from another process and must not make this
-// one allocate gigabytes.
-type boundedAllocator struct {
-	memory.Allocator
-	limit int
-}
-
-func (a *boundedAllocator) Allocate(n int) []byte {
-	if n > a.limit {
-		panic(fmt.Sprintf("message asks for %d bytes, more than its own size allows", n))
-	}
-	return a.Allocator.Allocate(n)
-}
-
-func (a *boundedAllocator) Reallocate(n int, b []byte) []byte {
-	if n > a.limit {
-		panic(fmt.Sprintf("message asks for %d bytes, more than its own size allows", n))
-	}
-	return a.Allocator.Reallocate(n, b)
-}
-
-// chunk hands the IPC reader one message at a time.
-type chunk struct{ b []byte }
-
-func (c *chunk) Read(p []byte) (int, error) {
-	if len(c.b) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p, c.b)
-	c.b = c.b[n:]
-	return n, nil
-}
-
-// NewReader returns a reader for one channel.
+// NewReader returns a reader for one channel. mem is not used: the reader
+// allocates nothing but the records' own memory.
 func (c *Codec[T]) NewReader(mem memory.Allocator) *Reader[T] {
-	if mem == nil {
-		mem = Pool
-	}
-	return &Reader[T]{c: c, mem: &boundedAllocator{Allocator: mem}}
+	return &Reader[T]{c: c}
 }
 
 // Read decodes one message made by Writer.Append and appends its rows to
-// dst. Input that is not such a message returns an error wrapping
-// ErrMalformed, and the reader stays failed (the channel's stream is lost).
+// dst; nothing in them refers to msg afterwards. Input that is not such a
+// message returns an error wrapping ErrMalformed, and the reader stays
+// failed (the channel's stream is lost).
 func (r *Reader[T]) Read(msg []byte, dst []T) (out []T, err error) {
 	if r.err != nil {
 		return dst, r.err
@@ -191,38 +153,51 @@ func (r *Reader[T]) Read(msg []byte, dst []T) (out []T, err error) {
 	if crc32.Checksum(body, castagnoli) != sum {
 		return dst, fmt.Errorf("%w: checksum mismatch (corrupted message)", ErrMalformed)
 	}
-	msg = body
-	r.in.b = msg
-	r.mem.limit = len(msg) + 1<<10
-	if r.r == nil {
-		rd, err := ipc.NewReader(&r.in, ipc.WithSchema(r.c.schema), ipc.WithAllocator(r.mem))
-		if err != nil {
-			return dst, fmt.Errorf("%w: schema: %w", ErrMalformed, err)
+	if !aligned(body) { // columns are read through casts of the bytes
+		a := arrowBufs.Get(len(body))
+		defer arrowBufs.Put(a)
+		copy(*a, body)
+		body = *a
+	}
+	return r.read(body, dst)
+}
+
+// read decodes the IPC stream bytes of one message (checksum checked).
+func (r *Reader[T]) read(b []byte, dst []T) ([]T, error) {
+	m, rest, err := nextMessage(b)
+	if err != nil {
+		return dst, err
+	}
+	if !r.schema {
+		if m.header != headerSchema {
+			return dst, fmt.Errorf("%w: stream does not start with its schema", ErrMalformed)
 		}
-		r.r = rd
-	}
-	if !r.r.Next() {
-		if e := r.r.Err(); e != nil && !errors.Is(e, io.EOF) {
-			return dst, fmt.Errorf("%w: %w", ErrMalformed, e)
+		if err := checkSchema(m, r.c.schema); err != nil {
+			return dst, err
 		}
-		return dst, fmt.Errorf("%w: message holds no record batch", ErrMalformed)
+		r.schema = true
+		if m, rest, err = nextMessage(rest); err != nil {
+			return dst, err
+		}
 	}
-	if len(r.in.b) != 0 {
-		return dst, fmt.Errorf("%w: %d trailing bytes after the record batch", ErrMalformed, len(r.in.b))
+	if m.header != headerRecordBatch {
+		return dst, fmt.Errorf("%w: message of type %d, want a record batch", ErrMalformed, m.header)
 	}
-	rec := r.r.Record()
+	if len(rest) != 0 {
+		return dst, fmt.Errorf("%w: %d trailing bytes after the record batch", ErrMalformed, len(rest))
+	}
+	rec, err := loadBatch(m, r.c.schema)
+	if err != nil {
+		return dst, err
+	}
+	defer rec.Release()
 	// Every row takes at least a bit of the message; a larger count is a lie
 	// that would make Decode allocate without bound.
-	if rec.NumRows() < 0 || rec.NumRows() > 8*int64(len(msg))+8 {
-		return dst, fmt.Errorf("%w: %d rows in a %d-byte message", ErrMalformed, rec.NumRows(), len(msg))
+	if rec.NumRows() > 8*int64(len(b))+8 {
+		return dst, fmt.Errorf("%w: %d rows in a %d-byte message", ErrMalformed, rec.NumRows(), len(b))
 	}
 	return r.c.Decode(rec, dst)
 }
 
 // Close releases the reader's state.
-func (r *Reader[T]) Close() {
-	if r.r != nil {
-		r.r.Release()
-		r.r = nil
-	}
-}
+func (r *Reader[T]) Close() {}
