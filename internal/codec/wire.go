@@ -99,7 +99,8 @@ func (g *growBuf) Write(p []byte) (int, error) {
 	if len(g.b)+len(p) > cap(g.b) && g.pool {
 		nb := (*bufpool.Messages.Get(2*cap(g.b) + len(p)))[:len(g.b)]
 		copy(nb, g.b)
-		bufpool.Messages.Put(&g.b)
+		old := g.b // the pool keeps the pointer it is given: not &g.b
+		bufpool.Messages.Put(&old)
 		g.b = nb
 	}
 	g.b = append(g.b, p...)
