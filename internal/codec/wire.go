@@ -25,6 +25,16 @@ type Writer[T any] struct {
 	get  func(int) []byte
 	w    *ipc.Writer
 	b    *array.RecordBuilder
+
+	// The fast path (fastwrite.go): fast when every column can take it,
+	// tmpl once Arrow's writer has written a batch to copy it from.
+	fast        bool
+	tmpl        *batchTemplate
+	fastBatches int // written by the template (tests)
+	nBufs       int
+	sizes       []int
+	marks       []int
+	bufs        [][]byte
 }
 
 // NewWriter returns a writer for one channel.
@@ -39,6 +49,17 @@ func (c *Codec[T]) NewWriter(mem memory.Allocator) *Writer[T] {
 		b := arrowBufs.Get(n)
 		w.held = append(w.held, b)
 		return *b
+	}
+	w.fast = true
+	for _, col := range c.cols {
+		switch col.vc.(type) {
+		case stringCodec:
+			w.nBufs += 3
+		case fastColumn:
+			w.nBufs += 2
+		default:
+			w.fast = false
+		}
 	}
 	return w
 }
@@ -70,6 +91,35 @@ func (w *Writer[T]) AppendOwned(rows []T) ([]byte, error) {
 }
 
 func (w *Writer[T]) encode(rows []T) ([]byte, error) {
+	if w.tmpl == nil || len(rows) == 0 || !w.fastEncode(rows) {
+		if err := w.arrowEncode(rows); err != nil {
+			return w.out.b, err
+		}
+		if w.fast && w.tmpl == nil && len(rows) > 0 {
+			w.tmpl = w.templateFrom(w.out.b)
+		}
+	}
+	var sum [4]byte
+	binary.LittleEndian.PutUint32(sum[:], crc32.Checksum(w.out.b, castagnoli))
+	w.out.Write(sum[:]) //nolint:errcheck // never fails
+	return w.out.b, nil
+}
+
+// templateFrom takes the fast path's template from the record batch
+// message at the end of b (after the schema's, on a stream's first).
+func (w *Writer[T]) templateFrom(b []byte) *batchTemplate {
+	m, rest, err := nextMessage(b)
+	if err == nil && m.header == headerSchema {
+		m, rest, err = nextMessage(rest)
+	}
+	if err != nil || m.header != headerRecordBatch || len(rest) != 0 {
+		return nil
+	}
+	return templateOf(m, len(w.c.cols), w.nBufs)
+}
+
+// arrowEncode writes rows as a record batch with Arrow's IPC writer.
+func (w *Writer[T]) arrowEncode(rows []T) error {
 	rec := w.c.encodeDirect(w.b, rows, w.get)
 	defer func() {
 		rec.Release()
@@ -80,12 +130,9 @@ func (w *Writer[T]) encode(rows []T) ([]byte, error) {
 		w.held = w.held[:0]
 	}()
 	if err := w.w.Write(rec); err != nil {
-		return w.out.b, fmt.Errorf("codec: write batch: %w", err)
+		return fmt.Errorf("codec: write batch: %w", err)
 	}
-	var sum [4]byte
-	binary.LittleEndian.PutUint32(sum[:], crc32.Checksum(w.out.b, castagnoli))
-	w.out.Write(sum[:]) //nolint:errcheck // never fails
-	return w.out.b, nil
+	return nil
 }
 
 // growBuf is the IPC writer's output: appends to b, which grows through
@@ -105,6 +152,21 @@ func (g *growBuf) Write(p []byte) (int, error) {
 	}
 	g.b = append(g.b, p...)
 	return len(p), nil
+}
+
+// reserve returns b resliced to n bytes, with room for n and whatever was
+// in b before dropped.
+func (g *growBuf) reserve(n int) []byte {
+	if cap(g.b) < n {
+		if g.pool {
+			old := g.b
+			bufpool.Messages.Put(&old)
+			g.b = *bufpool.Messages.Get(n)
+		} else {
+			g.b = make([]byte, n)
+		}
+	}
+	return g.b[:n]
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
