@@ -336,6 +336,7 @@ func (t *task) consume(ctx context.Context, chain operator.Task, bufferTimeout t
 				emitWatermarks(wms.Update(channels), we)
 			}
 			t.tm.stats.Add(-int64(len(d.Msg.GetPayload())))
+			d.Recycle()
 			if !ch.Ended() {
 				ch.Release()
 			}

@@ -163,7 +163,7 @@ func New(opts Options) (*TaskManager, error) {
 	tm := &TaskManager{opts: opts, log: opts.Log.With().Str("taskmanager", opts.ResourceID).Logger(), lis: lis,
 		jm: link, partitions: network.NewPartitionRegistry(),
 		tasks: map[taskKey]*task{}, conns: map[string]*grpc.ClientConn{}, shutdown: make(chan struct{}), memory: memory}
-	tm.server = grpc.NewServer(rpc.ServerOptions(opts.Secret)...)
+	tm.server = grpc.NewServer(rpc.DataServerOptions(opts.Secret)...)
 	floepb.RegisterTaskManagerServer(tm.server, tmService{tm: tm})
 	tm.local = network.LocalSubscriber(tm.serveData)
 	floepb.RegisterDataExchangeServer(tm.server, network.DataExchangeServer(tm.serveData))
@@ -424,7 +424,7 @@ func (tm *TaskManager) conn(addr string) (grpc.ClientConnInterface, error) {
 	if c, ok := tm.conns[addr]; ok {
 		return c, nil
 	}
-	c, err := grpc.NewClient(addr, rpc.DialOptions(tm.opts.Secret)...)
+	c, err := grpc.NewClient(addr, rpc.DataDialOptions(tm.opts.Secret)...)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"floe/internal/bufpool"
 	"floe/internal/rpc/floepb"
 )
 
@@ -104,6 +105,9 @@ func (p *BlockingPartition) Send(sub int, m Message) error {
 		return err
 	}
 	n, err := writeFrame(p.bufs[sub], m)
+	if pl := m.Payload; pl != nil { // written (or lost): the sink owns it, back to the pool
+		bufpool.Messages.Put(&pl)
+	}
 	p.bytes.Add(int64(n))
 	if err != nil {
 		return fmt.Errorf("write %s: %w", p.paths[sub], err)
@@ -206,7 +210,7 @@ func (p *BlockingPartition) serve(stream ProducerStream, sub int, credit int32) 
 		if err != nil {
 			return err
 		}
-		if err := stream.Send(&floepb.ProducerMessage{Kind: floepb.EventKind(m.Event), Payload: m.Payload, Value: m.Value, Records: int32(m.Records)}); err != nil {
+		if err := sendOwned(stream, &floepb.ProducerMessage{Kind: floepb.EventKind(m.Event), Payload: m.Payload, Value: m.Value, Records: int32(m.Records)}); err != nil {
 			return fmt.Errorf("send to consumer: %w", err)
 		}
 		if m.Event == EndOfInput {
@@ -302,7 +306,7 @@ func (r *BlockingReader) Next() (Message, error) {
 	if n > r.left || n > maxFramePayload {
 		return Message{}, fmt.Errorf("%w: %s: frame of %d bytes, %d left in the file", ErrCorruptPartition, r.path, n, r.left)
 	}
-	payload := make([]byte, n)
+	payload := *bufpool.Messages.Get(int(n)) // the consumer gives it back (Delivery.Recycle)
 	if _, err := io.ReadFull(r.r, payload); err != nil {
 		return Message{}, fmt.Errorf("%w: %s: read frame: %w", ErrCorruptPartition, r.path, err)
 	}

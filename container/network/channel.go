@@ -19,7 +19,8 @@ type ChannelSink interface {
 // Decoder decodes the payloads of one input channel into the chain.
 type Decoder interface {
 	// Decode decodes one data message and pushes its records downstream,
-	// returning the number of records.
+	// returning the number of records. Nothing refers to payload after
+	// it returns: the caller gives the buffer back (Delivery.Recycle).
 	Decode(payload []byte) (int, error)
 }
 

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"floe/internal/bufpool"
 	"floe/internal/rpc/floepb"
 )
 
@@ -16,6 +17,16 @@ import (
 type Delivery struct {
 	Channel *InputChannel
 	Msg     *floepb.ProducerMessage
+}
+
+// Recycle gives the message's payload back to bufpool.Messages: call it
+// once the payload was decoded and nothing refers to it any more (decoded
+// records never do). A payload belongs to the consumer that received it.
+func (d Delivery) Recycle() {
+	if p := d.Msg.GetPayload(); p != nil {
+		d.Msg.Payload = nil
+		bufpool.Messages.Put(&p)
+	}
 }
 
 // InputGate merges the channels of all inputs of one task into one queue the

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"floe/internal/rpc"
 	"floe/internal/rpc/floepb"
 )
 
@@ -240,13 +241,23 @@ func (s *subpartition) serve(stream ProducerStream, credit int32) error {
 			continue
 		}
 		credits.Add(-1)
-		if err := stream.Send(&floepb.ProducerMessage{Kind: floepb.EventKind(m.Event), Payload: m.Payload, Value: m.Value, Records: int32(m.Records)}); err != nil {
+		if err := sendOwned(stream, &floepb.ProducerMessage{Kind: floepb.EventKind(m.Event), Payload: m.Payload, Value: m.Value, Records: int32(m.Records)}); err != nil {
 			return fmt.Errorf("send to consumer: %w", err)
 		}
 		if m.Event == EndOfInput {
 			return nil
 		}
 	}
+}
+
+// sendOwned sends m, whose payload nothing else refers to (a ChannelSink
+// owns what it was sent). Over gRPC the payload then goes back to
+// bufpool.Messages once written; a local stream hands m itself over.
+func sendOwned(stream ProducerStream, m *floepb.ProducerMessage) error {
+	if s, ok := stream.(interface{ SendMsg(any) error }); ok {
+		return s.SendMsg((*rpc.OwnedProducerMessage)(m))
+	}
+	return stream.Send(m)
 }
 
 func (s *subpartition) isReleased() bool {

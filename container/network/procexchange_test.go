@@ -97,7 +97,7 @@ func exchangeProducer(n int64) error {
 	key := KeyOf(&floepb.TaskRef{JobId: "bench", Vertex: 0}, 0)
 	part := NewResultPartition(key, 1, 4, &stats)
 	reg.Register(part)
-	srv := grpc.NewServer(rpc.ServerOptions("secret")...)
+	srv := grpc.NewServer(rpc.DataServerOptions("secret")...)
 	served := make(chan error, 1)
 	floepb.RegisterDataExchangeServer(srv, DataExchangeServer(func(s ProducerStream) error {
 		err := reg.Serve(s, time.Minute)
@@ -229,7 +229,7 @@ func (c *child) finish() (time.Duration, error) {
 // TaskManager's task: an InputGate over gRPC, a Decoder into the chain (here
 // a counter, checking each record), credit returned per message processed.
 func consume(addr string) (records int64, err error) {
-	conn, err := grpc.NewClient(addr, rpc.DialOptions("secret")...)
+	conn, err := grpc.NewClient(addr, rpc.DataDialOptions("secret")...)
 	if err != nil {
 		return 0, err
 	}
@@ -258,6 +258,7 @@ func consume(addr string) (records int64, err error) {
 			if _, err := dec.Decode(d.Msg.GetPayload()); err != nil {
 				return out.n, err
 			}
+			d.Recycle()
 			d.Channel.Release()
 		case <-gate.Failed():
 			return out.n, gate.Err()

@@ -1,7 +1,6 @@
 package network
 
 import (
-	"bytes"
 	"fmt"
 
 	"floe/internal/codec"
@@ -99,14 +98,14 @@ func (w *RecordWriter[T]) RecordsOut() int64 { return w.records }
 
 func (w *RecordWriter[T]) flush(ch int) {
 	rows := w.buffers[ch]
-	payload, err := w.writers[ch].Append(rows)
+	payload, err := w.writers[ch].AppendOwned(rows)
 	if err != nil {
 		panic(Abort{fmt.Errorf("encode batch for channel %d: %w", ch, err)})
 	}
 	w.records += int64(len(rows))
 	clear(rows) // drop references held by the buffer's backing array
 	w.buffers[ch] = rows[:0]
-	w.send(ch, Message{Payload: bytes.Clone(payload), Records: len(rows)})
+	w.send(ch, Message{Payload: payload, Records: len(rows)})
 }
 
 func (w *RecordWriter[T]) send(ch int, m Message) {

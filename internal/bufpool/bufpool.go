@@ -76,3 +76,10 @@ func (p *Pool) Put(bp *[]byte) {
 	*bp = (*bp)[:n]
 	p.classes[c].Put(bp)
 }
+
+// Messages is the process's pool of whole data-plane messages: gRPC's
+// clients and servers read frames into its buffers (internal/rpc), the
+// record writers encode each batch's payload into one (internal/codec), and
+// a payload goes back to it once written to the socket or decoded.
+// Classes from 512 bytes to 16 MiB; larger messages are left to the GC.
+var Messages = New(9, 24)

@@ -123,6 +123,34 @@ func (c *Codec[T]) encodeWith(b *array.RecordBuilder, rows []T) arrow.Record {
 	return b.NewRecord()
 }
 
+// encodeDirect is encodeWith for a record that is written out and released
+// before get's buffers are reused: columns that can are built straight into
+// get's buffers, the others through b.
+func (c *Codec[T]) encodeDirect(b *array.RecordBuilder, rows []T, get func(int) []byte) arrow.Record {
+	n := len(rows)
+	var base unsafe.Pointer
+	if n > 0 {
+		base = unsafe.Pointer(&rows[0])
+	}
+	cols := make([]arrow.Array, len(c.cols))
+	for i, col := range c.cols {
+		if d, ok := col.vc.(directCodec); ok {
+			if a, ok := d.buildAll(base, n, c.stride, col.off, get); ok {
+				cols[i] = a
+				continue
+			}
+		}
+		fb := b.Field(i)
+		col.vc.appendAll(fb, base, n, c.stride, col.off)
+		cols[i] = fb.NewArray()
+	}
+	rec := array.NewRecord(c.schema, cols, int64(n))
+	for _, a := range cols {
+		a.Release()
+	}
+	return rec
+}
+
 // Decode appends rec's rows to dst and returns it. Nothing in dst refers to
 // rec's memory afterwards.
 func (c *Codec[T]) Decode(rec arrow.Record, dst []T) (out []T, err error) {

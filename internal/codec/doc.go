@@ -32,7 +32,12 @@
 //
 // Encode returns a record the caller releases. Decode copies everything out
 // of the record (strings of one column share one copied buffer per batch),
-// so the record can be released at once. Writer and Reader hold Arrow IPC
+// so the record can be released at once. A channel's Reader decodes a
+// message in place: the batch's columns are slices of the message, read by
+// floe's own parser of the IPC metadata (inplace.go), so Decode is the one
+// copy between the received bytes and the records. A Writer of records of
+// numbers and strings writes each batch from a template of the schema's
+// batch metadata, each column straight into the message (fastwrite.go). Writer and Reader hold Arrow IPC
 // stream state for one channel and are not safe for concurrent use; a Codec
 // is immutable and safe for concurrent use.
 package codec

@@ -16,7 +16,11 @@ type poolAllocator struct {
 
 // Pool is the process's recycling allocator for batch buffers: classes from
 // 64 bytes to 2 GiB.
-var Pool memory.Allocator = &poolAllocator{pool: bufpool.New(6, 31)}
+var Pool memory.Allocator = &poolAllocator{pool: arrowBufs}
+
+// arrowBufs holds the buffers of Pool, and the column buffers a Writer
+// fills itself (encodeDirect).
+var arrowBufs = bufpool.New(6, 31)
 
 func (p *poolAllocator) Allocate(n int) []byte {
 	b := *p.pool.Get(n)

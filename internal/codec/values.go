@@ -2,12 +2,14 @@ package codec
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"time"
 	"unsafe"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
 )
 
 // valueCodec encodes and decodes values of one Go type at a pointer.
@@ -19,6 +21,14 @@ type valueCodec interface {
 	decodeAll(a arrow.Array, base unsafe.Pointer, n int, stride, off uintptr)
 	appendOne(b array.Builder, p unsafe.Pointer)
 	decodeOne(a arrow.Array, i int, p unsafe.Pointer)
+}
+
+// directCodec is a valueCodec that can also build a whole column straight
+// into buffers of its own, without a builder: it writes every byte of them,
+// so they need no zeroing. get returns a buffer of n bytes that stays valid
+// until the column has been written out.
+type directCodec interface {
+	buildAll(base unsafe.Pointer, n int, stride, off uintptr, get func(n int) []byte) (arrow.Array, bool)
 }
 
 func valueCodecOf(t reflect.Type, path string) (valueCodec, error) {
@@ -128,6 +138,20 @@ func (c *primCodec[N]) appendAll(b array.Builder, base unsafe.Pointer, n int, st
 	c.add(b, vals)
 }
 
+func (c *primCodec[N]) buildAll(base unsafe.Pointer, n int, stride, off uintptr, get func(int) []byte) (arrow.Array, bool) {
+	size := int(unsafe.Sizeof(*new(N)))
+	buf := get(n * size)
+	if n > 0 {
+		vals := unsafe.Slice((*N)(unsafe.Pointer(unsafe.SliceData(buf))), n)
+		for i := range vals {
+			vals[i] = *(*N)(unsafe.Add(base, uintptr(i)*stride+off))
+		}
+	}
+	data := array.NewData(c.dt, n, []*memory.Buffer{nil, memory.NewBufferBytes(buf)}, nil, 0, 0)
+	defer data.Release()
+	return array.MakeFromData(data), true
+}
+
 func (c *primCodec[N]) decodeAll(a arrow.Array, base unsafe.Pointer, n int, stride, off uintptr) {
 	vals := c.values(a)[:n]
 	for i, v := range vals {
@@ -178,6 +202,31 @@ func (stringCodec) appendAll(b array.Builder, base unsafe.Pointer, n int, stride
 	for i := range n {
 		sb.Append(*(*string)(unsafe.Add(base, uintptr(i)*stride+off)))
 	}
+}
+
+// buildAll writes the offsets and the characters of the column in one pass
+// each (a StringBuilder checks capacity and the null bitmap per value).
+func (stringCodec) buildAll(base unsafe.Pointer, n int, stride, off uintptr, get func(int) []byte) (arrow.Array, bool) {
+	total := 0
+	for i := range n {
+		total += len(*(*string)(unsafe.Add(base, uintptr(i)*stride+off)))
+	}
+	if total > math.MaxInt32 {
+		return nil, false // beyond String's 32-bit offsets: the builder reports it
+	}
+	ob := get(4 * (n + 1))
+	offs := unsafe.Slice((*int32)(unsafe.Pointer(unsafe.SliceData(ob))), n+1)
+	chars := get(total)
+	pos := 0
+	for i := range n {
+		offs[i] = int32(pos)
+		pos += copy(chars[pos:], *(*string)(unsafe.Add(base, uintptr(i)*stride+off)))
+	}
+	offs[n] = int32(pos)
+	data := array.NewData(arrow.BinaryTypes.String, n,
+		[]*memory.Buffer{nil, memory.NewBufferBytes(ob), memory.NewBufferBytes(chars)}, nil, 0, 0)
+	defer data.Release()
+	return array.MakeFromData(data), true
 }
 
 // decodeAll copies the column's character data once and slices it: one
@@ -353,6 +402,10 @@ func (c *listCodec) decodeOne(a arrow.Array, i int, p unsafe.Pointer) {
 		return
 	}
 	start, end := la.ValueOffsets(i)
+	if start < 0 || end < start || end > int64(la.ListValues().Len()) {
+		// Offsets come from the message: check them before allocating.
+		panic(fmt.Sprintf("list %d: values %d to %d of %d", i, start, end, la.ListValues().Len()))
+	}
 	n := int(end - start)
 	s := reflect.MakeSlice(c.t, n, n)
 	reflect.NewAt(c.t, p).Elem().Set(s)

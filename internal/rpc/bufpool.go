@@ -9,4 +9,4 @@ import "floe/internal/bufpool"
 // for, so the old contents are never seen: bufpool does not zero. Buffers
 // come in power-of-two classes from 512 bytes to 16 MiB; larger ones are
 // allocated and dropped.
-var sharedPool = bufpool.New(9, 24)
+var sharedPool = bufpool.Messages

@@ -3,12 +3,14 @@ package rpc
 import (
 	"errors"
 	"fmt"
+	"math"
 
 	"google.golang.org/grpc/encoding"
 	_ "google.golang.org/grpc/encoding/proto" // registers the codec DataCodec hands the other messages to
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"floe/internal/bufpool"
 	"floe/internal/rpc/floepb"
 )
 
@@ -40,12 +42,25 @@ const (
 	pmRecords protowire.Number = 5
 )
 
+// OwnedProducerMessage is a ProducerMessage whose sender gives its payload
+// away with it (grpc.ServerStream.SendMsg): the data codec hands the payload
+// to gRPC as a buffer of bufpool.Messages, which gRPC gives back to the pool
+// once it has written it to the socket.
+type OwnedProducerMessage floepb.ProducerMessage
+
 func (c dataCodec) Marshal(v any) (mem.BufferSlice, error) {
-	m, ok := v.(*floepb.ProducerMessage)
-	if !ok {
-		return c.base.Marshal(v)
+	switch m := v.(type) {
+	case *floepb.ProducerMessage:
+		return mem.BufferSlice{mem.SliceBuffer(producerHeader(m)), mem.SliceBuffer(m.GetPayload())}, nil
+	case *OwnedProducerMessage:
+		pm := (*floepb.ProducerMessage)(m)
+		p := pm.Payload
+		if len(p) == 0 {
+			return mem.BufferSlice{mem.SliceBuffer(producerHeader(pm))}, nil
+		}
+		return mem.BufferSlice{mem.SliceBuffer(producerHeader(pm)), mem.NewBuffer(&p, bufpool.Messages)}, nil
 	}
-	return mem.BufferSlice{mem.SliceBuffer(producerHeader(m)), mem.SliceBuffer(m.GetPayload())}, nil
+	return c.base.Marshal(v)
 }
 
 // producerHeader is the encoding of m's fields other than the payload, then
@@ -85,40 +100,95 @@ func (c dataCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	if !ok {
 		return c.base.Unmarshal(data, v)
 	}
-	var b []byte
-	own := false // b is a copy of ours, so the payload may point into it
-	if len(data) == 1 {
-		b = data[0].ReadOnlyData()
-	} else {
-		b = make([]byte, data.Len())
-		data.CopyTo(b)
-		own = true
-	}
-	return unmarshalProducer(b, own, m)
+	return unmarshalProducer(data, m)
 }
 
-// unmarshalProducer decodes b into m as proto.Unmarshal would, except that
-// unknown fields are dropped rather than kept. The payload points into b if
-// own, else it is a copy.
-func unmarshalProducer(b []byte, own bool, m *floepb.ProducerMessage) error {
+// unmarshalProducer decodes data into m as proto.Unmarshal would, except
+// that unknown fields are dropped rather than kept. The payload is copied
+// once out of gRPC's buffers into a buffer of bufpool.Messages, which the
+// message's receiver owns (and may give back once it decoded it).
+func unmarshalProducer(data mem.BufferSlice, m *floepb.ProducerMessage) error {
 	m.Reset()
-	var payload []byte
+	total := data.Len()
+	// The usual layout (producerHeader's): small fields, then the payload
+	// to the end. Its header is read from a copy of the first bytes, and
+	// the payload copied straight from gRPC's buffers.
+	var head [64]byte
+	hb := head[:min(total, len(head))]
+	copyRange(data, 0, hb)
+	if pos, n, err := fields(hb, m); err == nil && pos >= 0 && pos+n == total {
+		if n > 0 {
+			p := bufpool.Messages.Get(n)
+			copyRange(data, pos, *p)
+			m.Payload = *p
+		}
+		return nil
+	}
+	// Anything else: the whole message in one buffer, decoded field by field.
+	m.Reset()
+	w := bufpool.Messages.Get(total)
+	defer bufpool.Messages.Put(w)
+	data.CopyTo(*w)
+	b := *w
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return fmt.Errorf("%w: tag: %w", errMalformed, protowire.ParseError(n))
+		pos, n, err := fields(b, m)
+		if err != nil {
+			return err
+		}
+		if pos < 0 {
+			break
+		}
+		if pos+n > len(b) {
+			return fmt.Errorf("%w: payload: %w", errMalformed, protowire.ParseError(-1))
+		}
+		m.Payload = nil
+		if n > 0 {
+			p := bufpool.Messages.Get(n)
+			copy(*p, b[pos:pos+n])
+			m.Payload = *p
+		}
+		b = b[pos+n:]
+	}
+	return nil
+}
+
+// copyRange copies len(dst) bytes of data from offset off into dst.
+func copyRange(data mem.BufferSlice, off int, dst []byte) {
+	for _, buf := range data {
+		if len(dst) == 0 {
+			return
+		}
+		b := buf.ReadOnlyData()
+		if off >= len(b) {
+			off -= len(b)
+			continue
+		}
+		k := copy(dst, b[off:])
+		dst, off = dst[k:], 0
+	}
+}
+
+// fields decodes the fields of b into m up to the first payload field and
+// returns where that payload's bytes start in b and how many there are
+// (they may run past b's end); pos < 0 when b holds no payload field.
+func fields(b []byte, m *floepb.ProducerMessage) (pos, n int, err error) {
+	i := 0
+	for i < len(b) {
+		num, typ, k := protowire.ConsumeTag(b[i:])
+		if k < 0 {
+			return 0, 0, fmt.Errorf("%w: tag: %w", errMalformed, protowire.ParseError(k))
 		}
 		if num > protowire.MaxValidNumber { // ConsumeTag lets them through, proto does not
-			return fmt.Errorf("%w: field number %d", errMalformed, num)
+			return 0, 0, fmt.Errorf("%w: field number %d", errMalformed, num)
 		}
-		b = b[n:]
+		i += k
 		switch {
 		case typ == protowire.VarintType && (num == pmKind || num == pmValue || num == pmFlags || num == pmRecords):
-			x, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return fmt.Errorf("%w: field %d: %w", errMalformed, num, protowire.ParseError(n))
+			x, k := protowire.ConsumeVarint(b[i:])
+			if k < 0 {
+				return 0, 0, fmt.Errorf("%w: field %d: %w", errMalformed, num, protowire.ParseError(k))
 			}
-			b = b[n:]
+			i += k
 			switch num {
 			case pmKind:
 				m.Kind = floepb.EventKind(int32(x))
@@ -130,25 +200,21 @@ func unmarshalProducer(b []byte, own bool, m *floepb.ProducerMessage) error {
 				m.Records = int32(x)
 			}
 		case typ == protowire.BytesType && num == pmPayload:
-			p, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return fmt.Errorf("%w: payload: %w", errMalformed, protowire.ParseError(n))
+			l, k := protowire.ConsumeVarint(b[i:])
+			if k < 0 {
+				return 0, 0, fmt.Errorf("%w: payload: %w", errMalformed, protowire.ParseError(k))
 			}
-			b = b[n:]
-			payload = p
+			if l > math.MaxInt32 {
+				return 0, 0, fmt.Errorf("%w: payload of %d bytes", errMalformed, l)
+			}
+			return i + k, int(l), nil
 		default: // unknown, or a known number with another wire type (proto keeps it as unknown)
-			n := protowire.ConsumeFieldValue(num, typ, b)
-			if n < 0 {
-				return fmt.Errorf("%w: field %d: %w", errMalformed, num, protowire.ParseError(n))
+			k := protowire.ConsumeFieldValue(num, typ, b[i:])
+			if k < 0 {
+				return 0, 0, fmt.Errorf("%w: field %d: %w", errMalformed, num, protowire.ParseError(k))
 			}
-			b = b[n:]
+			i += k
 		}
 	}
-	if len(payload) > 0 {
-		if !own {
-			payload = append([]byte(nil), payload...) // append: no zeroing before the copy
-		}
-		m.Payload = payload
-	}
-	return nil
+	return -1, 0, nil
 }
