@@ -184,13 +184,22 @@ func (t *task) execute(ctx context.Context) (err error) {
 	}
 
 	if t.vertex.IsSource {
+		if len(t.dep.GetInputs()) > 0 {
+			// A BATCH source chained into a two-input operator (a broadcast
+			// hash join's probe side): the other input is read whole first.
+			t.tm.reportState(t.jm, &floepb.TaskStateUpdate{Task: t.ref(), State: floepb.TaskState_RUNNING})
+			if err := t.consume(ctx, chain, bufferTimeout, credits); err != nil {
+				return err
+			}
+		} else {
+			t.tm.reportState(t.jm, &floepb.TaskStateUpdate{Task: t.ref(), State: floepb.TaskState_RUNNING})
+		}
 		sc, stop := operator.NewSourceContext(ctx, chain, tickInterval(bufferTimeout), bufferTimeout > 0)
 		defer stop()
 		t.mu.Lock()
 		t.sc = sc
 		t.mu.Unlock()
 		mailbox.Drain(&t.mail) // anything posted before the source loop existed
-		t.tm.reportState(t.jm, &floepb.TaskStateUpdate{Task: t.ref(), State: floepb.TaskState_RUNNING})
 		err := chain.Run(ctx, sc)
 		t.mu.Lock()
 		t.sourceDone = true
@@ -232,6 +241,21 @@ func (t *task) consume(ctx context.Context, chain operator.Task, bufferTimeout t
 		decoders[i] = d
 		open[ch.Input()]++
 	}
+	// BATCH mode: the inputs the chain wants first are read to their end
+	// while the others' deliveries wait (each channel stops at its credits).
+	first := map[int]bool{}
+	if o, ok := chain.(operator.InputOrderer); ok && t.graph.Batch() {
+		for _, i := range o.FirstInputs() {
+			first[i] = true
+		}
+	}
+	firstOpen := 0
+	for _, ch := range channels {
+		if first[ch.Input()] {
+			firstOpen++
+		}
+	}
+	var held []network.Delivery
 
 	interval := tickInterval(bufferTimeout)
 	tk := time.NewTicker(interval)
@@ -293,6 +317,10 @@ func (t *task) consume(ctx context.Context, chain operator.Task, bufferTimeout t
 		}
 		{
 			ch := d.Channel
+			if firstOpen > 0 && !first[ch.Input()] {
+				held = append(held, d)
+				continue
+			}
 			if align.Blocked(ch) {
 				align.Hold(d)
 				continue
@@ -308,6 +336,12 @@ func (t *task) consume(ctx context.Context, chain operator.Task, bufferTimeout t
 			case network.EndOfInput:
 				ch.End()
 				remaining--
+				if first[ch.Input()] {
+					if firstOpen--; firstOpen == 0 {
+						ready = append(ready, held...)
+						held = nil
+					}
+				}
 				if open[ch.Input()]--; open[ch.Input()] == 0 {
 					chain.EndInput(ch.Input())
 				}

@@ -19,6 +19,8 @@ type aggTable[K comparable, V, A any] interface {
 	// All yields every group once, in no particular order.
 	All(ctx context.Context) iter.Seq2[spill.Group[K, A], error]
 	Stats() spill.Stats
+	// Groups is the number of groups held in memory now.
+	Groups() int
 	// Close frees what the table holds and removes its files (after a
 	// failure too).
 	Close() error
@@ -78,6 +80,8 @@ func (t *memAggTable[K, V, A]) All(context.Context) iter.Seq2[spill.Group[K, A],
 }
 
 func (t *memAggTable[K, V, A]) Stats() spill.Stats { return spill.Stats{Records: t.n} }
+
+func (t *memAggTable[K, V, A]) Groups() int { return len(t.m) }
 
 func (t *memAggTable[K, V, A]) Close() error {
 	t.m = nil

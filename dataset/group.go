@@ -35,7 +35,8 @@ func (g Grouped[T, K]) Reduce(fn func(a, b T) T) DataSet[T] {
 	env.holdsMemory()
 	combined := datastream.Transform(g.d.s, "Combine", datastream.ExchangeForward[T](), func(info datastream.OperatorInfo) (datastream.BoundedOperator[T, T], error) {
 		m := newOpMemory(env, info)
-		return &groupOp[T, K, T, T, T]{mem: m, table: newAggTable[K](comb, m), key: key, val: identity[T], out: func(_ K, a T) T { return a }, combiner: true}, nil
+		return &groupOp[T, K, T, T, T]{mem: m, table: newAggTable[K](comb, m), key: key, val: identity[T], out: func(_ K, a T) T { return a },
+			combiner: true, create: comb.Create, add: comb.Add}, nil
 	})
 	combined.SetParallelism(g.d.s.Parallelism())
 	env.holdsMemory()
@@ -63,7 +64,7 @@ func Aggregate[T any, K comparable, A, R any](g Grouped[T, K], agg Aggregator[T,
 	partial := datastream.Transform(g.d.s, "Partial Aggregate", datastream.ExchangeForward[T](), func(info datastream.OperatorInfo) (datastream.BoundedOperator[T, KV[K, A]], error) {
 		m := newOpMemory(env, info)
 		return &groupOp[T, K, T, A, KV[K, A]]{mem: m, table: newAggTable[K](partialComb, m), key: key, val: identity[T],
-			out: func(k K, a A) KV[K, A] { return KV[K, A]{Key: k, Value: a} }, combiner: true}, nil
+			out: func(k K, a A) KV[K, A] { return KV[K, A]{Key: k, Value: a} }, combiner: true, create: partialComb.Create, add: partialComb.Add}, nil
 	})
 	partial.SetParallelism(g.d.s.Parallelism())
 	finalComb := spill.Combiner[KV[K, A], A]{Create: func(kv KV[K, A]) A { return kv.Value }, Add: func(a A, kv KV[K, A]) A { return agg.Merge(a, kv.Value) }, Merge: agg.Merge}
@@ -112,6 +113,13 @@ func DistinctBy[T any, K comparable](d DataSet[T], key func(T) K) DataSet[T] {
 // shuffle) does not spill: when its memory share is full it emits its
 // partial accumulators and starts again (spill.Aggregator.SetFlush), so
 // only the aggregation after the shuffle spills.
+//
+// A combiner folds runs of records with equal keys (input clustered by key,
+// as a table in key order) into one accumulator before the table sees it.
+// When the table holds nearly a group per run (keys seldom come back after
+// their run, as lineitem's orders), it only costs a hash table the size of
+// the input's keys: the combiner then emits each run's accumulator as it
+// ends, without the table.
 type groupOp[T any, K comparable, V, A, U any] struct {
 	mem      *opMemory
 	table    aggTable[K, V, A]
@@ -122,7 +130,20 @@ type groupOp[T any, K comparable, V, A, U any] struct {
 	out      func(K, A) U
 	combiner bool
 	flushing bool // the table's flush function is set
+
+	// combiners: the current run of one key
+	create  func(V) A
+	add     func(A, V) A
+	runKey  K
+	runAcc  A
+	inRun   bool
+	runs    int
+	passing bool // runs are emitted, not tabled
 }
+
+// runsToDecide is how many runs a combiner tables before it checks whether
+// the table combines them.
+const runsToDecide = 1 << 15
 
 // flusher is an aggTable that can hand a full table on (spill.Aggregator).
 type flusher[K, A any] interface {
@@ -139,6 +160,16 @@ func (g *groupOp[T, K, V, A, U]) Process(v T, emit func(U)) {
 			})
 		}
 	}
+	if g.create != nil {
+		k := g.key(v)
+		if g.inRun && k == g.runKey {
+			g.runAcc = g.add(g.runAcc, g.val(v))
+			return
+		}
+		g.endRun(emit)
+		g.runKey, g.runAcc, g.inRun = k, g.create(g.val(v)), true
+		return
+	}
 	var err error
 	if g.partial {
 		err = g.table.AddPartial(g.mem.ctx, g.key(v), g.acc(v))
@@ -148,7 +179,24 @@ func (g *groupOp[T, K, V, A, U]) Process(v T, emit func(U)) {
 	g.mem.check(err)
 }
 
+// endRun hands a combiner's current run on: to the table, or downstream.
+func (g *groupOp[T, K, V, A, U]) endRun(emit func(U)) {
+	if !g.inRun {
+		return
+	}
+	g.inRun = false
+	if g.passing {
+		emit(g.out(g.runKey, g.runAcc))
+		return
+	}
+	g.mem.check(g.table.AddPartial(g.mem.ctx, g.runKey, g.runAcc))
+	if g.runs++; g.runs == runsToDecide && g.table.Groups() > runsToDecide*3/4 {
+		g.passing = true
+	}
+}
+
 func (g *groupOp[T, K, V, A, U]) EndInput(emit func(U)) {
+	g.endRun(emit)
 	for grp, err := range g.table.All(g.mem.ctx) {
 		g.mem.check(err)
 		emit(g.out(grp.Key, grp.Acc))

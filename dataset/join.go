@@ -114,17 +114,19 @@ func hashJoin[P, B any, K comparable, U any](p DataSet[P], b DataSet[B], keyP fu
 	s := datastream.Transform2(p.s, b.s, name, inP, inB, func(info datastream.OperatorInfo) (datastream.BoundedOperator2[P, B, U], error) {
 		m := newOpMemory(env, info)
 		return &hashJoinOp[P, B, K, U]{mem: m, table: newJoinTable(keyB, keyP, keepB, keepP, m), copyOut: keepP || keepB, pair: pair}, nil
-	})
+	}, datastream.ReadSecondFirst())
 	if broadcast {
 		s.SetParallelism(p.s.Parallelism())
 	}
 	return DataSet[U]{env: p.env, s: s}
 }
 
-// hashJoinOp builds a table from input 2 and probes it with input 1. Probe
-// records that come before the build side has ended wait in a sort buffer
-// without order (which spills past the join's budget, shared with the
-// table) and are joined when it has.
+// hashJoinOp builds a table from input 2 and probes it with input 1. In
+// BATCH mode the runtime reads input 2 to its end first
+// (datastream.ReadSecondFirst), and a broadcast join's forward probe side
+// is chained into it; otherwise probe records that come before the build
+// side has ended wait in a sort buffer without order (which spills past the
+// join's budget, shared with the table) and are joined when it has.
 type hashJoinOp[P, B any, K comparable, U any] struct {
 	mem     *opMemory
 	table   joinTable[K, B, P]

@@ -159,15 +159,30 @@ type BoundedOperator2[A, B, U any] interface {
 	EndInput(input int, emit func(U))
 }
 
+// Transform2Option changes how Transform2's operator reads its inputs.
+type Transform2Option func(*node)
+
+// ReadSecondFirst declares that the operator uses input 2 whole before
+// input 1 (a hash join's build side). In BATCH mode the runtime then reads
+// input 2 to its end before any record of input 1, and a FORWARD input 1 of
+// the same parallelism is chained into the operator (its records are not
+// written to an exchange) unless both inputs come from a common upstream
+// operator. In STREAMING mode it changes nothing: records of either input
+// come as they arrive.
+func ReadSecondFirst() Transform2Option { return func(n *node) { n.secondFirst = true } }
+
 // Transform2 adds a two-input operator reading a (input 1) and b (input 2)
 // through their exchanges.
 func Transform2[A, B, U any](a Stream[A], b Stream[B], name string, inA Exchange[A], inB Exchange[B],
-	newOp func(OperatorInfo) (BoundedOperator2[A, B, U], error)) Stream[U] {
+	newOp func(OperatorInfo) (BoundedOperator2[A, B, U], error), opts ...Transform2Option) Stream[U] {
 	env := a.env
 	if b.env != env {
 		env.fail(fmt.Errorf("%w: %s of streams from different environments", ErrInvalidJob, name))
 	}
 	n := &node{name: name, parallelism: env.parallelism}
+	for _, o := range opts {
+		o(n)
+	}
 	n.build = func(info operator.TaskInfo, out any) (any, closer, error) {
 		op, err := newOp(operatorInfo(info))
 		if err != nil {
@@ -187,6 +202,18 @@ type boundedOp2[A, B, U any] struct {
 	emit    func(U)
 	name    string
 	subtask int
+	// chained: input 1 comes from the operator before it in the chain, whose
+	// end of input ends input 1 (ended2: input 2, a network input, has ended).
+	chained, ended2 bool
+}
+
+// chainInput1 marks input 1 as chained (graph.go).
+func (b *boundedOp2[A, B, U]) chainInput1() { b.chained = true }
+
+// inputEnded is the end of a network input of a chained operator: input 2.
+func (b *boundedOp2[A, B, U]) inputEnded(i int) {
+	b.ended2 = true
+	b.endInput(i)
 }
 
 func (b *boundedOp2[A, B, U]) input(i int) any {
@@ -209,8 +236,18 @@ func (c bounded2In1[A, B, U]) Collect(v A) {
 	c.b.op.Process1(v, c.b.emit)
 }
 
-// Emit takes the task's events (they enter through the first input).
-func (c bounded2In1[A, B, U]) Emit(e network.Event) { c.b.out.Emit(e) }
+// Emit takes the task's events (they enter through the first input). A
+// chained input 1 ends with the chain's end of input, which goes on only
+// once input 2 has ended too (the task reads it first).
+func (c bounded2In1[A, B, U]) Emit(e network.Event) {
+	if c.b.chained && e.Kind == network.EndOfInput {
+		if !c.b.ended2 {
+			panic(network.Abort{Err: fmt.Errorf("%s: the chained input ended before the other input", c.b.name)})
+		}
+		c.b.endInput(0)
+	}
+	c.b.out.Emit(e)
+}
 
 type bounded2In2[A, B, U any] struct{ b *boundedOp2[A, B, U] }
 

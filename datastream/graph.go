@@ -19,8 +19,60 @@ func chained(l *link) bool {
 	if l.side != "" {
 		return true
 	}
-	return l.part == jobgraph.Forward && l.from.parallelism == l.to.parallelism && len(l.to.inputs) == 1 &&
-		l.from.slotGroup == l.to.slotGroup
+	if l.part != jobgraph.Forward || l.from.parallelism != l.to.parallelism || l.from.slotGroup != l.to.slotGroup {
+		return false
+	}
+	return len(l.to.inputs) == 1 || l.to.chainIn && l.input == 0
+}
+
+// chainedInto reports whether n runs in the task of the operator before it.
+func chainedInto(n *node) bool {
+	for _, l := range n.inputs {
+		if chained(l) {
+			return true
+		}
+	}
+	return false
+}
+
+// markChainedInputs decides, in BATCH mode, which two-input operators that
+// read input 2 first get their input 1 chained: when it is FORWARD and the
+// two inputs share no upstream operator (a chain holding both would read
+// its own output).
+func markChainedInputs(nodes []*node) {
+	ancestors := func(n *node) map[*node]bool {
+		seen := map[*node]bool{}
+		var walk func(m *node)
+		walk = func(m *node) {
+			if seen[m] {
+				return
+			}
+			seen[m] = true
+			for _, l := range m.inputs {
+				walk(l.from)
+			}
+		}
+		walk(n)
+		return seen
+	}
+	for _, n := range nodes {
+		if !n.secondFirst || len(n.inputs) != 2 || n.inputs[0].input != 0 || n.inputs[1].input != 1 {
+			continue
+		}
+		in1, in2 := n.inputs[0], n.inputs[1]
+		if in1.part != jobgraph.Forward || in1.side != "" || in1.from.parallelism != n.parallelism || in1.from.slotGroup != n.slotGroup {
+			continue
+		}
+		a, b := ancestors(in1.from), ancestors(in2.from)
+		shared := false
+		for m := range a {
+			if b[m] {
+				shared = true
+				break
+			}
+		}
+		n.chainIn = !shared
+	}
 }
 
 // jobGraph turns the nodes into vertices of chained operators.
@@ -53,17 +105,25 @@ func (e *Environment) jobGraph(name string) (*jobgraph.JobGraph, error) {
 			return nil, fmt.Errorf("%w: the output of %q goes nowhere: add a sink", ErrInvalidJob, n.name)
 		}
 	}
+	for _, n := range e.nodes {
+		n.chainIn = false
+	}
+	if e.RuntimeMode() == Batch {
+		markChainedInputs(e.nodes)
+	}
 	g := &jobgraph.JobGraph{Name: name, MaxParallelism: e.maxPar, Config: e.conf}
 	if len(e.inProcessOnly) > 0 {
 		g.Config = g.Config.With(config.InProcessOnly, strings.Join(e.inProcessOnly, ","))
 	}
 	vertexOf := map[*node]*jobgraph.Vertex{}
 	edgeOf := map[*link]*jobgraph.Edge{}
+	headOf := map[*jobgraph.Vertex]*node{}
 	for _, n := range e.nodes { // construction order is topological
-		if len(n.inputs) == 1 && chained(n.inputs[0]) {
+		if chainedInto(n) {
 			continue
 		}
 		v := &jobgraph.Vertex{ID: len(g.Vertices), Parallelism: n.parallelism, IsSource: n.isSource, SlotGroup: n.slotGroup}
+		headOf[v] = n
 		g.Vertices = append(g.Vertices, v)
 		var names []string
 		var walk func(m *node)
@@ -94,21 +154,79 @@ func (e *Environment) jobGraph(name string) (*jobgraph.JobGraph, error) {
 	if len(e.errs) > 0 {
 		return nil, errors.Join(e.errs...)
 	}
+	// The head's inputs keep their index (0, or 1 for a two-input head); the
+	// network inputs of operators inside a chain are numbered after them.
+	inner := map[*jobgraph.Vertex]int{}
 	for _, n := range e.nodes {
+		v := vertexOf[n]
 		for _, l := range n.inputs {
 			if ge, ok := edgeOf[l]; ok {
-				ge.Target = vertexOf[n].ID
-				vertexOf[n].Inputs = append(vertexOf[n].Inputs, ge)
+				ge.Target = v.ID
+				if headOf[v] != n {
+					ge.Input = 2 + inner[v]
+					inner[v]++
+				}
+				v.Inputs = append(v.Inputs, ge)
 			}
 		}
 	}
+	if len(inner) > 0 {
+		topoSort(g)
+	}
 	return g, g.Validate()
+}
+
+// topoSort puts the vertices in an order where each comes after those it
+// reads, keeping construction order where it can: a chain holding a
+// two-input operator was made where its first operator was, possibly before
+// the producer of the operator's other input.
+func topoSort(g *jobgraph.JobGraph) {
+	n := len(g.Vertices)
+	pending := make([]int, n)
+	for _, v := range g.Vertices {
+		pending[v.ID] = len(v.Inputs)
+	}
+	order := make([]*jobgraph.Vertex, 0, n)
+	placed := make([]bool, n)
+	for len(order) < n {
+		progress := false
+		for _, v := range g.Vertices { // the first ready vertex in construction order
+			if placed[v.ID] || pending[v.ID] > 0 {
+				continue
+			}
+			placed[v.ID] = true
+			order = append(order, v)
+			for _, e := range v.Outputs {
+				pending[e.Target]--
+			}
+			progress = true
+			break
+		}
+		if !progress {
+			return // a cycle: Validate reports it
+		}
+	}
+	newID := make([]int, n)
+	for i, v := range order {
+		newID[v.ID] = i
+	}
+	for _, v := range order {
+		for _, e := range v.Outputs {
+			e.Source, e.Target = newID[e.Source], newID[e.Target]
+		}
+	}
+	for i, v := range order {
+		v.ID = i
+	}
+	g.Vertices = order
 }
 
 // builder returns the BuildFunc of the chain headed by head.
 func (e *Environment) builder(head *node, edgeOf map[*link]*jobgraph.Edge) jobgraph.BuildFunc {
 	return func(info operator.TaskInfo, sinks []network.ChannelSink) (operator.Task, error) {
 		t := &chainTask{}
+		built := map[*node]any{}
+		var chainOrder []*node
 		var build func(n *node) (any, error)
 		build = func(n *node) (any, error) {
 			var outs []any
@@ -119,6 +237,10 @@ func (e *Environment) builder(head *node, edgeOf map[*link]*jobgraph.Edge) jobgr
 					in, err := build(l.to)
 					if err != nil {
 						return nil, err
+					}
+					if m, ok := in.(multiInput); ok { // a two-input operator's chained input 1
+						in.(interface{ chainInput1() }).chainInput1()
+						in = m.input(l.input)
 					}
 					if l.side != "" {
 						if sides == nil {
@@ -171,12 +293,32 @@ func (e *Environment) builder(head *node, edgeOf map[*link]*jobgraph.Edge) jobgr
 				t.sourceOut = out
 				t.emit = n.out.emit
 			}
+			built[n] = in
+			chainOrder = append(chainOrder, n)
 			return in, nil
 		}
 		in, err := build(head)
 		if err != nil {
 			t.Close()
 			return nil, err
+		}
+		t.inputs = map[int]input{}
+		// The network inputs of two-input operators inside the chain (their
+		// input 2; input 1 is chained): read before the head's inputs.
+		for _, n := range chainOrder {
+			if n == head {
+				continue
+			}
+			for _, l := range n.inputs {
+				ge, ok := edgeOf[l]
+				if !ok {
+					continue
+				}
+				op := built[n]
+				t.inputs[ge.Input] = input{p: l.from.out, target: op.(multiInput).input(l.input),
+					ended: func() { op.(interface{ inputEnded(int) }).inputEnded(l.input) }}
+				t.first = append(t.first, ge.Input)
+			}
 		}
 		if head.isSource {
 			t.source = in.(source)
@@ -185,17 +327,21 @@ func (e *Environment) builder(head *node, edgeOf map[*link]*jobgraph.Edge) jobgr
 		if ie, ok := in.(inputEnder); ok {
 			t.inputEnded = ie.endInput
 		}
-		t.inputs = map[int]input{}
+		if head.secondFirst {
+			t.first = append(t.first, 1)
+		}
 		for _, l := range head.inputs {
 			target := in
 			if m, ok := in.(multiInput); ok {
 				target = m.input(l.input)
 			}
 			t.inputs[l.input] = input{p: l.from.out, target: target}
+			if l.input == 0 || l.input == 1 {
+				t.open = max(t.open, l.input+1)
+			}
 		}
 		// Events reach a chain once, through its first input.
 		t.events = t.inputs[0]
-		t.open = len(t.inputs)
 		return t, nil
 	}
 }
@@ -217,6 +363,8 @@ type chainTask struct {
 	closers   []closer
 	// inputEnded, if set, hears of each input's end (batch.go).
 	inputEnded func(int)
+	// first are the inputs to read first (operator.InputOrderer).
+	first []int
 }
 
 func (t *chainTask) Run(ctx context.Context, sc *operator.SourceContext) error {
@@ -242,6 +390,10 @@ func (t *chainTask) NewDecoder(input int) (network.Decoder, error) {
 }
 
 func (t *chainTask) EndInput(i int) {
+	if in := t.inputs[i]; in.ended != nil { // an input of an operator inside the chain
+		in.ended()
+		return
+	}
 	if t.inputEnded != nil {
 		t.inputEnded(i)
 	}
@@ -250,6 +402,10 @@ func (t *chainTask) EndInput(i int) {
 		t.event(network.Event{Kind: network.EndOfInput})
 	}
 }
+
+// FirstInputs are the inputs read to their end before the others in BATCH
+// mode (operator.InputOrderer).
+func (t *chainTask) FirstInputs() []int { return t.first }
 
 // event sends e into the head of a chain with inputs.
 func (t *chainTask) event(e network.Event) { t.events.p.emit(t.events.target, e) }
@@ -322,6 +478,7 @@ func (t *chainTask) RecordsOut() int64 {
 type input struct {
 	p      plumbing
 	target any
+	ended  func() // an input of an operator inside the chain: its end
 }
 
 // multiInput is implemented by the operators of two-input nodes: their

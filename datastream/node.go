@@ -19,7 +19,10 @@ type node struct {
 	outputs     []*link
 	isSource    bool
 	isSink      bool
-	slotGroup   string
+	// secondFirst: a two-input operator that reads input 2 whole first
+	// (ReadSecondFirst); chainIn: in BATCH mode its input 1 is chained.
+	secondFirst, chainIn bool
+	slotGroup            string
 	// outputDir is a file sink's directory (see prepareOutputs), and
 	// overwrite whether its earlier files may be replaced.
 	outputDir string

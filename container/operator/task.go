@@ -57,6 +57,17 @@ type Task interface {
 	Checkpointer
 }
 
+// InputOrderer is implemented by tasks that want some of their inputs read
+// to their end before any record of the others (a hash join's build side
+// before its probe side). The task loop honours it in BATCH mode only,
+// where every input is a finished blocking partition, so holding one back
+// cannot deadlock. A source task with inputs reads all of them before its
+// source runs.
+type InputOrderer interface {
+	// FirstInputs are the input indices to read first (nil: none).
+	FirstInputs() []int
+}
+
 // SkipCounter is implemented by tasks whose sources skip malformed input
 // records: the count goes to the JobManager with the task's final state.
 type SkipCounter interface {

@@ -8,6 +8,7 @@ import (
 	"math"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/apache/arrow/go/v17/parquet"
 	"github.com/apache/arrow/go/v17/parquet/file"
+	"github.com/apache/arrow/go/v17/parquet/metadata"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 
 	"floe/internal/fsys"
@@ -47,12 +49,36 @@ func NewParquet[T any]() (*Parquet[T], error) {
 	return &Parquet[T]{fs: fs}, nil
 }
 
+// footerKey names one version of a file: its path, size and modification
+// time.
+type footerKey struct {
+	path string
+	size int64
+	mod  int64
+}
+
+// footers caches parsed Parquet footers: a file is opened once per row
+// group (split), and parsing a footer of many row groups and columns costs
+// more than reading a small row group's column. At most maxFooters are
+// kept (then the cache starts again).
+var footers struct {
+	sync.Mutex
+	m map[footerKey]*metadata.FileMetaData
+}
+
+const maxFooters = 256
+
 // openParquet opens the Parquet file path.
 func openParquet(ctx context.Context, path string) (*file.Reader, io.Closer, error) {
 	fsy, p, err := fsys.Resolve(path)
 	if err != nil {
 		return nil, nil, err
 	}
+	st, err := fsy.Stat(ctx, p)
+	if err != nil {
+		return nil, nil, err
+	}
+	key := footerKey{path: path, size: st.Size, mod: st.ModTime.UnixNano()}
 	f, err := fsy.Open(ctx, p)
 	if err != nil {
 		return nil, nil, err
@@ -62,10 +88,25 @@ func openParquet(ctx context.Context, path string) (*file.Reader, io.Closer, err
 		f.Close()
 		return nil, nil, fmt.Errorf("%s: the filesystem cannot read at offsets", path)
 	}
-	pf, err := file.NewParquetReader(ra)
+	var opts []file.ReadOption
+	footers.Lock()
+	md := footers.m[key]
+	footers.Unlock()
+	if md != nil {
+		opts = append(opts, file.WithMetadata(md))
+	}
+	pf, err := file.NewParquetReader(ra, opts...)
 	if err != nil {
 		f.Close()
 		return nil, nil, fmt.Errorf("%s: not a Parquet file: %w", path, err)
+	}
+	if md == nil {
+		footers.Lock()
+		if footers.m == nil || len(footers.m) >= maxFooters {
+			footers.m = map[footerKey]*metadata.FileMetaData{}
+		}
+		footers.m[key] = pf.MetaData()
+		footers.Unlock()
 	}
 	return pf, f, nil
 }

@@ -190,3 +190,27 @@ func TestParquetResumeAndErrors(t *testing.T) {
 		t.Fatalf("a bool from a date: %v", err)
 	}
 }
+
+// A footer is parsed once per file version: a file rewritten at the same
+// path (another size and time) is read with its new footer, not the cached
+// one.
+func TestParquetFooterCacheSeesRewrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a.parquet")
+	p, _ := NewParquet[order]()
+	for i, n := range []int{250, 120, 330} {
+		want := writeOrders(t, path, n, uint64(10+i))
+		got := readAll(t, Format[order](p), []string{path}, 0)
+		if len(got) != len(want) {
+			t.Fatalf("version %d: %d rows, want %d", i, len(got), len(want))
+		}
+		for j := range want {
+			if got[j].String() != want[j].String() {
+				t.Fatalf("version %d row %d:\n got %s\nwant %s", i, j, got[j], want[j])
+			}
+		}
+		// Twice: the second read takes the footer from the cache.
+		if again := readAll(t, Format[order](p), []string{path}, 0); len(again) != len(want) || again[n-1].String() != want[n-1].String() {
+			t.Fatalf("version %d read again: %d rows, want %d", i, len(again), len(want))
+		}
+	}
+}

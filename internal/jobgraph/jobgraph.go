@@ -50,9 +50,12 @@ type Vertex struct {
 	Name        string
 	Parallelism int
 	Operators   []Operator
-	Inputs      []*Edge // Inputs[i] feeds input i of the chain's head
-	Outputs     []*Edge // Outputs[i] is output edge i
-	IsSource    bool
+	// Inputs feed the chain: an edge's Input 0 or 1 is that input of the
+	// chain's head, 2 and up the other input of a two-input operator inside
+	// the chain (BATCH mode: datastream.ReadSecondFirst).
+	Inputs   []*Edge
+	Outputs  []*Edge // Outputs[i] is output edge i
+	IsSource bool
 	// SlotGroup names the slot sharing group: one subtask of every vertex of
 	// a group may share a slot; different groups never do.
 	SlotGroup string
@@ -92,8 +95,13 @@ func (g *JobGraph) Validate() error {
 		if v.Parallelism < 1 || v.Parallelism > g.MaxParallelism {
 			return fmt.Errorf("%w: %q has parallelism %d, want 1..%d (max parallelism)", ErrInvalid, v.Name, v.Parallelism, g.MaxParallelism)
 		}
-		if v.IsSource != (len(v.Inputs) == 0) {
-			return fmt.Errorf("%w: %q: sources have no inputs and other vertices have some", ErrInvalid, v.Name)
+		if !v.IsSource && len(v.Inputs) == 0 {
+			return fmt.Errorf("%w: %q: a vertex that is not a source needs inputs", ErrInvalid, v.Name)
+		}
+		if v.IsSource && len(v.Inputs) > 0 && !g.Batch() {
+			// A BATCH source chained into a two-input operator reads the
+			// operator's other input before it runs; a STREAMING one cannot.
+			return fmt.Errorf("%w: %q: a source with inputs runs in BATCH mode only", ErrInvalid, v.Name)
 		}
 		for _, e := range v.Inputs {
 			if e.Source >= i {

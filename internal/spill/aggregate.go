@@ -67,6 +67,23 @@ type aggLevel[K comparable, V, A any] struct {
 	extra    int64 // bytes the groups refer to
 	parts    []*fileWriter[Group[K, A]]
 	fromFile bool // groups come from spill files: copy their strings
+	// The group of the last key added: inputs clustered by key (a table's
+	// rows in key order, as lineitem's by order) skip the hash lookup.
+	lastKey K
+	lastIdx int32
+	lastOK  bool
+}
+
+// find returns the index of k's group.
+func (l *aggLevel[K, V, A]) find(k K) (int32, bool) {
+	if l.lastOK && l.lastKey == k {
+		return l.lastIdx, true
+	}
+	i, ok := l.index[k]
+	if ok {
+		l.lastKey, l.lastIdx, l.lastOK = k, i, true
+	}
+	return i, ok
 }
 
 // NewAggregator returns an aggregator by fn within budget.
@@ -107,7 +124,7 @@ func (a *Aggregator[K, V, A]) Add(ctx context.Context, k K, v V) error {
 		return err
 	}
 	l := a.top
-	if i, ok := l.index[k]; ok {
+	if i, ok := l.find(k); ok {
 		g := &l.groups[i]
 		if a.ashape.extra == nil {
 			g.Acc = a.fn.Add(g.Acc, v)
@@ -120,6 +137,9 @@ func (a *Aggregator[K, V, A]) Add(ctx context.Context, k K, v V) error {
 	}
 	return l.insert(k, a.fn.Create(v))
 }
+
+// Groups is the number of groups in the in-memory table now.
+func (a *Aggregator[K, V, A]) Groups() int { return len(a.top.groups) }
 
 // AddPartial merges acc, a partial accumulator of k (from a combiner before
 // a shuffle), into k's group.
@@ -164,7 +184,7 @@ func (l *aggLevel[K, V, A]) partsCost() int64 {
 }
 
 func (l *aggLevel[K, V, A]) merge(k K, acc A) error {
-	if i, ok := l.index[k]; ok {
+	if i, ok := l.find(k); ok {
 		g := &l.groups[i]
 		if l.a.ashape.extra == nil {
 			g.Acc = l.a.fn.Merge(g.Acc, acc)
@@ -213,6 +233,7 @@ func (l *aggLevel[K, V, A]) insert(k K, acc A) error {
 		l.groups = grown
 	}
 	l.index[k] = int32(len(l.groups))
+	l.lastKey, l.lastIdx, l.lastOK = k, int32(len(l.groups)), true
 	l.groups = append(l.groups, g)
 	l.extra += x
 	return nil
@@ -262,6 +283,7 @@ func (l *aggLevel[K, V, A]) spill() error {
 	clear(l.groups)
 	l.groups = l.groups[:0]
 	l.index = map[K]int32{}
+	l.lastOK = false
 	l.extra = 0
 	l.a.res.shrink(l.cost())
 	return nil
@@ -282,6 +304,7 @@ func (l *aggLevel[K, V, A]) flushAll() error {
 	clear(l.groups)
 	l.groups = l.groups[:0]
 	l.index = map[K]int32{}
+	l.lastOK = false
 	l.extra = 0
 	l.a.res.shrink(l.cost())
 	return nil
@@ -359,7 +382,7 @@ func (l *aggLevel[K, V, A]) release() {
 		}
 	}
 	l.parts = nil
-	l.groups, l.index, l.extra = nil, nil, 0
+	l.groups, l.index, l.extra, l.lastOK = nil, nil, 0, false
 	l.a.res.shrink(0)
 }
 

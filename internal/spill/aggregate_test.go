@@ -5,6 +5,7 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -92,10 +93,16 @@ func TestAggregatorMatchesMap(t *testing.T) {
 		{"skewed", 40000, 1 << 30, 0.5, false, nil},
 		{"one-key", 20000, 1, 0, false, nil},
 		{"repartition", 40000, 1 << 30, 0, false, []Option{WithPartitions(2)}},
+		// Runs of one key (the last key's group is remembered across spills).
+		{"clustered", 40000, 5000, 0, false, nil},
+		{"clustered-partials", 40000, 5000, 0, true, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			in := genRecs(2, tc.n, tc.distinct, tc.skew)
+			if strings.HasPrefix(tc.name, "clustered") {
+				slices.SortStableFunc(in, func(a, b rec) int { return cmp.Compare(a.Key, b.Key) })
+			}
 			want := plainAggregate(in)
 			var groupBytes int64
 			for k, v := range want {

@@ -129,6 +129,12 @@ type joinLevel[K comparable, B, P any] struct {
 	builds int64 // build records given to this level
 	mem    int64 // estimated bytes held: records, tables, writers' buffers
 	built  bool
+	// The last probe key of an in-memory partition and where its matches
+	// start: a probe side clustered by key (lineitem by order) hashes each
+	// key once. Partitions do not change once probing has begun.
+	lastKey   K
+	lastPart  *joinPart[K, B, P]
+	lastFirst int32
 }
 
 type joinPart[K comparable, B, P any] struct {
@@ -339,6 +345,9 @@ func (j *HashJoin[K, B, P]) Probe(ctx context.Context, p P, emit Emit[B, P]) err
 func (l *joinLevel[K, B, P]) probe(p *P, emit Emit[B, P]) error {
 	j := l.j
 	k := j.probeKey(*p)
+	if l.lastPart != nil && l.lastKey == k {
+		return l.matches(l.lastPart, l.lastFirst, p, emit)
+	}
 	part := l.part(k)
 	if part.spilled {
 		if part.pw == nil {
@@ -350,9 +359,21 @@ func (l *joinLevel[K, B, P]) probe(p *P, emit Emit[B, P]) error {
 		}
 		return part.pw.add(p)
 	}
-	hit := false
+	first := int32(-1)
 	if part.tab.head != nil {
-		for i := part.tab.first(k); i >= 0; i = part.tab.next[i] {
+		first = part.tab.first(k)
+	}
+	l.lastKey, l.lastPart, l.lastFirst = k, part, first
+	return l.matches(part, first, p, emit)
+}
+
+// matches emits p with each build record of part from index first on the
+// chain of its key (-1: none).
+func (l *joinLevel[K, B, P]) matches(part *joinPart[K, B, P], first int32, p *P, emit Emit[B, P]) error {
+	j := l.j
+	hit := false
+	if first >= 0 {
+		for i := first; i >= 0; i = part.tab.next[i] {
 			hit = true
 			if part.matched != nil {
 				part.matched[i] = true

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -135,9 +137,14 @@ func TestHashJoinMatchesNestedLoops(t *testing.T) {
 		{"duplicates", 20000, 20000, 5000, 0, nil},
 		{"repartition", 20000, 20000, 20000, 0, []Option{WithPartitions(2)}},
 		{"skewed", 1500, 1500, 1500, 0.3, nil},
+		// The probe side in runs of one key (the last key's matches are remembered).
+		{"clustered-probe", 20000, 20000, 5000, 0, nil},
 	}
 	for _, tc := range cases {
 		bs, ps := genJoin(tc.nb, tc.np, tc.keys, tc.skew)
+		if tc.name == "clustered-probe" {
+			slices.SortStableFunc(ps, func(a, b order) int { return strings.Compare(a.Cust, b.Cust) })
+		}
 		budget := max(bytesOf(bs)/4, 1)
 		for _, jt := range []JoinType{InnerJoin, LeftOuterJoin, RightOuterJoin, FullOuterJoin} {
 			t.Run(tc.name+"/"+jt.String(), func(t *testing.T) {
