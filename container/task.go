@@ -50,6 +50,17 @@ type task struct {
 	closing bool
 	// lastBarrier is the newest checkpoint this task has snapshotted (task goroutine only).
 	lastBarrier int64
+
+	partEdges []int32 // the edge of each of parts
+	// unaligned checkpoints are on; alignTimeout: after how long an
+	// alignment switches to unaligned (0: unaligned from the first barrier).
+	unaligned    bool
+	alignTimeout time.Duration
+	// recovered is the input channel state restored, replayed by consume first.
+	recovered []network.ChannelState
+	// capture is the unaligned checkpoint whose input channel state is being
+	// recorded (task goroutine only).
+	capture *channelCapture
 }
 
 func (t *task) ref() *floepb.TaskRef { return t.dep.GetTask() }
@@ -125,6 +136,15 @@ func (t *task) execute(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	if t.unaligned, err = cfg.Bool(checkpoint.KeyUnaligned, false); err != nil {
+		return err
+	}
+	if t.alignTimeout, err = cfg.Duration(checkpoint.KeyAlignedTimeout, 0); err != nil {
+		return err
+	}
+	if t.unaligned && cfg.String(checkpoint.KeyMode, string(checkpoint.ExactlyOnce)) == string(checkpoint.AtLeastOnce) {
+		t.unaligned = false // at-least-once aligns nothing: no channel state needed
+	}
 
 	info := operator.TaskInfo{
 		JobID: t.ref().GetJobId(), Vertex: t.vertex.ID, Name: t.vertex.Name,
@@ -152,10 +172,15 @@ func (t *task) execute(ctx context.Context) (err error) {
 		p := network.NewResultPartition(network.KeyOf(t.ref(), o.GetEdge()), int(o.GetSubpartitions()), max(capacity, 1), &t.tm.stats)
 		t.tm.partitions.Register(p)
 		t.parts = append(t.parts, p)
+		t.partEdges = append(t.partEdges, o.GetEdge())
 		sinks[i] = meteredSink{sink: p.Sink(ctx), p: p, m: t.m}
 		info.Subpartitions = append(info.Subpartitions, int(o.GetSubpartitions()))
 	}
 	t.m.parts.Store(&t.parts)
+	// Recovered output goes out before anything the new attempt sends.
+	if err := t.restoreChannels(); err != nil {
+		return err
+	}
 
 	defer func() {
 		if p := recover(); p != nil {
@@ -247,7 +272,25 @@ func (t *task) consume(ctx context.Context, chain operator.Task, bufferTimeout t
 	wms := network.NewWatermarks()
 	we, _ := chain.(operator.WatermarkEmitter)
 	queue, failed := gate.Queue(), gate.Failed()
-	var ready []network.Delivery // released after an alignment, processed before new ones
+	// released after an alignment, processed before new ones; first of all
+	// the restored input channel state.
+	ready, err := network.Recovered(channels, t.recovered)
+	if err != nil {
+		return err
+	}
+	t.recovered = nil
+	replay := make([]*network.ReplayDecoder, len(channels)) // recovered data, by channel
+	liveData := make([]bool, len(channels))                 // the channel delivered live data
+	defer func() {
+		t.capture.fail(errors.New("the task ended before every input delivered the barrier"))
+		t.capture = nil
+	}()
+	// The aligned checkpoint that switches to unaligned when alignTimer fires.
+	alignTimer := time.NewTimer(time.Hour)
+	alignTimer.Stop()
+	defer alignTimer.Stop()
+	var alignC <-chan time.Time
+	var timedID int64
 	mail := t.mail.Signal()
 	for remaining > 0 {
 		var d network.Delivery
@@ -285,6 +328,16 @@ func (t *task) consume(ctx context.Context, chain operator.Task, bufferTimeout t
 					chain.Flush()
 				}
 				continue
+			case <-alignC:
+				alignC = nil
+				if cur, _ := align.Current(); cur == timedID && !align.Unaligned() {
+					t.log.Debug().Int64("checkpoint", cur).Dur("timeout", t.alignTimeout).Msg("alignment timed out: checkpoint switches to unaligned")
+					ready = append(ready, t.unalign(chain, align)...)
+					if align.Complete(channels) {
+						ready = append(ready, t.alignDone(chain, align, channels)...)
+					}
+				}
+				continue
 			case <-failed:
 				return gate.Err()
 			case <-ctx.Done():
@@ -297,9 +350,26 @@ func (t *task) consume(ctx context.Context, chain operator.Task, bufferTimeout t
 				align.Hold(d)
 				continue
 			}
-			switch network.EventKind(d.Msg.GetKind()) {
+			kind := network.EventKind(d.Msg.GetKind())
+			if kind != network.Barrier && kind != network.EndOfInput && align.Recording(ch) {
+				align.Record(ch, network.Record(d, kind == 0 && d.Msg.GetValue() == 0 && !liveData[ch.Index()]))
+			}
+			switch kind {
 			case 0:
-				n, err := decoders[ch.Index()].Decode(d.Msg.GetPayload())
+				var n int
+				var err error
+				if v := d.Msg.GetValue(); v != 0 { // recovered channel state, sent again
+					r := replay[ch.Index()]
+					if r == nil {
+						input := ch.Input()
+						r = network.NewReplayDecoder(func() (network.Decoder, error) { return chain.NewDecoder(input) })
+						replay[ch.Index()] = r
+					}
+					n, err = r.Decode(d.Msg.GetPayload(), v == network.RecoveredStart)
+				} else {
+					liveData[ch.Index()] = true
+					n, err = decoders[ch.Index()].Decode(d.Msg.GetPayload())
+				}
 				if err != nil {
 					return fmt.Errorf("decode batch from vertex %d subtask %d: %w", ch.Producer().GetVertex(), ch.Producer().GetSubtask(), err)
 				}
@@ -312,20 +382,39 @@ func (t *task) consume(ctx context.Context, chain operator.Task, bufferTimeout t
 					chain.EndInput(ch.Input())
 				}
 				if align.Complete(channels) { // the last missing barrier will not come on this channel
-					ready = append(ready, t.aligned(chain, align)...)
+					ready = append(ready, t.alignDone(chain, align, channels)...)
 				}
 				if remaining > 0 {
 					emitWatermarks(wms.Update(channels), we)
 				}
 			case network.Barrier:
-				t.m.barrierSeen(d.Msg.GetValue())
-				complete, released, abandoned := align.Barrier(ch, d.Msg.GetValue(), string(d.Msg.GetPayload()), channels)
+				id, dir := d.Msg.GetValue(), string(d.Msg.GetPayload())
+				t.m.barrierSeen(id)
+				prev, _ := align.Current()
+				complete, released, abandoned := align.Barrier(ch, id, dir, channels)
 				if abandoned != 0 {
-					t.ackCheckpoint(abandoned, nil, fmt.Errorf("%scheckpoint %d abandoned: barrier %d arrived first", operator.DeclineNotReady, abandoned, d.Msg.GetValue()))
+					err := fmt.Errorf("%scheckpoint %d abandoned: barrier %d arrived first", operator.DeclineNotReady, abandoned, id)
+					if t.capture != nil && t.capture.id == abandoned { // its upload declines it
+						t.capture.fail(err)
+						t.capture = nil
+					} else {
+						t.ackCheckpoint(abandoned, nil, err)
+					}
 				}
 				ready = append(ready, released...)
+				if cur, _ := align.Current(); cur == id && cur != prev && t.unaligned && checkpoint.IsCheckpointDir(dir, id) {
+					// The first barrier of a checkpoint. Released messages came
+					// before it unprocessed: this checkpoint stays aligned.
+					switch {
+					case t.alignTimeout == 0 && len(released) == 0:
+						ready = append(ready, t.unalign(chain, align)...)
+					case t.alignTimeout > 0:
+						alignTimer.Reset(t.alignTimeout)
+						alignC, timedID = alignTimer.C, id
+					}
+				}
 				if complete {
-					ready = append(ready, t.aligned(chain, align)...)
+					ready = append(ready, t.alignDone(chain, align, channels)...)
 				}
 			case network.Watermark:
 				ch.AdvanceWatermark(d.Msg.GetValue())
@@ -335,9 +424,11 @@ func (t *task) consume(ctx context.Context, chain operator.Task, bufferTimeout t
 				ch.SetIdle(d.Msg.GetValue() == 1)
 				emitWatermarks(wms.Update(channels), we)
 			}
-			t.tm.stats.Add(-int64(len(d.Msg.GetPayload())))
-			if !ch.Ended() {
-				ch.Release()
+			if !d.Recovered {
+				t.tm.stats.Add(-int64(len(d.Msg.GetPayload())))
+				if !ch.Ended() {
+					ch.Release()
+				}
 			}
 			if bufferTimeout == 0 {
 				chain.Flush()
@@ -370,6 +461,34 @@ func tickInterval(bufferTimeout time.Duration) time.Duration {
 	return 50 * time.Millisecond
 }
 
+// unalign takes the current checkpoint unaligned: the task snapshots now
+// and sends the barrier ahead of its queued output; it returns the messages
+// held so far (they follow the barrier), and the aligner records the inputs
+// still missing the barrier.
+func (t *task) unalign(chain operator.Task, align *network.Aligner) []network.Delivery {
+	id, dir := align.Current()
+	held := align.Unalign()
+	t.m.aligned(id)
+	t.takeCheckpoint(chain, id, dir, true)
+	return held
+}
+
+// alignDone runs when every open input delivered the current barrier: an
+// aligned checkpoint is taken now; an unaligned one's channel state is
+// complete.
+func (t *task) alignDone(chain operator.Task, align *network.Aligner, channels []*network.InputChannel) []network.Delivery {
+	if !align.Unaligned() {
+		return t.aligned(chain, align)
+	}
+	id, _ := align.Current()
+	in := align.TakeRecorded(channels)
+	if t.capture != nil && t.capture.id == id {
+		t.capture.finish(in)
+		t.capture = nil
+	}
+	return align.Release()
+}
+
 // aligned runs when every input delivered the barrier being aligned: the
 // task snapshots, forwards the barrier and returns the held messages.
 func (t *task) aligned(chain operator.Task, align *network.Aligner) []network.Delivery {
@@ -382,7 +501,7 @@ func (t *task) aligned(chain operator.Task, align *network.Aligner) []network.De
 	if err != nil {
 		t.ackCheckpoint(id, nil, err)
 	} else {
-		t.takeCheckpoint(chain, id, dir)
+		t.takeCheckpoint(chain, id, dir, false)
 	}
 	return align.Release()
 }

@@ -71,9 +71,9 @@ func (c *chain) RecordsOut() int64 {
 }
 func (c *chain) SnapshotState(int64) (map[string]operator.OperatorState, error) { return nil, nil }
 func (c *chain) RestoreState(map[string]operator.OperatorState) error           { return nil }
-func (c *chain) EmitBarrier(id int64, dir string) {
+func (c *chain) EmitBarrier(id int64, dir string, unaligned bool) {
 	if c.out != nil {
-		c.out.Emit(network.Event{Kind: network.Barrier, Value: id, Text: dir})
+		c.out.Emit(network.Event{Kind: network.Barrier, Value: id, Text: dir, Priority: unaligned})
 	}
 }
 func (c *chain) NotifyCheckpointComplete(int64) error { return nil }

@@ -5,6 +5,11 @@ package network
 // wait, its credits are not returned, so its producer stops) until every open
 // channel has; with at-least-once nothing is held.
 //
+// An unaligned checkpoint holds nothing: the task snapshots at the first
+// barrier (Unalign) and the aligner records what the channels that have not
+// delivered the barrier yet bring until they do (Recording, Record): the
+// input part of the checkpoint's channel state (TakeRecorded).
+//
 // It is a state machine without I/O: the consuming task's goroutine owns it
 // and feeds it barriers and held deliveries; it is not safe for concurrent use.
 type Aligner struct {
@@ -14,17 +19,63 @@ type Aligner struct {
 	dir         string
 	arrived     map[*InputChannel]bool
 	held        map[*InputChannel][]Delivery
+	unaligned   bool // the current checkpoint is taken unaligned
+	recorded    map[*InputChannel][]Message
 }
 
 // NewAligner returns an aligner for exactly-once (barriers hold channels) or
 // at-least-once checkpoints.
 func NewAligner(exactlyOnce bool) *Aligner {
-	return &Aligner{exactlyOnce: exactlyOnce, arrived: map[*InputChannel]bool{}, held: map[*InputChannel][]Delivery{}}
+	return &Aligner{exactlyOnce: exactlyOnce, arrived: map[*InputChannel]bool{}, held: map[*InputChannel][]Delivery{},
+		recorded: map[*InputChannel][]Message{}}
 }
 
 // Blocked reports whether deliveries from ch must wait (Hold them).
 func (a *Aligner) Blocked(ch *InputChannel) bool {
-	return a.exactlyOnce && a.current != 0 && a.arrived[ch]
+	return a.exactlyOnce && a.current != 0 && !a.unaligned && a.arrived[ch]
+}
+
+// Unaligned reports whether the current checkpoint is taken unaligned.
+func (a *Aligner) Unaligned() bool { return a.current != 0 && a.unaligned }
+
+// Unalign switches the current checkpoint to unaligned (its snapshot is
+// taken now): it returns the held deliveries, to process after the
+// snapshot, and from now on records the channels still missing the barrier.
+func (a *Aligner) Unalign() []Delivery {
+	if a.current == 0 || a.unaligned {
+		return nil
+	}
+	a.unaligned = true
+	var out []Delivery
+	for ch, ds := range a.held {
+		out = append(out, ds...)
+		delete(a.held, ch)
+	}
+	return out
+}
+
+// Recording reports whether deliveries from ch belong to the channel state
+// of the current (unaligned) checkpoint: ch has not delivered its barrier.
+func (a *Aligner) Recording(ch *InputChannel) bool {
+	return a.unaligned && a.current != 0 && !a.arrived[ch] && !ch.ended
+}
+
+// Record adds m to ch's channel state.
+func (a *Aligner) Record(ch *InputChannel, m Message) {
+	a.recorded[ch] = append(a.recorded[ch], m)
+}
+
+// TakeRecorded returns the channel state recorded for the current
+// checkpoint, channels in the order of open, and forgets it.
+func (a *Aligner) TakeRecorded(open []*InputChannel) []ChannelState {
+	var out []ChannelState
+	for _, ch := range open {
+		if ms := a.recorded[ch]; len(ms) > 0 {
+			out = append(out, ChannelState{Key: ChannelKey{Edge: ch.desc.GetEdge(), Index: ch.desc.GetProducer().GetSubtask()}, Messages: ms})
+		}
+	}
+	clear(a.recorded)
+	return out
 }
 
 // Hold keeps d until the alignment ends; its credit stays with the consumer.
@@ -80,6 +131,8 @@ func (a *Aligner) Release() []Delivery {
 	}
 	a.last = max(a.last, a.current)
 	a.current = 0
+	a.unaligned = false
 	clear(a.arrived)
+	clear(a.recorded)
 	return out
 }

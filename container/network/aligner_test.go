@@ -25,7 +25,7 @@ func TestAlignerExactlyOnce(t *testing.T) {
 	if !a.Blocked(c0) || a.Blocked(c1) {
 		t.Fatal("the channel that delivered the barrier must be held, the other not")
 	}
-	a.Hold(Delivery{c0, msg(7, false)})
+	a.Hold(Delivery{Channel: c0, Msg: msg(7, false)})
 	// Barrier 3 on the other channel before its barrier 2: checkpoint 2 is abandoned.
 	done, rel, ab := a.Barrier(c1, 3, "d3", open)
 	if done || ab != 2 || len(rel) != 1 || rel[0].Msg.GetRecords() != 7 {

@@ -7,6 +7,9 @@ type Message struct {
 	Value   int64
 	Payload []byte
 	Records int
+	// Start marks the first data message of its channel's Arrow stream (it
+	// carries the schema); kept with channel state, never sent.
+	Start bool
 }
 
 // ChannelSink is the producing side of one output edge: one subpartition per

@@ -16,6 +16,9 @@ import (
 type Delivery struct {
 	Channel *InputChannel
 	Msg     *floepb.ProducerMessage
+	// Recovered: replayed channel state (Recovered), not from the network:
+	// it has no credit to give back.
+	Recovered bool
 }
 
 // InputGate merges the channels of all inputs of one task into one queue the
@@ -192,7 +195,7 @@ func (ch *InputChannel) receive(ctx context.Context, stream ConsumerStream) erro
 		}
 		ch.gate.stats.Add(int64(len(m.GetPayload())))
 		select {
-		case ch.gate.queue <- Delivery{ch, m}:
+		case ch.gate.queue <- Delivery{Channel: ch, Msg: m}:
 		case <-ctx.Done():
 			ch.gate.stats.Add(-int64(len(m.GetPayload())))
 			return ctx.Err()

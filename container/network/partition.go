@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -68,6 +69,9 @@ func (k PartitionKey) String() string {
 type ResultPartition struct {
 	key  PartitionKey
 	subs []*subpartition
+
+	mu   sync.Mutex
+	over map[int][]Message // overtaken by SendPriority, until TakeOvertaken
 }
 
 // NewResultPartition returns a partition of n subpartitions of capacity
@@ -105,6 +109,44 @@ type sink struct {
 
 func (s sink) Send(sub int, m Message) error { return s.p.subs[sub].push(s.ctx, m) }
 
+func (s sink) SendPriority(sub int, barrier Message, pending []Message) error {
+	return s.p.SendPriority(sub, barrier, pending)
+}
+
+// PrioritySink is a ChannelSink that can queue an unaligned checkpoint's
+// barrier ahead of the messages it holds (a ResultPartition's).
+type PrioritySink interface {
+	ChannelSink
+	// SendPriority queues pending (in order) and then barrier ahead of
+	// every queued message but earlier barriers, without waiting for space.
+	SendPriority(sub int, barrier Message, pending []Message) error
+}
+
+// SendPriority is Overtake, keeping the overtaken messages for TakeOvertaken.
+func (p *ResultPartition) SendPriority(sub int, barrier Message, pending []Message) error {
+	over, err := p.Overtake(sub, barrier, pending...)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	if p.over == nil {
+		p.over = map[int][]Message{}
+	}
+	p.over[sub] = append(p.over[sub], over...)
+	p.mu.Unlock()
+	return nil
+}
+
+// TakeOvertaken returns, by subpartition, what SendPriority overtook since
+// the last call: the producing task's output channel state.
+func (p *ResultPartition) TakeOvertaken() map[int][]Message {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	o := p.over
+	p.over = nil
+	return o
+}
+
 // subpartition is a bounded FIFO of messages for one consumer. The producer
 // blocks in push while it is full; the serving goroutine pops as credit allows.
 type subpartition struct {
@@ -115,6 +157,8 @@ type subpartition struct {
 	queue  []Message
 	err    error
 	served bool // a consumer is attached
+	// wrote: a live data message was queued (the next is not a stream start).
+	wrote bool
 
 	wake  chan struct{} // something was queued, or released
 	space chan struct{} // something was popped, or released
@@ -137,7 +181,7 @@ func (s *subpartition) push(ctx context.Context, m Message) error {
 			return s.err
 		}
 		if len(s.queue) < s.capacity {
-			s.queue = append(s.queue, m)
+			s.queue = append(s.queue, s.mark(m))
 			s.mu.Unlock()
 			s.stats.Add(int64(len(m.Payload)))
 			signal(s.wake)
@@ -151,6 +195,75 @@ func (s *subpartition) push(ctx context.Context, m Message) error {
 			return fmt.Errorf("send to subpartition: %w", ctx.Err())
 		}
 	}
+}
+
+// mark sets m.Start on the first live data message (call with s.mu held).
+func (s *subpartition) mark(m Message) Message {
+	if m.Event == 0 && m.Value == 0 {
+		m.Start = !s.wrote
+		s.wrote = true
+	}
+	return m
+}
+
+// Overtake queues barrier ahead of every message in subpartition sub but
+// earlier barriers (an unaligned checkpoint's barrier), after appending
+// pending (the writer's partly filled batch), and returns the messages it
+// overtook: the subpartition's share of the checkpoint's channel state.
+// It never waits for space: a full subpartition holds a few more for a while.
+func (p *ResultPartition) Overtake(sub int, barrier Message, pending ...Message) ([]Message, error) {
+	s := p.subs[sub]
+	s.mu.Lock()
+	if s.err != nil {
+		s.mu.Unlock()
+		return nil, s.err
+	}
+	var added int64
+	for _, m := range pending {
+		s.queue = append(s.queue, s.mark(m))
+		added += int64(len(m.Payload))
+	}
+	i := 0
+	for i < len(s.queue) && s.queue[i].Event == Barrier {
+		i++
+	}
+	over := append([]Message(nil), s.queue[i:]...) // payloads are immutable once sent
+	s.queue = slices.Insert(s.queue, i, barrier)
+	s.mu.Unlock()
+	s.stats.Add(added + int64(len(barrier.Payload)))
+	signal(s.wake)
+	return over, nil
+}
+
+// Recover queues msgs, recovered channel state, in subpartition sub before
+// anything the new attempt sends: data goes marked RecoveredData or
+// RecoveredStart so its consumer decodes it apart from the new stream.
+// Call it before the task produces; it never waits for space.
+func (p *ResultPartition) Recover(sub int, msgs []Message) error {
+	if sub < 0 || sub >= len(p.subs) {
+		return fmt.Errorf("partition %s: channel state of subpartition %d, but it has %d (restored at another parallelism?)", p.key, sub, len(p.subs))
+	}
+	s := p.subs[sub]
+	s.mu.Lock()
+	if s.err != nil {
+		s.mu.Unlock()
+		return s.err
+	}
+	var added int64
+	for _, m := range msgs {
+		if m.Event == 0 {
+			m.Value = RecoveredData
+			if m.Start {
+				m.Value = RecoveredStart
+			}
+		}
+		s.queue = append(s.queue, m)
+		added += int64(len(m.Payload))
+	}
+	s.mu.Unlock()
+	s.stats.Add(added)
+	signal(s.wake)
+	return nil
 }
 
 func (s *subpartition) pop() (Message, bool, error) {
