@@ -129,6 +129,25 @@ func (s meteredSink) Send(sub int, msg network.Message) error {
 	return err
 }
 
+// SendPriority queues an unaligned checkpoint's barrier ahead of what the
+// partition holds (network.PrioritySink); a blocking partition (BATCH
+// mode, no checkpoints) gets it in order.
+func (s meteredSink) SendPriority(sub int, barrier network.Message, pending []network.Message) error {
+	if s.p == nil {
+		for _, m := range append(pending, barrier) {
+			if err := s.Send(sub, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, m := range pending {
+		s.m.recordsOut.Add(int64(m.Records))
+		s.m.bytesOut.Add(int64(len(m.Payload)))
+	}
+	return s.p.SendPriority(sub, barrier, pending)
+}
+
 // sample marks the task's meters at now (the heartbeat) and returns its
 // metrics for the JobManager.
 func (t *task) sample(now time.Time) *floepb.TaskMetrics {
