@@ -128,8 +128,8 @@ func TestReplayDecoderMidStream(t *testing.T) {
 
 type collector struct{ got *[]int64 }
 
-func (c collector) Collect(v int64) { *c.got = append(*c.got, v) }
-func (c collector) Emit(Event)      {}
+func (c collector) Collect(v int64)      { *c.got = append(*c.got, v) }
+func (c collector) Emit(Event)           {}
 func collect(got *[]int64) Output[int64] { return collector{got} }
 
 // Recovered yields each input channel's messages in order, channel by
