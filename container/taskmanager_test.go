@@ -103,7 +103,7 @@ func graph(name string, p int, count int64, sum *atomic.Int64, closed *atomic.In
 
 // cluster runs a JobManager and one TaskManager per graph in tms, each with
 // slots slots, until the test ends.
-func cluster(t *testing.T, slots int, tms ...*jobgraph.JobGraph) (*appmaster.JobManager, []chan error) {
+func cluster(t testing.TB, slots int, tms ...*jobgraph.JobGraph) (*appmaster.JobManager, []chan error) {
 	t.Helper()
 	secret := rpc.NewSecret()
 	jm, err := appmaster.New(appmaster.Options{Secret: secret, Log: zerolog.Nop(), SlotTimeout: 5 * time.Second})
