@@ -94,6 +94,14 @@ func (m *taskMetrics) waitStarts() time.Time {
 	return time.Now()
 }
 
+// backPressured adds d to the time spent waiting for room in the output
+// queues (a task waits between records while one is full).
+func (m *taskMetrics) backPressured(d time.Duration) {
+	if m.timed {
+		m.backPressuredNs.Add(int64(d))
+	}
+}
+
 // idleSince adds the time since start to the idle time.
 func (m *taskMetrics) idleSince(start time.Time) {
 	if !start.IsZero() {

@@ -34,6 +34,7 @@ type task struct {
 	done   chan struct{}
 
 	parts    []*network.ResultPartition
+	avail    *network.Availability        // whether parts have room: the task waits for it between records
 	blocking []*network.BlockingPartition // BATCH mode's outputs, finished when the task is
 	m        *taskMetrics
 	res      atomic.Pointer[spill.Task] // the spilling operators' memory and counters, set when the chain is built
@@ -156,6 +157,7 @@ func (t *task) execute(ctx context.Context) (err error) {
 	t.res.Store(res)
 	info.Context = spill.WithTask(ctx, res)
 	sinks := make([]network.ChannelSink, len(t.dep.GetOutputs()))
+	t.avail = network.NewAvailability()
 	for i, o := range t.dep.GetOutputs() {
 		if o.GetBlocking() {
 			key := network.KeyOf(t.ref(), o.GetEdge())
@@ -170,6 +172,7 @@ func (t *task) execute(ctx context.Context) (err error) {
 			continue
 		}
 		p := network.NewResultPartition(network.KeyOf(t.ref(), o.GetEdge()), int(o.GetSubpartitions()), max(capacity, 1), &t.tm.stats)
+		p.Track(t.avail)
 		t.tm.partitions.Register(p)
 		t.parts = append(t.parts, p)
 		t.partEdges = append(t.partEdges, o.GetEdge())
@@ -211,6 +214,7 @@ func (t *task) execute(ctx context.Context) (err error) {
 	if t.vertex.IsSource {
 		sc, stop := operator.NewSourceContext(ctx, chain, tickInterval(bufferTimeout), bufferTimeout > 0)
 		defer stop()
+		sc.AwaitOutput(t.avail, t.m.backPressured)
 		t.mu.Lock()
 		t.sc = sc
 		t.mu.Unlock()
@@ -291,8 +295,41 @@ func (t *task) consume(ctx context.Context, chain operator.Task, bufferTimeout t
 	defer alignTimer.Stop()
 	var alignC <-chan time.Time
 	var timedID int64
-	mail := t.mail.Signal()
+	alignTimedOut := func() {
+		alignC = nil
+		if cur, _ := align.Current(); cur == timedID && !align.Unaligned() {
+			t.log.Debug().Int64("checkpoint", cur).Dur("timeout", t.alignTimeout).Msg("alignment timed out: checkpoint switches to unaligned")
+			ready = append(ready, t.unalign(chain, align)...)
+			if align.Complete(channels) {
+				ready = append(ready, t.alignDone(chain, align, channels)...)
+			}
+		}
+	}
+	mail, prio := t.mail.Signal(), gate.Priority()
 	for remaining > 0 {
+		if gate.PriorityPending() {
+			t.announced(chain, align, gate)
+		}
+		// Between two messages: while an output queue is full, wait here
+		// (not inside a push, in the middle of a message) and take
+		// checkpoints meanwhile.
+		if !t.avail.Available() {
+			waitStart := time.Now()
+			select {
+			case <-t.avail.Space():
+			case <-mail:
+				mailbox.Drain(&t.mail)
+			case <-prio:
+			case <-alignC:
+				alignTimedOut()
+			case <-failed:
+				return gate.Err()
+			case <-ctx.Done():
+				return fmt.Errorf("%w: %w", operator.ErrCanceled, ctx.Err())
+			}
+			t.m.backPressured(time.Since(waitStart))
+			continue
+		}
 		var d network.Delivery
 		if len(ready) > 0 {
 			d, ready = ready[0], ready[1:]
@@ -328,15 +365,11 @@ func (t *task) consume(ctx context.Context, chain operator.Task, bufferTimeout t
 					chain.Flush()
 				}
 				continue
+			case <-prio:
+				t.m.idleSince(waitStart)
+				continue
 			case <-alignC:
-				alignC = nil
-				if cur, _ := align.Current(); cur == timedID && !align.Unaligned() {
-					t.log.Debug().Int64("checkpoint", cur).Dur("timeout", t.alignTimeout).Msg("alignment timed out: checkpoint switches to unaligned")
-					ready = append(ready, t.unalign(chain, align)...)
-					if align.Complete(channels) {
-						ready = append(ready, t.alignDone(chain, align, channels)...)
-					}
-				}
+				alignTimedOut()
 				continue
 			case <-failed:
 				return gate.Err()
@@ -426,7 +459,7 @@ func (t *task) consume(ctx context.Context, chain operator.Task, bufferTimeout t
 			}
 			if !d.Recovered {
 				t.tm.stats.Add(-int64(len(d.Msg.GetPayload())))
-				if !ch.Ended() {
+				if !ch.Ended() && d.Msg.GetFlags()&network.FlagPriority == 0 { // a priority barrier took no credit
 					ch.Release()
 				}
 			}
@@ -459,6 +492,21 @@ func tickInterval(bufferTimeout time.Duration) time.Duration {
 		return bufferTimeout
 	}
 	return 50 * time.Millisecond
+}
+
+// announced starts the unaligned checkpoints whose priority barriers
+// arrived ahead of the messages the task still has queued: the task
+// snapshots now, and each channel's messages until that barrier comes in
+// its order are recorded as channel state.
+func (t *task) announced(chain operator.Task, align *network.Aligner, gate *network.InputGate) {
+	for _, d := range gate.TakePriority() {
+		id, dir := d.Msg.GetValue(), string(d.Msg.GetPayload())
+		if !t.unalignedFor(id, dir) || !align.Announce(id, dir) {
+			continue
+		}
+		t.m.barrierSeen(id)
+		t.unalign(chain, align) // nothing was held: no checkpoint was in progress
+	}
 }
 
 // unalign takes the current checkpoint unaligned: the task snapshots now

@@ -22,7 +22,7 @@ import (
 // per checkpoint. Aligned durations grow with the data queued in front of
 // a barrier; unaligned ones should not.
 func BenchmarkBackPressuredCheckpoints(b *testing.B) {
-	for _, queue := range []int{4, 32} {
+	for _, queue := range []int{4, 32, 128} {
 		for _, unaligned := range []bool{false, true} {
 			name := fmt.Sprintf("queue=%d/aligned", queue)
 			if unaligned {

@@ -78,6 +78,21 @@ func (a *Aligner) TakeRecorded(open []*InputChannel) []ChannelState {
 	return out
 }
 
+// Announce starts unaligned checkpoint id, whose priority barrier arrived
+// (InputGate.TakePriority) ahead of messages still queued, when no
+// checkpoint is in progress here and id is newer than the last one: it
+// reports whether it did. The caller then snapshots (Unalign) and every
+// channel records until its barrier id comes in order (Barrier). A
+// checkpoint in progress is left alone: the barrier is handled in order.
+func (a *Aligner) Announce(id int64, dir string) bool {
+	if a.current != 0 || id <= a.last {
+		return false
+	}
+	a.current, a.dir = id, dir
+	clear(a.arrived)
+	return true
+}
+
 // Hold keeps d until the alignment ends; its credit stays with the consumer.
 func (a *Aligner) Hold(d Delivery) { a.held[d.Channel] = append(a.held[d.Channel], d) }
 

@@ -61,6 +61,26 @@ func (k PartitionKey) String() string {
 	return fmt.Sprintf("%s/v%d/s%d/a%d/e%d", k.job, k.vertex, k.subtask, k.attempt, k.edge)
 }
 
+// Availability tells a producing task whether its next push could wait: it
+// counts the subpartitions at capacity over the partitions that share it
+// (one task's) and signals Space when one gets room again. A task checks it
+// between records and waits there, handling its mail (checkpoint triggers),
+// instead of blocking inside a push in the middle of a record. Safe for
+// concurrent use.
+type Availability struct {
+	full  atomic.Int32
+	space chan struct{}
+}
+
+// NewAvailability returns an Availability with nothing full.
+func NewAvailability() *Availability { return &Availability{space: make(chan struct{}, 1)} }
+
+// Available reports whether every subpartition has room for a message.
+func (a *Availability) Available() bool { return a.full.Load() <= 0 }
+
+// Space is signalled when a full subpartition got room or was released.
+func (a *Availability) Space() <-chan struct{} { return a.space }
+
 // ResultPartition is the output of one producer subtask on one edge: one
 // bounded queue (subpartition) per consumer subtask. The producing task owns
 // it and writes to it through Sink from its goroutine; the partition registry
@@ -87,6 +107,13 @@ func NewResultPartition(key PartitionKey, n, capacity int, stats *BufferStats) *
 
 // Key is the partition's key.
 func (p *ResultPartition) Key() PartitionKey { return p.key }
+
+// Track makes a count p's full subpartitions. Call it before p is used.
+func (p *ResultPartition) Track(a *Availability) {
+	for _, s := range p.subs {
+		s.avail = a
+	}
+}
 
 // Release fails the partition: queued messages are dropped, and its producer
 // and consumers get err (which should wrap ErrPartitionReleased). Only the
@@ -159,6 +186,9 @@ type subpartition struct {
 	served bool // a consumer is attached
 	// wrote: a live data message was queued (the next is not a stream start).
 	wrote bool
+	// full: counted in avail (len(queue) >= capacity when last updated).
+	full  bool
+	avail *Availability
 
 	wake  chan struct{} // something was queued, or released
 	space chan struct{} // something was popped, or released
@@ -182,6 +212,7 @@ func (s *subpartition) push(ctx context.Context, m Message) error {
 		}
 		if len(s.queue) < s.capacity {
 			s.queue = append(s.queue, s.mark(m))
+			s.updateFull()
 			s.mu.Unlock()
 			s.stats.Add(int64(len(m.Payload)))
 			signal(s.wake)
@@ -195,6 +226,22 @@ func (s *subpartition) push(ctx context.Context, m Message) error {
 			return fmt.Errorf("send to subpartition: %w", ctx.Err())
 		}
 	}
+}
+
+// updateFull counts a change of fullness in s.avail (call with s.mu held).
+func (s *subpartition) updateFull() {
+	f := len(s.queue) >= s.capacity && s.err == nil
+	if f == s.full || s.avail == nil {
+		s.full = f
+		return
+	}
+	s.full = f
+	if f {
+		s.avail.full.Add(1)
+		return
+	}
+	s.avail.full.Add(-1)
+	signal(s.avail.space)
 }
 
 // mark sets m.Start on the first live data message (call with s.mu held).
@@ -228,7 +275,9 @@ func (p *ResultPartition) Overtake(sub int, barrier Message, pending ...Message)
 		i++
 	}
 	over := append([]Message(nil), s.queue[i:]...) // payloads are immutable once sent
+	barrier.Priority = true
 	s.queue = slices.Insert(s.queue, i, barrier)
+	s.updateFull()
 	s.mu.Unlock()
 	s.stats.Add(added + int64(len(barrier.Payload)))
 	signal(s.wake)
@@ -260,6 +309,7 @@ func (p *ResultPartition) Recover(sub int, msgs []Message) error {
 		s.queue = append(s.queue, m)
 		added += int64(len(m.Payload))
 	}
+	s.updateFull()
 	s.mu.Unlock()
 	s.stats.Add(added)
 	signal(s.wake)
@@ -278,9 +328,17 @@ func (s *subpartition) pop() (Message, bool, error) {
 	m := s.queue[0]
 	s.queue[0] = Message{}
 	s.queue = s.queue[1:]
+	s.updateFull()
 	s.stats.Add(-int64(len(m.Payload)))
 	signal(s.space)
 	return m, true, nil
+}
+
+// headPriority reports whether the next message is a priority barrier.
+func (s *subpartition) headPriority() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue) > 0 && s.queue[0].Priority
 }
 
 func (s *subpartition) release(err error) {
@@ -291,6 +349,7 @@ func (s *subpartition) release(err error) {
 			s.stats.Add(-int64(len(m.Payload)))
 		}
 		s.queue = nil
+		s.updateFull()
 		s.mu.Unlock()
 		close(s.done)
 	})
@@ -324,9 +383,12 @@ func (s *subpartition) serve(stream ProducerStream, credit int32) error {
 	}()
 	ctx := stream.Context()
 	for {
-		for credits.Load() <= 0 {
+		// A priority barrier goes without credit: it holds no buffer of
+		// the consumer's, which takes it ahead of its queue.
+		for credits.Load() <= 0 && !s.headPriority() {
 			select {
 			case <-granted:
+			case <-s.wake:
 			case err := <-recvErr:
 				return fmt.Errorf("consumer went away: %w", err)
 			case <-s.done:
@@ -352,8 +414,13 @@ func (s *subpartition) serve(stream ProducerStream, credit int32) error {
 			}
 			continue
 		}
-		credits.Add(-1)
-		if err := stream.Send(&floepb.ProducerMessage{Kind: floepb.EventKind(m.Event), Payload: m.Payload, Value: m.Value, Records: int32(m.Records)}); err != nil {
+		var flags int64
+		if m.Priority {
+			flags = FlagPriority
+		} else {
+			credits.Add(-1)
+		}
+		if err := stream.Send(&floepb.ProducerMessage{Kind: floepb.EventKind(m.Event), Payload: m.Payload, Value: m.Value, Flags: flags, Records: int32(m.Records)}); err != nil {
 			return fmt.Errorf("send to consumer: %w", err)
 		}
 		if m.Event == EndOfInput {
