@@ -60,7 +60,7 @@ func (t *task) takeCheckpoint(chain operator.Task, id int64, dir string, unalign
 	chain.EmitBarrier(id, dir, unaligned)
 	var capture *channelCapture
 	if unaligned {
-		capture = &channelCapture{id: id, done: make(chan struct{})}
+		capture = &channelCapture{id: id}
 		for i, p := range t.parts {
 			for sub, msgs := range p.TakeOvertaken() {
 				if len(msgs) > 0 {
@@ -71,10 +71,9 @@ func (t *task) takeCheckpoint(chain operator.Task, id int64, dir string, unalign
 		}
 		t.capture.fail(fmt.Errorf("checkpoint %d superseded by %d", t.capture.idOr0(), id))
 		t.capture = nil
-		if len(t.dep.GetInputs()) == 0 {
-			capture.finish(nil) // a source: no input part
-		} else {
-			t.capture = capture // the input loop finishes it (alignDone)
+		if t.recordInputs != nil { // a source has no input part
+			capture.in = t.recordInputs(id)
+			t.capture = capture
 		}
 	}
 	t.uploads.Add(1)
@@ -89,13 +88,13 @@ func (t *task) takeCheckpoint(chain operator.Task, id int64, dir string, unalign
 }
 
 // channelCapture is the channel state of one unaligned checkpoint of a
-// task: the output part when its barrier left, the input part when the
-// last input delivered its barrier (done closed, err nil) or never (err).
+// task: the output part, taken when its barrier left, and the input part,
+// which the gate records until every input received the barrier (nil for
+// a source).
 type channelCapture struct {
 	id     int64
 	states []network.ChannelState
-	done   chan struct{}
-	err    error
+	in     *network.InputRecording
 }
 
 func (c *channelCapture) idOr0() int64 {
@@ -105,43 +104,28 @@ func (c *channelCapture) idOr0() int64 {
 	return c.id
 }
 
-// finish adds the input part and hands the state to the upload (task goroutine).
-func (c *channelCapture) finish(in []network.ChannelState) {
-	if c == nil {
-		return
-	}
-	select {
-	case <-c.done:
-		return
-	default:
-	}
-	c.states = append(c.states, in...)
-	close(c.done)
-}
-
-// fail ends the capture without state: its checkpoint is declined.
+// fail ends the input part's recording without state: its checkpoint is
+// declined. A recording already complete stays so.
 func (c *channelCapture) fail(err error) {
-	if c == nil {
-		return
+	if c != nil {
+		c.in.Cancel(err)
 	}
-	select {
-	case <-c.done:
-		return
-	default:
-	}
-	c.err = err
-	close(c.done)
 }
 
-// uploadChannels waits for the capture to end and writes the channel
-// state next to the operator states, kept with the chain's first operator.
+// uploadChannels waits for the input part's recording to end and writes
+// the channel state next to the operator states, kept with the chain's
+// first operator.
 func (t *task) uploadChannels(id int64, dir string, c *channelCapture, handles map[string]checkpoint.SubtaskState) error {
-	<-c.done
-	if c.err != nil {
-		return fmt.Errorf("checkpoint %d: channel state: %w", id, c.err)
+	states := c.states
+	if c.in != nil {
+		in, err := c.in.Wait()
+		if err != nil {
+			return fmt.Errorf("checkpoint %d: channel state: %w", id, err)
+		}
+		states = append(slices.Clip(states), in...)
 	}
 	var n int
-	for _, s := range c.states {
+	for _, s := range states {
 		n += len(s.Messages)
 	}
 	if n == 0 {
@@ -156,7 +140,7 @@ func (t *task) uploadChannels(id int64, dir string, c *channelCapture, handles m
 	uid := t.vertex.Operators[0].UID
 	subtask := int(t.ref().GetSubtask())
 	name := checkpoint.Join(dir, checkpoint.StateFileName(uid, subtask, "channels"))
-	b := network.EncodeChannelState(c.states)
+	b := network.EncodeChannelState(states)
 	if err := writeFile(ctx, store, name, b); err != nil {
 		return fmt.Errorf("checkpoint %d: channel state: %w", id, err)
 	}

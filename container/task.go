@@ -62,6 +62,9 @@ type task struct {
 	// capture is the unaligned checkpoint whose input channel state is being
 	// recorded (task goroutine only).
 	capture *channelCapture
+	// recordInputs starts recording the input part of an unaligned
+	// checkpoint's channel state (tasks with inputs; task goroutine only).
+	recordInputs func(id int64) *network.InputRecording
 }
 
 func (t *task) ref() *floepb.TaskRef { return t.dep.GetTask() }
@@ -284,10 +287,11 @@ func (t *task) consume(ctx context.Context, chain operator.Task, bufferTimeout t
 	}
 	t.recovered = nil
 	replay := make([]*network.ReplayDecoder, len(channels)) // recovered data, by channel
-	liveData := make([]bool, len(channels))                 // the channel delivered live data
+	t.recordInputs = func(id int64) *network.InputRecording { return gate.Record(id, align.Arrived, ready) }
 	defer func() {
 		t.capture.fail(errors.New("the task ended before every input delivered the barrier"))
 		t.capture = nil
+		t.recordInputs = nil
 	}()
 	// The aligned checkpoint that switches to unaligned when alignTimer fires.
 	alignTimer := time.NewTimer(time.Hour)
@@ -383,10 +387,10 @@ func (t *task) consume(ctx context.Context, chain operator.Task, bufferTimeout t
 				align.Hold(d)
 				continue
 			}
-			kind := network.EventKind(d.Msg.GetKind())
-			if kind != network.Barrier && kind != network.EndOfInput && align.Recording(ch) {
-				align.Record(ch, network.Record(d, kind == 0 && d.Msg.GetValue() == 0 && !liveData[ch.Index()]))
+			if !d.Recovered {
+				ch.Processed(d.Msg)
 			}
+			kind := network.EventKind(d.Msg.GetKind())
 			switch kind {
 			case 0:
 				var n int
@@ -400,7 +404,6 @@ func (t *task) consume(ctx context.Context, chain operator.Task, bufferTimeout t
 					}
 					n, err = r.Decode(d.Msg.GetPayload(), v == network.RecoveredStart)
 				} else {
-					liveData[ch.Index()] = true
 					n, err = decoders[ch.Index()].Decode(d.Msg.GetPayload())
 				}
 				if err != nil {
@@ -498,14 +501,35 @@ func tickInterval(bufferTimeout time.Duration) time.Duration {
 // arrived ahead of the messages the task still has queued: the task
 // snapshots now, and each channel's messages until that barrier comes in
 // its order are recorded as channel state.
+//
+// An unaligned checkpoint whose channel state is complete, but whose
+// barriers the task has not all processed in order yet, gives way to the
+// newer one (its ack went or goes with its upload).
 func (t *task) announced(chain operator.Task, align *network.Aligner, gate *network.InputGate) {
 	for _, d := range gate.TakePriority() {
 		id, dir := d.Msg.GetValue(), string(d.Msg.GetPayload())
-		if !t.unalignedFor(id, dir) || !align.Announce(id, dir) {
+		if !t.unalignedFor(id, dir) {
+			continue
+		}
+		if cur, _ := align.Current(); cur != 0 && cur < id && align.Unaligned() && t.capture != nil && t.capture.id == cur && recorded(t.capture) {
+			align.Release() // unaligned: nothing is held
+			t.capture = nil
+		}
+		if !align.Announce(id, dir) {
 			continue
 		}
 		t.m.barrierSeen(id)
 		t.unalign(chain, align) // nothing was held: no checkpoint was in progress
+	}
+}
+
+// recorded reports whether c's input part is complete.
+func recorded(c *channelCapture) bool {
+	select {
+	case <-c.in.Done():
+		return true
+	default:
+		return false
 	}
 }
 
@@ -529,9 +553,7 @@ func (t *task) alignDone(chain operator.Task, align *network.Aligner, channels [
 		return t.aligned(chain, align)
 	}
 	id, _ := align.Current()
-	in := align.TakeRecorded(channels)
-	if t.capture != nil && t.capture.id == id {
-		t.capture.finish(in)
+	if t.capture != nil && t.capture.id == id { // every barrier came: its recording is complete
 		t.capture = nil
 	}
 	return align.Release()

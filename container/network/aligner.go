@@ -6,9 +6,9 @@ package network
 // channel has; with at-least-once nothing is held.
 //
 // An unaligned checkpoint holds nothing: the task snapshots at the first
-// barrier (Unalign) and the aligner records what the channels that have not
-// delivered the barrier yet bring until they do (Recording, Record): the
-// input part of the checkpoint's channel state (TakeRecorded).
+// barrier (Unalign, or Announce for a priority barrier) and the gate records
+// what the channels bring until their barriers (InputGate.Record): the
+// input part of the checkpoint's channel state.
 //
 // It is a state machine without I/O: the consuming task's goroutine owns it
 // and feeds it barriers and held deliveries; it is not safe for concurrent use.
@@ -20,14 +20,12 @@ type Aligner struct {
 	arrived     map[*InputChannel]bool
 	held        map[*InputChannel][]Delivery
 	unaligned   bool // the current checkpoint is taken unaligned
-	recorded    map[*InputChannel][]Message
 }
 
 // NewAligner returns an aligner for exactly-once (barriers hold channels) or
 // at-least-once checkpoints.
 func NewAligner(exactlyOnce bool) *Aligner {
-	return &Aligner{exactlyOnce: exactlyOnce, arrived: map[*InputChannel]bool{}, held: map[*InputChannel][]Delivery{},
-		recorded: map[*InputChannel][]Message{}}
+	return &Aligner{exactlyOnce: exactlyOnce, arrived: map[*InputChannel]bool{}, held: map[*InputChannel][]Delivery{}}
 }
 
 // Blocked reports whether deliveries from ch must wait (Hold them).
@@ -40,7 +38,7 @@ func (a *Aligner) Unaligned() bool { return a.current != 0 && a.unaligned }
 
 // Unalign switches the current checkpoint to unaligned (its snapshot is
 // taken now): it returns the held deliveries, to process after the
-// snapshot, and from now on records the channels still missing the barrier.
+// snapshot; the channels still missing the barrier are recorded.
 func (a *Aligner) Unalign() []Delivery {
 	if a.current == 0 || a.unaligned {
 		return nil
@@ -51,30 +49,6 @@ func (a *Aligner) Unalign() []Delivery {
 		out = append(out, ds...)
 		delete(a.held, ch)
 	}
-	return out
-}
-
-// Recording reports whether deliveries from ch belong to the channel state
-// of the current (unaligned) checkpoint: ch has not delivered its barrier.
-func (a *Aligner) Recording(ch *InputChannel) bool {
-	return a.unaligned && a.current != 0 && !a.arrived[ch] && !ch.ended
-}
-
-// Record adds m to ch's channel state.
-func (a *Aligner) Record(ch *InputChannel, m Message) {
-	a.recorded[ch] = append(a.recorded[ch], m)
-}
-
-// TakeRecorded returns the channel state recorded for the current
-// checkpoint, channels in the order of open, and forgets it.
-func (a *Aligner) TakeRecorded(open []*InputChannel) []ChannelState {
-	var out []ChannelState
-	for _, ch := range open {
-		if ms := a.recorded[ch]; len(ms) > 0 {
-			out = append(out, ChannelState{Key: ChannelKey{Edge: ch.desc.GetEdge(), Index: ch.desc.GetProducer().GetSubtask()}, Messages: ms})
-		}
-	}
-	clear(a.recorded)
 	return out
 }
 
@@ -95,6 +69,9 @@ func (a *Aligner) Announce(id int64, dir string) bool {
 
 // Hold keeps d until the alignment ends; its credit stays with the consumer.
 func (a *Aligner) Hold(d Delivery) { a.held[d.Channel] = append(a.held[d.Channel], d) }
+
+// Arrived reports whether ch delivered the current checkpoint's barrier.
+func (a *Aligner) Arrived(ch *InputChannel) bool { return a.current != 0 && a.arrived[ch] }
 
 // Current is the checkpoint being aligned (0: none) and the directory its barrier named.
 func (a *Aligner) Current() (id int64, dir string) { return a.current, a.dir }
@@ -148,6 +125,5 @@ func (a *Aligner) Release() []Delivery {
 	a.current = 0
 	a.unaligned = false
 	clear(a.arrived)
-	clear(a.recorded)
 	return out
 }

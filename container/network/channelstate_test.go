@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 
 	"floe/internal/codec"
@@ -216,36 +217,116 @@ func TestOvertake(t *testing.T) {
 	}
 }
 
-// Unaligned: nothing held; channels missing the barrier are recorded until
-// it comes; the record is handed out channel by channel.
+// Unaligned: nothing held; the switch hands out what was held; Announce
+// starts a checkpoint without an arrival, only when none is in progress.
 func TestAlignerUnaligned(t *testing.T) {
 	a := NewAligner(true)
-	d := func(e int32, s int32) *InputChannel {
-		return &InputChannel{desc: &floepb.InputChannelDescriptor{Edge: e, Producer: &floepb.TaskRef{Subtask: s}}}
-	}
-	c0, c1 := d(0, 0), d(0, 1)
+	c0, c1 := &InputChannel{}, &InputChannel{}
 	open := []*InputChannel{c0, c1}
 	a.Barrier(c0, 4, "chk-4", open)
 	a.Hold(Delivery{Channel: c0, Msg: msg(1, false)}) // held before the switch (an aligned start)
 	if held := a.Unalign(); len(held) != 1 || !a.Unaligned() {
 		t.Fatalf("Unalign returned %d held, unaligned %v", len(held), a.Unaligned())
 	}
-	if a.Blocked(c0) || a.Recording(c0) || !a.Recording(c1) {
-		t.Fatal("after the switch: c0 neither blocked nor recorded, c1 recorded")
+	if a.Blocked(c0) || !a.Arrived(c0) || a.Arrived(c1) {
+		t.Fatal("after the switch: c0 arrived and not blocked, c1 not arrived")
 	}
-	a.Record(c1, Message{Records: 5})
+	if a.Announce(5, "chk-5") {
+		t.Fatal("Announce started 5 while 4 is in progress")
+	}
 	if done, _, _ := a.Barrier(c1, 4, "chk-4", open); !done {
 		t.Fatal("both barriers in, not complete")
-	}
-	if a.Recording(c1) {
-		t.Fatal("c1 still recorded after its barrier")
-	}
-	rec := a.TakeRecorded(open)
-	if len(rec) != 1 || rec[0].Key != (ChannelKey{Edge: 0, Index: 1}) || rec[0].Messages[0].Records != 5 {
-		t.Fatalf("recorded %+v", rec)
 	}
 	a.Release()
 	if a.Unaligned() {
 		t.Fatal("still unaligned after Release")
+	}
+	if a.Announce(4, "chk-4") {
+		t.Fatal("Announce restarted checkpoint 4")
+	}
+	if !a.Announce(6, "chk-6") || a.Arrived(c0) || a.Arrived(c1) {
+		t.Fatal("Announce(6): not started, or with an arrival")
+	}
+	if done, _, ab := a.Barrier(c0, 6, "chk-6", open); done || ab != 0 {
+		t.Fatalf("first in-order barrier 6: done %v abandoned %d", done, ab)
+	}
+	if done, _, _ := a.Barrier(c1, 6, "chk-6", open); !done {
+		t.Fatal("both barriers 6 in, not complete")
+	}
+}
+
+// The input part of channel state: at the snapshot, what each channel
+// received and the task has not processed, up to the barrier; then what
+// arrives until the barrier; complete when every channel received it,
+// whatever the task still has to process.
+func TestInputRecording(t *testing.T) {
+	gate, err := NewInputGate([]*floepb.InputGateDescriptor{{Channels: []*floepb.InputChannelDescriptor{
+		{Edge: 0, Producer: &floepb.TaskRef{Subtask: 0}}, {Edge: 0, Producer: &floepb.TaskRef{Subtask: 1}},
+		{Edge: 0, Producer: &floepb.TaskRef{Subtask: 2}}}}}, func(string) (Subscriber, error) { return nil, nil }, 4, &BufferStats{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := gate.Channels()
+	data := func(v int64) *floepb.ProducerMessage {
+		return &floepb.ProducerMessage{Records: int32(v), Payload: []byte{byte(v)}}
+	}
+	b7 := &floepb.ProducerMessage{Kind: floepb.EventKind_BARRIER, Value: 7, Flags: FlagPriority}
+	// Channel 0: 1 processed, 2 and 3 pending, then its barrier, then 4 (after it).
+	m1, m2 := data(1), data(2)
+	c[0].received(m1)
+	c[0].received(m2)
+	c[0].received(data(3))
+	c[0].received(b7)
+	c[0].received(data(4))
+	c[0].Processed(m1)
+	// Channel 1: 10 pending; 11 and the barrier come after the snapshot, then 12.
+	c[1].received(data(10))
+	// Channel 2: its barrier 7 was processed already (arrived).
+	recovered := []Delivery{{Channel: c[1], Recovered: true, Msg: &floepb.ProducerMessage{Value: RecoveredData, Records: 9}}}
+	r := gate.Record(7, func(ch *InputChannel) bool { return ch == c[2] }, recovered)
+	select {
+	case <-r.Done():
+		t.Fatal("complete before channel 1 received its barrier")
+	default:
+	}
+	c[0].Processed(m2) // the task goes on: what it processes now is in the record already
+	c[1].received(data(11))
+	c[2].received(data(30)) // after its barrier
+	c[1].received(&floepb.ProducerMessage{Kind: floepb.EventKind_BARRIER, Value: 7})
+	c[1].received(data(12))
+	<-r.Done()
+	got, err := r.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	records := func(ms []Message) (out []int) {
+		for _, m := range ms {
+			out = append(out, m.Records)
+		}
+		return out
+	}
+	if len(got) != 2 || got[0].Key.Index != 0 || got[1].Key.Index != 1 ||
+		!slices.Equal(records(got[0].Messages), []int{2, 3}) || !slices.Equal(records(got[1].Messages), []int{9, 10, 11}) {
+		t.Fatalf("recorded %+v", got)
+	}
+	// Channel 0's stream started with 1 (processed); channel 1's with 10.
+	if got[0].Messages[0].Start || got[0].Messages[1].Start || got[1].Messages[0].Start || !got[1].Messages[1].Start || got[1].Messages[2].Start {
+		t.Fatalf("stream starts: %+v", got)
+	}
+	// A cancelled recording reports the error; a complete one stays complete.
+	r.Cancel(errors.New("late"))
+	if _, err := r.Wait(); err != nil {
+		t.Fatalf("Cancel after completion: %v", err)
+	}
+	r2 := gate.Record(8, func(*InputChannel) bool { return false }, nil)
+	r2.Cancel(errors.New("abandoned"))
+	if _, err := r2.Wait(); err == nil {
+		t.Fatal("a cancelled recording returned state")
+	}
+	c[0].received(data(5)) // nothing records any more
+	for _, ch := range c {
+		if ch.rec != nil {
+			t.Fatal("a channel still records after Cancel")
+		}
 	}
 }

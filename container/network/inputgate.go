@@ -66,6 +66,12 @@ type InputChannel struct {
 	watermark int64
 	// idle: the producer said its path is idle.
 	idle bool
+
+	// sawLive: receive got a live data message (receive's goroutine only).
+	sawLive bool
+	mu      sync.Mutex
+	pending []pendingMsg   // received, not processed yet (recording.go)
+	rec     *chanRecording // an unaligned checkpoint's recording, until the barrier
 }
 
 // NewInputGate returns a gate over the channels of inputs, each subscribed
@@ -231,6 +237,7 @@ func (ch *InputChannel) receive(ctx context.Context, stream ConsumerStream) erro
 			return fmt.Errorf("receive: %w", err)
 		}
 		ch.gate.stats.Add(int64(len(m.GetPayload())))
+		ch.received(m)
 		if m.GetFlags()&FlagPriority != 0 && EventKind(m.GetKind()) == Barrier {
 			ch.gate.announce(Delivery{Channel: ch, Msg: m})
 		}
