@@ -1,6 +1,7 @@
 package network
 
 import (
+	"errors"
 	"sync"
 
 	"floe/internal/rpc/floepb"
@@ -62,8 +63,9 @@ func (g *InputGate) Record(id int64, arrived func(*InputChannel) bool, ready []D
 			}
 		}
 		ch.mu.Lock()
-		if ch.rec != nil { // an older checkpoint's, superseded
+		if old := ch.rec; old != nil { // an older checkpoint's (its task cancels it first)
 			ch.rec = nil
+			defer old.r.Cancel(errors.New("superseded by a newer checkpoint's recording"))
 		}
 		complete := false
 		for _, p := range ch.pending {
