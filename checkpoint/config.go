@@ -20,6 +20,12 @@ const (
 	KeySavepointDir      = "execution.checkpointing.savepoint-dir"
 	KeyNumRetained       = "execution.checkpointing.num-retained"
 	KeyRetention         = "execution.checkpointing.externalized-checkpoint-retention"
+	// KeyUnaligned turns on unaligned checkpoints (docs/checkpoints.md).
+	KeyUnaligned = "execution.checkpointing.unaligned.enabled"
+	// KeyAlignedTimeout: with unaligned checkpoints on, a checkpoint starts
+	// aligned and a task switches it to unaligned when its alignment took
+	// this long (0: unaligned from the start).
+	KeyAlignedTimeout = "execution.checkpointing.aligned-checkpoint-timeout"
 )
 
 // Mode is the consistency checkpoints give.
@@ -70,6 +76,12 @@ type Config struct {
 	// NumRetained completed checkpoints are kept; older ones are deleted.
 	NumRetained int
 	Retention   Retention
+	// Unaligned: barriers overtake in-flight data, kept as channel state
+	// (savepoints stay aligned). Needs ExactlyOnce.
+	Unaligned bool
+	// AlignedTimeout: with Unaligned, how long a task aligns a checkpoint's
+	// barriers before it switches to unaligned (0: at once).
+	AlignedTimeout time.Duration
 }
 
 // DefaultConfig returns Flink's defaults: checkpointing off, exactly once,
@@ -112,6 +124,12 @@ func ParseConfig(c config.Config) (Config, error) {
 		return Config{}, err
 	}
 	if cfg.NumRetained, err = c.Int(KeyNumRetained, cfg.NumRetained); err != nil {
+		return Config{}, err
+	}
+	if cfg.Unaligned, err = c.Bool(KeyUnaligned, false); err != nil {
+		return Config{}, err
+	}
+	if cfg.AlignedTimeout, err = c.Duration(KeyAlignedTimeout, 0); err != nil {
 		return Config{}, err
 	}
 	cfg.Dir = c.String(KeyDir, "")
@@ -159,6 +177,10 @@ func (c Config) Validate() error {
 		return bad(KeyNumRetained, c.NumRetained, "want at least 1")
 	case c.Retention != DeleteOnCancellation && c.Retention != RetainOnCancellation:
 		return bad(KeyRetention, c.Retention, "want DELETE_ON_CANCELLATION or RETAIN_ON_CANCELLATION")
+	case c.Unaligned && c.Mode != ExactlyOnce:
+		return bad(KeyUnaligned, c.Unaligned, "unaligned checkpoints need "+KeyMode+"=EXACTLY_ONCE")
+	case c.AlignedTimeout < 0:
+		return bad(KeyAlignedTimeout, c.AlignedTimeout, "want a duration >= 0 (0: unaligned at once)")
 	}
 	return nil
 }

@@ -75,11 +75,21 @@ type SubtaskState struct {
 	// (incremental checkpoints, shared.go); a restore at another
 	// parallelism gets every handle that overlaps its key groups.
 	Incremental []IncrementalHandle `json:"incremental,omitempty"`
+	// Channels is the task's in-flight data of an unaligned checkpoint
+	// (container/network's channel-state file), kept with the state of the
+	// first operator of the task's chain.
+	Channels *ChannelStateHandle `json:"channels,omitempty"`
+}
+
+// ChannelStateHandle is the file of one task's channel state.
+type ChannelStateHandle struct {
+	Path string `json:"path"`
+	Size int64  `json:"size"`
 }
 
 // Empty reports whether s holds no state.
 func (s SubtaskState) Empty() bool {
-	return len(s.Keyed) == 0 && len(s.Lists) == 0 && len(s.Incremental) == 0
+	return len(s.Keyed) == 0 && len(s.Lists) == 0 && len(s.Incremental) == 0 && s.Channels == nil
 }
 
 // KeyedHandle is a file of keyed state holding key groups
@@ -181,6 +191,9 @@ func (m *Metadata) files(dir string) []fileRef {
 					add(f.Path, f.Size)
 				}
 			}
+			if s.Channels != nil {
+				add(s.Channels.Path, s.Channels.Size)
+			}
 		}
 	}
 	out := make([]fileRef, 0, len(need))
@@ -207,6 +220,9 @@ func resolveSubtask(s *SubtaskState, dir string) {
 	for k := range s.Keyed {
 		s.Keyed[k].Path = resolve(dir, s.Keyed[k].Path)
 	}
+	if s.Channels != nil {
+		s.Channels.Path = resolve(dir, s.Channels.Path)
+	}
 	for _, h := range s.Incremental {
 		for f := range h.Files {
 			h.Files[f].Path = resolve(dir, h.Files[f].Path)
@@ -224,6 +240,9 @@ func resolveSubtask(s *SubtaskState, dir string) {
 func relativizeSubtask(s *SubtaskState, dir string) {
 	for k := range s.Keyed {
 		s.Keyed[k].Path = relativize(dir, s.Keyed[k].Path)
+	}
+	if s.Channels != nil {
+		s.Channels.Path = relativize(dir, s.Channels.Path)
 	}
 	for _, h := range s.Incremental {
 		for f := range h.Files {
@@ -254,6 +273,10 @@ func (m *Metadata) clone() *Metadata {
 
 func (s SubtaskState) clone() SubtaskState {
 	c := SubtaskState{Subtask: s.Subtask}
+	if s.Channels != nil {
+		h := *s.Channels
+		c.Channels = &h
+	}
 	if s.Keyed != nil {
 		c.Keyed = make([]KeyedHandle, len(s.Keyed))
 		for i, h := range s.Keyed {
@@ -317,6 +340,9 @@ func (m *Metadata) Validate() error {
 			if m.Kind == KindSavepoint && len(s.Incremental) > 0 {
 				return bad("operator %q subtask %d: a savepoint with incremental state (savepoints are self-contained)", op.UID, s.Subtask)
 			}
+			if m.Kind == KindSavepoint && s.Channels != nil {
+				return bad("operator %q subtask %d: a savepoint with channel state (savepoints are aligned)", op.UID, s.Subtask)
+			}
 		}
 	}
 	return nil
@@ -348,6 +374,14 @@ func validateSubtask(s SubtaskState, p, maxP int, dist map[string]Distribution) 
 	for _, h := range s.Incremental {
 		if err := validateIncremental(h, lo, hi); err != nil {
 			return err
+		}
+	}
+	if h := s.Channels; h != nil {
+		if err := validPath(h.Path); err != nil {
+			return err
+		}
+		if h.Size <= 0 {
+			return fmt.Errorf("channel state %s: size %d", h.Path, h.Size)
 		}
 	}
 	seen := map[string]bool{}

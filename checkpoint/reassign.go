@@ -86,6 +86,16 @@ func Reassign(op *OperatorState, p int) ([]SubtaskState, error) {
 		}
 	}
 	out := make([]SubtaskState, p)
+	for _, s := range op.Subtasks {
+		if s.Channels == nil {
+			continue
+		}
+		if p != op.Parallelism {
+			return nil, fmt.Errorf("%w: operator %q has channel state of an unaligned checkpoint at parallelism %d; floe restores it at the same parallelism only (take a savepoint, which is aligned, to rescale)", ErrParallelism, op.UID, op.Parallelism)
+		}
+		h := *s.Channels
+		out[s.Subtask].Channels = &h
+	}
 	for i := range out {
 		out[i].Subtask = i
 		lo, hi := keygroup.Range(op.MaxParallelism, p, i)

@@ -54,6 +54,11 @@ var known = []string{
 	"execution.checkpointing.tolerable-failed-checkpoints", "execution.checkpointing.dir",
 	"execution.checkpointing.savepoint-dir", "execution.checkpointing.num-retained",
 	"execution.checkpointing.externalized-checkpoint-retention",
+	// Unaligned checkpoints (Flink's keys; checkpoint.KeyUnaligned and
+	// checkpoint.KeyAlignedTimeout): barriers overtake in-flight data, kept
+	// as channel state; the timeout starts them aligned and switches a
+	// task's alignment to unaligned after that long (docs/checkpoints.md).
+	"execution.checkpointing.unaligned.enabled", "execution.checkpointing.aligned-checkpoint-timeout",
 	Strict, OutputOverwrite, ManagedMemorySize, TmpDirs, SourceSplitSize, SourceMaxMalformed, StateBackend,
 	IncrementalCheckpoints,
 }

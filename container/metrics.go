@@ -94,6 +94,14 @@ func (m *taskMetrics) waitStarts() time.Time {
 	return time.Now()
 }
 
+// backPressured adds d to the time spent waiting for room in the output
+// queues (a task waits between records while one is full).
+func (m *taskMetrics) backPressured(d time.Duration) {
+	if m.timed {
+		m.backPressuredNs.Add(int64(d))
+	}
+}
+
 // idleSince adds the time since start to the idle time.
 func (m *taskMetrics) idleSince(start time.Time) {
 	if !start.IsZero() {
@@ -127,6 +135,25 @@ func (s meteredSink) Send(sub int, msg network.Message) error {
 		s.m.outWatermark.Store(msg.Value)
 	}
 	return err
+}
+
+// SendPriority queues an unaligned checkpoint's barrier ahead of what the
+// partition holds (network.PrioritySink); a blocking partition (BATCH
+// mode, no checkpoints) gets it in order.
+func (s meteredSink) SendPriority(sub int, barrier network.Message, pending []network.Message) error {
+	if s.p == nil {
+		for _, m := range append(pending, barrier) {
+			if err := s.Send(sub, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, m := range pending {
+		s.m.recordsOut.Add(int64(m.Records))
+		s.m.bytesOut.Add(int64(len(m.Payload)))
+	}
+	return s.p.SendPriority(sub, barrier, pending)
 }
 
 // sample marks the task's meters at now (the heartbeat) and returns its

@@ -34,6 +34,7 @@ type task struct {
 	done   chan struct{}
 
 	parts    []*network.ResultPartition
+	avail    *network.Availability        // whether parts have room: the task waits for it between records
 	blocking []*network.BlockingPartition // BATCH mode's outputs, finished when the task is
 	m        *taskMetrics
 	res      atomic.Pointer[spill.Task] // the spilling operators' memory and counters, set when the chain is built
@@ -50,6 +51,20 @@ type task struct {
 	closing bool
 	// lastBarrier is the newest checkpoint this task has snapshotted (task goroutine only).
 	lastBarrier int64
+
+	partEdges []int32 // the edge of each of parts
+	// unaligned checkpoints are on; alignTimeout: after how long an
+	// alignment switches to unaligned (0: unaligned from the first barrier).
+	unaligned    bool
+	alignTimeout time.Duration
+	// recovered is the input channel state restored, replayed by consume first.
+	recovered []network.ChannelState
+	// capture is the unaligned checkpoint whose input channel state is being
+	// recorded (task goroutine only).
+	capture *channelCapture
+	// recordInputs starts recording the input part of an unaligned
+	// checkpoint's channel state (tasks with inputs; task goroutine only).
+	recordInputs func(id int64) *network.InputRecording
 }
 
 func (t *task) ref() *floepb.TaskRef { return t.dep.GetTask() }
@@ -125,6 +140,15 @@ func (t *task) execute(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	if t.unaligned, err = cfg.Bool(checkpoint.KeyUnaligned, false); err != nil {
+		return err
+	}
+	if t.alignTimeout, err = cfg.Duration(checkpoint.KeyAlignedTimeout, 0); err != nil {
+		return err
+	}
+	if t.unaligned && cfg.String(checkpoint.KeyMode, string(checkpoint.ExactlyOnce)) == string(checkpoint.AtLeastOnce) {
+		t.unaligned = false // at-least-once aligns nothing: no channel state needed
+	}
 
 	info := operator.TaskInfo{
 		JobID: t.ref().GetJobId(), Vertex: t.vertex.ID, Name: t.vertex.Name,
@@ -136,6 +160,7 @@ func (t *task) execute(ctx context.Context) (err error) {
 	t.res.Store(res)
 	info.Context = spill.WithTask(ctx, res)
 	sinks := make([]network.ChannelSink, len(t.dep.GetOutputs()))
+	t.avail = network.NewAvailability()
 	for i, o := range t.dep.GetOutputs() {
 		if o.GetBlocking() {
 			key := network.KeyOf(t.ref(), o.GetEdge())
@@ -150,12 +175,18 @@ func (t *task) execute(ctx context.Context) (err error) {
 			continue
 		}
 		p := network.NewResultPartition(network.KeyOf(t.ref(), o.GetEdge()), int(o.GetSubpartitions()), max(capacity, 1), &t.tm.stats)
+		p.Track(t.avail)
 		t.tm.partitions.Register(p)
 		t.parts = append(t.parts, p)
+		t.partEdges = append(t.partEdges, o.GetEdge())
 		sinks[i] = meteredSink{sink: p.Sink(ctx), p: p, m: t.m}
 		info.Subpartitions = append(info.Subpartitions, int(o.GetSubpartitions()))
 	}
 	t.m.parts.Store(&t.parts)
+	// Recovered output goes out before anything the new attempt sends.
+	if err := t.restoreChannels(); err != nil {
+		return err
+	}
 
 	defer func() {
 		if p := recover(); p != nil {
@@ -196,6 +227,7 @@ func (t *task) execute(ctx context.Context) (err error) {
 		}
 		sc, stop := operator.NewSourceContext(ctx, chain, tickInterval(bufferTimeout), bufferTimeout > 0)
 		defer stop()
+		sc.AwaitOutput(t.avail, t.m.backPressured)
 		t.mu.Lock()
 		t.sc = sc
 		t.mu.Unlock()
@@ -271,9 +303,61 @@ func (t *task) consume(ctx context.Context, chain operator.Task, bufferTimeout t
 	wms := network.NewWatermarks()
 	we, _ := chain.(operator.WatermarkEmitter)
 	queue, failed := gate.Queue(), gate.Failed()
-	var ready []network.Delivery // released after an alignment, processed before new ones
-	mail := t.mail.Signal()
+	// released after an alignment, processed before new ones; first of all
+	// the restored input channel state.
+	ready, err := network.Recovered(channels, t.recovered)
+	if err != nil {
+		return err
+	}
+	t.recovered = nil
+	replay := make([]*network.ReplayDecoder, len(channels)) // recovered data, by channel
+	t.recordInputs = func(id int64) *network.InputRecording { return gate.Record(id, align.Arrived, ready) }
+	defer func() {
+		t.capture.fail(errors.New("the task ended before every input delivered the barrier"))
+		t.capture = nil
+		t.recordInputs = nil
+	}()
+	// The aligned checkpoint that switches to unaligned when alignTimer fires.
+	alignTimer := time.NewTimer(time.Hour)
+	alignTimer.Stop()
+	defer alignTimer.Stop()
+	var alignC <-chan time.Time
+	var timedID int64
+	alignTimedOut := func() {
+		alignC = nil
+		if cur, _ := align.Current(); cur == timedID && !align.Unaligned() {
+			t.log.Debug().Int64("checkpoint", cur).Dur("timeout", t.alignTimeout).Msg("alignment timed out: checkpoint switches to unaligned")
+			ready = append(ready, t.unalign(chain, align)...)
+			if align.Complete(channels) {
+				ready = append(ready, t.alignDone(chain, align, channels)...)
+			}
+		}
+	}
+	mail, prio := t.mail.Signal(), gate.Priority()
 	for remaining > 0 {
+		if gate.PriorityPending() {
+			t.announced(chain, align, gate)
+		}
+		// Between two messages: while an output queue is full, wait here
+		// (not inside a push, in the middle of a message) and take
+		// checkpoints meanwhile.
+		if !t.avail.Available() {
+			waitStart := time.Now()
+			select {
+			case <-t.avail.Space():
+			case <-mail:
+				mailbox.Drain(&t.mail)
+			case <-prio:
+			case <-alignC:
+				alignTimedOut()
+			case <-failed:
+				return gate.Err()
+			case <-ctx.Done():
+				return fmt.Errorf("%w: %w", operator.ErrCanceled, ctx.Err())
+			}
+			t.m.backPressured(time.Since(waitStart))
+			continue
+		}
 		var d network.Delivery
 		if len(ready) > 0 {
 			d, ready = ready[0], ready[1:]
@@ -309,6 +393,12 @@ func (t *task) consume(ctx context.Context, chain operator.Task, bufferTimeout t
 					chain.Flush()
 				}
 				continue
+			case <-prio:
+				t.m.idleSince(waitStart)
+				continue
+			case <-alignC:
+				alignTimedOut()
+				continue
 			case <-failed:
 				return gate.Err()
 			case <-ctx.Done():
@@ -325,9 +415,25 @@ func (t *task) consume(ctx context.Context, chain operator.Task, bufferTimeout t
 				align.Hold(d)
 				continue
 			}
-			switch network.EventKind(d.Msg.GetKind()) {
+			if !d.Recovered {
+				ch.Processed(d.Msg)
+			}
+			kind := network.EventKind(d.Msg.GetKind())
+			switch kind {
 			case 0:
-				n, err := decoders[ch.Index()].Decode(d.Msg.GetPayload())
+				var n int
+				var err error
+				if v := d.Msg.GetValue(); v != 0 { // recovered channel state, sent again
+					r := replay[ch.Index()]
+					if r == nil {
+						input := ch.Input()
+						r = network.NewReplayDecoder(func() (network.Decoder, error) { return chain.NewDecoder(input) })
+						replay[ch.Index()] = r
+					}
+					n, err = r.Decode(d.Msg.GetPayload(), v == network.RecoveredStart)
+				} else {
+					n, err = decoders[ch.Index()].Decode(d.Msg.GetPayload())
+				}
 				if err != nil {
 					return fmt.Errorf("decode batch from vertex %d subtask %d: %w", ch.Producer().GetVertex(), ch.Producer().GetSubtask(), err)
 				}
@@ -346,20 +452,39 @@ func (t *task) consume(ctx context.Context, chain operator.Task, bufferTimeout t
 					chain.EndInput(ch.Input())
 				}
 				if align.Complete(channels) { // the last missing barrier will not come on this channel
-					ready = append(ready, t.aligned(chain, align)...)
+					ready = append(ready, t.alignDone(chain, align, channels)...)
 				}
 				if remaining > 0 {
 					emitWatermarks(wms.Update(channels), we)
 				}
 			case network.Barrier:
-				t.m.barrierSeen(d.Msg.GetValue())
-				complete, released, abandoned := align.Barrier(ch, d.Msg.GetValue(), string(d.Msg.GetPayload()), channels)
+				id, dir := d.Msg.GetValue(), string(d.Msg.GetPayload())
+				t.m.barrierSeen(id)
+				prev, _ := align.Current()
+				complete, released, abandoned := align.Barrier(ch, id, dir, channels)
 				if abandoned != 0 {
-					t.ackCheckpoint(abandoned, nil, fmt.Errorf("%scheckpoint %d abandoned: barrier %d arrived first", operator.DeclineNotReady, abandoned, d.Msg.GetValue()))
+					err := fmt.Errorf("%scheckpoint %d abandoned: barrier %d arrived first", operator.DeclineNotReady, abandoned, id)
+					if t.capture != nil && t.capture.id == abandoned { // its upload declines it
+						t.capture.fail(err)
+						t.capture = nil
+					} else {
+						t.ackCheckpoint(abandoned, nil, err)
+					}
 				}
 				ready = append(ready, released...)
+				if cur, _ := align.Current(); cur == id && cur != prev && t.unaligned && checkpoint.IsCheckpointDir(dir, id) {
+					// The first barrier of a checkpoint. Released messages came
+					// before it unprocessed: this checkpoint stays aligned.
+					switch {
+					case t.alignTimeout == 0 && len(released) == 0:
+						ready = append(ready, t.unalign(chain, align)...)
+					case t.alignTimeout > 0:
+						alignTimer.Reset(t.alignTimeout)
+						alignC, timedID = alignTimer.C, id
+					}
+				}
 				if complete {
-					ready = append(ready, t.aligned(chain, align)...)
+					ready = append(ready, t.alignDone(chain, align, channels)...)
 				}
 			case network.Watermark:
 				ch.AdvanceWatermark(d.Msg.GetValue())
@@ -369,10 +494,12 @@ func (t *task) consume(ctx context.Context, chain operator.Task, bufferTimeout t
 				ch.SetIdle(d.Msg.GetValue() == 1)
 				emitWatermarks(wms.Update(channels), we)
 			}
-			t.tm.stats.Add(-int64(len(d.Msg.GetPayload())))
-			d.Recycle()
-			if !ch.Ended() {
-				ch.Release()
+			if !d.Recovered {
+				t.tm.stats.Add(-int64(len(d.Msg.GetPayload())))
+				d.Recycle()
+				if !ch.Ended() && d.Msg.GetFlags()&network.FlagPriority == 0 { // a priority barrier took no credit
+					ch.Release()
+				}
 			}
 			if bufferTimeout == 0 {
 				chain.Flush()
@@ -405,6 +532,68 @@ func tickInterval(bufferTimeout time.Duration) time.Duration {
 	return 50 * time.Millisecond
 }
 
+// announced starts the unaligned checkpoints whose priority barriers
+// arrived ahead of the messages the task still has queued: the task
+// snapshots now, and each channel's messages until that barrier comes in
+// its order are recorded as channel state.
+//
+// An unaligned checkpoint whose channel state is complete, but whose
+// barriers the task has not all processed in order yet, gives way to the
+// newer one (its ack went or goes with its upload).
+func (t *task) announced(chain operator.Task, align *network.Aligner, gate *network.InputGate) {
+	for _, d := range gate.TakePriority() {
+		id, dir := d.Msg.GetValue(), string(d.Msg.GetPayload())
+		if !t.unalignedFor(id, dir) {
+			continue
+		}
+		if cur, _ := align.Current(); cur != 0 && cur < id && align.Unaligned() && t.capture != nil && t.capture.id == cur && recorded(t.capture) {
+			align.Release() // unaligned: nothing is held
+			t.capture = nil
+		}
+		if !align.Announce(id, dir) {
+			continue
+		}
+		t.m.barrierSeen(id)
+		t.unalign(chain, align) // nothing was held: no checkpoint was in progress
+	}
+}
+
+// recorded reports whether c's input part is complete.
+func recorded(c *channelCapture) bool {
+	select {
+	case <-c.in.Done():
+		return true
+	default:
+		return false
+	}
+}
+
+// unalign takes the current checkpoint unaligned: the task snapshots now
+// and sends the barrier ahead of its queued output; it returns the messages
+// held so far (they follow the barrier), and the aligner records the inputs
+// still missing the barrier.
+func (t *task) unalign(chain operator.Task, align *network.Aligner) []network.Delivery {
+	id, dir := align.Current()
+	held := align.Unalign()
+	t.m.aligned(id)
+	t.takeCheckpoint(chain, id, dir, true)
+	return held
+}
+
+// alignDone runs when every open input delivered the current barrier: an
+// aligned checkpoint is taken now; an unaligned one's channel state is
+// complete.
+func (t *task) alignDone(chain operator.Task, align *network.Aligner, channels []*network.InputChannel) []network.Delivery {
+	if !align.Unaligned() {
+		return t.aligned(chain, align)
+	}
+	id, _ := align.Current()
+	if t.capture != nil && t.capture.id == id { // every barrier came: its recording is complete
+		t.capture = nil
+	}
+	return align.Release()
+}
+
 // aligned runs when every input delivered the barrier being aligned: the
 // task snapshots, forwards the barrier and returns the held messages.
 func (t *task) aligned(chain operator.Task, align *network.Aligner) []network.Delivery {
@@ -417,7 +606,7 @@ func (t *task) aligned(chain operator.Task, align *network.Aligner) []network.De
 	if err != nil {
 		t.ackCheckpoint(id, nil, err)
 	} else {
-		t.takeCheckpoint(chain, id, dir)
+		t.takeCheckpoint(chain, id, dir, false)
 	}
 	return align.Release()
 }

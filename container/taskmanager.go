@@ -572,7 +572,7 @@ func (s tmService) TriggerCheckpoint(ctx context.Context, req *floepb.Checkpoint
 			t.ackCheckpoint(req.GetId(), nil, errors.New(operator.DeclineNotReady+"task not running yet"))
 			return
 		}
-		t.takeCheckpoint(chain, req.GetId(), req.GetDir())
+		t.takeCheckpoint(chain, req.GetId(), req.GetDir(), t.unalignedFor(req.GetId(), req.GetDir()))
 	})
 	return &floepb.Ack{}, nil
 }

@@ -71,9 +71,9 @@ func (c *chain) RecordsOut() int64 {
 }
 func (c *chain) SnapshotState(int64) (map[string]operator.OperatorState, error) { return nil, nil }
 func (c *chain) RestoreState(map[string]operator.OperatorState) error           { return nil }
-func (c *chain) EmitBarrier(id int64, dir string) {
+func (c *chain) EmitBarrier(id int64, dir string, unaligned bool) {
 	if c.out != nil {
-		c.out.Emit(network.Event{Kind: network.Barrier, Value: id, Text: dir})
+		c.out.Emit(network.Event{Kind: network.Barrier, Value: id, Text: dir, Priority: unaligned})
 	}
 }
 func (c *chain) NotifyCheckpointComplete(int64) error { return nil }
@@ -103,7 +103,7 @@ func graph(name string, p int, count int64, sum *atomic.Int64, closed *atomic.In
 
 // cluster runs a JobManager and one TaskManager per graph in tms, each with
 // slots slots, until the test ends.
-func cluster(t *testing.T, slots int, tms ...*jobgraph.JobGraph) (*appmaster.JobManager, []chan error) {
+func cluster(t testing.TB, slots int, tms ...*jobgraph.JobGraph) (*appmaster.JobManager, []chan error) {
 	t.Helper()
 	secret := rpc.NewSecret()
 	jm, err := appmaster.New(appmaster.Options{Secret: secret, Log: zerolog.Nop(), SlotTimeout: 5 * time.Second})

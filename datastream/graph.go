@@ -521,8 +521,8 @@ func (t *chainTask) RestoreState(states map[string]operator.OperatorState) error
 	return nil
 }
 
-func (t *chainTask) EmitBarrier(id int64, dir string) {
-	e := network.Event{Kind: network.Barrier, Value: id, Text: dir}
+func (t *chainTask) EmitBarrier(id int64, dir string, unaligned bool) {
+	e := network.Event{Kind: network.Barrier, Value: id, Text: dir, Priority: unaligned}
 	if t.source != nil {
 		t.emit(t.sourceOut, e)
 		return

@@ -38,6 +38,17 @@ func incrementalQ11Args(out string) []string {
 // to end. The job's checkpoints under ckpt must share files in shared/ by
 // the kill.
 func killDuringIncremental(t *testing.T, cmd *exec.Cmd, marker, ckpt string, wait time.Duration) {
+	killDuring(t, cmd, marker, wait, func() {
+		if n := sharedFiles(t, ckpt); n == 0 {
+			t.Errorf("no shared files under %s at the kill: checkpoints are not incremental", ckpt)
+		}
+	})
+}
+
+// killDuring starts cmd, waits for two TaskManagers (found by marker),
+// kills one at a random moment 1 to 3 s later, after calling atKill, and
+// waits for the job to end successfully.
+func killDuring(t *testing.T, cmd *exec.Cmd, marker string, wait time.Duration, atKill func()) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
@@ -58,9 +69,7 @@ func killDuringIncremental(t *testing.T, cmd *exec.Cmd, marker, ckpt string, wai
 	}
 	after := time.Second + rand.N(2*time.Second)
 	time.Sleep(after)
-	if n := sharedFiles(t, ckpt); n == 0 {
-		t.Errorf("no shared files under %s %s into the job: checkpoints are not incremental", ckpt, after)
-	}
+	atKill()
 	victim := pids[rand.N(len(pids))]
 	if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
 		t.Fatal(err)

@@ -7,7 +7,18 @@ type Message struct {
 	Value   int64
 	Payload []byte
 	Records int
+	// Start marks the first data message of its channel's Arrow stream (it
+	// carries the schema); kept with channel state, never sent.
+	Start bool
+	// Priority marks an unaligned checkpoint's barrier queued by Overtake:
+	// it leaves without credit and its consumer takes it ahead of the
+	// messages it still has queued (FlagPriority on the wire).
+	Priority bool
 }
+
+// FlagPriority is the bit of ProducerMessage.Flags that marks a priority
+// barrier (Message.Priority). It uses no credit: its consumer gives none back.
+const FlagPriority = 1
 
 // ChannelSink is the producing side of one output edge: one subpartition per
 // consumer subtask. Send blocks while the subpartition is full (back-pressure)

@@ -27,6 +27,9 @@ type Event struct {
 	Value int64
 	// Text is the directory a barrier's checkpoint or savepoint is written to.
 	Text string
+	// Priority marks an unaligned checkpoint's barrier: writers queue it
+	// ahead of the messages their partitions still hold (PrioritySink).
+	Priority bool
 }
 
 // Output receives the records and events of one operator.

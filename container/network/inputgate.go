@@ -17,6 +17,9 @@ import (
 type Delivery struct {
 	Channel *InputChannel
 	Msg     *floepb.ProducerMessage
+	// Recovered: replayed channel state (Recovered), not from the network:
+	// it has no credit to give back.
+	Recovered bool
 }
 
 // Recycle gives the message's payload back to bufpool.Messages: call it
@@ -45,6 +48,14 @@ type InputGate struct {
 	channels []*InputChannel
 	stats    *BufferStats
 	wg       sync.WaitGroup
+
+	// Priority barriers, announced here when they arrive (they also take
+	// their place in queue): the task starts their unaligned checkpoints
+	// without waiting for the messages queued before them.
+	prioMu      sync.Mutex
+	prio        []Delivery
+	prioPending atomic.Bool
+	prioSignal  chan struct{}
 }
 
 // InputChannel reads one producer subpartition. Its goroutines are the
@@ -66,13 +77,19 @@ type InputChannel struct {
 	watermark int64
 	// idle: the producer said its path is idle.
 	idle bool
+
+	// sawLive: receive got a live data message (receive's goroutine only).
+	sawLive bool
+	mu      sync.Mutex
+	pending []pendingMsg   // received, not processed yet (recording.go)
+	rec     *chanRecording // an unaligned checkpoint's recording, until the barrier
 }
 
 // NewInputGate returns a gate over the channels of inputs, each subscribed
 // through what dial returns for its producer's address, with credits
 // messages of credit per channel. It counts the bytes it holds in stats.
 func NewInputGate(inputs []*floepb.InputGateDescriptor, dial func(addr string) (Subscriber, error), credits int, stats *BufferStats) (*InputGate, error) {
-	g := &InputGate{failed: make(chan struct{}), stats: stats}
+	g := &InputGate{failed: make(chan struct{}), stats: stats, prioSignal: make(chan struct{}, 1)}
 	for _, in := range inputs {
 		for _, d := range in.GetChannels() {
 			open, err := dial(d.GetAddress())
@@ -92,6 +109,33 @@ func (g *InputGate) Channels() []*InputChannel { return g.channels }
 
 // Queue delivers the channels' messages in arrival order.
 func (g *InputGate) Queue() <-chan Delivery { return g.queue }
+
+// Priority is signalled when a priority barrier arrived (TakePriority).
+func (g *InputGate) Priority() <-chan struct{} { return g.prioSignal }
+
+// PriorityPending reports whether TakePriority has something; it costs an
+// atomic load.
+func (g *InputGate) PriorityPending() bool { return g.prioPending.Load() }
+
+// TakePriority returns the priority barriers that arrived since the last
+// call, in arrival order. Each is in Queue too, in its channel's order, and
+// is processed there as well: this copy only announces it early.
+func (g *InputGate) TakePriority() []Delivery {
+	g.prioMu.Lock()
+	defer g.prioMu.Unlock()
+	g.prioPending.Store(false)
+	out := g.prio
+	g.prio = nil
+	return out
+}
+
+func (g *InputGate) announce(d Delivery) {
+	g.prioMu.Lock()
+	g.prio = append(g.prio, d)
+	g.prioPending.Store(true)
+	g.prioMu.Unlock()
+	signal(g.prioSignal)
+}
 
 // Failed is closed when a channel failed; Err then says why.
 func (g *InputGate) Failed() <-chan struct{} { return g.failed }
@@ -158,6 +202,8 @@ func (ch *InputChannel) SetIdle(idle bool) { ch.idle = idle }
 
 // Release gives the credit of one processed message back to its producer.
 // It is safe for concurrent use.
+//
+// A priority barrier (FlagPriority) came without credit: do not release it.
 func (ch *InputChannel) Release() {
 	ch.returned.Add(1)
 	signal(ch.notify)
@@ -202,8 +248,12 @@ func (ch *InputChannel) receive(ctx context.Context, stream ConsumerStream) erro
 			return fmt.Errorf("receive: %w", err)
 		}
 		ch.gate.stats.Add(int64(len(m.GetPayload())))
+		ch.received(m)
+		if m.GetFlags()&FlagPriority != 0 && EventKind(m.GetKind()) == Barrier {
+			ch.gate.announce(Delivery{Channel: ch, Msg: m})
+		}
 		select {
-		case ch.gate.queue <- Delivery{ch, m}:
+		case ch.gate.queue <- Delivery{Channel: ch, Msg: m}:
 		case <-ctx.Done():
 			ch.gate.stats.Add(-int64(len(m.GetPayload())))
 			return ctx.Err()

@@ -1,9 +1,11 @@
 package network
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,6 +63,26 @@ func (k PartitionKey) String() string {
 	return fmt.Sprintf("%s/v%d/s%d/a%d/e%d", k.job, k.vertex, k.subtask, k.attempt, k.edge)
 }
 
+// Availability tells a producing task whether its next push could wait: it
+// counts the subpartitions at capacity over the partitions that share it
+// (one task's) and signals Space when one gets room again. A task checks it
+// between records and waits there, handling its mail (checkpoint triggers),
+// instead of blocking inside a push in the middle of a record. Safe for
+// concurrent use.
+type Availability struct {
+	full  atomic.Int32
+	space chan struct{}
+}
+
+// NewAvailability returns an Availability with nothing full.
+func NewAvailability() *Availability { return &Availability{space: make(chan struct{}, 1)} }
+
+// Available reports whether every subpartition has room for a message.
+func (a *Availability) Available() bool { return a.full.Load() <= 0 }
+
+// Space is signalled when a full subpartition got room or was released.
+func (a *Availability) Space() <-chan struct{} { return a.space }
+
 // ResultPartition is the output of one producer subtask on one edge: one
 // bounded queue (subpartition) per consumer subtask. The producing task owns
 // it and writes to it through Sink from its goroutine; the partition registry
@@ -69,6 +91,9 @@ func (k PartitionKey) String() string {
 type ResultPartition struct {
 	key  PartitionKey
 	subs []*subpartition
+
+	mu   sync.Mutex
+	over map[int][]Message // overtaken by SendPriority, until TakeOvertaken
 }
 
 // NewResultPartition returns a partition of n subpartitions of capacity
@@ -84,6 +109,13 @@ func NewResultPartition(key PartitionKey, n, capacity int, stats *BufferStats) *
 
 // Key is the partition's key.
 func (p *ResultPartition) Key() PartitionKey { return p.key }
+
+// Track makes a count p's full subpartitions. Call it before p is used.
+func (p *ResultPartition) Track(a *Availability) {
+	for _, s := range p.subs {
+		s.avail = a
+	}
+}
 
 // Release fails the partition: queued messages are dropped, and its producer
 // and consumers get err (which should wrap ErrPartitionReleased). Only the
@@ -106,6 +138,44 @@ type sink struct {
 
 func (s sink) Send(sub int, m Message) error { return s.p.subs[sub].push(s.ctx, m) }
 
+func (s sink) SendPriority(sub int, barrier Message, pending []Message) error {
+	return s.p.SendPriority(sub, barrier, pending)
+}
+
+// PrioritySink is a ChannelSink that can queue an unaligned checkpoint's
+// barrier ahead of the messages it holds (a ResultPartition's).
+type PrioritySink interface {
+	ChannelSink
+	// SendPriority queues pending (in order) and then barrier ahead of
+	// every queued message but earlier barriers, without waiting for space.
+	SendPriority(sub int, barrier Message, pending []Message) error
+}
+
+// SendPriority is Overtake, keeping the overtaken messages for TakeOvertaken.
+func (p *ResultPartition) SendPriority(sub int, barrier Message, pending []Message) error {
+	over, err := p.Overtake(sub, barrier, pending...)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	if p.over == nil {
+		p.over = map[int][]Message{}
+	}
+	p.over[sub] = append(p.over[sub], over...)
+	p.mu.Unlock()
+	return nil
+}
+
+// TakeOvertaken returns, by subpartition, what SendPriority overtook since
+// the last call: the producing task's output channel state.
+func (p *ResultPartition) TakeOvertaken() map[int][]Message {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	o := p.over
+	p.over = nil
+	return o
+}
+
 // subpartition is a bounded FIFO of messages for one consumer. The producer
 // blocks in push while it is full; the serving goroutine pops as credit allows.
 type subpartition struct {
@@ -116,6 +186,11 @@ type subpartition struct {
 	queue  []Message
 	err    error
 	served bool // a consumer is attached
+	// wrote: a live data message was queued (the next is not a stream start).
+	wrote bool
+	// full: counted in avail (len(queue) >= capacity when last updated).
+	full  bool
+	avail *Availability
 
 	wake  chan struct{} // something was queued, or released
 	space chan struct{} // something was popped, or released
@@ -138,7 +213,8 @@ func (s *subpartition) push(ctx context.Context, m Message) error {
 			return s.err
 		}
 		if len(s.queue) < s.capacity {
-			s.queue = append(s.queue, m)
+			s.queue = append(s.queue, s.mark(m))
+			s.updateFull()
 			s.mu.Unlock()
 			s.stats.Add(int64(len(m.Payload)))
 			signal(s.wake)
@@ -154,6 +230,99 @@ func (s *subpartition) push(ctx context.Context, m Message) error {
 	}
 }
 
+// updateFull counts a change of fullness in s.avail (call with s.mu held).
+func (s *subpartition) updateFull() {
+	f := len(s.queue) >= s.capacity && s.err == nil
+	if f == s.full || s.avail == nil {
+		s.full = f
+		return
+	}
+	s.full = f
+	if f {
+		s.avail.full.Add(1)
+		return
+	}
+	s.avail.full.Add(-1)
+	signal(s.avail.space)
+}
+
+// mark sets m.Start on the first live data message (call with s.mu held).
+func (s *subpartition) mark(m Message) Message {
+	if m.Event == 0 && m.Value == 0 {
+		m.Start = !s.wrote
+		s.wrote = true
+	}
+	return m
+}
+
+// Overtake queues barrier ahead of every message in subpartition sub but
+// earlier barriers (an unaligned checkpoint's barrier), after appending
+// pending (the writer's partly filled batch), and returns the messages it
+// overtook: the subpartition's share of the checkpoint's channel state.
+// It never waits for space: a full subpartition holds a few more for a while.
+func (p *ResultPartition) Overtake(sub int, barrier Message, pending ...Message) ([]Message, error) {
+	s := p.subs[sub]
+	s.mu.Lock()
+	if s.err != nil {
+		s.mu.Unlock()
+		return nil, s.err
+	}
+	var added int64
+	for _, m := range pending {
+		s.queue = append(s.queue, s.mark(m))
+		added += int64(len(m.Payload))
+	}
+	i := 0
+	for i < len(s.queue) && s.queue[i].Event == Barrier {
+		i++
+	}
+	// The overtaken messages are still sent after the barrier, and a sent
+	// payload goes back to the buffer pool: the channel state keeps copies.
+	over := append([]Message(nil), s.queue[i:]...)
+	for j := range over {
+		over[j].Payload = bytes.Clone(over[j].Payload)
+	}
+	barrier.Priority = true
+	s.queue = slices.Insert(s.queue, i, barrier)
+	s.updateFull()
+	s.mu.Unlock()
+	s.stats.Add(added + int64(len(barrier.Payload)))
+	signal(s.wake)
+	return over, nil
+}
+
+// Recover queues msgs, recovered channel state, in subpartition sub before
+// anything the new attempt sends: data goes marked RecoveredData or
+// RecoveredStart so its consumer decodes it apart from the new stream.
+// Call it before the task produces; it never waits for space.
+func (p *ResultPartition) Recover(sub int, msgs []Message) error {
+	if sub < 0 || sub >= len(p.subs) {
+		return fmt.Errorf("partition %s: channel state of subpartition %d, but it has %d (restored at another parallelism?)", p.key, sub, len(p.subs))
+	}
+	s := p.subs[sub]
+	s.mu.Lock()
+	if s.err != nil {
+		s.mu.Unlock()
+		return s.err
+	}
+	var added int64
+	for _, m := range msgs {
+		if m.Event == 0 {
+			m.Value = RecoveredData
+			if m.Start {
+				m.Value = RecoveredStart
+			}
+		}
+		s.queue = append(s.queue, m)
+		added += int64(len(m.Payload))
+	}
+	s.updateFull()
+	s.mu.Unlock()
+	s.stats.Add(added)
+	signal(s.wake)
+	return nil
+}
+
 func (s *subpartition) pop() (Message, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -166,9 +335,17 @@ func (s *subpartition) pop() (Message, bool, error) {
 	m := s.queue[0]
 	s.queue[0] = Message{}
 	s.queue = s.queue[1:]
+	s.updateFull()
 	s.stats.Add(-int64(len(m.Payload)))
 	signal(s.space)
 	return m, true, nil
+}
+
+// headPriority reports whether the next message is a priority barrier.
+func (s *subpartition) headPriority() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue) > 0 && s.queue[0].Priority
 }
 
 func (s *subpartition) release(err error) {
@@ -179,6 +356,7 @@ func (s *subpartition) release(err error) {
 			s.stats.Add(-int64(len(m.Payload)))
 		}
 		s.queue = nil
+		s.updateFull()
 		s.mu.Unlock()
 		close(s.done)
 	})
@@ -212,9 +390,12 @@ func (s *subpartition) serve(stream ProducerStream, credit int32) error {
 	}()
 	ctx := stream.Context()
 	for {
-		for credits.Load() <= 0 {
+		// A priority barrier goes without credit: it holds no buffer of
+		// the consumer's, which takes it ahead of its queue.
+		for credits.Load() <= 0 && !s.headPriority() {
 			select {
 			case <-granted:
+			case <-s.wake:
 			case err := <-recvErr:
 				return fmt.Errorf("consumer went away: %w", err)
 			case <-s.done:
@@ -240,8 +421,13 @@ func (s *subpartition) serve(stream ProducerStream, credit int32) error {
 			}
 			continue
 		}
-		credits.Add(-1)
-		if err := sendOwned(stream, &floepb.ProducerMessage{Kind: floepb.EventKind(m.Event), Payload: m.Payload, Value: m.Value, Records: int32(m.Records)}); err != nil {
+		var flags int64
+		if m.Priority {
+			flags = FlagPriority
+		} else {
+			credits.Add(-1)
+		}
+		if err := sendOwned(stream, &floepb.ProducerMessage{Kind: floepb.EventKind(m.Event), Payload: m.Payload, Value: m.Value, Flags: flags, Records: int32(m.Records)}); err != nil {
 			return fmt.Errorf("send to consumer: %w", err)
 		}
 		if m.Event == EndOfInput {

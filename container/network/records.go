@@ -53,6 +53,9 @@ func (d *decoder[T]) Decode(payload []byte) (int, error) {
 	return len(rows), nil
 }
 
+// Resume makes the decoder read from the middle of a stream (codec.Reader.Resume).
+func (d *decoder[T]) Resume() error { return d.r.Resume() }
+
 // Tee returns an Output that collects into out and sends each event first to
 // every one of events (side outputs), then to out.
 func Tee[T any](out Output[T], events []func(Event)) Output[T] {

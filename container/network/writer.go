@@ -76,8 +76,22 @@ func (w *RecordWriter[T]) add(ch int, v T) {
 	}
 }
 
-// Emit flushes every channel and sends e on each, keeping e behind the records before it.
+// Emit flushes every channel and sends e on each, keeping e behind the
+// records before it. A priority barrier (an unaligned checkpoint's) goes
+// ahead of what the sink still holds, where the sink can (PrioritySink).
 func (w *RecordWriter[T]) Emit(e Event) {
+	if ps, ok := w.sink.(PrioritySink); ok && e.Kind == Barrier && e.Priority {
+		for ch := range w.buffers {
+			var pending []Message
+			if len(w.buffers[ch]) > 0 {
+				pending = []Message{w.encode(ch)}
+			}
+			if err := ps.SendPriority(ch, Message{Event: e.Kind, Value: e.Value, Payload: []byte(e.Text)}, pending); err != nil {
+				panic(Abort{err})
+			}
+		}
+		return
+	}
 	w.Flush()
 	for ch := range w.buffers {
 		w.send(ch, Message{Event: e.Kind, Value: e.Value, Payload: []byte(e.Text)})
@@ -96,7 +110,10 @@ func (w *RecordWriter[T]) Flush() {
 // RecordsOut is the number of records sent so far.
 func (w *RecordWriter[T]) RecordsOut() int64 { return w.records }
 
-func (w *RecordWriter[T]) flush(ch int) {
+func (w *RecordWriter[T]) flush(ch int) { w.send(ch, w.encode(ch)) }
+
+// encode takes channel ch's buffered records as one message.
+func (w *RecordWriter[T]) encode(ch int) Message {
 	rows := w.buffers[ch]
 	payload, err := w.writers[ch].AppendOwned(rows)
 	if err != nil {
@@ -105,7 +122,7 @@ func (w *RecordWriter[T]) flush(ch int) {
 	w.records += int64(len(rows))
 	clear(rows) // drop references held by the buffer's backing array
 	w.buffers[ch] = rows[:0]
-	w.send(ch, Message{Payload: payload, Records: len(rows)})
+	return Message{Payload: payload, Records: len(rows)}
 }
 
 func (w *RecordWriter[T]) send(ch int, m Message) {

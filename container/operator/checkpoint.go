@@ -69,8 +69,10 @@ type Checkpointer interface {
 	// RestoreState gives each operator its restored state, by uid.
 	RestoreState(states map[string]OperatorState) error
 	// EmitBarrier sends the barrier downstream, behind every record so far;
-	// dir is where the checkpoint's files go.
-	EmitBarrier(checkpoint int64, dir string)
+	// dir is where the checkpoint's files go. An unaligned checkpoint's
+	// barrier overtakes what the output partitions still hold (the task
+	// records that as channel state).
+	EmitBarrier(checkpoint int64, dir string, unaligned bool)
 	NotifyCheckpointComplete(checkpoint int64) error
 	NotifyCheckpointAborted(checkpoint int64)
 }

@@ -83,6 +83,17 @@ type SourceContext struct {
 	mail     mailbox.Mailbox[func()]
 	ctx      context.Context
 	task     Task
+	out      *network.Availability
+	waited   func(time.Duration)
+}
+
+// AwaitOutput makes Poll wait while a reports a full output queue (the
+// next record's push could block), running mail meanwhile: a checkpoint
+// trigger is taken between two records even when the source is
+// back-pressured. waited, when set, gets each wait's duration. Call it
+// before the source runs.
+func (sc *SourceContext) AwaitOutput(a *network.Availability, waited func(time.Duration)) {
+	sc.out, sc.waited = a, waited
 }
 
 // Post runs fn on the source's goroutine at its next Poll (between two
@@ -124,17 +135,42 @@ func NewSourceContext(ctx context.Context, task Task, interval time.Duration, fl
 // Poll flushes due batches and reports whether the source must stop. Sources
 // call it between records; it costs two atomic loads when nothing is due.
 func (sc *SourceContext) Poll() (stop bool) {
+	sc.awaitOutput()
 	if sc.flushDue.Load() {
 		sc.flushDue.Store(false)
 		sc.task.Tick()
 		if sc.flush {
 			sc.task.Flush()
 		}
+		sc.awaitOutput()
 	}
 	if sc.mail.Pending() {
 		mailbox.Drain(&sc.mail)
 	}
 	return sc.stopped.Load()
+}
+
+// awaitOutput waits until every output subpartition has room, running mail
+// meanwhile; it returns early once the task is cancelled.
+func (sc *SourceContext) awaitOutput() {
+	if sc.out == nil || sc.out.Available() {
+		return
+	}
+	start := time.Now()
+	mail := sc.mail.Signal()
+	for !sc.out.Available() {
+		select {
+		case <-sc.out.Space():
+		case <-mail:
+			mailbox.Drain(&sc.mail)
+		case <-sc.ctx.Done():
+			sc.stopped.Store(true)
+			return
+		}
+	}
+	if sc.waited != nil {
+		sc.waited(time.Since(start))
+	}
 }
 
 // Context is the task's context, for sources that block (sleep, read).

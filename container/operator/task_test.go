@@ -3,6 +3,10 @@ package operator
 import (
 	"context"
 	"testing"
+	"time"
+
+	"floe/container/network"
+	"floe/internal/rpc/floepb"
 
 	"go.uber.org/goleak"
 )
@@ -36,6 +40,40 @@ func TestSourceContextMail(t *testing.T) {
 	}
 	cancel()
 	for !sc.Poll() {
+	}
+}
+
+// A Poll while an output queue is full waits, runs mail meanwhile (a
+// checkpoint trigger is taken between two records), and returns once the
+// queue has room; the wait is reported.
+func TestSourceContextAwaitsOutput(t *testing.T) {
+	sc, stop := NewSourceContext(context.Background(), nil, 0, false)
+	defer stop()
+	a := network.NewAvailability()
+	p := network.NewResultPartition(network.KeyOf(&floepb.TaskRef{JobId: "j"}, 0), 1, 1, &network.BufferStats{})
+	p.Track(a)
+	if err := p.Sink(context.Background()).Send(0, network.Message{Payload: []byte{1}}); err != nil {
+		t.Fatal(err)
+	}
+	var waited time.Duration
+	sc.AwaitOutput(a, func(d time.Duration) { waited += d })
+	ran := false
+	sc.Post(func() {
+		if a.Available() {
+			t.Error("mail ran after the queue had room, not during the wait")
+		}
+		ran = true
+		p.Release(network.ErrPartitionReleased) // room (a release counts as room)
+	})
+	done := make(chan bool, 1)
+	go func() { done <- sc.Poll() }()
+	select {
+	case stopped := <-done:
+		if stopped || !ran || waited <= 0 {
+			t.Fatalf("Poll: stop %v, mail ran %v, waited %v", stopped, ran, waited)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Poll never returned: the mail did not run while it waited")
 	}
 }
 

@@ -262,5 +262,25 @@ func (r *Reader[T]) read(b []byte, dst []T) ([]T, error) {
 	return r.c.Decode(rec, dst)
 }
 
+// Resume prepares a new reader for messages from the middle of a channel's
+// stream (recovered channel state, whose schema message went to an earlier
+// attempt): it reads the start of a stream of its own, schema and no rows.
+// Call it before the first Read.
+func (r *Reader[T]) Resume() error {
+	if r.schema || r.err != nil {
+		return fmt.Errorf("codec: resume a reader that has read already")
+	}
+	w := r.c.NewWriter(nil)
+	defer w.Close()
+	msg, err := w.Append(nil)
+	if err != nil {
+		return fmt.Errorf("codec: resume: %w", err)
+	}
+	if _, err := r.Read(msg, nil); err != nil {
+		return fmt.Errorf("codec: resume: %w", err)
+	}
+	return nil
+}
+
 // Close releases the reader's state.
 func (r *Reader[T]) Close() {}

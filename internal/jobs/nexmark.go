@@ -36,7 +36,7 @@ func runNexmark(ctx context.Context, env *datastream.Environment, args []string,
 	overwrite := fs.Bool("overwrite", false, "replace the output directory's files")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the job's execution to this file (local target)")
 	memProfile := fs.String("memprofile", "", "write an allocation profile of the process to this file when the job ends (local target)")
-	sinkDelay := fs.Duration("sink-delay", 0, "blackhole sink: wait this long per result (a slow sink, to see back-pressure)")
+	sinkDelay := fs.Duration("sink-delay", 0, "wait this long per result before the sink (a slow sink, to see back-pressure)")
 	if err := fs.Parse(args); err != nil {
 		return usageErr("nexmark", "%v", err)
 	}
@@ -61,8 +61,8 @@ func runNexmark(ctx context.Context, env *datastream.Environment, args []string,
 		return usageErr("nexmark", "--sink file needs --output <dir>")
 	case *sink == "blackhole" && *output != "":
 		return usageErr("nexmark", "--output needs --sink file")
-	case *sinkDelay < 0 || *sinkDelay > 0 && *sink != "blackhole":
-		return usageErr("nexmark", "--sink-delay must not be negative and needs --sink blackhole")
+	case *sinkDelay < 0:
+		return usageErr("nexmark", "--sink-delay must not be negative")
 	}
 	write := queries.Discard
 	if *sinkDelay > 0 {
@@ -70,6 +70,9 @@ func runNexmark(ctx context.Context, env *datastream.Environment, args []string,
 	}
 	if *sink == "file" {
 		write = queries.JSONFiles(*output, *overwrite)
+		if *sinkDelay > 0 {
+			write = queries.ThrottledJSONFiles(*output, *overwrite, *sinkDelay)
+		}
 	}
 	o := queries.Options{Query: *query, Events: *events, Rate: *rate, Gen: gen}
 	if err := queries.Build(env, o, write); err != nil {

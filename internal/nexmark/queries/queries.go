@@ -80,6 +80,8 @@ type Result struct {
 	discard   func()
 	writeJSON func(dir string, overwrite bool)
 	throttled func(delay time.Duration)
+	// slowJSON is writeJSON behind the throttle of throttled.
+	slowJSON func(dir string, overwrite bool, delay time.Duration)
 }
 
 func result[T any](s datastream.Stream[T]) Result {
@@ -88,6 +90,12 @@ func result[T any](s datastream.Stream[T]) Result {
 		discard: func() { datastream.Discard(s).Name("Sink: Blackhole").UID("sink") },
 		writeJSON: func(dir string, overwrite bool) {
 			if sk := datastream.WriteJSON(s, dir).UID("sink"); overwrite {
+				sk.Overwrite()
+			}
+		},
+		slowJSON: func(dir string, overwrite bool, delay time.Duration) {
+			slow := datastream.Map(s.Rebalance(), func(v T) T { time.Sleep(delay); return v }).Name("Throttle").UID("throttle")
+			if sk := datastream.WriteJSON(slow, dir).UID("sink"); overwrite {
 				sk.Overwrite()
 			}
 		},
@@ -103,6 +111,12 @@ func result[T any](s datastream.Stream[T]) Result {
 // sink, to see back-pressure (the dashboard's tests use it).
 func Throttled(delay time.Duration) func(Result) {
 	return func(r Result) { r.throttled(delay) }
+}
+
+// ThrottledJSONFiles is JSONFiles after a wait of delay per result: a slow
+// sink whose output can be checked (the unaligned checkpoints' kill tests).
+func ThrottledJSONFiles(dir string, overwrite bool, delay time.Duration) func(Result) {
+	return func(r Result) { r.slowJSON(dir, overwrite, delay) }
 }
 
 // Discard is the blackhole sink: results are computed and dropped.
