@@ -63,7 +63,7 @@ func (e *Environment) jobGraph(name string) (*jobgraph.JobGraph, error) {
 		if len(n.inputs) == 1 && chained(n.inputs[0]) {
 			continue
 		}
-		v := &jobgraph.Vertex{ID: len(g.Vertices), Parallelism: n.parallelism, IsSource: n.isSource, SlotGroup: n.slotGroup}
+		v := &jobgraph.Vertex{ID: len(g.Vertices), Parallelism: n.parallelism, IsSource: n.isSource, SlotGroup: n.slotGroup, Splits: n.splits}
 		g.Vertices = append(g.Vertices, v)
 		var names []string
 		var walk func(m *node)

@@ -22,6 +22,9 @@ type Split struct {
 	Start, End int64 // text files
 	RowGroup   int   // Parquet files
 	Rows       int64 // Parquet: rows of the row group
+	// Hosts, when known, hold the split's data (its HDFS block's
+	// replicas): the JobManager gives it to a subtask there first.
+	Hosts []string
 }
 
 // Format reads records T from files. Implementations are immutable and safe
