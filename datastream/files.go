@@ -114,8 +114,9 @@ func readFiles[T any, F formats.Format[T]](env *Environment, kind, path string, 
 }
 
 // readFilesHooked is readFiles with a function called before each record a
-// subtask emits (tests slow one subtask down with it; nil in jobs).
-func readFilesHooked[T any, F formats.Format[T]](env *Environment, kind, path string, f F, err error, opts FileOptions, hook func(subtask int)) Stream[T] {
+// subtask emits, with the record's split (tests slow one subtask down with
+// it; nil in jobs).
+func readFilesHooked[T any, F formats.Format[T]](env *Environment, kind, path string, f F, err error, opts FileOptions, hook func(subtask, split int)) Stream[T] {
 	name := "Source: " + kind + " " + path
 	var splits []formats.Split
 	if err != nil {
@@ -193,7 +194,7 @@ type splitSource[T any] struct {
 	info           operator.TaskInfo
 	maxBad         int          // malformed records to skip; -1: all
 	bad            atomic.Int64 // malformed records skipped (read by the task at its end)
-	hook           func(subtask int)
+	hook           func(subtask, split int)
 }
 
 // heldSplit is a split a subtask holds and where its reader is (a Reader's
@@ -262,7 +263,7 @@ func (s *splitSource[T]) read(sc *operator.SourceContext, r formats.Reader[T], v
 		switch {
 		case err == nil:
 			if s.hook != nil {
-				s.hook(s.info.Subtask)
+				s.hook(s.info.Subtask, s.held[0].split)
 			}
 			s.out.Collect(*v)
 		case errors.Is(err, io.EOF):
