@@ -76,8 +76,9 @@ type ParquetOptions struct{ FileOptions }
 // ints, uints, floats, bools, strings, []byte, time.Time (YYYY-MM-DD or
 // RFC 3339) and time.Duration; an empty field is the zero value. Files are
 // cut into byte ranges (a range owns the lines that start in it) read in
-// parallel: split i goes to subtask i mod the parallelism. Positions are
-// checkpointed, so a restored job goes on where it was.
+// parallel: the JobManager hands each source subtask its next split when it
+// asks, so a fast subtask reads more. Positions are checkpointed, so a
+// restored job goes on where it was.
 func ReadCSV[T any](env *Environment, path string, opts CSVOptions) Stream[T] {
 	f, err := formats.NewCSV[T](formats.CSVOptions{Delimiter: opts.Delimiter, Quote: opts.Quote,
 		NoQuoting: opts.NoQuoting, Header: opts.Header, Columns: opts.Columns})
