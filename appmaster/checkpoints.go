@@ -126,6 +126,7 @@ func (jm *JobManager) checkpointAction(e *jobEntry, a checkpoint.Action) {
 	switch a := a.(type) {
 	case checkpoint.InjectBarrier:
 		e.exec.cpStats.triggered(a, e.exec.numSubtasks())
+		e.exec.snapshotSplits(a.ID) // before any source can snapshot a.ID
 		for _, t := range a.Tasks {
 			st := e.exec.subtasks[t.Vertex][t.Subtask]
 			tm := jm.tms[st.slot.tm]
@@ -136,7 +137,7 @@ func (jm *JobManager) checkpointAction(e *jobEntry, a checkpoint.Action) {
 			jm.ordered(&tm.calls, func(ctx context.Context) { tm.client.TriggerCheckpoint(ctx, req) })
 		}
 	case checkpoint.WriteMetadata:
-		dir, m, id, jobDir := a.Dir, a.Metadata, a.ID, e.checkpoints.jobDir
+		dir, m, id, jobDir := a.Dir, e.exec.addSplits(a.ID, a.Metadata), a.ID, e.checkpoints.jobDir
 		jm.async(func(ctx context.Context) {
 			mm := *m
 			mm.WriterAttempt = jm.opts.Attempt
@@ -173,6 +174,7 @@ func (jm *JobManager) checkpointAction(e *jobEntry, a checkpoint.Action) {
 			cause = errors.New("aborted")
 		}
 		e.exec.cpStats.ended(a.ID, cause, time.Now())
+		e.exec.dropSplitSnapshots(a.ID)
 		jm.notifyTasks(e, a.ID, false, a.Tasks)
 	case checkpoint.Discard:
 		dir, jobDir := a.Dir, e.checkpoints.jobDir
@@ -401,6 +403,9 @@ func (jm *JobManager) restorePlan(e *jobEntry) (map[int][]string, int64, error) 
 	}
 	plan, err := planRestore(m, dirURI, e.exec.graph, cp.allowNonRestored)
 	if err != nil {
+		return nil, 0, err
+	}
+	if err := e.exec.restoreSplits(m); err != nil {
 		return nil, 0, err
 	}
 	// Per vertex and subtask: the JSON of its operators' states.

@@ -125,7 +125,8 @@ func (d *Dispatcher) GetJob(_ context.Context, r *floepb.JobRef) (*floepb.JobInf
 		for _, s := range h.Stages() {
 			ji.Stages = append(ji.Stages, &floepb.StageInfo{Id: int32(s.ID), Vertices: s.Vertices, Runs: int32(s.Runs),
 				Subtasks: int32(s.Subtasks), Finished: int32(s.Finished), Status: s.Status, RecordsIn: s.RecordsIn,
-				RecordsOut: s.RecordsOut, BytesIn: s.BytesIn, BytesOut: s.BytesOut, SpilledBytes: s.SpilledBytes})
+				RecordsOut: s.RecordsOut, BytesIn: s.BytesIn, BytesOut: s.BytesOut, SpilledBytes: s.SpilledBytes,
+				Splits: int32(s.Splits), SplitsAssigned: int32(s.SplitsAssigned), SplitsDone: int32(s.SplitsDone)})
 		}
 	}
 	return ji, nil
@@ -137,7 +138,8 @@ func StagesOf(ji *floepb.JobInfo) []StageResult {
 	for _, s := range ji.GetStages() {
 		out = append(out, StageResult{ID: int(s.GetId()), Vertices: s.GetVertices(), Runs: int(s.GetRuns()),
 			Subtasks: int(s.GetSubtasks()), Finished: int(s.GetFinished()), Status: s.GetStatus(), RecordsIn: s.GetRecordsIn(),
-			RecordsOut: s.GetRecordsOut(), BytesIn: s.GetBytesIn(), BytesOut: s.GetBytesOut(), SpilledBytes: s.GetSpilledBytes()})
+			RecordsOut: s.GetRecordsOut(), BytesIn: s.GetBytesIn(), BytesOut: s.GetBytesOut(), SpilledBytes: s.GetSpilledBytes(),
+			Splits: int(s.GetSplits()), SplitsAssigned: int(s.GetSplitsAssigned()), SplitsDone: int(s.GetSplitsDone())})
 	}
 	return out
 }

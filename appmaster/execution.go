@@ -97,6 +97,8 @@ type execution struct {
 	// mode; stageLog the stages finished since the owner last logged them.
 	batch    *batchRun
 	stageLog []stageEvent
+	// splits are the file sources' split enumerators, by vertex (splits.go).
+	splits map[int]*splitEnumerator
 }
 
 // allRunning reports whether every subtask of the current attempt runs.
@@ -149,6 +151,7 @@ func newExecution(id string, g *jobgraph.JobGraph, now time.Time) *execution {
 	if g.Batch() {
 		e.batch = newBatchRun(g)
 	}
+	e.splits = newSplits(g)
 	return e
 }
 
@@ -467,6 +470,7 @@ func (e *execution) prepareRestart() {
 		e.status = Created
 		return
 	}
+	e.resetSplits(nil) // a restored checkpoint's splits replace these (restorePlan)
 	for _, row := range e.subtasks {
 		for _, st := range row {
 			st.attempt++

@@ -183,6 +183,7 @@ func (e *execution) prepareStageRestart() {
 			continue
 		}
 		st.finished = false
+		e.resetSplits(st.Vertices)
 		for _, id := range st.Vertices {
 			for _, sub := range e.subtasks[id] {
 				sub.attempt++
@@ -215,6 +216,12 @@ type StageResult struct {
 	// SpilledBytes is what the stage's batch operators wrote to local
 	// spill files past their memory budget.
 	SpilledBytes int64 `json:"spilled_bytes"`
+	// Splits is the input splits of the stage's file sources, which the
+	// JobManager hands out on demand; SplitsAssigned those handed out and
+	// not finished in the current run, SplitsDone those finished.
+	Splits         int `json:"splits,omitempty"`
+	SplitsAssigned int `json:"splits_assigned,omitempty"`
+	SplitsDone     int `json:"splits_done,omitempty"`
 }
 
 // stageResults returns the counters of every stage (nil for a STREAMING job).
@@ -235,6 +242,8 @@ func (e *execution) stageResults() []StageResult {
 			r.Vertices = append(r.Vertices, e.graph.Vertices[id].Name)
 			_, sb := e.spilled(id)
 			r.SpilledBytes += sb
+			n, a, d := e.splitProgress(id)
+			r.Splits, r.SplitsAssigned, r.SplitsDone = r.Splits+n, r.SplitsAssigned+a, r.SplitsDone+d
 			for _, sub := range e.subtasks[id] {
 				r.Subtasks++
 				if sub.state == floepb.TaskState_FINISHED {
@@ -257,8 +266,12 @@ func (e *execution) stageResults() []StageResult {
 
 // StageLine is a one-line summary of a stage's progress, for logs.
 func StageLine(r StageResult) string {
-	return fmt.Sprintf("stage %d (%s): %s, %d/%d subtasks, run %d, %d records in, %d out, %d bytes out",
-		r.ID, strings.Join(r.Vertices, ", "), r.Status, r.Finished, r.Subtasks, r.Runs, r.RecordsIn, r.RecordsOut, r.BytesOut)
+	splits := ""
+	if r.Splits > 0 {
+		splits = fmt.Sprintf(", %d/%d splits (%d reading)", r.SplitsDone, r.Splits, r.SplitsAssigned)
+	}
+	return fmt.Sprintf("stage %d (%s): %s, %d/%d subtasks%s, run %d, %d records in, %d out, %d bytes out",
+		r.ID, strings.Join(r.Vertices, ", "), r.Status, r.Finished, r.Subtasks, splits, r.Runs, r.RecordsIn, r.RecordsOut, r.BytesOut)
 }
 
 // logStages logs the stages a BATCH job finished since the last call. Call

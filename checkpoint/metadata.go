@@ -63,6 +63,18 @@ type OperatorState struct {
 	MaxParallelism int    `json:"max_parallelism"`
 	// Subtasks holds the subtasks that had state, sorted by index.
 	Subtasks []SubtaskState `json:"subtasks,omitempty"`
+	// Splits, on a file source whose splits the JobManager hands out on
+	// demand, is the JobManager's part of its state: the splits not handed
+	// out at the checkpoint. The subtasks' list state holds the ones they
+	// had and had not finished, with their positions.
+	Splits *SplitsState `json:"splits,omitempty"`
+}
+
+// SplitsState is a source's split enumerator at a checkpoint.
+type SplitsState struct {
+	Total int `json:"total"` // the source's splits
+	// Unassigned are the splits no subtask had been given, ascending.
+	Unassigned []int `json:"unassigned"`
 }
 
 // SubtaskState is one subtask's state of one operator: what a task reports
@@ -263,6 +275,11 @@ func (m *Metadata) clone() *Metadata {
 	c.Operators = make([]OperatorState, len(m.Operators))
 	for i, op := range m.Operators {
 		c.Operators[i] = op
+		if op.Splits != nil {
+			sp := *op.Splits
+			sp.Unassigned = append([]int(nil), sp.Unassigned...)
+			c.Operators[i].Splits = &sp
+		}
 		c.Operators[i].Subtasks = make([]SubtaskState, len(op.Subtasks))
 		for j, s := range op.Subtasks {
 			c.Operators[i].Subtasks[j] = s.clone()
@@ -328,6 +345,13 @@ func (m *Metadata) Validate() error {
 		}
 		if op.Parallelism < 1 || op.Parallelism > op.MaxParallelism {
 			return bad("operator %q: parallelism %d, want 1..%d", op.UID, op.Parallelism, op.MaxParallelism)
+		}
+		if sp := op.Splits; sp != nil {
+			for j, k := range sp.Unassigned {
+				if k < 0 || k >= sp.Total || (j > 0 && sp.Unassigned[j-1] >= k) {
+					return bad("operator %q: unassigned split %d out of order or outside 0..%d", op.UID, k, sp.Total-1)
+				}
+			}
 		}
 		dist := map[string]Distribution{}
 		for j, s := range op.Subtasks {

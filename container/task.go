@@ -156,6 +156,9 @@ func (t *task) execute(ctx context.Context) (err error) {
 		MaxParallelism: t.graph.MaxParallelism, Attempt: int(t.ref().GetAttempt()),
 		Config: cfg, Log: t.log,
 	}
+	if t.vertex.Splits != nil {
+		info.Splits = newSplitRequester(t)
+	}
 	res := t.taskResources(cfg)
 	t.res.Store(res)
 	info.Context = spill.WithTask(ctx, res)

@@ -14,6 +14,7 @@ import (
 	"floe/container/network"
 	"floe/container/operator"
 	"floe/internal/formats"
+	"floe/internal/jobgraph"
 	"floe/internal/output"
 	"floe/internal/role"
 )
@@ -75,8 +76,9 @@ type ParquetOptions struct{ FileOptions }
 // ints, uints, floats, bools, strings, []byte, time.Time (YYYY-MM-DD or
 // RFC 3339) and time.Duration; an empty field is the zero value. Files are
 // cut into byte ranges (a range owns the lines that start in it) read in
-// parallel: split i goes to subtask i mod the parallelism. Positions are
-// checkpointed, so a restored job goes on where it was.
+// parallel: the JobManager hands each source subtask its next split when it
+// asks, so a fast subtask reads more. Positions are checkpointed, so a
+// restored job goes on where it was.
 func ReadCSV[T any](env *Environment, path string, opts CSVOptions) Stream[T] {
 	f, err := formats.NewCSV[T](formats.CSVOptions{Delimiter: opts.Delimiter, Quote: opts.Quote,
 		NoQuoting: opts.NoQuoting, Header: opts.Header, Columns: opts.Columns})
@@ -106,8 +108,16 @@ func ReadParquet[T any](env *Environment, path string, opts ParquetOptions) Stre
 }
 
 // readFiles plans the splits of path's files (in every process that builds
-// the graph: the listing is sorted, so all agree) and adds their source.
+// the graph: the listing is sorted, so all agree) and adds their source,
+// whose subtasks ask the JobManager for one split at a time.
 func readFiles[T any, F formats.Format[T]](env *Environment, kind, path string, f F, err error, opts FileOptions) Stream[T] {
+	return readFilesHooked[T](env, kind, path, f, err, opts, nil)
+}
+
+// readFilesHooked is readFiles with a function called before each record a
+// subtask emits, with the record's split (tests slow one subtask down with
+// it; nil in jobs).
+func readFilesHooked[T any, F formats.Format[T]](env *Environment, kind, path string, f F, err error, opts FileOptions, hook func(subtask, split int)) Stream[T] {
 	name := "Source: " + kind + " " + path
 	var splits []formats.Split
 	if err != nil {
@@ -123,14 +133,23 @@ func readFiles[T any, F formats.Format[T]](env *Environment, kind, path string, 
 		}
 		maxBad = n
 	}
-	return newSource(env, name, env.parallelism, func(info operator.TaskInfo, out network.Output[T]) (source, closer, error) {
-		s := &splitSource[T]{format: f, splits: splits, out: out, info: info, maxBad: maxBad}
-		for k := info.Subtask; k < len(splits); k += info.Parallelism {
-			s.owned = append(s.owned, k)
+	st := newSource(env, name, env.parallelism, func(info operator.TaskInfo, out network.Output[T]) (source, closer, error) {
+		if info.Splits == nil {
+			return nil, nil, fmt.Errorf("source %q: no JobManager to ask for splits", info.Name)
 		}
-		s.pos = make([]int64, len(s.owned))
-		return s, nil, nil
+		return &splitSource[T]{format: f, splits: splits, out: out, info: info, maxBad: maxBad, hook: hook}, nil, nil
 	})
+	in := &jobgraph.InputSplits{N: len(splits)}
+	for i, sp := range splits {
+		if len(sp.Hosts) > 0 {
+			if in.Hosts == nil {
+				in.Hosts = make([][]string, len(splits))
+			}
+			in.Hosts[i] = sp.Hosts
+		}
+	}
+	st.n.splits = in
+	return st
 }
 
 func planSplits[T any](env *Environment, f formats.Format[T], path string, opts FileOptions) ([]formats.Split, error) {
@@ -156,20 +175,34 @@ func planSplits[T any](env *Environment, f formats.Format[T], path string, opts 
 	return splits, nil
 }
 
-// splitSource reads its splits (split i of n subtasks goes to subtask
-// i mod n) one after the other. Its position, per split it owns, is
-// checkpointed as union state in fileSource's layout (number of splits,
-// split, position; -1 when done), so a job restored at any parallelism
-// goes on from there.
+// splitSource reads the splits the JobManager hands it (operator.
+// SplitRequester), one after the other, asking for the next when it has
+// none: a fast subtask reads more splits than a slow one. Its checkpointed
+// state is the splits it holds (assigned, not finished) with the reader's
+// position in each, as list state (number of splits, split, position per
+// entry), redistributed on rescale; the JobManager's checkpoint holds the
+// splits not handed out yet. A split finished before the barrier is in
+// neither: its records are before the barrier.
 type splitSource[T any] struct {
 	format formats.Format[T]
 	splits []formats.Split
-	owned  []int
-	pos    []int64 // per owned split: the reader's position, -1 when done
-	out    network.Output[T]
-	info   operator.TaskInfo
-	maxBad int          // malformed records to skip; -1: all
-	bad    atomic.Int64 // malformed records skipped (read by the task at its end)
+	held   []heldSplit // assigned and not finished; the first is being read
+	// finished are the splits done since the last request, lastCheckpoint
+	// the newest checkpoint snapshotted (both go with the next request).
+	finished       []int
+	lastCheckpoint int64
+	out            network.Output[T]
+	info           operator.TaskInfo
+	maxBad         int          // malformed records to skip; -1: all
+	bad            atomic.Int64 // malformed records skipped (read by the task at its end)
+	hook           func(subtask, split int)
+}
+
+// heldSplit is a split a subtask holds and where its reader is (a Reader's
+// Pos; 0: not started).
+type heldSplit struct {
+	split int
+	pos   int64
 }
 
 // loggedMalformed is how many skipped records a subtask logs one by one.
@@ -182,39 +215,57 @@ func (s *splitSource[T]) run(sc *operator.SourceContext) error {
 		}
 	}()
 	var v T
-	for j, k := range s.owned {
-		if s.pos[j] == -1 {
-			continue
-		}
+	for {
 		if sc.Poll() {
 			return nil
 		}
-		sp := s.splits[k]
-		r, err := s.format.Open(sc.Context(), sp, s.pos[j])
+		if len(s.held) == 0 {
+			k, ok, err := s.info.Splits.NextSplit(sc.Context(), s.finished, s.lastCheckpoint)
+			if err != nil {
+				if sc.Context().Err() != nil {
+					return nil // cancelled while asking
+				}
+				return fmt.Errorf("source %q: %w", s.info.Name, err)
+			}
+			s.finished = s.finished[:0]
+			if !ok {
+				return nil
+			}
+			if k < 0 || k >= len(s.splits) {
+				return fmt.Errorf("source %q: the JobManager assigned split %d of %d", s.info.Name, k, len(s.splits))
+			}
+			s.held = append(s.held, heldSplit{split: k})
+			continue // a checkpoint may have come meanwhile
+		}
+		h := &s.held[0]
+		r, err := s.format.Open(sc.Context(), s.splits[h.split], h.pos)
 		if err != nil {
 			return fmt.Errorf("source %q: %w", s.info.Name, err)
 		}
-		stopped, err := s.read(sc, r, j, &v)
+		stopped, err := s.read(sc, r, &v)
 		r.Close()
 		if err != nil || stopped {
 			return err
 		}
-		s.pos[j] = -1
+		s.finished = append(s.finished, h.split)
+		s.held = s.held[1:]
 	}
-	return nil
 }
 
-// read emits the records of owned split j from r.
-func (s *splitSource[T]) read(sc *operator.SourceContext, r formats.Reader[T], j int, v *T) (stopped bool, err error) {
+// read emits the records of the first held split from r.
+func (s *splitSource[T]) read(sc *operator.SourceContext, r formats.Reader[T], v *T) (stopped bool, err error) {
 	for {
 		if sc.Poll() {
 			return true, nil
 		}
 		err := r.Next(v)
-		s.pos[j] = r.Pos()
+		s.held[0].pos = r.Pos()
 		var re *formats.RecordError
 		switch {
 		case err == nil:
+			if s.hook != nil {
+				s.hook(s.info.Subtask, s.held[0].split)
+			}
 			s.out.Collect(*v)
 		case errors.Is(err, io.EOF):
 			return false, nil
@@ -250,22 +301,20 @@ func (s *splitSource[T]) malformed(ctx context.Context, re *formats.RecordError)
 // recordsSkipped is the number of malformed records this subtask skipped.
 func (s *splitSource[T]) recordsSkipped() int64 { return s.bad.Load() }
 
-func (s *splitSource[T]) SnapshotState(int64) (operator.OperatorState, error) {
-	st := operator.OperatorState{Union: true}
-	for j, k := range s.owned {
+func (s *splitSource[T]) SnapshotState(id int64) (operator.OperatorState, error) {
+	s.lastCheckpoint = max(s.lastCheckpoint, id)
+	var st operator.OperatorState
+	for _, h := range s.held {
 		b := binary.AppendVarint(nil, int64(len(s.splits)))
-		b = binary.AppendVarint(b, int64(k))
-		b = binary.AppendVarint(b, s.pos[j])
+		b = binary.AppendVarint(b, int64(h.split))
+		b = binary.AppendVarint(b, h.pos)
 		st.List = append(st.List, b)
 	}
 	return st, nil
 }
 
 func (s *splitSource[T]) RestoreState(st operator.OperatorState) error {
-	idx := make(map[int]int, len(s.owned))
-	for j, k := range s.owned {
-		idx[k] = j
-	}
+	s.held = s.held[:0]
 	for _, b := range st.List {
 		n, k1 := binary.Varint(b)
 		k, k2 := binary.Varint(b[max(k1, 0):])
@@ -276,9 +325,13 @@ func (s *splitSource[T]) RestoreState(st operator.OperatorState) error {
 		if int(n) != len(s.splits) {
 			return fmt.Errorf("source %q: the input has %d splits now, %d when checkpointed (did the files change?)", s.info.Name, len(s.splits), n)
 		}
-		if j, ok := idx[int(k)]; ok {
-			s.pos[j] = pos
+		if pos == -1 { // an entry of the static assignment floe used before: that split was done
+			continue
 		}
+		if k < 0 || k >= n {
+			return fmt.Errorf("source %q: corrupt position: split %d of %d", s.info.Name, k, n)
+		}
+		s.held = append(s.held, heldSplit{split: int(k), pos: pos})
 	}
 	return nil
 }

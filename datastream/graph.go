@@ -122,7 +122,7 @@ func (e *Environment) jobGraph(name string) (*jobgraph.JobGraph, error) {
 		if chainedInto(n) {
 			continue
 		}
-		v := &jobgraph.Vertex{ID: len(g.Vertices), Parallelism: n.parallelism, IsSource: n.isSource, SlotGroup: n.slotGroup}
+		v := &jobgraph.Vertex{ID: len(g.Vertices), Parallelism: n.parallelism, IsSource: n.isSource, SlotGroup: n.slotGroup, Splits: n.splits}
 		headOf[v] = n
 		g.Vertices = append(g.Vertices, v)
 		var names []string

@@ -27,6 +27,9 @@ type node struct {
 	// overwrite whether its earlier files may be replaced.
 	outputDir string
 	overwrite bool
+	// splits are a file source's input splits, which the JobManager hands
+	// its subtasks on demand.
+	splits *jobgraph.InputSplits
 	// outType is the node's output type, for error messages.
 	outType reflect.Type
 

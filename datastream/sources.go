@@ -1,18 +1,16 @@
 package datastream
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"math"
-	"strings"
 	"time"
 
 	"floe/container/network"
 	"floe/container/operator"
+	"floe/internal/formats"
 	"floe/internal/fsys"
 	"floe/internal/keygroup"
 )
@@ -220,15 +218,6 @@ func (p *pacer) wait(sc *operator.SourceContext, n int64) error {
 // ErrNoInput is wrapped by errors about missing input files.
 var ErrNoInput = errors.New("no input")
 
-// fileSplit is a byte range of one file; a line belongs to the split in
-// which it starts.
-type fileSplit struct {
-	path       string
-	start, end int64
-}
-
-const splitSize = 64 << 20
-
 // ExpandPaths resolves a path, a directory (its visible files, not
 // recursively) or a glob in the last element, local (plain or file://) or on
 // HDFS (hdfs://), to files in a stable order.
@@ -241,148 +230,9 @@ func ExpandPaths(path string) ([]string, error) {
 }
 
 // ReadTextFile is a bounded source of the lines of a file, a directory's
-// files, or a glob's matches (without line terminators). Files are split
-// into ranges read in parallel.
+// files, or a glob's matches (without line terminators; blank lines too).
+// Files are cut into byte ranges (-D floe.source.split-size) that the
+// JobManager hands to the source's subtasks on demand, as ReadCSV's.
 func ReadTextFile(env *Environment, path string) Stream[string] {
-	var splits []fileSplit
-	files, err := ExpandPaths(path)
-	if err != nil {
-		env.fail(err)
-	}
-	for _, f := range files {
-		fsy, p, err := fsys.Resolve(f)
-		if err != nil {
-			env.fail(fmt.Errorf("%w: %w", ErrNoInput, err))
-			continue
-		}
-		st, err := fsy.Stat(context.Background(), p)
-		if err != nil {
-			env.fail(fmt.Errorf("%w: %w", ErrNoInput, err))
-			continue
-		}
-		for off := int64(0); off < st.Size || off == 0; off += splitSize {
-			splits = append(splits, fileSplit{path: f, start: off, end: min(off+splitSize, st.Size)})
-			if st.Size == 0 {
-				break
-			}
-		}
-	}
-	return newSource(env, "Source: "+path, env.parallelism, func(info operator.TaskInfo, out network.Output[string]) (source, closer, error) {
-		fs := &fileSource{splits: splits, out: out, pos: map[int]int64{}}
-		for k := range splits { // contiguous ranges of splits per subtask, like key groups
-			if k*info.Parallelism/max(len(splits), 1) == info.Subtask {
-				fs.owned = append(fs.owned, k)
-			}
-		}
-		return fs, nil, nil
-	})
-}
-
-// fileSource reads its splits in order; its position (the next byte to read
-// in each split it owns, or -1 when done) is checkpointed as union state, so
-// a restored job, at any parallelism, goes on from there.
-type fileSource struct {
-	splits []fileSplit
-	owned  []int
-	pos    map[int]int64 // split -> next offset; -1: done
-	out    network.Output[string]
-}
-
-func (f *fileSource) run(sc *operator.SourceContext) error {
-	for _, k := range f.owned {
-		if f.pos[k] == -1 {
-			continue
-		}
-		stopped, err := readSplitFrom(sc, f.splits[k], f.pos[k], func(next int64) { f.pos[k] = next }, f.out)
-		if err != nil || stopped {
-			return err
-		}
-		f.pos[k] = -1
-	}
-	return nil
-}
-
-func (f *fileSource) SnapshotState(int64) (operator.OperatorState, error) {
-	st := operator.OperatorState{Union: true}
-	for _, k := range f.owned {
-		b := binary.AppendVarint(nil, int64(len(f.splits)))
-		b = binary.AppendVarint(b, int64(k))
-		b = binary.AppendVarint(b, f.pos[k])
-		st.List = append(st.List, b)
-	}
-	return st, nil
-}
-
-func (f *fileSource) RestoreState(st operator.OperatorState) error {
-	for _, b := range st.List {
-		n, k1 := binary.Varint(b)
-		k, k2 := binary.Varint(b[max(k1, 0):])
-		pos, k3 := binary.Varint(b[max(k1+k2, 0):])
-		if k1 <= 0 || k2 <= 0 || k3 <= 0 {
-			return fmt.Errorf("file source: corrupt position")
-		}
-		if int(n) != len(f.splits) {
-			return fmt.Errorf("file source: the input has %d splits now, %d when checkpointed (did the files change?)", len(f.splits), n)
-		}
-		f.pos[int(k)] = pos
-	}
-	return nil
-}
-
-// readSplitFrom reads the lines of split s from offset from (0: the split's
-// start, where a line begun in the previous split is skipped), reporting the
-// offset after each line emitted. It returns stopped when the source must stop.
-func readSplitFrom(sc *operator.SourceContext, s fileSplit, from int64, advance func(int64), out network.Output[string]) (stopped bool, err error) {
-	fsy, p, err := fsys.Resolve(s.path)
-	if err != nil {
-		return false, fmt.Errorf("read %s: %w", s.path, err)
-	}
-	f, err := fsy.Open(sc.Context(), p)
-	if err != nil {
-		return false, fmt.Errorf("read %s: %w", s.path, err)
-	}
-	defer f.Close()
-	resume := from > 0
-	pos := s.start
-	if resume {
-		pos = from
-	}
-	if _, err := f.Seek(pos, io.SeekStart); err != nil {
-		return false, fmt.Errorf("read %s: %w", s.path, err)
-	}
-	r := bufio.NewReaderSize(f, 1<<16)
-	if !resume && s.start > 0 { // the line that starts before the split belongs to the previous one
-		skipped, err := r.ReadSlice('\n')
-		for errors.Is(err, bufio.ErrBufferFull) {
-			pos += int64(len(skipped))
-			skipped, err = r.ReadSlice('\n')
-		}
-		pos += int64(len(skipped))
-		if err == io.EOF {
-			return false, nil
-		}
-		if err != nil {
-			return false, fmt.Errorf("read %s: %w", s.path, err)
-		}
-	}
-	for pos <= s.end {
-		if sc.Poll() {
-			return true, nil
-		}
-		line, err := r.ReadString('\n')
-		if len(line) > 0 {
-			pos += int64(len(line))
-			line = strings.TrimSuffix(line, "\n")
-			line = strings.TrimSuffix(line, "\r")
-			out.Collect(line)
-			advance(pos)
-		}
-		if err == io.EOF {
-			return false, nil
-		}
-		if err != nil {
-			return false, fmt.Errorf("read %s: %w", s.path, err)
-		}
-	}
-	return false, nil
+	return readFiles[string](env, "text", path, formats.Text{}, nil, FileOptions{}).Name("Source: " + path)
 }

@@ -33,6 +33,21 @@ type TaskInfo struct {
 	// memory and spill directories of batch operators: spill.TaskFrom).
 	// Nil when the chain is built outside a TaskManager.
 	Context context.Context
+	// Splits, for a vertex with input splits (jobgraph.Vertex.Splits), asks
+	// the JobManager for the subtask's next split.
+	Splits SplitRequester
+}
+
+// SplitRequester asks the JobManager for a file source subtask's next input
+// split: splits are handed out on demand, so a fast subtask reads more. It
+// is used by the task's goroutine only.
+type SplitRequester interface {
+	// NextSplit reports the splits the subtask finished since its last
+	// call and returns the index of its next split, or ok false when none
+	// is left. lastCheckpoint is the newest checkpoint the subtask has
+	// snapshotted (0: none): a split handed out after the JobManager's part
+	// of a checkpoint but before the subtask's is the subtask's in it.
+	NextSplit(ctx context.Context, finished []int, lastCheckpoint int64) (split int, ok bool, err error)
 }
 
 // Task is a vertex's operator chain built for one subtask.

@@ -22,6 +22,9 @@ type Split struct {
 	Start, End int64 // text files
 	RowGroup   int   // Parquet files
 	Rows       int64 // Parquet: rows of the row group
+	// Hosts, when known, hold the split's data (its HDFS block's
+	// replicas): the JobManager gives it to a subtask there first.
+	Hosts []string
 }
 
 // Format reads records T from files. Implementations are immutable and safe
@@ -276,3 +279,36 @@ func (j *JSONLines[T]) Open(ctx context.Context, s Split, from int64) (Reader[T]
 	}
 	return &textReader[T]{l: l, decode: j.Decode}, nil
 }
+
+// Text reads each line of text files as a string, blank lines too, without
+// its line break. It is stateless.
+type Text struct{}
+
+// Splits cuts files into byte ranges.
+func (Text) Splits(ctx context.Context, files []string, size int64) ([]Split, error) {
+	return textSplits(ctx, files, size)
+}
+
+// Open reads the lines of s.
+func (Text) Open(ctx context.Context, s Split, from int64) (Reader[string], error) {
+	l, err := openLines(ctx, s, from)
+	if err != nil {
+		return nil, err
+	}
+	return lineReader{l}, nil
+}
+
+// lineReader returns the lines of a split as they are.
+type lineReader struct{ l *lines }
+
+func (r lineReader) Next(v *string) error {
+	line, _, err := r.l.record()
+	if err != nil {
+		return err
+	}
+	*v = string(line)
+	return nil
+}
+
+func (r lineReader) Pos() int64   { return r.l.pos }
+func (r lineReader) Close() error { return r.l.f.Close() }

@@ -63,7 +63,21 @@ type Vertex struct {
 	// JobManager publishes the parts they leave waiting there when the job
 	// has finished, and removes them when it failed (floe/internal/output).
 	OutputDirs []string
-	Build      BuildFunc
+	// Splits, set on a file source, are the input splits its subtasks ask
+	// the JobManager for one at a time (nil: the source reads what it has).
+	Splits *InputSplits
+	Build  BuildFunc
+}
+
+// InputSplits describe a source vertex's splits to the JobManager, which
+// hands them out by index: every process plans the same splits in the same
+// order (a split count that differs fails the TaskManager's registration,
+// through the graph's description).
+type InputSplits struct {
+	N int `json:"n"`
+	// Hosts[i], when known, are the hosts that hold split i's data (its
+	// HDFS block's replicas); a subtask on one of them is given it first.
+	Hosts [][]string `json:"hosts,omitempty"`
 }
 
 // Edge connects output edge Index of Source to input Input of Target.
@@ -152,6 +166,9 @@ func (g *JobGraph) Describe() string {
 		fmt.Fprintf(&b, "vertex %d %q parallelism %d slot-group %q\n", v.ID, v.Name, v.Parallelism, v.SlotGroup)
 		for _, op := range v.Operators {
 			fmt.Fprintf(&b, "  operator %d uid %q %q\n", op.ID, op.UID, op.Name)
+		}
+		if v.Splits != nil {
+			fmt.Fprintf(&b, "  splits %d\n", v.Splits.N)
 		}
 		for _, e := range v.Outputs {
 			fmt.Fprintf(&b, "  edge %d -> vertex %d input %d %s\n", e.Index, e.Target, e.Input, e.Partitioning)

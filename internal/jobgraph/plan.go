@@ -19,13 +19,14 @@ type plan struct {
 }
 
 type planVertex struct {
-	ID          int        `json:"id"`
-	Name        string     `json:"name"`
-	Parallelism int        `json:"parallelism"`
-	Operators   []Operator `json:"operators"`
-	IsSource    bool       `json:"is_source"`
-	SlotGroup   string     `json:"slot_group"`
-	OutputDirs  []string   `json:"output_dirs,omitempty"`
+	ID          int          `json:"id"`
+	Name        string       `json:"name"`
+	Parallelism int          `json:"parallelism"`
+	Operators   []Operator   `json:"operators"`
+	IsSource    bool         `json:"is_source"`
+	SlotGroup   string       `json:"slot_group"`
+	OutputDirs  []string     `json:"output_dirs,omitempty"`
+	Splits      *InputSplits `json:"splits,omitempty"`
 }
 
 // MarshalPlan encodes the graph without its Build functions.
@@ -35,7 +36,7 @@ func (g *JobGraph) MarshalPlan() ([]byte, error) {
 		p.Config[k], _ = g.Config.Lookup(k)
 	}
 	for _, v := range g.Vertices {
-		p.Vertices = append(p.Vertices, planVertex{v.ID, v.Name, v.Parallelism, v.Operators, v.IsSource, v.SlotGroup, v.OutputDirs})
+		p.Vertices = append(p.Vertices, planVertex{v.ID, v.Name, v.Parallelism, v.Operators, v.IsSource, v.SlotGroup, v.OutputDirs, v.Splits})
 		for _, e := range v.Outputs {
 			p.Edges = append(p.Edges, *e)
 		}
@@ -55,7 +56,7 @@ func UnmarshalPlan(b []byte) (*JobGraph, error) {
 			return nil, fmt.Errorf("%w: plan: vertex %d has id %d", ErrInvalid, i, pv.ID)
 		}
 		g.Vertices = append(g.Vertices, &Vertex{ID: pv.ID, Name: pv.Name, Parallelism: pv.Parallelism,
-			Operators: pv.Operators, IsSource: pv.IsSource, SlotGroup: pv.SlotGroup, OutputDirs: pv.OutputDirs})
+			Operators: pv.Operators, IsSource: pv.IsSource, SlotGroup: pv.SlotGroup, OutputDirs: pv.OutputDirs, Splits: pv.Splits})
 	}
 	for _, e := range p.Edges {
 		if e.Source < 0 || e.Source >= len(g.Vertices) || e.Target < 0 || e.Target >= len(g.Vertices) {

@@ -85,8 +85,9 @@ func (s *stageLines) stop(now time.Time, last []appmaster.StageResult) {
 	}
 }
 
-// stageBars draws a bar per stage on a terminal: subtasks finished of the
-// stage's subtasks, then its run, records and bytes. A stage gets its bar
+// stageBars draws a bar per stage on a terminal: splits done of the stage's
+// input splits (subtasks finished of the stage's subtasks when it reads no
+// files), then its run, records and bytes. A stage gets its bar
 // when it first runs; a stage that runs again after it finished gets a new
 // one.
 type stageBars struct {
@@ -149,11 +150,16 @@ func (s *stageBars) update(_ time.Time, stages []appmaster.StageResult) {
 			}
 			b = nil // a rerun gets a bar of its own
 		}
+		// A stage that reads files counts its splits done, else its subtasks.
+		total, unit, n := st.Subtasks, "subtasks", st.Finished
+		if st.Splits > 0 {
+			total, unit, n = st.Splits, "splits", st.SplitsDone
+		}
 		if b == nil {
 			id := st.ID
-			b = s.p.AddBar(int64(max(st.Subtasks, 1)),
+			b = s.p.AddBar(int64(max(total, 1)),
 				mpb.PrependDecorators(decor.Name(fmt.Sprintf("stage %d (%s) ", st.ID, strings.Join(st.Vertices, ", "))),
-					decor.CountersNoUnit("%d/%d subtasks ")),
+					decor.CountersNoUnit("%d/%d "+unit+" ")),
 				mpb.AppendDecorators(decor.Any(func(decor.Statistics) string {
 					s.statsMu.Lock()
 					defer s.statsMu.Unlock()
@@ -161,11 +167,10 @@ func (s *stageBars) update(_ time.Time, stages []appmaster.StageResult) {
 				})))
 			s.bars[st.ID], s.runs[st.ID] = b, st.Runs
 		}
-		n := int64(st.Finished)
 		if st.Status == "FINISHED" {
-			n = int64(max(st.Subtasks, 1))
+			n = max(total, 1)
 		}
-		b.SetCurrent(n)
+		b.SetCurrent(int64(n))
 	}
 }
 

@@ -170,3 +170,19 @@ func TestStageLinesWithoutTerminal(t *testing.T) {
 		t.Errorf("logged\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// A stage that reads files counts its splits done, not its subtasks.
+func TestStageBarsCountSplits(t *testing.T) {
+	var out bytes.Buffer
+	bars := newStageBars(&out)
+	st := appmaster.StageResult{ID: 0, Vertices: []string{"Source: CSV in"}, Runs: 1, Subtasks: 2, Status: "RUNNING",
+		Splits: 40, SplitsAssigned: 2, SplitsDone: 13}
+	bars.update(time.Now(), []appmaster.StageResult{st})
+	bars.stop(time.Now(), []appmaster.StageResult{st})
+	if text := out.String(); !strings.Contains(text, "13/40 splits") || strings.Contains(text, "subtasks [") {
+		t.Errorf("bars say\n%s\nwant 13/40 splits", text)
+	}
+	if l := appmaster.StageLine(st); !strings.Contains(l, "13/40 splits (2 reading)") {
+		t.Errorf("stage line %q without its splits", l)
+	}
+}

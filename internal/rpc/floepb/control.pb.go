@@ -469,6 +469,144 @@ func (*Ack) Descriptor() ([]byte, []int) {
 	return file_floe_control_proto_rawDescGZIP(), []int{6}
 }
 
+type SplitRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Task  *TaskRef               `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
+	// seq numbers the requests of one attempt from 1: a retried request (same
+	// seq) gets the answer the first one got, never a second split.
+	Seq            int64   `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	Finished       []int32 `protobuf:"varint,3,rep,packed,name=finished,proto3" json:"finished,omitempty"`                            // splits the subtask finished since its last request
+	Host           string  `protobuf:"bytes,4,opt,name=host,proto3" json:"host,omitempty"`                                            // the TaskManager's host, for split locality
+	LastCheckpoint int64   `protobuf:"varint,5,opt,name=last_checkpoint,json=lastCheckpoint,proto3" json:"last_checkpoint,omitempty"` // the newest checkpoint the subtask has snapshotted (0: none)
+	Splits         int32   `protobuf:"varint,6,opt,name=splits,proto3" json:"splits,omitempty"`                                       // how many splits the subtask's own plan of the input has
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *SplitRequest) Reset() {
+	*x = SplitRequest{}
+	mi := &file_floe_control_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SplitRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SplitRequest) ProtoMessage() {}
+
+func (x *SplitRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_floe_control_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SplitRequest.ProtoReflect.Descriptor instead.
+func (*SplitRequest) Descriptor() ([]byte, []int) {
+	return file_floe_control_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SplitRequest) GetTask() *TaskRef {
+	if x != nil {
+		return x.Task
+	}
+	return nil
+}
+
+func (x *SplitRequest) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *SplitRequest) GetFinished() []int32 {
+	if x != nil {
+		return x.Finished
+	}
+	return nil
+}
+
+func (x *SplitRequest) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *SplitRequest) GetLastCheckpoint() int64 {
+	if x != nil {
+		return x.LastCheckpoint
+	}
+	return 0
+}
+
+func (x *SplitRequest) GetSplits() int32 {
+	if x != nil {
+		return x.Splits
+	}
+	return 0
+}
+
+type SplitResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Split         int32                  `protobuf:"varint,1,opt,name=split,proto3" json:"split,omitempty"` // index into the source's splits; meaningless when none
+	None          bool                   `protobuf:"varint,2,opt,name=none,proto3" json:"none,omitempty"`   // no split is left to assign: the subtask ends its input
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SplitResponse) Reset() {
+	*x = SplitResponse{}
+	mi := &file_floe_control_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SplitResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SplitResponse) ProtoMessage() {}
+
+func (x *SplitResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_floe_control_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SplitResponse.ProtoReflect.Descriptor instead.
+func (*SplitResponse) Descriptor() ([]byte, []int) {
+	return file_floe_control_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *SplitResponse) GetSplit() int32 {
+	if x != nil {
+		return x.Split
+	}
+	return 0
+}
+
+func (x *SplitResponse) GetNone() bool {
+	if x != nil {
+		return x.None
+	}
+	return false
+}
+
 type RegisterTaskManagerRequest struct {
 	state            protoimpl.MessageState `protogen:"open.v1"`
 	ResourceId       string                 `protobuf:"bytes,1,opt,name=resource_id,json=resourceId,proto3" json:"resource_id,omitempty"` // stable name of the TaskManager (container id, or local-<n>)
@@ -485,7 +623,7 @@ type RegisterTaskManagerRequest struct {
 
 func (x *RegisterTaskManagerRequest) Reset() {
 	*x = RegisterTaskManagerRequest{}
-	mi := &file_floe_control_proto_msgTypes[7]
+	mi := &file_floe_control_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -497,7 +635,7 @@ func (x *RegisterTaskManagerRequest) String() string {
 func (*RegisterTaskManagerRequest) ProtoMessage() {}
 
 func (x *RegisterTaskManagerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[7]
+	mi := &file_floe_control_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -510,7 +648,7 @@ func (x *RegisterTaskManagerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterTaskManagerRequest.ProtoReflect.Descriptor instead.
 func (*RegisterTaskManagerRequest) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{7}
+	return file_floe_control_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RegisterTaskManagerRequest) GetResourceId() string {
@@ -579,7 +717,7 @@ type RegisterTaskManagerResponse struct {
 
 func (x *RegisterTaskManagerResponse) Reset() {
 	*x = RegisterTaskManagerResponse{}
-	mi := &file_floe_control_proto_msgTypes[8]
+	mi := &file_floe_control_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -591,7 +729,7 @@ func (x *RegisterTaskManagerResponse) String() string {
 func (*RegisterTaskManagerResponse) ProtoMessage() {}
 
 func (x *RegisterTaskManagerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[8]
+	mi := &file_floe_control_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -604,7 +742,7 @@ func (x *RegisterTaskManagerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterTaskManagerResponse.ProtoReflect.Descriptor instead.
 func (*RegisterTaskManagerResponse) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{8}
+	return file_floe_control_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RegisterTaskManagerResponse) GetTaskmanagerId() string {
@@ -632,7 +770,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_floe_control_proto_msgTypes[9]
+	mi := &file_floe_control_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -644,7 +782,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[9]
+	mi := &file_floe_control_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -657,7 +795,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{9}
+	return file_floe_control_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *HeartbeatRequest) GetTaskmanagerId() string {
@@ -695,7 +833,7 @@ type ProcessMetrics struct {
 
 func (x *ProcessMetrics) Reset() {
 	*x = ProcessMetrics{}
-	mi := &file_floe_control_proto_msgTypes[10]
+	mi := &file_floe_control_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -707,7 +845,7 @@ func (x *ProcessMetrics) String() string {
 func (*ProcessMetrics) ProtoMessage() {}
 
 func (x *ProcessMetrics) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[10]
+	mi := &file_floe_control_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -720,7 +858,7 @@ func (x *ProcessMetrics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessMetrics.ProtoReflect.Descriptor instead.
 func (*ProcessMetrics) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{10}
+	return file_floe_control_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ProcessMetrics) GetHeapBytes() int64 {
@@ -767,7 +905,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_floe_control_proto_msgTypes[11]
+	mi := &file_floe_control_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -779,7 +917,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[11]
+	mi := &file_floe_control_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -792,7 +930,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{11}
+	return file_floe_control_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *HeartbeatResponse) GetUnknown() bool {
@@ -826,7 +964,7 @@ type TaskMetrics struct {
 
 func (x *TaskMetrics) Reset() {
 	*x = TaskMetrics{}
-	mi := &file_floe_control_proto_msgTypes[12]
+	mi := &file_floe_control_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -838,7 +976,7 @@ func (x *TaskMetrics) String() string {
 func (*TaskMetrics) ProtoMessage() {}
 
 func (x *TaskMetrics) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[12]
+	mi := &file_floe_control_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -851,7 +989,7 @@ func (x *TaskMetrics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskMetrics.ProtoReflect.Descriptor instead.
 func (*TaskMetrics) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{12}
+	return file_floe_control_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *TaskMetrics) GetTask() *TaskRef {
@@ -965,7 +1103,7 @@ type TaskRef struct {
 
 func (x *TaskRef) Reset() {
 	*x = TaskRef{}
-	mi := &file_floe_control_proto_msgTypes[13]
+	mi := &file_floe_control_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -977,7 +1115,7 @@ func (x *TaskRef) String() string {
 func (*TaskRef) ProtoMessage() {}
 
 func (x *TaskRef) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[13]
+	mi := &file_floe_control_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -990,7 +1128,7 @@ func (x *TaskRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskRef.ProtoReflect.Descriptor instead.
 func (*TaskRef) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{13}
+	return file_floe_control_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *TaskRef) GetJobId() string {
@@ -1041,7 +1179,7 @@ type TaskStateUpdate struct {
 
 func (x *TaskStateUpdate) Reset() {
 	*x = TaskStateUpdate{}
-	mi := &file_floe_control_proto_msgTypes[14]
+	mi := &file_floe_control_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1053,7 +1191,7 @@ func (x *TaskStateUpdate) String() string {
 func (*TaskStateUpdate) ProtoMessage() {}
 
 func (x *TaskStateUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[14]
+	mi := &file_floe_control_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1066,7 +1204,7 @@ func (x *TaskStateUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskStateUpdate.ProtoReflect.Descriptor instead.
 func (*TaskStateUpdate) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{14}
+	return file_floe_control_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *TaskStateUpdate) GetTask() *TaskRef {
@@ -1160,7 +1298,7 @@ type InputChannelDescriptor struct {
 
 func (x *InputChannelDescriptor) Reset() {
 	*x = InputChannelDescriptor{}
-	mi := &file_floe_control_proto_msgTypes[15]
+	mi := &file_floe_control_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1172,7 +1310,7 @@ func (x *InputChannelDescriptor) String() string {
 func (*InputChannelDescriptor) ProtoMessage() {}
 
 func (x *InputChannelDescriptor) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[15]
+	mi := &file_floe_control_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1185,7 +1323,7 @@ func (x *InputChannelDescriptor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InputChannelDescriptor.ProtoReflect.Descriptor instead.
 func (*InputChannelDescriptor) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{15}
+	return file_floe_control_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *InputChannelDescriptor) GetAddress() string {
@@ -1226,7 +1364,7 @@ type InputGateDescriptor struct {
 
 func (x *InputGateDescriptor) Reset() {
 	*x = InputGateDescriptor{}
-	mi := &file_floe_control_proto_msgTypes[16]
+	mi := &file_floe_control_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1238,7 +1376,7 @@ func (x *InputGateDescriptor) String() string {
 func (*InputGateDescriptor) ProtoMessage() {}
 
 func (x *InputGateDescriptor) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[16]
+	mi := &file_floe_control_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1251,7 +1389,7 @@ func (x *InputGateDescriptor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InputGateDescriptor.ProtoReflect.Descriptor instead.
 func (*InputGateDescriptor) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{16}
+	return file_floe_control_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *InputGateDescriptor) GetInput() int32 {
@@ -1281,7 +1419,7 @@ type OutputDescriptor struct {
 
 func (x *OutputDescriptor) Reset() {
 	*x = OutputDescriptor{}
-	mi := &file_floe_control_proto_msgTypes[17]
+	mi := &file_floe_control_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1293,7 +1431,7 @@ func (x *OutputDescriptor) String() string {
 func (*OutputDescriptor) ProtoMessage() {}
 
 func (x *OutputDescriptor) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[17]
+	mi := &file_floe_control_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1306,7 +1444,7 @@ func (x *OutputDescriptor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutputDescriptor.ProtoReflect.Descriptor instead.
 func (*OutputDescriptor) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{17}
+	return file_floe_control_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *OutputDescriptor) GetEdge() int32 {
@@ -1344,7 +1482,7 @@ type TaskDeployment struct {
 
 func (x *TaskDeployment) Reset() {
 	*x = TaskDeployment{}
-	mi := &file_floe_control_proto_msgTypes[18]
+	mi := &file_floe_control_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1356,7 +1494,7 @@ func (x *TaskDeployment) String() string {
 func (*TaskDeployment) ProtoMessage() {}
 
 func (x *TaskDeployment) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[18]
+	mi := &file_floe_control_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1369,7 +1507,7 @@ func (x *TaskDeployment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskDeployment.ProtoReflect.Descriptor instead.
 func (*TaskDeployment) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{18}
+	return file_floe_control_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *TaskDeployment) GetTask() *TaskRef {
@@ -1423,7 +1561,7 @@ type ShutdownRequest struct {
 
 func (x *ShutdownRequest) Reset() {
 	*x = ShutdownRequest{}
-	mi := &file_floe_control_proto_msgTypes[19]
+	mi := &file_floe_control_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1435,7 +1573,7 @@ func (x *ShutdownRequest) String() string {
 func (*ShutdownRequest) ProtoMessage() {}
 
 func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_floe_control_proto_msgTypes[19]
+	mi := &file_floe_control_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1448,7 +1586,7 @@ func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownRequest.ProtoReflect.Descriptor instead.
 func (*ShutdownRequest) Descriptor() ([]byte, []int) {
-	return file_floe_control_proto_rawDescGZIP(), []int{19}
+	return file_floe_control_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ShutdownRequest) GetReason() string {
@@ -1487,7 +1625,17 @@ const file_floe_control_proto_rawDesc = "" +
 	"state_json\x18\x03 \x01(\tR\tstateJson\x12\x14\n" +
 	"\x05error\x18\x04 \x01(\tR\x05error\x12!\n" +
 	"\falignment_ms\x18\x05 \x01(\x03R\valignmentMs\"\x05\n" +
-	"\x03Ack\"\x99\x02\n" +
+	"\x03Ack\"\xbc\x01\n" +
+	"\fSplitRequest\x12)\n" +
+	"\x04task\x18\x01 \x01(\v2\x15.floe.control.TaskRefR\x04task\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x03R\x03seq\x12\x1a\n" +
+	"\bfinished\x18\x03 \x03(\x05R\bfinished\x12\x12\n" +
+	"\x04host\x18\x04 \x01(\tR\x04host\x12'\n" +
+	"\x0flast_checkpoint\x18\x05 \x01(\x03R\x0elastCheckpoint\x12\x16\n" +
+	"\x06splits\x18\x06 \x01(\x05R\x06splits\"9\n" +
+	"\rSplitResponse\x12\x14\n" +
+	"\x05split\x18\x01 \x01(\x05R\x05split\x12\x12\n" +
+	"\x04none\x18\x02 \x01(\bR\x04none\"\x99\x02\n" +
 	"\x1aRegisterTaskManagerRequest\x12\x1f\n" +
 	"\vresource_id\x18\x01 \x01(\tR\n" +
 	"resourceId\x12\x18\n" +
@@ -1582,13 +1730,14 @@ const file_floe_control_proto_rawDesc = "" +
 	"\bFINISHED\x10\x03\x12\f\n" +
 	"\bCANCELED\x10\x04\x12\n" +
 	"\n" +
-	"\x06FAILED\x10\x052\xd4\x02\n" +
+	"\x06FAILED\x10\x052\x9a\x03\n" +
 	"\n" +
 	"JobManager\x12j\n" +
 	"\x13RegisterTaskManager\x12(.floe.control.RegisterTaskManagerRequest\x1a).floe.control.RegisterTaskManagerResponse\x12L\n" +
 	"\tHeartbeat\x12\x1e.floe.control.HeartbeatRequest\x1a\x1f.floe.control.HeartbeatResponse\x12C\n" +
 	"\x0fUpdateTaskState\x12\x1d.floe.control.TaskStateUpdate\x1a\x11.floe.control.Ack\x12G\n" +
-	"\x15AcknowledgeCheckpoint\x12\x1b.floe.control.CheckpointAck\x1a\x11.floe.control.Ack2\xdc\x03\n" +
+	"\x15AcknowledgeCheckpoint\x12\x1b.floe.control.CheckpointAck\x1a\x11.floe.control.Ack\x12D\n" +
+	"\tNextSplit\x12\x1a.floe.control.SplitRequest\x1a\x1b.floe.control.SplitResponse2\xdc\x03\n" +
 	"\vTaskManager\x12=\n" +
 	"\n" +
 	"DeployTask\x12\x1c.floe.control.TaskDeployment\x1a\x11.floe.control.Ack\x126\n" +
@@ -1614,7 +1763,7 @@ func file_floe_control_proto_rawDescGZIP() []byte {
 }
 
 var file_floe_control_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_floe_control_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_floe_control_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_floe_control_proto_goTypes = []any{
 	(TaskState)(0),                      // 0: floe.control.TaskState
 	(*ReleaseJobRequest)(nil),           // 1: floe.control.ReleaseJobRequest
@@ -1624,61 +1773,66 @@ var file_floe_control_proto_goTypes = []any{
 	(*CheckpointNotice)(nil),            // 5: floe.control.CheckpointNotice
 	(*CheckpointAck)(nil),               // 6: floe.control.CheckpointAck
 	(*Ack)(nil),                         // 7: floe.control.Ack
-	(*RegisterTaskManagerRequest)(nil),  // 8: floe.control.RegisterTaskManagerRequest
-	(*RegisterTaskManagerResponse)(nil), // 9: floe.control.RegisterTaskManagerResponse
-	(*HeartbeatRequest)(nil),            // 10: floe.control.HeartbeatRequest
-	(*ProcessMetrics)(nil),              // 11: floe.control.ProcessMetrics
-	(*HeartbeatResponse)(nil),           // 12: floe.control.HeartbeatResponse
-	(*TaskMetrics)(nil),                 // 13: floe.control.TaskMetrics
-	(*TaskRef)(nil),                     // 14: floe.control.TaskRef
-	(*TaskStateUpdate)(nil),             // 15: floe.control.TaskStateUpdate
-	(*InputChannelDescriptor)(nil),      // 16: floe.control.InputChannelDescriptor
-	(*InputGateDescriptor)(nil),         // 17: floe.control.InputGateDescriptor
-	(*OutputDescriptor)(nil),            // 18: floe.control.OutputDescriptor
-	(*TaskDeployment)(nil),              // 19: floe.control.TaskDeployment
-	(*ShutdownRequest)(nil),             // 20: floe.control.ShutdownRequest
+	(*SplitRequest)(nil),                // 8: floe.control.SplitRequest
+	(*SplitResponse)(nil),               // 9: floe.control.SplitResponse
+	(*RegisterTaskManagerRequest)(nil),  // 10: floe.control.RegisterTaskManagerRequest
+	(*RegisterTaskManagerResponse)(nil), // 11: floe.control.RegisterTaskManagerResponse
+	(*HeartbeatRequest)(nil),            // 12: floe.control.HeartbeatRequest
+	(*ProcessMetrics)(nil),              // 13: floe.control.ProcessMetrics
+	(*HeartbeatResponse)(nil),           // 14: floe.control.HeartbeatResponse
+	(*TaskMetrics)(nil),                 // 15: floe.control.TaskMetrics
+	(*TaskRef)(nil),                     // 16: floe.control.TaskRef
+	(*TaskStateUpdate)(nil),             // 17: floe.control.TaskStateUpdate
+	(*InputChannelDescriptor)(nil),      // 18: floe.control.InputChannelDescriptor
+	(*InputGateDescriptor)(nil),         // 19: floe.control.InputGateDescriptor
+	(*OutputDescriptor)(nil),            // 20: floe.control.OutputDescriptor
+	(*TaskDeployment)(nil),              // 21: floe.control.TaskDeployment
+	(*ShutdownRequest)(nil),             // 22: floe.control.ShutdownRequest
 }
 var file_floe_control_proto_depIdxs = []int32{
-	14, // 0: floe.control.CheckpointTrigger.task:type_name -> floe.control.TaskRef
-	14, // 1: floe.control.CheckpointNotice.task:type_name -> floe.control.TaskRef
-	14, // 2: floe.control.CheckpointAck.task:type_name -> floe.control.TaskRef
-	13, // 3: floe.control.HeartbeatRequest.metrics:type_name -> floe.control.TaskMetrics
-	11, // 4: floe.control.HeartbeatRequest.process:type_name -> floe.control.ProcessMetrics
-	14, // 5: floe.control.TaskMetrics.task:type_name -> floe.control.TaskRef
-	14, // 6: floe.control.TaskStateUpdate.task:type_name -> floe.control.TaskRef
-	0,  // 7: floe.control.TaskStateUpdate.state:type_name -> floe.control.TaskState
-	14, // 8: floe.control.InputChannelDescriptor.producer:type_name -> floe.control.TaskRef
-	16, // 9: floe.control.InputGateDescriptor.channels:type_name -> floe.control.InputChannelDescriptor
-	14, // 10: floe.control.TaskDeployment.task:type_name -> floe.control.TaskRef
-	17, // 11: floe.control.TaskDeployment.inputs:type_name -> floe.control.InputGateDescriptor
-	18, // 12: floe.control.TaskDeployment.outputs:type_name -> floe.control.OutputDescriptor
-	8,  // 13: floe.control.JobManager.RegisterTaskManager:input_type -> floe.control.RegisterTaskManagerRequest
-	10, // 14: floe.control.JobManager.Heartbeat:input_type -> floe.control.HeartbeatRequest
-	15, // 15: floe.control.JobManager.UpdateTaskState:input_type -> floe.control.TaskStateUpdate
-	6,  // 16: floe.control.JobManager.AcknowledgeCheckpoint:input_type -> floe.control.CheckpointAck
-	19, // 17: floe.control.TaskManager.DeployTask:input_type -> floe.control.TaskDeployment
-	14, // 18: floe.control.TaskManager.CancelTask:input_type -> floe.control.TaskRef
-	20, // 19: floe.control.TaskManager.Shutdown:input_type -> floe.control.ShutdownRequest
-	4,  // 20: floe.control.TaskManager.TriggerCheckpoint:input_type -> floe.control.CheckpointTrigger
-	5,  // 21: floe.control.TaskManager.NotifyCheckpoint:input_type -> floe.control.CheckpointNotice
-	2,  // 22: floe.control.TaskManager.LogTail:input_type -> floe.control.LogTailRequest
-	1,  // 23: floe.control.TaskManager.ReleaseJob:input_type -> floe.control.ReleaseJobRequest
-	9,  // 24: floe.control.JobManager.RegisterTaskManager:output_type -> floe.control.RegisterTaskManagerResponse
-	12, // 25: floe.control.JobManager.Heartbeat:output_type -> floe.control.HeartbeatResponse
-	7,  // 26: floe.control.JobManager.UpdateTaskState:output_type -> floe.control.Ack
-	7,  // 27: floe.control.JobManager.AcknowledgeCheckpoint:output_type -> floe.control.Ack
-	7,  // 28: floe.control.TaskManager.DeployTask:output_type -> floe.control.Ack
-	7,  // 29: floe.control.TaskManager.CancelTask:output_type -> floe.control.Ack
-	7,  // 30: floe.control.TaskManager.Shutdown:output_type -> floe.control.Ack
-	7,  // 31: floe.control.TaskManager.TriggerCheckpoint:output_type -> floe.control.Ack
-	7,  // 32: floe.control.TaskManager.NotifyCheckpoint:output_type -> floe.control.Ack
-	3,  // 33: floe.control.TaskManager.LogTail:output_type -> floe.control.LogTailResponse
-	7,  // 34: floe.control.TaskManager.ReleaseJob:output_type -> floe.control.Ack
-	24, // [24:35] is the sub-list for method output_type
-	13, // [13:24] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	16, // 0: floe.control.CheckpointTrigger.task:type_name -> floe.control.TaskRef
+	16, // 1: floe.control.CheckpointNotice.task:type_name -> floe.control.TaskRef
+	16, // 2: floe.control.CheckpointAck.task:type_name -> floe.control.TaskRef
+	16, // 3: floe.control.SplitRequest.task:type_name -> floe.control.TaskRef
+	15, // 4: floe.control.HeartbeatRequest.metrics:type_name -> floe.control.TaskMetrics
+	13, // 5: floe.control.HeartbeatRequest.process:type_name -> floe.control.ProcessMetrics
+	16, // 6: floe.control.TaskMetrics.task:type_name -> floe.control.TaskRef
+	16, // 7: floe.control.TaskStateUpdate.task:type_name -> floe.control.TaskRef
+	0,  // 8: floe.control.TaskStateUpdate.state:type_name -> floe.control.TaskState
+	16, // 9: floe.control.InputChannelDescriptor.producer:type_name -> floe.control.TaskRef
+	18, // 10: floe.control.InputGateDescriptor.channels:type_name -> floe.control.InputChannelDescriptor
+	16, // 11: floe.control.TaskDeployment.task:type_name -> floe.control.TaskRef
+	19, // 12: floe.control.TaskDeployment.inputs:type_name -> floe.control.InputGateDescriptor
+	20, // 13: floe.control.TaskDeployment.outputs:type_name -> floe.control.OutputDescriptor
+	10, // 14: floe.control.JobManager.RegisterTaskManager:input_type -> floe.control.RegisterTaskManagerRequest
+	12, // 15: floe.control.JobManager.Heartbeat:input_type -> floe.control.HeartbeatRequest
+	17, // 16: floe.control.JobManager.UpdateTaskState:input_type -> floe.control.TaskStateUpdate
+	6,  // 17: floe.control.JobManager.AcknowledgeCheckpoint:input_type -> floe.control.CheckpointAck
+	8,  // 18: floe.control.JobManager.NextSplit:input_type -> floe.control.SplitRequest
+	21, // 19: floe.control.TaskManager.DeployTask:input_type -> floe.control.TaskDeployment
+	16, // 20: floe.control.TaskManager.CancelTask:input_type -> floe.control.TaskRef
+	22, // 21: floe.control.TaskManager.Shutdown:input_type -> floe.control.ShutdownRequest
+	4,  // 22: floe.control.TaskManager.TriggerCheckpoint:input_type -> floe.control.CheckpointTrigger
+	5,  // 23: floe.control.TaskManager.NotifyCheckpoint:input_type -> floe.control.CheckpointNotice
+	2,  // 24: floe.control.TaskManager.LogTail:input_type -> floe.control.LogTailRequest
+	1,  // 25: floe.control.TaskManager.ReleaseJob:input_type -> floe.control.ReleaseJobRequest
+	11, // 26: floe.control.JobManager.RegisterTaskManager:output_type -> floe.control.RegisterTaskManagerResponse
+	14, // 27: floe.control.JobManager.Heartbeat:output_type -> floe.control.HeartbeatResponse
+	7,  // 28: floe.control.JobManager.UpdateTaskState:output_type -> floe.control.Ack
+	7,  // 29: floe.control.JobManager.AcknowledgeCheckpoint:output_type -> floe.control.Ack
+	9,  // 30: floe.control.JobManager.NextSplit:output_type -> floe.control.SplitResponse
+	7,  // 31: floe.control.TaskManager.DeployTask:output_type -> floe.control.Ack
+	7,  // 32: floe.control.TaskManager.CancelTask:output_type -> floe.control.Ack
+	7,  // 33: floe.control.TaskManager.Shutdown:output_type -> floe.control.Ack
+	7,  // 34: floe.control.TaskManager.TriggerCheckpoint:output_type -> floe.control.Ack
+	7,  // 35: floe.control.TaskManager.NotifyCheckpoint:output_type -> floe.control.Ack
+	3,  // 36: floe.control.TaskManager.LogTail:output_type -> floe.control.LogTailResponse
+	7,  // 37: floe.control.TaskManager.ReleaseJob:output_type -> floe.control.Ack
+	26, // [26:38] is the sub-list for method output_type
+	14, // [14:26] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_floe_control_proto_init() }
@@ -1692,7 +1846,7 @@ func file_floe_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_floe_control_proto_rawDesc), len(file_floe_control_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   20,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

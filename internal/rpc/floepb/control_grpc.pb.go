@@ -25,6 +25,7 @@ const (
 	JobManager_Heartbeat_FullMethodName             = "/floe.control.JobManager/Heartbeat"
 	JobManager_UpdateTaskState_FullMethodName       = "/floe.control.JobManager/UpdateTaskState"
 	JobManager_AcknowledgeCheckpoint_FullMethodName = "/floe.control.JobManager/AcknowledgeCheckpoint"
+	JobManager_NextSplit_FullMethodName             = "/floe.control.JobManager/NextSplit"
 )
 
 // JobManagerClient is the client API for JobManager service.
@@ -38,6 +39,9 @@ type JobManagerClient interface {
 	Heartbeat(ctx context.Context, in *HeartbeatRequest, opts ...grpc.CallOption) (*HeartbeatResponse, error)
 	UpdateTaskState(ctx context.Context, in *TaskStateUpdate, opts ...grpc.CallOption) (*Ack, error)
 	AcknowledgeCheckpoint(ctx context.Context, in *CheckpointAck, opts ...grpc.CallOption) (*Ack, error)
+	// NextSplit hands a file source's subtask its next input split (the
+	// JobManager's split enumerator, assigning on demand), or says none are left.
+	NextSplit(ctx context.Context, in *SplitRequest, opts ...grpc.CallOption) (*SplitResponse, error)
 }
 
 type jobManagerClient struct {
@@ -88,6 +92,16 @@ func (c *jobManagerClient) AcknowledgeCheckpoint(ctx context.Context, in *Checkp
 	return out, nil
 }
 
+func (c *jobManagerClient) NextSplit(ctx context.Context, in *SplitRequest, opts ...grpc.CallOption) (*SplitResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SplitResponse)
+	err := c.cc.Invoke(ctx, JobManager_NextSplit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // JobManagerServer is the server API for JobManager service.
 // All implementations must embed UnimplementedJobManagerServer
 // for forward compatibility.
@@ -99,6 +113,9 @@ type JobManagerServer interface {
 	Heartbeat(context.Context, *HeartbeatRequest) (*HeartbeatResponse, error)
 	UpdateTaskState(context.Context, *TaskStateUpdate) (*Ack, error)
 	AcknowledgeCheckpoint(context.Context, *CheckpointAck) (*Ack, error)
+	// NextSplit hands a file source's subtask its next input split (the
+	// JobManager's split enumerator, assigning on demand), or says none are left.
+	NextSplit(context.Context, *SplitRequest) (*SplitResponse, error)
 	mustEmbedUnimplementedJobManagerServer()
 }
 
@@ -120,6 +137,9 @@ func (UnimplementedJobManagerServer) UpdateTaskState(context.Context, *TaskState
 }
 func (UnimplementedJobManagerServer) AcknowledgeCheckpoint(context.Context, *CheckpointAck) (*Ack, error) {
 	return nil, status.Error(codes.Unimplemented, "method AcknowledgeCheckpoint not implemented")
+}
+func (UnimplementedJobManagerServer) NextSplit(context.Context, *SplitRequest) (*SplitResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method NextSplit not implemented")
 }
 func (UnimplementedJobManagerServer) mustEmbedUnimplementedJobManagerServer() {}
 func (UnimplementedJobManagerServer) testEmbeddedByValue()                    {}
@@ -214,6 +234,24 @@ func _JobManager_AcknowledgeCheckpoint_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _JobManager_NextSplit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SplitRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(JobManagerServer).NextSplit(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: JobManager_NextSplit_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(JobManagerServer).NextSplit(ctx, req.(*SplitRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // JobManager_ServiceDesc is the grpc.ServiceDesc for JobManager service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -236,6 +274,10 @@ var JobManager_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "AcknowledgeCheckpoint",
 			Handler:    _JobManager_AcknowledgeCheckpoint_Handler,
+		},
+		{
+			MethodName: "NextSplit",
+			Handler:    _JobManager_NextSplit_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -343,20 +343,23 @@ func (x *JobInfo) GetStages() []*StageInfo {
 
 // StageInfo is a BATCH job's stage as the JobManager counts it now.
 type StageInfo struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            int32                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Vertices      []string               `protobuf:"bytes,2,rep,name=vertices,proto3" json:"vertices,omitempty"`
-	Runs          int32                  `protobuf:"varint,3,opt,name=runs,proto3" json:"runs,omitempty"`
-	Subtasks      int32                  `protobuf:"varint,4,opt,name=subtasks,proto3" json:"subtasks,omitempty"`
-	Finished      int32                  `protobuf:"varint,5,opt,name=finished,proto3" json:"finished,omitempty"`
-	Status        string                 `protobuf:"bytes,6,opt,name=status,proto3" json:"status,omitempty"`
-	RecordsIn     int64                  `protobuf:"varint,7,opt,name=records_in,json=recordsIn,proto3" json:"records_in,omitempty"`
-	RecordsOut    int64                  `protobuf:"varint,8,opt,name=records_out,json=recordsOut,proto3" json:"records_out,omitempty"`
-	BytesIn       int64                  `protobuf:"varint,9,opt,name=bytes_in,json=bytesIn,proto3" json:"bytes_in,omitempty"`
-	BytesOut      int64                  `protobuf:"varint,10,opt,name=bytes_out,json=bytesOut,proto3" json:"bytes_out,omitempty"`
-	SpilledBytes  int64                  `protobuf:"varint,11,opt,name=spilled_bytes,json=spilledBytes,proto3" json:"spilled_bytes,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Id             int32                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Vertices       []string               `protobuf:"bytes,2,rep,name=vertices,proto3" json:"vertices,omitempty"`
+	Runs           int32                  `protobuf:"varint,3,opt,name=runs,proto3" json:"runs,omitempty"`
+	Subtasks       int32                  `protobuf:"varint,4,opt,name=subtasks,proto3" json:"subtasks,omitempty"`
+	Finished       int32                  `protobuf:"varint,5,opt,name=finished,proto3" json:"finished,omitempty"`
+	Status         string                 `protobuf:"bytes,6,opt,name=status,proto3" json:"status,omitempty"`
+	RecordsIn      int64                  `protobuf:"varint,7,opt,name=records_in,json=recordsIn,proto3" json:"records_in,omitempty"`
+	RecordsOut     int64                  `protobuf:"varint,8,opt,name=records_out,json=recordsOut,proto3" json:"records_out,omitempty"`
+	BytesIn        int64                  `protobuf:"varint,9,opt,name=bytes_in,json=bytesIn,proto3" json:"bytes_in,omitempty"`
+	BytesOut       int64                  `protobuf:"varint,10,opt,name=bytes_out,json=bytesOut,proto3" json:"bytes_out,omitempty"`
+	SpilledBytes   int64                  `protobuf:"varint,11,opt,name=spilled_bytes,json=spilledBytes,proto3" json:"spilled_bytes,omitempty"`
+	Splits         int32                  `protobuf:"varint,12,opt,name=splits,proto3" json:"splits,omitempty"`                                       // input splits of the stage's file sources (0: none)
+	SplitsAssigned int32                  `protobuf:"varint,13,opt,name=splits_assigned,json=splitsAssigned,proto3" json:"splits_assigned,omitempty"` // handed out and not finished
+	SplitsDone     int32                  `protobuf:"varint,14,opt,name=splits_done,json=splitsDone,proto3" json:"splits_done,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *StageInfo) Reset() {
@@ -462,6 +465,27 @@ func (x *StageInfo) GetBytesOut() int64 {
 func (x *StageInfo) GetSpilledBytes() int64 {
 	if x != nil {
 		return x.SpilledBytes
+	}
+	return 0
+}
+
+func (x *StageInfo) GetSplits() int32 {
+	if x != nil {
+		return x.Splits
+	}
+	return 0
+}
+
+func (x *StageInfo) GetSplitsAssigned() int32 {
+	if x != nil {
+		return x.SplitsAssigned
+	}
+	return 0
+}
+
+func (x *StageInfo) GetSplitsDone() int32 {
+	if x != nil {
+		return x.SplitsDone
 	}
 	return 0
 }
@@ -1117,7 +1141,7 @@ const file_floe_session_proto_rawDesc = "" +
 	"\rstart_time_ms\x18\x05 \x01(\x03R\vstartTimeMs\x12\x1e\n" +
 	"\vend_time_ms\x18\x06 \x01(\x03R\tendTimeMs\x12+\n" +
 	"\x11reused_containers\x18\a \x01(\bR\x10reusedContainers\x12/\n" +
-	"\x06stages\x18\b \x03(\v2\x17.floe.session.StageInfoR\x06stages\"\xb8\x02\n" +
+	"\x06stages\x18\b \x03(\v2\x17.floe.session.StageInfoR\x06stages\"\x9a\x03\n" +
 	"\tStageInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x05R\x02id\x12\x1a\n" +
 	"\bvertices\x18\x02 \x03(\tR\bvertices\x12\x12\n" +
@@ -1132,7 +1156,11 @@ const file_floe_session_proto_rawDesc = "" +
 	"\bbytes_in\x18\t \x01(\x03R\abytesIn\x12\x1b\n" +
 	"\tbytes_out\x18\n" +
 	" \x01(\x03R\bbytesOut\x12#\n" +
-	"\rspilled_bytes\x18\v \x01(\x03R\fspilledBytes\"\x11\n" +
+	"\rspilled_bytes\x18\v \x01(\x03R\fspilledBytes\x12\x16\n" +
+	"\x06splits\x18\f \x01(\x05R\x06splits\x12'\n" +
+	"\x0fsplits_assigned\x18\r \x01(\x05R\x0esplitsAssigned\x12\x1f\n" +
+	"\vsplits_done\x18\x0e \x01(\x05R\n" +
+	"splitsDone\"\x11\n" +
 	"\x0fListJobsRequest\"=\n" +
 	"\x10ListJobsResponse\x12)\n" +
 	"\x04jobs\x18\x01 \x03(\v2\x15.floe.session.JobInfoR\x04jobs\"\x14\n" +

@@ -31,10 +31,17 @@ func main() {
 	unstable := flag.Bool("unstable-name", false, "name the map operator after the clock: every process builds another graph (breaks datastream's rules on purpose)")
 	stages := flag.Int64("stages", 0, "run the three-stage BATCH job over this many keys")
 	stageDelay := flag.Duration("stage-delay", 0, "--stages: time the last stage takes per record")
+	input := flag.String("input", "", "read these CSV files of one number a line (splits handed out on demand) instead of generating")
+	splitSize := flag.Int64("split-size", 0, "--input: bytes per split (0: the default)")
+	recordDelay := flag.Duration("record-delay", 0, "--input: time each record takes")
 	flag.Parse()
 	time.Sleep(*delay)
 	if *stages > 0 {
 		runStages(*events, *stages, *stageDelay, *output)
+		return
+	}
+	if *input != "" {
+		runInput(*input, *splitSize, *recordDelay, *output)
 		return
 	}
 
@@ -89,6 +96,23 @@ func runStages(events, keys int64, delay time.Duration, output string) {
 	}).Name("Slow")
 	datastream.WriteText(slow, output, nil)
 	_, err := env.Execute(ctx, "testjob-stages")
+	exit(err)
+}
+
+// runInput is CSV files of one number a line -> a map taking delay a
+// record -> text files of "n<number>", in the configured runtime mode.
+func runInput(input string, splitSize int64, delay time.Duration, output string) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	env := datastream.NewEnvironment()
+	type num struct{ N int64 }
+	src := datastream.ReadCSV[num](env, input, datastream.CSVOptions{FileOptions: datastream.FileOptions{SplitSize: splitSize}}).UID("input")
+	out := datastream.Map(src, func(v num) string {
+		time.Sleep(delay)
+		return "n" + strconv.FormatInt(v.N, 10)
+	}).Name("Label").UID("label")
+	datastream.WriteText(out, output, nil).UID("sink")
+	_, err := env.Execute(ctx, "testjob-input")
 	exit(err)
 }
 
