@@ -10,6 +10,7 @@ import (
 	"floe/container/network"
 	"floe/container/operator"
 	"floe/internal/keygroup"
+	"floe/internal/spill"
 	"floe/internal/state"
 )
 
@@ -230,7 +231,17 @@ func backendOptions(info operator.TaskInfo) ([]state.Option, error) {
 		return nil, nil
 	case "pebble":
 		dir := state.LocalDir(info.Config.LocalDirs(), info.Subtask)
-		return []state.Option{state.WithLSM(dir), state.WithLogger(info.Log)}, nil
+		// The store's memory is the slot's managed memory, as Flink's
+		// RocksDB takes it (docs/state.md).
+		var managed int64
+		if t := spill.TaskFrom(info.Context); t != nil && t.Memory != nil {
+			managed = t.Memory.Limit()
+		}
+		mem, err := state.MemoryFromConfig(info.Config, managed)
+		if err != nil {
+			return nil, err
+		}
+		return []state.Option{state.WithLSM(dir), state.WithMemory(mem), state.WithLogger(info.Log)}, nil
 	default:
 		return nil, fmt.Errorf("%w: %s=%q: want hashmap or pebble", config.ErrInvalid, config.StateBackend, kind)
 	}

@@ -49,12 +49,17 @@ type Option func(*options)
 
 type options struct {
 	lsmDir string
+	mem    Memory
 	log    zerolog.Logger
 }
 
 // WithLSM keeps the state in a pebble store in a new directory under dir
 // (removed by Close) instead of on the heap.
 func WithLSM(dir string) Option { return func(o *options) { o.lsmDir = dir } }
+
+// WithMemory bounds the LSM store's memtables and block cache (without
+// it, a 32 MiB cache and 4 MiB memtables).
+func WithMemory(m Memory) Option { return func(o *options) { o.mem = m } }
 
 // WithLogger is where the LSM store's messages go.
 func WithLogger(log zerolog.Logger) Option { return func(o *options) { o.log = log } }
@@ -74,7 +79,7 @@ func NewBackend[K comparable](maxParallelism int, opts ...Option) (*Backend[K], 
 	}
 	b := &Backend[K]{hasher: h, maxPar: maxParallelism, tables: map[string]table[K]{}}
 	if o.lsmDir != "" {
-		if b.lsm, err = openLSM(o.lsmDir, o.log); err != nil {
+		if b.lsm, err = openLSM(o.lsmDir, o.mem, o.log); err != nil {
 			return nil, err
 		}
 	}

@@ -28,7 +28,10 @@ type lsmStore struct {
 	// (lsm_incremental.go); removed with the store.
 	root string
 	opts *pebble.Options // to reopen the database on a restore
-	inc  incremental
+	// cache is the block cache of the database and of the read-only
+	// stores a restore or a savepoint opens beside it (one budget).
+	cache *pebble.Cache
+	inc   incremental
 
 	mu   sync.Mutex
 	refs int // the backend and its open views
@@ -36,12 +39,9 @@ type lsmStore struct {
 
 const lsmPrefix = 4 // key group + table id
 
-// lsmBlockCache is the size of a store's block cache (bytes; pebble's
-// default is 8 MiB).
-const lsmBlockCache = 32 << 20
-
-// openLSM creates a store in a new directory under parent.
-func openLSM(parent string, log zerolog.Logger) (*lsmStore, error) {
+// openLSM creates a store in a new directory under parent, its memtables
+// and block cache sized by mem (lsm_memory.go).
+func openLSM(parent string, mem Memory, log zerolog.Logger) (*lsmStore, error) {
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return nil, fmt.Errorf("state: pebble store under %s: %w", parent, err)
 	}
@@ -50,11 +50,14 @@ func openLSM(parent string, log zerolog.Logger) (*lsmStore, error) {
 		return nil, fmt.Errorf("state: pebble store under %s: %w", parent, err)
 	}
 	dir := root + "/db"
+	cacheSize, memTable := mem.sizes()
 	opts := &pebble.Options{
 		// The store is rebuilt from a checkpoint after a failure, never
 		// from its own log: no write-ahead log.
-		DisableWAL: true,
-		Logger:     pebbleLogger{log},
+		DisableWAL:                  true,
+		Logger:                      pebbleLogger{log},
+		MemTableSize:                uint64(memTable),
+		MemTableStopWritesThreshold: memTables,
 	}
 	for i := range opts.Levels {
 		// A point lookup of an absent key (a key's first access) skips
@@ -63,24 +66,37 @@ func openLSM(parent string, log zerolog.Logger) (*lsmStore, error) {
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 		opts.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
 	}
-	db, err := openDB(dir, opts)
-	if err != nil {
+	log.Debug().Str("dir", dir).Int64("block_cache", cacheSize).Int64("memtable", memTable).Msg("pebble store")
+	s := &lsmStore{dir: dir, root: root, opts: opts, cache: pebble.NewCache(cacheSize), refs: 1, inc: newIncremental()}
+	opts.Cache = s.cache
+	if s.db, err = openDB(dir, opts); err != nil {
+		s.cache.Unref()
 		os.RemoveAll(root)
 		return nil, err
 	}
-	return &lsmStore{db: db, dir: dir, root: root, opts: opts, refs: 1, inc: newIncremental()}, nil
+	return s, nil
 }
 
-// openDB opens the database in dir with opts and a block cache of its own.
+// openDB opens the database in dir with opts (and their block cache).
 func openDB(dir string, opts *pebble.Options) (*pebble.DB, error) {
-	o := *opts
-	o.Cache = pebble.NewCache(lsmBlockCache)
-	defer o.Cache.Unref() // the database holds its own reference
-	db, err := pebble.Open(dir, &o)
+	db, err := pebble.Open(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("state: open pebble store %s: %w", dir, err)
 	}
 	return db, nil
+}
+
+// openReadOnly opens the store files in dir read-only, sharing s's block
+// cache (s may be nil: a heap backend restoring pebble files, which gets
+// a small cache of its own).
+func openReadOnly(s *lsmStore, dir string) (*pebble.DB, error) {
+	opts := &pebble.Options{ReadOnly: true, Logger: pebbleLogger{zerolog.Nop()}}
+	if s != nil {
+		opts.Logger, opts.Cache = s.opts.Logger, s.cache
+	} else {
+		opts.CacheSize = 8 << 20
+	}
+	return pebble.Open(dir, opts)
 }
 
 // retain adds a user (a view).
@@ -100,6 +116,7 @@ func (s *lsmStore) release() error {
 		return nil
 	}
 	err := s.db.Close()
+	s.cache.Unref() // after the database's, whose own reference it drops on Close
 	if rerr := os.RemoveAll(s.root); rerr != nil && err == nil {
 		err = rerr
 	}

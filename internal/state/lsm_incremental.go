@@ -17,7 +17,6 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/rs/zerolog"
 
 	"floe/checkpoint"
 )
@@ -184,7 +183,7 @@ func (v *IncrementalView[K]) Upload(ctx context.Context, t Target) (checkpoint.I
 // Encode reads key groups [start, end) of the view into snapshot blocks,
 // as View.Encode does: a full, self-contained snapshot (a savepoint).
 func (v *IncrementalView[K]) Encode(start, end int) ([][]byte, error) {
-	db, err := pebble.Open(v.dir, &pebble.Options{ReadOnly: true, Logger: v.s.opts.Logger})
+	db, err := openReadOnly(v.s, v.dir)
 	if err != nil {
 		return nil, fmt.Errorf("state: open checkpoint %s of pebble store: %w", v.dir, err)
 	}
@@ -347,11 +346,7 @@ func (b *Backend[K]) copyFrom(ctx context.Context, parent string, h checkpoint.I
 	if err := download(ctx, h, store); err != nil {
 		return err
 	}
-	log := pebble.Logger(pebbleLogger{zerolog.Nop()})
-	if b.lsm != nil {
-		log = b.lsm.opts.Logger
-	}
-	db, err := pebble.Open(store, &pebble.Options{ReadOnly: true, Logger: log})
+	db, err := openReadOnly(b.lsm, store)
 	if err != nil {
 		return fmt.Errorf("state: restore: open downloaded store %s: %w", store, err)
 	}
