@@ -296,12 +296,14 @@ func (p *keyedOp[K, U]) SnapshotState(int64) (operator.OperatorState, error) {
 		return p.snapshotIncremental()
 	}
 	view, start, end := p.ctx.backend.View(), p.start, p.end
-	return operator.OperatorState{KeyGroupStart: start, EncodeKeyGroups: func() ([][]byte, error) {
-		blocks, err := view.Encode(start, end)
+	return operator.OperatorState{KeyGroupStart: start, WriteKeyGroups: func(emit func([]byte) error) error {
+		// One key group at a time: a pebble store larger than memory
+		// goes out as it is read.
+		err := view.EncodeTo(start, end, func(_ int, blk []byte) error { return emit(blk) })
 		if rerr := view.Release(); err == nil {
 			err = rerr
 		}
-		return blocks, err
+		return err
 	}}, nil
 }
 
@@ -309,15 +311,22 @@ func (p *keyedOp[K, U]) RestoreState(st operator.OperatorState) error {
 	if err := p.restoreIncremental(st.Incremental); err != nil {
 		return err
 	}
-	for i, blk := range st.KeyGroups {
-		g := st.KeyGroupStart + i
+	restore := func(g int, blk []byte) error {
 		if len(blk) == 0 {
-			continue
+			return nil
 		}
 		if g < p.start || g >= p.end {
 			return fmt.Errorf("%s: restored key group %d is outside this subtask's %d..%d", p.name, g, p.start, p.end-1)
 		}
-		if err := p.ctx.backend.Restore(blk, false); err != nil {
+		return p.ctx.backend.Restore(blk, false)
+	}
+	for i, blk := range st.KeyGroups {
+		if err := restore(st.KeyGroupStart+i, blk); err != nil {
+			return err
+		}
+	}
+	if st.ReadKeyGroups != nil { // read from the checkpoint one key group at a time
+		if err := st.ReadKeyGroups(restore); err != nil {
 			return err
 		}
 	}

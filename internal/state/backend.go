@@ -308,7 +308,28 @@ func (v *View[K]) Encode(start, end int) ([][]byte, error) {
 	if v.snap == nil {
 		return v.b.Snapshot(start, end)
 	}
-	return v.b.encodeFrom(v.snap, start, end)
+	return collect(start, end, func(emit func(int, []byte) error) error { return v.EncodeTo(start, end, emit) })
+}
+
+// EncodeTo is Encode one key group at a time: it hands each key group's
+// block of [start, end) to emit, in order (empty ones too); emit must not
+// keep the block. On the LSM backend one key group is in memory at a time
+// (a state larger than memory is written out as it is read); on the heap
+// the view is in memory anyway and is encoded whole first.
+func (v *View[K]) EncodeTo(start, end int, emit func(kg int, block []byte) error) error {
+	if v.snap != nil {
+		return v.b.encodeTo(v.snap, start, end, emit)
+	}
+	blocks, err := v.b.Snapshot(start, end)
+	if err != nil {
+		return err
+	}
+	for i, blk := range blocks {
+		if err := emit(start+i, blk); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Release ends the view; it is not encoded after.

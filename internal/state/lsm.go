@@ -31,7 +31,9 @@ type lsmStore struct {
 	// cache is the block cache of the database and of the read-only
 	// stores a restore or a savepoint opens beside it (one budget).
 	cache *pebble.Cache
-	inc   incremental
+	// cacheBytes bounds each table's cache of decoded values (lsm.go).
+	cacheBytes int64
+	inc        incremental
 
 	mu   sync.Mutex
 	refs int // the backend and its open views
@@ -67,7 +69,8 @@ func openLSM(parent string, mem Memory, log zerolog.Logger) (*lsmStore, error) {
 		opts.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
 	}
 	log.Debug().Str("dir", dir).Int64("block_cache", cacheSize).Int64("memtable", memTable).Msg("pebble store")
-	s := &lsmStore{dir: dir, root: root, opts: opts, cache: pebble.NewCache(cacheSize), refs: 1, inc: newIncremental()}
+	s := &lsmStore{dir: dir, root: root, opts: opts, cache: pebble.NewCache(cacheSize), refs: 1, inc: newIncremental(),
+		cacheBytes: mem.total() / lsmCacheShare}
 	opts.Cache = s.cache
 	if s.db, err = openDB(dir, opts); err != nil {
 		s.cache.Unref()
@@ -151,6 +154,9 @@ type lsmTable[K comparable, T any] struct {
 	cache   map[K]cached[T]
 	dirty   int // entries of cache not yet in the store
 	batch   *pebble.Batch
+	// entryBytes estimates a cached entry's memory (a running mean of the
+	// encoded sizes seen, plus the map's overhead), for cacheLimit.
+	entryBytes int
 }
 
 // cached is one key's newest state: ok false is absent (deleted, or not in
@@ -164,6 +170,34 @@ type cached[T any] struct {
 // lsmCacheSize bounds a table's cache (entries). When full it is written
 // out and emptied: hot keys come back on their next access.
 const lsmCacheSize = 8192
+
+// lsmCacheShare is the part of a store's memory (Memory.Total) that each
+// table's cache of decoded values may take, by the entries' estimated
+// size: large values make a cache of fewer entries (at least
+// lsmCacheMin).
+const (
+	lsmCacheShare = 8
+	lsmCacheMin   = 64
+	entryOverhead = 64 // a map slot, the key, a value's header
+)
+
+// cacheLimit is how many entries the cache holds before it is written out.
+func (t *lsmTable[K, T]) cacheLimit() int {
+	if t.entryBytes == 0 {
+		return lsmCacheSize
+	}
+	return min(lsmCacheSize, max(lsmCacheMin, int(t.s.cacheBytes)/t.entryBytes))
+}
+
+// noteSize adds an entry's encoded size n to the running mean.
+func (t *lsmTable[K, T]) noteSize(n int) {
+	n += entryOverhead
+	if t.entryBytes == 0 {
+		t.entryBytes = n
+		return
+	}
+	t.entryBytes += (n - t.entryBytes) / 16
+}
 
 func newLSMTable[K comparable, T any](s *lsmStore, id uint16, groupOf func(K) int, maxPar int) (*lsmTable[K, T], error) {
 	kc, err := newRowCodec[K]()
@@ -201,6 +235,7 @@ func (t *lsmTable[K, T]) get(k K) (T, bool) {
 		if err != nil {
 			t.fail("get", err)
 		}
+		t.noteSize(len(raw))
 		_, err = t.vc.decode(raw, &v)
 		closer.Close()
 		if err != nil {
@@ -215,7 +250,7 @@ func (t *lsmTable[K, T]) get(k K) (T, bool) {
 // full and k is not in it.
 func (t *lsmTable[K, T]) remember(k K, c cached[T]) {
 	old, hit := t.cache[k]
-	if !hit && len(t.cache) >= lsmCacheSize {
+	if !hit && len(t.cache) >= t.cacheLimit() {
 		t.flush(true)
 	}
 	if c.dirty && !(hit && old.dirty) {
@@ -247,6 +282,7 @@ func (t *lsmTable[K, T]) flush(drop bool) {
 			var err error
 			if c.ok {
 				t.vbuf = t.vc.append(t.vbuf[:0], &c.v)
+				t.noteSize(len(t.vbuf))
 				err = b.Set(t.key(k), t.vbuf, nil)
 			} else {
 				err = b.Delete(t.key(k), nil)
@@ -270,8 +306,10 @@ func (t *lsmTable[K, T]) flush(drop bool) {
 	}
 }
 
-// scan calls fn with every entry of key group kg in r, in key order.
-func (t *lsmTable[K, T]) scan(r pebble.Reader, kg int, fn func(K, T) bool) error {
+// scan calls fn with every entry of key group kg in r, in key order, and
+// its stored size (key and value bytes). It may run on another goroutine
+// than the table's other methods (a view's encoding).
+func (t *lsmTable[K, T]) scan(r pebble.Reader, kg int, fn func(k K, v T, size int) bool) error {
 	lo := appendPrefix(nil, kg, t.id)
 	hi := appendPrefix(nil, kg, t.id+1) // ids stay below 0xffff: no overflow
 	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
@@ -295,7 +333,7 @@ func (t *lsmTable[K, T]) scan(r pebble.Reader, kg int, fn func(K, T) bool) error
 			it.Close()
 			return err
 		}
-		if !fn(k, v) {
+		if !fn(k, v, len(it.Key())+len(raw)) {
 			break
 		}
 	}
@@ -325,7 +363,7 @@ func (t *lsmTable[K, T]) rangeAll(fn func(K, T) bool) {
 	t.flush(false)
 	stop := false
 	for kg := 0; kg < t.maxPar && !stop; kg++ {
-		if err := t.scan(t.s.db, kg, func(k K, v T) bool {
+		if err := t.scan(t.s.db, kg, func(k K, v T, _ int) bool {
 			stop = !fn(k, v)
 			return !stop
 		}); err != nil {
@@ -344,16 +382,32 @@ func (t *Table[K, T]) flushLSM() {
 	}
 }
 
+// encodeChunk bounds the stored bytes of the entries one record of a
+// block holds: a key group larger than that becomes several records of the
+// same state name, each decoded on its own by Restore.
+const encodeChunk = 4 << 20
+
 func (t *Table[K, T]) encodeGroup(r pebble.Reader, kg int, buf *bytes.Buffer, name string) error {
 	var es []entry[K, T]
+	size := 0
+	var err error
 	now := t.ttl.snapshotNow()
-	if err := t.lsm.scan(r, kg, func(k K, v T) bool {
+	if serr := t.lsm.scan(r, kg, func(k K, v T, n int) bool {
 		if v, ok := t.ttl.keep(v, now); ok { // expired entries stay out of snapshots
 			es = append(es, entry[K, T]{k, v})
+			size += n
 		}
-		return true
-	}); err != nil {
-		return fmt.Errorf("state %q: %w", name, err)
+		if size >= encodeChunk {
+			err = t.appendBlock(buf, es, name)
+			clear(es)
+			es, size = es[:0], 0
+		}
+		return err == nil
+	}); serr != nil {
+		return fmt.Errorf("state %q: %w", name, serr)
+	}
+	if err != nil {
+		return err
 	}
 	return t.appendBlock(buf, es, name)
 }

@@ -25,8 +25,9 @@ const (
 )
 
 // Memory bounds a pebble store's own memory: its memtables and its block
-// cache (the data pebble keeps in memory; what is on disk is not counted,
-// nor a table's cache of decoded values in front of the store).
+// cache (the data pebble keeps in memory; what is on disk is not counted).
+// Each table's cache of decoded values in front of the store takes at
+// most an eighth of Total besides (by its entries' estimated size).
 type Memory struct {
 	// Total is the bytes of the memtables and the block cache together;
 	// 0 keeps the defaults of a store without a budget (lsmDefaultMemory).
@@ -42,6 +43,14 @@ var lsmDefaultMemory = Memory{Total: 40 << 20, WriteBufferRatio: 0.2}
 // memTables is how many memtables a store may hold: the one being written
 // and one being flushed (pebble's MemTableStopWritesThreshold).
 const memTables = 2
+
+// total is Total, or the defaults' when unset.
+func (m Memory) total() int64 {
+	if m.Total <= 0 {
+		return lsmDefaultMemory.Total
+	}
+	return m.Total
+}
 
 // sizes are the block cache's size and the size of one memtable.
 func (m Memory) sizes() (cache, memTable int64) {
