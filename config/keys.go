@@ -41,6 +41,22 @@ const (
 // Savepoints stay full; the heap backend ignores it.
 const IncrementalCheckpoints = "execution.checkpointing.incremental"
 
+// Keys of the pebble state backend's memory (after Flink's
+// state.backend.rocksdb.memory.*), read by internal/state; docs/state.md
+// says what else a TaskManager's memory holds.
+const (
+	// PebbleMemoryManaged (default true): a keyed subtask's pebble store
+	// takes its memtables and block cache out of its slot's share of
+	// taskmanager.memory.managed.size; false: pebble's own small defaults.
+	PebbleMemoryManaged = "state.backend.pebble.memory.managed"
+	// PebbleMemoryFixedPerSlot, when set, is a store's memory in place of
+	// the managed share (Flink's size syntax, at least 2mb).
+	PebbleMemoryFixedPerSlot = "state.backend.pebble.memory.fixed-per-slot"
+	// PebbleMemoryWriteBufferRatio is the memtables' share of a store's
+	// memory (default 0.5, between 0 and 1); the block cache has the rest.
+	PebbleMemoryWriteBufferRatio = "state.backend.pebble.memory.write-buffer-ratio"
+)
+
 // known is every key floe reads. Keep docs/configuration.md in step.
 var known = []string{
 	Parallelism, MaxParallelism, BufferTimeout, BatchSize, Credits, QueueCapacity, Slots,
@@ -60,7 +76,7 @@ var known = []string{
 	// task's alignment to unaligned after that long (docs/checkpoints.md).
 	"execution.checkpointing.unaligned.enabled", "execution.checkpointing.aligned-checkpoint-timeout",
 	Strict, OutputOverwrite, ManagedMemorySize, TmpDirs, SourceSplitSize, SourceMaxMalformed, StateBackend,
-	IncrementalCheckpoints,
+	IncrementalCheckpoints, PebbleMemoryManaged, PebbleMemoryFixedPerSlot, PebbleMemoryWriteBufferRatio,
 }
 
 // ownPrefixes are the namespaces floe and Flink use. A key outside them

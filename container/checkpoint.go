@@ -1,7 +1,7 @@
 package container
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -190,29 +190,27 @@ func (t *task) upload(id int64, dir string, states map[string]operator.OperatorS
 				return nil, fmt.Errorf("checkpoint %d: %s: %w", id, uid, err)
 			}
 			ss.Incremental = []checkpoint.IncrementalHandle{h}
-			st.EncodeKeyGroups, st.KeyGroups = nil, nil
+			st.WriteKeyGroups, st.KeyGroups = nil, nil
 		}
-		if st.EncodeKeyGroups != nil { // encoded here, off the task's goroutine
-			blocks, err := st.EncodeKeyGroups()
+		if st.WriteKeyGroups == nil && len(st.KeyGroups) > 0 {
+			blocks := st.KeyGroups
+			st.WriteKeyGroups = func(emit func([]byte) error) error {
+				for _, blk := range blocks {
+					if err := emit(blk); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+		}
+		if st.WriteKeyGroups != nil { // written as encoded, off the task's goroutine
+			// Handles name files by URI (dir is one), so every process opens them on the same filesystem.
+			name := checkpoint.StateFileName(uid, subtask, "keyed")
+			h, err := writeKeyGroups(ctx, store, checkpoint.Join(dir, name), st.KeyGroupStart, st.WriteKeyGroups)
 			if err != nil {
 				return nil, fmt.Errorf("checkpoint %d: %s: %w", id, uid, err)
 			}
-			st.KeyGroups = blocks
-		}
-		if len(st.KeyGroups) > 0 {
-			name := checkpoint.StateFileName(uid, subtask, "keyed")
-			var buf bytes.Buffer
-			offsets := []int64{0}
-			for _, blk := range st.KeyGroups {
-				buf.Write(blk)
-				offsets = append(offsets, int64(buf.Len()))
-			}
-			// Handles name files by URI (dir is one), so every process opens them on the same filesystem.
-			if err := writeFile(ctx, store, checkpoint.Join(dir, name), buf.Bytes()); err != nil {
-				return nil, fmt.Errorf("checkpoint %d: %s: %w", id, uid, err)
-			}
-			ss.Keyed = append(ss.Keyed, checkpoint.KeyedHandle{Path: checkpoint.Join(dir, name), Size: int64(buf.Len()),
-				Start: st.KeyGroupStart, Offsets: offsets})
+			ss.Keyed = append(ss.Keyed, h)
 		}
 		if len(st.List) > 0 {
 			dist := checkpoint.Split
@@ -230,6 +228,35 @@ func (t *task) upload(id int64, dir string, states map[string]operator.OperatorS
 	return out, nil
 }
 
+// writeKeyGroups writes the blocks write emits into the file path, block
+// after block, and describes it.
+func writeKeyGroups(ctx context.Context, store checkpoint.FS, path string, start int, write func(func([]byte) error) error) (checkpoint.KeyedHandle, error) {
+	h := checkpoint.KeyedHandle{Path: path, Start: start, Offsets: []int64{0}}
+	w, err := store.Create(ctx, path)
+	if err != nil {
+		return h, err
+	}
+	bw := bufio.NewWriterSize(w, 1<<20)
+	var n int64
+	err = write(func(blk []byte) error {
+		if _, err := bw.Write(blk); err != nil {
+			return err
+		}
+		n += int64(len(blk))
+		h.Offsets = append(h.Offsets, n)
+		return nil
+	})
+	if err == nil {
+		err = bw.Flush()
+	}
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	h.Size = n
+	return h, err
+}
+
+// writeFile writes data as the file name of store (channel state).
 func writeFile(ctx context.Context, store checkpoint.FS, name string, data []byte) error {
 	w, err := store.Create(ctx, name)
 	if err != nil {
@@ -346,19 +373,20 @@ func (t *task) restore(chain operator.Task) error {
 		}
 		var st operator.OperatorState
 		if len(ss.Keyed) > 0 {
-			// Handles of several old subtasks cover disjoint ranges: lay
-			// their blocks out by key group from the lowest start.
-			lo, hi := ss.Keyed[0].Start, ss.Keyed[0].End()
-			for _, h := range ss.Keyed {
-				lo, hi = min(lo, h.Start), max(hi, h.End())
+			// Handles of several old subtasks cover disjoint ranges: read
+			// each one's key groups in turn, one block in memory at a time.
+			keyed := ss.Keyed
+			st.KeyGroupStart = keyed[0].Start
+			for _, h := range keyed {
+				st.KeyGroupStart = min(st.KeyGroupStart, h.Start)
 			}
-			st.KeyGroupStart, st.KeyGroups = lo, make([][]byte, hi-lo)
-			for _, h := range ss.Keyed {
-				blocks, err := readKeyGroups(ctx, h)
-				if err != nil {
-					return fmt.Errorf("restore %s: %w", uid, err)
+			st.ReadKeyGroups = func(fn func(int, []byte) error) error {
+				for _, h := range keyed {
+					if err := readKeyGroups(ctx, h, fn); err != nil {
+						return fmt.Errorf("restore %s: %w", uid, err)
+					}
 				}
-				copy(st.KeyGroups[h.Start-lo:], blocks)
+				return nil
 			}
 		}
 		st.Incremental = ss.Incremental
@@ -373,27 +401,36 @@ func (t *task) restore(chain operator.Task) error {
 	return chain.RestoreState(states)
 }
 
-func readKeyGroups(ctx context.Context, h checkpoint.KeyedHandle) ([][]byte, error) {
+// readKeyGroups hands fn the block of each of h's key groups in order,
+// reading the file front to back (blocks lie in key-group order).
+func readKeyGroups(ctx context.Context, h checkpoint.KeyedHandle, fn func(int, []byte) error) error {
 	store, p, err := checkpoint.OpenFS(h.Path)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	r, err := store.Open(ctx, p)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer r.Close()
-	data, err := io.ReadAll(io.LimitReader(r, h.Size+1))
-	if err != nil {
-		return nil, err
-	}
-	out := make([][]byte, h.End()-h.Start)
+	br := bufio.NewReaderSize(r, 1<<20)
+	var pos int64
 	for g := h.Start; g < h.End(); g++ {
 		off, n, ok := h.Group(g)
-		if !ok || off+n > int64(len(data)) {
-			return nil, fmt.Errorf("%s: key group %d out of the file's %d bytes", h.Path, g, len(data))
+		if !ok || off < pos {
+			return fmt.Errorf("%s: key group %d: bad offsets", h.Path, g)
 		}
-		out[g-h.Start] = data[off : off+n]
+		if _, err := io.CopyN(io.Discard, br, off-pos); err != nil {
+			return fmt.Errorf("%s: key group %d out of the file's bytes: %w", h.Path, g, err)
+		}
+		blk := make([]byte, n) // fn may keep it (decoded values may share it)
+		if _, err := io.ReadFull(br, blk); err != nil {
+			return fmt.Errorf("%s: key group %d out of the file's bytes: %w", h.Path, g, err)
+		}
+		pos = off + n
+		if err := fn(g, blk); err != nil {
+			return err
+		}
 	}
-	return out, nil
+	return nil
 }

@@ -31,8 +31,10 @@ func (p *keyedOp[K, U]) snapshotIncremental() (operator.OperatorState, error) {
 	}
 	start, end, subtask := p.start, p.end, p.subtask
 	return operator.OperatorState{
-		KeyGroupStart:   start,
-		EncodeKeyGroups: func() ([][]byte, error) { return view.Encode(start, end) },
+		KeyGroupStart: start,
+		WriteKeyGroups: func(emit func([]byte) error) error {
+			return view.EncodeTo(start, end, func(_ int, blk []byte) error { return emit(blk) })
+		},
 		UploadIncremental: func(ctx context.Context, store checkpoint.FS, sharedDir, dir, uid string) (checkpoint.IncrementalHandle, error) {
 			h, _, err := view.Upload(ctx, state.Target{Store: store, SharedDir: sharedDir, Dir: dir, UID: uid, Subtask: subtask, Start: start, End: end})
 			return h, err

@@ -10,6 +10,7 @@ import (
 	"floe/container/network"
 	"floe/container/operator"
 	"floe/internal/keygroup"
+	"floe/internal/spill"
 	"floe/internal/state"
 )
 
@@ -230,7 +231,17 @@ func backendOptions(info operator.TaskInfo) ([]state.Option, error) {
 		return nil, nil
 	case "pebble":
 		dir := state.LocalDir(info.Config.LocalDirs(), info.Subtask)
-		return []state.Option{state.WithLSM(dir), state.WithLogger(info.Log)}, nil
+		// The store's memory is the slot's managed memory, as Flink's
+		// RocksDB takes it (docs/state.md).
+		var managed int64
+		if t := spill.TaskFrom(info.Context); t != nil && t.Memory != nil {
+			managed = t.Memory.Limit()
+		}
+		mem, err := state.MemoryFromConfig(info.Config, managed)
+		if err != nil {
+			return nil, err
+		}
+		return []state.Option{state.WithLSM(dir), state.WithMemory(mem), state.WithLogger(info.Log)}, nil
 	default:
 		return nil, fmt.Errorf("%w: %s=%q: want hashmap or pebble", config.ErrInvalid, config.StateBackend, kind)
 	}
@@ -285,26 +296,37 @@ func (p *keyedOp[K, U]) SnapshotState(int64) (operator.OperatorState, error) {
 		return p.snapshotIncremental()
 	}
 	view, start, end := p.ctx.backend.View(), p.start, p.end
-	// The upload releases the view whether it encoded it or not (a failed
+	// The upload releases the view whether it wrote it or not (a failed
 	// checkpoint): a pebble store stays open while a view holds it.
 	return operator.OperatorState{KeyGroupStart: start,
-		EncodeKeyGroups: func() ([][]byte, error) { return view.Encode(start, end) },
-		Release:         view.Release}, nil
+		WriteKeyGroups: func(emit func([]byte) error) error {
+			// One key group at a time: a pebble store larger than memory
+			// goes out as it is read.
+			return view.EncodeTo(start, end, func(_ int, blk []byte) error { return emit(blk) })
+		},
+		Release: view.Release}, nil
 }
 
 func (p *keyedOp[K, U]) RestoreState(st operator.OperatorState) error {
 	if err := p.restoreIncremental(st.Incremental); err != nil {
 		return err
 	}
-	for i, blk := range st.KeyGroups {
-		g := st.KeyGroupStart + i
+	restore := func(g int, blk []byte) error {
 		if len(blk) == 0 {
-			continue
+			return nil
 		}
 		if g < p.start || g >= p.end {
 			return fmt.Errorf("%s: restored key group %d is outside this subtask's %d..%d", p.name, g, p.start, p.end-1)
 		}
-		if err := p.ctx.backend.Restore(blk, false); err != nil {
+		return p.ctx.backend.Restore(blk, false)
+	}
+	for i, blk := range st.KeyGroups {
+		if err := restore(st.KeyGroupStart+i, blk); err != nil {
+			return err
+		}
+	}
+	if st.ReadKeyGroups != nil { // read from the checkpoint one key group at a time
+		if err := st.ReadKeyGroups(restore); err != nil {
 			return err
 		}
 	}

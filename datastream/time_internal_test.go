@@ -1,6 +1,7 @@
 package datastream
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"slices"
@@ -308,7 +309,8 @@ func timersAcrossRestore(t *testing.T, st Stream[string], from, to string) {
 		t.Fatal(err)
 	}
 	run(t, in1, &now, []step{r("d", 1)}) // after the snapshot: not in it
-	blocks, err := snap.EncodeKeyGroups()
+	var blocks [][]byte
+	err = snap.WriteKeyGroups(func(blk []byte) error { blocks = append(blocks, bytes.Clone(blk)); return nil })
 	if snap.Release != nil {
 		if rerr := snap.Release(); err == nil {
 			err = rerr

@@ -12,17 +12,25 @@ type OperatorState struct {
 	// encoded state of key group KeyGroupStart+i (keyed operators).
 	KeyGroupStart int
 	KeyGroups     [][]byte
-	// EncodeKeyGroups, when set instead of KeyGroups, produces them later,
-	// off the task's goroutine (from an immutable view taken at the barrier).
-	EncodeKeyGroups func() ([][]byte, error)
-	// UploadIncremental, set besides EncodeKeyGroups by a keyed operator
+	// WriteKeyGroups, when set instead of KeyGroups, produces them later,
+	// off the task's goroutine (from an immutable view taken at the
+	// barrier), one at a time: it hands emit the block of each key group
+	// from KeyGroupStart on, in order, and emit writes it out before the
+	// next is made (a state larger than memory is never whole in it). emit
+	// must not keep the block.
+	WriteKeyGroups func(emit func(block []byte) error) error
+	// UploadIncremental, set besides WriteKeyGroups by a keyed operator
 	// whose state is a pebble store with incremental checkpoints, uploads
 	// the store's files (the SST files not sent before to sharedDir, the
 	// rest to dir) and describes them. The upload calls one of the two: a
-	// checkpoint this one, a savepoint (always full) EncodeKeyGroups; then
+	// checkpoint this one, a savepoint (always full) WriteKeyGroups; then
 	// Release, when set, whichever it called.
 	UploadIncremental func(ctx context.Context, store checkpoint.FS, sharedDir, dir, uid string) (checkpoint.IncrementalHandle, error)
 	Release           func() error
+	// ReadKeyGroups, set on restore instead of KeyGroups, hands fn the
+	// block of each restored key group in turn, read from the checkpoint's
+	// files as fn goes (fn may keep the block).
+	ReadKeyGroups func(fn func(keyGroup int, block []byte) error) error
 	// Incremental is, on restore, the store files of the old subtasks
 	// whose key groups overlap this subtask's (each holds its whole range).
 	Incremental []checkpoint.IncrementalHandle
@@ -34,7 +42,7 @@ type OperatorState struct {
 
 // Empty reports whether the operator holds no state.
 func (s OperatorState) Empty() bool {
-	if s.EncodeKeyGroups != nil || len(s.Incremental) > 0 {
+	if s.WriteKeyGroups != nil || s.ReadKeyGroups != nil || len(s.Incremental) > 0 {
 		return false
 	}
 	for _, b := range s.KeyGroups {

@@ -49,12 +49,17 @@ type Option func(*options)
 
 type options struct {
 	lsmDir string
+	mem    Memory
 	log    zerolog.Logger
 }
 
 // WithLSM keeps the state in a pebble store in a new directory under dir
 // (removed by Close) instead of on the heap.
 func WithLSM(dir string) Option { return func(o *options) { o.lsmDir = dir } }
+
+// WithMemory bounds the LSM store's memtables and block cache (without
+// it, a 32 MiB cache and 4 MiB memtables).
+func WithMemory(m Memory) Option { return func(o *options) { o.mem = m } }
 
 // WithLogger is where the LSM store's messages go.
 func WithLogger(log zerolog.Logger) Option { return func(o *options) { o.log = log } }
@@ -74,7 +79,7 @@ func NewBackend[K comparable](maxParallelism int, opts ...Option) (*Backend[K], 
 	}
 	b := &Backend[K]{hasher: h, maxPar: maxParallelism, tables: map[string]table[K]{}}
 	if o.lsmDir != "" {
-		if b.lsm, err = openLSM(o.lsmDir, o.log); err != nil {
+		if b.lsm, err = openLSM(o.lsmDir, o.mem, o.log); err != nil {
 			return nil, err
 		}
 	}
@@ -303,7 +308,28 @@ func (v *View[K]) Encode(start, end int) ([][]byte, error) {
 	if v.snap == nil {
 		return v.b.Snapshot(start, end)
 	}
-	return v.b.encodeFrom(v.snap, start, end)
+	return collect(start, end, func(emit func(int, []byte) error) error { return v.EncodeTo(start, end, emit) })
+}
+
+// EncodeTo is Encode one key group at a time: it hands each key group's
+// block of [start, end) to emit, in order (empty ones too); emit must not
+// keep the block. On the LSM backend one key group is in memory at a time
+// (a state larger than memory is written out as it is read); on the heap
+// the view is in memory anyway and is encoded whole first.
+func (v *View[K]) EncodeTo(start, end int, emit func(kg int, block []byte) error) error {
+	if v.snap != nil {
+		return v.b.encodeTo(v.snap, start, end, emit)
+	}
+	blocks, err := v.b.Snapshot(start, end)
+	if err != nil {
+		return err
+	}
+	for i, blk := range blocks {
+		if err := emit(start+i, blk); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Release ends the view; it is not encoded after.

@@ -28,7 +28,12 @@ type lsmStore struct {
 	// (lsm_incremental.go); removed with the store.
 	root string
 	opts *pebble.Options // to reopen the database on a restore
-	inc  incremental
+	// cache is the block cache of the database and of the read-only
+	// stores a restore or a savepoint opens beside it (one budget).
+	cache *pebble.Cache
+	// cacheBytes bounds each table's cache of decoded values (lsm.go).
+	cacheBytes int64
+	inc        incremental
 
 	mu   sync.Mutex
 	refs int // the backend and its open views
@@ -36,12 +41,9 @@ type lsmStore struct {
 
 const lsmPrefix = 4 // key group + table id
 
-// lsmBlockCache is the size of a store's block cache (bytes; pebble's
-// default is 8 MiB).
-const lsmBlockCache = 32 << 20
-
-// openLSM creates a store in a new directory under parent.
-func openLSM(parent string, log zerolog.Logger) (*lsmStore, error) {
+// openLSM creates a store in a new directory under parent, its memtables
+// and block cache sized by mem (lsm_memory.go).
+func openLSM(parent string, mem Memory, log zerolog.Logger) (*lsmStore, error) {
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return nil, fmt.Errorf("state: pebble store under %s: %w", parent, err)
 	}
@@ -50,11 +52,14 @@ func openLSM(parent string, log zerolog.Logger) (*lsmStore, error) {
 		return nil, fmt.Errorf("state: pebble store under %s: %w", parent, err)
 	}
 	dir := root + "/db"
+	cacheSize, memTable := mem.sizes()
 	opts := &pebble.Options{
 		// The store is rebuilt from a checkpoint after a failure, never
 		// from its own log: no write-ahead log.
-		DisableWAL: true,
-		Logger:     pebbleLogger{log},
+		DisableWAL:                  true,
+		Logger:                      pebbleLogger{log},
+		MemTableSize:                uint64(memTable),
+		MemTableStopWritesThreshold: memTables,
 	}
 	for i := range opts.Levels {
 		// A point lookup of an absent key (a key's first access) skips
@@ -63,24 +68,38 @@ func openLSM(parent string, log zerolog.Logger) (*lsmStore, error) {
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 		opts.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
 	}
-	db, err := openDB(dir, opts)
-	if err != nil {
+	log.Debug().Str("dir", dir).Int64("block_cache", cacheSize).Int64("memtable", memTable).Msg("pebble store")
+	s := &lsmStore{dir: dir, root: root, opts: opts, cache: pebble.NewCache(cacheSize), refs: 1, inc: newIncremental(),
+		cacheBytes: mem.total() / lsmCacheShare}
+	opts.Cache = s.cache
+	if s.db, err = openDB(dir, opts); err != nil {
+		s.cache.Unref()
 		os.RemoveAll(root)
 		return nil, err
 	}
-	return &lsmStore{db: db, dir: dir, root: root, opts: opts, refs: 1, inc: newIncremental()}, nil
+	return s, nil
 }
 
-// openDB opens the database in dir with opts and a block cache of its own.
+// openDB opens the database in dir with opts (and their block cache).
 func openDB(dir string, opts *pebble.Options) (*pebble.DB, error) {
-	o := *opts
-	o.Cache = pebble.NewCache(lsmBlockCache)
-	defer o.Cache.Unref() // the database holds its own reference
-	db, err := pebble.Open(dir, &o)
+	db, err := pebble.Open(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("state: open pebble store %s: %w", dir, err)
 	}
 	return db, nil
+}
+
+// openReadOnly opens the store files in dir read-only, sharing s's block
+// cache (s may be nil: a heap backend restoring pebble files, which gets
+// a small cache of its own).
+func openReadOnly(s *lsmStore, dir string) (*pebble.DB, error) {
+	opts := &pebble.Options{ReadOnly: true, Logger: pebbleLogger{zerolog.Nop()}}
+	if s != nil {
+		opts.Logger, opts.Cache = s.opts.Logger, s.cache
+	} else {
+		opts.CacheSize = 8 << 20
+	}
+	return pebble.Open(dir, opts)
 }
 
 // retain adds a user (a view).
@@ -100,6 +119,7 @@ func (s *lsmStore) release() error {
 		return nil
 	}
 	err := s.db.Close()
+	s.cache.Unref() // after the database's, whose own reference it drops on Close
 	if rerr := os.RemoveAll(s.root); rerr != nil && err == nil {
 		err = rerr
 	}
@@ -134,6 +154,9 @@ type lsmTable[K comparable, T any] struct {
 	cache   map[K]cached[T]
 	dirty   int // entries of cache not yet in the store
 	batch   *pebble.Batch
+	// entryBytes estimates a cached entry's memory (a running mean of the
+	// encoded sizes seen, plus the map's overhead), for cacheLimit.
+	entryBytes int
 }
 
 // cached is one key's newest state: ok false is absent (deleted, or not in
@@ -147,6 +170,34 @@ type cached[T any] struct {
 // lsmCacheSize bounds a table's cache (entries). When full it is written
 // out and emptied: hot keys come back on their next access.
 const lsmCacheSize = 8192
+
+// lsmCacheShare is the part of a store's memory (Memory.Total) that each
+// table's cache of decoded values may take, by the entries' estimated
+// size: large values make a cache of fewer entries (at least
+// lsmCacheMin).
+const (
+	lsmCacheShare = 8
+	lsmCacheMin   = 64
+	entryOverhead = 64 // a map slot, the key, a value's header
+)
+
+// cacheLimit is how many entries the cache holds before it is written out.
+func (t *lsmTable[K, T]) cacheLimit() int {
+	if t.entryBytes == 0 {
+		return lsmCacheSize
+	}
+	return min(lsmCacheSize, max(lsmCacheMin, int(t.s.cacheBytes)/t.entryBytes))
+}
+
+// noteSize adds an entry's encoded size n to the running mean.
+func (t *lsmTable[K, T]) noteSize(n int) {
+	n += entryOverhead
+	if t.entryBytes == 0 {
+		t.entryBytes = n
+		return
+	}
+	t.entryBytes += (n - t.entryBytes) / 16
+}
 
 func newLSMTable[K comparable, T any](s *lsmStore, id uint16, groupOf func(K) int, maxPar int) (*lsmTable[K, T], error) {
 	kc, err := newRowCodec[K]()
@@ -184,6 +235,7 @@ func (t *lsmTable[K, T]) get(k K) (T, bool) {
 		if err != nil {
 			t.fail("get", err)
 		}
+		t.noteSize(len(raw))
 		_, err = t.vc.decode(raw, &v)
 		closer.Close()
 		if err != nil {
@@ -198,7 +250,7 @@ func (t *lsmTable[K, T]) get(k K) (T, bool) {
 // full and k is not in it.
 func (t *lsmTable[K, T]) remember(k K, c cached[T]) {
 	old, hit := t.cache[k]
-	if !hit && len(t.cache) >= lsmCacheSize {
+	if !hit && len(t.cache) >= t.cacheLimit() {
 		t.flush(true)
 	}
 	if c.dirty && !(hit && old.dirty) {
@@ -230,6 +282,7 @@ func (t *lsmTable[K, T]) flush(drop bool) {
 			var err error
 			if c.ok {
 				t.vbuf = t.vc.append(t.vbuf[:0], &c.v)
+				t.noteSize(len(t.vbuf))
 				err = b.Set(t.key(k), t.vbuf, nil)
 			} else {
 				err = b.Delete(t.key(k), nil)
@@ -253,8 +306,10 @@ func (t *lsmTable[K, T]) flush(drop bool) {
 	}
 }
 
-// scan calls fn with every entry of key group kg in r, in key order.
-func (t *lsmTable[K, T]) scan(r pebble.Reader, kg int, fn func(K, T) bool) error {
+// scan calls fn with every entry of key group kg in r, in key order, and
+// its stored size (key and value bytes). It may run on another goroutine
+// than the table's other methods (a view's encoding).
+func (t *lsmTable[K, T]) scan(r pebble.Reader, kg int, fn func(k K, v T, size int) bool) error {
 	lo := appendPrefix(nil, kg, t.id)
 	hi := appendPrefix(nil, kg, t.id+1) // ids stay below 0xffff: no overflow
 	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
@@ -278,7 +333,7 @@ func (t *lsmTable[K, T]) scan(r pebble.Reader, kg int, fn func(K, T) bool) error
 			it.Close()
 			return err
 		}
-		if !fn(k, v) {
+		if !fn(k, v, len(it.Key())+len(raw)) {
 			break
 		}
 	}
@@ -308,7 +363,7 @@ func (t *lsmTable[K, T]) rangeAll(fn func(K, T) bool) {
 	t.flush(false)
 	stop := false
 	for kg := 0; kg < t.maxPar && !stop; kg++ {
-		if err := t.scan(t.s.db, kg, func(k K, v T) bool {
+		if err := t.scan(t.s.db, kg, func(k K, v T, _ int) bool {
 			stop = !fn(k, v)
 			return !stop
 		}); err != nil {
@@ -327,16 +382,32 @@ func (t *Table[K, T]) flushLSM() {
 	}
 }
 
+// encodeChunk bounds the stored bytes of the entries one record of a
+// block holds: a key group larger than that becomes several records of the
+// same state name, each decoded on its own by Restore.
+const encodeChunk = 4 << 20
+
 func (t *Table[K, T]) encodeGroup(r pebble.Reader, kg int, buf *bytes.Buffer, name string) error {
 	var es []entry[K, T]
+	size := 0
+	var err error
 	now := t.ttl.snapshotNow()
-	if err := t.lsm.scan(r, kg, func(k K, v T) bool {
+	if serr := t.lsm.scan(r, kg, func(k K, v T, n int) bool {
 		if v, ok := t.ttl.keep(v, now); ok { // expired entries stay out of snapshots
 			es = append(es, entry[K, T]{k, v})
+			size += n
 		}
-		return true
-	}); err != nil {
-		return fmt.Errorf("state %q: %w", name, err)
+		if size >= encodeChunk {
+			err = t.appendBlock(buf, es, name)
+			clear(es)
+			es, size = es[:0], 0
+		}
+		return err == nil
+	}); serr != nil {
+		return fmt.Errorf("state %q: %w", name, serr)
+	}
+	if err != nil {
+		return err
 	}
 	return t.appendBlock(buf, es, name)
 }

@@ -17,7 +17,6 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/rs/zerolog"
 
 	"floe/checkpoint"
 )
@@ -184,15 +183,20 @@ func (v *IncrementalView[K]) Upload(ctx context.Context, t Target) (checkpoint.I
 // Encode reads key groups [start, end) of the view into snapshot blocks,
 // as View.Encode does: a full, self-contained snapshot (a savepoint).
 func (v *IncrementalView[K]) Encode(start, end int) ([][]byte, error) {
-	db, err := pebble.Open(v.dir, &pebble.Options{ReadOnly: true, Logger: v.s.opts.Logger})
+	return collect(start, end, func(emit func(int, []byte) error) error { return v.EncodeTo(start, end, emit) })
+}
+
+// EncodeTo is Encode one key group at a time, as View.EncodeTo.
+func (v *IncrementalView[K]) EncodeTo(start, end int, emit func(kg int, block []byte) error) error {
+	db, err := openReadOnly(v.s, v.dir)
 	if err != nil {
-		return nil, fmt.Errorf("state: open checkpoint %s of pebble store: %w", v.dir, err)
+		return fmt.Errorf("state: open checkpoint %s of pebble store: %w", v.dir, err)
 	}
-	blocks, err := v.b.encodeFrom(db, start, end)
+	err = v.b.encodeTo(db, start, end, emit)
 	if cerr := db.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("state: close checkpoint %s of pebble store: %w", v.dir, cerr)
 	}
-	return blocks, err
+	return err
 }
 
 // Release removes the view's local files.
@@ -208,17 +212,37 @@ func (v *IncrementalView[K]) Release() error {
 	return err
 }
 
-// encodeFrom encodes key groups [start, end) of the tables as read from r.
-func (b *Backend[K]) encodeFrom(r pebble.Reader, start, end int) ([][]byte, error) {
-	out := make([][]byte, end-start)
+// encodeTo encodes key groups [start, end) of the tables as read from r,
+// handing each group's block to emit in order, the empty ones too. emit
+// must not keep the block (its buffer is reused): one key group is in
+// memory at a time.
+func (b *Backend[K]) encodeTo(r pebble.Reader, start, end int, emit func(kg int, block []byte) error) error {
+	var buf bytes.Buffer
 	for g := start; g < end; g++ {
-		var buf bytes.Buffer
+		buf.Reset()
 		for _, name := range b.order {
 			if err := b.tables[name].encodeGroup(r, g, &buf, name); err != nil {
-				return nil, err
+				return err
 			}
 		}
-		out[g-start] = buf.Bytes()
+		if err := emit(g, buf.Bytes()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// collect gathers the blocks an EncodeTo emits for [start, end).
+func collect(start, end int, encodeTo func(emit func(int, []byte) error) error) ([][]byte, error) {
+	out := make([][]byte, end-start)
+	err := encodeTo(func(g int, blk []byte) error {
+		if len(blk) > 0 {
+			out[g-start] = bytes.Clone(blk)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -249,7 +273,7 @@ func (t *Table[K, T]) loadLSM(r pebble.Reader, old uint16, lo, hi int) error {
 		return err
 	}
 	for g := lo; g < hi; g++ {
-		if err := scan.scan(r, g, func(k K, v T) bool {
+		if err := scan.scan(r, g, func(k K, v T, _ int) bool {
 			t.m[k] = slot[T]{v, t.gen}
 			return true
 		}); err != nil {
@@ -347,11 +371,7 @@ func (b *Backend[K]) copyFrom(ctx context.Context, parent string, h checkpoint.I
 	if err := download(ctx, h, store); err != nil {
 		return err
 	}
-	log := pebble.Logger(pebbleLogger{zerolog.Nop()})
-	if b.lsm != nil {
-		log = b.lsm.opts.Logger
-	}
-	db, err := pebble.Open(store, &pebble.Options{ReadOnly: true, Logger: log})
+	db, err := openReadOnly(b.lsm, store)
 	if err != nil {
 		return fmt.Errorf("state: restore: open downloaded store %s: %w", store, err)
 	}

@@ -25,6 +25,7 @@ import (
 	"floe/config"
 	"floe/internal/jobgraph"
 	"floe/internal/keygroup"
+	"floe/internal/state"
 )
 
 // Submit runs g where its configuration's execution.target says (local by
@@ -124,6 +125,9 @@ func ValidateConfig(c config.Config) error {
 		return fmt.Errorf("%w: %s=%q: want STREAMING or BATCH", config.ErrInvalid, datastreamRuntimeMode, m)
 	}
 	if _, err := checkpoint.ParseConfig(c); err != nil {
+		return err
+	}
+	if _, err := state.MemoryFromConfig(c, 1); err != nil {
 		return err
 	}
 	if _, err := config.Unknown(c); err != nil {

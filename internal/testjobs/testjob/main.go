@@ -2,7 +2,8 @@
 // integration tests: a generator of numbered records through a map into text
 // part files, or a job whose operator always fails (--fail), or a BATCH job of
 // three stages (--stages K: a generator at parallelism 1, sums of K keys,
-// and a slow last stage) for the stage-recovery test.
+// and a slow last stage) for the stage-recovery test, or a keyed job whose
+// state outgrows its TaskManager's memory (--bigstate-keys).
 package main
 
 import (
@@ -34,8 +35,17 @@ func main() {
 	input := flag.String("input", "", "read these CSV files of one number a line (splits handed out on demand) instead of generating")
 	splitSize := flag.Int64("split-size", 0, "--input: bytes per split (0: the default)")
 	recordDelay := flag.Duration("record-delay", 0, "--input: time each record takes")
+	bigKeys := flag.Int64("bigstate-keys", 0, "run the large-state job over this many keys (bigstate.go)")
+	valueBytes := flag.Int64("value-bytes", 200, "--bigstate-keys: bytes of each key's value")
+	sample := flag.Int64("sample", 1000, "--bigstate-keys: checked keys that are multiples of this write their checksum out")
+	stride := flag.Int64("read-stride", 1, "--bigstate-keys: check every stride-th key")
+	readRate := flag.Float64("read-rate", 0, "--bigstate-keys: checks per second (0: as fast as possible)")
 	flag.Parse()
 	time.Sleep(*delay)
+	if *bigKeys > 0 {
+		runBigState(*bigKeys, *valueBytes, *sample, *stride, *readRate, *output)
+		return
+	}
 	if *stages > 0 {
 		runStages(*events, *stages, *stageDelay, *output)
 		return

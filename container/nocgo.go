@@ -1,0 +1,6 @@
+//go:build !cgo
+
+package container
+
+// cgoEnabled: pebble allocates its memtables and caches on the Go heap.
+const cgoEnabled = false
