@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,30 +40,7 @@ func checkQ1(t *testing.T, out string) {
 		evs[i] = gen.Event(int64(i))
 	}
 	want := nexmark.RefQ1(evs)
-	fsy, root, err := fsys.Resolve(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ents, err := fsy.List(t.Context(), root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []nexmark.Q1Row
-	for _, e := range ents {
-		f, err := fsy.Open(t.Context(), fsy.Join(root, e.Name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			var row nexmark.Q1Row
-			if err := json.Unmarshal(sc.Bytes(), &row); err != nil {
-				t.Fatalf("%s: %q: %v", e.Name, sc.Text(), err)
-			}
-			got = append(got, row)
-		}
-		f.Close()
-	}
+	got := readJSONLines[nexmark.Q1Row](t, out)
 	g, w := nexmark.Canonical(got), nexmark.Canonical(want)
 	slices.Sort(g)
 	slices.Sort(w)

@@ -586,30 +586,7 @@ func TestIntegrationNexmarkOnYarn(t *testing.T) {
 		evs[i] = gen.Event(int64(i))
 	}
 	want := nexmark.RefQ11(evs)
-	fsy, root, err := fsys.Resolve(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ents, err := fsy.List(t.Context(), root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []nexmark.Q11Row
-	for _, e := range ents {
-		f, err := fsy.Open(t.Context(), fsy.Join(root, e.Name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			var row nexmark.Q11Row
-			if err := json.Unmarshal(sc.Bytes(), &row); err != nil {
-				t.Fatalf("%s: %q: %v", e.Name, sc.Text(), err)
-			}
-			got = append(got, row)
-		}
-		f.Close()
-	}
+	got := readJSONLines[nexmark.Q11Row](t, out)
 	if g, w := nexmark.Canonical(got), nexmark.Canonical(want); len(w) == 0 || !slices.Equal(g, w) {
 		t.Fatalf("q11 on YARN: %d sessions, want %d", len(g), len(w))
 	}
