@@ -57,6 +57,14 @@ func (t *task) takeCheckpoint(chain operator.Task, id int64, dir string, unalign
 		t.ackCheckpoint(id, nil, err)
 		return
 	}
+	// Emitting the barrier may panic (an output released by a cancel): the
+	// views taken hold their stores open until the upload releases them.
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			t.releaseStates(id, states)
+		}
+	}()
 	chain.EmitBarrier(id, dir, unaligned)
 	var capture *channelCapture
 	if unaligned {
@@ -76,6 +84,7 @@ func (t *task) takeCheckpoint(chain operator.Task, id int64, dir string, unalign
 			t.capture = capture
 		}
 	}
+	handedOver = true
 	t.uploads.Add(1)
 	go func() {
 		defer t.uploads.Done()
@@ -159,19 +168,23 @@ func (t *task) unalignedFor(id int64, dir string) bool {
 	return t.unaligned && t.alignTimeout == 0 && checkpoint.IsCheckpointDir(dir, id)
 }
 
+// releaseStates ends the views of a snapshot (a pebble store stays open
+// while one holds it).
+func (t *task) releaseStates(id int64, states map[string]operator.OperatorState) {
+	for uid, st := range states {
+		if st.Release != nil {
+			if err := st.Release(); err != nil {
+				t.log.Warn().Err(err).Int64("checkpoint", id).Str("operator", uid).Msg("releasing a state view failed")
+			}
+		}
+	}
+}
+
 // upload writes each operator's state under dir and describes it for _metadata.
 func (t *task) upload(id int64, dir string, states map[string]operator.OperatorState) (map[string]checkpoint.SubtaskState, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	defer func() {
-		for uid, st := range states {
-			if st.Release != nil {
-				if err := st.Release(); err != nil {
-					t.log.Warn().Err(err).Int64("checkpoint", id).Str("operator", uid).Msg("releasing a state view failed")
-				}
-			}
-		}
-	}()
+	defer t.releaseStates(id, states)
 	store, _, err := checkpoint.OpenFS(dir)
 	if err != nil {
 		return nil, err
