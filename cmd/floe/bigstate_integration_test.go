@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"encoding/hex"
@@ -187,26 +186,7 @@ func bigStateValue(k, p int64, n int) string {
 // value it wrote before the kill, and none of the checked keys (every
 // bigStride-th: each of the store's files holds hundreds) lost or corrupt.
 func checkBigState(t *testing.T, out string) {
-	fsy, root, err := fsys.Resolve(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ents, err := fsy.List(t.Context(), root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, e := range ents {
-		f, err := fsy.Open(t.Context(), fsy.Join(root, e.Name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			got = append(got, sc.Text())
-		}
-		f.Close()
-	}
+	got := readLines(t, out)
 	var want []string
 	for k := int64(0); k < int64(bigKeys/bigStride*bigStride); k += bigSample {
 		want = append(want, fmt.Sprintf("k %d %d", k, crc32.ChecksumIEEE([]byte(bigStateValue(k, 0, bigValue)))))

@@ -150,6 +150,21 @@ func TestIntegrationTaskManagerKilledPebbleIncremental(t *testing.T) {
 // directory) as JSON lines of T.
 func readJSONLines[T any](t *testing.T, out string) []T {
 	t.Helper()
+	var got []T
+	for _, l := range readLines(t, out) {
+		var row T
+		if err := json.Unmarshal([]byte(l), &row); err != nil {
+			t.Fatalf("%s: %q: %v", out, l, err)
+		}
+		got = append(got, row)
+	}
+	return got
+}
+
+// readLines reads the lines of every committed file under out (a file://
+// or hdfs:// directory).
+func readLines(t *testing.T, out string) []string {
+	t.Helper()
 	fsy, root, err := fsys.Resolve(out)
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +173,7 @@ func readJSONLines[T any](t *testing.T, out string) []T {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []T
+	var got []string
 	for _, e := range ents {
 		f, err := fsy.Open(t.Context(), fsy.Join(root, e.Name))
 		if err != nil {
@@ -166,13 +181,13 @@ func readJSONLines[T any](t *testing.T, out string) []T {
 		}
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {
-			var row T
-			if err := json.Unmarshal(sc.Bytes(), &row); err != nil {
-				t.Fatalf("%s: %q: %v", e.Name, sc.Text(), err)
-			}
-			got = append(got, row)
+			got = append(got, sc.Text())
 		}
+		err = sc.Err()
 		f.Close()
+		if err != nil {
+			t.Fatalf("read %s: %v", e.Name, err)
+		}
 	}
 	return got
 }
