@@ -75,6 +75,13 @@ type Options struct {
 	// (checkpoint.ClaimAttempts), so a commit an older attempt had checked
 	// but not renamed fails.
 	Fence func(ctx context.Context) error
+	// OnEnd, when set, is called once a job has FINISHED or FAILED, before
+	// its file outputs are published or removed, with the
+	// output directories: a YARN attempt records the end in its staging
+	// directory, so that a successor that finds it settles the outputs and
+	// ends the job as recorded instead of running it again. An error is
+	// logged; the outputs are settled all the same.
+	OnEnd func(ctx context.Context, job string, status JobStatus, failure string, outputs []string) error
 	// Application and Container are the YARN ids of the JobManager's
 	// application and container, for metric labels (empty locally).
 	Application, Container string

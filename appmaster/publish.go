@@ -53,19 +53,37 @@ func (jm *JobManager) settleOutputs(e *jobEntry) bool {
 		return false
 	}
 	dirs := outputDirs(e)
-	if len(dirs) == 0 {
+	// Only the ends the job reached itself are recorded: a cancel may come
+	// from YARN stopping this attempt's container, and a successor then
+	// goes on with the job.
+	onEnd := jm.opts.OnEnd
+	if e.exec.status == Canceled {
+		onEnd = nil
+	}
+	if len(dirs) == 0 && onEnd == nil {
 		e.outputs = outputsSettled
 		return true
 	}
 	e.outputs = outputsSettling
-	id, succeeded := e.exec.id, e.exec.status == Finished
+	id, status, failure := e.exec.id, e.exec.status, e.exec.failure
+	succeeded := status == Finished
 	settle := func(ctx context.Context) error {
+		if onEnd != nil {
+			// Recorded first: a successor attempt that finds the record
+			// finishes what follows instead of running the job again.
+			if err := onEnd(ctx, id, status, failure, dirs); err != nil { // then as before: a successor would run the job again
+				jm.log.Warn().Str("job", id).Err(err).Msg("cannot record the job's end for a successor attempt")
+			}
+		}
 		var errs []error
 		n := 0
 		for _, dir := range dirs {
 			k, err := output.Settle(ctx, dir, id, succeeded)
 			n += k
 			errs = append(errs, err)
+		}
+		if len(dirs) == 0 {
+			return nil
 		}
 		jm.log.Info().Str("job", id).Bool("published", succeeded).Int("parts", n).Strs("outputs", dirs).Msg("outputs settled")
 		return errors.Join(errs...)

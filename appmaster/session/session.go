@@ -133,6 +133,7 @@ func Run(ctx context.Context, log zerolog.Logger) error {
 		}}
 	if st != nil {
 		opts.Fence = st.Fence
+		opts.OnEnd = st.RecordEnd
 	}
 	jm, err := appmaster.New(opts)
 	if err != nil {
@@ -229,14 +230,31 @@ func (sm *sessionMaster) recordedJobs(ctx context.Context) ([]failover.SessionJo
 		return nil, fmt.Errorf("attempt %d: the session's jobs: %w", sm.attempt, err)
 	}
 	ids := make([]string, 0, len(js))
-	sm.mu.Lock()
+	running := js[:0]
 	for _, j := range js {
-		sm.jobs[j.JobID] = &sessionJob{id: j.JobID, status: string(appmaster.Restarting), started: j.Accepted}
+		// A job whose end an earlier attempt recorded (it died while
+		// publishing the job's outputs, or before it forgot the job) is
+		// settled and listed as it ended, not run again.
+		ended, ok, err := sm.staging.SettleEnded(rctx, j.JobID, sm.log)
+		if err != nil {
+			return nil, fmt.Errorf("attempt %d: job %s: %w", sm.attempt, j.JobID, err)
+		}
+		sm.mu.Lock()
+		if ok {
+			sm.jobs[j.JobID] = &sessionJob{id: j.JobID, status: string(ended.Status), failure: ended.Failure, started: j.Accepted}
+		} else {
+			sm.jobs[j.JobID] = &sessionJob{id: j.JobID, status: string(appmaster.Restarting), started: j.Accepted}
+		}
+		sm.mu.Unlock()
+		if ok {
+			sm.forgetJob(j.JobID)
+			continue
+		}
+		running = append(running, j)
 		ids = append(ids, j.JobID)
 	}
-	sm.mu.Unlock()
 	sm.log.Warn().Strs("jobs", ids).Msg("a new session ApplicationMaster attempt: recovering the running jobs from their latest checkpoints")
-	return js, nil
+	return running, nil
 }
 
 // recoverJob resubmits a job an earlier attempt ran, under its job id (the
@@ -598,5 +616,9 @@ func (sm *sessionMaster) forgetJob(id string) {
 	defer cancel()
 	if err := failover.RemoveSessionJob(ctx, sm.staging.FS(), sm.staging.Dir(), id); err != nil {
 		sm.log.Warn().Err(err).Str("job", id).Msg("cannot remove the job's record from the staging directory")
+		return
+	}
+	if err := sm.staging.ForgetEnded(ctx, id); err != nil {
+		sm.log.Warn().Err(err).Str("job", id).Msg("cannot remove the record of the job's end from the staging directory")
 	}
 }

@@ -76,6 +76,7 @@ func runApplicationMaster(ctx context.Context, g *jobgraph.JobGraph, log zerolog
 		}}
 	if st != nil {
 		opts.Fence = st.Fence
+		opts.OnEnd = st.RecordEnd
 	}
 	jm, err := appmaster.New(opts)
 	if err != nil {
@@ -100,12 +101,24 @@ func runApplicationMaster(ctx context.Context, g *jobgraph.JobGraph, log zerolog
 		// Before the job starts: what a successor needs, and where
 		// TaskManagers find this attempt's JobManager.
 		m, err := st.prepare(ctx, g, jobID, log)
+		var ended EndedJob
+		var wasEnded bool
 		if err == nil {
 			jobID = m.JobID
+			// Read before this attempt publishes itself: a record counts
+			// when the latest published attempt wrote it.
+			ended, wasEnded, err = st.SettleEnded(ctx, jobID, log)
+		}
+		if err == nil {
 			err = st.Publish(ctx, jm.Address(), container)
 		}
 		if err != nil {
 			return Finish(ctx, am, hadooppb.FinalApplicationStatusProto_APP_FAILED, err.Error(), log)
+		}
+		if wasEnded { // the job ended under an earlier attempt, which died before the application did
+			status, diag := finalStatus(appmaster.JobResult{ID: jobID, Status: ended.Status, Failure: ended.Failure})
+			CleanStaging(c, log)
+			return Finish(context.WithoutCancel(ctx), am, status, diag, log)
 		}
 	}
 
@@ -167,15 +180,21 @@ func runApplicationMaster(ctx context.Context, g *jobgraph.JobGraph, log zerolog
 	if derr := <-driverDone; derr != nil && !errors.Is(derr, context.Canceled) {
 		log.Warn().Err(derr).Msg("container driver")
 	}
-	status, diag := hadooppb.FinalApplicationStatusProto_APP_SUCCEEDED, fmt.Sprintf("job %s finished", res.ID)
-	switch res.Status {
-	case appmaster.Failed:
-		status, diag = hadooppb.FinalApplicationStatusProto_APP_FAILED, fmt.Sprintf("job %s failed: %s", res.ID, res.Failure)
-	case appmaster.Canceled:
-		status, diag = hadooppb.FinalApplicationStatusProto_APP_KILLED, fmt.Sprintf("job %s cancelled", res.ID)
-	}
+	status, diag := finalStatus(res)
 	CleanStaging(c, log)
 	return Finish(context.WithoutCancel(ctx), am, status, diag, log)
+}
+
+// finalStatus is the application's final status and diagnostics for a per-job
+// application whose job ended as res says.
+func finalStatus(res appmaster.JobResult) (hadooppb.FinalApplicationStatusProto, string) {
+	switch res.Status {
+	case appmaster.Failed:
+		return hadooppb.FinalApplicationStatusProto_APP_FAILED, fmt.Sprintf("job %s failed: %s", res.ID, res.Failure)
+	case appmaster.Canceled:
+		return hadooppb.FinalApplicationStatusProto_APP_KILLED, fmt.Sprintf("job %s cancelled", res.ID)
+	}
+	return hadooppb.FinalApplicationStatusProto_APP_SUCCEEDED, fmt.Sprintf("job %s finished", res.ID)
 }
 
 // killed cancels the job and waits a little for it to stop.

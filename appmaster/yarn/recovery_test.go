@@ -2,6 +2,9 @@ package yarn
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +19,7 @@ import (
 	"floe/internal/hadoop/hadooppb"
 	yarnrpc "floe/internal/hadoop/yarn"
 	"floe/internal/jobgraph"
+	"floe/internal/output"
 	"floe/internal/role"
 )
 
@@ -144,5 +148,82 @@ func TestNewAttemptAdoptsPreviousContainers(t *testing.T) {
 	rel := am.Alloc.BuildRequest(0).GetRelease()
 	if len(rel) != 1 || yarnrpc.ContainerIDFromProto(rel[0]).String() != prev {
 		t.Fatalf("releases %v, want %s", rel, prev)
+	}
+}
+
+// An attempt that saw its job finish records the end before publishing; a
+// successor that finds the record publishes what was left waiting and ends
+// the job as recorded. A FAILED end removes the waiting parts; the record of
+// an attempt that a newer one superseded ends nothing, and a superseded
+// attempt records nothing.
+func TestSuccessorSettlesARecordedEnd(t *testing.T) {
+	ctx := t.Context()
+	const job = "job-1"
+	write := func(dir, name string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(name), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	names := func(dir string) []string {
+		t.Helper()
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range ents {
+			out = append(out, e.Name())
+		}
+		return out
+	}
+	for _, c := range []struct {
+		status appmaster.JobStatus
+		want   []string
+	}{
+		{appmaster.Finished, []string{".part-0-0" + ".ready-other", "part-0-0", "part-1-0"}},
+		{appmaster.Failed, []string{".part-0-0" + ".ready-other", "part-0-0"}},
+	} {
+		one := testStaging(t, 1)
+		if err := one.Publish(ctx, "127.0.0.1:1", "c1"); err != nil {
+			t.Fatal(err)
+		}
+		out := t.TempDir()
+		// Attempt 1 published part-0-0, then died before part-1-0.
+		write(out, "part-0-0")
+		write(out, output.ReadyName("part-1-0", job))
+		write(out, output.ReadyName("part-0-0", "other"))
+		if err := one.RecordEnd(ctx, job, c.status, "boom", []string{out}); err != nil {
+			t.Fatal(err)
+		}
+		two := &Staging{fs: one.fs, dir: one.dir, attempt: 2}
+		got, ok, err := two.SettleEnded(ctx, job, zerolog.Nop())
+		if err != nil || !ok || got.Status != c.status || got.Parts != 1 {
+			t.Fatalf("%s: successor settled %+v ok %v, %v", c.status, got, ok, err)
+		}
+		if n := names(out); !slices.Equal(n, c.want) {
+			t.Errorf("%s: output holds %v, want %v", c.status, n, c.want)
+		}
+		if _, ok, _ := two.SettleEnded(ctx, "job-2", zerolog.Nop()); ok {
+			t.Errorf("%s: a job without a record ended", c.status)
+		}
+	}
+
+	// Attempt 2 took over; attempt 1, still alive, sees the job end.
+	one := testStaging(t, 1)
+	two := &Staging{fs: one.fs, dir: one.dir, attempt: 2}
+	if err := two.Publish(ctx, "127.0.0.1:2", "c2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := one.RecordEnd(ctx, job, appmaster.Failed, "lost its TaskManagers", nil); !errors.Is(err, ErrSuperseded) {
+		t.Fatalf("a superseded attempt recorded the end: %v", err)
+	}
+	// Even a record it wrote before it noticed counts for nobody after attempt 2.
+	if err := failover.WriteEnded(ctx, one.fs, one.dir, failover.Ended{JobID: job, Status: "FAILED", Attempt: 1}); err != nil {
+		t.Fatal(err)
+	}
+	three := &Staging{fs: one.fs, dir: one.dir, attempt: 3}
+	if _, ok, err := three.SettleEnded(ctx, job, zerolog.Nop()); ok || err != nil {
+		t.Fatalf("attempt 3 obeyed attempt 1's record after attempt 2 published itself: ok %v, %v", ok, err)
 	}
 }

@@ -13,7 +13,11 @@
 //     has been superseded. A session's supervisors follow it too;
 //   - a session's jobs (jobs/<job id>.json): each job's submission, written
 //     before the job starts and removed when it ends, which a new session
-//     attempt resubmits.
+//     attempt resubmits;
+//   - jobs that ended (ended/<job id>.json): written when a job FINISHED or
+//     FAILED, before its outputs are published or removed; a new attempt
+//     that finds one settles the outputs and ends the job as recorded
+//     instead of running it again.
 //
 // Both files are written under a temporary name and renamed into place, so a
 // reader sees a whole file or the previous one. The attempt number is the

@@ -344,3 +344,100 @@ func ReadSessionJobs(ctx context.Context, fs fsys.FS, dir string) ([]SessionJob,
 	slices.SortFunc(out, func(a, b SessionJob) int { return a.Accepted.Compare(b.Accepted) })
 	return out, nil
 }
+
+// EndedDir is the directory, in an application's staging directory, that
+// holds one file per job that reached its end (<job id>.json), written
+// before the job's outputs are published or removed: a new attempt that
+// finds a job's record settles what its predecessor may have left half done
+// and ends the job as recorded, instead of running it a second time.
+const EndedDir = "ended"
+
+// Ended is a job's end, as the attempt that saw it recorded it.
+type Ended struct {
+	Version int    `json:"version"`
+	JobID   string `json:"job_id"`
+	// Status is the job's final status: FINISHED, FAILED or CANCELED.
+	Status  string `json:"status"`
+	Failure string `json:"failure,omitempty"`
+	// Outputs are the output directories of the job's file sinks.
+	Outputs []string  `json:"outputs,omitempty"`
+	Attempt int32     `json:"attempt"` // the attempt that saw the end
+	Written time.Time `json:"written"`
+}
+
+func (e Ended) check() error {
+	if err := (Metadata{JobID: e.JobID, Attempt: e.Attempt}).check(); err != nil {
+		return err
+	}
+	switch e.Status {
+	case "FINISHED", "FAILED", "CANCELED":
+		return nil
+	}
+	return fmt.Errorf("%w: job end status %q", ErrMalformed, e.Status)
+}
+
+// EncodeEnded returns e as ended/<job id>.json's bytes.
+func EncodeEnded(e Ended) ([]byte, error) {
+	e.Version = metadataVersion
+	if err := e.check(); err != nil {
+		return nil, err
+	}
+	return json.MarshalIndent(e, "", "  ")
+}
+
+// DecodeEnded parses an ended/<job id>.json file.
+func DecodeEnded(b []byte) (Ended, error) {
+	var e Ended
+	if err := strictUnmarshal(b, &e); err != nil {
+		return Ended{}, err
+	}
+	if e.Version != metadataVersion {
+		return Ended{}, fmt.Errorf("%w: job end version %d, want %d", ErrMalformed, e.Version, metadataVersion)
+	}
+	if err := e.check(); err != nil {
+		return Ended{}, err
+	}
+	return e, nil
+}
+
+// WriteEnded records e in dir/ended/<job id>.json atomically.
+func WriteEnded(ctx context.Context, fs fsys.FS, dir string, e Ended) error {
+	b, err := EncodeEnded(e)
+	if err != nil {
+		return err
+	}
+	if err := fs.MkdirAll(ctx, fs.Join(dir, EndedDir)); err != nil {
+		return fmt.Errorf("failover: %s: %w", fs.Join(dir, EndedDir), err)
+	}
+	return writeAtomic(ctx, fs, fs.Join(dir, EndedDir, e.JobID+".json"), b)
+}
+
+// RecordedEnd returns the end of job recorded in dir, if the record counts:
+// it must have been written by the latest attempt that published itself
+// (the leader file's, or a newer one). A record of an older attempt, one
+// that went on after a newer attempt took over (paused, cut off), does not
+// end a job that newer attempt ran. ok is false when no record counts.
+func RecordedEnd(ctx context.Context, fs fsys.FS, dir, job string) (e Ended, ok bool, err error) {
+	name := fs.Join(dir, EndedDir, job+".json")
+	b, err := readFile(ctx, fs, name)
+	if errors.Is(err, fsys.ErrNotExist) {
+		return Ended{}, false, nil
+	}
+	if err != nil {
+		return Ended{}, false, err
+	}
+	if e, err = DecodeEnded(b); err != nil {
+		return Ended{}, false, fmt.Errorf("%s: %w", name, err)
+	}
+	if e.JobID != job {
+		return Ended{}, false, fmt.Errorf("%w: %s names job %q", ErrMalformed, name, e.JobID)
+	}
+	l, err := ReadLeader(ctx, fs, dir)
+	switch {
+	case errors.Is(err, fsys.ErrNotExist):
+		return e, true, nil
+	case err != nil:
+		return Ended{}, false, err
+	}
+	return e, e.Attempt >= l.Attempt, nil
+}

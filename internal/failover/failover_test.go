@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -223,6 +224,79 @@ func FuzzDecodeSessionJob(f *testing.F) {
 		}
 		if again.JobID != j.JobID || again.Savepoint != j.Savepoint || again.CheckpointDir != j.CheckpointDir || !again.Accepted.Equal(j.Accepted) {
 			t.Fatalf("round trip: %+v -> %+v", j, again)
+		}
+	})
+}
+
+// A job's end round-trips through the staging directory, and counts only
+// when the latest attempt that published itself (or a newer one) wrote it.
+func TestEndedRecordCountsForTheLatestAttempt(t *testing.T) {
+	ctx := t.Context()
+	fs, root, err := fsys.Resolve(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const job = "3f2a9c0d1e4b5a6f7081928374655647"
+	if _, ok, err := RecordedEnd(ctx, fs, root, job); ok || err != nil {
+		t.Fatalf("no record: ok %v, %v", ok, err)
+	}
+	want := Ended{Version: metadataVersion, JobID: job, Status: "FINISHED", Outputs: []string{"hdfs:///out/a", "file:///out/b"},
+		Attempt: 1, Written: time.Unix(1700000000, 0).UTC()}
+	if err := WriteEnded(ctx, fs, root, want); err != nil {
+		t.Fatal(err)
+	}
+	// No leader file yet: the record counts.
+	if got, ok, err := RecordedEnd(ctx, fs, root, job); !ok || err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("read back: %+v ok %v, %v; want %+v", got, ok, err, want)
+	}
+	for _, c := range []struct {
+		leader int32
+		counts bool
+	}{{1, true}, {2, false}} {
+		if err := PublishLeader(ctx, fs, root, Leader{Attempt: c.leader, Address: "127.0.0.1:1"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, err := RecordedEnd(ctx, fs, root, job); ok != c.counts || err != nil {
+			t.Errorf("record of attempt 1, leader attempt %d: counts %v (%v), want %v", c.leader, ok, err, c.counts)
+		}
+	}
+	if _, ok, _ := RecordedEnd(ctx, fs, root, "another"); ok {
+		t.Error("the record of one job ends another")
+	}
+	if err := WriteEnded(ctx, fs, root, Ended{JobID: job, Status: "RUNNING", Attempt: 1}); !errors.Is(err, ErrMalformed) {
+		t.Errorf("a record of a job that did not end: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(root, EndedDir, job+".json"), []byte(`{"version":1,"job_id":"other","status":"FAILED","attempt":1,"written":"2025-01-01T00:00:00Z"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := RecordedEnd(ctx, fs, root, job); !errors.Is(err, ErrMalformed) {
+		t.Errorf("a record under another job's name: %v", err)
+	}
+}
+
+func FuzzDecodeEnded(f *testing.F) {
+	good, _ := EncodeEnded(Ended{JobID: "j", Status: "FAILED", Failure: "boom", Outputs: []string{"/o"}, Attempt: 2})
+	f.Add(good)
+	f.Add([]byte(`{"version":1,"job_id":"j","status":"CANCELED","attempt":0,"written":"2025-01-01T00:00:00Z"}`))
+	f.Add([]byte(`{"version":1,"job_id":"j/../k","status":"FINISHED"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		e, err := DecodeEnded(b)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v does not wrap ErrMalformed", err)
+			}
+			return
+		}
+		b2, err := EncodeEnded(e)
+		if err != nil {
+			t.Fatalf("decoded %+v does not encode: %v", e, err)
+		}
+		e2, err := DecodeEnded(b2)
+		if err != nil || e2.JobID != e.JobID || e2.Status != e.Status || e2.Attempt != e.Attempt || !slices.Equal(e2.Outputs, e.Outputs) {
+			t.Fatalf("round trip: %+v -> %+v, %v", e, e2, err)
+		}
+		if b3, _ := EncodeEnded(e2); string(b3) != string(b2) {
+			t.Fatalf("encoding is not stable:\n%s\n%s", b2, b3)
 		}
 	})
 }
