@@ -750,7 +750,7 @@ func (jm *JobManager) jobIDs() []string {
 func (h *JobHandle) Status() JobDetails {
 	h.jm.mu.Lock()
 	defer h.jm.mu.Unlock()
-	return h.entry.exec.details()
+	return h.entry.reported()
 }
 
 // Done is closed when the job has ended.

@@ -116,3 +116,19 @@ func (jm *JobManager) settleOutputs(e *jobEntry) bool {
 	}()
 	return false
 }
+
+// reported is the state a job is shown in: a job whose outputs are still
+// being settled is shown as on its way to its end (FINISHED as RUNNING,
+// FAILED as FAILING, CANCELED as CANCELLING), so that nobody polling its
+// state reads its outputs before they are published. Call with mu held.
+func (e *jobEntry) reported() JobDetails {
+	d := e.exec.details()
+	if d.State.Terminal() {
+		select {
+		case <-e.done:
+		default:
+			d.State = map[JobStatus]JobStatus{Finished: Running, Failed: Failing, Canceled: Canceling}[d.State]
+		}
+	}
+	return d
+}

@@ -36,6 +36,7 @@ func TestOnEndComesBeforeThePublication(t *testing.T) {
 		}
 		var mu sync.Mutex
 		var calls []string
+		var jm *JobManager
 		jm, err := New(Options{Log: zerolog.Nop(), OnEnd: func(_ context.Context, job string, status JobStatus, failure string, outputs []string) error {
 			mu.Lock()
 			defer mu.Unlock()
@@ -44,6 +45,10 @@ func TestOnEndComesBeforeThePublication(t *testing.T) {
 			calls = append(calls, outputs...)
 			if err != nil {
 				calls = append(calls, "the parts were settled first")
+			}
+			// Nobody polling the job's state hears of its end yet.
+			if st := jm.Jobs()[0].State; st.Terminal() {
+				calls = append(calls, "shown as "+string(st)+" before its outputs were settled")
 			}
 			return nil
 		}})
@@ -55,6 +60,7 @@ func TestOnEndComesBeforeThePublication(t *testing.T) {
 		e := &jobEntry{exec: newExecution("j", g, now), done: make(chan struct{})}
 		e.exec.status, e.exec.failure = c.status, "why"
 		jm.mu.Lock()
+		jm.jobs["j"] = e
 		jm.apply(e, nil)
 		jm.mu.Unlock()
 		select {

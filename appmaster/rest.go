@@ -98,7 +98,7 @@ func (jm *JobManager) Jobs() []JobDetails {
 	defer jm.mu.Unlock()
 	var out []JobDetails
 	for _, e := range jm.jobs {
-		out = append(out, e.exec.details())
+		out = append(out, e.reported())
 	}
 	slices.SortFunc(out, func(a, b JobDetails) int { return int(b.StartTime - a.StartTime) })
 	return out
@@ -163,7 +163,7 @@ func (jm *JobManager) Overview() Overview {
 		}
 	}
 	for _, e := range jm.jobs {
-		switch e.exec.status {
+		switch e.reported().State {
 		case Finished:
 			o.JobsFinished++
 		case Canceled:
