@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"floe/internal/output"
+	"floe/internal/testenv"
 )
 
 // A job that ends FINISHED or FAILED is handed to OnEnd, with its output
@@ -78,12 +79,7 @@ func TestOnEndComesBeforeThePublication(t *testing.T) {
 			t.Errorf("%s: OnEnd calls %q, want %q", c.status, calls, want)
 		}
 		mu.Unlock()
-		var visible []string
-		ents, _ := os.ReadDir(out)
-		for _, en := range ents {
-			visible = append(visible, en.Name())
-		}
-		if !slices.Equal(visible, c.visible) {
+		if visible := testenv.DirNames(t, out); !slices.Equal(visible, c.visible) {
 			t.Errorf("%s: output holds %v, want %v", c.status, visible, c.visible)
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"floe/internal/jobgraph"
 	"floe/internal/output"
 	"floe/internal/role"
+	"floe/internal/testenv"
 )
 
 func graph(kv map[string]string) *jobgraph.JobGraph {
@@ -165,18 +166,6 @@ func TestSuccessorSettlesARecordedEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	names := func(dir string) []string {
-		t.Helper()
-		ents, err := os.ReadDir(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []string
-		for _, e := range ents {
-			out = append(out, e.Name())
-		}
-		return out
-	}
 	for _, c := range []struct {
 		status appmaster.JobStatus
 		want   []string
@@ -201,7 +190,7 @@ func TestSuccessorSettlesARecordedEnd(t *testing.T) {
 		if err != nil || !ok || got.Status != c.status || got.Parts != 1 {
 			t.Fatalf("%s: successor settled %+v ok %v, %v", c.status, got, ok, err)
 		}
-		if n := names(out); !slices.Equal(n, c.want) {
+		if n := testenv.DirNames(t, out); !slices.Equal(n, c.want) {
 			t.Errorf("%s: output holds %v, want %v", c.status, n, c.want)
 		}
 		if _, ok, _ := two.SettleEnded(ctx, "job-2", zerolog.Nop()); ok {

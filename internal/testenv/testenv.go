@@ -50,3 +50,18 @@ func HadoopConfDir(t testing.TB) string {
 	t.Fatalf("integration: ResourceManager %v unreachable (HADOOP_CONF_DIR=%s): %v", addrs, dir, last)
 	return ""
 }
+
+// DirNames are the names of dir's entries, sorted; the test fails if dir
+// cannot be read.
+func DirNames(t testing.TB, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]string, 0, len(ents))
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	return out
+}
