@@ -32,7 +32,14 @@ import (
 // time.Duration, strings and binaries to string and []byte, and strings to
 // any field through its text form. Nulls leave the zero value. It is
 // immutable and safe for concurrent use.
-type Parquet[T any] struct{ fs *fields }
+//
+// Row groups whose columns are flat and encoded PLAIN or with
+// dictionaries (as most writers do) are decoded without Arrow arrays
+// (pqdirect.go); others through pqarrow.
+type Parquet[T any] struct {
+	fs        *fields
+	arrowOnly bool // read every row group through pqarrow (tests compare the two)
+}
 
 // NewParquet checks T.
 func NewParquet[T any]() (*Parquet[T], error) {
@@ -185,6 +192,26 @@ func (pq *Parquet[T]) Open(ctx context.Context, s Split, from int64) (Reader[T],
 	cols, err := pq.leaves(fr)
 	if err != nil {
 		return fail(err)
+	}
+	if s.RowGroup < 0 || s.RowGroup >= pf.NumRowGroups() {
+		return fail(fmt.Errorf("the file has %d row groups (did it change?)", pf.NumRowGroups()))
+	}
+	if !pq.arrowOnly {
+		types := make([]arrow.DataType, len(cols))
+		for k, leaf := range cols {
+			types[k] = fr.Manifest.ColIndexToField[leaf].Field.Type
+		}
+		dr, err := pq.openDirect(pf, c, s, cols, types)
+		if err != nil {
+			return fail(err)
+		}
+		if dr != nil {
+			if err := dr.skip(from); err != nil {
+				dr.Close()
+				return nil, err
+			}
+			return dr, nil
+		}
 	}
 	uniq := map[int]bool{}
 	var leafs []int
