@@ -157,9 +157,15 @@ func directStore(f *field, src srcKind, scale int32, unit arrow.TimeUnit) (store
 					}
 				}, true
 			}
-			return each(func(v *colVec, i int, p unsafe.Pointer) error { f.setFloat(p, decNum(v, i).ToFloat64(scale)); return nil }), true
+			return each(func(v *colVec, i int, p unsafe.Pointer) error {
+				f.setFloat(p, decNum(v, i).ToFloat64(scale))
+				return nil
+			}), true
 		case f.kind == kindString:
-			return each(func(v *colVec, i int, p unsafe.Pointer) error { *(*string)(p) = decNum(v, i).ToString(scale); return nil }), true
+			return each(func(v *colVec, i int, p unsafe.Pointer) error {
+				*(*string)(p) = decNum(v, i).ToString(scale)
+				return nil
+			}), true
 		case scale == 0 && (f.kind == kindInt || f.kind == kindUint):
 			return each(func(v *colVec, i int, p unsafe.Pointer) error {
 				n := decNum(v, i)
@@ -254,11 +260,11 @@ type directReader[T any] struct {
 	errs   []error // per row of the batch: a field's conversion error
 	bad    func(i int, err error)
 	cur    *field // the field being stored (for bad)
-	err    error // a decoding error: the split cannot be read further
-	rows   int64 // of the row group
-	done   int64 // rows decoded
-	i, n   int   // next row of batch, its rows
-	pos    int64 // rows returned
+	err    error  // a decoding error: the split cannot be read further
+	rows   int64  // of the row group
+	done   int64  // rows decoded
+	i, n   int    // next row of batch, its rows
+	pos    int64  // rows returned
 }
 
 // openDirect returns a direct reader for row group s.RowGroup of pf, whose
@@ -349,11 +355,7 @@ func (r *directReader[T]) fill() error {
 // decode reads n rows of c, turning a panic of the page reader (a
 // malformed page it does not check) into an error.
 func (r *directReader[T]) decode(c *pqColumn, v *colVec, n int) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("%w: %v", errMalformedPage, p)
-		}
-	}()
+	defer catch(&err)
 	err = c.read(v, n)
 	if errors.Is(err, errTruncated) {
 		err = fmt.Errorf("%w (the column chunk holds fewer values than its row group's %d rows, or a page is cut short)", err, r.rows)
@@ -361,9 +363,17 @@ func (r *directReader[T]) decode(c *pqColumn, v *colVec, n int) (err error) {
 	return err
 }
 
-// errMalformedPage: decoding a page failed in a way the decoder did not
-// check for.
-var errMalformedPage = errors.New("malformed page")
+// errMalformedFile: arrow's Parquet reader panicked on the file (it does
+// not check every field of footers and pages).
+var errMalformedFile = errors.New("malformed Parquet file")
+
+// catch turns a panic into *err (deferred around calls into arrow's
+// Parquet reader with a file's bytes: files are external input).
+func catch(err *error) {
+	if p := recover(); p != nil {
+		*err = fmt.Errorf("%w: the reader failed: %v", errMalformedFile, p)
+	}
+}
 
 func (r *directReader[T]) Next(v *T) error {
 	if r.i >= r.n {
@@ -381,14 +391,10 @@ func (r *directReader[T]) Next(v *T) error {
 	return nil
 }
 
-// skip passes over the first from rows.
 func (r *directReader[T]) skip(from int64) error {
 	for r.pos < from {
 		if r.i >= r.n {
 			if err := r.fill(); err != nil {
-				if errors.Is(err, io.EOF) {
-					return fmt.Errorf("%s: row group %d has fewer than %d rows (did the file change?)", r.split.Path, r.split.RowGroup, from)
-				}
 				return err
 			}
 		}

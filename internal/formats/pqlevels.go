@@ -21,9 +21,9 @@ type hybridDecoder struct {
 	width uint
 	// the current run: rep copies of val left, or a bit-packed run's
 	// values [bpAt, bpEnd) in packed
-	rep        int
-	val        uint32
-	packed     []byte
+	rep         int
+	val         uint32
+	packed      []byte
 	bpAt, bpEnd int
 }
 
