@@ -65,7 +65,12 @@ type pqColumn struct {
 
 	idxBuf []uint32
 	tmp    colVec // non-null values when the batch has nulls
+	empty  int    // data pages without values read (arrow's page reader repeats one of a corrupt chunk forever)
 }
+
+// maxEmptyPages is how many data pages without values a column chunk may
+// have.
+const maxEmptyPages = 1024
 
 func newPQColumn(pr file.PageReader, descr *schema.Column) *pqColumn {
 	c := &pqColumn{pr: pr, name: descr.Name(), phys: descr.PhysicalType(), typeLen: descr.TypeLength(), maxDef: descr.MaxDefinitionLevel()}
@@ -143,6 +148,9 @@ func (c *pqColumn) nextPage() error {
 			}
 		case *file.DataPageV1:
 			if p.NumValues() <= 0 {
+				if err := c.emptyPage(); err != nil {
+					return err
+				}
 				continue
 			}
 			data := p.Data()
@@ -178,6 +186,9 @@ func (c *pqColumn) nextPage() error {
 			return c.startValues(parquet.Encoding(p.Encoding()), data, int(p.NumValues()))
 		case *file.DataPageV2:
 			if p.NumValues() <= 0 {
+				if err := c.emptyPage(); err != nil {
+					return err
+				}
 				continue
 			}
 			data := p.Data()
@@ -194,6 +205,14 @@ func (c *pqColumn) nextPage() error {
 			return c.startValues(parquet.Encoding(p.Encoding()), data[dl:], int(p.NumValues()))
 		}
 	}
+}
+
+func (c *pqColumn) emptyPage() error {
+	c.empty++
+	if c.empty > maxEmptyPages {
+		return fmt.Errorf("more than %d data pages without values", maxEmptyPages)
+	}
+	return nil
 }
 
 func (c *pqColumn) startValues(enc parquet.Encoding, data []byte, n int) error {
