@@ -167,12 +167,12 @@ func (a *Aggregator[K, V, A]) check(ctx context.Context) error {
 // perGroup is the table's cost of one group beyond the group itself: its
 // index entry.
 func (l *aggLevel[K, V, A]) perGroup() int64 {
-	return int64(unsafe.Sizeof(*new(K))) + 4 + mapEntryOverhead
+	return entryCost[K]()
 }
 
 // cost is the estimated bytes of the table.
 func (l *aggLevel[K, V, A]) cost() int64 {
-	return int64(cap(l.groups))*l.a.gshape.fixed + int64(l.index.len())*l.perGroup() + l.extra + l.partsCost()
+	return int64(cap(l.groups))*l.a.gshape.fixed + max(int64(l.index.len())*l.perGroup(), l.index.room()) + l.extra + l.partsCost()
 }
 
 // partsCost is what open partition writers buffer: a block and a message each.
@@ -282,7 +282,7 @@ func (l *aggLevel[K, V, A]) spill() error {
 	l.a.o.log.Debug().Int("groups", len(l.groups)).Int("depth", l.depth).Msg("aggregate: spilled the table")
 	clear(l.groups)
 	l.groups = l.groups[:0]
-	l.index = newKeyIndex[K](0)
+	l.index = newKeyIndex[K](0) // spilled: free its room
 	l.lastOK = false
 	l.extra = 0
 	l.a.res.shrink(l.cost())
@@ -303,7 +303,7 @@ func (l *aggLevel[K, V, A]) flushAll() error {
 	l.a.o.log.Debug().Int("groups", n).Msg("aggregate: flushed the full table")
 	clear(l.groups)
 	l.groups = l.groups[:0]
-	l.index = newKeyIndex[K](0)
+	l.index.reset() // it fills again as much: keep its room
 	l.lastOK = false
 	l.extra = 0
 	l.a.res.shrink(l.cost())

@@ -186,7 +186,7 @@ func (j *HashJoin[K, B, P]) newLevel(depth int) *joinLevel[K, B, P] {
 // tableCost is the estimated bytes of a table over n records and their
 // matched flags.
 func (j *HashJoin[K, B, P]) tableCost(n int) int64 {
-	return int64(n) * (4 + 1 + int64(unsafe.Sizeof(*new(K))) + 4 + mapEntryOverhead)
+	return int64(n) * (4 + 1 + entryCost[K]())
 }
 
 func (j *HashJoin[K, B, P]) writerCost() int64 { return 2 * j.o.partBlock }

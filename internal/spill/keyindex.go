@@ -53,6 +53,38 @@ func (x *keyIndex[K]) put(k K, v int32) {
 	x.m[k] = v
 }
 
+// reset empties x, keeping its room.
+func (x *keyIndex[K]) reset() {
+	if x.ints != nil {
+		clear(x.ints.slots)
+		x.ints.n = 0
+		return
+	}
+	if x.m == nil {
+		*x = newKeyIndex[K](0)
+		return
+	}
+	clear(x.m)
+}
+
+// entryCost is the estimated bytes of one key's entry in an index of K:
+// for the integer table a 16-byte slot at a load between a quarter and a
+// half, else the key, the value and a Go map's overhead.
+func entryCost[K comparable]() int64 {
+	if intKey[K]() {
+		return 3 * int64(unsafe.Sizeof(intSlot{}))
+	}
+	return int64(unsafe.Sizeof(*new(K))) + 4 + mapEntryOverhead
+}
+
+// room is the bytes the integer table's slots take (0 for a map).
+func (x *keyIndex[K]) room() int64 {
+	if x.ints != nil {
+		return int64(len(x.ints.slots)) * int64(unsafe.Sizeof(intSlot{}))
+	}
+	return 0
+}
+
 func (x *keyIndex[K]) len() int {
 	if x.ints != nil {
 		return x.ints.n
