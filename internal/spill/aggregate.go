@@ -61,8 +61,8 @@ type Aggregator[K comparable, V, A any] struct {
 type aggLevel[K comparable, V, A any] struct {
 	a        *Aggregator[K, V, A]
 	depth    int
-	hash     func(K) uint64 // partitions keys
-	index    keyIndex[K]
+	seed     maphash.Seed
+	index    map[K]int32
 	groups   []Group[K, A]
 	extra    int64 // bytes the groups refer to
 	parts    []*fileWriter[Group[K, A]]
@@ -79,7 +79,7 @@ func (l *aggLevel[K, V, A]) find(k K) (int32, bool) {
 	if l.lastOK && l.lastKey == k {
 		return l.lastIdx, true
 	}
-	i, ok := l.index.get(k)
+	i, ok := l.index[k]
 	if ok {
 		l.lastKey, l.lastIdx, l.lastOK = k, i, true
 	}
@@ -106,7 +106,7 @@ func NewAggregator[K comparable, V, A any](fn Combiner[V, A], budget *Budget, op
 
 func (a *Aggregator[K, V, A]) newLevel(depth int) *aggLevel[K, V, A] {
 	a.stats.Depth = max(a.stats.Depth, depth)
-	return &aggLevel[K, V, A]{a: a, depth: depth, hash: keyHash[K](maphash.MakeSeed()), index: newKeyIndex[K](0), fromFile: depth > 0}
+	return &aggLevel[K, V, A]{a: a, depth: depth, seed: maphash.MakeSeed(), index: map[K]int32{}, fromFile: depth > 0}
 }
 
 // SetFlush puts the aggregator in flush mode, for a combiner before a
@@ -167,12 +167,12 @@ func (a *Aggregator[K, V, A]) check(ctx context.Context) error {
 // perGroup is the table's cost of one group beyond the group itself: its
 // index entry.
 func (l *aggLevel[K, V, A]) perGroup() int64 {
-	return entryCost[K]()
+	return int64(unsafe.Sizeof(*new(K))) + 4 + mapEntryOverhead
 }
 
 // cost is the estimated bytes of the table.
 func (l *aggLevel[K, V, A]) cost() int64 {
-	return int64(cap(l.groups))*l.a.gshape.fixed + max(int64(l.index.len())*l.perGroup(), l.index.room()) + l.extra + l.partsCost()
+	return int64(cap(l.groups))*l.a.gshape.fixed + int64(len(l.index))*l.perGroup() + l.extra + l.partsCost()
 }
 
 // partsCost is what open partition writers buffer: a block and a message each.
@@ -215,7 +215,7 @@ func (l *aggLevel[K, V, A]) insert(k K, acc A) error {
 		if len(l.groups) == c {
 			c = max(2*c, 64)
 		}
-		need := int64(c)*l.a.gshape.fixed + int64(l.index.len()+1)*l.perGroup() + l.extra + x + l.partsCost()
+		need := int64(c)*l.a.gshape.fixed + int64(len(l.index)+1)*l.perGroup() + l.extra + x + l.partsCost()
 		if l.a.res.ensure(need) {
 			break
 		}
@@ -232,7 +232,7 @@ func (l *aggLevel[K, V, A]) insert(k K, acc A) error {
 		copy(grown, l.groups)
 		l.groups = grown
 	}
-	l.index.put(k, int32(len(l.groups)))
+	l.index[k] = int32(len(l.groups))
 	l.lastKey, l.lastIdx, l.lastOK = k, int32(len(l.groups)), true
 	l.groups = append(l.groups, g)
 	l.extra += x
@@ -266,7 +266,7 @@ func (l *aggLevel[K, V, A]) spill() error {
 	}
 	for i := range l.groups {
 		g := &l.groups[i]
-		p := l.hash(g.Key) % uint64(len(l.parts))
+		p := maphash.Comparable(l.seed, g.Key) % uint64(len(l.parts))
 		w := l.parts[p]
 		if w == nil {
 			var err error
@@ -282,7 +282,7 @@ func (l *aggLevel[K, V, A]) spill() error {
 	l.a.o.log.Debug().Int("groups", len(l.groups)).Int("depth", l.depth).Msg("aggregate: spilled the table")
 	clear(l.groups)
 	l.groups = l.groups[:0]
-	l.index = newKeyIndex[K](0) // spilled: free its room
+	l.index = map[K]int32{}
 	l.lastOK = false
 	l.extra = 0
 	l.a.res.shrink(l.cost())
@@ -303,7 +303,7 @@ func (l *aggLevel[K, V, A]) flushAll() error {
 	l.a.o.log.Debug().Int("groups", n).Msg("aggregate: flushed the full table")
 	clear(l.groups)
 	l.groups = l.groups[:0]
-	l.index.reset() // it fills again as much: keep its room
+	l.index = map[K]int32{}
 	l.lastOK = false
 	l.extra = 0
 	l.a.res.shrink(l.cost())
@@ -382,7 +382,7 @@ func (l *aggLevel[K, V, A]) release() {
 		}
 	}
 	l.parts = nil
-	l.groups, l.index, l.extra, l.lastOK = nil, keyIndex[K]{}, 0, false
+	l.groups, l.index, l.extra, l.lastOK = nil, nil, 0, false
 	l.a.res.shrink(0)
 }
 

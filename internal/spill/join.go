@@ -124,7 +124,7 @@ func NewHashJoin[K comparable, B, P any](jt JoinType, buildKey func(B) K, probeK
 type joinLevel[K comparable, B, P any] struct {
 	j      *HashJoin[K, B, P]
 	depth  int
-	hash   func(K) uint64 // partitions keys
+	seed   maphash.Seed
 	parts  []joinPart[K, B, P]
 	builds int64 // build records given to this level
 	mem    int64 // estimated bytes held: records, tables, writers' buffers
@@ -151,28 +151,26 @@ type joinPart[K comparable, B, P any] struct {
 // table is a hash index of records by key: head of a chain per key, next
 // links (-1 ends a chain).
 type table[K comparable] struct {
-	head keyIndex[K]
+	head map[K]int32
 	next []int32
-	made bool
 }
 
 func (t *table[K]) build(n int, key func(i int) K) {
-	t.head = newKeyIndex[K](n)
+	t.head = make(map[K]int32, n)
 	t.next = make([]int32, n)
-	t.made = true
 	for i := range n {
 		k := key(i)
-		if h, ok := t.head.get(k); ok {
+		if h, ok := t.head[k]; ok {
 			t.next[i] = h
 		} else {
 			t.next[i] = -1
 		}
-		t.head.put(k, int32(i))
+		t.head[k] = int32(i)
 	}
 }
 
 func (t *table[K]) first(k K) int32 {
-	if h, ok := t.head.get(k); ok {
+	if h, ok := t.head[k]; ok {
 		return h
 	}
 	return -1
@@ -180,13 +178,13 @@ func (t *table[K]) first(k K) int32 {
 
 func (j *HashJoin[K, B, P]) newLevel(depth int) *joinLevel[K, B, P] {
 	j.stats.Depth = max(j.stats.Depth, depth)
-	return &joinLevel[K, B, P]{j: j, depth: depth, hash: keyHash[K](maphash.MakeSeed()), parts: make([]joinPart[K, B, P], j.o.partitions)}
+	return &joinLevel[K, B, P]{j: j, depth: depth, seed: maphash.MakeSeed(), parts: make([]joinPart[K, B, P], j.o.partitions)}
 }
 
 // tableCost is the estimated bytes of a table over n records and their
 // matched flags.
 func (j *HashJoin[K, B, P]) tableCost(n int) int64 {
-	return int64(n) * (4 + 1 + entryCost[K]())
+	return int64(n) * (4 + 1 + int64(unsafe.Sizeof(*new(K))) + 4 + mapEntryOverhead)
 }
 
 func (j *HashJoin[K, B, P]) writerCost() int64 { return 2 * j.o.partBlock }
@@ -214,7 +212,7 @@ func (j *HashJoin[K, B, P]) Build(ctx context.Context, b B) error {
 }
 
 func (l *joinLevel[K, B, P]) part(k K) *joinPart[K, B, P] {
-	return &l.parts[l.hash(k)%uint64(len(l.parts))]
+	return &l.parts[maphash.Comparable(l.seed, k)%uint64(len(l.parts))]
 }
 
 func (l *joinLevel[K, B, P]) add(b *B) error {
@@ -275,7 +273,7 @@ func (l *joinLevel[K, B, P]) spillLargest() (bool, error) {
 		return false, err
 	}
 	j.o.log.Debug().Int("records", len(p.recs)).Int("partition", best).Int("depth", l.depth).Msg("join: spilled a build partition")
-	if p.tab.made {
+	if p.tab.head != nil {
 		l.mem -= j.tableCost(len(p.recs))
 		p.tab, p.matched = table[K]{}, nil
 	}
@@ -362,7 +360,7 @@ func (l *joinLevel[K, B, P]) probe(p *P, emit Emit[B, P]) error {
 		return part.pw.add(p)
 	}
 	first := int32(-1)
-	if part.tab.made {
+	if part.tab.head != nil {
 		first = part.tab.first(k)
 	}
 	l.lastKey, l.lastPart, l.lastFirst = k, part, first
