@@ -32,7 +32,14 @@ import (
 // time.Duration, strings and binaries to string and []byte, and strings to
 // any field through its text form. Nulls leave the zero value. It is
 // immutable and safe for concurrent use.
-type Parquet[T any] struct{ fs *fields }
+//
+// Row groups whose columns are flat and encoded PLAIN or with
+// dictionaries (as most writers do) are decoded without Arrow arrays
+// (pqdirect.go); others through pqarrow.
+type Parquet[T any] struct {
+	fs        *fields
+	arrowOnly bool // read every row group through pqarrow (tests compare the two)
+}
 
 // NewParquet checks T.
 func NewParquet[T any]() (*Parquet[T], error) {
@@ -95,7 +102,7 @@ func openParquet(ctx context.Context, path string) (*file.Reader, io.Closer, err
 	if md != nil {
 		opts = append(opts, file.WithMetadata(md))
 	}
-	pf, err := file.NewParquetReader(ra, opts...)
+	pf, err := newParquetReader(ra, opts)
 	if err != nil {
 		f.Close()
 		return nil, nil, fmt.Errorf("%s: not a Parquet file: %w", path, err)
@@ -111,6 +118,11 @@ func openParquet(ctx context.Context, path string) (*file.Reader, io.Closer, err
 	return pf, f, nil
 }
 
+func newParquetReader(ra parquet.ReaderAtSeeker, opts []file.ReadOption) (pf *file.Reader, err error) {
+	defer catch(&err)
+	return file.NewParquetReader(ra, opts...)
+}
+
 // Splits makes one split per row group (size is not used), and checks that
 // every file's columns fit T.
 func (pq *Parquet[T]) Splits(ctx context.Context, files []string, _ int64) ([]Split, error) {
@@ -120,18 +132,28 @@ func (pq *Parquet[T]) Splits(ctx context.Context, files []string, _ int64) ([]Sp
 		if err != nil {
 			return nil, err
 		}
-		fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
-		if err == nil {
-			_, err = pq.leaves(fr)
-		}
+		more, err := pq.fileSplits(path, pf)
+		c.Close()
 		if err != nil {
-			c.Close()
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		for g := range pf.NumRowGroups() {
-			splits = append(splits, Split{Path: path, RowGroup: g, Rows: pf.MetaData().RowGroup(g).NumRows()})
-		}
-		c.Close()
+		splits = append(splits, more...)
+	}
+	return splits, nil
+}
+
+// fileSplits checks that pf's columns fit T and returns its row groups.
+func (pq *Parquet[T]) fileSplits(path string, pf *file.Reader) (splits []Split, err error) {
+	defer catch(&err)
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := pq.leaves(fr); err != nil {
+		return nil, err
+	}
+	for g := range pf.NumRowGroups() {
+		splits = append(splits, Split{Path: path, RowGroup: g, Rows: pf.MetaData().RowGroup(g).NumRows()})
 	}
 	return splits, nil
 }
@@ -174,10 +196,34 @@ func (pq *Parquet[T]) Open(ctx context.Context, s Split, from int64) (Reader[T],
 	if err != nil {
 		return nil, err
 	}
-	fail := func(err error) (Reader[T], error) {
+	r, err := pq.openGroup(ctx, pf, c, s)
+	if err != nil {
 		c.Close()
 		return nil, fmt.Errorf("%s: row group %d: %w", s.Path, s.RowGroup, err)
 	}
+	if err := r.skip(from); err != nil {
+		r.Close()
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%s: row group %d has fewer than %d rows (did the file change?)", s.Path, s.RowGroup, from)
+		}
+		return nil, err
+	}
+	return r, nil
+}
+
+// groupReader is a Reader of a row group that can pass over its first
+// rows.
+type groupReader[T any] interface {
+	Reader[T]
+	// skip passes over the first from rows (io.EOF: there are fewer).
+	skip(from int64) error
+}
+
+// openGroup is Open after the file is open: the direct reader, or Arrow's
+// when a column needs it.
+func (pq *Parquet[T]) openGroup(ctx context.Context, pf *file.Reader, c io.Closer, s Split) (_ groupReader[T], err error) {
+	defer catch(&err)
+	fail := func(err error) (groupReader[T], error) { return nil, err }
 	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 1 << 14}, memory.DefaultAllocator)
 	if err != nil {
 		return fail(err)
@@ -185,6 +231,22 @@ func (pq *Parquet[T]) Open(ctx context.Context, s Split, from int64) (Reader[T],
 	cols, err := pq.leaves(fr)
 	if err != nil {
 		return fail(err)
+	}
+	if s.RowGroup < 0 || s.RowGroup >= pf.NumRowGroups() {
+		return fail(fmt.Errorf("the file has %d row groups (did it change?)", pf.NumRowGroups()))
+	}
+	if !pq.arrowOnly {
+		types := make([]arrow.DataType, len(cols))
+		for k, leaf := range cols {
+			types[k] = fr.Manifest.ColIndexToField[leaf].Field.Type
+		}
+		dr, err := pq.openDirect(pf, c, s, cols, types)
+		if err != nil {
+			return fail(err)
+		}
+		if dr != nil {
+			return dr, nil
+		}
 	}
 	uniq := map[int]bool{}
 	var leafs []int
@@ -207,19 +269,19 @@ func (pq *Parquet[T]) Open(ctx context.Context, s Split, from int64) (Reader[T],
 		}
 		r.colOf = append(r.colOf, idx[0])
 	}
+	return r, nil
+}
+
+func (r *parquetReader[T]) skip(from int64) error {
 	for r.pos < from {
 		if err := r.load(); err != nil {
-			r.Close()
-			if errors.Is(err, io.EOF) {
-				return nil, fmt.Errorf("%s: row group %d has fewer than %d rows (did the file change?)", s.Path, s.RowGroup, from)
-			}
-			return nil, err
+			return err
 		}
 		skip := min(from-r.pos, int64(r.n-r.i))
 		r.i += int(skip)
 		r.pos += skip
 	}
-	return r, nil
+	return nil
 }
 
 type parquetReader[T any] struct {
@@ -232,6 +294,7 @@ type parquetReader[T any] struct {
 	conv  []convert // per field, for rec
 	i, n  int       // next row of rec, its rows
 	pos   int64     // rows of the row group returned
+	err   error     // a panic of the record reader
 }
 
 // load makes sure a record with rows left is loaded.
@@ -241,8 +304,12 @@ func (r *parquetReader[T]) load() error {
 			r.rec.Release()
 			r.rec = nil
 		}
-		if !r.rr.Next() {
-			if err := r.rr.Err(); err != nil && !errors.Is(err, io.EOF) {
+		if !r.next() {
+			err := r.err
+			if err == nil {
+				err = r.rr.Err()
+			}
+			if err != nil && !errors.Is(err, io.EOF) {
 				return fmt.Errorf("%s: row group %d: %w", r.split.Path, r.split.RowGroup, err)
 			}
 			return io.EOF
@@ -261,6 +328,20 @@ func (r *parquetReader[T]) load() error {
 		}
 	}
 	return nil
+}
+
+// next is r.rr.Next, a panic (on a malformed page) an error.
+func (r *parquetReader[T]) next() (ok bool) {
+	var err error
+	func() {
+		defer catch(&err)
+		ok = r.rr.Next()
+	}()
+	if err != nil {
+		r.err = err
+		return false
+	}
+	return ok
 }
 
 func (r *parquetReader[T]) Next(v *T) error {
