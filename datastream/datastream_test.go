@@ -457,3 +457,62 @@ func TestChainByPointer(t *testing.T) {
 		t.Fatalf("branches differ from the plain loop:\n got %v\nwant %v\n got %v\nwant %v", gotA, wantA, b.Items(), wantB)
 	}
 }
+
+// TestFlatMapRef picks fields out of large records by pointer, chained to
+// the source (records by pointer) and after a rebalance (records by value),
+// emitting none, one or two results per record (the second from a variable
+// changed after emit returns), and compares both with a plain loop.
+func TestFlatMapRef(t *testing.T) {
+	type inner struct {
+		I int64
+		S string
+	}
+	type wide struct {
+		A, B, C, D, E, F, G, H int64
+		In                     inner
+	}
+	const n = 3000
+	env := newEnv(2)
+	src := datastream.GenerateInto(env, func(i int64, v *wide) {
+		v.In, v.H = inner{I: i, S: fmt.Sprint(i)}, -i
+	}, datastream.GeneratorOptions{Count: n})
+	pick := func(v *wide, emit func(*inner)) {
+		if v.In.I%3 == 0 {
+			return
+		}
+		if v.H != -v.In.I {
+			panic("torn record")
+		}
+		emit(&v.In)
+		if v.In.I%4 == 0 {
+			twice := inner{I: -v.In.I, S: "x" + v.In.S}
+			emit(&twice)
+			twice.S = "changed after the call"
+		}
+	}
+	chained, _ := datastream.Collect(datastream.FlatMapRef(src, pick))
+	shuffled, _ := datastream.Collect(datastream.FlatMapRef(src.Rebalance(), pick))
+	if _, err := env.Execute(context.Background(), "flatmap-ref"); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for i := range int64(n) {
+		if i%3 != 0 {
+			want = append(want, fmt.Sprint(i, " ", i))
+			if i%4 == 0 {
+				want = append(want, fmt.Sprint(-i, " x", i))
+			}
+		}
+	}
+	slices.Sort(want)
+	for name, c := range map[string]*datastream.Collector[inner]{"chained": chained, "after a rebalance": shuffled} {
+		var got []string
+		for _, v := range c.Items() {
+			got = append(got, fmt.Sprint(v.I, " ", v.S))
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Fatalf("%s: %d results differ from the plain loop's %d", name, len(got), len(want))
+		}
+	}
+}

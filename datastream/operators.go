@@ -47,6 +47,27 @@ func (f *flatMapOp[T, U]) CollectPtr(p *T) {
 }
 func (f *flatMapOp[T, U]) Emit(e network.Event) { f.out.Emit(e) }
 
+// flatMapRefOp is FlatMapRef's operator: records by pointer into fn and
+// out of it.
+type flatMapRefOp[T, U any] struct {
+	fn      func(*T, func(*U))
+	out     network.Output[U]
+	emit    func(*U) // network.ByPointer(out)
+	scratch T        // a record taken by value: fn's pointer must not make it escape
+	name    string
+	subtask int
+}
+
+func (f *flatMapRefOp[T, U]) Collect(v T) {
+	f.scratch = v
+	f.CollectPtr(&f.scratch)
+}
+func (f *flatMapRefOp[T, U]) CollectPtr(p *T) {
+	defer operator.Guard(f.name, f.subtask)
+	f.fn(p, f.emit)
+}
+func (f *flatMapRefOp[T, U]) Emit(e network.Event) { f.out.Emit(e) }
+
 type filterOp[T any] struct {
 	fn      func(T) bool
 	out     network.Output[T]

@@ -88,6 +88,20 @@ func FlatMap[T, U any](s Stream[T], fn func(v T, emit func(U))) Stream[U] {
 	})
 }
 
+// FlatMapRef is FlatMap for large records, by pointer both ways: fn reads
+// the record through v and emits results by pointer, for example a field of
+// *v, so that neither the record nor what is picked out of it is copied into
+// the calls. fn reads *v during the call only: it must neither keep v nor
+// change *v. emit reads its argument during its call only, so fn may reuse
+// the variable it points at; pointing it at a variable of fn's own makes Go
+// allocate that variable on every call, where emitting a field of *v or of a
+// variable fn keeps across calls does not.
+func FlatMapRef[T, U any](s Stream[T], fn func(v *T, emit func(*U))) Stream[U] {
+	return oneInput(s, "FlatMap", s.env.parallelism, s.forward(), func(info operator.TaskInfo, out network.Output[U]) (network.Output[T], closer, error) {
+		return &flatMapRefOp[T, U]{fn: fn, out: out, emit: network.ByPointer(out), name: info.Name, subtask: info.Subtask}, nil, nil
+	})
+}
+
 // Filter keeps the records for which fn is true.
 func (s Stream[T]) Filter(fn func(T) bool) Stream[T] {
 	return oneInput(s, "Filter", s.env.parallelism, s.forward(), func(info operator.TaskInfo, out network.Output[T]) (network.Output[T], closer, error) {

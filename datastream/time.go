@@ -57,6 +57,21 @@ func AssignTimestamps[T any](s Stream[T], ts func(T) time.Time, outOfOrderness t
 // fires every remaining event-time window and timer. Operators downstream
 // that need a record's event time take the same ts again.
 func AssignTimestampsAndWatermarks[T any](s Stream[T], ts func(T) time.Time, strategy WatermarkStrategy) Stream[T] {
+	return assignTimestamps(s, ts, nil, strategy)
+}
+
+// AssignTimestampsAndWatermarksRef is AssignTimestampsAndWatermarks for
+// large records: ts reads the record through a pointer and returns its event
+// time in epoch milliseconds, so that no copy of the record is made per call
+// (a record of a few hundred bytes costs more to copy than its timestamp to
+// read). ts reads *v during the call only: it must neither keep v nor change
+// *v.
+func AssignTimestampsAndWatermarksRef[T any](s Stream[T], ts func(v *T) int64, strategy WatermarkStrategy) Stream[T] {
+	return assignTimestamps(s, nil, ts, strategy)
+}
+
+// assignTimestamps is the watermark assigner with one of ts and ref.
+func assignTimestamps[T any](s Stream[T], ts func(T) time.Time, ref func(*T) int64, strategy WatermarkStrategy) Stream[T] {
 	if strategy.bound < 0 || strategy.idleness < 0 || strategy.interval < 0 {
 		s.env.fail(fmt.Errorf("%w: watermark strategy after %q: durations must not be negative", ErrInvalidJob, s.n.name))
 	}
@@ -69,13 +84,15 @@ func AssignTimestampsAndWatermarks[T any](s Stream[T], ts func(T) time.Time, str
 			}
 			interval = d
 		}
-		return &watermarker[T]{ts: ts, bound: strategy.bound.Milliseconds(), idleness: strategy.idleness, interval: interval, out: out, outPtr: network.ByPointer(out),
+		return &watermarker[T]{ts: ts, ref: ref, bound: strategy.bound.Milliseconds(), idleness: strategy.idleness, interval: interval, out: out, outPtr: network.ByPointer(out),
 			max: math.MinInt64, emitted: math.MinInt64, name: info.Name, subtask: info.Subtask, now: time.Now, lastRecord: time.Now()}, nil, nil
 	})
 }
 
 type watermarker[T any] struct {
-	ts                 func(T) time.Time
+	ts                 func(T) time.Time // or:
+	ref                func(*T) int64    // the timestamp read through a pointer, in ms
+	scratch            T                 // a record taken by value, for ref
 	bound              int64
 	idleness, interval time.Duration
 	out                network.Output[T]
@@ -117,12 +134,19 @@ func (w *watermarker[T]) seen() {
 }
 
 func (w *watermarker[T]) timestamp(v T) int64 {
+	if w.ref != nil {
+		w.scratch = v // ref's pointer must not make v escape
+		return w.timestampPtr(&w.scratch)
+	}
 	defer operator.Guard(w.name, w.subtask)
 	return w.ts(v).UnixMilli()
 }
 
 func (w *watermarker[T]) timestampPtr(p *T) int64 {
 	defer operator.Guard(w.name, w.subtask)
+	if w.ref != nil {
+		return w.ref(p)
+	}
 	return w.ts(*p).UnixMilli()
 }
 
