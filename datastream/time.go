@@ -85,7 +85,7 @@ func assignTimestamps[T any](s Stream[T], ts func(T) time.Time, ref func(*T) int
 			interval = d
 		}
 		return &watermarker[T]{ts: ts, ref: ref, bound: strategy.bound.Milliseconds(), idleness: strategy.idleness, interval: interval, out: out, outPtr: network.ByPointer(out),
-			max: math.MinInt64, emitted: math.MinInt64, name: info.Name, subtask: info.Subtask, now: time.Now, lastRecord: time.Now()}, nil, nil
+			max: math.MinInt64, emitted: math.MinInt64, id: ident(info), run: info.Runner(), now: time.Now, lastRecord: time.Now()}, nil, nil
 	})
 }
 
@@ -103,8 +103,8 @@ type watermarker[T any] struct {
 	records            bool      // a record came since the last tick
 	idle               bool
 	now                func() time.Time // the wall clock (tests set their own)
-	name               string
-	subtask            int
+	id                 operator.Ident
+	run                *operator.Running
 }
 
 func (w *watermarker[T]) Collect(v T) {
@@ -138,16 +138,22 @@ func (w *watermarker[T]) timestamp(v T) int64 {
 		w.scratch = v // ref's pointer must not make v escape
 		return w.timestampPtr(&w.scratch)
 	}
-	defer operator.Guard(w.name, w.subtask)
-	return w.ts(v).UnixMilli()
+	prev := w.run.Enter(&w.id)
+	t := w.ts(v).UnixMilli()
+	w.run.Leave(prev)
+	return t
 }
 
 func (w *watermarker[T]) timestampPtr(p *T) int64 {
-	defer operator.Guard(w.name, w.subtask)
+	prev := w.run.Enter(&w.id)
+	var t int64
 	if w.ref != nil {
-		return w.ref(p)
+		t = w.ref(p)
+	} else {
+		t = w.ts(*p).UnixMilli()
 	}
-	return w.ts(*p).UnixMilli()
+	w.run.Leave(prev)
+	return t
 }
 
 // Tick emits the watermark if it advanced and the interval has passed, and
