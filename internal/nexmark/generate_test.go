@@ -224,3 +224,4 @@ func TestGeneratorGolden(t *testing.T) {
 		}
 	}
 }
+
