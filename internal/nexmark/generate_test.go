@@ -224,4 +224,3 @@ func TestGeneratorGolden(t *testing.T) {
 		}
 	}
 }
-
