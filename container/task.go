@@ -154,7 +154,7 @@ func (t *task) execute(ctx context.Context) (err error) {
 		JobID: t.ref().GetJobId(), Vertex: t.vertex.ID, Name: t.vertex.Name,
 		Subtask: int(t.ref().GetSubtask()), Parallelism: int(t.dep.GetParallelism()),
 		MaxParallelism: t.graph.MaxParallelism, Attempt: int(t.ref().GetAttempt()),
-		Config: cfg, Log: t.log,
+		Config: cfg, Log: t.log, Running: new(operator.Running),
 	}
 	if t.vertex.Splits != nil {
 		info.Splits = newSplitRequester(t)
@@ -193,7 +193,7 @@ func (t *task) execute(ctx context.Context) (err error) {
 
 	defer func() {
 		if p := recover(); p != nil {
-			err = operator.Recovered(p, t.vertex.Name)
+			err = operator.Recovered(p, t.vertex.Name, info.Running)
 		}
 	}()
 	chain, err := t.vertex.Build(info, sinks)

@@ -110,7 +110,7 @@ func Transform[T, U any](s Stream[T], name string, in Exchange[T], newOp func(Op
 		if err != nil {
 			return nil, nil, err
 		}
-		return &boundedOp[T, U]{op: op, out: out, emit: out.Collect, name: info.Name, subtask: info.Subtask}, closerOf(op), nil
+		return &boundedOp[T, U]{op: op, out: out, emit: out.Collect, id: ident(info), run: info.Runner()}, closerOf(op), nil
 	})
 }
 
@@ -122,16 +122,17 @@ func closerOf(op any) closer {
 }
 
 type boundedOp[T, U any] struct {
-	op      BoundedOperator[T, U]
-	out     network.Output[U]
-	emit    func(U)
-	name    string
-	subtask int
+	op   BoundedOperator[T, U]
+	out  network.Output[U]
+	emit func(U)
+	id   operator.Ident // for operator.Running
+	run  *operator.Running
 }
 
 func (b *boundedOp[T, U]) Collect(v T) {
-	defer operator.Guard(b.name, b.subtask)
+	prev := b.run.Enter(&b.id)
 	b.op.Process(v, b.emit)
+	b.run.Leave(prev)
 }
 
 func (b *boundedOp[T, U]) Emit(e network.Event) {
@@ -142,8 +143,9 @@ func (b *boundedOp[T, U]) Emit(e network.Event) {
 }
 
 func (b *boundedOp[T, U]) end() {
-	defer operator.Guard(b.name, b.subtask)
+	prev := b.run.Enter(&b.id)
 	b.op.EndInput(b.emit)
+	b.run.Leave(prev)
 }
 
 // BoundedOperator2 is a two-input operator that learns when each input ends,
@@ -189,7 +191,7 @@ func Transform2[A, B, U any](a Stream[A], b Stream[B], name string, inA Exchange
 			return nil, nil, err
 		}
 		o := out.(network.Output[U])
-		return &boundedOp2[A, B, U]{op: op, out: o, emit: o.Collect, name: info.Name, subtask: info.Subtask}, closerOf(op), nil
+		return &boundedOp2[A, B, U]{op: op, out: o, emit: o.Collect, id: ident(info), run: info.Runner()}, closerOf(op), nil
 	}
 	l1, l2 := inA.link(a, name), inB.link(b, name)
 	l2.input = 1
@@ -197,11 +199,11 @@ func Transform2[A, B, U any](a Stream[A], b Stream[B], name string, inA Exchange
 }
 
 type boundedOp2[A, B, U any] struct {
-	op      BoundedOperator2[A, B, U]
-	out     network.Output[U]
-	emit    func(U)
-	name    string
-	subtask int
+	op   BoundedOperator2[A, B, U]
+	out  network.Output[U]
+	emit func(U)
+	id   operator.Ident // for operator.Running
+	run  *operator.Running
 	// chained: input 1 comes from the operator before it in the chain, whose
 	// end of input ends input 1 (ended2: input 2, a network input, has ended).
 	chained, ended2 bool
@@ -225,15 +227,17 @@ func (b *boundedOp2[A, B, U]) input(i int) any {
 
 // endInput is called by the chain when input i (0-based) has ended.
 func (b *boundedOp2[A, B, U]) endInput(i int) {
-	defer operator.Guard(b.name, b.subtask)
+	prev := b.run.Enter(&b.id)
 	b.op.EndInput(i+1, b.emit)
+	b.run.Leave(prev)
 }
 
 type bounded2In1[A, B, U any] struct{ b *boundedOp2[A, B, U] }
 
 func (c bounded2In1[A, B, U]) Collect(v A) {
-	defer operator.Guard(c.b.name, c.b.subtask)
+	prev := c.b.run.Enter(&c.b.id)
 	c.b.op.Process1(v, c.b.emit)
+	c.b.run.Leave(prev)
 }
 
 // Emit takes the task's events (they enter through the first input). A
@@ -242,7 +246,7 @@ func (c bounded2In1[A, B, U]) Collect(v A) {
 func (c bounded2In1[A, B, U]) Emit(e network.Event) {
 	if c.b.chained && e.Kind == network.EndOfInput {
 		if !c.b.ended2 {
-			panic(network.Abort{Err: fmt.Errorf("%s: the chained input ended before the other input", c.b.name)})
+			panic(network.Abort{Err: fmt.Errorf("%s: the chained input ended before the other input", c.b.id.Name)})
 		}
 		c.b.endInput(0)
 	}
@@ -252,8 +256,9 @@ func (c bounded2In1[A, B, U]) Emit(e network.Event) {
 type bounded2In2[A, B, U any] struct{ b *boundedOp2[A, B, U] }
 
 func (c bounded2In2[A, B, U]) Collect(v B) {
-	defer operator.Guard(c.b.name, c.b.subtask)
+	prev := c.b.run.Enter(&c.b.id)
 	c.b.op.Process2(v, c.b.emit)
+	c.b.run.Leave(prev)
 }
 
 func (c bounded2In2[A, B, U]) Emit(network.Event) {}

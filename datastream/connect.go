@@ -75,9 +75,10 @@ type coInput1[A, B any, K comparable, U any] struct{ p *coProcessOp[A, B, K, U] 
 
 func (c coInput1[A, B, K, U]) Collect(v A) {
 	p := c.p
-	defer operator.Guard(p.name, p.subtask)
+	prev := p.run.Enter(&p.id)
 	p.ctx.key = p.key1(v)
 	p.fn1(p.ctx, v, p.emit)
+	p.run.Leave(prev)
 }
 
 func (c coInput1[A, B, K, U]) Emit(e network.Event) { c.p.Emit(e) }
@@ -86,9 +87,10 @@ type coInput2[A, B any, K comparable, U any] struct{ p *coProcessOp[A, B, K, U] 
 
 func (c coInput2[A, B, K, U]) Collect(v B) {
 	p := c.p
-	defer operator.Guard(p.name, p.subtask)
+	prev := p.run.Enter(&p.id)
 	p.ctx.key = p.key2(v)
 	p.fn2(p.ctx, v, p.emit)
+	p.run.Leave(prev)
 }
 
 // Emit is never called: a task's events enter through its first input.

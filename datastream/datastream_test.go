@@ -173,24 +173,67 @@ func TestUnionRebalanceBatchReduce(t *testing.T) {
 	}
 }
 
+// TestUserPanicFailsTheJob panics in the user function of one operator of
+// a chain (after a rebalance, or chained to the source, or in the source
+// itself, or downstream of a keyed operator) and checks that the job fails
+// naming that operator, its subtask and the panic, not a neighbour's.
 func TestUserPanicFailsTheJob(t *testing.T) {
-	env := newEnv(2)
-	src := datastream.Generate(env, func(i int64) int64 { return i }, datastream.GeneratorOptions{Count: 1000})
-	boom := datastream.Map(src.Rebalance(), func(v int64) int64 {
+	boom := func(v int64) {
 		if v == 500 {
 			panic("bad record 500")
 		}
-		return v
-	}).Name("Explode")
-	datastream.Collect(boom)
-	_, err := env.Execute(context.Background(), "panic")
-	if !errors.Is(err, client.ErrJobFailed) {
-		t.Fatalf("err = %v", err)
 	}
-	for _, want := range []string{"Explode", "bad record 500", "subtask"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q does not mention %q", err, want)
-		}
+	for _, tc := range []struct {
+		name  string
+		build func(env *datastream.Environment)
+	}{
+		{"after a rebalance", func(env *datastream.Environment) {
+			src := datastream.Generate(env, func(i int64) int64 { return i }, datastream.GeneratorOptions{Count: 1000})
+			datastream.Collect(datastream.Map(src.Rebalance(), func(v int64) int64 { boom(v); return v }).Name("Explode"))
+		}},
+		{"chained, after a map", func(env *datastream.Environment) {
+			src := datastream.Generate(env, func(i int64) int64 { return i }, datastream.GeneratorOptions{Count: 1000})
+			m := datastream.Map(src, func(v int64) int64 { return v }).Name("Fine")
+			kept := m.Filter(func(v int64) bool { boom(v); return true }).Name("Explode")
+			datastream.Collect(datastream.Map(kept, func(v int64) int64 { return v }).Name("Fine too"))
+		}},
+		{"in a FlatMapRef", func(env *datastream.Environment) {
+			src := datastream.Generate(env, func(i int64) int64 { return i }, datastream.GeneratorOptions{Count: 1000})
+			ts := datastream.AssignTimestampsAndWatermarksRef(src, func(v *int64) int64 { return *v }, datastream.ForMonotonousTimestamps()).Name("Fine")
+			datastream.Collect(datastream.FlatMapRef(ts, func(v *int64, emit func(*int64)) { boom(*v); emit(v) }).Name("Explode"))
+		}},
+		{"in the timestamps", func(env *datastream.Environment) {
+			src := datastream.Generate(env, func(i int64) int64 { return i }, datastream.GeneratorOptions{Count: 1000})
+			ts := datastream.AssignTimestampsAndWatermarksRef(src, func(v *int64) int64 { boom(*v); return *v }, datastream.ForMonotonousTimestamps()).Name("Explode")
+			datastream.Collect(datastream.Map(ts, func(v int64) int64 { return v }).Name("Fine"))
+		}},
+		{"in the source", func(env *datastream.Environment) {
+			src := datastream.Generate(env, func(i int64) int64 { boom(i); return i }, datastream.GeneratorOptions{Count: 1000}).Name("Explode")
+			datastream.Collect(datastream.Map(src, func(v int64) int64 { return v }).Name("Fine"))
+		}},
+		{"after a keyed operator", func(env *datastream.Environment) {
+			src := datastream.Generate(env, func(i int64) int64 { return i }, datastream.GeneratorOptions{Count: 1000})
+			sums := datastream.KeyBy(src, func(v int64) int64 { return v % 7 }).Reduce(func(a, b int64) int64 { return b }).Name("Fine")
+			datastream.Collect(datastream.Map(sums, func(v int64) int64 { boom(v); return v }).Name("Explode"))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newEnv(2)
+			tc.build(env)
+			_, err := env.Execute(context.Background(), "panic")
+			if !errors.Is(err, client.ErrJobFailed) {
+				t.Fatalf("err = %v", err)
+			}
+			msg := err.Error()
+			for _, want := range []string{`"Explode"`, "bad record 500", "subtask"} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("error %q does not mention %q", msg, want)
+				}
+			}
+			if strings.Contains(msg, "Fine") || strings.Contains(msg, "subtask -1") {
+				t.Errorf("error %q names another operator than the one that panicked", msg)
+			}
+		})
 	}
 }
 
@@ -455,5 +498,64 @@ func TestChainByPointer(t *testing.T) {
 	}
 	if fmt.Sprint(gotA) != fmt.Sprint(wantA) || fmt.Sprint(b.Items()) != fmt.Sprint(wantB) {
 		t.Fatalf("branches differ from the plain loop:\n got %v\nwant %v\n got %v\nwant %v", gotA, wantA, b.Items(), wantB)
+	}
+}
+
+// TestFlatMapRef picks fields out of large records by pointer, chained to
+// the source (records by pointer) and after a rebalance (records by value),
+// emitting none, one or two results per record (the second from a variable
+// changed after emit returns), and compares both with a plain loop.
+func TestFlatMapRef(t *testing.T) {
+	type inner struct {
+		I int64
+		S string
+	}
+	type wide struct {
+		A, B, C, D, E, F, G, H int64
+		In                     inner
+	}
+	const n = 3000
+	env := newEnv(2)
+	src := datastream.GenerateInto(env, func(i int64, v *wide) {
+		v.In, v.H = inner{I: i, S: fmt.Sprint(i)}, -i
+	}, datastream.GeneratorOptions{Count: n})
+	pick := func(v *wide, emit func(*inner)) {
+		if v.In.I%3 == 0 {
+			return
+		}
+		if v.H != -v.In.I {
+			panic("torn record")
+		}
+		emit(&v.In)
+		if v.In.I%4 == 0 {
+			twice := inner{I: -v.In.I, S: "x" + v.In.S}
+			emit(&twice)
+			twice.S = "changed after the call"
+		}
+	}
+	chained, _ := datastream.Collect(datastream.FlatMapRef(src, pick))
+	shuffled, _ := datastream.Collect(datastream.FlatMapRef(src.Rebalance(), pick))
+	if _, err := env.Execute(context.Background(), "flatmap-ref"); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for i := range int64(n) {
+		if i%3 != 0 {
+			want = append(want, fmt.Sprint(i, " ", i))
+			if i%4 == 0 {
+				want = append(want, fmt.Sprint(-i, " x", i))
+			}
+		}
+	}
+	slices.Sort(want)
+	for name, c := range map[string]*datastream.Collector[inner]{"chained": chained, "after a rebalance": shuffled} {
+		var got []string
+		for _, v := range c.Items() {
+			got = append(got, fmt.Sprint(v.I, " ", v.S))
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Fatalf("%s: %d results differ from the plain loop's %d", name, len(got), len(want))
+		}
 	}
 }

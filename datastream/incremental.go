@@ -27,9 +27,9 @@ func incrementalCheckpoints(info operator.TaskInfo) (bool, error) {
 func (p *keyedOp[K, U]) snapshotIncremental() (operator.OperatorState, error) {
 	view, err := p.ctx.backend.IncrementalView()
 	if err != nil {
-		return operator.OperatorState{}, fmt.Errorf("%s (subtask %d): %w", p.name, p.subtask, err)
+		return operator.OperatorState{}, fmt.Errorf("%s (subtask %d): %w", p.id.Name, p.id.Subtask, err)
 	}
-	start, end, subtask := p.start, p.end, p.subtask
+	start, end, subtask := p.start, p.end, p.id.Subtask
 	return operator.OperatorState{
 		KeyGroupStart: start,
 		WriteKeyGroups: func(emit func([]byte) error) error {
@@ -56,7 +56,7 @@ func (p *keyedOp[K, U]) restoreIncremental(hs []checkpoint.IncrementalHandle) er
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 	if err := p.ctx.backend.RestoreIncremental(ctx, hs, p.start, p.end, false); err != nil {
-		return fmt.Errorf("%s (subtask %d): %w", p.name, p.subtask, err)
+		return fmt.Errorf("%s (subtask %d): %w", p.id.Name, p.id.Subtask, err)
 	}
 	return nil
 }

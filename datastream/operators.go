@@ -6,86 +6,111 @@ import (
 )
 
 // The operators below are driven by one task goroutine each. Calls into user
-// functions are guarded so a panic names the operator and subtask. The
+// functions are marked (operator.Running: cheaper than a deferred Guard per
+// record) so that a panic names the operator and subtask. The
 // stateless ones also take records by pointer (network.PointerOutput), so a
 // large record is copied only into the user function's call.
 
 type mapOp[T, U any] struct {
-	fn      func(T) U
-	out     network.Output[U]
-	name    string
-	subtask int
+	fn  func(T) U
+	out network.Output[U]
+	id  operator.Ident
+	run *operator.Running
 }
 
-func (m *mapOp[T, U]) Collect(v T)          { m.out.Collect(m.call(v)) }
-func (m *mapOp[T, U]) CollectPtr(p *T)      { m.out.Collect(m.callPtr(p)) }
+func (m *mapOp[T, U]) Collect(v T) {
+	prev := m.run.Enter(&m.id)
+	u := m.fn(v)
+	m.run.Leave(prev)
+	m.out.Collect(u)
+}
+func (m *mapOp[T, U]) CollectPtr(p *T) {
+	prev := m.run.Enter(&m.id)
+	u := m.fn(*p)
+	m.run.Leave(prev)
+	m.out.Collect(u)
+}
 func (m *mapOp[T, U]) Emit(e network.Event) { m.out.Emit(e) }
-func (m *mapOp[T, U]) call(v T) U {
-	defer operator.Guard(m.name, m.subtask)
-	return m.fn(v)
-}
-func (m *mapOp[T, U]) callPtr(p *T) U {
-	defer operator.Guard(m.name, m.subtask)
-	return m.fn(*p)
-}
 
 type flatMapOp[T, U any] struct {
-	fn      func(T, func(U))
-	out     network.Output[U]
-	emit    func(U)
-	name    string
-	subtask int
+	fn   func(T, func(U))
+	out  network.Output[U]
+	emit func(U)
+	id   operator.Ident
+	run  *operator.Running
 }
 
 func (f *flatMapOp[T, U]) Collect(v T) {
-	defer operator.Guard(f.name, f.subtask)
+	prev := f.run.Enter(&f.id)
 	f.fn(v, f.emit)
+	f.run.Leave(prev)
 }
 func (f *flatMapOp[T, U]) CollectPtr(p *T) {
-	defer operator.Guard(f.name, f.subtask)
+	prev := f.run.Enter(&f.id)
 	f.fn(*p, f.emit)
+	f.run.Leave(prev)
 }
 func (f *flatMapOp[T, U]) Emit(e network.Event) { f.out.Emit(e) }
 
+// flatMapRefOp is FlatMapRef's operator: records by pointer into fn and
+// out of it.
+type flatMapRefOp[T, U any] struct {
+	fn      func(*T, func(*U))
+	out     network.Output[U]
+	emit    func(*U) // network.ByPointer(out)
+	scratch T        // a record taken by value: fn's pointer must not make it escape
+	id      operator.Ident
+	run     *operator.Running
+}
+
+func (f *flatMapRefOp[T, U]) Collect(v T) {
+	f.scratch = v
+	f.CollectPtr(&f.scratch)
+}
+func (f *flatMapRefOp[T, U]) CollectPtr(p *T) {
+	prev := f.run.Enter(&f.id)
+	f.fn(p, f.emit)
+	f.run.Leave(prev)
+}
+func (f *flatMapRefOp[T, U]) Emit(e network.Event) { f.out.Emit(e) }
+
 type filterOp[T any] struct {
-	fn      func(T) bool
-	out     network.Output[T]
-	outPtr  func(*T) // network.ByPointer(out)
-	name    string
-	subtask int
+	fn     func(T) bool
+	out    network.Output[T]
+	outPtr func(*T) // network.ByPointer(out)
+	id     operator.Ident
+	run    *operator.Running
 }
 
 func (f *filterOp[T]) Collect(v T) {
-	if f.call(v) {
+	prev := f.run.Enter(&f.id)
+	keep := f.fn(v)
+	f.run.Leave(prev)
+	if keep {
 		f.out.Collect(v)
 	}
 }
 
 // CollectPtr passes a kept record on by pointer too.
 func (f *filterOp[T]) CollectPtr(p *T) {
-	if f.callPtr(p) {
+	prev := f.run.Enter(&f.id)
+	keep := f.fn(*p)
+	f.run.Leave(prev)
+	if keep {
 		f.outPtr(p)
 	}
 }
 func (f *filterOp[T]) Emit(e network.Event) { f.out.Emit(e) }
-func (f *filterOp[T]) call(v T) bool {
-	defer operator.Guard(f.name, f.subtask)
-	return f.fn(v)
-}
-func (f *filterOp[T]) callPtr(p *T) bool {
-	defer operator.Guard(f.name, f.subtask)
-	return f.fn(*p)
-}
 
 // reduceOp keeps one accumulated value per key in memory.
 type reduceOp[T any, K comparable] struct {
-	fn      func(T, T) T
-	key     func(T) K
-	acc     map[K]T
-	out     network.Output[T]
-	name    string
-	subtask int
-	batch   bool // emit once per key at the end of input
+	fn    func(T, T) T
+	key   func(T) K
+	acc   map[K]T
+	out   network.Output[T]
+	id    operator.Ident // for operator.Running
+	run   *operator.Running
+	batch bool // emit once per key at the end of input
 }
 
 func (r *reduceOp[T, K]) Collect(v T) {
@@ -96,12 +121,13 @@ func (r *reduceOp[T, K]) Collect(v T) {
 }
 
 func (r *reduceOp[T, K]) call(v T) T {
-	defer operator.Guard(r.name, r.subtask)
+	prev := r.run.Enter(&r.id)
 	k := r.key(v)
 	if a, ok := r.acc[k]; ok {
 		v = r.fn(a, v)
 	}
 	r.acc[k] = v
+	r.run.Leave(prev)
 	return v
 }
 func (r *reduceOp[T, K]) Emit(e network.Event) {

@@ -183,8 +183,8 @@ type keyedOp[K comparable, U any] struct {
 	out        network.Output[U]
 	emit       func(U)
 	onTimer    func(*KeyedContext[K], Timer, func(U))
-	name       string
-	subtask    int
+	id         operator.Ident // for operator.Running
+	run        *operator.Running
 	start, end int // key groups owned
 	// incremental: checkpoints of the pebble store send its new files (incremental.go)
 	incremental bool
@@ -220,7 +220,7 @@ func newKeyedOp[K comparable, U any](info operator.TaskInfo, out network.Output[
 		return nil, err
 	}
 	return &keyedOp[K, U]{ctx: &KeyedContext[K]{backend: b, timers: ts, side: info.SideOutputs}, out: out, emit: out.Collect,
-		onTimer: onTimer, name: info.Name, subtask: info.Subtask, start: start, end: end,
+		onTimer: onTimer, id: ident(info), run: info.Runner(), start: start, end: end,
 		incremental: inc, taskCtx: info.Context}, nil
 }
 
@@ -279,13 +279,14 @@ func (p *keyedOp[K, U]) Tick() {
 }
 
 func (p *keyedOp[K, U]) fire(now int64, proc bool) {
-	defer operator.Guard(p.name, p.subtask)
+	prev := p.run.Enter(&p.id)
 	p.ctx.timers.advance(now, proc, func(k K, t int64) {
 		if p.onTimer != nil {
 			p.ctx.key = k
 			p.onTimer(p.ctx, Timer{Time: t, ProcessingTime: proc}, p.emit)
 		}
 	})
+	p.run.Leave(prev)
 }
 
 // SnapshotState takes a view of the state (heap: the maps are copied;
@@ -316,7 +317,7 @@ func (p *keyedOp[K, U]) RestoreState(st operator.OperatorState) error {
 			return nil
 		}
 		if g < p.start || g >= p.end {
-			return fmt.Errorf("%s: restored key group %d is outside this subtask's %d..%d", p.name, g, p.start, p.end-1)
+			return fmt.Errorf("%s: restored key group %d is outside this subtask's %d..%d", p.id.Name, g, p.start, p.end-1)
 		}
 		return p.ctx.backend.Restore(blk, false)
 	}
@@ -341,9 +342,10 @@ type processOp[T any, K comparable, U any] struct {
 }
 
 func (p *processOp[T, K, U]) Collect(v T) {
-	defer operator.Guard(p.name, p.subtask)
+	prev := p.run.Enter(&p.id)
 	p.ctx.key = p.key(v)
 	p.fn(p.ctx, v, p.emit)
+	p.run.Leave(prev)
 }
 
 // ListState is a list of values per key.

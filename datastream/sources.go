@@ -112,6 +112,7 @@ func (g *generator[T]) run(sc *operator.SourceContext) error {
 	var n int64 // records emitted by this run, for pacing
 	var v T
 	collect := network.ByPointer(g.out) // v is large, maybe: by pointer where the chain takes it
+	run, id := g.info.Runner(), ident(g.info)
 	for {
 		// Emit in increasing index: each pass takes the splits at the
 		// lowest position. After a restore at another parallelism a subtask
@@ -140,7 +141,7 @@ func (g *generator[T]) run(sc *operator.SourceContext) error {
 					return nil
 				}
 			}
-			call(g.fn, i, &g.info, &v) // into one variable: records can be large
+			call(g.fn, i, run, &id, &v) // into one variable: records can be large
 			g.pos[k]++
 			n++
 			collect(&v)
@@ -183,9 +184,10 @@ func (g *generator[T]) RestoreState(st operator.OperatorState) error {
 	return nil
 }
 
-func call[T any](fn func(int64, *T), i int64, info *operator.TaskInfo, v *T) {
-	defer operator.Guard(info.Name, info.Subtask)
+func call[T any](fn func(int64, *T), i int64, run *operator.Running, id *operator.Ident, v *T) {
+	prev := run.Enter(id)
 	fn(i, v)
+	run.Leave(prev)
 }
 
 // pacer spaces records to a rate, sleeping in steps of at least a millisecond.

@@ -74,24 +74,43 @@ func oneInput[IN, OUT any](s Stream[IN], name string, parallelism int, l *link,
 	return newStream[OUT](s.env, n, l)
 }
 
+// ident names an operator's subtask for operator.Running.
+func ident(info operator.TaskInfo) operator.Ident {
+	return operator.Ident{Name: info.Name, Subtask: info.Subtask}
+}
+
 // Map applies fn to every record.
 func Map[T, U any](s Stream[T], fn func(T) U) Stream[U] {
 	return oneInput(s, "Map", s.env.parallelism, s.forward(), func(info operator.TaskInfo, out network.Output[U]) (network.Output[T], closer, error) {
-		return &mapOp[T, U]{fn: fn, out: out, name: info.Name, subtask: info.Subtask}, nil, nil
+		return &mapOp[T, U]{fn: fn, out: out, id: ident(info), run: info.Runner()}, nil, nil
 	})
 }
 
 // FlatMap calls fn for every record; fn emits any number of results.
 func FlatMap[T, U any](s Stream[T], fn func(v T, emit func(U))) Stream[U] {
 	return oneInput(s, "FlatMap", s.env.parallelism, s.forward(), func(info operator.TaskInfo, out network.Output[U]) (network.Output[T], closer, error) {
-		return &flatMapOp[T, U]{fn: fn, out: out, emit: out.Collect, name: info.Name, subtask: info.Subtask}, nil, nil
+		return &flatMapOp[T, U]{fn: fn, out: out, emit: out.Collect, id: ident(info), run: info.Runner()}, nil, nil
+	})
+}
+
+// FlatMapRef is FlatMap for large records, by pointer both ways: fn reads
+// the record through v and emits results by pointer, for example a field of
+// *v, so that neither the record nor what is picked out of it is copied into
+// the calls. fn reads *v during the call only: it must neither keep v nor
+// change *v. emit reads its argument during its call only, so fn may reuse
+// the variable it points at; pointing it at a variable of fn's own makes Go
+// allocate that variable on every call, where emitting a field of *v or of a
+// variable fn keeps across calls does not.
+func FlatMapRef[T, U any](s Stream[T], fn func(v *T, emit func(*U))) Stream[U] {
+	return oneInput(s, "FlatMap", s.env.parallelism, s.forward(), func(info operator.TaskInfo, out network.Output[U]) (network.Output[T], closer, error) {
+		return &flatMapRefOp[T, U]{fn: fn, out: out, emit: network.ByPointer(out), id: ident(info), run: info.Runner()}, nil, nil
 	})
 }
 
 // Filter keeps the records for which fn is true.
 func (s Stream[T]) Filter(fn func(T) bool) Stream[T] {
 	return oneInput(s, "Filter", s.env.parallelism, s.forward(), func(info operator.TaskInfo, out network.Output[T]) (network.Output[T], closer, error) {
-		return &filterOp[T]{fn: fn, out: out, outPtr: network.ByPointer(out), name: info.Name, subtask: info.Subtask}, nil, nil
+		return &filterOp[T]{fn: fn, out: out, outPtr: network.ByPointer(out), id: ident(info), run: info.Runner()}, nil, nil
 	})
 }
 
@@ -174,7 +193,7 @@ func (ks KeyedStream[T, K]) Reduce(fn func(acc, v T) T) Stream[T] {
 	}
 	batch := env.RuntimeMode() == Batch
 	return oneInput(ks.up, "Reduce", env.parallelism, ks.link(), func(info operator.TaskInfo, out network.Output[T]) (network.Output[T], closer, error) {
-		return &reduceOp[T, K]{fn: fn, key: ks.key, acc: map[K]T{}, out: out, name: info.Name, subtask: info.Subtask, batch: batch}, nil, nil
+		return &reduceOp[T, K]{fn: fn, key: ks.key, acc: map[K]T{}, out: out, id: ident(info), run: info.Runner(), batch: batch}, nil, nil
 	})
 }
 

@@ -57,6 +57,21 @@ func AssignTimestamps[T any](s Stream[T], ts func(T) time.Time, outOfOrderness t
 // fires every remaining event-time window and timer. Operators downstream
 // that need a record's event time take the same ts again.
 func AssignTimestampsAndWatermarks[T any](s Stream[T], ts func(T) time.Time, strategy WatermarkStrategy) Stream[T] {
+	return assignTimestamps(s, ts, nil, strategy)
+}
+
+// AssignTimestampsAndWatermarksRef is AssignTimestampsAndWatermarks for
+// large records: ts reads the record through a pointer and returns its event
+// time in epoch milliseconds, so that no copy of the record is made per call
+// (a record of a few hundred bytes costs more to copy than its timestamp to
+// read). ts reads *v during the call only: it must neither keep v nor change
+// *v.
+func AssignTimestampsAndWatermarksRef[T any](s Stream[T], ts func(v *T) int64, strategy WatermarkStrategy) Stream[T] {
+	return assignTimestamps(s, nil, ts, strategy)
+}
+
+// assignTimestamps is the watermark assigner with one of ts and ref.
+func assignTimestamps[T any](s Stream[T], ts func(T) time.Time, ref func(*T) int64, strategy WatermarkStrategy) Stream[T] {
 	if strategy.bound < 0 || strategy.idleness < 0 || strategy.interval < 0 {
 		s.env.fail(fmt.Errorf("%w: watermark strategy after %q: durations must not be negative", ErrInvalidJob, s.n.name))
 	}
@@ -69,13 +84,15 @@ func AssignTimestampsAndWatermarks[T any](s Stream[T], ts func(T) time.Time, str
 			}
 			interval = d
 		}
-		return &watermarker[T]{ts: ts, bound: strategy.bound.Milliseconds(), idleness: strategy.idleness, interval: interval, out: out, outPtr: network.ByPointer(out),
-			max: math.MinInt64, emitted: math.MinInt64, name: info.Name, subtask: info.Subtask, now: time.Now, lastRecord: time.Now()}, nil, nil
+		return &watermarker[T]{ts: ts, ref: ref, bound: strategy.bound.Milliseconds(), idleness: strategy.idleness, interval: interval, out: out, outPtr: network.ByPointer(out),
+			max: math.MinInt64, emitted: math.MinInt64, id: ident(info), run: info.Runner(), now: time.Now, lastRecord: time.Now()}, nil, nil
 	})
 }
 
 type watermarker[T any] struct {
-	ts                 func(T) time.Time
+	ts                 func(T) time.Time // or:
+	ref                func(*T) int64    // the timestamp read through a pointer, in ms
+	scratch            T                 // a record taken by value, for ref
 	bound              int64
 	idleness, interval time.Duration
 	out                network.Output[T]
@@ -86,8 +103,8 @@ type watermarker[T any] struct {
 	records            bool      // a record came since the last tick
 	idle               bool
 	now                func() time.Time // the wall clock (tests set their own)
-	name               string
-	subtask            int
+	id                 operator.Ident
+	run                *operator.Running
 }
 
 func (w *watermarker[T]) Collect(v T) {
@@ -117,13 +134,26 @@ func (w *watermarker[T]) seen() {
 }
 
 func (w *watermarker[T]) timestamp(v T) int64 {
-	defer operator.Guard(w.name, w.subtask)
-	return w.ts(v).UnixMilli()
+	if w.ref != nil {
+		w.scratch = v // ref's pointer must not make v escape
+		return w.timestampPtr(&w.scratch)
+	}
+	prev := w.run.Enter(&w.id)
+	t := w.ts(v).UnixMilli()
+	w.run.Leave(prev)
+	return t
 }
 
 func (w *watermarker[T]) timestampPtr(p *T) int64 {
-	defer operator.Guard(w.name, w.subtask)
-	return w.ts(*p).UnixMilli()
+	prev := w.run.Enter(&w.id)
+	var t int64
+	if w.ref != nil {
+		t = w.ref(p)
+	} else {
+		t = w.ts(*p).UnixMilli()
+	}
+	w.run.Leave(prev)
+	return t
 }
 
 // Tick emits the watermark if it advanced and the interval has passed, and

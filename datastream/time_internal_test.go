@@ -332,11 +332,24 @@ func timersAcrossRestore(t *testing.T, st Stream[string], from, to string) {
 	}
 }
 
-// Scripted: records and ticks (with a clock) in; watermarks and idleness out.
+// Scripted: records and ticks (with a clock) in; watermarks and idleness
+// out. The same script for the timestamp by value and through a pointer
+// (AssignTimestampsAndWatermarksRef, its records by value and by pointer).
 func TestWatermarkGenerator(t *testing.T) {
-	env := NewEnvironment()
-	st := AssignTimestampsAndWatermarks(FromSlice(env, []rec{}), recTime,
-		ForBoundedOutOfOrderness(5*time.Millisecond).WithIdleness(time.Second).WithInterval(100*time.Millisecond))
+	strategy := ForBoundedOutOfOrderness(5 * time.Millisecond).WithIdleness(time.Second).WithInterval(100 * time.Millisecond)
+	for _, ref := range []bool{false, true} {
+		t.Run(fmt.Sprint("ref=", ref), func(t *testing.T) {
+			env := NewEnvironment()
+			st := AssignTimestampsAndWatermarks(FromSlice(env, []rec{}), recTime, strategy)
+			if ref {
+				st = AssignTimestampsAndWatermarksRef(FromSlice(env, []rec{}), func(r *rec) int64 { return r.At }, strategy)
+			}
+			testWatermarkGenerator(t, st, ref)
+		})
+	}
+}
+
+func testWatermarkGenerator(t *testing.T, st Stream[rec], ref bool) {
 	in, out := build[rec](t, st, nil)
 	w := in.(*watermarker[rec])
 	clk := time.Unix(1000, 0)
@@ -347,7 +360,14 @@ func TestWatermarkGenerator(t *testing.T) {
 		clk = clk.Add(after)
 		w.Tick()
 	}
-	collect := func(at int64) { w.Collect(rec{Key: "a", At: at}) }
+	n := 0
+	collect := func(at int64) {
+		if n++; ref && n%2 == 0 {
+			w.CollectPtr(&rec{Key: "a", At: at})
+		} else {
+			w.Collect(rec{Key: "a", At: at})
+		}
+	}
 	emit := func() {
 		for _, e := range out.events {
 			got = append(got, fmt.Sprintf("%s %d", e.Kind, e.Value))
@@ -373,8 +393,8 @@ func TestWatermarkGenerator(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("emitted %q, want %q", got, want)
 	}
-	if len(out.items) != 4 {
-		t.Fatalf("%d records passed, want 4", len(out.items))
+	if len(out.items) != 4 || out.items[2].At != 120 {
+		t.Fatalf("records passed: %+v, want the four collected", out.items)
 	}
 }
 

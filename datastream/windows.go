@@ -323,7 +323,12 @@ type windowOp[T any, K comparable, ACC, OUT any] struct {
 }
 
 func (o *windowOp[T, K, ACC, OUT]) Collect(v T) {
-	defer operator.Guard(o.name, o.subtask)
+	prev := o.run.Enter(&o.id)
+	o.collect(v)
+	o.run.Leave(prev)
+}
+
+func (o *windowOp[T, K, ACC, OUT]) collect(v T) {
 	k := o.key(v)
 	o.ctx.key = k
 	var t, wm int64

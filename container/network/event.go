@@ -100,5 +100,6 @@ func (f *fanout[T]) Emit(e Event) {
 // Discard drops everything.
 type Discard[T any] struct{}
 
-func (Discard[T]) Collect(T)  {}
-func (Discard[T]) Emit(Event) {}
+func (Discard[T]) Collect(T)     {}
+func (Discard[T]) CollectPtr(*T) {}
+func (Discard[T]) Emit(Event)    {}

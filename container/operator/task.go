@@ -36,6 +36,10 @@ type TaskInfo struct {
 	// Splits, for a vertex with input splits (jobgraph.Vertex.Splits), asks
 	// the JobManager for the subtask's next split.
 	Splits SplitRequester
+	// Running is shared by the operators of the task's chain: the one whose
+	// user function runs, for the report of a panic (nil outside a task:
+	// Runner).
+	Running *Running
 }
 
 // SplitRequester asks the JobManager for a file source subtask's next input

@@ -320,7 +320,7 @@ func (r *rng) price() int64 { return priceOf(r.float64() * 6 * math.Ln10) }
 // takes math.Exp itself.
 func priceOf(y float64) int64 {
 	h := int(y * 256)
-	if h < 0 || h >= len(expTable) {
+	if uint(h) >= uint(len(expTable)) {
 		return int64(math.Round(math.Exp(y) * 100))
 	}
 	d := y - float64(h)*(1.0/256) // exact: both are within a factor of 2, or h is 0
@@ -328,12 +328,14 @@ func priceOf(y float64) int64 {
 	d2 := d * d
 	p := d*(1+d*(1.0/2)) + d2*d*((1.0/6+d*(1.0/24))+d2*(1.0/120))
 	e := expTable[h]
-	v := (e + e*p) * 100
-	f := v - math.Floor(v)
+	v := (e + e*p) * 100 // in [100, 10^8]: its integer part is exact in an int64 and back
+	f := v - float64(int64(v))
 	if math.Abs(f-0.5) <= v*0x1p-44 {
 		return int64(math.Round(math.Exp(y) * 100))
 	}
-	return int64(math.Round(v))
+	// Rounded to nearest: v + 0.5 is off by at most half an ulp of v, far
+	// less than the distance to the half cent kept above.
+	return int64(v + 0.5)
 }
 
 // expTable holds exp(h/256) for h up to 6·ln 10·256.

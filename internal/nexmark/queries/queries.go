@@ -135,30 +135,30 @@ func Events(env *datastream.Environment, o Options) datastream.Stream[nexmark.Ev
 	gen := o.Gen
 	src := datastream.GenerateInto(env, gen.EventInto, datastream.GeneratorOptions{Count: o.Events, RatePerSecond: o.Rate}).
 		Name("Source: Nexmark").UID("nexmark-source")
-	return datastream.AssignTimestampsAndWatermarks(src, func(e nexmark.Event) time.Time { return time.UnixMilli(e.Time()) },
+	return datastream.AssignTimestampsAndWatermarksRef(src, func(e *nexmark.Event) int64 { return e.Time() },
 		datastream.ForMonotonousTimestamps()).UID("nexmark-timestamps")
 }
 
 func bids(ev datastream.Stream[nexmark.Event]) datastream.Stream[nexmark.Bid] {
-	return datastream.FlatMap(ev, func(e nexmark.Event, emit func(nexmark.Bid)) {
+	return datastream.FlatMapRef(ev, func(e *nexmark.Event, emit func(*nexmark.Bid)) {
 		if e.Kind == nexmark.BidKind {
-			emit(e.Bid)
+			emit(&e.Bid)
 		}
 	}).Name("Bids")
 }
 
 func auctions(ev datastream.Stream[nexmark.Event]) datastream.Stream[nexmark.Auction] {
-	return datastream.FlatMap(ev, func(e nexmark.Event, emit func(nexmark.Auction)) {
+	return datastream.FlatMapRef(ev, func(e *nexmark.Event, emit func(*nexmark.Auction)) {
 		if e.Kind == nexmark.AuctionKind {
-			emit(e.Auction)
+			emit(&e.Auction)
 		}
 	}).Name("Auctions")
 }
 
 func persons(ev datastream.Stream[nexmark.Event]) datastream.Stream[nexmark.Person] {
-	return datastream.FlatMap(ev, func(e nexmark.Event, emit func(nexmark.Person)) {
+	return datastream.FlatMapRef(ev, func(e *nexmark.Event, emit func(*nexmark.Person)) {
 		if e.Kind == nexmark.PersonKind {
-			emit(e.Person)
+			emit(&e.Person)
 		}
 	}).Name("Persons")
 }
