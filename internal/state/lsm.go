@@ -53,21 +53,7 @@ func openLSM(parent string, mem Memory, log zerolog.Logger) (*lsmStore, error) {
 	}
 	dir := root + "/db"
 	cacheSize, memTable := mem.sizes()
-	opts := &pebble.Options{
-		// The store is rebuilt from a checkpoint after a failure, never
-		// from its own log: no write-ahead log.
-		DisableWAL:                  true,
-		Logger:                      pebbleLogger{log},
-		MemTableSize:                uint64(memTable),
-		MemTableStopWritesThreshold: memTables,
-	}
-	for i := range opts.Levels {
-		// A point lookup of an absent key (a key's first access) skips
-		// the files a bloom filter rules out; blocks stay uncompressed
-		// (local, temporary files: CPU over disk space).
-		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
-		opts.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
-	}
+	opts := lsmOptions(memTable, log)
 	log.Debug().Str("dir", dir).Int64("block_cache", cacheSize).Int64("memtable", memTable).Msg("pebble store")
 	s := &lsmStore{dir: dir, root: root, opts: opts, cache: pebble.NewCache(cacheSize), refs: 1, inc: newIncremental(),
 		cacheBytes: mem.total() / lsmCacheShare}
@@ -79,6 +65,35 @@ func openLSM(parent string, mem Memory, log zerolog.Logger) (*lsmStore, error) {
 	}
 	return s, nil
 }
+
+// lsmOptions are a store's pebble options. They are runtime options only:
+// a store's files open under any of them, so a checkpoint taken with
+// earlier options restores with these.
+func lsmOptions(memTable int64, log zerolog.Logger) *pebble.Options {
+	opts := &pebble.Options{
+		// The store is rebuilt from a checkpoint after a failure, never
+		// from its own log or files: no write-ahead log, no fsync.
+		DisableWAL:                  true,
+		FS:                          lsmFS,
+		Logger:                      pebbleLogger{log},
+		MemTableSize:                uint64(memTable),
+		MemTableStopWritesThreshold: memTables,
+	}
+	for i := range opts.Levels {
+		// A point lookup of an absent key (a key's first access) skips
+		// the files a bloom filter rules out; blocks stay uncompressed
+		// (local, temporary files: CPU over disk space).
+		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		opts.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
+	}
+	if lsmTune != nil {
+		lsmTune(opts)
+	}
+	return opts
+}
+
+// lsmTune, when set (benchmarks), adjusts the options of new stores.
+var lsmTune func(*pebble.Options)
 
 // openDB opens the database in dir with opts (and their block cache).
 func openDB(dir string, opts *pebble.Options) (*pebble.DB, error) {
