@@ -472,6 +472,7 @@ func benchIncremental(b *testing.B, keys int, remote string) {
 		var c incTimes
 		h, c = r.take()
 		cs = append(cs, c)
+		b.Logf("checkpoint %d: sync %.3f s (flush %.3f s), whole %.3f s, %.1f MB sent", len(cs), c.sync.Seconds(), c.flush.Seconds(), c.total.Seconds(), float64(c.sent)/1e6)
 	}
 	b.StopTimer()
 	restore := incRestore(b, h, filepath.Join(dir, "restore"), benchGroups)

@@ -78,7 +78,22 @@ func lsmOptions(memTable int64, log zerolog.Logger) *pebble.Options {
 		Logger:                      pebbleLogger{log},
 		MemTableSize:                uint64(memTable),
 		MemTableStopWritesThreshold: memTables,
+		// Updates spread over the whole key space make every L0 file
+		// overlap all of the base level: compacting L0 at 8 sublevels
+		// rather than pebble's 4 rewrites the base level half as often
+		// (fewer bytes for the next incremental checkpoint), and writes
+		// stall at 32 rather than 12, so a burst of updates does not stop
+		// the task while compactions catch up (reads: more L0 files to
+		// check, most ruled out by their bloom filters). A second
+		// compaction may run when pebble sees a backlog.
+		L0CompactionThreshold:      8,
+		L0StopWritesThreshold:      32,
+		CompactionConcurrencyRange: func() (int, int) { return 1, 2 },
 	}
+	// The levels' target file sizes stay pebble's (2 MiB in L0, doubling
+	// per level down from the base level): larger files mean fewer hard
+	// links at a checkpoint, but a compaction rewrites whole files, so
+	// each checkpoint uploads more (docs/benchmarks.md, 2026-12-02).
 	for i := range opts.Levels {
 		// A point lookup of an absent key (a key's first access) skips
 		// the files a bloom filter rules out; blocks stay uncompressed
