@@ -10,12 +10,17 @@ import (
 	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/objstorage/objstorageprovider"
+	"github.com/cockroachdb/pebble/v2/sstable"
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"floe/checkpoint"
 )
@@ -27,8 +32,11 @@ import (
 // files; measured once the compactions of the initial load are done); and
 // the restore of what it wrote (pebble: the store reopened from the files,
 // and, for a rescale, half the key groups copied out of them). It reports
-// seconds of the synchronous part and of the whole checkpoint, MB written per
-// checkpoint, and restore seconds and MB/s.
+// the medians over the timed checkpoints (b.N of them) of the seconds of the
+// synchronous part (s-flush: of it, the memtable's flush), of the whole
+// checkpoint (and its maximum) and of the MB written per checkpoint; the
+// store's files; and restore seconds and MB/s. FLOE_BENCH_PEBBLE overrides
+// pebble options (benchTune).
 //
 // FLOE_BENCH_STATE lists the sizes (100MB, 1GB, 10GB; default 100MB;
 // FLOE_BENCH_LARGE=1 is 100MB,1GB): sub-benchmarks <size>/heap-full and
@@ -47,6 +55,7 @@ func BenchmarkIncrementalCheckpoint(b *testing.B) {
 		list = "100MB,1GB"
 	}
 	remote := os.Getenv("FLOE_BENCH_HDFS")
+	benchTune(b)
 	for _, name := range strings.Split(list, ",") {
 		keys, ok := sizes[name]
 		if !ok {
@@ -96,21 +105,83 @@ func benchFill(tab *Table[string, counter], keys int) {
 }
 
 // benchFillLSM writes what benchFill puts straight into the pebble store,
-// in key order (key group by key group, each in ascending key order): the
-// store a long load leaves once its compactions are done (the flushed files
-// do not overlap, so they move down the levels instead of being rewritten),
-// reached without rewriting 10 GB several times over on a shared machine.
+// as SST files shaped like the levels that a long load of writes in random
+// order leaves: from the base level down to the bottom, each level
+// LevelMultiplier times the one above and at its target size (so the
+// compactions of new writes cascade down, as they would), its files
+// compaction outputs of the level's target file size, the keys of each
+// level spread over the whole key space. Each level's files are written in
+// key order and ingested, bottom first (an ingested file goes to the lowest
+// level whose files it does not overlap): the store reached without
+// rewriting 10 GB several times over on a shared machine.
 func benchFillLSM(b testing.TB, src *Backend[string], tab *Table[string, counter], keys int) {
-	groups := make([][]int32, benchGroups)
+	s := src.lsm
+	o := s.opts
+	o.EnsureDefaults()
+	levels := benchLevels(o, int64(keys)*110)
+	// Key i lives in level k (0: the bottom) with a share of
+	// mult^-k of the bottom's.
+	mult := float64(o.Experimental.LevelMultiplier)
+	share := make([]float64, levels)
+	sum, w := 0.0, 1.0
+	for k := range share {
+		share[k] = w
+		sum += w
+		w /= mult
+	}
+	rng := mrand.New(mrand.NewPCG(3, 4))
+	groups := make([][][]int32, levels) // by level, key group
+	for k := range groups {
+		groups[k] = make([][]int32, benchGroups)
+	}
 	for i := range keys {
+		k, x := 0, rng.Float64()*sum
+		for k < levels-1 && x >= share[k] {
+			x -= share[k]
+			k++
+		}
 		g := src.KeyGroup(fmt.Sprintf("key-%010d", i))
-		groups[g] = append(groups[g], int32(i))
+		groups[k][g] = append(groups[k][g], int32(i))
+	}
+	dir, err := os.MkdirTemp(s.root, "fill-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	bottom := len(o.Levels) - 1
+	for k := range levels {
+		// Level bottom-k; TargetFileSizes[1] is the base level's.
+		paths := benchWriteLevel(b, tab, groups[k], filepath.Join(dir, strconv.Itoa(k)),
+			o.MakeWriterOptions(bottom-k, s.db.TableFormat()), o.TargetFileSizes[levels-k])
+		if err := s.db.Ingest(context.Background(), paths); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchWriteLevel writes the entries of the keys in groups (by key group)
+// into SST files of about target bytes under dir, in key order.
+func benchWriteLevel(b testing.TB, tab *Table[string, counter], groups [][]int32, dir string, wopts sstable.WriterOptions, target int64) []string {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.Fatal(err)
 	}
 	t := tab.lsm
-	batch := src.lsm.db.NewBatch()
-	defer batch.Close()
+	var (
+		paths []string
+		w     *sstable.Writer
+		size  int64
+		prev  []byte
+	)
+	finish := func() {
+		if w == nil {
+			return
+		}
+		if err := w.Close(); err != nil {
+			b.Fatal(err)
+		}
+		w = nil
+	}
 	pad := strings.Repeat("x", 84)
-	var prev []byte
 	for _, is := range groups {
 		for _, i := range is {
 			key := t.key(fmt.Sprintf("key-%010d", i))
@@ -119,20 +190,38 @@ func benchFillLSM(b testing.TB, src *Backend[string], tab *Table[string, counter
 			}
 			prev = append(prev[:0], key...)
 			t.vbuf = t.vc.append(t.vbuf[:0], &counter{N: int64(i), Tags: []string{pad}})
-			if err := batch.Set(key, t.vbuf, nil); err != nil {
-				b.Fatal(err)
-			}
-			if batch.Len() >= restoreBatch {
-				if err := batch.Commit(pebble.NoSync); err != nil {
+			if w == nil {
+				p := filepath.Join(dir, fmt.Sprintf("%06d.sst", len(paths)))
+				f, err := lsmFS.Create(p, vfs.WriteCategoryUnspecified)
+				if err != nil {
 					b.Fatal(err)
 				}
-				batch.Reset()
+				w = sstable.NewWriter(objstorageprovider.NewFileWritable(f), wopts)
+				paths = append(paths, p)
+				size = 0
+			}
+			if err := w.Set(key, t.vbuf); err != nil {
+				b.Fatal(err)
+			}
+			if size += int64(len(key) + len(t.vbuf)); size >= target {
+				finish()
 			}
 		}
 	}
-	if err := batch.Commit(pebble.NoSync); err != nil {
-		b.Fatal(err)
+	finish()
+	return paths
+}
+
+// benchLevels is how many levels, from the base level to the bottom, a
+// store of about n bytes has: pebble sizes the levels up from the bottom,
+// each LevelMultiplier times smaller, the base level the first at most
+// LBaseMaxBytes.
+func benchLevels(o *pebble.Options, n int64) int {
+	levels := 1
+	for sz := n; sz > o.LBaseMaxBytes && levels < len(o.Levels)-1; levels++ {
+		sz /= int64(o.Experimental.LevelMultiplier)
 	}
+	return levels
 }
 
 // The benchmark's fast fill leaves the same table as the Puts of benchFill.
@@ -289,14 +378,20 @@ type incRun struct {
 	n     int
 }
 
-func (r *incRun) take() (checkpoint.IncrementalHandle, int64, time.Duration) {
+// incTimes are the figures of one checkpoint.
+type incTimes struct {
+	sync, flush, total time.Duration // flush: of sync, the memtable's
+	sent               int64
+}
+
+func (r *incRun) take() (checkpoint.IncrementalHandle, incTimes) {
 	r.n++
 	t0 := time.Now()
 	v, err := r.src.IncrementalView()
 	if err != nil {
 		r.b.Fatal(err)
 	}
-	sync := time.Since(t0)
+	c := incTimes{sync: time.Since(t0), flush: v.flush}
 	h, sent, err := v.Upload(context.Background(), Target{Store: r.store, SharedDir: checkpoint.Join(r.root, "shared"),
 		Dir: checkpoint.Join(r.root, fmt.Sprintf("chk-%d", r.n)), UID: "op", Start: 0, End: benchGroups})
 	if rerr := v.Release(); err == nil {
@@ -305,7 +400,8 @@ func (r *incRun) take() (checkpoint.IncrementalHandle, int64, time.Duration) {
 	if err != nil {
 		r.b.Fatal(err)
 	}
-	return h, sent, sync
+	c.sent, c.total = sent, time.Since(t0)
+	return h, c
 }
 
 // settle waits out the store's compactions (those the load left behind
@@ -316,7 +412,7 @@ func (r *incRun) settle() checkpoint.IncrementalHandle {
 	for deadline := time.Now().Add(30 * time.Minute); r.src.lsm.db.Metrics().Compact.NumInProgress > 0 && time.Now().Before(deadline); {
 		time.Sleep(50 * time.Millisecond)
 	}
-	h, _, _ := r.take()
+	h, _ := r.take()
 	return h
 }
 
@@ -365,37 +461,32 @@ func benchIncremental(b *testing.B, keys int, remote string) {
 	benchFillLSM(b, src, tab, keys)
 	store, _, _ := checkpoint.OpenFS(dir)
 	r := &incRun{b: b, src: src, store: store, root: filepath.Join(dir, "chk")}
-	t0 := time.Now()
-	_, firstSent, _ := r.take() // the first sends everything
-	firstTime := time.Since(t0)
+	_, first := r.take() // the first sends everything
 	h := r.settle()
 	rng := mrand.New(mrand.NewPCG(1, 2))
-	var sync, total time.Duration
-	var sent int64
-	n := 0
+	var cs []incTimes
 	for b.Loop() {
 		b.StopTimer()
 		benchChange(tab, rng, keys)
 		b.StartTimer()
-		t0 := time.Now()
-		var s int64
-		var d time.Duration
-		h, s, d = r.take()
-		total += time.Since(t0)
-		sync += d
-		sent += s
-		n++
+		var c incTimes
+		h, c = r.take()
+		cs = append(cs, c)
+		b.Logf("checkpoint %d: sync %.3f s (flush %.3f s), whole %.3f s, %.1f MB sent", len(cs), c.sync.Seconds(), c.flush.Seconds(), c.total.Seconds(), float64(c.sent)/1e6)
 	}
 	b.StopTimer()
 	restore := incRestore(b, h, filepath.Join(dir, "restore"), benchGroups)
 	b.ReportMetric(downloadRate(b, h, filepath.Join(dir, "download")), "MB/s-download")
 	rescale := incRestore(b, h, filepath.Join(dir, "half"), benchGroups/2)
-	b.ReportMetric(firstTime.Seconds(), "s-first")
-	b.ReportMetric(float64(firstSent)/1e6, "MB-first")
-	b.ReportMetric(sync.Seconds()/float64(n), "s-sync")
-	b.ReportMetric(total.Seconds()/float64(n), "s-checkpoint")
-	b.ReportMetric(float64(sent)/1e6/float64(n), "MB-written")
+	b.ReportMetric(first.total.Seconds(), "s-first")
+	b.ReportMetric(float64(first.sent)/1e6, "MB-first")
+	b.ReportMetric(medianOf(cs, func(c incTimes) float64 { return c.sync.Seconds() }), "s-sync")
+	b.ReportMetric(medianOf(cs, func(c incTimes) float64 { return c.flush.Seconds() }), "s-flush")
+	b.ReportMetric(medianOf(cs, func(c incTimes) float64 { return c.total.Seconds() }), "s-checkpoint")
+	b.ReportMetric(slices.Max(valuesOf(cs, func(c incTimes) float64 { return c.total.Seconds() })), "s-checkpoint-max")
+	b.ReportMetric(medianOf(cs, func(c incTimes) float64 { return float64(c.sent) / 1e6 }), "MB-written")
 	b.ReportMetric(float64(h.Bytes())/1e6, "MB-store")
+	b.ReportMetric(float64(len(h.Files)), "files-store")
 	b.ReportMetric(restore.Seconds(), "s-restore")
 	b.ReportMetric(float64(h.Bytes())/1e6/restore.Seconds(), "MB/s-restore")
 	b.ReportMetric(rescale.Seconds(), "s-restore-half")
@@ -413,24 +504,82 @@ func benchIncremental(b *testing.B, keys int, remote string) {
 		b.Fatal(err)
 	}
 	r.root = remote
-	t0 = time.Now()
-	_, firstSent, _ = r.take()
-	b.ReportMetric(time.Since(t0).Seconds(), "s-first-hdfs")
-	b.ReportMetric(float64(firstSent)/1e6, "MB-first-hdfs")
+	_, first = r.take()
+	b.ReportMetric(first.total.Seconds(), "s-first-hdfs")
+	b.ReportMetric(float64(first.sent)/1e6, "MB-first-hdfs")
 	h = r.settle()
-	total, sent = 0, 0
-	for range n {
+	hcs := make([]incTimes, len(cs))
+	for i := range hcs {
 		benchChange(tab, rng, keys)
-		t0 := time.Now()
-		var s int64
-		h, s, _ = r.take()
-		total += time.Since(t0)
-		sent += s
+		h, hcs[i] = r.take()
 	}
 	restore = incRestore(b, h, filepath.Join(dir, "restore-hdfs"), benchGroups)
 	b.ReportMetric(downloadRate(b, h, filepath.Join(dir, "download-hdfs")), "MB/s-download-hdfs")
-	b.ReportMetric(total.Seconds()/float64(n), "s-checkpoint-hdfs")
-	b.ReportMetric(float64(sent)/1e6/float64(n), "MB-written-hdfs")
+	b.ReportMetric(medianOf(hcs, func(c incTimes) float64 { return c.total.Seconds() }), "s-checkpoint-hdfs")
+	b.ReportMetric(medianOf(hcs, func(c incTimes) float64 { return float64(c.sent) / 1e6 }), "MB-written-hdfs")
 	b.ReportMetric(restore.Seconds(), "s-restore-hdfs")
 	b.ReportMetric(float64(h.Bytes())/1e6/restore.Seconds(), "MB/s-restore-hdfs")
+}
+
+// valuesOf is f of each of cs.
+func valuesOf(cs []incTimes, f func(incTimes) float64) []float64 {
+	v := make([]float64, len(cs))
+	for i, c := range cs {
+		v[i] = f(c)
+	}
+	return v
+}
+
+// medianOf is the median of f over cs (of the middle two, their mean).
+func medianOf(cs []incTimes, f func(incTimes) float64) float64 {
+	v := valuesOf(cs, f)
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+// benchTune applies FLOE_BENCH_PEBBLE, comma-separated overrides of the
+// store's options for comparing them in one binary: sync=1 (fsync as pebble
+// does), l0file=<MiB> (L0's target file size; the levels below double it),
+// l0comp=<n> and l0stop=<n> (L0 compaction and stop-writes thresholds),
+// conc=<n> (compactions at once), mult=<n> (level multiplier), lbase=<MiB>.
+func benchTune(b *testing.B) {
+	v := os.Getenv("FLOE_BENCH_PEBBLE")
+	if v == "" {
+		return
+	}
+	type set func(*pebble.Options, int)
+	sets := map[string]set{
+		"sync": func(o *pebble.Options, n int) {
+			if n != 0 {
+				o.FS = vfs.Default
+			}
+		},
+		"l0file": func(o *pebble.Options, n int) {
+			o.TargetFileSizes = [len(o.TargetFileSizes)]int64{int64(n) << 20}
+		},
+		"l0comp": func(o *pebble.Options, n int) { o.L0CompactionThreshold = n },
+		"l0stop": func(o *pebble.Options, n int) { o.L0StopWritesThreshold = n },
+		"conc":   func(o *pebble.Options, n int) { o.CompactionConcurrencyRange = func() (int, int) { return 1, n } },
+		"mult":   func(o *pebble.Options, n int) { o.Experimental.LevelMultiplier = n },
+		"lbase":  func(o *pebble.Options, n int) { o.LBaseMaxBytes = int64(n) << 20 },
+	}
+	var fs []func(*pebble.Options)
+	for _, kv := range strings.Split(v, ",") {
+		k, val, _ := strings.Cut(kv, "=")
+		n, err := strconv.Atoi(val)
+		f, ok := sets[k]
+		if err != nil || !ok {
+			b.Fatalf("FLOE_BENCH_PEBBLE: %q: want one of sync, l0file, l0comp, l0stop, conc, mult, lbase =<integer>", kv)
+		}
+		fs = append(fs, func(o *pebble.Options) { f(o, n) })
+	}
+	lsmTune = func(o *pebble.Options) {
+		for _, f := range fs {
+			f(o)
+		}
+	}
+	b.Cleanup(func() { lsmTune = nil })
 }

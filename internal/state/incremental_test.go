@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+
 	"floe/checkpoint"
 	"floe/internal/keygroup"
 )
@@ -150,6 +153,18 @@ func (j *incJob) checkpoint() {
 	}
 }
 
+// settle waits for the stores' compactions to finish.
+func (j *incJob) settle() {
+	for _, b := range j.subs {
+		for deadline := time.Now().Add(10 * time.Second); b.lsm.db.Metrics().Compact.NumInProgress > 0; {
+			if time.Now().After(deadline) {
+				j.t.Fatal("compactions still running after 10 s")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
 // checkShared compares the files in shared/ with what the retained
 // checkpoints' _metadata reference, read back from storage.
 func (j *incJob) checkShared() {
@@ -247,14 +262,7 @@ func TestIncrementalSharedFilesFollowRetention(t *testing.T) {
 	// describe the stores.
 	// (Compactions that the last changes started may still rewrite files:
 	// wait for them, and let one checkpoint take their outputs.)
-	for _, b := range j.subs {
-		for deadline := time.Now().Add(10 * time.Second); b.lsm.db.Metrics().Compact.NumInProgress > 0; {
-			if time.Now().After(deadline) {
-				t.Fatal("compactions still running after 10 s")
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
+	j.settle()
 	j.checkpoint()
 	sent, total := j.sent, j.total
 	j.checkpoint()
@@ -379,4 +387,34 @@ func TestIncrementalHandleValidation(t *testing.T) {
 	if err := meta(checkpoint.KindCheckpoint, bad).Validate(); err == nil {
 		t.Fatal("a store file name with a directory passed")
 	}
+}
+
+// A store's pebble options are runtime options: checkpoints that stores
+// with pebble's defaults took (the options before lsmOptions set file
+// sizes, compaction thresholds and a filesystem without fsync) restore into
+// stores with today's options, at every parallelism, and the restored
+// stores go on checkpointing.
+func TestIncrementalRestoreAcrossOptions(t *testing.T) {
+	lsmTune = func(o *pebble.Options) {
+		o.FS = vfs.Default
+		o.TargetFileSizes = [len(o.TargetFileSizes)]int64{}
+		o.L0CompactionThreshold, o.L0StopWritesThreshold = 0, 0
+		o.CompactionConcurrencyRange = nil
+	}
+	t.Cleanup(func() { lsmTune = nil })
+	j := newIncJob(t, 2, 16)
+	if fs := j.subs[0].lsm.opts.FS; fs != vfs.Default {
+		t.Fatalf("the old stores' filesystem is %T, want pebble's default: the test would prove nothing", fs)
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for round := range 6 {
+		j.churn(rng, round, 300, 400)
+		j.checkpoint()
+	}
+	// Compactions finished, so that a restored store does not rewrite
+	// its files at once (checkAfterRestore counts what it sends again).
+	j.settle()
+	j.checkpoint()
+	lsmTune = nil
+	j.restoreEverywhere()
 }

@@ -53,21 +53,7 @@ func openLSM(parent string, mem Memory, log zerolog.Logger) (*lsmStore, error) {
 	}
 	dir := root + "/db"
 	cacheSize, memTable := mem.sizes()
-	opts := &pebble.Options{
-		// The store is rebuilt from a checkpoint after a failure, never
-		// from its own log: no write-ahead log.
-		DisableWAL:                  true,
-		Logger:                      pebbleLogger{log},
-		MemTableSize:                uint64(memTable),
-		MemTableStopWritesThreshold: memTables,
-	}
-	for i := range opts.Levels {
-		// A point lookup of an absent key (a key's first access) skips
-		// the files a bloom filter rules out; blocks stay uncompressed
-		// (local, temporary files: CPU over disk space).
-		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
-		opts.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
-	}
+	opts := lsmOptions(memTable, log)
 	log.Debug().Str("dir", dir).Int64("block_cache", cacheSize).Int64("memtable", memTable).Msg("pebble store")
 	s := &lsmStore{dir: dir, root: root, opts: opts, cache: pebble.NewCache(cacheSize), refs: 1, inc: newIncremental(),
 		cacheBytes: mem.total() / lsmCacheShare}
@@ -79,6 +65,50 @@ func openLSM(parent string, mem Memory, log zerolog.Logger) (*lsmStore, error) {
 	}
 	return s, nil
 }
+
+// lsmOptions are a store's pebble options. They are runtime options only:
+// a store's files open under any of them, so a checkpoint taken with
+// earlier options restores with these.
+func lsmOptions(memTable int64, log zerolog.Logger) *pebble.Options {
+	opts := &pebble.Options{
+		// The store is rebuilt from a checkpoint after a failure, never
+		// from its own log or files: no write-ahead log, no fsync.
+		DisableWAL:                  true,
+		FS:                          lsmFS,
+		Logger:                      pebbleLogger{log},
+		MemTableSize:                uint64(memTable),
+		MemTableStopWritesThreshold: memTables,
+		// Updates spread over the whole key space make every L0 file
+		// overlap all of the base level: compacting L0 at 8 sublevels
+		// rather than pebble's 4 rewrites the base level half as often
+		// (fewer bytes for the next incremental checkpoint), and writes
+		// stall at 32 rather than 12, so a burst of updates does not stop
+		// the task while compactions catch up (reads: more L0 files to
+		// check, most ruled out by their bloom filters). A second
+		// compaction may run when pebble sees a backlog.
+		L0CompactionThreshold:      8,
+		L0StopWritesThreshold:      32,
+		CompactionConcurrencyRange: func() (int, int) { return 1, 2 },
+	}
+	// The levels' target file sizes stay pebble's (2 MiB in L0, doubling
+	// per level down from the base level): larger files mean fewer hard
+	// links at a checkpoint, but a compaction rewrites whole files, so
+	// each checkpoint uploads more (docs/benchmarks.md, 2026-12-02).
+	for i := range opts.Levels {
+		// A point lookup of an absent key (a key's first access) skips
+		// the files a bloom filter rules out; blocks stay uncompressed
+		// (local, temporary files: CPU over disk space).
+		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		opts.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
+	}
+	if lsmTune != nil {
+		lsmTune(opts)
+	}
+	return opts
+}
+
+// lsmTune, when set (benchmarks), adjusts the options of new stores.
+var lsmTune func(*pebble.Options)
 
 // openDB opens the database in dir with opts (and their block cache).
 func openDB(dir string, opts *pebble.Options) (*pebble.DB, error) {

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -71,6 +72,9 @@ type IncrementalView[K comparable] struct {
 	b   *Backend[K] // the tables as of the view
 	s   *lsmStore
 	dir string
+	// flush is how long the memtable's flush took, of the view's
+	// synchronous part (the rest: the store's checkpoint, the links).
+	flush time.Duration
 }
 
 // ErrNotLSM is returned for incremental checkpoints of a heap backend.
@@ -87,9 +91,11 @@ func (b *Backend[K]) IncrementalView() (*IncrementalView[K], error) {
 		t.flushLSM()
 	}
 	// No write-ahead log: the memtable goes into an SST first.
+	t0 := time.Now()
 	if err := s.db.Flush(); err != nil {
 		return nil, fmt.Errorf("state: pebble store %s: flush: %w", s.dir, err)
 	}
+	flushed := time.Since(t0)
 	s.inc.seq++
 	dir := filepath.Join(s.root, "chk-"+strconv.Itoa(s.inc.seq))
 	if err := s.db.Checkpoint(dir); err != nil {
@@ -98,7 +104,7 @@ func (b *Backend[K]) IncrementalView() (*IncrementalView[K], error) {
 	}
 	s.retain()
 	v := &Backend[K]{hasher: b.hasher, maxPar: b.maxPar, tables: maps.Clone(b.tables), order: slices.Clone(b.order)}
-	return &IncrementalView[K]{b: v, s: s, dir: dir}, nil
+	return &IncrementalView[K]{b: v, s: s, dir: dir, flush: flushed}, nil
 }
 
 // Target is where Upload puts one subtask's store files.
