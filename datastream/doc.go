@@ -50,5 +50,9 @@
 //
 // An operator whose only input is a forward edge from an operator of equal
 // parallelism is chained to it: both run in one task and records pass by a
-// direct call, without encoding.
+// direct call, without encoding. User functions take records by value; for
+// records of hundreds of bytes, AssignTimestampsAndWatermarksRef and
+// FlatMapRef read them through a pointer instead (and FlatMapRef emits by
+// pointer), so that a chain passes a large record from a GenerateInto source
+// on without copying it into every call.
 package datastream
