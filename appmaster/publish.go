@@ -7,6 +7,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"floe/internal/output"
 )
 
@@ -66,8 +68,8 @@ func (jm *JobManager) settleOutputs(e *jobEntry) bool {
 	}
 	e.outputs = outputsSettling
 	id, status, failure := e.exec.id, e.exec.status, e.exec.failure
-	succeeded := status == Finished
-	settle := func(ctx context.Context) error {
+	var end Settled
+	settle := func(ctx context.Context) {
 		if onEnd != nil {
 			// Recorded first: a successor attempt that finds the record
 			// finishes what follows instead of running the job again.
@@ -75,32 +77,17 @@ func (jm *JobManager) settleOutputs(e *jobEntry) bool {
 				jm.log.Warn().Str("job", id).Err(err).Msg("cannot record the job's end for a successor attempt")
 			}
 		}
-		var errs []error
-		n := 0
-		for _, dir := range dirs {
-			k, err := output.Settle(ctx, dir, id, succeeded)
-			n += k
-			errs = append(errs, err)
-		}
-		if len(dirs) == 0 {
-			return nil
-		}
-		jm.log.Info().Str("job", id).Bool("published", succeeded).Int("parts", n).Strs("outputs", dirs).Msg("outputs settled")
-		return errors.Join(errs...)
+		end = SettleOutputs(ctx, id, status, failure, dirs, jm.log)
 	}
-	finish := func(err error) {
+	finish := func() {
 		e.outputs = outputsSettled
-		if err != nil && succeeded {
-			e.exec.status = Failed
-			e.exec.failure = fmt.Sprintf("the job finished, but its output was not published: %v", err)
-		} else if err != nil {
-			jm.log.Warn().Str("job", id).Err(err).Msg("the unpublished parts of a failed job were not all removed")
-		}
+		e.exec.status, e.exec.failure = end.Status, end.Failure
 	}
 	if jm.stopped { // no goroutines any more: settle here
 		ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
 		defer cancel()
-		finish(settle(ctx))
+		settle(ctx)
+		finish()
 		return true
 	}
 	jm.inflight.Add(1)
@@ -108,13 +95,46 @@ func (jm *JobManager) settleOutputs(e *jobEntry) bool {
 		defer jm.inflight.Done()
 		ctx, cancel := context.WithTimeout(jm.rpcCtx, publishTimeout)
 		defer cancel()
-		err := settle(ctx)
+		settle(ctx)
 		jm.mu.Lock()
 		defer jm.mu.Unlock()
-		finish(err)
+		finish()
 		jm.apply(e, nil)
 	}()
 	return false
+}
+
+// Settled is how a job ends once its outputs are settled.
+type Settled struct {
+	Status  JobStatus
+	Failure string
+	Parts   int // parts published or removed
+}
+
+// SettleOutputs publishes the parts job left waiting in dirs when status is
+// FINISHED, or removes them otherwise, and says how the job ends: as status
+// says, except that a FINISHED job whose parts cannot all be published ends
+// FAILED, saying why. The JobManager settles its jobs' outputs with it, and
+// a YARN attempt those of a job an earlier attempt saw end.
+func SettleOutputs(ctx context.Context, job string, status JobStatus, failure string, dirs []string, log zerolog.Logger) Settled {
+	end := Settled{Status: status, Failure: failure}
+	if len(dirs) == 0 {
+		return end
+	}
+	succeeded := status == Finished
+	var errs []error
+	for _, dir := range dirs {
+		k, err := output.Settle(ctx, dir, job, succeeded)
+		end.Parts += k
+		errs = append(errs, err)
+	}
+	log.Info().Str("job", job).Bool("published", succeeded).Int("parts", end.Parts).Strs("outputs", dirs).Msg("outputs settled")
+	if err := errors.Join(errs...); err != nil && succeeded {
+		end.Status, end.Failure = Failed, fmt.Sprintf("the job finished, but its output was not published: %v", err)
+	} else if err != nil {
+		log.Warn().Str("job", job).Err(err).Msg("the unpublished parts of a failed job were not all removed")
+	}
+	return end
 }
 
 // reported is the state a job is shown in: a job whose outputs are still
@@ -123,12 +143,21 @@ func (jm *JobManager) settleOutputs(e *jobEntry) bool {
 // state reads its outputs before they are published. Call with mu held.
 func (e *jobEntry) reported() JobDetails {
 	d := e.exec.details()
-	if d.State.Terminal() {
-		select {
-		case <-e.done:
-		default:
-			d.State = map[JobStatus]JobStatus{Finished: Running, Failed: Failing, Canceled: Canceling}[d.State]
-		}
+	if !d.State.Terminal() {
+		return d
+	}
+	select {
+	case <-e.done:
+		return d
+	default:
+	}
+	switch d.State {
+	case Finished:
+		d.State = Running
+	case Failed:
+		d.State = Failing
+	case Canceled:
+		d.State = Canceling
 	}
 	return d
 }

@@ -239,12 +239,12 @@ func (sm *sessionMaster) recordedJobs(ctx context.Context) ([]failover.SessionJo
 		if err != nil {
 			return nil, fmt.Errorf("attempt %d: job %s: %w", sm.attempt, j.JobID, err)
 		}
-		sm.mu.Lock()
+		sj := &sessionJob{id: j.JobID, status: string(appmaster.Restarting), started: j.Accepted}
 		if ok {
-			sm.jobs[j.JobID] = &sessionJob{id: j.JobID, status: string(ended.Status), failure: ended.Failure, started: j.Accepted}
-		} else {
-			sm.jobs[j.JobID] = &sessionJob{id: j.JobID, status: string(appmaster.Restarting), started: j.Accepted}
+			sj.status, sj.failure = string(ended.Status), ended.Failure
 		}
+		sm.mu.Lock()
+		sm.jobs[j.JobID] = sj
 		sm.mu.Unlock()
 		if ok {
 			sm.forgetJob(j.JobID)

@@ -101,7 +101,7 @@ func runApplicationMaster(ctx context.Context, g *jobgraph.JobGraph, log zerolog
 		// Before the job starts: what a successor needs, and where
 		// TaskManagers find this attempt's JobManager.
 		m, err := st.prepare(ctx, g, jobID, log)
-		var ended EndedJob
+		var ended appmaster.Settled
 		var wasEnded bool
 		if err == nil {
 			jobID = m.JobID

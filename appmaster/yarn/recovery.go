@@ -16,7 +16,6 @@ import (
 	"floe/internal/fsys"
 	yarnrpc "floe/internal/hadoop/yarn"
 	"floe/internal/jobgraph"
-	"floe/internal/output"
 	"floe/internal/role"
 )
 
@@ -156,44 +155,22 @@ func (s *Staging) RecordEnd(ctx context.Context, job string, status appmaster.Jo
 	return nil
 }
 
-// EndedJob is a job an earlier attempt saw end: its outputs settled again
-// (what the earlier attempt may not have finished), and the status to end
-// it with.
-type EndedJob struct {
-	Status  appmaster.JobStatus
-	Failure string
-	Parts   int // parts published or removed now
-}
-
 // SettleEnded looks for an earlier attempt's record that job ended; if there
 // is one (ok), it publishes (FINISHED) or removes (FAILED) the parts the job
 // left waiting in its outputs, as the earlier attempt was doing when it
-// died, and returns how the job ended. A FINISHED job whose parts cannot be
-// published now ends FAILED, saying why.
-func (s *Staging) SettleEnded(ctx context.Context, job string, log zerolog.Logger) (EndedJob, bool, error) {
+// died (appmaster.SettleOutputs), and returns how the job ends.
+func (s *Staging) SettleEnded(ctx context.Context, job string, log zerolog.Logger) (appmaster.Settled, bool, error) {
 	if s.attempt < 2 {
-		return EndedJob{}, false, nil
+		return appmaster.Settled{}, false, nil
 	}
 	e, ok, err := failover.RecordedEnd(ctx, s.fs, s.dir, job)
 	if err != nil || !ok {
-		return EndedJob{}, false, err
+		return appmaster.Settled{}, false, err
 	}
-	res := EndedJob{Status: appmaster.JobStatus(e.Status), Failure: e.Failure}
-	succeeded := res.Status == appmaster.Finished
-	var errs []error
-	for _, dir := range e.Outputs {
-		n, err := output.Settle(ctx, dir, job, succeeded)
-		res.Parts += n
-		errs = append(errs, err)
-	}
-	if err := errors.Join(errs...); err != nil && succeeded {
-		res.Status, res.Failure = appmaster.Failed, fmt.Sprintf("the job finished, but its output was not published: %v", err)
-	} else if err != nil {
-		log.Warn().Str("job", job).Err(err).Msg("the unpublished parts of a failed job were not all removed")
-	}
-	log.Warn().Str("job", job).Str("status", string(res.Status)).Int32("recorded_by", e.Attempt).Int("parts", res.Parts).Strs("outputs", e.Outputs).
+	end := appmaster.SettleOutputs(ctx, job, appmaster.JobStatus(e.Status), e.Failure, e.Outputs, log)
+	log.Warn().Str("job", job).Str("status", string(end.Status)).Int32("recorded_by", e.Attempt).Int("parts", end.Parts).Strs("outputs", e.Outputs).
 		Msg("an earlier attempt saw the job end: its outputs are settled and the job is not run again")
-	return res, true, nil
+	return end, true, nil
 }
 
 // ForgetEnded removes job's end record (a session's job, once its record is
