@@ -230,17 +230,29 @@ func TestSupervisorRefusesOlderAttempts(t *testing.T) {
 	if len(reg.GetJobs()) != 0 {
 		t.Errorf("a first registration names jobs: %v", reg.GetJobs())
 	}
+	stop := func(attempt int32) error {
+		conn, err := grpc.NewClient(reg.GetAddress(), append(rpc.DialOptions(secret), rpc.WithAttempt(attempt))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		_, err = floepb.NewSupervisorClient(conn).StopTaskManagers(ctx, &floepb.StopTaskManagersRequest{JobId: "j"})
+		return err
+	}
+	// The Dispatcher sees the registration before the supervisor reads the
+	// answer's attempt header: until then, no fence holds yet.
+	deadline := time.Now().Add(30 * time.Second)
+	for status.Code(stop(1)) != codes.FailedPrecondition {
+		if time.Now().After(deadline) {
+			t.Fatal("attempt 1's commands still obeyed 30 s after registering with attempt 2")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	for _, c := range []struct {
 		attempt int32
 		want    codes.Code
 	}{{1, codes.FailedPrecondition}, {0, codes.FailedPrecondition}, {2, codes.OK}, {3, codes.OK}} {
-		conn, err := grpc.NewClient(reg.GetAddress(), append(rpc.DialOptions(secret), rpc.WithAttempt(c.attempt))...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = floepb.NewSupervisorClient(conn).StopTaskManagers(ctx, &floepb.StopTaskManagersRequest{JobId: "j"})
-		conn.Close()
-		if status.Code(err) != c.want {
+		if err := stop(c.attempt); status.Code(err) != c.want {
 			t.Errorf("StopTaskManagers from attempt %d: %v, want %v", c.attempt, err, c.want)
 		}
 	}
