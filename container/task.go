@@ -155,6 +155,7 @@ func (t *task) execute(ctx context.Context) (err error) {
 		Subtask: int(t.ref().GetSubtask()), Parallelism: int(t.dep.GetParallelism()),
 		MaxParallelism: t.graph.MaxParallelism, Attempt: int(t.ref().GetAttempt()),
 		Config: cfg, Log: t.log, Running: new(operator.Running),
+		StateOperators: t.graph.StateOperatorsInSlot(t.vertex.ID, int(t.ref().GetSubtask())),
 	}
 	if t.vertex.Splits != nil {
 		info.Splits = newSplitRequester(t)

@@ -41,7 +41,7 @@ func CoProcess[A, B any, K comparable, U any](cs ConnectedStreams[A, B, K], fn C
 	if fn.Process1 == nil || fn.Process2 == nil {
 		env.fail(fmt.Errorf("%w: CoProcess of %q and %q: Process1 and Process2 must be set", ErrInvalidJob, cs.a.up.n.name, cs.b.up.n.name))
 	}
-	n := &node{name: "CoProcess", parallelism: env.parallelism}
+	n := &node{name: "CoProcess", parallelism: env.parallelism, keyedState: true}
 	n.build = func(info operator.TaskInfo, out any) (any, closer, error) {
 		k, err := newKeyedOp(info, out.(network.Output[U]), fn.OnTimer, states)
 		if err != nil {

@@ -124,6 +124,14 @@ func TestChaining(t *testing.T) {
 	if e := g.Vertices[1].Inputs[0]; e.Partitioning != jobgraph.Hash {
 		t.Fatalf("keyBy edge is %s", e.Partitioning)
 	}
+	// The Sum keeps keyed state, its chained sink and the source none: it
+	// has its slot's managed memory to itself.
+	if ops := g.Vertices[1].Operators; !ops[0].KeyedState || ops[1].KeyedState || g.Vertices[0].Operators[0].KeyedState {
+		t.Fatalf("keyed state marked on %+v and %+v", g.Vertices[0].Operators, ops)
+	}
+	if n := g.StateOperatorsInSlot(0, 1); n != 1 {
+		t.Fatalf("%d keyed-state operators in slot 1, want 1", n)
+	}
 
 	// A different parallelism breaks the chain and rebalances.
 	env = newEnv(2)

@@ -130,7 +130,7 @@ func (e *Environment) jobGraph(name string) (*jobgraph.JobGraph, error) {
 		walk = func(m *node) {
 			vertexOf[m] = v
 			names = append(names, m.name)
-			v.Operators = append(v.Operators, jobgraph.Operator{ID: m.id, UID: m.uid, Name: m.name})
+			v.Operators = append(v.Operators, jobgraph.Operator{ID: m.id, UID: m.uid, Name: m.name, KeyedState: m.keyedState})
 			if m.outputDir != "" {
 				v.OutputDirs = append(v.OutputDirs, m.outputDir)
 			}

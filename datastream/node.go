@@ -32,6 +32,8 @@ type node struct {
 	splits *jobgraph.InputSplits
 	// outType is the node's output type, for error messages.
 	outType reflect.Type
+	// keyedState: the operator keeps keyed state (jobgraph.Operator.KeyedState).
+	keyedState bool
 
 	// build creates the operator for one subtask. out is a network.Output[OUT]
 	// (nil for sinks); it returns a network.Output[IN] for operators with

@@ -3,6 +3,7 @@ package datastream
 import (
 	"floe/container/network"
 	"floe/container/operator"
+	"floe/internal/state"
 )
 
 // The operators below are driven by one task goroutine each. Calls into user
@@ -102,25 +103,18 @@ func (f *filterOp[T]) CollectPtr(p *T) {
 }
 func (f *filterOp[T]) Emit(e network.Event) { f.out.Emit(e) }
 
-// reduceOp keeps one accumulated value per key in memory.
+// reduceOp is a BATCH-mode Reduce: one accumulated value per key in memory,
+// emitted once per key at the end of input.
 type reduceOp[T any, K comparable] struct {
-	fn    func(T, T) T
-	key   func(T) K
-	acc   map[K]T
-	out   network.Output[T]
-	id    operator.Ident // for operator.Running
-	run   *operator.Running
-	batch bool // emit once per key at the end of input
+	fn  func(T, T) T
+	key func(T) K
+	acc map[K]T
+	out network.Output[T]
+	id  operator.Ident // for operator.Running
+	run *operator.Running
 }
 
 func (r *reduceOp[T, K]) Collect(v T) {
-	v = r.call(v)
-	if !r.batch {
-		r.out.Collect(v)
-	}
-}
-
-func (r *reduceOp[T, K]) call(v T) T {
 	prev := r.run.Enter(&r.id)
 	k := r.key(v)
 	if a, ok := r.acc[k]; ok {
@@ -128,14 +122,38 @@ func (r *reduceOp[T, K]) call(v T) T {
 	}
 	r.acc[k] = v
 	r.run.Leave(prev)
-	return v
 }
+
 func (r *reduceOp[T, K]) Emit(e network.Event) {
-	if r.batch && e.Kind == network.EndOfInput {
+	if e.Kind == network.EndOfInput {
 		for k, v := range r.acc {
 			r.out.Collect(v)
 			delete(r.acc, k)
 		}
 	}
 	r.out.Emit(e)
+}
+
+// reduceState is the keyed state of a STREAMING Reduce: the running value.
+const reduceState = "_reduce"
+
+// keyedReduceOp is a STREAMING Reduce: the running value of each key is
+// keyed state, and every updated value is emitted.
+type keyedReduceOp[T any, K comparable] struct {
+	*keyedOp[K, T]
+	fn  func(T, T) T
+	key func(T) K
+	tab *state.Table[K, T]
+}
+
+func (r *keyedReduceOp[T, K]) Collect(v T) {
+	prev := r.run.Enter(&r.id)
+	k := r.key(v)
+	r.ctx.key = k
+	if a, ok := r.tab.Get(k); ok {
+		v = r.fn(a, v)
+	}
+	r.tab.Put(k, v)
+	r.run.Leave(prev)
+	r.out.Collect(v)
 }

@@ -166,13 +166,15 @@ func KeyedProcess[T any, K comparable, U any](ks KeyedStream[T, K], fn KeyedProc
 	if fn.ProcessElement == nil {
 		env.fail(fmt.Errorf("%w: KeyedProcess after %q: ProcessElement is nil", ErrInvalidJob, ks.up.n.name))
 	}
-	return oneInput(ks.up, "KeyedProcess", env.parallelism, ks.link(), func(info operator.TaskInfo, out network.Output[U]) (network.Output[T], closer, error) {
+	s := oneInput(ks.up, "KeyedProcess", env.parallelism, ks.link(), func(info operator.TaskInfo, out network.Output[U]) (network.Output[T], closer, error) {
 		k, err := newKeyedOp(info, out, fn.OnTimer, states)
 		if err != nil {
 			return nil, nil, err
 		}
 		return &processOp[T, K, U]{keyedOp: k, fn: fn.ProcessElement, key: ks.key}, k.close, nil
 	})
+	s.n.keyedState = true
+	return s
 }
 
 // keyedOp is the part every keyed operator with state and timers shares:
@@ -231,8 +233,8 @@ func backendOptions(info operator.TaskInfo) ([]state.Option, error) {
 		return nil, nil
 	case "pebble":
 		dir := state.LocalDir(info.Config.LocalDirs(), info.Subtask)
-		// The store's memory is the slot's managed memory, as Flink's
-		// RocksDB takes it (docs/state.md).
+		// The store's memory is its share of the slot's managed memory, as
+		// Flink's RocksDB takes it (docs/state.md).
 		var managed int64
 		if t := spill.TaskFrom(info.Context); t != nil && t.Memory != nil {
 			managed = t.Memory.Limit()
@@ -241,6 +243,7 @@ func backendOptions(info operator.TaskInfo) ([]state.Option, error) {
 		if err != nil {
 			return nil, err
 		}
+		mem = mem.Share(info.StateOperators)
 		return []state.Option{state.WithLSM(dir), state.WithMemory(mem), state.WithLogger(info.Log)}, nil
 	default:
 		return nil, fmt.Errorf("%w: %s=%q: want hashmap or pebble", config.ErrInvalid, config.StateBackend, kind)

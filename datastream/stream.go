@@ -10,6 +10,7 @@ import (
 	"floe/container/operator"
 	"floe/internal/jobgraph"
 	"floe/internal/keygroup"
+	"floe/internal/state"
 )
 
 // Stream is a stream of records of type T.
@@ -183,7 +184,11 @@ func (ks KeyedStream[T, K]) link() *link {
 }
 
 // Reduce keeps a running reduction per key and emits every updated value.
-// In BATCH runtime mode it emits only the final value per key, at the end of input.
+// The running values are keyed state in the job's state backend, so they
+// are checkpointed and restored (and kept on disk with the pebble backend).
+// In BATCH runtime mode it emits only the final value per key, at the end of
+// input, and keeps the values in memory: a failed BATCH stage reruns from
+// its input instead of restoring.
 func (ks KeyedStream[T, K]) Reduce(fn func(acc, v T) T) Stream[T] {
 	env := ks.up.env
 	switch m := env.RuntimeMode(); m {
@@ -192,9 +197,23 @@ func (ks KeyedStream[T, K]) Reduce(fn func(acc, v T) T) Stream[T] {
 		env.fail(fmt.Errorf("%w: %s=%q: want STREAMING or BATCH", ErrInvalidJob, RuntimeModeKey, m))
 	}
 	batch := env.RuntimeMode() == Batch
-	return oneInput(ks.up, "Reduce", env.parallelism, ks.link(), func(info operator.TaskInfo, out network.Output[T]) (network.Output[T], closer, error) {
-		return &reduceOp[T, K]{fn: fn, key: ks.key, acc: map[K]T{}, out: out, id: ident(info), run: info.Runner(), batch: batch}, nil, nil
+	s := oneInput(ks.up, "Reduce", env.parallelism, ks.link(), func(info operator.TaskInfo, out network.Output[T]) (network.Output[T], closer, error) {
+		if batch {
+			return &reduceOp[T, K]{fn: fn, key: ks.key, acc: map[K]T{}, out: out, id: ident(info), run: info.Runner()}, nil, nil
+		}
+		k, err := newKeyedOp[K](info, out, nil, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		tab, err := state.Value[K, T](k.ctx.backend, reduceState)
+		if err != nil {
+			k.close()
+			return nil, nil, err
+		}
+		return &keyedReduceOp[T, K]{keyedOp: k, fn: fn, key: ks.key, tab: tab}, k.close, nil
 	})
+	s.n.keyedState = !batch
+	return s
 }
 
 // Number is a type Sum can add.

@@ -284,7 +284,7 @@ func windowed[T any, K comparable, ACC, OUT any](ws WindowedStream[T, K], name s
 	if !ws.w.proc {
 		ts = func(v T) int64 { return ws.ts(v).UnixMilli() }
 	}
-	return oneInput(ws.ks.up, name, p, ws.ks.link(), func(info operator.TaskInfo, out network.Output[OUT]) (network.Output[T], closer, error) {
+	s := oneInput(ws.ks.up, name, p, ws.ks.link(), func(info operator.TaskInfo, out network.Output[OUT]) (network.Output[T], closer, error) {
 		k, err := newKeyedOp[K](info, out, nil, nil)
 		if err != nil {
 			return nil, nil, err
@@ -304,6 +304,8 @@ func windowed[T any, K comparable, ACC, OUT any](ws WindowedStream[T, K], name s
 		k.onTimer = func(ctx *KeyedContext[K], t Timer, _ func(OUT)) { op.onTimer(ctx.key, t.Time) }
 		return op, k.close, nil
 	})
+	s.n.keyedState = true
+	return s
 }
 
 // windowOp keeps each key's open windows in keyed state, one accumulator per

@@ -36,6 +36,10 @@ type TaskInfo struct {
 	// Splits, for a vertex with input splits (jobgraph.Vertex.Splits), asks
 	// the JobManager for the subtask's next split.
 	Splits SplitRequester
+	// StateOperators is the number of operators with keyed state in the
+	// task's slot (jobgraph.JobGraph.StateOperatorsInSlot), which split its
+	// managed memory; 0 outside a TaskManager (one).
+	StateOperators int
 	// Running is shared by the operators of the task's chain: the one whose
 	// user function runs, for the report of a panic (nil outside a task:
 	// Runner).

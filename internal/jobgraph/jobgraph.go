@@ -42,6 +42,10 @@ type Operator struct {
 	ID   int    // construction order
 	UID  string // the user's uid, or one derived from position and name
 	Name string
+	// KeyedState: the operator keeps keyed state in the job's state
+	// backend, whose memory it shares with the other such operators of its
+	// slot (StateOperatorsInSlot).
+	KeyedState bool `json:"keyedState,omitempty"`
 }
 
 // Vertex is a chain of operators run as one task per subtask.
@@ -142,6 +146,31 @@ func (g *JobGraph) SlotGroups() (names []string, slots map[string]int) {
 	return names, slots
 }
 
+// StateOperatorsInSlot is the number of operators with keyed state that run
+// in the slot of subtask subtask of vertex vertex: those of every vertex of
+// its slot sharing group with a subtask of that index (slot k of a group
+// runs subtask k of each of its vertices). They split the slot's managed
+// memory equally, as Flink's state backends share a slot's managed memory
+// among its stateful operators. It is at least 1.
+func (g *JobGraph) StateOperatorsInSlot(vertex, subtask int) int {
+	if vertex < 0 || vertex >= len(g.Vertices) {
+		return 1
+	}
+	group := g.Vertices[vertex].SlotGroup
+	n := 0
+	for _, v := range g.Vertices {
+		if v.SlotGroup != group || (v.ID != vertex && v.Parallelism <= subtask) {
+			continue
+		}
+		for _, op := range v.Operators {
+			if op.KeyedState {
+				n++
+			}
+		}
+	}
+	return max(n, 1)
+}
+
 // SlotsNeeded is the number of slots the job needs: per slot sharing group,
 // one slot per subtask of its widest vertex. A BATCH job runs one stage at a
 // time and needs its widest stage's slots.
@@ -166,6 +195,9 @@ func (g *JobGraph) Describe() string {
 		fmt.Fprintf(&b, "vertex %d %q parallelism %d slot-group %q\n", v.ID, v.Name, v.Parallelism, v.SlotGroup)
 		for _, op := range v.Operators {
 			fmt.Fprintf(&b, "  operator %d uid %q %q\n", op.ID, op.UID, op.Name)
+			if op.KeyedState {
+				b.WriteString("    keyed state\n")
+			}
 		}
 		if v.Splits != nil {
 			fmt.Fprintf(&b, "  splits %d\n", v.Splits.N)

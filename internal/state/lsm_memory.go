@@ -44,6 +44,17 @@ var lsmDefaultMemory = Memory{Total: 40 << 20, WriteBufferRatio: 0.2}
 // and one being flushed (pebble's MemTableStopWritesThreshold).
 const memTables = 2
 
+// Share is one of n equal shares of m, for n stores of one slot (at least
+// 2 MiB each: pebble's floor of a memtable and a cache). A Memory without a
+// budget stays without one.
+func (m Memory) Share(n int) Memory {
+	if m.Total <= 0 || n <= 1 {
+		return m
+	}
+	m.Total = max(m.Total/int64(n), 2<<20)
+	return m
+}
+
 // total is Total, or the defaults' when unset.
 func (m Memory) total() int64 {
 	if m.Total <= 0 {

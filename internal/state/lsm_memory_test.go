@@ -44,3 +44,16 @@ func TestMemoryFromConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestMemoryShare(t *testing.T) {
+	const mb = 1 << 20
+	for _, c := range []struct {
+		total int64
+		n     int
+		want  int64
+	}{{64 * mb, 1, 64 * mb}, {64 * mb, 0, 64 * mb}, {64 * mb, 4, 16 * mb}, {64 * mb, 3, 64 * mb / 3}, {4 * mb, 8, 2 * mb}, {0, 4, 0}} {
+		if got := (Memory{Total: c.total, WriteBufferRatio: 0.3}).Share(c.n); got.Total != c.want || got.WriteBufferRatio != 0.3 {
+			t.Errorf("%d bytes in %d shares: %+v, want %d", c.total, c.n, got, c.want)
+		}
+	}
+}

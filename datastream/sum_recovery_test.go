@@ -1,0 +1,71 @@
+package datastream_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"floe/config"
+	"floe/datastream"
+)
+
+// A keyed Reduce (here Sum) keeps its running values in the state backend:
+// after failures the job recovers them from the last checkpoint, and every
+// running sum is written exactly once.
+func TestRollingSumExactlyOnce(t *testing.T) {
+	for _, backend := range []string{"hashmap", "pebble"} {
+		t.Run(backend, func(t *testing.T) {
+			const events, keys, failures = 16000, 13, 3
+			dir := t.TempDir()
+			out := filepath.Join(dir, "out")
+			env := datastream.NewEnvironment(datastream.WithConfig(config.New(map[string]string{
+				config.Parallelism:                      "2",
+				config.BufferTimeout:                    "5ms",
+				"execution.checkpointing.interval":      "100ms",
+				"execution.checkpointing.dir":           "file://" + filepath.Join(dir, "checkpoints"),
+				"restart-strategy.type":                 "fixed-delay",
+				"restart-strategy.fixed-delay.attempts": fmt.Sprint(failures + 2),
+				"restart-strategy.fixed-delay.delay":    "20ms",
+				config.StateBackend:                     backend,
+				config.TmpDirs:                          filepath.Join(dir, "local"),
+			})))
+			src := datastream.Generate(env, func(i int64) keyCount { return keyCount{fmt.Sprintf("k%d", i%keys), 1} },
+				datastream.GeneratorOptions{Count: events, RatePerSecond: 8000}).UID("events")
+			sums := datastream.Sum(datastream.KeyBy(src, func(kc keyCount) string { return kc.Key }),
+				func(kc *keyCount) *int64 { return &kc.Count }).UID("sum")
+			var failNow atomic.Bool
+			var panics atomic.Int32
+			checked := datastream.Map(sums, func(kc keyCount) keyCount {
+				if failNow.CompareAndSwap(true, false) {
+					panics.Add(1)
+					panic("injected failure")
+				}
+				return kc
+			}).UID("fail")
+			datastream.WriteText(checked, out, func(kc keyCount) string { return fmt.Sprintf("%s\t%d", kc.Key, kc.Count) }).UID("sink")
+			stop := make(chan struct{})
+			go func() {
+				for i := range failures {
+					select {
+					case <-stop:
+						return
+					case <-time.After(time.Duration(300+97*i) * time.Millisecond):
+						failNow.Store(true)
+					}
+				}
+			}()
+			_, err := env.Execute(context.Background(), "rolling-sum")
+			close(stop)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if panics.Load() == 0 {
+				t.Fatal("no failure was injected: the job ended too soon to test recovery")
+			}
+			assertExactlyOnce(t, countLines(t, out), expectedCounts(events, keys))
+		})
+	}
+}
