@@ -105,13 +105,15 @@ type BoundedOperator[T, U any] interface {
 // through the exchange in. It behaves the same in BATCH and STREAMING mode:
 // EndInput runs at the end of a bounded input (never for an unbounded one).
 func Transform[T, U any](s Stream[T], name string, in Exchange[T], newOp func(OperatorInfo) (BoundedOperator[T, U], error)) Stream[U] {
-	return oneInput(s, name, s.env.parallelism, in.link(s, name), func(info operator.TaskInfo, out network.Output[U]) (network.Output[T], closer, error) {
+	t := oneInput(s, name, s.env.parallelism, in.link(s, name), func(info operator.TaskInfo, out network.Output[U]) (network.Output[T], closer, error) {
 		op, err := newOp(operatorInfo(info))
 		if err != nil {
 			return nil, nil, err
 		}
 		return &boundedOp[T, U]{op: op, out: out, emit: out.Collect, id: ident(info), run: info.Runner()}, closerOf(op), nil
 	})
+	t.n.bounded = true
+	return t
 }
 
 func closerOf(op any) closer {
@@ -181,7 +183,7 @@ func Transform2[A, B, U any](a Stream[A], b Stream[B], name string, inA Exchange
 	if b.env != env {
 		env.fail(fmt.Errorf("%w: %s of streams from different environments", ErrInvalidJob, name))
 	}
-	n := &node{name: name, parallelism: env.parallelism}
+	n := &node{name: name, parallelism: env.parallelism, bounded: true}
 	for _, o := range opts {
 		o(n)
 	}

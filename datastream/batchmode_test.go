@@ -2,12 +2,15 @@ package datastream_test
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"floe/config"
 	"floe/datastream"
 )
 
@@ -159,5 +162,25 @@ func (e *ends) EndInput(i int, emit func(string)) {
 	if len(e.ended) == 2 {
 		slices.Sort(e.ended)
 		emit(fmt.Sprintf("%d: %d numbers, %d strings, ends %v", e.subtask, len(e.nums), len(e.strs), e.ended))
+	}
+}
+
+// A Transform's state is outside checkpoints: a STREAMING job that
+// checkpoints is refused before it runs; BATCH mode or no checkpoints run.
+func TestTransformWithCheckpointsRefused(t *testing.T) {
+	for _, c := range []struct {
+		kv      map[string]string
+		refused bool
+	}{
+		{map[string]string{"execution.checkpointing.interval": "1s", "execution.checkpointing.dir": "file:///tmp"}, true},
+		{map[string]string{"execution.checkpointing.interval": "1s", "execution.checkpointing.dir": "file:///tmp", datastream.RuntimeModeKey: "BATCH"}, false},
+		{nil, false},
+	} {
+		env := datastream.NewEnvironment(datastream.WithConfig(config.New(c.kv)))
+		buildModeJob(env, 10)
+		_, err := datastream.JobGraph(env, "transform")
+		if got := errors.Is(err, datastream.ErrInvalidJob) && strings.Contains(err.Error(), `"Count" (Transform)`); got != c.refused || (!c.refused && err != nil) {
+			t.Errorf("%v: %v, refused %v", c.kv, err, c.refused)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"strings"
 
+	"floe/checkpoint"
 	"floe/config"
 	"floe/container/network"
 	"floe/container/operator"
@@ -82,6 +83,15 @@ func (e *Environment) jobGraph(name string) (*jobgraph.JobGraph, error) {
 	}
 	if len(e.nodes) == 0 {
 		return nil, fmt.Errorf("%w: no operators", ErrInvalidJob)
+	}
+	// A Transform's state is the user's own, outside checkpoints: a job
+	// restored from one would run it from nothing and lose what it held.
+	if iv, _ := e.conf.Duration(checkpoint.KeyInterval, 0); iv > 0 && e.RuntimeMode() != Batch {
+		for _, n := range e.nodes {
+			if n.bounded {
+				return nil, fmt.Errorf("%w: %q (Transform) keeps state that checkpoints do not hold: run the job with %s=BATCH or without %s", ErrInvalidJob, n.name, RuntimeModeKey, checkpoint.KeyInterval)
+			}
+		}
 	}
 	// A side output runs in its producer's tasks.
 	for _, n := range e.nodes {

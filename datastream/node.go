@@ -34,6 +34,8 @@ type node struct {
 	outType reflect.Type
 	// keyedState: the operator keeps keyed state (jobgraph.Operator.KeyedState).
 	keyedState bool
+	// bounded: a Transform or Transform2, whose state checkpoints do not hold.
+	bounded bool
 
 	// build creates the operator for one subtask. out is a network.Output[OUT]
 	// (nil for sinks); it returns a network.Output[IN] for operators with
