@@ -143,7 +143,7 @@ func q3(env *dataset.Environment, input string) (writer, error) {
 	building := cust.Filter(func(c q3Customer) bool { return c.Segment == "BUILDING" })
 	early := orders.Filter(func(o q3Order) bool { return o.OrderDate.Before(day) })
 	custOrders := dataset.Join(early, building, func(o q3Order) int64 { return o.CustKey }, func(c q3Customer) int64 { return c.CustKey },
-		func(o q3Order, _ q3Customer) q3Order { return o })
+		func(o q3Order, _ q3Customer) q3Order { return o }, dataset.BroadcastBuild()) // a fifth of the customers to every subtask: orders are not shuffled
 	late := lines.Filter(func(l q3Line) bool { return l.ShipDate.After(day) })
 	perOrder := dataset.Aggregate(dataset.GroupBy(late, func(l q3Line) int64 { return l.OrderKey }),
 		sumAgg(func(l q3Line) int64 { return revenue(l.Price, l.Discount) }))
@@ -332,7 +332,7 @@ func q10(env *dataset.Environment, input string) (writer, error) {
 	withCust := dataset.Join(perCust, cust, func(kv dataset.KV[int64, int64]) int64 { return kv.Key }, func(c q10Customer) int64 { return c.CustKey },
 		func(kv dataset.KV[int64, int64], c q10Customer) q10Keyed {
 			return q10Keyed{c.NationKey, Q10Row{c.CustKey, c.Name, float64(kv.Value) / unit4, c.AcctBal, "", c.Address, c.Phone, c.Comment}}
-		}, dataset.BuildLeft())
+		}, dataset.BuildLeft(), dataset.BroadcastBuild()) // the quarter's customers (a quarter of them) to every subtask: the customer table, with its long strings, is not shuffled
 	top := dataset.TopN(withCust, 20, dataset.Desc(func(r q10Keyed) float64 { return r.Row.Revenue }))
 	// The nation's name after the cut: 20 rows to look up, not every customer.
 	named := dataset.Join(top, nations, func(r q10Keyed) int64 { return r.NationKey }, func(n q10Nation) int64 { return n.NationKey },
@@ -387,7 +387,7 @@ func q12(env *dataset.Environment, input string) (writer, error) {
 				return dataset.KV[string, Q12Acc]{Key: l.ShipMode, Value: Q12Acc{High: 1}}
 			}
 			return dataset.KV[string, Q12Acc]{Key: l.ShipMode, Value: Q12Acc{Low: 1}}
-		}, dataset.BuildLeft())
+		}, dataset.BuildLeft(), dataset.BroadcastBuild()) // the selected lines (0.5 %) to every subtask: orders are not shuffled
 	counts := dataset.GroupBy(withPrio, func(kv dataset.KV[string, Q12Acc]) string { return kv.Key }).Reduce(
 		func(a, b dataset.KV[string, Q12Acc]) dataset.KV[string, Q12Acc] {
 			return dataset.KV[string, Q12Acc]{Key: a.Key, Value: Q12Acc{a.Value.High + b.Value.High, a.Value.Low + b.Value.Low}}
@@ -431,7 +431,7 @@ func q14(env *dataset.Environment, input string) (writer, error) {
 				return Q14Acc{r, r}
 			}
 			return Q14Acc{0, r}
-		}, dataset.BuildLeft())
+		}, dataset.BuildLeft(), dataset.BroadcastBuild()) // the month's lines (1.3 %) to every subtask: parts are not shuffled
 	total := dataset.AggregateAll(sales, dataset.Aggregator[Q14Acc, Q14Acc, Q14Row]{
 		Add:    func(a, v Q14Acc) Q14Acc { return Q14Acc{a.Promo + v.Promo, a.Total + v.Total} },
 		Merge:  func(a, b Q14Acc) Q14Acc { return Q14Acc{a.Promo + b.Promo, a.Total + b.Total} },
