@@ -129,6 +129,16 @@ type Q3Row struct {
 	ShipPriority int64
 }
 
+// q3Group is Q3's group: an order with its date (Unix seconds) and
+// priority.
+type q3Group struct{ OrderKey, OrderDate, ShipPriority int64 }
+
+// q3Sale is a late line of a BUILDING customer's early order.
+type q3Sale struct {
+	Group   q3Group
+	Revenue int64
+}
+
 // revenue is price * (1 - discount) in units of 1e-4.
 func revenue(price, discount float64) int64 { return cents(price) * (100 - cents(discount)) }
 
@@ -145,12 +155,17 @@ func q3(env *dataset.Environment, input string) (writer, error) {
 	custOrders := dataset.Join(early, building, func(o q3Order) int64 { return o.CustKey }, func(c q3Customer) int64 { return c.CustKey },
 		func(o q3Order, _ q3Customer) q3Order { return o }, dataset.BroadcastBuild()) // a fifth of the customers to every subtask: orders are not shuffled
 	late := lines.Filter(func(l q3Line) bool { return l.ShipDate.After(day) })
-	perOrder := dataset.Aggregate(dataset.GroupBy(late, func(l q3Line) int64 { return l.OrderKey }),
-		sumAgg(func(l q3Line) int64 { return revenue(l.Price, l.Discount) }))
-	rows := dataset.Join(perOrder, custOrders, func(kv dataset.KV[int64, int64]) int64 { return kv.Key }, func(o q3Order) int64 { return o.OrderKey },
-		func(kv dataset.KV[int64, int64], o q3Order) Q3Row {
-			return Q3Row{o.OrderKey, float64(kv.Value) / unit4, o.OrderDate, o.ShipPriority}
-		}, dataset.BroadcastBuild()) // a tenth of the orders to every subtask: lineitem is not shuffled again
+	// Each late line meets its order first (the early orders of BUILDING
+	// customers, a tenth, broadcast: lineitem is not shuffled), so only the
+	// matching lines are summed per order.
+	matched := dataset.Join(late, custOrders, func(l q3Line) int64 { return l.OrderKey }, func(o q3Order) int64 { return o.OrderKey },
+		func(l q3Line, o q3Order) q3Sale { return q3Sale{q3Group{o.OrderKey, o.OrderDate.Unix(), o.ShipPriority}, revenue(l.Price, l.Discount)} },
+		dataset.BroadcastBuild())
+	perOrder := dataset.Aggregate(dataset.GroupBy(matched, func(s q3Sale) q3Group { return s.Group }),
+		sumAgg(func(s q3Sale) int64 { return s.Revenue }))
+	rows := dataset.Map(perOrder, func(kv dataset.KV[q3Group, int64]) Q3Row {
+		return Q3Row{kv.Key.OrderKey, float64(kv.Value) / unit4, time.Unix(kv.Key.OrderDate, 0).UTC(), kv.Key.ShipPriority}
+	})
 	return sinkCSV(dataset.TopN(rows, 10, dataset.OrderBy(
 		dataset.Desc(func(r Q3Row) float64 { return r.Revenue }),
 		dataset.Asc(func(r Q3Row) int64 { return r.OrderDate.Unix() })))), nil
@@ -321,12 +336,14 @@ func q10(env *dataset.Environment, input string) (writer, error) {
 	lo, hi := date("1993-10-01"), date("1994-01-01")
 	quarter := orders.Filter(func(o q5Order) bool { return !o.OrderDate.Before(lo) && o.OrderDate.Before(hi) })
 	returned := lines.Filter(func(l q10Line) bool { return l.ReturnFlag == "R" })
-	perOrder := dataset.Aggregate(dataset.GroupBy(returned, func(l q10Line) int64 { return l.OrderKey }),
-		sumAgg(func(l q10Line) int64 { return revenue(l.Price, l.Discount) }))
-	perCustLine := dataset.Join(perOrder, quarter, func(kv dataset.KV[int64, int64]) int64 { return kv.Key }, func(o q5Order) int64 { return o.OrderKey },
-		func(kv dataset.KV[int64, int64], o q5Order) dataset.KV[int64, int64] {
-			return dataset.KV[int64, int64]{Key: o.CustKey, Value: kv.Value}
-		}, dataset.BroadcastBuild()) // a quarter's orders (4 %) to every subtask
+	// Each returned line meets its order first (the quarter's orders, 4 %,
+	// broadcast: lineitem is not shuffled), so only the lines of the
+	// quarter's orders are summed, per customer (sums are exact integers:
+	// their grouping does not change them).
+	perCustLine := dataset.Join(returned, quarter, func(l q10Line) int64 { return l.OrderKey }, func(o q5Order) int64 { return o.OrderKey },
+		func(l q10Line, o q5Order) dataset.KV[int64, int64] {
+			return dataset.KV[int64, int64]{Key: o.CustKey, Value: revenue(l.Price, l.Discount)}
+		}, dataset.BroadcastBuild())
 	perCust := dataset.Aggregate(dataset.GroupBy(perCustLine, func(kv dataset.KV[int64, int64]) int64 { return kv.Key }),
 		sumAgg(func(kv dataset.KV[int64, int64]) int64 { return kv.Value }))
 	withCust := dataset.Join(perCust, cust, func(kv dataset.KV[int64, int64]) int64 { return kv.Key }, func(c q10Customer) int64 { return c.CustKey },
