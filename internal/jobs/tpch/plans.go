@@ -159,7 +159,9 @@ func q3(env *dataset.Environment, input string) (writer, error) {
 	// customers, a tenth, broadcast: lineitem is not shuffled), so only the
 	// matching lines are summed per order.
 	matched := dataset.Join(late, custOrders, func(l q3Line) int64 { return l.OrderKey }, func(o q3Order) int64 { return o.OrderKey },
-		func(l q3Line, o q3Order) q3Sale { return q3Sale{q3Group{o.OrderKey, o.OrderDate.Unix(), o.ShipPriority}, revenue(l.Price, l.Discount)} },
+		func(l q3Line, o q3Order) q3Sale {
+			return q3Sale{q3Group{o.OrderKey, o.OrderDate.Unix(), o.ShipPriority}, revenue(l.Price, l.Discount)}
+		},
 		dataset.BroadcastBuild())
 	perOrder := dataset.Aggregate(dataset.GroupBy(matched, func(s q3Sale) q3Group { return s.Group }),
 		sumAgg(func(s q3Sale) int64 { return s.Revenue }))
