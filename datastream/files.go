@@ -254,13 +254,15 @@ func (s *splitSource[T]) run(sc *operator.SourceContext) error {
 
 // read emits the records of the first held split from r.
 func (s *splitSource[T]) read(sc *operator.SourceContext, r formats.Reader[T], v *T) (stopped bool, err error) {
+	// Declared once: errors.As takes its address, which puts it on the
+	// heap (an allocation per record when declared in the loop).
+	var re *formats.RecordError
 	for {
 		if sc.Poll() {
 			return true, nil
 		}
 		err := r.Next(v)
 		s.held[0].pos = r.Pos()
-		var re *formats.RecordError
 		switch {
 		case err == nil:
 			if s.hook != nil {

@@ -254,6 +254,7 @@ type directReader[T any] struct {
 	c      io.Closer
 	split  Split
 	cols   []*pqColumn
+	states []*chunkState // of cols' page readers, for the next row group (Close)
 	vecs   []*colVec
 	fields []directField
 	batch  []T
@@ -298,14 +299,25 @@ func (pq *Parquet[T]) openDirect(pf *file.Reader, c io.Closer, s Split, cols []i
 		}
 		plan[k] = directField{col: j, store: store}
 	}
+	var err error
 	r := &directReader[T]{pq: pq, c: c, split: s, fields: plan, rows: rg.NumRows()}
 	if r.rows < 0 {
 		return nil, fmt.Errorf("%d rows", r.rows)
 	}
+	ra, _ := c.(io.ReaderAt)
+	size := int64(-1)
+	if sk, ok := c.(io.Seeker); ok && ra != nil {
+		if size, err = sk.Seek(0, io.SeekEnd); err != nil {
+			return nil, fmt.Errorf("the file's size: %w", err)
+		}
+	}
 	for _, leaf := range leafs {
-		pr, err := rg.GetColumnPageReader(leaf)
+		pr, st, err := r.pageReader(ra, size, rg, md, leaf)
 		if err != nil {
 			return nil, fmt.Errorf("column %s: %w", md.Schema.Column(leaf).Name(), err)
+		}
+		if st != nil {
+			r.states = append(r.states, st)
 		}
 		col := newPQColumn(pr, md.Schema.Column(leaf))
 		r.cols = append(r.cols, col)
@@ -321,6 +333,29 @@ func (pq *Parquet[T]) openDirect(pf *file.Reader, c io.Closer, s Split, cols []i
 		}
 	}
 	return r, nil
+}
+
+// pageReader returns the page reader of column leaf of rg: on a pooled
+// chunkState (returned by Close) where it can, else arrow's own.
+func (r *directReader[T]) pageReader(ra io.ReaderAt, size int64, rg *file.RowGroupReader, md *metadata.FileMetaData, leaf int) (file.PageReader, *chunkState, error) {
+	if ra != nil && size >= 0 {
+		cc, err := rg.MetaData().ColumnChunk(leaf)
+		if err != nil {
+			return nil, nil, err
+		}
+		st := chunkStates.Get().(*chunkState)
+		pr, err := st.open(ra, size, md, cc)
+		if err == nil {
+			return pr, st, nil
+		}
+		st.pr = nil // it may be half reset
+		chunkStates.Put(st)
+		if !errors.Is(err, errNoChunkReuse) {
+			return nil, nil, err
+		}
+	}
+	pr, err := rg.GetColumnPageReader(leaf)
+	return pr, nil, err
 }
 
 // fill decodes the next batch.
@@ -407,4 +442,10 @@ func (r *directReader[T]) skip(from int64) error {
 
 func (r *directReader[T]) Pos() int64 { return r.pos }
 
-func (r *directReader[T]) Close() error { return r.c.Close() }
+func (r *directReader[T]) Close() error {
+	for _, st := range r.states {
+		chunkStates.Put(st)
+	}
+	r.states, r.cols = nil, nil
+	return r.c.Close()
+}

@@ -563,3 +563,106 @@ func FuzzParquetDirect(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) { readMalformed(t, p, b) })
 }
+
+// Column chunk buffers, page readers and page buffers go back to a pool
+// when a row group's reader closes and serve the next (of any column):
+// readers open at the same time, read in turns, closed and reopened in
+// another order, give what the Arrow path gives.
+func TestParquetDirectReusesChunks(t *testing.T) {
+	dir := t.TempDir()
+	files := []string{filepath.Join(dir, "a.parquet"), filepath.Join(dir, "b.parquet")}
+	props := []parquet.WriterProperty{parquet.WithCompression(compress.Codecs.Snappy), parquet.WithDataPageSize(700)}
+	writeMixed(t, files[0], 3000, 500, 0, 7, props...)
+	writeMixed(t, files[1], 900, 300, 0, 8, append(props, parquet.WithDataPageVersion(parquet.DataPageV2))...)
+	p, err := NewParquet[mixed]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pa := *p
+	pa.arrowOnly = true
+	ref, _, _ := readSplits(t, &pa, files)
+	ctx := context.Background()
+	splits, err := p.Splits(ctx, files, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make([]int, len(splits)) // split -> its first row in ref
+	for i := 1; i < len(splits); i++ {
+		first[i] = first[i-1] + int(splits[i-1].Rows)
+	}
+	for round := range 3 {
+		// Open three splits at a time (the last round from the end) and read
+		// them a row each in turn.
+		order := make([]int, len(splits))
+		for i := range order {
+			order[i] = i
+			if round == 2 {
+				order[i] = len(splits) - 1 - i
+			}
+		}
+		for len(order) > 0 {
+			group := order[:min(3, len(order))]
+			order = order[len(group):]
+			readers := make([]Reader[mixed], len(group))
+			rows := make([]int, len(group))
+			for j, s := range group {
+				r, err := p.Open(ctx, splits[s], 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, ok := r.(*directReader[mixed]); !ok {
+					t.Fatalf("split %d not read by the direct reader", s)
+				}
+				readers[j] = r
+			}
+			for open := len(group); open > 0; {
+				for j, r := range readers {
+					if r == nil {
+						continue
+					}
+					var v mixed
+					err := r.Next(&v)
+					if errors.Is(err, io.EOF) {
+						if rows[j] != int(splits[group[j]].Rows) {
+							t.Fatalf("round %d: split %d: %d rows, want %d", round, group[j], rows[j], splits[group[j]].Rows)
+						}
+						r.Close()
+						readers[j] = nil
+						open--
+						continue
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					if want := ref[first[group[j]]+rows[j]]; !reflect.DeepEqual(v, want) {
+						t.Fatalf("round %d: split %d row %d:\n got %+v\nwant %+v", round, group[j], rows[j], v, want)
+					}
+					rows[j]++
+				}
+			}
+		}
+	}
+}
+
+func TestSliceReader(t *testing.T) {
+	r := &sliceReader{b: []byte("abcdef")}
+	if b, err := r.Peek(2); string(b) != "ab" || err != nil {
+		t.Fatalf("Peek(2) = %q, %v", b, err)
+	}
+	if n, err := r.Discard(3); n != 3 || err != nil {
+		t.Fatalf("Discard(3) = %d, %v", n, err)
+	}
+	if b, err := r.Peek(10); string(b) != "def" || err != io.EOF {
+		t.Fatalf("Peek(10) = %q, %v; want the rest and io.EOF", b, err)
+	}
+	buf := make([]byte, 2)
+	if n, err := r.Read(buf); n != 2 || err != nil || string(buf) != "de" {
+		t.Fatalf("Read = %d, %v, %q", n, err, buf)
+	}
+	if n, err := r.Discard(5); n != 1 || err != io.EOF {
+		t.Fatalf("Discard past the end = %d, %v", n, err)
+	}
+	if n, err := r.Read(buf); n != 0 || err != io.EOF {
+		t.Fatalf("Read at the end = %d, %v", n, err)
+	}
+}

@@ -129,6 +129,16 @@ type Q3Row struct {
 	ShipPriority int64
 }
 
+// q3Group is Q3's group: an order with its date (Unix seconds) and
+// priority.
+type q3Group struct{ OrderKey, OrderDate, ShipPriority int64 }
+
+// q3Sale is a late line of a BUILDING customer's early order.
+type q3Sale struct {
+	Group   q3Group
+	Revenue int64
+}
+
 // revenue is price * (1 - discount) in units of 1e-4.
 func revenue(price, discount float64) int64 { return cents(price) * (100 - cents(discount)) }
 
@@ -143,14 +153,21 @@ func q3(env *dataset.Environment, input string) (writer, error) {
 	building := cust.Filter(func(c q3Customer) bool { return c.Segment == "BUILDING" })
 	early := orders.Filter(func(o q3Order) bool { return o.OrderDate.Before(day) })
 	custOrders := dataset.Join(early, building, func(o q3Order) int64 { return o.CustKey }, func(c q3Customer) int64 { return c.CustKey },
-		func(o q3Order, _ q3Customer) q3Order { return o })
+		func(o q3Order, _ q3Customer) q3Order { return o }, dataset.BroadcastBuild()) // a fifth of the customers to every subtask: orders are not shuffled
 	late := lines.Filter(func(l q3Line) bool { return l.ShipDate.After(day) })
-	perOrder := dataset.Aggregate(dataset.GroupBy(late, func(l q3Line) int64 { return l.OrderKey }),
-		sumAgg(func(l q3Line) int64 { return revenue(l.Price, l.Discount) }))
-	rows := dataset.Join(perOrder, custOrders, func(kv dataset.KV[int64, int64]) int64 { return kv.Key }, func(o q3Order) int64 { return o.OrderKey },
-		func(kv dataset.KV[int64, int64], o q3Order) Q3Row {
-			return Q3Row{o.OrderKey, float64(kv.Value) / unit4, o.OrderDate, o.ShipPriority}
-		}, dataset.BroadcastBuild()) // a tenth of the orders to every subtask: lineitem is not shuffled again
+	// Each late line meets its order first (the early orders of BUILDING
+	// customers, a tenth, broadcast: lineitem is not shuffled), so only the
+	// matching lines are summed per order.
+	matched := dataset.Join(late, custOrders, func(l q3Line) int64 { return l.OrderKey }, func(o q3Order) int64 { return o.OrderKey },
+		func(l q3Line, o q3Order) q3Sale {
+			return q3Sale{q3Group{o.OrderKey, o.OrderDate.Unix(), o.ShipPriority}, revenue(l.Price, l.Discount)}
+		},
+		dataset.BroadcastBuild())
+	perOrder := dataset.Aggregate(dataset.GroupBy(matched, func(s q3Sale) q3Group { return s.Group }),
+		sumAgg(func(s q3Sale) int64 { return s.Revenue }))
+	rows := dataset.Map(perOrder, func(kv dataset.KV[q3Group, int64]) Q3Row {
+		return Q3Row{kv.Key.OrderKey, float64(kv.Value) / unit4, time.Unix(kv.Key.OrderDate, 0).UTC(), kv.Key.ShipPriority}
+	})
 	return sinkCSV(dataset.TopN(rows, 10, dataset.OrderBy(
 		dataset.Desc(func(r Q3Row) float64 { return r.Revenue }),
 		dataset.Asc(func(r Q3Row) int64 { return r.OrderDate.Unix() })))), nil
@@ -321,18 +338,20 @@ func q10(env *dataset.Environment, input string) (writer, error) {
 	lo, hi := date("1993-10-01"), date("1994-01-01")
 	quarter := orders.Filter(func(o q5Order) bool { return !o.OrderDate.Before(lo) && o.OrderDate.Before(hi) })
 	returned := lines.Filter(func(l q10Line) bool { return l.ReturnFlag == "R" })
-	perOrder := dataset.Aggregate(dataset.GroupBy(returned, func(l q10Line) int64 { return l.OrderKey }),
-		sumAgg(func(l q10Line) int64 { return revenue(l.Price, l.Discount) }))
-	perCustLine := dataset.Join(perOrder, quarter, func(kv dataset.KV[int64, int64]) int64 { return kv.Key }, func(o q5Order) int64 { return o.OrderKey },
-		func(kv dataset.KV[int64, int64], o q5Order) dataset.KV[int64, int64] {
-			return dataset.KV[int64, int64]{Key: o.CustKey, Value: kv.Value}
-		}, dataset.BroadcastBuild()) // a quarter's orders (4 %) to every subtask
+	// Each returned line meets its order first (the quarter's orders, 4 %,
+	// broadcast: lineitem is not shuffled), so only the lines of the
+	// quarter's orders are summed, per customer (sums are exact integers:
+	// their grouping does not change them).
+	perCustLine := dataset.Join(returned, quarter, func(l q10Line) int64 { return l.OrderKey }, func(o q5Order) int64 { return o.OrderKey },
+		func(l q10Line, o q5Order) dataset.KV[int64, int64] {
+			return dataset.KV[int64, int64]{Key: o.CustKey, Value: revenue(l.Price, l.Discount)}
+		}, dataset.BroadcastBuild())
 	perCust := dataset.Aggregate(dataset.GroupBy(perCustLine, func(kv dataset.KV[int64, int64]) int64 { return kv.Key }),
 		sumAgg(func(kv dataset.KV[int64, int64]) int64 { return kv.Value }))
 	withCust := dataset.Join(perCust, cust, func(kv dataset.KV[int64, int64]) int64 { return kv.Key }, func(c q10Customer) int64 { return c.CustKey },
 		func(kv dataset.KV[int64, int64], c q10Customer) q10Keyed {
 			return q10Keyed{c.NationKey, Q10Row{c.CustKey, c.Name, float64(kv.Value) / unit4, c.AcctBal, "", c.Address, c.Phone, c.Comment}}
-		}, dataset.BuildLeft())
+		}, dataset.BuildLeft(), dataset.BroadcastBuild()) // the quarter's customers (a quarter of them) to every subtask: the customer table, with its long strings, is not shuffled
 	top := dataset.TopN(withCust, 20, dataset.Desc(func(r q10Keyed) float64 { return r.Row.Revenue }))
 	// The nation's name after the cut: 20 rows to look up, not every customer.
 	named := dataset.Join(top, nations, func(r q10Keyed) int64 { return r.NationKey }, func(n q10Nation) int64 { return n.NationKey },
@@ -387,7 +406,7 @@ func q12(env *dataset.Environment, input string) (writer, error) {
 				return dataset.KV[string, Q12Acc]{Key: l.ShipMode, Value: Q12Acc{High: 1}}
 			}
 			return dataset.KV[string, Q12Acc]{Key: l.ShipMode, Value: Q12Acc{Low: 1}}
-		}, dataset.BuildLeft())
+		}, dataset.BuildLeft(), dataset.BroadcastBuild()) // the selected lines (0.5 %) to every subtask: orders are not shuffled
 	counts := dataset.GroupBy(withPrio, func(kv dataset.KV[string, Q12Acc]) string { return kv.Key }).Reduce(
 		func(a, b dataset.KV[string, Q12Acc]) dataset.KV[string, Q12Acc] {
 			return dataset.KV[string, Q12Acc]{Key: a.Key, Value: Q12Acc{a.Value.High + b.Value.High, a.Value.Low + b.Value.Low}}
@@ -431,7 +450,7 @@ func q14(env *dataset.Environment, input string) (writer, error) {
 				return Q14Acc{r, r}
 			}
 			return Q14Acc{0, r}
-		}, dataset.BuildLeft())
+		}, dataset.BuildLeft(), dataset.BroadcastBuild()) // the month's lines (1.3 %) to every subtask: parts are not shuffled
 	total := dataset.AggregateAll(sales, dataset.Aggregator[Q14Acc, Q14Acc, Q14Row]{
 		Add:    func(a, v Q14Acc) Q14Acc { return Q14Acc{a.Promo + v.Promo, a.Total + v.Total} },
 		Merge:  func(a, b Q14Acc) Q14Acc { return Q14Acc{a.Promo + b.Promo, a.Total + b.Total} },
