@@ -28,8 +28,9 @@ const (
 	JobManagerMemory  = "jobmanager.memory.process.size"
 	TaskManagerMemory = "taskmanager.memory.process.size"
 	// TaskManagerGCPercent is a TaskManager's Go GC percentage (GOGC's
-	// meaning, default 100) unless GOGC is set; with the soft memory limit
-	// from TaskManagerMemory a higher value trades heap for less GC CPU.
+	// meaning, default 100; "off": only the soft memory limit from
+	// TaskManagerMemory starts a collection) unless GOGC is set; a higher
+	// value trades heap for less GC CPU.
 	TaskManagerGCPercent = "floe.taskmanager.gc-percent"
 	YarnQueue            = "yarn.application.queue"
 	YarnName             = "yarn.application.name"

@@ -49,7 +49,10 @@ func TestSetGCPercent(t *testing.T) {
 		want int
 	}{
 		{map[string]string{config.TaskManagerGCPercent: "250"}, 250},
+		{map[string]string{config.TaskManagerGCPercent: "off"}, -1},
+		{map[string]string{config.TaskManagerGCPercent: "-1"}, -1},
 		{map[string]string{config.TaskManagerGCPercent: "x"}, 100},
+		{map[string]string{config.TaskManagerGCPercent: "-5"}, 100},
 		{map[string]string{config.TaskManagerGCPercent: "0"}, 100},
 		{nil, 100},
 	} {
