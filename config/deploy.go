@@ -27,9 +27,14 @@ const (
 
 	JobManagerMemory  = "jobmanager.memory.process.size"
 	TaskManagerMemory = "taskmanager.memory.process.size"
-	YarnQueue         = "yarn.application.queue"
-	YarnName          = "yarn.application.name"
-	YarnTags          = "yarn.tags"
+	// TaskManagerGCPercent is a TaskManager's Go GC percentage (GOGC's
+	// meaning, default 100; "off": only the soft memory limit from
+	// TaskManagerMemory starts a collection) unless GOGC is set; a higher
+	// value trades heap for less GC CPU.
+	TaskManagerGCPercent = "floe.taskmanager.gc-percent"
+	YarnQueue            = "yarn.application.queue"
+	YarnName             = "yarn.application.name"
+	YarnTags             = "yarn.tags"
 	// YarnAcceptTimeout bounds how long an application may wait in ACCEPTED
 	// (for resources) before the client gives up and kills it.
 	YarnAcceptTimeout = "yarn.application.accept-timeout"

@@ -1,7 +1,10 @@
 package container
 
 import (
+	"runtime/debug"
 	"testing"
+
+	"github.com/rs/zerolog"
 
 	"floe/config"
 )
@@ -33,5 +36,35 @@ func TestGoMemoryLimit(t *testing.T) {
 		if err != nil || got != tc.want {
 			t.Errorf("goMemoryLimit(%v, %d slots, %d file, cgo %v) = %d, %v; want %d", tc.kv, tc.slots, tc.file, tc.cgo, got, err, tc.want)
 		}
+	}
+}
+
+// TestSetGCPercent: the key sets the GC percentage; an invalid value, an
+// unset key or GOGC leave it alone.
+func TestSetGCPercent(t *testing.T) {
+	t.Setenv("GOGC", "")
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	for _, tc := range []struct {
+		kv   map[string]string
+		want int
+	}{
+		{map[string]string{config.TaskManagerGCPercent: "250"}, 250},
+		{map[string]string{config.TaskManagerGCPercent: "off"}, -1},
+		{map[string]string{config.TaskManagerGCPercent: "-1"}, -1},
+		{map[string]string{config.TaskManagerGCPercent: "x"}, 100},
+		{map[string]string{config.TaskManagerGCPercent: "-5"}, 100},
+		{map[string]string{config.TaskManagerGCPercent: "0"}, 100},
+		{nil, 100},
+	} {
+		debug.SetGCPercent(100)
+		setGCPercent(config.New(tc.kv), zerolog.Nop())
+		if got := debug.SetGCPercent(100); got != tc.want {
+			t.Errorf("%v: GC percent %d, want %d", tc.kv, got, tc.want)
+		}
+	}
+	t.Setenv("GOGC", "100")
+	setGCPercent(config.New(map[string]string{config.TaskManagerGCPercent: "300"}), zerolog.Nop())
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("with GOGC set: GC percent %d, want 100", got)
 	}
 }

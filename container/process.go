@@ -35,6 +35,7 @@ func RunProcess(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger) i
 		Slots: role.EnvInt(role.EnvSlots, 1), Secret: os.Getenv(role.EnvSecret), Log: log, Graph: g, HeartbeatTimeout: hbTimeout,
 		JobID: os.Getenv(role.EnvJobID), LogFile: logFile, NoMetrics: !metricsOn}
 	setMemoryLimit(g.Config, opts.Slots, log)
+	setGCPercent(g.Config, log)
 	if dir := os.Getenv(role.EnvStaging); dir != "" { // a per-job application's container: follow the JobManager's attempts
 		opts.Locate = failover.Locator(dir)
 	}
