@@ -76,17 +76,8 @@ func runKeyedCountOn(t *testing.T, mode, backend string, events, keys int64, fai
 			count.Update(ctx, n+1)
 			emit(keyCount{k, n + 1})
 		}, count).UID("count")
-	var failNow atomic.Bool
-	var panics atomic.Int32
+	failNow, panics := failingTextSink(counts, out)
 	defer func() { t.Logf("panics: %d", panics.Load()) }()
-	checked := datastream.Map(counts, func(kc keyCount) keyCount {
-		if failNow.CompareAndSwap(true, false) {
-			panics.Add(1)
-			panic("injected failure")
-		}
-		return kc
-	}).UID("fail")
-	datastream.WriteText(checked, out, func(kc keyCount) string { return fmt.Sprintf("%s\t%d", kc.Key, kc.Count) }).UID("sink")
 
 	stop := make(chan struct{})
 	injected := make(chan int, 1)
@@ -126,6 +117,21 @@ func runKeyedCountOn(t *testing.T, mode, backend string, events, keys int64, fai
 		f.Close()
 	}
 	return lines
+}
+
+// failingTextSink writes counts as "key\tcount" lines to out, exactly
+// once, through a map that panics once each time failNow is set.
+func failingTextSink(counts datastream.Stream[keyCount], out string) (failNow *atomic.Bool, panics *atomic.Int32) {
+	failNow, panics = new(atomic.Bool), new(atomic.Int32)
+	checked := datastream.Map(counts, func(kc keyCount) keyCount {
+		if failNow.CompareAndSwap(true, false) {
+			panics.Add(1)
+			panic("injected failure")
+		}
+		return kc
+	}).UID("fail")
+	datastream.WriteText(checked, out, func(kc keyCount) string { return fmt.Sprintf("%s\t%d", kc.Key, kc.Count) }).UID("sink")
+	return failNow, panics
 }
 
 // assertExactlyOnce fails unless got holds each line of want exactly once and nothing else.

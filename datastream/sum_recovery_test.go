@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,16 +35,7 @@ func TestRollingSumExactlyOnce(t *testing.T) {
 				datastream.GeneratorOptions{Count: events, RatePerSecond: 8000}).UID("events")
 			sums := datastream.Sum(datastream.KeyBy(src, func(kc keyCount) string { return kc.Key }),
 				func(kc *keyCount) *int64 { return &kc.Count }).UID("sum")
-			var failNow atomic.Bool
-			var panics atomic.Int32
-			checked := datastream.Map(sums, func(kc keyCount) keyCount {
-				if failNow.CompareAndSwap(true, false) {
-					panics.Add(1)
-					panic("injected failure")
-				}
-				return kc
-			}).UID("fail")
-			datastream.WriteText(checked, out, func(kc keyCount) string { return fmt.Sprintf("%s\t%d", kc.Key, kc.Count) }).UID("sink")
+			failNow, panics := failingTextSink(sums, out)
 			stop := make(chan struct{})
 			go func() {
 				for i := range failures {
