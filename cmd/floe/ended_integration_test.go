@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -51,7 +52,12 @@ func TestIntegrationAMKilledAfterTheJobEnded(t *testing.T) {
 	}
 	ended := fsy.Join(p, failover.EndedDir)
 	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
-		if ents, err := fsy.List(t.Context(), ended); err == nil && len(ents) > 0 {
+		// A record is written as a hidden temporary file and renamed: only
+		// the renamed <job id>.json is the recorded end.
+		ents, _ := fsy.List(t.Context(), ended)
+		if slices.ContainsFunc(ents, func(e fsys.FileInfo) bool {
+			return strings.HasSuffix(e.Name, ".json") && !strings.HasPrefix(e.Name, ".")
+		}) {
 			break
 		}
 		if time.Now().After(deadline) {
