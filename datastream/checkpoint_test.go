@@ -43,18 +43,7 @@ func runKeyedCountSkewed(t *testing.T, mode string, events, keys int64, failures
 func runKeyedCountOn(t *testing.T, mode, backend string, events, keys int64, failures int, lag time.Duration) []string {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
-	env := datastream.NewEnvironment(datastream.WithConfig(config.New(map[string]string{
-		config.Parallelism:                      "2",
-		config.BufferTimeout:                    "5ms",
-		"execution.checkpointing.interval":      "100ms",
-		"execution.checkpointing.mode":          mode,
-		"execution.checkpointing.dir":           "file://" + filepath.Join(dir, "checkpoints"),
-		"restart-strategy.type":                 "fixed-delay",
-		"restart-strategy.fixed-delay.attempts": fmt.Sprint(failures + 2),
-		"restart-strategy.fixed-delay.delay":    "20ms",
-		config.StateBackend:                     backend,
-		config.TmpDirs:                          filepath.Join(dir, "local"),
-	})))
+	env := recoveryEnv(dir, mode, backend, failures)
 	rate := 8000.0
 	if lag > 0 {
 		rate = 0 // the sleeps pace it
@@ -117,6 +106,23 @@ func runKeyedCountOn(t *testing.T, mode, backend string, events, keys int64, fai
 		f.Close()
 	}
 	return lines
+}
+
+// recoveryEnv is an environment at parallelism 2 that checkpoints every
+// 100 ms under dir in mode on backend and restarts up to failures+2 times.
+func recoveryEnv(dir, mode, backend string, failures int) *datastream.Environment {
+	return datastream.NewEnvironment(datastream.WithConfig(config.New(map[string]string{
+		config.Parallelism:                      "2",
+		config.BufferTimeout:                    "5ms",
+		"execution.checkpointing.interval":      "100ms",
+		"execution.checkpointing.mode":          mode,
+		"execution.checkpointing.dir":           "file://" + filepath.Join(dir, "checkpoints"),
+		"restart-strategy.type":                 "fixed-delay",
+		"restart-strategy.fixed-delay.attempts": fmt.Sprint(failures + 2),
+		"restart-strategy.fixed-delay.delay":    "20ms",
+		config.StateBackend:                     backend,
+		config.TmpDirs:                          filepath.Join(dir, "local"),
+	})))
 }
 
 // failingTextSink writes counts as "key\tcount" lines to out, exactly

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"floe/config"
 	"floe/datastream"
 )
 
@@ -20,17 +19,7 @@ func TestRollingSumExactlyOnce(t *testing.T) {
 			const events, keys, failures = 16000, 13, 3
 			dir := t.TempDir()
 			out := filepath.Join(dir, "out")
-			env := datastream.NewEnvironment(datastream.WithConfig(config.New(map[string]string{
-				config.Parallelism:                      "2",
-				config.BufferTimeout:                    "5ms",
-				"execution.checkpointing.interval":      "100ms",
-				"execution.checkpointing.dir":           "file://" + filepath.Join(dir, "checkpoints"),
-				"restart-strategy.type":                 "fixed-delay",
-				"restart-strategy.fixed-delay.attempts": fmt.Sprint(failures + 2),
-				"restart-strategy.fixed-delay.delay":    "20ms",
-				config.StateBackend:                     backend,
-				config.TmpDirs:                          filepath.Join(dir, "local"),
-			})))
+			env := recoveryEnv(dir, "EXACTLY_ONCE", backend, failures)
 			src := datastream.Generate(env, func(i int64) keyCount { return keyCount{fmt.Sprintf("k%d", i%keys), 1} },
 				datastream.GeneratorOptions{Count: events, RatePerSecond: 8000}).UID("events")
 			sums := datastream.Sum(datastream.KeyBy(src, func(kc keyCount) string { return kc.Key }),
