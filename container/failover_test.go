@@ -3,7 +3,10 @@ package container
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +19,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"floe/container/network"
 	"floe/internal/rpc"
 	"floe/internal/rpc/floepb"
 )
@@ -134,11 +138,29 @@ func TestTaskManagerFollowsNewAttempt(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- tm.Run(ctx) }()
 	waitFor(t, func() bool { return jm1.registrations() == 1 })
+	// A finished BATCH task of attempt 1 left its output: attempt 2 numbers
+	// its executions from zero again, so the file must be gone once the
+	// TaskManager has moved, or the rerun producer finds it in the way.
+	out := filepath.Join(t.TempDir(), "job-1", "v0", "s0", "a0", "e0")
+	bp, err := network.NewBlockingPartition(network.KeyOf(&floepb.TaskRef{JobId: "job-1"}, 0), 1, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bp.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	tm.partitions.RegisterBlocking(bp)
 	stop1() // attempt 1 dies; attempt 2 publishes itself
 	mu.Lock()
 	leader, leaderAttempt = addr2, 2
 	mu.Unlock()
 	waitFor(t, func() bool { return jm2.registrations() == 1 })
+	if jobs := tm.partitions.Jobs(); len(jobs) != 0 {
+		t.Fatalf("after the move the TaskManager still holds partitions of %v", jobs)
+	}
+	if _, err := os.Stat(filepath.Join(out, "sub-0.arrows")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("attempt 1's blocking partition file is still there: %v", err)
+	}
 	if err := tm.fenced(fromAttempt(1)); status.Code(err) != codes.FailedPrecondition {
 		t.Fatalf("after the move, attempt 1 is obeyed: %v", err)
 	}

@@ -296,7 +296,9 @@ func (tm *TaskManager) link() *jmLink {
 // follow asks Locate whether a JobManager of a newer attempt than link's
 // serves, and if so moves the TaskManager to it: the tasks of the old
 // attempt are cancelled and waited for (the new JobManager redeploys them
-// from its latest checkpoint), their partitions released, and the old link
+// from its latest checkpoint), the partitions of every job released, those
+// of finished BATCH tasks included (the new attempt numbers its executions
+// from zero again and reruns their stages), and the old link
 // closed, so nothing of the old attempt reaches the new JobManager. The
 // caller then registers. It reports whether it moved.
 func (tm *TaskManager) follow(ctx context.Context, link *jmLink) (bool, error) {
@@ -324,6 +326,9 @@ func (tm *TaskManager) follow(ctx context.Context, link *jmLink) (bool, error) {
 	tm.mu.Unlock()
 	link.cancel() // the old tasks' reports and acks stop here
 	jobs := tm.waitTasks()
+	for job := range tm.partitions.Jobs() { // finished tasks' outputs too: the new attempt reruns their stages
+		jobs[job] = true
+	}
 	for job := range jobs {
 		tm.partitions.ReleaseJob(job, fmt.Errorf("%w: the JobManager failed over", network.ErrPartitionReleased))
 		tm.partitions.ReleaseJobFiles(job, fmt.Errorf("%w: the JobManager failed over", network.ErrPartitionReleased))

@@ -335,6 +335,22 @@ func (r *PartitionRegistry) RegisterBlocking(p *BlockingPartition) {
 	r.mu.Unlock()
 }
 
+// Jobs returns the jobs with a partition, pipelined or blocking, in the
+// registry: after a JobManager failover those of finished tasks are still
+// here, and the new attempt's producers must not find their files.
+func (r *PartitionRegistry) Jobs() map[string]bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	jobs := map[string]bool{}
+	for k := range r.parts {
+		jobs[k.job] = true
+	}
+	for k := range r.blocking {
+		jobs[k.job] = true
+	}
+	return jobs
+}
+
 // ReleaseJobFiles releases (removes the files of) and forgets every blocking
 // partition of job: its consumers will not read them again.
 func (r *PartitionRegistry) ReleaseJobFiles(job string, err error) {
