@@ -54,7 +54,37 @@ func Help() string {
 }
 
 func usageErr(job, format string, args ...any) error {
-	return fmt.Errorf("%w: %s: %s", ErrUsage, job, fmt.Sprintf(format, args...))
+	return fmt.Errorf("%w: %s: %s", ErrUsage, job, trimPrefixes(fmt.Sprintf(format, args...), job))
+}
+
+// usageWrap makes err, a job package's own usage error, one of ErrUsage,
+// still matching what it wraps, and said once: "usage: tpch: unknown
+// query", not "usage: tpch: usage: tpch: unknown query".
+func usageWrap(job string, err error) error {
+	return &usageError{msg: ErrUsage.Error() + ": " + job + ": " + trimPrefixes(err.Error(), job), err: err}
+}
+
+type usageError struct {
+	msg string
+	err error
+}
+
+func (e *usageError) Error() string   { return e.msg }
+func (e *usageError) Unwrap() []error { return []error{ErrUsage, e.err} }
+
+// trimPrefixes drops the "<job>: " and "usage: " prefixes that the job's
+// own packages put in front of their messages.
+func trimPrefixes(msg, job string) string {
+	for {
+		rest, ok := strings.CutPrefix(msg, job+": ")
+		if !ok {
+			rest, ok = strings.CutPrefix(msg, ErrUsage.Error()+": ")
+		}
+		if !ok {
+			return msg
+		}
+		msg = rest
+	}
 }
 
 // outputErr makes the refusal of an output (datastream's check of every

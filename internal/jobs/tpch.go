@@ -31,7 +31,7 @@ func runTPCH(ctx context.Context, env *datastream.Environment, args []string, st
 		err = perr
 	}
 	if errors.Is(err, tpch.ErrUsage) {
-		return fmt.Errorf("%w: %w", ErrUsage, err)
+		return usageWrap("tpch", err)
 	}
 	return err
 }
