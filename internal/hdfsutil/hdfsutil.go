@@ -42,7 +42,8 @@ type FS struct {
 func Connect(c *conf.Conf, user string, dialTimeout time.Duration) (*FS, error) {
 	cl, u, err := fsys.ConnectHDFS(c, user, dialTimeout)
 	if err != nil {
-		return nil, fmt.Errorf("hdfsutil: %w", err)
+		fs, _ := c.Get("fs.defaultFS")
+		return nil, fmt.Errorf("cannot reach HDFS (fs.defaultFS %q, from the Hadoop configuration in HADOOP_CONF_DIR): %w", fs, err)
 	}
 	return &FS{FS: fsys.HDFS(cl), URI: u, client: cl}, nil
 }

@@ -1,8 +1,13 @@
 package hdfsutil
 
 import (
+	"net"
 	"net/url"
+	"strings"
 	"testing"
+	"time"
+
+	"floe/internal/hadoop/conf"
 )
 
 func TestURL(t *testing.T) {
@@ -17,5 +22,24 @@ func TestURL(t *testing.T) {
 	fs = &FS{URI: &url.URL{Scheme: "hdfs", Host: "cluster"}}
 	if u := fs.URL("/a"); u.Port != nil || PathOf(u) != "hdfs://cluster/a" {
 		t.Fatalf("%v %s", u, PathOf(u))
+	}
+}
+
+// A NameNode that refuses connections is named in the error with where its
+// address came from, once.
+func TestConnectRefusedSaysWhere(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	lis.Close() // nothing listens there now
+	_, err = Connect(conf.New(map[string]string{"fs.defaultFS": "hdfs://" + addr}), "floe", time.Second)
+	if err == nil {
+		t.Fatal("Connect to a closed port succeeded")
+	}
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "cannot reach HDFS (fs.defaultFS \"hdfs://"+addr+"\"") || !strings.Contains(msg, "connection refused") {
+		t.Errorf("error = %q, want it to start with the fs.defaultFS it could not reach", msg)
 	}
 }

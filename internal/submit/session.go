@@ -111,7 +111,7 @@ func StartSession(ctx context.Context, c config.Config, log zerolog.Logger, deta
 	user := ipc.DefaultUser()
 	fs, err := hdfsutil.Connect(hc, user, 15*time.Second)
 	if err != nil {
-		return fmt.Errorf("hdfs: %w", err)
+		return err // hdfsutil.Connect says what it could not reach
 	}
 	defer fs.Close()
 	yc := &yarnClient{log: log, out: printer{os.Stdout}, conf: hc, rm: rm, fs: fs, user: user,
@@ -329,7 +329,7 @@ func runInSession(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger,
 	user := ipc.DefaultUser()
 	fs, err := hdfsutil.Connect(hc, user, 15*time.Second)
 	if err != nil {
-		return nil, fmt.Errorf("hdfs: %w", err)
+		return nil, err // hdfsutil.Connect says what it could not reach
 	}
 	defer fs.Close()
 	ref, err := jobbin.Upload(ctx, fs, user, log)

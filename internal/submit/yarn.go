@@ -94,7 +94,7 @@ func runYarnPerJob(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger
 	user := ipc.DefaultUser()
 	fs, err := hdfsutil.Connect(c, user, 15*time.Second)
 	if err != nil {
-		return nil, fmt.Errorf("hdfs: %w", err)
+		return nil, err // hdfsutil.Connect says what it could not reach
 	}
 	defer fs.Close()
 	yc := &yarnClient{g: g, log: log, out: out, conf: c, rm: rm, fs: fs, user: user, tty: isTerminal(outFile),
