@@ -438,8 +438,14 @@ func (s *subpartition) serve(stream ProducerStream, credit int32) error {
 
 // sendOwned sends m, whose payload nothing else refers to (a ChannelSink
 // owns what it was sent). Over gRPC the payload then goes back to
-// bufpool.Messages once written; a local stream hands m itself over.
+// bufpool.Messages once written, and so over the TCP data plane; a local
+// stream hands m itself over.
 func sendOwned(stream ProducerStream, m *floepb.ProducerMessage) error {
+	if s, ok := stream.(interface {
+		SendOwned(*floepb.ProducerMessage) error
+	}); ok {
+		return s.SendOwned(m)
+	}
 	if s, ok := stream.(interface{ SendMsg(any) error }); ok {
 		return s.SendMsg((*rpc.OwnedProducerMessage)(m))
 	}
