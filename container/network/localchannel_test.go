@@ -4,46 +4,125 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"floe/internal/rpc"
 	"floe/internal/rpc/floepb"
 )
 
-// localTM is what a TaskManager wires: a registry, its stats, and a local
-// subscriber serving from the registry.
+// localTM is what a TaskManager wires: a registry, its stats, and a
+// subscriber serving from the registry over one of the transports.
 type localTM struct {
 	partitions *PartitionRegistry
 	stats      BufferStats
 	subscribe  Subscriber
+	served     chan error // what each subscription's serving returned
 }
 
+// transports are the ways a consumer subscribes: a local channel, gRPC, and
+// the TCP data plane (both over loopback, as between two TaskManagers).
+var transports = []string{"local", "grpc", "tcp"}
+
+const testSecret = "test-secret"
+
 func newLocalTM() *localTM {
-	tm := &localTM{partitions: NewPartitionRegistry()}
-	tm.subscribe = LocalSubscriber(func(s ProducerStream) error { return tm.partitions.Serve(s, 200*time.Millisecond) })
+	tm := &localTM{partitions: NewPartitionRegistry(), served: make(chan error, 16)}
+	tm.subscribe = LocalSubscriber(tm.serve)
 	return tm
 }
 
-// A local subscription delivers a producer's messages in order, never more
-// than the consumer's credit ahead, and ends after END_OF_PARTITION.
-func TestLocalChannelOrderAndCredit(t *testing.T) {
-	const n, credit, capacity = 100, 2, 4
+func (tm *localTM) serve(s ProducerStream) error {
+	err := tm.partitions.Serve(s, 200*time.Millisecond)
+	select {
+	case tm.served <- err:
+	default:
+	}
+	return err
+}
+
+// newTM is newLocalTM with subscriptions over transport; its servers stop
+// when the test ends.
+func newTM(t *testing.T, transport string) *localTM {
 	tm := newLocalTM()
+	if transport == "local" {
+		return tm
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch transport {
+	case "grpc":
+		srv := grpc.NewServer(rpc.DataServerOptions(testSecret)...)
+		floepb.RegisterDataExchangeServer(srv, DataExchangeServer(tm.serve))
+		go srv.Serve(lis) //nolint:errcheck // stopped below
+		conn, err := grpc.NewClient(lis.Addr().String(), rpc.DataDialOptions(testSecret)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close(); srv.Stop() })
+		tm.subscribe = GRPCSubscriber(conn)
+	case "tcp":
+		tm.subscribe = serveTCP(t, lis, NewTCPServer(testSecret, tm.serve), testSecret)
+	default:
+		t.Fatalf("unknown transport %q", transport)
+	}
+	return tm
+}
+
+// serveTCP serves srv on lis through a Mux until the test ends and returns
+// a subscriber to it presenting secret.
+func serveTCP(t *testing.T, lis net.Listener, srv *TCPServer, secret string) Subscriber {
+	mux := rpc.NewMux(lis, 0)
+	served := make(chan error, 1)
+	go func() { served <- mux.Serve(srv.ServeConn) }()
+	t.Cleanup(func() {
+		mux.Close()
+		srv.Close()
+		if err := <-served; err != nil {
+			t.Error(err)
+		}
+	})
+	return TCPSubscriber(lis.Addr().String(), secret)
+}
+
+// isCancelled: the error of a cancelled subscription (gRPC says it with a status).
+func isCancelled(err error) bool {
+	return errors.Is(err, context.Canceled) || status.Code(err) == codes.Canceled
+}
+
+// A subscription delivers a producer's messages in order, never more than
+// the consumer's credit ahead, and ends after END_OF_PARTITION.
+func TestChannelOrderAndCredit(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr, func(t *testing.T) { testOrderAndCredit(t, tr) })
+	}
+}
+
+func testOrderAndCredit(t *testing.T, transport string) {
+	const n, credit, capacity = 100, 2, 4
+	tm := newTM(t, transport)
 	ref := &floepb.TaskRef{JobId: "j", Vertex: 1}
 	part := NewResultPartition(KeyOf(ref, 0), 1, capacity, &tm.stats)
 	tm.partitions.Register(part)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	pushed := make(chan error, 1)
+	var pushes atomic.Int32
 	go func() {
 		for i := range n {
 			if err := part.subs[0].push(ctx, Message{Value: int64(i), Payload: []byte{byte(i)}, Records: 1}); err != nil {
 				pushed <- err
 				return
 			}
+			pushes.Add(1)
 		}
 		pushed <- part.subs[0].push(ctx, Message{Event: EndOfInput})
 	}()
@@ -76,9 +155,9 @@ func TestLocalChannelOrderAndCredit(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	time.Sleep(10 * time.Millisecond) // room for a (wrong) send beyond the credit
-	if p := stream.(localClient).p; len(p.down) != 0 {
-		t.Fatalf("%d messages sent beyond the credit", len(p.down))
+	time.Sleep(20 * time.Millisecond) // room for a (wrong) send beyond the credit
+	if got := pushes.Load(); got != credit+capacity {
+		t.Fatalf("%d messages pushed, want %d: %d sent beyond the credit", got, credit+capacity, got-credit-capacity)
 	}
 	for i := credit; i < n; i++ {
 		if err := stream.Send(&floepb.ConsumerMessage{Credit: 1}); err != nil {
@@ -108,8 +187,14 @@ func TestLocalChannelOrderAndCredit(t *testing.T) {
 
 // A subscription to a partition that never appears fails with NotFound; a
 // cancelled one ends the serving goroutine and unblocks the consumer.
-func TestLocalChannelMissingAndCancelled(t *testing.T) {
-	tm := newLocalTM()
+func TestChannelMissingAndCancelled(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr, func(t *testing.T) { testMissingAndCancelled(t, tr) })
+	}
+}
+
+func testMissingAndCancelled(t *testing.T, transport string) {
+	tm := newTM(t, transport)
 	ref := &floepb.TaskRef{JobId: "j", Vertex: 2}
 	stream, closeStream, err := tm.subscribe(context.Background())
 	if err != nil {
@@ -139,7 +224,7 @@ func TestLocalChannelMissingAndCancelled(t *testing.T) {
 		got <- err
 	}()
 	cancel()
-	if err := <-got; !errors.Is(err, context.Canceled) {
+	if err := <-got; !isCancelled(err) {
 		t.Fatalf("cancelled: %v", err)
 	}
 	closeStream() // returns only once the serving goroutine has
@@ -197,7 +282,13 @@ func TestAvailability(t *testing.T) {
 // consumer's gate announces it before the messages queued in front of it
 // are taken; a barrier in order still needs credit.
 func TestPriorityBarrierWithoutCredit(t *testing.T) {
-	tm := newLocalTM()
+	for _, tr := range transports {
+		t.Run(tr, func(t *testing.T) { testPriorityBarrier(t, tr) })
+	}
+}
+
+func testPriorityBarrier(t *testing.T, transport string) {
+	tm := newTM(t, transport)
 	ref := &floepb.TaskRef{JobId: "j", Vertex: 1}
 	part := NewResultPartition(KeyOf(ref, 0), 1, 8, &tm.stats)
 	tm.partitions.Register(part)
