@@ -32,18 +32,25 @@ func subscribeOne(t *testing.T, ctx context.Context, open Subscriber, ref *floep
 	return stream, closeStream
 }
 
+// oneMessagePartition is a TaskManager over transport with one partition of
+// one subpartition that holds one message (payload {1}).
+func oneMessagePartition(t *testing.T, transport string) (*localTM, *floepb.TaskRef, *ResultPartition) {
+	tm := newTM(t, transport)
+	ref := &floepb.TaskRef{JobId: "j", Vertex: 1}
+	part := NewResultPartition(KeyOf(ref, 0), 1, 4, &tm.stats)
+	tm.partitions.Register(part)
+	if err := part.subs[0].push(context.Background(), Message{Payload: []byte{1}, Records: 1}); err != nil {
+		t.Fatal(err)
+	}
+	return tm, ref, part
+}
+
 // A producer released while serving fails its consumer with the reason.
 func TestChannelProducerFailure(t *testing.T) {
 	for _, tr := range transports {
 		t.Run(tr, func(t *testing.T) {
-			tm := newTM(t, tr)
-			ref := &floepb.TaskRef{JobId: "j", Vertex: 1}
-			part := NewResultPartition(KeyOf(ref, 0), 1, 4, &tm.stats)
-			tm.partitions.Register(part)
+			tm, ref, part := oneMessagePartition(t, tr)
 			ctx := context.Background()
-			if err := part.subs[0].push(ctx, Message{Payload: []byte{1}, Records: 1}); err != nil {
-				t.Fatal(err)
-			}
 			stream, closeStream := subscribeOne(t, ctx, tm.subscribe, ref, 4)
 			defer closeStream()
 			if m, err := stream.Recv(); err != nil || m.GetPayload()[0] != 1 {
@@ -63,15 +70,9 @@ func TestChannelProducerFailure(t *testing.T) {
 func TestChannelConsumerGoesAway(t *testing.T) {
 	for _, tr := range transports {
 		t.Run(tr, func(t *testing.T) {
-			tm := newTM(t, tr)
-			ref := &floepb.TaskRef{JobId: "j", Vertex: 1}
-			part := NewResultPartition(KeyOf(ref, 0), 1, 4, &tm.stats)
-			tm.partitions.Register(part)
+			tm, ref, part := oneMessagePartition(t, tr)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			if err := part.subs[0].push(ctx, Message{Payload: []byte{1}, Records: 1}); err != nil {
-				t.Fatal(err)
-			}
 			stream, closeStream := subscribeOne(t, ctx, tm.subscribe, ref, 4)
 			if _, err := stream.Recv(); err != nil {
 				t.Fatal(err)
