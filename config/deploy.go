@@ -32,9 +32,15 @@ const (
 	// TaskManagerMemory starts a collection) unless GOGC is set; a higher
 	// value trades heap for less GC CPU.
 	TaskManagerGCPercent = "floe.taskmanager.gc-percent"
-	YarnQueue            = "yarn.application.queue"
-	YarnName             = "yarn.application.name"
-	YarnTags             = "yarn.tags"
+	// TaskManagerDataTransport is how a TaskManager's input channels
+	// subscribe to producers in other TaskManagers: "tcp" (the default,
+	// length-prefixed frames on a TCP connection per channel) or "grpc" (a
+	// DataExchange stream). Both arrive on the TaskManager's one port,
+	// which always serves both.
+	TaskManagerDataTransport = "floe.taskmanager.data-transport"
+	YarnQueue                = "yarn.application.queue"
+	YarnName                 = "yarn.application.name"
+	YarnTags                 = "yarn.tags"
 	// YarnAcceptTimeout bounds how long an application may wait in ACCEPTED
 	// (for resources) before the client gives up and kills it.
 	YarnAcceptTimeout = "yarn.application.accept-timeout"

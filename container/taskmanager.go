@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"floe/config"
 	"floe/container/network"
 	"floe/container/operator"
 	"floe/internal/jobgraph"
@@ -57,6 +58,36 @@ type Options struct {
 	// LogFile is this TaskManager's log file, which the JobManager may ask
 	// for (LogTail); "" when it logs elsewhere.
 	LogFile string
+	// DataTransport is how input channels subscribe to other TaskManagers:
+	// TransportTCP or TransportGRPC; "" takes the graph's
+	// floe.taskmanager.data-transport, else TransportTCP. The TaskManager
+	// serves both on its one address whatever it is.
+	DataTransport string
+}
+
+// The data transports between TaskManagers (Options.DataTransport).
+const (
+	// TransportTCP: the TCP data plane (network.TCPSubscriber), a
+	// connection of its own per input channel.
+	TransportTCP = "tcp"
+	// TransportGRPC: a DataExchange gRPC stream per input channel, over one
+	// connection per producing TaskManager.
+	TransportGRPC = "grpc"
+)
+
+// dataTransport resolves opts' data transport.
+func dataTransport(opts Options) (string, error) {
+	t := opts.DataTransport
+	if t == "" && opts.Graph != nil {
+		t = opts.Graph.Config.String(config.TaskManagerDataTransport, "")
+	}
+	switch t {
+	case "":
+		return TransportTCP, nil
+	case TransportTCP, TransportGRPC:
+		return t, nil
+	}
+	return "", fmt.Errorf("taskmanager: %w: %s=%q: want %s or %s", config.ErrInvalid, config.TaskManagerDataTransport, t, TransportTCP, TransportGRPC)
 }
 
 // ErrFenced refuses a command from a JobManager of an older attempt than
@@ -95,7 +126,11 @@ type TaskManager struct {
 	log    zerolog.Logger
 	lis    net.Listener
 	server *grpc.Server
-	id     string // given by the JobManager at registration (Run's goroutine)
+	// mux shares lis between server and the TCP data plane (dataServer).
+	mux        *rpc.Mux
+	dataServer *network.TCPServer
+	transport  string // TransportTCP or TransportGRPC
+	id         string // given by the JobManager at registration (Run's goroutine)
 
 	stats      network.BufferStats
 	partitions *network.PartitionRegistry
@@ -151,6 +186,10 @@ func New(opts Options) (*TaskManager, error) {
 	if err != nil {
 		return nil, err
 	}
+	transport, err := dataTransport(opts)
+	if err != nil {
+		return nil, err
+	}
 	lis, err := net.Listen("tcp", opts.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("taskmanager: listen on %s: %w", opts.Listen, err)
@@ -162,7 +201,9 @@ func New(opts Options) (*TaskManager, error) {
 	}
 	tm := &TaskManager{opts: opts, log: opts.Log.With().Str("taskmanager", opts.ResourceID).Logger(), lis: lis,
 		jm: link, partitions: network.NewPartitionRegistry(),
-		tasks: map[taskKey]*task{}, conns: map[string]*grpc.ClientConn{}, shutdown: make(chan struct{}), memory: memory}
+		tasks: map[taskKey]*task{}, conns: map[string]*grpc.ClientConn{}, shutdown: make(chan struct{}), memory: memory,
+		mux: rpc.NewMux(lis, 0), transport: transport}
+	tm.dataServer = network.NewTCPServer(opts.Secret, tm.serveData)
 	tm.server = grpc.NewServer(rpc.DataServerOptions(opts.Secret)...)
 	floepb.RegisterTaskManagerServer(tm.server, tmService{tm: tm})
 	tm.local = network.LocalSubscriber(tm.serveData)
@@ -199,14 +240,20 @@ func (tm *TaskManager) Run(ctx context.Context) error {
 	tm.mu.Unlock()
 
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- tm.server.Serve(tm.lis) }()
+	go func() { serveErr <- tm.server.Serve(tm.mux.GRPC()) }()
+	muxErr := make(chan error, 1)
+	go func() { muxErr <- tm.mux.Serve(tm.dataServer.ServeConn) }()
 	metricsErr := make(chan error, 1)
 	go func() { metricsErr <- tm.runMetrics() }()
 	defer func() {
 		cancel()
 		tm.waitTasks()
-		tm.server.Stop()
+		tm.server.Stop() // closes the mux, and so the listener
+		tm.dataServer.Close()
 		<-serveErr
+		if err := <-muxErr; err != nil {
+			tm.log.Warn().Err(err).Msg("data plane listener stopped")
+		}
 		if tm.metricsServer != nil {
 			tm.metricsServer.Close()
 		}
@@ -410,10 +457,14 @@ func (tm *TaskManager) reportState(link *jmLink, u *floepb.TaskStateUpdate) {
 }
 
 // dial returns how to subscribe to a producer at addr: through a local
-// channel when that is this TaskManager, else over a shared gRPC connection.
+// channel when that is this TaskManager, else over the TCP data plane (a
+// connection per subscription) or a shared gRPC connection.
 func (tm *TaskManager) dial(addr string) (network.Subscriber, error) {
 	if addr == tm.Address() {
 		return tm.local, nil
+	}
+	if tm.transport == TransportTCP {
+		return network.TCPSubscriber(addr, tm.opts.Secret), nil
 	}
 	c, err := tm.conn(addr)
 	if err != nil {

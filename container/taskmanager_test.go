@@ -139,12 +139,20 @@ func cluster(t testing.TB, slots int, tms ...*jobgraph.JobGraph) (*appmaster.Job
 }
 
 // Two TaskManagers run a job to its end: every record the sources wrote
-// reaches a sink across the network, and every task is closed.
+// reaches a sink across the network (over each data transport), and every
+// task is closed.
 func TestTaskManagersRunAJobToItsEnd(t *testing.T) {
+	for _, tr := range []string{container.TransportTCP, container.TransportGRPC} {
+		t.Run(tr, func(t *testing.T) { testRunAJobToItsEnd(t, tr) })
+	}
+}
+
+func testRunAJobToItsEnd(t *testing.T, transport string) {
 	const n, p = 20_000, 2
 	var sum atomic.Int64
 	var closed atomic.Int32
 	g := graph("numbers", p, n, &sum, &closed)
+	g.Config = config.New(map[string]string{config.BufferTimeout: "10ms", config.TaskManagerDataTransport: transport})
 	jm, _ := cluster(t, 2, g, g)
 	h, err := jm.Submit(g, appmaster.SubmitOptions{})
 	if err != nil {
@@ -203,6 +211,14 @@ func TestCancelStopsTheTasks(t *testing.T) {
 	case err := <-ended[0]:
 		t.Fatalf("the TaskManager stopped with the job: %v", err)
 	default:
+	}
+}
+
+// An unknown data transport is refused when the TaskManager starts.
+func TestUnknownDataTransport(t *testing.T) {
+	_, err := container.New(container.Options{ResourceID: "tm", JobManager: "127.0.0.1:1", Log: zerolog.Nop(), DataTransport: "udp"})
+	if !errors.Is(err, config.ErrInvalid) {
+		t.Fatalf("data transport udp: %v, want config.ErrInvalid", err)
 	}
 }
 
