@@ -68,7 +68,9 @@ func runExchangeChild(role string) int {
 	if err == nil {
 		switch args[0] {
 		case "producer":
-			err = exchangeProducer(n)
+			err = exchangeProducer(n, "grpc")
+		case "producer-tcp":
+			err = exchangeProducer(n, "tcp")
 		case "tcp":
 			err = tcpWriter(n)
 		default:
@@ -84,10 +86,11 @@ func runExchangeChild(role string) int {
 }
 
 // exchangeProducer serves n records through a RecordWriter, a
-// ResultPartition and the DataExchange gRPC service, as a producing
-// TaskManager does (the TaskManager's defaults: batches of 1024, four
-// messages of queue and of credit).
-func exchangeProducer(n int64) error {
+// ResultPartition and the DataExchange gRPC service or the TCP data plane
+// (transport), as a producing TaskManager does (the TaskManager's defaults:
+// batches of 1024, four messages of queue and of credit; the TCP plane
+// behind an rpc.Mux).
+func exchangeProducer(n int64, transport string) error {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -97,15 +100,22 @@ func exchangeProducer(n int64) error {
 	key := KeyOf(&floepb.TaskRef{JobId: "bench", Vertex: 0}, 0)
 	part := NewResultPartition(key, 1, 4, &stats)
 	reg.Register(part)
-	srv := grpc.NewServer(rpc.DataServerOptions("secret")...)
 	served := make(chan error, 1)
-	floepb.RegisterDataExchangeServer(srv, DataExchangeServer(func(s ProducerStream) error {
+	serve := func(s ProducerStream) error {
 		err := reg.Serve(s, time.Minute)
 		served <- err
 		return err
-	}))
-	go srv.Serve(lis)        //nolint:errcheck // stopped below
-	defer srv.GracefulStop() // after the consumer closed its connection: Stop could cut off what is still in flight
+	}
+	if transport == "tcp" {
+		mux, srv := rpc.NewMux(lis, 0), NewTCPServer("secret", serve)
+		go mux.Serve(srv.ServeConn) //nolint:errcheck // closed below
+		defer func() { mux.Close(); srv.Close() }()
+	} else {
+		srv := grpc.NewServer(rpc.DataServerOptions("secret")...)
+		floepb.RegisterDataExchangeServer(srv, DataExchangeServer(serve))
+		go srv.Serve(lis)        //nolint:errcheck // stopped below
+		defer srv.GracefulStop() // after the consumer closed its connection: Stop could cut off what is still in flight
+	}
 	fmt.Printf("addr %s\n", lis.Addr())
 	w, err := NewWriter(part.Sink(context.Background()), 1, Forward[exchangeRec](), 1024)
 	if err != nil {
@@ -226,18 +236,23 @@ func (c *child) finish() (time.Duration, error) {
 }
 
 // consume subscribes to the producer child at addr like a consuming
-// TaskManager's task: an InputGate over gRPC, a Decoder into the chain (here
-// a counter, checking each record), credit returned per message processed.
-func consume(addr string) (records int64, err error) {
-	conn, err := grpc.NewClient(addr, rpc.DataDialOptions("secret")...)
-	if err != nil {
-		return 0, err
+// TaskManager's task: an InputGate over gRPC or the TCP data plane
+// (transport), a Decoder into the chain (here a counter, checking each
+// record), credit returned per message processed.
+func consume(addr, transport string) (records int64, err error) {
+	sub := TCPSubscriber(addr, "secret")
+	if transport != "tcp" {
+		conn, err := grpc.NewClient(addr, rpc.DataDialOptions("secret")...)
+		if err != nil {
+			return 0, err
+		}
+		defer conn.Close()
+		sub = GRPCSubscriber(conn)
 	}
-	defer conn.Close()
 	var stats BufferStats
 	gate, err := NewInputGate([]*floepb.InputGateDescriptor{{Channels: []*floepb.InputChannelDescriptor{{
 		Address: addr, Producer: &floepb.TaskRef{JobId: "bench", Vertex: 0}}}}},
-		func(string) (Subscriber, error) { return GRPCSubscriber(conn), nil }, 4, &stats)
+		func(string) (Subscriber, error) { return sub, nil }, 4, &stats)
 	if err != nil {
 		return 0, err
 	}
@@ -280,28 +295,40 @@ func (c *checkRecs) Collect(r exchangeRec) {
 }
 func (c *checkRecs) Emit(Event) {}
 
-// TestProcessExchange runs the two-process exchange once on a small input:
-// every record arrives, in order, whole.
+// TestProcessExchange runs the two-process exchange once on a small input
+// over each transport: every record arrives, in order, whole.
 func TestProcessExchange(t *testing.T) {
 	const n = 50_000
-	c := startChild(t, fmt.Sprint("producer ", n))
-	got, err := consume(c.addr)
-	if err != nil {
-		t.Fatal(err)
+	for _, tr := range []string{"grpc", "tcp"} {
+		t.Run(tr, func(t *testing.T) {
+			c := startChild(t, fmt.Sprintf("%s %d", producerRole(tr), n))
+			got, err := consume(c.addr, tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != n {
+				t.Fatalf("%d records, want %d", got, n)
+			}
+			if _, err := c.finish(); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
-	if got != n {
-		t.Fatalf("%d records, want %d", got, n)
+}
+
+// producerRole is the child role of a producer over transport.
+func producerRole(transport string) string {
+	if transport == "tcp" {
+		return "producer-tcp"
 	}
-	if _, err := c.finish(); err != nil {
-		t.Fatal(err)
-	}
+	return "producer"
 }
 
 // BenchmarkProcessExchange measures, between two processes over loopback,
 // the ceiling (one TCP stream written in 64 KB chunks by a plain Go loop and
 // read and dropped by another) and floe's TaskManager-to-TaskManager
-// exchange of 100-byte records (RecordWriter, ResultPartition, gRPC,
-// InputGate, Decoder). Both report payload MB/s (wall) and CPU seconds of
+// exchange of 100-byte records (RecordWriter, ResultPartition, gRPC or the
+// TCP data plane, InputGate, Decoder). Both report payload MB/s (wall) and CPU seconds of
 // both processes per GB moved.
 func BenchmarkProcessExchange(b *testing.B) {
 	b.Run("ceiling=tcp", func(b *testing.B) {
@@ -340,29 +367,33 @@ func BenchmarkProcessExchange(b *testing.B) {
 		}
 		report(b, float64(n)*float64(b.N), wall, cpu)
 	})
-	b.Run("exchange=100B", func(b *testing.B) {
-		const n = 4_000_000
-		var wall, cpu time.Duration
-		for b.Loop() {
-			c := startChild(b, fmt.Sprint("producer ", n))
-			m := benchutil.Start()
-			got, err := consume(c.addr)
-			if err != nil {
-				b.Fatal(err)
+	exchange := func(transport string) func(b *testing.B) {
+		return func(b *testing.B) {
+			const n = 4_000_000
+			var wall, cpu time.Duration
+			for b.Loop() {
+				c := startChild(b, fmt.Sprintf("%s %d", producerRole(transport), n))
+				m := benchutil.Start()
+				got, err := consume(c.addr, transport)
+				if err != nil {
+					b.Fatal(err)
+				}
+				childCPU, err := c.finish()
+				if err != nil {
+					b.Fatal(err)
+				}
+				w, own := m.Stop()
+				if got != n {
+					b.Fatalf("%d records, want %d", got, n)
+				}
+				wall += w
+				cpu += own + childCPU
 			}
-			childCPU, err := c.finish()
-			if err != nil {
-				b.Fatal(err)
-			}
-			w, own := m.Stop()
-			if got != n {
-				b.Fatalf("%d records, want %d", got, n)
-			}
-			wall += w
-			cpu += own + childCPU
+			report(b, float64(n)*recBytes*float64(b.N), wall, cpu)
 		}
-		report(b, float64(n)*recBytes*float64(b.N), wall, cpu)
-	})
+	}
+	b.Run("exchange=100B", exchange("grpc"))
+	b.Run("exchange=100B,transport=tcp", exchange("tcp"))
 }
 
 func report(b *testing.B, bytes float64, wall, cpu time.Duration) {
