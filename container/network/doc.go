@@ -7,9 +7,11 @@
 // watermarks, checkpoint barriers) go into the subpartitions of the
 // producer's ResultPartition (partition.go), bounded queues that block the
 // producer when full. A consumer's InputGate (inputgate.go) subscribes to
-// each subpartition through a Subscriber: over gRPC (GRPCSubscriber, served
-// by DataExchangeServer) or, when both run in one TaskManager, over a local
-// channel (localchannel.go), with the same credit-based flow control: a
+// each subpartition through a Subscriber: over the TCP data plane
+// (TCPSubscriber, served by TCPServer; tcpchannel.go), over gRPC
+// (GRPCSubscriber, served by DataExchangeServer) or, when both run in one
+// TaskManager, over a local channel (localchannel.go), with the same
+// credit-based flow control: a
 // producer never sends past the credit its consumer granted. A Decoder
 // (NewDecoder) turns the batches back into records of the consumer's chain.
 // The Aligner (aligner.go) holds channels during an exactly-once barrier

@@ -229,11 +229,26 @@ func (s *TCPServer) authenticate(conn net.Conn, r *rpc.FrameReader, w *rpc.Frame
 	}
 	f, err := r.Read()
 	if err != nil || f.Kind != rpc.FrameProof || !rpc.CheckDataProof(s.secret, nonce, f.Bytes) {
-		_ = w.WriteEnd(status.Error(codes.Unauthenticated, "floe: caller did not present this application's secret"))
+		if w.WriteEnd(status.Error(codes.Unauthenticated, "floe: caller did not present this application's secret")) == nil {
+			drainClose(conn)
+		}
 		return false
 	}
 	_ = conn.SetDeadline(time.Time{})
 	return true
+}
+
+// drainClose lets the peer read what was written before conn closes: it
+// closes conn's sending side, then reads and drops what the peer still sends
+// until the peer closes (at most handshakeTimeout), because closing a socket
+// with unread bytes resets the connection, and the peer may lose the last
+// frames.
+func drainClose(conn net.Conn) {
+	if tc, ok := conn.(interface{ CloseWrite() error }); ok {
+		_ = tc.CloseWrite()
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(handshakeTimeout))
+	_, _ = io.Copy(io.Discard, conn)
 }
 
 // tcpServerStream is the producer's end of a TCP subscription. A goroutine
