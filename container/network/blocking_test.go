@@ -49,7 +49,11 @@ func writeBlocking(t *testing.T, dir string, subs, n int) *BlockingPartition {
 // readSub subscribes to subpartition sub through the registry, granting
 // one credit at a time, and returns what arrived.
 func readSub(ctx context.Context, reg *PartitionRegistry, key PartitionKey, sub int) ([]Message, error) {
-	open := LocalSubscriber(func(s ProducerStream) error { return reg.Serve(s, time.Second) })
+	return readSubVia(ctx, LocalSubscriber(func(s ProducerStream) error { return reg.Serve(s, time.Second) }), key, sub)
+}
+
+// readSubVia is readSub through open.
+func readSubVia(ctx context.Context, open Subscriber, key PartitionKey, sub int) ([]Message, error) {
 	stream, closeFn, err := open(ctx)
 	if err != nil {
 		return nil, err
@@ -114,6 +118,28 @@ func TestBlockingPartitionServesEverySubpartitionTwice(t *testing.T) {
 	}
 	if _, err := readSub(ctx, reg, p.Key(), 0); err == nil {
 		t.Fatal("a released partition was served")
+	}
+}
+
+// A blocking partition's files are served over gRPC and the TCP plane as
+// over a local channel.
+func TestBlockingPartitionOverTheNetwork(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr, func(t *testing.T) {
+			p := writeBlocking(t, filepath.Join(t.TempDir(), "part"), 2, 50)
+			tm := newTM(t, tr)
+			tm.partitions.RegisterBlocking(p)
+			for s := range 2 {
+				got, err := readSubVia(context.Background(), tm.subscribe, p.Key(), s)
+				if err != nil {
+					t.Fatalf("subpartition %d: %v", s, err)
+				}
+				if err := sameMessages(got, blockingMessages(s, 50)); err != nil {
+					t.Fatalf("subpartition %d: %v", s, err)
+				}
+			}
+			tm.partitions.ReleaseJobFiles("j", ErrPartitionReleased)
+		})
 	}
 }
 
