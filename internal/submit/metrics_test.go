@@ -85,6 +85,7 @@ func recordsIn(t *testing.T, text []byte) map[[2]int]int64 {
 // the vertex total it reports when the job ends). promtool accepts every
 // endpoint's output.
 func TestMetricsOfLocalJob(t *testing.T) {
+	testenv.Tool(t, "promtool") // skips here, before the job starts, where promtool is not installed
 	t.Setenv(role.EnvRole, string(role.Client))
 	t.Setenv(role.EnvConfig, "")
 	const n = 1000
