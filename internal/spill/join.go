@@ -92,6 +92,7 @@ type HashJoin[K comparable, B, P any] struct {
 	sp       *space
 	stats    Stats
 	top      *joinLevel[K, B, P]
+	intKeys  bool // K is an 8-byte integer: tables are intTables, partitions by mix64
 	finished bool
 	closed   bool
 }
@@ -113,7 +114,7 @@ func NewHashJoin[K comparable, B, P any](jt JoinType, buildKey func(B) K, probeK
 		budget = NewBudget(0)
 	}
 	j := &HashJoin[K, B, P]{jt: jt, buildKey: buildKey, probeKey: probeKey, o: newOptions(budget, opts), bc: bc, pc: pc,
-		bshape: shapeOf[B](), pshape: shapeOf[P](), res: newReservation(budget)}
+		bshape: shapeOf[B](), pshape: shapeOf[P](), res: newReservation(budget), intKeys: intKeys[K]()}
 	j.sp = newSpace(j.o.dirs, &j.stats)
 	j.top = j.newLevel(0)
 	return j, nil
@@ -125,6 +126,7 @@ type joinLevel[K comparable, B, P any] struct {
 	j      *HashJoin[K, B, P]
 	depth  int
 	seed   maphash.Seed
+	iseed  uint64 // the seed of integer keys' partitions and tables
 	parts  []joinPart[K, B, P]
 	builds int64 // build records given to this level
 	mem    int64 // estimated bytes held: records, tables, writers' buffers
@@ -149,15 +151,24 @@ type joinPart[K comparable, B, P any] struct {
 }
 
 // table is a hash index of records by key: head of a chain per key, next
-// links (-1 ends a chain).
+// links (-1 ends a chain). 8-byte integer keys are indexed by an intTable,
+// others by a Go map.
 type table[K comparable] struct {
 	head map[K]int32
+	ints *intTable
 	next []int32
 }
 
-func (t *table[K]) build(n int, key func(i int) K) {
-	t.head = make(map[K]int32, n)
+// build indexes key(0..n-1); ints says K is an 8-byte integer, seed is the
+// intTable's.
+func (t *table[K]) build(n int, key func(i int) K, ints bool, seed uint64) {
 	t.next = make([]int32, n)
+	if ints {
+		t.ints = &intTable{}
+		t.ints.build(n, func(i int) uint64 { return asUint64(key(i)) }, t.next, seed)
+		return
+	}
+	t.head = make(map[K]int32, n)
 	for i := range n {
 		k := key(i)
 		if h, ok := t.head[k]; ok {
@@ -169,7 +180,12 @@ func (t *table[K]) build(n int, key func(i int) K) {
 	}
 }
 
+func (t *table[K]) built() bool { return t.head != nil || t.ints != nil }
+
 func (t *table[K]) first(k K) int32 {
+	if t.ints != nil {
+		return t.ints.first(asUint64(k))
+	}
 	if h, ok := t.head[k]; ok {
 		return h
 	}
@@ -178,12 +194,17 @@ func (t *table[K]) first(k K) int32 {
 
 func (j *HashJoin[K, B, P]) newLevel(depth int) *joinLevel[K, B, P] {
 	j.stats.Depth = max(j.stats.Depth, depth)
-	return &joinLevel[K, B, P]{j: j, depth: depth, seed: maphash.MakeSeed(), parts: make([]joinPart[K, B, P], j.o.partitions)}
+	seed := maphash.MakeSeed()
+	return &joinLevel[K, B, P]{j: j, depth: depth, seed: seed, iseed: maphash.Comparable(seed, uint64(depth)),
+		parts: make([]joinPart[K, B, P], j.o.partitions)}
 }
 
 // tableCost is the estimated bytes of a table over n records and their
 // matched flags.
 func (j *HashJoin[K, B, P]) tableCost(n int) int64 {
+	if j.intKeys {
+		return int64(n)*(4+1) + intTableCost(n)
+	}
 	return int64(n) * (4 + 1 + int64(unsafe.Sizeof(*new(K))) + 4 + mapEntryOverhead)
 }
 
@@ -212,6 +233,9 @@ func (j *HashJoin[K, B, P]) Build(ctx context.Context, b B) error {
 }
 
 func (l *joinLevel[K, B, P]) part(k K) *joinPart[K, B, P] {
+	if l.j.intKeys {
+		return &l.parts[reduce(mix64(asUint64(k)^l.iseed), len(l.parts))]
+	}
 	return &l.parts[maphash.Comparable(l.seed, k)%uint64(len(l.parts))]
 }
 
@@ -273,7 +297,7 @@ func (l *joinLevel[K, B, P]) spillLargest() (bool, error) {
 		return false, err
 	}
 	j.o.log.Debug().Int("records", len(p.recs)).Int("partition", best).Int("depth", l.depth).Msg("join: spilled a build partition")
-	if p.tab.head != nil {
+	if p.tab.built() {
 		l.mem -= j.tableCost(len(p.recs))
 		p.tab, p.matched = table[K]{}, nil
 	}
@@ -315,7 +339,7 @@ func (l *joinLevel[K, B, P]) endBuild() error {
 		if p.spilled || len(p.recs) == 0 {
 			continue
 		}
-		p.tab.build(len(p.recs), func(i int) K { return j.buildKey(p.recs[i]) })
+		p.tab.build(len(p.recs), func(i int) K { return j.buildKey(p.recs[i]) }, j.intKeys, mix64(l.iseed))
 		if j.jt.buildOuter() {
 			p.matched = make([]bool, len(p.recs))
 		}
@@ -360,7 +384,7 @@ func (l *joinLevel[K, B, P]) probe(p *P, emit Emit[B, P]) error {
 		return part.pw.add(p)
 	}
 	first := int32(-1)
-	if part.tab.head != nil {
+	if part.tab.built() {
 		first = part.tab.first(k)
 	}
 	l.lastKey, l.lastPart, l.lastFirst = k, part, first
@@ -541,7 +565,7 @@ func (l *joinLevel[K, B, P]) nestedLoop(ctx context.Context, sp spilledPart, emi
 		}
 		j.res.force(bytes + j.tableCost(len(chunk)) + 2*j.o.blockBytes)
 		var tab table[K]
-		tab.build(len(chunk), func(i int) K { return j.buildKey(chunk[i]) })
+		tab.build(len(chunk), func(i int) K { return j.buildKey(chunk[i]) }, j.intKeys, mix64(l.iseed))
 		var matched []bool
 		if j.jt.buildOuter() {
 			matched = make([]bool, len(chunk))

@@ -63,8 +63,14 @@ func plainJoin(jt JoinType, bs []cust, ps []order) map[string]int {
 
 func joinWith(t *testing.T, jt JoinType, bs []cust, ps []order, budget *Budget, opts ...Option) (map[string]int, Stats) {
 	t.Helper()
+	return joinWithKeys(t, jt, bs, ps, budget, func(c cust) string { return c.Key }, func(o order) string { return o.Cust }, opts...)
+}
+
+// joinWithKeys is joinWith on other keys of the same records.
+func joinWithKeys[K comparable](t *testing.T, jt JoinType, bs []cust, ps []order, budget *Budget, keyB func(cust) K, keyP func(order) K, opts ...Option) (map[string]int, Stats) {
+	t.Helper()
 	dir := t.TempDir()
-	j, err := NewHashJoin(jt, func(c cust) string { return c.Key }, func(o order) string { return o.Cust }, budget, append([]Option{WithDirs(dir)}, opts...)...)
+	j, err := NewHashJoin(jt, keyB, keyP, budget, append([]Option{WithDirs(dir)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
