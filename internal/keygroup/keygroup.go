@@ -28,7 +28,7 @@ var ErrUnsupportedKey = errors.New("keygroup: unsupported key type")
 
 // Of returns the key group of a key hash.
 func Of(hash uint64, maxParallelism int) int {
-	return int(mix(hash) % uint64(maxParallelism))
+	return int(Mix(hash) % uint64(maxParallelism))
 }
 
 // Subtask returns the subtask that owns keyGroup at parallelism p.
@@ -67,20 +67,20 @@ func hasherOf(t reflect.Type, path string) (func(unsafe.Pointer) uint64, error) 
 	case reflect.String:
 		return func(p unsafe.Pointer) uint64 { return String(*(*string)(p)) }, nil
 	case reflect.Bool, reflect.Int8, reflect.Uint8:
-		return func(p unsafe.Pointer) uint64 { return mix(uint64(*(*uint8)(p))) }, nil
+		return func(p unsafe.Pointer) uint64 { return Mix(uint64(*(*uint8)(p))) }, nil
 	case reflect.Int16, reflect.Uint16:
-		return func(p unsafe.Pointer) uint64 { return mix(uint64(*(*uint16)(p))) }, nil
+		return func(p unsafe.Pointer) uint64 { return Mix(uint64(*(*uint16)(p))) }, nil
 	case reflect.Int32, reflect.Uint32:
-		return func(p unsafe.Pointer) uint64 { return mix(uint64(*(*uint32)(p))) }, nil
+		return func(p unsafe.Pointer) uint64 { return Mix(uint64(*(*uint32)(p))) }, nil
 	case reflect.Int, reflect.Uint, reflect.Int64, reflect.Uint64, reflect.Uintptr:
-		return func(p unsafe.Pointer) uint64 { return mix(*(*uint64)(p)) }, nil
+		return func(p unsafe.Pointer) uint64 { return Mix(*(*uint64)(p)) }, nil
 	case reflect.Float32:
 		return func(p unsafe.Pointer) uint64 {
 			f := *(*float32)(p)
 			if f == 0 { // +0 and -0 are equal keys
 				f = 0
 			}
-			return mix(uint64(math.Float32bits(f)))
+			return Mix(uint64(math.Float32bits(f)))
 		}, nil
 	case reflect.Float64:
 		return func(p unsafe.Pointer) uint64 {
@@ -88,7 +88,7 @@ func hasherOf(t reflect.Type, path string) (func(unsafe.Pointer) uint64, error) 
 			if f == 0 {
 				f = 0
 			}
-			return mix(math.Float64bits(f))
+			return Mix(math.Float64bits(f))
 		}, nil
 	case reflect.Struct:
 		type field struct {
@@ -145,13 +145,13 @@ func String(s string) uint64 {
 		tail |= uint64(c) << (8 * i)
 	}
 	h = bits.RotateLeft64(h^tail*m, 29) * 0xbf58476d1ce4e5b9
-	return mix(h)
+	return Mix(h)
 }
 
 func combine(h, v uint64) uint64 { return (h ^ v) * 0x94d049bb133111eb }
 
-// mix is the splitmix64 finaliser: every input bit affects every output bit.
-func mix(x uint64) uint64 {
+// Mix is the splitmix64 finaliser: every input bit affects every output bit.
+func Mix(x uint64) uint64 {
 	x ^= x >> 30
 	x *= 0xbf58476d1ce4e5b9
 	x ^= x >> 27

@@ -4,6 +4,8 @@ import (
 	"math/bits"
 	"reflect"
 	"unsafe"
+
+	"floe/internal/keygroup"
 )
 
 // intKeys reports whether K is an 8-byte integer (int64, uint64, int,
@@ -23,17 +25,6 @@ func intKeys[K comparable]() bool {
 
 // asUint64 is k's bits; only for a K of which intKeys holds.
 func asUint64[K comparable](k K) uint64 { return *(*uint64)(unsafe.Pointer(&k)) }
-
-// mix64 scrambles x so that every bit of the result depends on every bit of
-// x (a multiply-xorshift finalizer).
-func mix64(x uint64) uint64 {
-	x ^= x >> 33
-	x *= 0xff51afd7ed558ccd
-	x ^= x >> 33
-	x *= 0xc4ceb9fe1a85ec53
-	x ^= x >> 33
-	return x
-}
 
 // reduce maps a well-mixed h onto [0, n) by its high bits (no division).
 func reduce(h uint64, n int) int {
@@ -59,7 +50,7 @@ type intSlot struct {
 // key order (lineitem by order key) walks the slots like an array instead
 // of missing the cache on every new key. A build whose keys crowd into few
 // home slots (the probes of its inserts grow past a few per key) is redone
-// with homes from mix64 of the key and a seed instead.
+// with homes from keygroup.Mix of the key and a seed instead.
 type intTable struct {
 	slots []intSlot
 	mask  uint64
@@ -81,7 +72,7 @@ func intTableCost(n int) int64 {
 
 func (t *intTable) home(k uint64) uint64 {
 	if t.mixed {
-		return mix64(k^t.seed) & t.mask
+		return keygroup.Mix(k^t.seed) & t.mask
 	}
 	d := k - t.min
 	if t.scale != 0 {

@@ -117,7 +117,7 @@ func TestIntKeys(t *testing.T) {
 }
 
 // TestHashJoinIntKeys is TestHashJoinMatchesNestedLoops's join on int64
-// keys (intTables, mix64 partitions), spilling and not: the string keys
+// keys (intTables, keygroup.Mix partitions), spilling and not: the string keys
 // c000123 become -3*123, so the results are the same.
 func TestHashJoinIntKeys(t *testing.T) {
 	num := func(s string) int64 {

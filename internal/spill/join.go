@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"floe/internal/codec"
+	"floe/internal/keygroup"
 )
 
 // JoinType says which unmatched records a join emits. The build side is the
@@ -92,7 +93,7 @@ type HashJoin[K comparable, B, P any] struct {
 	sp       *space
 	stats    Stats
 	top      *joinLevel[K, B, P]
-	intKeys  bool // K is an 8-byte integer: tables are intTables, partitions by mix64
+	intKeys  bool // K is an 8-byte integer: tables are intTables, partitions by keygroup.Mix
 	finished bool
 	closed   bool
 }
@@ -234,7 +235,7 @@ func (j *HashJoin[K, B, P]) Build(ctx context.Context, b B) error {
 
 func (l *joinLevel[K, B, P]) part(k K) *joinPart[K, B, P] {
 	if l.j.intKeys {
-		return &l.parts[reduce(mix64(asUint64(k)^l.iseed), len(l.parts))]
+		return &l.parts[reduce(keygroup.Mix(asUint64(k)^l.iseed), len(l.parts))]
 	}
 	return &l.parts[maphash.Comparable(l.seed, k)%uint64(len(l.parts))]
 }
@@ -339,7 +340,7 @@ func (l *joinLevel[K, B, P]) endBuild() error {
 		if p.spilled || len(p.recs) == 0 {
 			continue
 		}
-		p.tab.build(len(p.recs), func(i int) K { return j.buildKey(p.recs[i]) }, j.intKeys, mix64(l.iseed))
+		p.tab.build(len(p.recs), func(i int) K { return j.buildKey(p.recs[i]) }, j.intKeys, keygroup.Mix(l.iseed))
 		if j.jt.buildOuter() {
 			p.matched = make([]bool, len(p.recs))
 		}
@@ -565,7 +566,7 @@ func (l *joinLevel[K, B, P]) nestedLoop(ctx context.Context, sp spilledPart, emi
 		}
 		j.res.force(bytes + j.tableCost(len(chunk)) + 2*j.o.blockBytes)
 		var tab table[K]
-		tab.build(len(chunk), func(i int) K { return j.buildKey(chunk[i]) }, j.intKeys, mix64(l.iseed))
+		tab.build(len(chunk), func(i int) K { return j.buildKey(chunk[i]) }, j.intKeys, keygroup.Mix(l.iseed))
 		var matched []bool
 		if j.jt.buildOuter() {
 			matched = make([]bool, len(chunk))
