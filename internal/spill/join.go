@@ -94,6 +94,10 @@ type HashJoin[K comparable, B, P any] struct {
 	stats    Stats
 	top      *joinLevel[K, B, P]
 	intKeys  bool // K is an 8-byte integer: tables are intTables, partitions by keygroup.Mix
+	// The record of the Build or Probe call under way: the level's code
+	// takes it by pointer, which would move every argument to the heap.
+	curB     B
+	curP     P
 	finished bool
 	closed   bool
 }
@@ -230,7 +234,8 @@ func (j *HashJoin[K, B, P]) Build(ctx context.Context, b B) error {
 	if err := j.tick(ctx); err != nil {
 		return err
 	}
-	return j.top.add(&b)
+	j.curB = b
+	return j.top.add(&j.curB)
 }
 
 func (l *joinLevel[K, B, P]) part(k K) *joinPart[K, B, P] {
@@ -364,7 +369,8 @@ func (j *HashJoin[K, B, P]) Probe(ctx context.Context, p P, emit Emit[B, P]) err
 	if err := j.top.endBuild(); err != nil {
 		return err
 	}
-	return j.top.probe(&p, emit)
+	j.curP = p
+	return j.top.probe(&j.curP, emit)
 }
 
 func (l *joinLevel[K, B, P]) probe(p *P, emit Emit[B, P]) error {
