@@ -42,18 +42,19 @@ type Group[K, A any] struct {
 // it removes the spill files after an error too). Not safe for concurrent
 // use. K, and the accumulator A, must have codecs (internal/codec).
 type Aggregator[K comparable, V, A any] struct {
-	fn     Combiner[V, A]
-	o      options
-	c      *codec.Codec[Group[K, A]]
-	gshape *shape
-	ashape *shape
-	res    reservation
-	sp     *space
-	stats  Stats
-	top    *aggLevel[K, V, A]
-	flush  func(Group[K, A]) error // flush mode: where a full table goes (SetFlush)
-	used   bool
-	closed bool
+	fn      Combiner[V, A]
+	o       options
+	c       *codec.Codec[Group[K, A]]
+	gshape  *shape
+	ashape  *shape
+	res     reservation
+	sp      *space
+	stats   Stats
+	top     *aggLevel[K, V, A]
+	flush   func(Group[K, A]) error // flush mode: where a full table goes (SetFlush)
+	used    bool
+	closed  bool
+	intKeys bool // K is an 8-byte integer: the index is an intIndex
 }
 
 // aggLevel is one hash table with its partitions: the top level takes the
@@ -62,7 +63,9 @@ type aggLevel[K comparable, V, A any] struct {
 	a        *Aggregator[K, V, A]
 	depth    int
 	seed     maphash.Seed
-	index    map[K]int32
+	index    keyIndex[K]
+	iseed    uint64      // the seed of the intIndex
+	cur      Group[K, A] // the group insert is adding: by pointer to the shape's functions, not a heap copy each
 	groups   []Group[K, A]
 	extra    int64 // bytes the groups refer to
 	parts    []*fileWriter[Group[K, A]]
@@ -79,7 +82,7 @@ func (l *aggLevel[K, V, A]) find(k K) (int32, bool) {
 	if l.lastOK && l.lastKey == k {
 		return l.lastIdx, true
 	}
-	i, ok := l.index[k]
+	i, ok := l.index.get(k)
 	if ok {
 		l.lastKey, l.lastIdx, l.lastOK = k, i, true
 	}
@@ -98,7 +101,7 @@ func NewAggregator[K comparable, V, A any](fn Combiner[V, A], budget *Budget, op
 	if budget == nil {
 		budget = NewBudget(0)
 	}
-	a := &Aggregator[K, V, A]{fn: fn, o: newOptions(budget, opts), c: c, gshape: shapeOf[Group[K, A]](), ashape: shapeOf[A](), res: newReservation(budget)}
+	a := &Aggregator[K, V, A]{fn: fn, o: newOptions(budget, opts), c: c, gshape: shapeOf[Group[K, A]](), ashape: shapeOf[A](), res: newReservation(budget), intKeys: intKeys[K]()}
 	a.sp = newSpace(a.o.dirs, &a.stats)
 	a.top = a.newLevel(0)
 	return a, nil
@@ -106,7 +109,9 @@ func NewAggregator[K comparable, V, A any](fn Combiner[V, A], budget *Budget, op
 
 func (a *Aggregator[K, V, A]) newLevel(depth int) *aggLevel[K, V, A] {
 	a.stats.Depth = max(a.stats.Depth, depth)
-	return &aggLevel[K, V, A]{a: a, depth: depth, seed: maphash.MakeSeed(), index: map[K]int32{}, fromFile: depth > 0}
+	seed := maphash.MakeSeed()
+	iseed := maphash.Comparable(seed, uint64(depth))
+	return &aggLevel[K, V, A]{a: a, depth: depth, seed: seed, iseed: iseed, index: newKeyIndex[K](a.intKeys, iseed), fromFile: depth > 0}
 }
 
 // SetFlush puts the aggregator in flush mode, for a combiner before a
@@ -164,15 +169,9 @@ func (a *Aggregator[K, V, A]) check(ctx context.Context) error {
 	return nil
 }
 
-// perGroup is the table's cost of one group beyond the group itself: its
-// index entry.
-func (l *aggLevel[K, V, A]) perGroup() int64 {
-	return int64(unsafe.Sizeof(*new(K))) + 4 + mapEntryOverhead
-}
-
 // cost is the estimated bytes of the table.
 func (l *aggLevel[K, V, A]) cost() int64 {
-	return int64(cap(l.groups))*l.a.gshape.fixed + int64(len(l.index))*l.perGroup() + l.extra + l.partsCost()
+	return int64(cap(l.groups))*l.a.gshape.fixed + l.index.cost(l.index.len()) + l.extra + l.partsCost()
 }
 
 // partsCost is what open partition writers buffer: a block and a message each.
@@ -203,19 +202,20 @@ func (l *aggLevel[K, V, A]) merge(k K, acc A) error {
 
 // insert adds a new group, spilling the table first when it would not fit.
 func (l *aggLevel[K, V, A]) insert(k K, acc A) error {
-	g := Group[K, A]{Key: k, Acc: acc}
+	l.cur = Group[K, A]{Key: k, Acc: acc}
+	g := &l.cur
 	if l.fromFile && l.a.gshape.own != nil {
 		// Decoded strings share their block's buffer; a kept group must
 		// not keep the whole block.
-		l.a.gshape.own(unsafe.Pointer(&g))
+		l.a.gshape.own(unsafe.Pointer(g))
 	}
-	x := l.a.gshape.size(unsafe.Pointer(&g)) - l.a.gshape.fixed
+	x := l.a.gshape.size(unsafe.Pointer(g)) - l.a.gshape.fixed
 	for {
 		c := cap(l.groups)
 		if len(l.groups) == c {
 			c = max(2*c, 64)
 		}
-		need := int64(c)*l.a.gshape.fixed + int64(len(l.index)+1)*l.perGroup() + l.extra + x + l.partsCost()
+		need := int64(c)*l.a.gshape.fixed + l.index.cost(l.index.len()+1) + l.extra + x + l.partsCost()
 		if l.a.res.ensure(need) {
 			break
 		}
@@ -232,9 +232,10 @@ func (l *aggLevel[K, V, A]) insert(k K, acc A) error {
 		copy(grown, l.groups)
 		l.groups = grown
 	}
-	l.index[k] = int32(len(l.groups))
+	l.index.put(k, int32(len(l.groups)))
 	l.lastKey, l.lastIdx, l.lastOK = k, int32(len(l.groups)), true
-	l.groups = append(l.groups, g)
+	l.groups = append(l.groups, *g)
+	l.cur = Group[K, A]{}
 	l.extra += x
 	return nil
 }
@@ -282,7 +283,7 @@ func (l *aggLevel[K, V, A]) spill() error {
 	l.a.o.log.Debug().Int("groups", len(l.groups)).Int("depth", l.depth).Msg("aggregate: spilled the table")
 	clear(l.groups)
 	l.groups = l.groups[:0]
-	l.index = map[K]int32{}
+	l.index = newKeyIndex[K](l.a.intKeys, l.iseed)
 	l.lastOK = false
 	l.extra = 0
 	l.a.res.shrink(l.cost())
@@ -303,7 +304,7 @@ func (l *aggLevel[K, V, A]) flushAll() error {
 	l.a.o.log.Debug().Int("groups", n).Msg("aggregate: flushed the full table")
 	clear(l.groups)
 	l.groups = l.groups[:0]
-	l.index = map[K]int32{}
+	l.index = newKeyIndex[K](l.a.intKeys, l.iseed)
 	l.lastOK = false
 	l.extra = 0
 	l.a.res.shrink(l.cost())
@@ -382,7 +383,7 @@ func (l *aggLevel[K, V, A]) release() {
 		}
 	}
 	l.parts = nil
-	l.groups, l.index, l.extra, l.lastOK = nil, nil, 0, false
+	l.groups, l.index, l.extra, l.lastOK = nil, keyIndex[K]{}, 0, false
 	l.a.res.shrink(0)
 }
 

@@ -42,8 +42,14 @@ func plainAggregate(in []rec) map[string]acc {
 
 func aggregateWith(t *testing.T, in []rec, partial bool, budget *Budget, opts ...Option) (map[string]acc, Stats) {
 	t.Helper()
+	return aggregateWithKeys(t, in, partial, budget, func(r rec) string { return r.Key }, opts...)
+}
+
+// aggregateWithKeys is aggregateWith on other keys of the same records.
+func aggregateWithKeys[K comparable](t *testing.T, in []rec, partial bool, budget *Budget, key func(rec) K, opts ...Option) (map[K]acc, Stats) {
+	t.Helper()
 	dir := t.TempDir()
-	a, err := NewAggregator[string](accFn, budget, append([]Option{WithDirs(dir)}, opts...)...)
+	a, err := NewAggregator[K](accFn, budget, append([]Option{WithDirs(dir)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,21 +62,21 @@ func aggregateWith(t *testing.T, in []rec, partial bool, budget *Budget, opts ..
 	ctx := context.Background()
 	for i, r := range in {
 		if partial && i%2 == 1 {
-			err = a.AddPartial(ctx, r.Key, accFn.Create(r))
+			err = a.AddPartial(ctx, key(r), accFn.Create(r))
 		} else {
-			err = a.Add(ctx, r.Key, r)
+			err = a.Add(ctx, key(r), r)
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	out := map[string]acc{}
+	out := map[K]acc{}
 	for g, err := range a.All(ctx) {
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, dup := out[g.Key]; dup {
-			t.Fatalf("group %q came out twice", g.Key)
+			t.Fatalf("group %v came out twice", g.Key)
 		}
 		out[g.Key] = g.Acc
 	}

@@ -152,3 +152,99 @@ func (t *intTable) first(k uint64) int32 {
 		}
 	}
 }
+
+// intIndex is a growing map from 8-byte integer keys to int32 values (the
+// aggregation's group numbers) in one flat array of slots, like intTable's:
+// linear probing from homes by keygroup.Mix of the key and a seed, at most
+// half full (intTableSlots), doubled when it would pass that.
+type intIndex struct {
+	slots []intSlot // head is the value+1
+	mask  uint64
+	n     int
+	seed  uint64
+}
+
+func (x *intIndex) get(k uint64) (int32, bool) {
+	if x.n == 0 {
+		return 0, false
+	}
+	for s := keygroup.Mix(k^x.seed) & x.mask; ; s = (s + 1) & x.mask {
+		sl := &x.slots[s]
+		if sl.head == 0 {
+			return 0, false
+		}
+		if sl.key == k {
+			return sl.head - 1, true
+		}
+	}
+}
+
+// put sets k's value to v.
+func (x *intIndex) put(k uint64, v int32) {
+	if size := intTableSlots(x.n + 1); size > len(x.slots) {
+		old := x.slots
+		x.slots, x.mask, x.n = make([]intSlot, size), uint64(size-1), 0
+		for i := range old {
+			if old[i].head != 0 {
+				x.put(old[i].key, old[i].head-1)
+			}
+		}
+	}
+	for s := keygroup.Mix(k^x.seed) & x.mask; ; s = (s + 1) & x.mask {
+		sl := &x.slots[s]
+		if sl.head == 0 {
+			sl.key, sl.head = k, v+1
+			x.n++
+			return
+		}
+		if sl.key == k {
+			sl.head = v + 1
+			return
+		}
+	}
+}
+
+// keyIndex maps keys to int32 values: an intIndex for 8-byte integer keys
+// (intKeys), else a Go map.
+type keyIndex[K comparable] struct {
+	m    map[K]int32
+	ints *intIndex
+}
+
+func newKeyIndex[K comparable](ints bool, seed uint64) keyIndex[K] {
+	if ints {
+		return keyIndex[K]{ints: &intIndex{seed: seed}}
+	}
+	return keyIndex[K]{m: map[K]int32{}}
+}
+
+func (x *keyIndex[K]) get(k K) (int32, bool) {
+	if x.ints != nil {
+		return x.ints.get(asUint64(k))
+	}
+	v, ok := x.m[k]
+	return v, ok
+}
+
+func (x *keyIndex[K]) put(k K, v int32) {
+	if x.ints != nil {
+		x.ints.put(asUint64(k), v)
+		return
+	}
+	x.m[k] = v
+}
+
+func (x *keyIndex[K]) len() int {
+	if x.ints != nil {
+		return x.ints.n
+	}
+	return len(x.m)
+}
+
+// cost is the estimated bytes of the index with n keys.
+func (x *keyIndex[K]) cost(n int) int64 {
+	if x.ints != nil {
+		return intTableCost(n)
+	}
+	return int64(n) * (int64(unsafe.Sizeof(*new(K))) + 4 + mapEntryOverhead)
+}

@@ -159,3 +159,82 @@ func TestHashJoinIntKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestIntIndexMatchesMap puts the key sets' keys (each with its position:
+// a repeated key keeps the last) into an intIndex as it grows, and looks up
+// every key, its neighbours and random absent ones, against a Go map.
+func TestIntIndexMatchesMap(t *testing.T) {
+	for name, keys := range intKeySets() {
+		t.Run(name, func(t *testing.T) {
+			want := map[int64]int32{}
+			x := intIndex{seed: 11}
+			for i, k := range keys {
+				want[k] = int32(i)
+				x.put(uint64(k), int32(i))
+				if x.n != len(want) {
+					t.Fatalf("after %d puts: %d keys, want %d", i+1, x.n, len(want))
+				}
+			}
+			rng := rand.New(rand.NewPCG(5, 6))
+			probes := []int64{0, -1, math.MinInt64, math.MaxInt64}
+			for k := range want {
+				probes = append(probes, k, k-1, k+1, int64(rng.Uint64()))
+			}
+			for _, k := range probes {
+				w, wok := want[k]
+				if v, ok := x.get(uint64(k)); v != w || ok != wok {
+					t.Fatalf("key %d: %d, %v; want %d, %v", k, v, ok, w, wok)
+				}
+			}
+			if n := len(x.slots); len(keys) > 0 && (n < 2*len(want) || n&(n-1) != 0) {
+				t.Errorf("%d slots for %d keys: want a power of two, at least twice as many", n, len(want))
+			}
+		})
+	}
+}
+
+// TestAggregatorIntKeys is TestAggregatorMatchesMap's aggregation on int64
+// keys (an intIndex), spilling and not: the string keys key-0000123 become
+// 5-2*123, so the groups are the same.
+func TestAggregatorIntKeys(t *testing.T) {
+	num := func(s string) int64 {
+		n, err := strconv.ParseInt(strings.TrimPrefix(s, "key-"), 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 5 - 2*n
+	}
+	cases := []struct {
+		name     string
+		n        int
+		distinct int
+		skew     float64
+		partial  bool
+		opts     []Option
+	}{
+		{"empty", 0, 1, 0, false, nil},
+		{"distinct", 40000, 1 << 30, 0, false, nil},
+		{"duplicates", 40000, 5000, 0, false, nil},
+		{"partials", 40000, 1 << 30, 0, true, nil},
+		{"repartition", 40000, 1 << 30, 0, false, []Option{WithPartitions(2)}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			in := genRecs(2, tc.n, tc.distinct, tc.skew)
+			want := map[int64]acc{}
+			for k, v := range plainAggregate(in) {
+				want[num(k)] = v
+			}
+			budget := max(bytesOf(in)/8, 1)
+			for _, b := range []int64{budget, 0} {
+				got, st := aggregateWithKeys(t, in, tc.partial, NewBudget(b), func(r rec) int64 { return num(r.Key) }, tc.opts...)
+				if !maps.Equal(got, want) {
+					t.Fatalf("budget %d: %d groups, want %d (%+v)", b, len(got), len(want), st)
+				}
+				if b > 0 && len(want) >= 20000 && st.SpilledRecords == 0 {
+					t.Errorf("groups past the budget did not spill: %+v", st)
+				}
+			}
+		})
+	}
+}
