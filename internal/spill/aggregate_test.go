@@ -83,15 +83,20 @@ func aggregateWithKeys[K comparable](t *testing.T, in []rec, partial bool, budge
 	return out, a.Stats()
 }
 
+// aggCase is an input of the aggregation tests: n records over distinct
+// keys, a skew fraction of them on one key, every other one added as a
+// partial accumulator if partial.
+type aggCase struct {
+	name     string
+	n        int
+	distinct int
+	skew     float64
+	partial  bool
+	opts     []Option
+}
+
 func TestAggregatorMatchesMap(t *testing.T) {
-	cases := []struct {
-		name     string
-		n        int
-		distinct int
-		skew     float64
-		partial  bool
-		opts     []Option
-	}{
+	cases := []aggCase{
 		{"empty", 0, 1, 0, false, nil},
 		{"distinct", 40000, 1 << 30, 0, false, nil},
 		{"duplicates", 40000, 5000, 0, false, nil},

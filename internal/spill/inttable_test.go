@@ -204,14 +204,7 @@ func TestAggregatorIntKeys(t *testing.T) {
 		}
 		return 5 - 2*n
 	}
-	cases := []struct {
-		name     string
-		n        int
-		distinct int
-		skew     float64
-		partial  bool
-		opts     []Option
-	}{
+	cases := []aggCase{
 		{"empty", 0, 1, 0, false, nil},
 		{"distinct", 40000, 1 << 30, 0, false, nil},
 		{"duplicates", 40000, 5000, 0, false, nil},
