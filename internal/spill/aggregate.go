@@ -42,19 +42,18 @@ type Group[K, A any] struct {
 // it removes the spill files after an error too). Not safe for concurrent
 // use. K, and the accumulator A, must have codecs (internal/codec).
 type Aggregator[K comparable, V, A any] struct {
-	fn      Combiner[V, A]
-	o       options
-	c       *codec.Codec[Group[K, A]]
-	gshape  *shape
-	ashape  *shape
-	res     reservation
-	sp      *space
-	stats   Stats
-	top     *aggLevel[K, V, A]
-	flush   func(Group[K, A]) error // flush mode: where a full table goes (SetFlush)
-	used    bool
-	closed  bool
-	intKeys bool // K is an 8-byte integer: the index is an intIndex
+	fn     Combiner[V, A]
+	o      options
+	c      *codec.Codec[Group[K, A]]
+	gshape *shape
+	ashape *shape
+	res    reservation
+	sp     *space
+	stats  Stats
+	top    *aggLevel[K, V, A]
+	flush  func(Group[K, A]) error // flush mode: where a full table goes (SetFlush)
+	used   bool
+	closed bool
 }
 
 // aggLevel is one hash table with its partitions: the top level takes the
@@ -63,8 +62,7 @@ type aggLevel[K comparable, V, A any] struct {
 	a        *Aggregator[K, V, A]
 	depth    int
 	seed     maphash.Seed
-	index    keyIndex[K]
-	iseed    uint64      // the seed of the intIndex
+	index    map[K]int32
 	cur      Group[K, A] // the group insert is adding: by pointer to the shape's functions, not a heap copy each
 	groups   []Group[K, A]
 	extra    int64 // bytes the groups refer to
@@ -82,7 +80,7 @@ func (l *aggLevel[K, V, A]) find(k K) (int32, bool) {
 	if l.lastOK && l.lastKey == k {
 		return l.lastIdx, true
 	}
-	i, ok := l.index.get(k)
+	i, ok := l.index[k]
 	if ok {
 		l.lastKey, l.lastIdx, l.lastOK = k, i, true
 	}
@@ -101,7 +99,7 @@ func NewAggregator[K comparable, V, A any](fn Combiner[V, A], budget *Budget, op
 	if budget == nil {
 		budget = NewBudget(0)
 	}
-	a := &Aggregator[K, V, A]{fn: fn, o: newOptions(budget, opts), c: c, gshape: shapeOf[Group[K, A]](), ashape: shapeOf[A](), res: newReservation(budget), intKeys: intKeys[K]()}
+	a := &Aggregator[K, V, A]{fn: fn, o: newOptions(budget, opts), c: c, gshape: shapeOf[Group[K, A]](), ashape: shapeOf[A](), res: newReservation(budget)}
 	a.sp = newSpace(a.o.dirs, &a.stats)
 	a.top = a.newLevel(0)
 	return a, nil
@@ -109,9 +107,7 @@ func NewAggregator[K comparable, V, A any](fn Combiner[V, A], budget *Budget, op
 
 func (a *Aggregator[K, V, A]) newLevel(depth int) *aggLevel[K, V, A] {
 	a.stats.Depth = max(a.stats.Depth, depth)
-	seed := maphash.MakeSeed()
-	iseed := maphash.Comparable(seed, uint64(depth))
-	return &aggLevel[K, V, A]{a: a, depth: depth, seed: seed, iseed: iseed, index: newKeyIndex[K](a.intKeys, iseed), fromFile: depth > 0}
+	return &aggLevel[K, V, A]{a: a, depth: depth, seed: maphash.MakeSeed(), index: map[K]int32{}, fromFile: depth > 0}
 }
 
 // SetFlush puts the aggregator in flush mode, for a combiner before a
@@ -169,9 +165,15 @@ func (a *Aggregator[K, V, A]) check(ctx context.Context) error {
 	return nil
 }
 
+// perGroup is the table's cost of one group beyond the group itself: its
+// index entry.
+func (l *aggLevel[K, V, A]) perGroup() int64 {
+	return int64(unsafe.Sizeof(*new(K))) + 4 + mapEntryOverhead
+}
+
 // cost is the estimated bytes of the table.
 func (l *aggLevel[K, V, A]) cost() int64 {
-	return int64(cap(l.groups))*l.a.gshape.fixed + l.index.cost(l.index.len()) + l.extra + l.partsCost()
+	return int64(cap(l.groups))*l.a.gshape.fixed + int64(len(l.index))*l.perGroup() + l.extra + l.partsCost()
 }
 
 // partsCost is what open partition writers buffer: a block and a message each.
@@ -215,7 +217,7 @@ func (l *aggLevel[K, V, A]) insert(k K, acc A) error {
 		if len(l.groups) == c {
 			c = max(2*c, 64)
 		}
-		need := int64(c)*l.a.gshape.fixed + l.index.cost(l.index.len()+1) + l.extra + x + l.partsCost()
+		need := int64(c)*l.a.gshape.fixed + int64(len(l.index)+1)*l.perGroup() + l.extra + x + l.partsCost()
 		if l.a.res.ensure(need) {
 			break
 		}
@@ -232,7 +234,7 @@ func (l *aggLevel[K, V, A]) insert(k K, acc A) error {
 		copy(grown, l.groups)
 		l.groups = grown
 	}
-	l.index.put(k, int32(len(l.groups)))
+	l.index[k] = int32(len(l.groups))
 	l.lastKey, l.lastIdx, l.lastOK = k, int32(len(l.groups)), true
 	l.groups = append(l.groups, *g)
 	l.cur = Group[K, A]{}
@@ -283,7 +285,7 @@ func (l *aggLevel[K, V, A]) spill() error {
 	l.a.o.log.Debug().Int("groups", len(l.groups)).Int("depth", l.depth).Msg("aggregate: spilled the table")
 	clear(l.groups)
 	l.groups = l.groups[:0]
-	l.index = newKeyIndex[K](l.a.intKeys, l.iseed)
+	l.index = map[K]int32{}
 	l.lastOK = false
 	l.extra = 0
 	l.a.res.shrink(l.cost())
@@ -304,7 +306,7 @@ func (l *aggLevel[K, V, A]) flushAll() error {
 	l.a.o.log.Debug().Int("groups", n).Msg("aggregate: flushed the full table")
 	clear(l.groups)
 	l.groups = l.groups[:0]
-	l.index = newKeyIndex[K](l.a.intKeys, l.iseed)
+	l.index = map[K]int32{}
 	l.lastOK = false
 	l.extra = 0
 	l.a.res.shrink(l.cost())
@@ -383,7 +385,7 @@ func (l *aggLevel[K, V, A]) release() {
 		}
 	}
 	l.parts = nil
-	l.groups, l.index, l.extra, l.lastOK = nil, keyIndex[K]{}, 0, false
+	l.groups, l.index, l.extra, l.lastOK = nil, nil, 0, false
 	l.a.res.shrink(0)
 }
 

@@ -160,41 +160,8 @@ func TestHashJoinIntKeys(t *testing.T) {
 	}
 }
 
-// TestIntIndexMatchesMap puts the key sets' keys (each with its position:
-// a repeated key keeps the last) into an intIndex as it grows, and looks up
-// every key, its neighbours and random absent ones, against a Go map.
-func TestIntIndexMatchesMap(t *testing.T) {
-	for name, keys := range intKeySets() {
-		t.Run(name, func(t *testing.T) {
-			want := map[int64]int32{}
-			x := intIndex{seed: 11}
-			for i, k := range keys {
-				want[k] = int32(i)
-				x.put(uint64(k), int32(i))
-				if x.n != len(want) {
-					t.Fatalf("after %d puts: %d keys, want %d", i+1, x.n, len(want))
-				}
-			}
-			rng := rand.New(rand.NewPCG(5, 6))
-			probes := []int64{0, -1, math.MinInt64, math.MaxInt64}
-			for k := range want {
-				probes = append(probes, k, k-1, k+1, int64(rng.Uint64()))
-			}
-			for _, k := range probes {
-				w, wok := want[k]
-				if v, ok := x.get(uint64(k)); v != w || ok != wok {
-					t.Fatalf("key %d: %d, %v; want %d, %v", k, v, ok, w, wok)
-				}
-			}
-			if n := len(x.slots); len(keys) > 0 && (n < 2*len(want) || n&(n-1) != 0) {
-				t.Errorf("%d slots for %d keys: want a power of two, at least twice as many", n, len(want))
-			}
-		})
-	}
-}
-
 // TestAggregatorIntKeys is TestAggregatorMatchesMap's aggregation on int64
-// keys (an intIndex), spilling and not: the string keys key-0000123 become
+// keys (a Go map of int64 keys: the key type intTable's join takes), spilling and not: the string keys key-0000123 become
 // 5-2*123, so the groups are the same.
 func TestAggregatorIntKeys(t *testing.T) {
 	num := func(s string) int64 {
