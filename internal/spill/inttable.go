@@ -32,17 +32,13 @@ func reduce(h uint64, n int) int {
 	return int(hi)
 }
 
-// intSlot is one slot of an intTable: a key and the index+1 of its newest
-// record (0: the slot is empty).
-type intSlot struct {
-	key  uint64
-	head int32
-}
-
 // intTable is the index of records by an 8-byte integer key that table uses
-// in place of a Go map: open addressing with linear probing over one flat
-// array of slots, a power of two of them, at most half full. The records of
-// one key are chained through table.next, newest first.
+// in place of a Go map: open addressing with linear probing over flat
+// arrays, a power of two of slots, at most half full. A slot holds a key
+// and the index+1 of its newest record; the records of one key are chained
+// through table.next, newest first. Key 0 marks an empty slot, so a lookup
+// that misses reads only the keys; the records of key 0 itself are held
+// beside the slots (zeroHead).
 //
 // Where the keys spread evenly over their range, a key's home slot is its
 // position in the range scaled to the slots ((k-min) * slots / range): keys
@@ -52,12 +48,14 @@ type intSlot struct {
 // home slots (the probes of its inserts grow past a few per key) is redone
 // with homes from keygroup.Mix of the key and a seed instead.
 type intTable struct {
-	slots []intSlot
-	mask  uint64
-	min   uint64
-	scale uint64 // home = hi64((k-min) * scale); 0: home = k-min (the range fits the slots)
-	mixed bool
-	seed  uint64
+	keys     []uint64
+	heads    []int32
+	zeroHead int32
+	mask     uint64
+	min      uint64
+	scale    uint64 // home = hi64((k-min) * scale); 0: home = k-min (the range fits the slots)
+	mixed    bool
+	seed     uint64
 }
 
 // intTableSlots is how many slots a table of n records has.
@@ -67,7 +65,7 @@ func intTableSlots(n int) int {
 
 // intTableCost is the estimated bytes of an intTable's slots over n records.
 func intTableCost(n int) int64 {
-	return int64(intTableSlots(n)) * int64(unsafe.Sizeof(intSlot{}))
+	return int64(intTableSlots(n)) * (8 + 4)
 }
 
 func (t *intTable) home(k uint64) uint64 {
@@ -85,7 +83,7 @@ func (t *intTable) home(k uint64) uint64 {
 func (t *intTable) build(n int, key func(i int) uint64, next []int32, seed uint64) {
 	size := intTableSlots(n)
 	t.mask, t.seed, t.mixed, t.scale = uint64(size-1), seed, false, 0
-	t.slots = make([]intSlot, size)
+	t.keys, t.heads, t.zeroHead = make([]uint64, size), make([]int32, size), 0
 	if n == 0 {
 		return
 	}
@@ -106,8 +104,9 @@ func (t *intTable) build(n int, key func(i int) uint64, next []int32, seed uint6
 	if !t.mixed && t.insertAll(n, key, next, int64(4*n+64)) {
 		return
 	}
-	t.mixed = true
-	clear(t.slots)
+	t.mixed, t.zeroHead = true, 0
+	clear(t.keys)
+	clear(t.heads)
 	t.insertAll(n, key, next, -1)
 }
 
@@ -117,17 +116,21 @@ func (t *intTable) insertAll(n int, key func(i int) uint64, next []int32, limit 
 	var probes int64
 	for i := range n {
 		k := key(i)
+		if k == 0 {
+			next[i] = t.zeroHead - 1
+			t.zeroHead = int32(i + 1)
+			continue
+		}
 		s := t.home(k)
 		for {
-			sl := &t.slots[s]
-			if sl.head == 0 {
-				sl.key, sl.head = k, int32(i+1)
+			if t.keys[s] == 0 {
+				t.keys[s], t.heads[s] = k, int32(i+1)
 				next[i] = -1
 				break
 			}
-			if sl.key == k {
-				next[i] = sl.head - 1
-				sl.head = int32(i + 1)
+			if t.keys[s] == k {
+				next[i] = t.heads[s] - 1
+				t.heads[s] = int32(i + 1)
 				break
 			}
 			s = (s + 1) & t.mask
@@ -142,12 +145,14 @@ func (t *intTable) insertAll(n int, key func(i int) uint64, next []int32, limit 
 
 // first is the index of k's newest record, -1 when there is none.
 func (t *intTable) first(k uint64) int32 {
+	if k == 0 {
+		return t.zeroHead - 1
+	}
 	for s := t.home(k); ; s = (s + 1) & t.mask {
-		sl := &t.slots[s]
-		if sl.key == k && sl.head != 0 {
-			return sl.head - 1
-		}
-		if sl.head == 0 {
+		switch t.keys[s] {
+		case k:
+			return t.heads[s] - 1
+		case 0:
 			return -1
 		}
 	}

@@ -77,7 +77,7 @@ func TestIntTableMatchesMap(t *testing.T) {
 					t.Fatalf("key %d: records %v, want %v (mixed %v)", k, got, want[k], tab.mixed)
 				}
 			}
-			if n := len(tab.slots); n < 2*len(keys) || n&(n-1) != 0 {
+			if n := len(tab.keys); n < 2*len(keys) || n&(n-1) != 0 {
 				t.Errorf("%d slots for %d keys: want a power of two, at least twice as many", n, len(keys))
 			}
 			switch name {
