@@ -127,12 +127,7 @@ func TestHashJoinIntKeys(t *testing.T) {
 		}
 		return -3 * n
 	}
-	cases := []struct {
-		name         string
-		nb, np, keys int
-		skew         float64
-		opts         []Option
-	}{
+	cases := []joinCase{
 		{"empty-build", 0, 500, 100, 0, nil},
 		{"unique", 20000, 20000, 20000, 0, nil},
 		{"duplicates", 20000, 20000, 5000, 0, nil},

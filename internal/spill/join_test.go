@@ -129,13 +129,16 @@ func genJoin(nb, np, distinct int, skew float64) ([]cust, []order) {
 	return bs, ps
 }
 
+// joinCase is an input of the join tests (genJoin's arguments).
+type joinCase struct {
+	name         string
+	nb, np, keys int
+	skew         float64
+	opts         []Option
+}
+
 func TestHashJoinMatchesNestedLoops(t *testing.T) {
-	cases := []struct {
-		name         string
-		nb, np, keys int
-		skew         float64
-		opts         []Option
-	}{
+	cases := []joinCase{
 		{"empty", 0, 0, 1, 0, nil},
 		{"empty-build", 0, 500, 100, 0, nil},
 		{"empty-probe", 500, 0, 100, 0, nil},
