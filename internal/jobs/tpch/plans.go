@@ -49,7 +49,22 @@ type q1Line struct {
 	ShipDate time.Time `floe:"l_shipdate"`
 }
 
-type q1Key struct{ Flag, Status string }
+// q1Key is Q1's group, the return flag and line status (CHAR(1) each) as
+// one integer: a run of a group is checked and a group hashed by comparing
+// one word, not two strings.
+type q1Key int64
+
+func newQ1Key(flag, status string) q1Key { return q1Key(firstByte(flag))<<8 | q1Key(firstByte(status)) }
+
+func (k q1Key) flag() string   { return string(rune(byte(k >> 8))) }
+func (k q1Key) status() string { return string(rune(byte(k))) }
+
+func firstByte(s string) byte {
+	if s == "" {
+		return 0
+	}
+	return s[0]
+}
 
 // Q1Acc is Q1's accumulator: exact sums in hundredths (Qty, Price, Disc),
 // 1e-4 (DiscPrice) and 1e-6 (Charge).
@@ -88,10 +103,10 @@ func q1(env *dataset.Environment, input string) (writer, error) {
 		},
 		Result: func(a Q1Acc) Q1Acc { return a },
 	}
-	groups := dataset.Aggregate(dataset.GroupBy(shipped, func(l q1Line) q1Key { return q1Key{l.Flag, l.Status} }), agg)
+	groups := dataset.Aggregate(dataset.GroupBy(shipped, func(l q1Line) q1Key { return newQ1Key(l.Flag, l.Status) }), agg)
 	rows := dataset.Map(groups, func(kv dataset.KV[q1Key, Q1Acc]) Q1Row {
 		a, n := kv.Value, float64(kv.Value.Count)
-		return Q1Row{kv.Key.Flag, kv.Key.Status,
+		return Q1Row{kv.Key.flag(), kv.Key.status(),
 			float64(a.Qty) / unit2, float64(a.Price) / unit2, float64(a.DiscPrice) / unit4, float64(a.Charge) / unit6,
 			float64(a.Qty) / unit2 / n, float64(a.Price) / unit2 / n, float64(a.Disc) / unit2 / n, a.Count}
 	})
