@@ -83,3 +83,34 @@ func TestUnknownKeys(t *testing.T) {
 		t.Errorf("Nearest of nonsense = %q", n)
 	}
 }
+
+func TestTaskManagerCoresAndGC(t *testing.T) {
+	for _, tc := range []struct {
+		v    string // "" for unset
+		want int
+		ok   bool
+	}{{"", 3, true}, {"2", 2, true}, {" 4.0 ", 4, true}, {"1.5", 0, false}, {"0", 0, false}, {"-2", 0, false}, {"x", 0, false}} {
+		kv := map[string]string{}
+		if tc.v != "" {
+			kv[TaskManagerCPUCores] = tc.v
+		}
+		got, err := New(kv).TaskManagerCores(3)
+		if (err == nil) != tc.ok || got != tc.want || err != nil && !errors.Is(err, ErrInvalid) {
+			t.Errorf("cores %q: %d, %v; want %d, ok=%v", tc.v, got, err, tc.want, tc.ok)
+		}
+	}
+	for _, tc := range []struct {
+		v    string
+		want int
+		ok   bool
+	}{{"", DefaultTaskManagerGCPercent, true}, {"100", 100, true}, {"off", -1, true}, {"-1", -1, true}, {"0", 0, false}, {"-5", 0, false}, {"much", 0, false}} {
+		kv := map[string]string{}
+		if tc.v != "" {
+			kv[TaskManagerGCPercent] = tc.v
+		}
+		got, err := New(kv).TaskManagerGC()
+		if (err == nil) != tc.ok || got != tc.want || err != nil && !errors.Is(err, ErrInvalid) {
+			t.Errorf("gc-percent %q: %d, %v; want %d, ok=%v", tc.v, got, err, tc.want, tc.ok)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -28,10 +29,15 @@ const (
 	JobManagerMemory  = "jobmanager.memory.process.size"
 	TaskManagerMemory = "taskmanager.memory.process.size"
 	// TaskManagerGCPercent is a TaskManager's Go GC percentage (GOGC's
-	// meaning, default 100; "off": only the soft memory limit from
-	// TaskManagerMemory starts a collection) unless GOGC is set; a higher
-	// value trades heap for less GC CPU.
+	// meaning, default DefaultTaskManagerGCPercent; "off": only the soft
+	// memory limit from TaskManagerMemory starts a collection) unless GOGC
+	// is set; a higher value trades heap for less GC CPU.
 	TaskManagerGCPercent = "floe.taskmanager.gc-percent"
+	// TaskManagerCPUCores is Flink's taskmanager.cpu.cores: the virtual
+	// cores a TaskManager container asks YARN for, and the Go scheduler's
+	// processors (GOMAXPROCS) in it unless GOMAXPROCS is set; default the
+	// slots per TaskManager (TaskManagerCores).
+	TaskManagerCPUCores = "taskmanager.cpu.cores"
 	// TaskManagerDataTransport is how a TaskManager's input channels
 	// subscribe to producers in other TaskManagers: "tcp" (the default,
 	// length-prefixed frames on a TCP connection per channel) or "grpc" (a
@@ -104,4 +110,44 @@ func (c Config) DurationOr(key string, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// TaskManagerCores is taskmanager.cpu.cores for TaskManagers of slots
+// slots: a whole number of at least 1 ("2" or Flink's "2.0"), slots when
+// unset. YARN counts virtual cores in whole numbers.
+func (c Config) TaskManagerCores(slots int) (int, error) {
+	v, ok := c.Lookup(TaskManagerCPUCores)
+	if !ok {
+		return slots, nil
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil || f != math.Trunc(f) || f < 1 || f > 1<<20 {
+		return 0, fmt.Errorf("%w: %s=%q: want a whole number of cores, at least 1", ErrInvalid, TaskManagerCPUCores, v)
+	}
+	return int(f), nil
+}
+
+// DefaultTaskManagerGCPercent is a TaskManager's GC percentage when
+// floe.taskmanager.gc-percent is unset: the heap may grow to five times the
+// live data between collections, as far as the soft memory limit set from
+// the container's size allows (beyond it the collector runs as often as it
+// must). A TaskManager whose live data is small (a stream of records through
+// its exchanges) then collects a quarter as often as at Go's 100.
+const DefaultTaskManagerGCPercent = 400
+
+// TaskManagerGC is floe.taskmanager.gc-percent: a positive percentage, -1
+// for "off" (or -1), DefaultTaskManagerGCPercent when unset.
+func (c Config) TaskManagerGC() (int, error) {
+	v, ok := c.Lookup(TaskManagerGCPercent)
+	if !ok {
+		return DefaultTaskManagerGCPercent, nil
+	}
+	if strings.TrimSpace(v) == "off" {
+		return -1, nil
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 1 && n != -1 { // -1: off, as debug.SetGCPercent takes it
+		return 0, fmt.Errorf("%w: %s=%q: want a positive percentage or off", ErrInvalid, TaskManagerGCPercent, v)
+	}
+	return n, nil
 }

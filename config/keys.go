@@ -61,7 +61,7 @@ const (
 var known = []string{
 	Parallelism, MaxParallelism, BufferTimeout, BatchSize, Credits, QueueCapacity, Slots,
 	LocalTaskManagers, LocalProcesses, HeartbeatInterval, HeartbeatTimeout,
-	Target, Attached, JSONSummary, JobTimeout, InProcessOnly, JobManagerMemory, TaskManagerMemory, TaskManagerGCPercent, TaskManagerDataTransport,
+	Target, Attached, JSONSummary, JobTimeout, InProcessOnly, JobManagerMemory, TaskManagerMemory, TaskManagerGCPercent, TaskManagerCPUCores, TaskManagerDataTransport,
 	YarnQueue, YarnName, YarnTags, YarnAcceptTimeout, YarnAttempts, SessionID, SessionIdleTimeout, SessionSlotTimeout,
 	RestartType, FixedDelayAttempts, FixedDelayDelay, ExpDelayInitial, ExpDelayMax, ExpDelayMultiplier, ExpDelayAttempts,
 	runtimeMode, autoWatermarkInterval, savepointPath, allowNonRestored,

@@ -60,22 +60,17 @@ func setMemoryLimit(c config.Config, slots int, log zerolog.Logger) {
 	log.Info().Int64("bytes", limit).Msg("Go memory limit")
 }
 
-// setGCPercent sets the GC percentage from floe.taskmanager.gc-percent,
-// unless GOGC chose one or the key is unset; "off" leaves collection to the
-// soft memory limit alone (setMemoryLimit).
+// setGCPercent sets the GC percentage from floe.taskmanager.gc-percent
+// (config.DefaultTaskManagerGCPercent when unset), unless GOGC chose one;
+// "off" leaves collection to the soft memory limit alone (setMemoryLimit).
+// An invalid value, which the client refuses before submitting, leaves Go's.
 func setGCPercent(c config.Config, log zerolog.Logger) {
 	if os.Getenv("GOGC") != "" {
 		return
 	}
-	if _, ok := c.Lookup(config.TaskManagerGCPercent); !ok {
-		return
-	}
-	pct, err := -1, error(nil)
-	if c.String(config.TaskManagerGCPercent, "") != "off" {
-		pct, err = c.Int(config.TaskManagerGCPercent, 100)
-	}
-	if err != nil || pct < 1 && pct != -1 {
-		log.Warn().Err(err).Int("value", pct).Msg("no GC percentage: " + config.TaskManagerGCPercent + " must be a positive integer or off")
+	pct, err := c.TaskManagerGC()
+	if err != nil {
+		log.Warn().Err(err).Msg("no GC percentage")
 		return
 	}
 	debug.SetGCPercent(pct)

@@ -39,8 +39,8 @@ func TestGoMemoryLimit(t *testing.T) {
 	}
 }
 
-// TestSetGCPercent: the key sets the GC percentage; an invalid value, an
-// unset key or GOGC leave it alone.
+// TestSetGCPercent: the key sets the GC percentage, the TaskManagers'
+// default when unset; an invalid value or GOGC leave it alone.
 func TestSetGCPercent(t *testing.T) {
 	t.Setenv("GOGC", "")
 	defer debug.SetGCPercent(debug.SetGCPercent(100))
@@ -54,7 +54,7 @@ func TestSetGCPercent(t *testing.T) {
 		{map[string]string{config.TaskManagerGCPercent: "x"}, 100},
 		{map[string]string{config.TaskManagerGCPercent: "-5"}, 100},
 		{map[string]string{config.TaskManagerGCPercent: "0"}, 100},
-		{nil, 100},
+		{nil, config.DefaultTaskManagerGCPercent},
 	} {
 		debug.SetGCPercent(100)
 		setGCPercent(config.New(tc.kv), zerolog.Nop())

@@ -161,13 +161,17 @@ func Run(ctx context.Context, log zerolog.Logger) error {
 	if err != nil {
 		return err
 	}
-	launch, err := amyarn.TaskManagerLaunch(jm.Address(), sm.secret, slots)
+	cores, err := c.TaskManagerCores(slots)
+	if err != nil {
+		return err
+	}
+	launch, err := amyarn.TaskManagerLaunch(jm.Address(), sm.secret, slots, cores)
 	if err != nil {
 		return err
 	}
 	launch.Env[role.EnvRole] = string(role.Supervisor)
 	launch.Command = []string{role.ContainerCommand(role.Supervisor, false)}
-	sm.driver = amyarn.NewPoolDriver(am, jm, yarnrpc.Resource{MemoryMB: mb, VCores: int32(slots)}, launch, slots, sm.supervisorLost, log)
+	sm.driver = amyarn.NewPoolDriver(am, jm, yarnrpc.Resource{MemoryMB: mb, VCores: int32(cores)}, launch, slots, sm.supervisorLost, log)
 	if st != nil {
 		// Supervisors, and the TaskManagers they start, follow the leader file.
 		launch.Env[role.EnvStaging] = st.Dir()

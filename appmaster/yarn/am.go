@@ -349,12 +349,16 @@ func newJobDriver(g *jobgraph.JobGraph, am *yarnrpc.AM, jm *appmaster.JobManager
 	if err != nil {
 		return nil, err
 	}
-	launch, err := TaskManagerLaunch(jm.Address(), secret, slots)
+	cores, err := g.Config.TaskManagerCores(slots)
+	if err != nil {
+		return nil, err
+	}
+	launch, err := TaskManagerLaunch(jm.Address(), secret, slots, cores)
 	if err != nil {
 		return nil, err
 	}
 	d := &ContainerDriver{am: am, jm: jm, log: log, want: tms, slots: slots, launch: launch,
-		res: yarnrpc.Resource{MemoryMB: mb, VCores: int32(slots)}, live: map[string]string{}}
+		res: yarnrpc.Resource{MemoryMB: mb, VCores: int32(cores)}, live: map[string]string{}}
 	// A new attempt holds the TaskManager containers of the previous ones
 	// (keep_containers_across_application_attempts): their TaskManagers
 	// re-register with this JobManager, and only the missing are asked for.
@@ -365,14 +369,19 @@ func newJobDriver(g *jobgraph.JobGraph, am *yarnrpc.AM, jm *appmaster.JobManager
 			return nil, err
 		}
 	}
-	log.Info().Int("taskmanagers", max(tms, 0)).Int("slots", slots).Int64("memory_mb", mb).Msg("requesting TaskManager containers")
+	log.Info().Int("taskmanagers", max(tms, 0)).Int("slots", slots).Int("vcores", cores).Int64("memory_mb", mb).Msg("requesting TaskManager containers")
 	return d, nil
 }
 
-// TaskManagerLaunch is the launch context of a TaskManager container.
-func TaskManagerLaunch(jmAddr, secret string, slots int) (yarnrpc.Launch, error) {
+// TaskManagerLaunch is the launch context of a TaskManager container of
+// slots slots and cores virtual cores. GOMAXPROCS is the container's cores:
+// the Go runtime otherwise runs a scheduler processor, and a share of the
+// collector's workers, per core of the whole host, where YARN gave the
+// container cores of them (docs/configuration.md, taskmanager.cpu.cores).
+func TaskManagerLaunch(jmAddr, secret string, slots, cores int) (yarnrpc.Launch, error) {
 	l := yarnrpc.Launch{LocalResources: map[string]*hadooppb.LocalResourceProto{}, Env: map[string]string{
 		role.EnvRole: string(role.TaskManager), role.EnvJobManager: jmAddr, role.EnvSecret: secret, role.EnvSlots: strconv.Itoa(slots),
+		"GOMAXPROCS":   strconv.Itoa(cores),
 		role.EnvConfig: os.Getenv(role.EnvConfig), conf.EnvHadoopConfDir: ".", role.EnvHadoopUser: os.Getenv(role.EnvHadoopUser),
 	}, Command: []string{role.ContainerCommand(role.TaskManager, true)}}
 	bin, err := decodeResource(os.Getenv(role.EnvBinary))

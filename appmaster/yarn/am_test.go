@@ -53,20 +53,20 @@ func TestTaskManagerLaunch(t *testing.T) {
 	t.Setenv(role.EnvConfig, "eyJhIjoiYiJ9")
 	t.Setenv(role.EnvHadoopUser, "alice")
 
-	l, err := TaskManagerLaunch("10.0.0.5:40001", "secret", 4)
+	l, err := TaskManagerLaunch("10.0.0.5:40001", "secret", 4, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for k, want := range map[string]string{
 		role.EnvRole: "taskmanager", role.EnvJobManager: "10.0.0.5:40001", role.EnvSecret: "secret", role.EnvSlots: "4",
-		role.EnvConfig: "eyJhIjoiYiJ9", role.EnvHadoopUser: "alice", conf.EnvHadoopConfDir: ".",
+		role.EnvConfig: "eyJhIjoiYiJ9", role.EnvHadoopUser: "alice", conf.EnvHadoopConfDir: ".", "GOMAXPROCS": "3",
 	} {
 		if got := l.Env[k]; got != want {
 			t.Errorf("env %s=%q, want %q", k, got, want)
 		}
 	}
-	if len(l.Env) != 7 {
-		t.Errorf("env has %d entries, want 7: %v", len(l.Env), l.Env)
+	if len(l.Env) != 8 {
+		t.Errorf("env has %d entries, want 8: %v", len(l.Env), l.Env)
 	}
 	if len(l.LocalResources) != 2 || !proto.Equal(l.LocalResources[role.BinaryName], bin) || !proto.Equal(l.LocalResources["core-site.xml"], core) {
 		t.Errorf("local resources %v", l.LocalResources)
@@ -97,7 +97,7 @@ func TestTaskManagerLaunchBadEnvironment(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv(role.EnvBinary, tc.binary)
 			t.Setenv(role.EnvConfFiles, tc.files)
-			if _, err := TaskManagerLaunch("jm:1", "s", 1); err == nil || !strings.Contains(err.Error(), tc.want) {
+			if _, err := TaskManagerLaunch("jm:1", "s", 1, 1); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err %v, want one naming %s", err, tc.want)
 			}
 		})

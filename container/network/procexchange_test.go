@@ -9,6 +9,8 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -17,6 +19,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"floe/config"
 	"floe/internal/benchutil"
 	"floe/internal/rpc"
 	"floe/internal/rpc/floepb"
@@ -331,7 +334,7 @@ func producerRole(transport string) string {
 // TCP data plane, InputGate, Decoder). Both report payload MB/s (wall) and CPU seconds of
 // both processes per GB moved.
 func BenchmarkProcessExchange(b *testing.B) {
-	b.Run("ceiling=tcp", func(b *testing.B) {
+	ceiling := func(b *testing.B) {
 		const n = 2 << 30
 		var wall, cpu time.Duration
 		for b.Loop() {
@@ -366,7 +369,8 @@ func BenchmarkProcessExchange(b *testing.B) {
 			cpu += own + childCPU
 		}
 		report(b, float64(n)*float64(b.N), wall, cpu)
-	})
+	}
+	b.Run("ceiling=tcp", ceiling)
 	exchange := func(transport string) func(b *testing.B) {
 		return func(b *testing.B) {
 			const n = 4_000_000
@@ -394,6 +398,23 @@ func BenchmarkProcessExchange(b *testing.B) {
 	}
 	b.Run("exchange=100B", exchange("grpc"))
 	b.Run("exchange=100B,transport=tcp", exchange("tcp"))
+	// Both processes as a YARN TaskManager of one virtual core runs: one
+	// scheduler processor (the GOMAXPROCS its launch context sets) and the
+	// TaskManagers' GC percentage; the ceiling again in the same setting.
+	b.Run("ceiling=tcp,taskmanager=1core", asTaskManager(ceiling))
+	b.Run("exchange=100B,transport=tcp,taskmanager=1core", asTaskManager(exchange("tcp")))
+}
+
+// asTaskManager runs bench in this process and its children with the Go
+// runtime settings of a one-core TaskManager container.
+func asTaskManager(bench func(*testing.B)) func(*testing.B) {
+	return func(b *testing.B) {
+		b.Setenv("GOMAXPROCS", "1")
+		b.Setenv("GOGC", strconv.Itoa(config.DefaultTaskManagerGCPercent))
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+		defer debug.SetGCPercent(debug.SetGCPercent(config.DefaultTaskManagerGCPercent))
+		bench(b)
+	}
 }
 
 func report(b *testing.B, bytes float64, wall, cpu time.Duration) {

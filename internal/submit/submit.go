@@ -127,6 +127,12 @@ func ValidateConfig(c config.Config) error {
 	if _, err := checkpoint.ParseConfig(c); err != nil {
 		return err
 	}
+	if _, err := c.TaskManagerCores(1); err != nil {
+		return err
+	}
+	if _, err := c.TaskManagerGC(); err != nil {
+		return err
+	}
 	if _, err := state.MemoryFromConfig(c, 1); err != nil {
 		return err
 	}

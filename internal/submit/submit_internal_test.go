@@ -88,6 +88,15 @@ func TestValidateConfig(t *testing.T) {
 		{config.RestartType, "none", true},
 		{config.RestartType, "fixed-delay", true},
 		{config.RestartType, "whenever", false},
+		{config.TaskManagerCPUCores, "2", true},
+		{config.TaskManagerCPUCores, "2.0", true},
+		{config.TaskManagerCPUCores, "1.5", false},
+		{config.TaskManagerCPUCores, "0", false},
+		{config.TaskManagerCPUCores, "many", false},
+		{config.TaskManagerGCPercent, "400", true},
+		{config.TaskManagerGCPercent, "off", true},
+		{config.TaskManagerGCPercent, "0", false},
+		{config.TaskManagerGCPercent, "lots", false},
 		{"some.key.of.the.job", "anything", true},
 	} {
 		err := ValidateConfig(config.New(map[string]string{tc.key: tc.value}))
