@@ -25,7 +25,8 @@ import (
 // events and errors are those of the gRPC plane: the same ServeFunc serves
 // both, and an error it returns reaches the consumer with its gRPC status.
 
-// handshakeTimeout bounds the challenge and proof of a new connection.
+// handshakeTimeout bounds the dial, and the challenge and proof, of a new
+// connection.
 const handshakeTimeout = 10 * time.Second
 
 // closeGrace bounds how long a producer whose serving code returned waits
@@ -39,7 +40,7 @@ const closeGrace = 5 * time.Second
 // closeFn closes it. Cancelling the subscription's context closes it too.
 func TCPSubscriber(addr, secret string) Subscriber {
 	return func(ctx context.Context) (ConsumerStream, func(), error) {
-		var d net.Dialer
+		d := net.Dialer{Timeout: handshakeTimeout} // a host that drops SYNs: not the kernel's two minutes
 		conn, err := d.DialContext(ctx, "tcp", addr)
 		if err != nil {
 			return nil, nil, fmt.Errorf("data plane: dial %s: %w", addr, err)
