@@ -151,3 +151,16 @@ func (c Config) TaskManagerGC() (int, error) {
 	}
 	return n, nil
 }
+
+// TaskManagerTransport is floe.taskmanager.data-transport: "tcp" (also
+// when unset) or "grpc".
+func (c Config) TaskManagerTransport() (string, error) {
+	switch t := c.String(TaskManagerDataTransport, ""); t {
+	case "", "tcp":
+		return "tcp", nil
+	case "grpc":
+		return t, nil
+	default:
+		return "", fmt.Errorf("%w: %s=%q: want tcp or grpc", ErrInvalid, TaskManagerDataTransport, t)
+	}
+}

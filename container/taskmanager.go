@@ -77,17 +77,20 @@ const (
 
 // dataTransport resolves opts' data transport.
 func dataTransport(opts Options) (string, error) {
-	t := opts.DataTransport
-	if t == "" && opts.Graph != nil {
-		t = opts.Graph.Config.String(config.TaskManagerDataTransport, "")
-	}
-	switch t {
-	case "":
-		return TransportTCP, nil
+	switch opts.DataTransport {
 	case TransportTCP, TransportGRPC:
+		return opts.DataTransport, nil
+	case "":
+		if opts.Graph == nil {
+			return TransportTCP, nil
+		}
+		t, err := opts.Graph.Config.TaskManagerTransport()
+		if err != nil {
+			return "", fmt.Errorf("taskmanager: %w", err)
+		}
 		return t, nil
 	}
-	return "", fmt.Errorf("taskmanager: %w: %s=%q: want %s or %s", config.ErrInvalid, config.TaskManagerDataTransport, t, TransportTCP, TransportGRPC)
+	return "", fmt.Errorf("taskmanager: %w: data transport %q: want %s or %s", config.ErrInvalid, opts.DataTransport, TransportTCP, TransportGRPC)
 }
 
 // ErrFenced refuses a command from a JobManager of an older attempt than

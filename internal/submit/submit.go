@@ -133,6 +133,9 @@ func ValidateConfig(c config.Config) error {
 	if _, err := c.TaskManagerGC(); err != nil {
 		return err
 	}
+	if _, err := c.TaskManagerTransport(); err != nil {
+		return err
+	}
 	if _, err := state.MemoryFromConfig(c, 1); err != nil {
 		return err
 	}

@@ -97,6 +97,8 @@ func TestValidateConfig(t *testing.T) {
 		{config.TaskManagerGCPercent, "off", true},
 		{config.TaskManagerGCPercent, "0", false},
 		{config.TaskManagerGCPercent, "lots", false},
+		{config.TaskManagerDataTransport, "grpc", true},
+		{config.TaskManagerDataTransport, "udp", false},
 		{"some.key.of.the.job", "anything", true},
 	} {
 		err := ValidateConfig(config.New(map[string]string{tc.key: tc.value}))
