@@ -11,6 +11,7 @@ import (
 	"floe/config"
 	"floe/datastream"
 	"floe/internal/benchutil"
+	"floe/internal/nexmark"
 )
 
 type sumRecord struct {
@@ -127,4 +128,31 @@ func BenchmarkKeyedStateCheckpointing(b *testing.B) {
 			b.ReportMetric(recs/wall.Seconds(), "rec/s")
 		})
 	}
+}
+
+// BenchmarkSourceChain is Nexmark q0's plumbing without the generator's
+// work: a source that sets only each event's kind and time, the timestamp
+// assigner, the flatMap to bids and the blackhole sink, at parallelism 1.
+// What it costs per record is what the chain adds to the generator.
+func BenchmarkSourceChain(b *testing.B) {
+	const n = 5_000_000
+	benchutil.Jobs(b, n, func() func() error {
+		env := datastream.NewEnvironment(datastream.WithConfig(config.New(map[string]string{config.Parallelism: "1"})),
+			datastream.WithLogger(zerolog.Nop()))
+		src := datastream.GenerateInto(env, func(i int64, e *nexmark.Event) {
+			e.Kind = nexmark.BidKind
+			if i%50 < 4 {
+				e.Kind = nexmark.AuctionKind
+			}
+			e.Bid.DateTime = nexmark.DefaultBaseTime + i/10
+		}, datastream.GeneratorOptions{Count: n})
+		ev := datastream.AssignTimestampsAndWatermarksRef(src, func(e *nexmark.Event) int64 { return e.Bid.DateTime }, datastream.ForMonotonousTimestamps())
+		bids := datastream.FlatMapRef(ev, func(e *nexmark.Event, emit func(*nexmark.Bid)) {
+			if e.Kind == nexmark.BidKind {
+				emit(&e.Bid)
+			}
+		})
+		datastream.Discard(bids)
+		return func() error { _, err := env.Execute(context.Background(), "bench-source-chain"); return err }
+	})
 }

@@ -78,7 +78,7 @@ func (f *flatMapRefOp[T, U]) Emit(e network.Event) { f.out.Emit(e) }
 type filterOp[T any] struct {
 	fn     func(T) bool
 	out    network.Output[T]
-	outPtr func(*T) // network.ByPointer(out)
+	outPtr network.PointerOutput[T] // network.PointerTo(out)
 	id     operator.Ident
 	run    *operator.Running
 }
@@ -98,7 +98,7 @@ func (f *filterOp[T]) CollectPtr(p *T) {
 	keep := f.fn(*p)
 	f.run.Leave(prev)
 	if keep {
-		f.outPtr(p)
+		f.outPtr.CollectPtr(p)
 	}
 }
 func (f *filterOp[T]) Emit(e network.Event) { f.out.Emit(e) }

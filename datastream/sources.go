@@ -111,7 +111,7 @@ func (g *generator[T]) run(sc *operator.SourceContext) error {
 	}
 	var n int64 // records emitted by this run, for pacing
 	var v T
-	collect := network.ByPointer(g.out) // v is large, maybe: by pointer where the chain takes it
+	collect := network.PointerTo(g.out) // v is large, maybe: by pointer where the chain takes it
 	run, id := g.info.Runner(), ident(g.info)
 	for {
 		// Emit in increasing index: each pass takes the splits at the
@@ -144,7 +144,7 @@ func (g *generator[T]) run(sc *operator.SourceContext) error {
 			call(g.fn, i, run, &id, &v) // into one variable: records can be large
 			g.pos[k]++
 			n++
-			collect(&v)
+			collect.CollectPtr(&v)
 		}
 	}
 }

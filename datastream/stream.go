@@ -111,7 +111,7 @@ func FlatMapRef[T, U any](s Stream[T], fn func(v *T, emit func(*U))) Stream[U] {
 // Filter keeps the records for which fn is true.
 func (s Stream[T]) Filter(fn func(T) bool) Stream[T] {
 	return oneInput(s, "Filter", s.env.parallelism, s.forward(), func(info operator.TaskInfo, out network.Output[T]) (network.Output[T], closer, error) {
-		return &filterOp[T]{fn: fn, out: out, outPtr: network.ByPointer(out), id: ident(info), run: info.Runner()}, nil, nil
+		return &filterOp[T]{fn: fn, out: out, outPtr: network.PointerTo(out), id: ident(info), run: info.Runner()}, nil, nil
 	})
 }
 

@@ -84,7 +84,7 @@ func assignTimestamps[T any](s Stream[T], ts func(T) time.Time, ref func(*T) int
 			}
 			interval = d
 		}
-		return &watermarker[T]{ts: ts, ref: ref, bound: strategy.bound.Milliseconds(), idleness: strategy.idleness, interval: interval, out: out, outPtr: network.ByPointer(out),
+		return &watermarker[T]{ts: ts, ref: ref, bound: strategy.bound.Milliseconds(), idleness: strategy.idleness, interval: interval, out: out, outPtr: network.PointerTo(out),
 			max: math.MinInt64, emitted: math.MinInt64, id: ident(info), run: info.Runner(), now: time.Now, lastRecord: time.Now()}, nil, nil
 	})
 }
@@ -96,7 +96,7 @@ type watermarker[T any] struct {
 	bound              int64
 	idleness, interval time.Duration
 	out                network.Output[T]
-	outPtr             func(*T) // network.ByPointer(out)
+	outPtr             network.PointerOutput[T] // network.PointerTo(out)
 	max, emitted       int64
 	lastEmit           time.Time
 	lastRecord         time.Time // wall clock, for idleness; only checked on ticks
@@ -121,7 +121,7 @@ func (w *watermarker[T]) CollectPtr(p *T) {
 	if t := w.timestampPtr(p); t > w.max {
 		w.max = t
 	}
-	w.outPtr(p)
+	w.outPtr.CollectPtr(p)
 }
 
 // seen marks that a record came (and the stream active again).

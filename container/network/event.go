@@ -50,12 +50,28 @@ type PointerOutput[T any] interface {
 
 // ByPointer returns a function that collects *p into o: by pointer where o
 // is a PointerOutput, else by value. Resolve it once, when the chain is built.
+// (For a user function's emit; the chain's own hops use PointerTo.)
 func ByPointer[T any](o Output[T]) func(*T) {
 	if po, ok := o.(PointerOutput[T]); ok {
 		return po.CollectPtr
 	}
 	return func(p *T) { o.Collect(*p) }
 }
+
+// PointerTo returns o as a PointerOutput: o itself where it is one, else an
+// adapter that collects *p by value. Calling CollectPtr on it is one dynamic
+// call per record, where ByPointer's method value is two (the closure, then
+// the method through the interface): that is the cost of a chain's hop.
+func PointerTo[T any](o Output[T]) PointerOutput[T] {
+	if po, ok := o.(PointerOutput[T]); ok {
+		return po
+	}
+	return byValue[T]{o}
+}
+
+type byValue[T any] struct{ o Output[T] }
+
+func (b byValue[T]) CollectPtr(p *T) { b.o.Collect(*p) }
 
 // Fanout returns one Output that forwards to all of outs.
 func Fanout[T any](outs []Output[T]) Output[T] {
@@ -65,9 +81,9 @@ func Fanout[T any](outs []Output[T]) Output[T] {
 	case 1:
 		return outs[0]
 	}
-	f := &fanout[T]{outs: outs, ptrs: make([]func(*T), len(outs))}
+	f := &fanout[T]{outs: outs, ptrs: make([]PointerOutput[T], len(outs))}
 	for i, o := range outs {
-		f.ptrs[i] = ByPointer(o)
+		f.ptrs[i] = PointerTo(o)
 	}
 	return f
 }
@@ -76,7 +92,7 @@ func Fanout[T any](outs []Output[T]) Output[T] {
 // large record is not copied once per output.
 type fanout[T any] struct {
 	outs []Output[T]
-	ptrs []func(*T)
+	ptrs []PointerOutput[T]
 }
 
 func (f *fanout[T]) Collect(v T) {
@@ -87,7 +103,7 @@ func (f *fanout[T]) Collect(v T) {
 
 func (f *fanout[T]) CollectPtr(p *T) {
 	for _, c := range f.ptrs {
-		c(p)
+		c.CollectPtr(p)
 	}
 }
 

@@ -62,17 +62,17 @@ func Tee[T any](out Output[T], events []func(Event)) Output[T] {
 	if len(events) == 0 {
 		return out
 	}
-	return &tee[T]{out: out, ptr: ByPointer(out), events: events}
+	return &tee[T]{out: out, ptr: PointerTo(out), events: events}
 }
 
 type tee[T any] struct {
 	out    Output[T]
-	ptr    func(*T)
+	ptr    PointerOutput[T]
 	events []func(Event)
 }
 
 func (t *tee[T]) Collect(v T)     { t.out.Collect(v) }
-func (t *tee[T]) CollectPtr(p *T) { t.ptr(p) }
+func (t *tee[T]) CollectPtr(p *T) { t.ptr.CollectPtr(p) }
 
 func (t *tee[T]) Emit(e Event) {
 	for _, f := range t.events {
