@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -118,9 +120,10 @@ func valueCodecOf(t reflect.Type, path string) (valueCodec, error) {
 // primCodec is a fixed-width number stored as is. Columns are gathered into
 // a Go slice and appended in one copy.
 type primCodec[N any] struct {
-	dt     arrow.DataType
-	add    func(array.Builder, []N)
-	values func(arrow.Array) []N
+	dt      arrow.DataType
+	add     func(array.Builder, []N)
+	values  func(arrow.Array) []N
+	scratch sync.Pool // of *[]N, for appendAll
 }
 
 func prim[N any](dt arrow.DataType, add func(array.Builder, []N), values func(arrow.Array) []N) *primCodec[N] {
@@ -130,12 +133,23 @@ func prim[N any](dt arrow.DataType, add func(array.Builder, []N), values func(ar
 func (c *primCodec[N]) dataType() arrow.DataType { return c.dt }
 
 func (c *primCodec[N]) appendAll(b array.Builder, base unsafe.Pointer, n int, stride, off uintptr) {
-	vals := make([]N, n)
+	// Through a pooled slice: the codec is shared by every goroutine, and a
+	// slice made per call was most of what a nested struct's encoding
+	// allocated (an array on the stack escapes through c.add).
+	sp, _ := c.scratch.Get().(*[]N)
+	if sp == nil {
+		sp = new([]N)
+	}
+	vals := slices.Grow((*sp)[:0], n)[:n]
 	// Never form a pointer past the last row: the GC checks pointers.
 	for i := range vals {
 		vals[i] = *(*N)(unsafe.Add(base, uintptr(i)*stride+off))
 	}
 	c.add(b, vals)
+	if cap(vals) <= 1<<16 {
+		*sp = vals[:0]
+		c.scratch.Put(sp)
+	}
 }
 
 func (c *primCodec[N]) buildAll(base unsafe.Pointer, n int, stride, off uintptr, get func(int) []byte) (arrow.Array, bool) {
