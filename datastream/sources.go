@@ -112,6 +112,7 @@ func (g *generator[T]) run(sc *operator.SourceContext) error {
 	var n int64 // records emitted by this run, for pacing
 	var v T
 	collect := network.PointerTo(g.out) // v is large, maybe: by pointer where the chain takes it
+	wm, _ := g.out.(*watermarker[T])
 	run, id := g.info.Runner(), ident(g.info)
 	for {
 		// Emit in increasing index: each pass takes the splits at the
@@ -144,7 +145,11 @@ func (g *generator[T]) run(sc *operator.SourceContext) error {
 			call(g.fn, i, run, &id, &v) // into one variable: records can be large
 			g.pos[k]++
 			n++
-			collect.CollectPtr(&v)
+			if wm != nil {
+				wm.CollectPtr(&v) // a static call, where the chain has the usual timestamp assigner next
+			} else {
+				collect.CollectPtr(&v)
+			}
 		}
 	}
 }
