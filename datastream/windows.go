@@ -345,6 +345,7 @@ func (o *windowOp[T, K, ACC, OUT]) collect(v T) {
 	if !owned { // copy on write: a checkpoint's view holds the list
 		list = append(make([]winState[ACC], 0, len(list)+len(o.assigned)), list...)
 	}
+	n := len(list)
 	added := false
 	for _, w := range o.assigned {
 		if o.w.kind == session {
@@ -358,7 +359,13 @@ func (o *windowOp[T, K, ACC, OUT]) collect(v T) {
 			continue // late for this window
 		}
 		added = true
-		i := slices.IndexFunc(list, func(s winState[ACC]) bool { return s.End == w.End })
+		i := -1
+		for j := range list { // by index: an element is a window's whole accumulator
+			if list[j].End == w.End {
+				i = j
+				break
+			}
+		}
 		if i < 0 {
 			var zero ACC
 			list = append(list, winState[ACC]{Start: w.Start, End: w.End, Acc: o.f.add(zero, v, true)})
@@ -376,6 +383,10 @@ func (o *windowOp[T, K, ACC, OUT]) collect(v T) {
 		if o.lateOut != nil {
 			o.lateOut.Collect(v)
 		}
+		return
+	}
+	if owned && len(list) == n && o.w.kind != session {
+		o.tab.Changed(k, list) // the table's own list, changed in place
 		return
 	}
 	o.tab.Put(k, list)

@@ -190,6 +190,16 @@ func (t *Table[K, T]) Put(k K, v T) {
 	t.m[k] = slot[T]{v, t.gen}
 }
 
+// Changed is Put of a value GetOwned returned as owned and the caller only
+// changed in place (elements of the same slice, the length unchanged). On
+// the heap that value is already the table's, so Changed costs nothing; the
+// LSM backend writes it as Put does.
+func (t *Table[K, T]) Changed(k K, v T) {
+	if t.lsm != nil {
+		t.lsm.put(k, v)
+	}
+}
+
 // Delete removes k.
 func (t *Table[K, T]) Delete(k K) {
 	if t.lsm != nil {
