@@ -44,9 +44,7 @@ func ExchangeHash[T any, K comparable](key func(T) K) Exchange[T] {
 		return Exchange[T]{err: err}
 	}
 	return Exchange[T]{part: jobgraph.Hash, sel: func(_, maxPar int) any {
-		return network.Selector[T](func(v T, n int) int {
-			return keygroup.Subtask(keygroup.Of(h.Hash(key(v)), maxPar), maxPar, n)
-		})
+		return hashSelector(h, key, maxPar)
 	}}
 }
 

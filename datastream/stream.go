@@ -177,10 +177,18 @@ func (ks KeyedStream[T, K]) Env() *Environment { return ks.up.env }
 func (ks KeyedStream[T, K]) link() *link {
 	h, key := ks.hasher, ks.key
 	return &link{from: ks.up.n, part: jobgraph.Hash, selector: func(_, maxPar int) any {
-		return network.Selector[T](func(v T, n int) int {
-			return keygroup.Subtask(keygroup.Of(h.Hash(key(v)), maxPar), maxPar, n)
-		})
+		return hashSelector(h, key, maxPar)
 	}}
+}
+
+// hashSelector routes a record to the subtask that owns its key's key group.
+func hashSelector[T any, K comparable](h keygroup.Hasher[K], key func(T) K, maxPar int) network.Selector[T] {
+	return func(v T, n int) int {
+		if n == 1 { // one consumer (a WindowAll's): no key to hash
+			return 0
+		}
+		return keygroup.Subtask(keygroup.Of(h.Hash(key(v)), maxPar), maxPar, n)
+	}
 }
 
 // Reduce keeps a running reduction per key and emits every updated value.
