@@ -5,6 +5,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/rs/zerolog"
 
@@ -84,8 +85,81 @@ func residentFile() int64 {
 	if err != nil {
 		return 0
 	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(l, "RssFile:"); ok {
+	return statusBytes(string(b), "RssFile:")
+}
+
+// LocalRuntime gives this process a TaskManager's GC percentage for a local
+// run whose TaskManagers run in it (setGCPercent's rules: unless GOGC chose
+// one), so that a job spends on collection locally what it does on YARN.
+// There is no container to size a memory limit from, so unless GOMEMLIMIT
+// chose one, the soft limit is half the machine's memory (or of the cgroup's
+// limit, if lower): past that the collector works harder instead of letting
+// the heap grow to five times its live data. restore puts back what was set
+// before, once the last of overlapping runs in the process calls it.
+func LocalRuntime(c config.Config, log zerolog.Logger) (restore func()) {
+	localRuntime.Lock()
+	defer localRuntime.Unlock()
+	if localRuntime.runs++; localRuntime.runs == 1 {
+		localRuntime.gc, localRuntime.limit = nil, nil
+		if os.Getenv("GOGC") == "" {
+			if pct, err := c.TaskManagerGC(); err == nil {
+				prev := debug.SetGCPercent(pct)
+				localRuntime.gc = &prev
+				log.Debug().Int("percent", pct).Msg("local run: Go GC percentage")
+			}
+		}
+		if mem := machineMemory(); mem > 0 && os.Getenv("GOMEMLIMIT") == "" {
+			prev := debug.SetMemoryLimit(mem / 2)
+			localRuntime.limit = &prev
+			log.Debug().Int64("bytes", mem/2).Msg("local run: Go memory limit")
+		}
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			localRuntime.Lock()
+			defer localRuntime.Unlock()
+			if localRuntime.runs--; localRuntime.runs > 0 {
+				return
+			}
+			if localRuntime.gc != nil {
+				debug.SetGCPercent(*localRuntime.gc)
+			}
+			if localRuntime.limit != nil {
+				debug.SetMemoryLimit(*localRuntime.limit)
+			}
+		})
+	}
+}
+
+// localRuntime is what LocalRuntime changed, to put back.
+var localRuntime struct {
+	sync.Mutex
+	runs  int
+	gc    *int   // the GC percentage before, if it was changed
+	limit *int64 // the memory limit before, if it was changed
+}
+
+// machineMemory is the memory this process may use: the machine's
+// (MemTotal of /proc/meminfo), or its cgroup's limit where that is lower;
+// 0 where neither can be read.
+func machineMemory() int64 {
+	var mem int64
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		mem = statusBytes(string(b), "MemTotal:")
+	}
+	if b, err := os.ReadFile("/sys/fs/cgroup/memory.max"); err == nil {
+		if v, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && v > 0 && (mem == 0 || v < mem) {
+			mem = v // "max" (no limit) does not parse
+		}
+	}
+	return mem
+}
+
+// statusBytes reads a "Key:   123 kB" line of a /proc status-like file.
+func statusBytes(text, key string) int64 {
+	for _, l := range strings.Split(text, "\n") {
+		if rest, ok := strings.CutPrefix(l, key); ok {
 			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
 			return kb << 10
 		}

@@ -1,6 +1,7 @@
 package container
 
 import (
+	"math"
 	"runtime/debug"
 	"testing"
 
@@ -66,5 +67,52 @@ func TestSetGCPercent(t *testing.T) {
 	setGCPercent(config.New(map[string]string{config.TaskManagerGCPercent: "300"}), zerolog.Nop())
 	if got := debug.SetGCPercent(100); got != 100 {
 		t.Errorf("with GOGC set: GC percent %d, want 100", got)
+	}
+}
+
+// A local run gives the process a TaskManager's GC percentage and a soft
+// memory limit of half the machine's memory, and puts both back when the
+// last of overlapping runs ends; GOGC and GOMEMLIMIT win over both.
+func TestLocalRuntime(t *testing.T) {
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(math.MaxInt64))
+	gc := func() int { p := debug.SetGCPercent(0); debug.SetGCPercent(p); return p }
+	limit := func() int64 { return debug.SetMemoryLimit(-1) }
+	mem := machineMemory()
+	if mem <= 0 {
+		t.Fatal("machine memory unknown")
+	}
+	c := config.New(map[string]string{config.TaskManagerGCPercent: "300"})
+	r1 := LocalRuntime(c, zerolog.Nop())
+	if gc() != 300 || limit() != mem/2 {
+		t.Fatalf("during a local run: GC %d, limit %d; want 300 and %d", gc(), limit(), mem/2)
+	}
+	r2 := LocalRuntime(config.New(nil), zerolog.Nop()) // overlaps: the first run's settings stay
+	r1()
+	r1() // twice: counted once
+	if gc() != 300 || limit() != mem/2 {
+		t.Fatalf("with a run still going: GC %d, limit %d; want 300 and %d", gc(), limit(), mem/2)
+	}
+	r2()
+	if gc() != 100 || limit() != math.MaxInt64 {
+		t.Fatalf("after the last run: GC %d, limit %d; want 100 and no limit", gc(), limit())
+	}
+	t.Setenv("GOGC", "100")
+	t.Setenv("GOMEMLIMIT", "1GiB")
+	r := LocalRuntime(c, zerolog.Nop())
+	if gc() != 100 || limit() != math.MaxInt64 {
+		t.Errorf("with GOGC and GOMEMLIMIT set: GC %d, limit %d; want them untouched", gc(), limit())
+	}
+	r()
+}
+
+func TestStatusBytes(t *testing.T) {
+	text := "MemTotal:       24590000 kB\nMemFree:  100 kB\nRssFile:\t  2048 kB\n"
+	for key, want := range map[string]int64{"MemTotal:": 24590000 << 10, "RssFile:": 2 << 20, "Swap:": 0} {
+		if got := statusBytes(text, key); got != want {
+			t.Errorf("%s %d, want %d", key, got, want)
+		}
 	}
 }

@@ -174,6 +174,10 @@ func startLocal(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger) (
 		log.Warn().Str("url", "http://"+lis.Addr().String()+"/").Str("secret", secret).Msg("dashboard and REST interface of the local run")
 	}
 	var kids *children
+	restoreRuntime := func() {}
+	if !procs { // the TaskManagers run in this process: it collects as theirs would
+		restoreRuntime = container.LocalRuntime(g.Config, log)
+	}
 	tmCtx, stopTMs := context.WithCancel(context.WithoutCancel(ctx))
 	cleanup := func() {
 		stopREST()
@@ -181,6 +185,7 @@ func startLocal(ctx context.Context, g *jobgraph.JobGraph, log zerolog.Logger) (
 		kids.stop()
 		stopTMs()
 		wg.Wait()
+		restoreRuntime()
 	}
 	if procs {
 		kids = &children{g: g, jm: jm, secret: secret, slots: slots, log: log, procs: map[string]*exec.Cmd{},
