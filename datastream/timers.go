@@ -28,6 +28,12 @@ type timers[K comparable] struct {
 	event, proc timerHeap[K]
 	wm          int64        // the operator's watermark (event time)
 	now         func() int64 // the processing time (tests set a clock)
+	// derived: the operator's timers follow from its other state, which it
+	// pushes again after a restore (deriveTimers); they live in the heaps
+	// only, registered without a state lookup and fired without one. The
+	// operator registers each at most once (a window's, when the window
+	// opens), so no list is needed to keep them unique.
+	derived bool
 }
 
 const timersState = "_timers"
@@ -68,6 +74,10 @@ func findTimer(l []timerEntry, e timerEntry) (int, bool) {
 
 // register adds a timer for k at t (once: registering it again is a no-op).
 func (ts *timers[K]) register(k K, t int64, proc bool) {
+	if ts.derived {
+		ts.push(k, t, proc)
+		return
+	}
 	e := timerEntry{T: t, Proc: proc}
 	l, _, owned := ts.tab.GetOwned(k)
 	i, found := findTimer(l, e)
@@ -81,6 +91,11 @@ func (ts *timers[K]) register(k K, t int64, proc bool) {
 		l = append(append(append(c, l[:i]...), e), l[i:]...)
 	}
 	ts.tab.Put(k, l)
+	ts.push(k, t, proc)
+}
+
+// push adds a heap entry only.
+func (ts *timers[K]) push(k K, t int64, proc bool) {
 	h := &ts.event
 	if proc {
 		h = &ts.proc
@@ -120,7 +135,7 @@ func (ts *timers[K]) advance(now int64, proc bool, fire func(k K, t int64)) {
 	}
 	for h.Len() > 0 && (*h)[0].t <= now {
 		top := h.pop()
-		if ts.remove(top.key, top.t, proc) { // else deleted, or a duplicate entry
+		if ts.derived || ts.remove(top.key, top.t, proc) { // else deleted, or a duplicate entry
 			fire(top.key, top.t)
 		}
 	}
@@ -138,6 +153,16 @@ func (ts *timers[K]) nextProc() int64 {
 // that are not.
 func (ts *timers[K]) rebuild() {
 	ts.event, ts.proc = nil, nil
+	if ts.derived {
+		// A checkpoint of a version that kept these timers in state: the
+		// operator derives them again, so the lists go.
+		var stale []K
+		ts.tab.Range(func(k K, _ []timerEntry) bool { stale = append(stale, k); return true })
+		for _, k := range stale {
+			ts.tab.Delete(k)
+		}
+		return
+	}
 	ts.tab.Range(func(k K, l []timerEntry) bool {
 		if !slices.IsSortedFunc(l, cmpTimer) {
 			// Written in registration order (by a version before the lists

@@ -302,6 +302,10 @@ func windowed[T any, K comparable, ACC, OUT any](ws WindowedStream[T, K], name s
 			op.lateness = 0
 		}
 		k.onTimer = func(ctx *KeyedContext[K], t Timer, _ func(OUT)) { op.onTimer(ctx.key, t.Time) }
+		// Without sessions or lateness a window has one timer, at its last
+		// millisecond, set when it opens and due when it is purged: the
+		// timers follow from the windows in state and need none of their own.
+		k.ctx.timers.derived = deriveWindowTimers && ws.w.kind != session && op.lateness == 0
 		return op, k.close, nil
 	})
 	s.n.keyedState = true
@@ -452,6 +456,27 @@ func (o *windowOp[T, K, ACC, OUT]) unschedule(k K, open []winState[ACC], w TimeW
 			o.ctx.timers.remove(k, t, o.w.proc)
 		}
 	}
+}
+
+// deriveWindowTimers is false only in tests that write checkpoints as
+// versions before 2026-12-04 did, with each window's timer in keyed state.
+var deriveWindowTimers = true
+
+// RestoreState restores the keyed state and, where the timers are derived
+// from the windows, sets each restored window's timer again.
+func (o *windowOp[T, K, ACC, OUT]) RestoreState(st operator.OperatorState) error {
+	if err := o.keyedOp.RestoreState(st); err != nil {
+		return err
+	}
+	if ts := o.ctx.timers; ts.derived {
+		o.tab.Range(func(k K, l []winState[ACC]) bool {
+			for _, w := range l {
+				ts.push(k, TimeWindow{w.Start, w.End}.MaxTimestamp(), o.w.proc)
+			}
+			return true
+		})
+	}
+	return nil
 }
 
 // onTimer fires the key's windows whose last millisecond is t, and purges
