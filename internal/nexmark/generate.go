@@ -308,42 +308,104 @@ func (r *rng) intn(n int) int { return int(r.int63n(int64(n))) }
 func (r *rng) float64() float64 { return float64(r.next()>>11) / (1 << 53) }
 
 // price is Nexmark's price in cents: 10^(0..6) dollars, log-uniform:
-// round(exp(x·6·ln 10)·100), x uniform in [0, 1).
-func (r *rng) price() int64 { return priceOf(r.float64() * 6 * math.Ln10) }
+// round(exp(x·6·ln 10)·100), x uniform in [0, 1), as priceOf(x·6·ln 10)
+// gives it for the draw's x (float64's), but with y·256 taken from the
+// draw in one multiplication.
+func (r *rng) price() int64 { return priceOfDraw(r.next() >> 11) }
 
-// priceOf is math.Round(math.Exp(y)*100) for y in [0, 6·ln 10], the same
-// integer, computed with a table of exp(h/256) and a degree-5 polynomial of
-// exp(y-h/256) (its truncation error is below 2^-57 relative, the table's and
-// the arithmetic's a few ulps, as is math.Exp's own), so about four times
-// cheaper. Where the product is within 2^-44 (relative) of a half cent, too
-// close for the two to be sure to round alike (about one price in 10^6), it
-// takes math.Exp itself.
-func priceOf(y float64) int64 {
-	h := int(y * 256)
-	if uint(h) >= uint(len(expTable)) {
-		return int64(math.Round(math.Exp(y) * 100))
+// priceOfDraw is priceOf(float64(m)/2^53·6·ln 10) for m < 2^53: the price
+// of the draw m, as (*rng).float64 gives it.
+func priceOfDraw(m uint64) int64 {
+	// float64(m)·drawScale is y·256 within 6·2^-53 relative (three
+	// roundings of y and one of this product and of drawScale): below
+	// 3537·6·2^-53 < 2^-38 absolute, an error in exp's argument of
+	// 2^-46 (relative in the result), inside priceApprox's bound.
+	if p, ok := priceNear(float64(int64(m)) * drawScale); ok {
+		return p
 	}
-	d := y - float64(h)*(1.0/256) // exact: both are within a factor of 2, or h is 0
-	// exp(d) - 1 for d in [0, 1/256), in two independent halves.
-	d2 := d * d
-	p := d*(1+d*(1.0/2)) + d2*d*((1.0/6+d*(1.0/24))+d2*(1.0/120))
-	e := expTable[h]
-	v := (e + e*p) * 100 // in [100, 10^8]: its integer part is exact in an int64 and back
-	f := v - float64(int64(v))
-	if math.Abs(f-0.5) <= v*0x1p-44 {
-		return int64(math.Round(math.Exp(y) * 100))
-	}
-	// Rounded to nearest: v + 0.5 is off by at most half an ulp of v, far
-	// less than the distance to the half cent kept above.
-	return int64(v + 0.5)
+	return priceExact(float64(m) / (1 << 53) * 6 * math.Ln10)
 }
 
-// expTable holds exp(h/256) for h up to 6·ln 10·256.
-var expTable = func() []float64 {
-	n := 6 * math.Ln10 * 256
-	t := make([]float64, int(n)+1)
+// drawScale turns a draw m into y·256.
+const drawScale = 6 * math.Ln10 * 256 / (1 << 53)
+
+// priceOf is math.Round(math.Exp(y)*100) for y in [0, 6·ln 10], the same
+// integer, for every y: see priceNear.
+func priceOf(y float64) int64 {
+	if p, ok := priceNear(y * 256); ok { // y·256 is exact
+		return p
+	}
+	return priceExact(y)
+}
+
+// priceExact is the price as math.Exp gives it, the definition.
+func priceExact(y float64) int64 { return int64(math.Round(math.Exp(y) * 100)) }
+
+// roundMagic is 1.5·2^52: for |x| < 2^51, x+roundMagic is x rounded to an
+// integer (to nearest, ties to even) in the low bits of the mantissa, and
+// (x+roundMagic)-roundMagic is that integer as a float64, exactly.
+const (
+	roundMagic     = 0x1.8p52
+	roundMagicBits = 0x4338000000000000
+)
+
+// priceNear is round(exp(ym/256)·100) computed with a table of
+// 100·exp(h/256) for the nearest integer h and a degree-3 polynomial of
+// exp(x/256), x = ym-h in [-1/2, 1/2], about three times cheaper than
+// math.Exp. ok is false where ym is out of the table's range or the
+// result is too close to a half cent for it to be sure to round as
+// priceExact does (about one price in 20,000: 2·2^-38·v on average over
+// the log-uniform v); the caller takes math.Exp then.
+//
+// Why the two agree when ok: let X = 100·exp(y) exactly, v this
+// approximation of it and w = math.Exp(y)*100 as priceExact computes it.
+//   - |v-X| <= 2^-40.5·X: the Taylor polynomial's truncation error is at
+//     most (2^-9)^4/24·e^(2^-9) < 2^-40.58 (|x/256| <= 2^-9); the table
+//     entry is within 2^-51 relative (math.Exp's error and one rounding),
+//     the polynomial's and the final sum's roundings below 2^-52, and an
+//     error of ym (priceOfDraw) below 2^-46.
+//   - |w-X| <= 2^-48·X, allowing math.Exp 15 ulps (it is within one or
+//     two) and the product's rounding.
+//
+// So |v-w| < 2^-40·X < 2^-39·v. If round(v) and round(w) differed, a half
+// integer would lie between v and w, within 2^-39·v of v; priceNear
+// gives up when v is within 2^-38·v of a half integer. Otherwise v rounds
+// like w, and the rounding of v itself (v+roundMagic) is exact to the
+// nearest integer as v < 2^51. TestPriceOf checks the bound of |v-X| on
+// millions of draws and the results next to every seam and half cent.
+func priceNear(ym float64) (int64, bool) {
+	v, ok := priceApprox(ym)
+	if !ok {
+		return 0, false
+	}
+	t := v + roundMagic
+	f := v - (t - roundMagic) // exact: v's distance to the nearest integer
+	if 0.5-math.Abs(f) <= v*0x1p-38 {
+		return 0, false
+	}
+	return int64(math.Float64bits(t) - roundMagicBits), true
+}
+
+// priceApprox is 100·exp(ym/256) within 2^-40.5 relative, and whether
+// round(ym) is in the table's range [0, 3537].
+func priceApprox(ym float64) (float64, bool) {
+	t := ym + roundMagic
+	h := math.Float64bits(t) - roundMagicBits // round(ym), or huge out of range
+	if h >= uint64(len(priceTable)) {
+		return 0, false
+	}
+	x := ym - (t - roundMagic) // exact: in [-1/2, 1/2]
+	// exp(x/256) - 1, Taylor to x³: the powers of 1/256 in the coefficients.
+	p := x*0x1p-8 + (x*x)*(0x1p-17+x*(1.0/6/(1<<24)))
+	e := priceTable[h]
+	return e + e*p, true
+}
+
+// priceTable holds 100·exp(h/256) for h up to round(6·ln 10·256).
+var priceTable = func() []float64 {
+	t := make([]float64, int(math.Round(6*math.Ln10*256))+1)
 	for h := range t {
-		t[h] = math.Exp(float64(h) / 256)
+		t[h] = math.Exp(float64(h)/256) * 100
 	}
 	return t
 }()
