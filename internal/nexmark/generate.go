@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -135,14 +136,19 @@ func lastAuction(n int64) int64 {
 func recentPerson(n int64, r *rng) int64 {
 	num := lastPerson(n) + 1
 	active := min(num, activePeople)
+	if active == activePeople { // after the first people: a constant divisor, a multiplication
+		return num - activePeople + r.int63n(activePeople)
+	}
 	return num - active + r.int63n(active)
 }
 
 // recentAuction picks one of the auctions in flight at event n.
 func recentAuction(n int64, r *rng) int64 {
 	last := lastAuction(n)
-	lo := max(last-inFlightAuctions, 0)
-	return lo + r.int63n(last-lo+1)
+	if last >= inFlightAuctions { // after the first auctions: a constant divisor
+		return last - inFlightAuctions + r.int63n(inFlightAuctions+1)
+	}
+	return r.int63n(last + 1)
 }
 
 var (
@@ -221,7 +227,7 @@ func (c Config) bid(n, t int64, r *rng, b *Bid) {
 		ch := &channelTable()[r.intn(channels)]
 		b.Channel, b.URL = ch.name, ch.url
 	}
-	b.Extra = r.extra(fixedBidBytes+len(b.Channel)+len(b.URL), avgBidBytes)
+	b.Extra = r.bidExtra(fixedBidBytes + len(b.Channel) + len(b.URL))
 }
 
 var (
@@ -415,21 +421,115 @@ func (r *rng) str(maxLen int) string { return r.exact(3 + r.intn(maxLen-3)) }
 
 // exact is a string of n letters.
 func (r *rng) exact(n int) string {
-	off := r.intn(len(letters) - n)
+	var off int
+	if uint(n) < uint(len(exactDivisors)) {
+		off = int(exactDivisors[n].mod(r.next() >> 1)) // as r.intn(len(letters)-n)
+	} else {
+		off = r.intn(len(letters) - n)
+	}
 	return letters[off : off+n]
 }
+
+// exactDivisors divide by len(letters)-n for the n of bids' extras (and
+// other short strings).
+var exactDivisors = func() (t [64]divisor) {
+	for n := range t {
+		t[n] = newDivisor(uint64(len(letters) - n))
+	}
+	return t
+}()
+
+// A divisor is x/d and x%d for x < 2^63 with a multiplication and a shift
+// in place of a division (Granlund and Montgomery's method): with
+// l = ceil(log2 d) and m = ceil(2^(63+l)/d) (m < 2^64 for d >= 2), the
+// quotient is floor(x·m/2^(63+l)). Proof: m·d = 2^(63+l)+e with
+// 0 <= e < d <= 2^l, so x·m/2^(63+l) = x/d + x·e/(d·2^(63+l)), where the
+// second term is below 2^63·2^l/(d·2^(63+l)) = 1/d; x/d's fraction is at
+// most (d-1)/d, so the sum stays below the next integer.
+type divisor struct {
+	m  uint64
+	d  uint64
+	sh uint8 // l-1: floor(x·m/2^(63+l)) is the high word of x·m >> sh
+}
+
+// newDivisor is a divisor by d, 2 <= d < 2^63.
+func newDivisor(d uint64) divisor {
+	if d < 2 || d >= 1<<63 {
+		panic("nexmark: divisor out of [2, 2^63)")
+	}
+	l := bits.Len64(d - 1)
+	q, rem := bits.Div64(1<<(l-1), 0, d) // 2^(63+l)/d: 2^(l-1) < d, so no overflow
+	if rem != 0 {
+		q++
+	}
+	return divisor{m: q, d: d, sh: uint8(l - 1)}
+}
+
+// div is x/d, x < 2^63.
+func (v divisor) div(x uint64) uint64 {
+	hi, _ := bits.Mul64(x, v.m)
+	return hi >> v.sh
+}
+
+// mod is x%d, x < 2^63.
+func (v divisor) mod(x uint64) uint64 { return x - v.div(x)*v.d }
 
 // extra pads a record of size bytes towards an average of avg bytes, with a
 // spread of 20% either way.
 func (r *rng) extra(size, avg int) string {
-	if size >= avg {
+	base, span, ok := extraLength(size, avg)
+	if !ok {
 		return ""
 	}
-	want := avg - size
-	delta := int(math.Round(float64(want) * 0.2))
-	n := want - delta
-	if delta > 0 {
-		n += r.intn(2 * delta)
+	n := base
+	if span > 0 {
+		n += r.intn(span)
 	}
 	return r.exact(n)
 }
+
+// extraLength is the length of extra's padding: base plus a draw below
+// span if span > 0; ok is false if there is none (and nothing is drawn).
+func extraLength(size, avg int) (base, span int, ok bool) {
+	if size >= avg {
+		return 0, 0, false
+	}
+	want := avg - size
+	delta := int(math.Round(float64(want) * 0.2))
+	return want - delta, 2 * delta, true
+}
+
+// bidExtra is r.extra(size, avgBidBytes), its arithmetic done once per
+// size and its draw's division a multiplication.
+func (r *rng) bidExtra(size int) string {
+	if uint(size) >= uint(len(bidExtras)) {
+		return ""
+	}
+	p := &bidExtras[size]
+	if !p.ok {
+		return ""
+	}
+	n := p.base
+	if p.spread {
+		n += int(p.span.mod(r.next() >> 1)) // as r.intn(span)
+	}
+	return r.exact(n)
+}
+
+// extraPlan is extraLength's result for one size.
+type extraPlan struct {
+	base       int
+	span       divisor
+	spread, ok bool
+}
+
+var bidExtras = func() (t [avgBidBytes]extraPlan) {
+	for size := range t {
+		base, span, ok := extraLength(size, avgBidBytes)
+		t[size] = extraPlan{base: base, spread: span > 0, ok: ok}
+		if span > 0 {
+			t[size].span = newDivisor(uint64(span))
+		}
+	}
+	return t
+}()

@@ -298,3 +298,49 @@ func TestGeneratorGolden(t *testing.T) {
 		}
 	}
 }
+
+// TestDivisor checks the divisor's quotient and remainder against / and %
+// for every divisor the generator makes and others (powers of two, their
+// neighbours, the largest), on random dividends below 2^63 and on the
+// edges: 0, around multiples of d, and the largest dividends.
+func TestDivisor(t *testing.T) {
+	ds := []uint64{2, 3, 5, 6, 7, 10, 100, 101, 1000, 1 << 32, 1<<32 + 1, 1<<62 - 1, 1 << 62, 1<<62 + 1, 1<<63 - 1}
+	for l := 1; l < 64; l++ {
+		ds = append(ds, 1<<l-1, 1<<l, 1<<l+1)
+	}
+	for n := range exactDivisors {
+		ds = append(ds, uint64(len(letters)-n))
+	}
+	r := newRand(45, 0)
+	for i := range 2000 {
+		ds = append(ds, 2+r.next()>>(2+i%62)) // divisors of every size below 2^63
+	}
+	for _, d := range ds {
+		if d < 2 || d >= 1<<63 {
+			continue
+		}
+		v := newDivisor(d)
+		check := func(x uint64) {
+			if x >= 1<<63 {
+				return
+			}
+			if q, m := v.div(x), v.mod(x); q != x/d || m != x%d {
+				t.Fatalf("%d / %d: divisor gives %d rem %d, want %d rem %d", x, d, q, m, x/d, x%d)
+			}
+		}
+		for _, x := range []uint64{0, 1, d - 1, d, d + 1, 1<<63 - 1, 1<<63 - 2, 1<<63 - d, (1<<63 - 1) / d * d, (1<<63-1)/d*d - 1} {
+			check(x)
+		}
+		for range 2000 {
+			x := r.next() >> 1
+			check(x)
+			k := x / d * d // around a multiple of d
+			check(k)
+			check(k - 1)
+			check(k + d - 1)
+		}
+	}
+	if v := exactDivisors[17]; v.d != uint64(len(letters)-17) {
+		t.Fatalf("exactDivisors[17] divides by %d", v.d)
+	}
+}
