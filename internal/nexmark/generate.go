@@ -133,24 +133,22 @@ func lastAuction(n int64) int64 {
 }
 
 // recentPerson picks one of the most recent people at event n.
-func recentPerson(n int64, r *rng) int64 { return recentPersonOf(lastPerson(n), r.next()>>1) }
-
-// recentPersonOf is the recent person of draw x (>>1) when last is the
-// latest person.
-func recentPersonOf(last int64, x uint64) int64 {
-	if last >= activePeople-1 { // after the first people: a constant divisor, a multiplication
-		return last + 1 - activePeople + int64(x%activePeople)
+func recentPerson(n int64, r *rng) int64 {
+	num := lastPerson(n) + 1
+	active := min(num, activePeople)
+	if active == activePeople { // after the first people: a constant divisor, a multiplication
+		return num - activePeople + r.int63n(activePeople)
 	}
-	return int64(x % uint64(last+1))
+	return num - active + r.int63n(active)
 }
 
-// recentAuctionOf is the auction in flight of draw x (>>1) when last
-// (>= 0) is the latest auction.
-func recentAuctionOf(last int64, x uint64) int64 {
+// recentAuction picks one of the auctions in flight at event n.
+func recentAuction(n int64, r *rng) int64 {
+	last := lastAuction(n)
 	if last >= inFlightAuctions { // after the first auctions: a constant divisor
-		return last - inFlightAuctions + int64(x%(inFlightAuctions+1))
+		return last - inFlightAuctions + r.int63n(inFlightAuctions+1)
 	}
-	return int64(x % uint64(last+1))
+	return r.int63n(last + 1)
 }
 
 var (
@@ -206,67 +204,30 @@ func (c Config) auctionLength(n, t int64, r *rng) int64 {
 	return 1 + r.int63n(max(horizon*2, 1))
 }
 
-// bid makes its draws in this order, each one draw:
-//
-//	hot auction? [if not: a recent auction] hot bidder? [if not: a recent
-//	person] price, hot channel?, channel, [if the channel's record is
-//	short: the extra's length (if it spreads), its offset]
-//
-// (bidSerially in the tests spells it out with branches). Which draw is
-// where depends on the choices before it, half of them mispredicted as
-// branches, so bid takes the nine draws a bid can use at once, computes
-// both sides of each choice and picks one without a branch (a conditional
-// move), then advances r past the draws it used.
 func (c Config) bid(n, t int64, r *rng, b *Bid) {
-	var x [9]uint64 // the next draws, >>1 as int63n uses them
-	s := r.s
-	for i := range x {
-		s += golden
-		x[i] = mix(s) >> 1
-	}
 	b.DateTime = t
-
-	last := lastAuction(n)
-	auction := recentAuctionOf(last, x[1])
-	a := 1 // draws the auction took beyond its choice
-	if x[0]%hotAuctionRatio > 0 {
-		auction, a = last/hotAuctionRatio*hotAuctionRatio, 0 // the hottest auction
-	}
-	b.Auction = auction + firstAuctionID
-
-	lp := lastPerson(n)
-	bidder := recentPersonOf(lp, x[2+a])
-	p := 1
-	if x[1+a]%hotBidderRatio > 0 {
-		// The hottest bidder; never a person not generated yet.
-		bidder, p = min(lp/hotBidderRatio*hotBidderRatio+1, lp), 0
-	}
-	b.Bidder = bidder + firstPersonID
-
-	k := 2 + a + p
-	b.Price = priceOfDraw(x[k] >> 10) // r.next()>>11
-
-	ci := x[k+2]
-	i := ci % channels
-	if x[k+1]%hotChannelRatio > 0 {
-		i = channels + ci%uint64(len(hotChannels))
-	}
-	ch := &channelTable()[i]
-	b.Channel, b.URL = ch.name, ch.url
-
-	e := &bidExtras[min(fixedBidBytes+len(ch.name)+len(ch.url), avgBidBytes)]
-	k += 3 // the draws before the extra's
-	used := k + int(e.draws)
-	ln := e.base + e.span.mod(x[k])&e.spread
-	k += int(e.spread & 1)
-	var off uint64
-	if ln < uint64(len(exactDivisors)) {
-		off = exactDivisors[ln].mod(x[k])
+	if r.intn(hotAuctionRatio) > 0 {
+		b.Auction = lastAuction(n) / hotAuctionRatio * hotAuctionRatio // the hottest auction
 	} else {
-		off = x[k] % (uint64(len(letters)) - ln)
+		b.Auction = recentAuction(n, r)
 	}
-	b.Extra = letters[off : off+ln]
-	r.s += uint64(used) * golden
+	b.Auction += firstAuctionID
+	if r.intn(hotBidderRatio) > 0 {
+		// The hottest bidder; never a person not generated yet.
+		b.Bidder = min(lastPerson(n)/hotBidderRatio*hotBidderRatio+1, lastPerson(n))
+	} else {
+		b.Bidder = recentPerson(n, r)
+	}
+	b.Bidder += firstPersonID
+	b.Price = r.price()
+	if r.intn(hotChannelRatio) > 0 {
+		i := r.intn(len(hotChannels))
+		b.Channel, b.URL = hotChannels[i], hotURLs[i]
+	} else {
+		ch := &channelTable()[r.intn(channels)]
+		b.Channel, b.URL = ch.name, ch.url
+	}
+	b.Extra = r.bidExtra(fixedBidBytes + len(b.Channel) + len(b.URL))
 }
 
 var (
@@ -283,9 +244,8 @@ var (
 // bid reads one cache line of the table, not one in each of two.
 type channel struct{ name, url string }
 
-// channelTable is the fixed set of other channels and their URLs, then
-// the hot channels (at channels+i), made on first use so that bids
-// allocate nothing for them. (A pointer loaded
+// channelTable is the fixed set of other channels and their URLs, made on
+// first use so that bids allocate nothing for them. (A pointer loaded
 // atomically: sync.OnceValue's call through a closure cost 6 % of q0.)
 func channelTable() []channel {
 	if t := channelTab.Load(); t != nil {
@@ -301,15 +261,12 @@ var (
 
 func makeChannelTable() []channel {
 	channelOnce.Do(func() {
-		t := make([]channel, 0, channels+len(hotChannels))
+		t := make([]channel, 0, channels)
 		r := newRand(0x6e65786d61726b, 0) // "nexmark": the table is the same for every seed
 		for i := range channels {
 			id := strconv.Itoa(i)
 			name := "channel-" + id
 			t = append(t, channel{name: name, url: "https://www.nexmark.com/" + r.str(5) + "/" + r.str(5) + "/item.htm?query=1&channel_id=" + id})
-		}
-		for i, name := range hotChannels {
-			t = append(t, channel{name: name, url: hotURLs[i]})
 		}
 		channelTab.Store(&t)
 	})
@@ -335,21 +292,14 @@ var letters = func() string {
 type rng struct{ s uint64 }
 
 func newRand(seed uint64, n int64) rng {
-	r := rng{s: seed ^ (uint64(n)+1)*golden}
+	r := rng{s: seed ^ (uint64(n)+1)*0x9e3779b97f4a7c15}
 	r.next()
 	return r
 }
 
 func (r *rng) next() uint64 {
-	r.s += golden
-	return mix(r.s)
-}
-
-// golden is splitmix64's increment of the state.
-const golden = 0x9e3779b97f4a7c15
-
-// mix is splitmix64's output for state z.
-func mix(z uint64) uint64 {
+	r.s += 0x9e3779b97f4a7c15
+	z := r.s
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
 	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
 	return z ^ (z >> 31)
@@ -482,7 +432,7 @@ func (r *rng) exact(n int) string {
 
 // exactDivisors divide by len(letters)-n for the n of bids' extras (and
 // other short strings).
-var exactDivisors = func() (t [128]divisor) {
+var exactDivisors = func() (t [64]divisor) {
 	for n := range t {
 		t[n] = newDivisor(uint64(len(letters) - n))
 	}
@@ -549,27 +499,36 @@ func extraLength(size, avg int) (base, span int, ok bool) {
 	return want - delta, 2 * delta, true
 }
 
-// extraPlan is extraLength's result for one size as bid uses it without
-// a branch: the length is base + (draw%span & spread).
-type extraPlan struct {
-	base   uint64
-	span   divisor
-	spread uint64 // all ones if the length spreads, else 0 (span then divides by 2, unused)
-	draws  uint64 // the draws the extra takes: 0 (none), 1 or 2
+// bidExtra is r.extra(size, avgBidBytes), its arithmetic done once per
+// size and its draw's division a multiplication.
+func (r *rng) bidExtra(size int) string {
+	if uint(size) >= uint(len(bidExtras)) {
+		return ""
+	}
+	p := &bidExtras[size]
+	if !p.ok {
+		return ""
+	}
+	n := p.base
+	if p.spread {
+		n += int(p.span.mod(r.next() >> 1)) // as r.intn(span)
+	}
+	return r.exact(n)
 }
 
-// bidExtras plans the extras of bids by record size; sizes of avgBidBytes
-// and above, the last entry, have none.
-var bidExtras = func() (t [avgBidBytes + 1]extraPlan) {
+// extraPlan is extraLength's result for one size.
+type extraPlan struct {
+	base       int
+	span       divisor
+	spread, ok bool
+}
+
+var bidExtras = func() (t [avgBidBytes]extraPlan) {
 	for size := range t {
 		base, span, ok := extraLength(size, avgBidBytes)
-		t[size] = extraPlan{base: uint64(base), span: newDivisor(2)}
-		if ok {
-			t[size].draws = 1
-		}
+		t[size] = extraPlan{base: base, spread: span > 0, ok: ok}
 		if span > 0 {
-			t[size].span, t[size].spread = newDivisor(uint64(span)), ^uint64(0)
-			t[size].draws++
+			t[size].span = newDivisor(uint64(span))
 		}
 	}
 	return t
