@@ -186,8 +186,8 @@ func (c Config) auction(n, t int64, r *rng, a *Auction) {
 	}
 	a.Seller += firstPersonID
 	a.Category = firstCategoryID + int64(r.intn(numCategories))
-	a.InitialBid = r.price()
-	a.Reserve = a.InitialBid + r.price()
+	a.InitialBid = priceOfDraw(r.next() >> 11)
+	a.Reserve = a.InitialBid + priceOfDraw(r.next()>>11)
 	a.Expires = t + c.auctionLength(n, t, r)
 	a.ItemName = r.str(20)
 	a.Description = r.str(100)
@@ -219,7 +219,7 @@ func (c Config) bid(n, t int64, r *rng, b *Bid) {
 		b.Bidder = recentPerson(n, r)
 	}
 	b.Bidder += firstPersonID
-	b.Price = r.price()
+	b.Price = priceOfDraw(r.next() >> 11)
 	if r.intn(hotChannelRatio) > 0 {
 		i := r.intn(len(hotChannels))
 		b.Channel, b.URL = hotChannels[i], hotURLs[i]
@@ -313,32 +313,35 @@ func (r *rng) intn(n int) int { return int(r.int63n(int64(n))) }
 
 func (r *rng) float64() float64 { return float64(r.next()>>11) / (1 << 53) }
 
-// price is Nexmark's price in cents: 10^(0..6) dollars, log-uniform:
-// round(exp(x·6·ln 10)·100), x uniform in [0, 1), as priceOf(x·6·ln 10)
-// gives it for the draw's x (float64's), but with y·256 taken from the
-// draw in one multiplication.
-func (r *rng) price() int64 { return priceOfDraw(r.next() >> 11) }
-
-// priceOfDraw is priceOf(float64(m)/2^53·6·ln 10) for m < 2^53: the price
-// of the draw m, as (*rng).float64 gives it.
+// priceOfDraw is Nexmark's price in cents for the draw m = r.next()>>11:
+// 10^(0..6) dollars, log-uniform, round(exp(y)·100) for y = x·6·ln 10, x
+// = m/2^53 uniform in [0, 1) as (*rng).float64 gives it: priceOf(drawY(m)),
+// but with y·256 taken from m in one multiplication. (Called, not a
+// method of rng that would call it: each call costs the caller its
+// registers.)
 func priceOfDraw(m uint64) int64 {
 	// float64(m)·drawScale is y·256 within 6·2^-53 relative (three
 	// roundings of y and one of this product and of drawScale): below
 	// 3537·6·2^-53 < 2^-38 absolute, an error in exp's argument of
 	// 2^-46 (relative in the result), inside priceApprox's bound.
-	if p, ok := priceNear(float64(int64(m)) * drawScale); ok {
+	v, inTable := priceApprox(float64(int64(m)) * drawScale)
+	if p, ok := priceRound(v); ok && inTable {
 		return p
 	}
-	return priceExact(float64(m) / (1 << 53) * 6 * math.Ln10)
+	return priceExact(drawY(m))
 }
+
+// drawY is the y of the draw m.
+func drawY(m uint64) float64 { return float64(m) / (1 << 53) * 6 * math.Ln10 }
 
 // drawScale turns a draw m into y·256.
 const drawScale = 6 * math.Ln10 * 256 / (1 << 53)
 
 // priceOf is math.Round(math.Exp(y)*100) for y in [0, 6·ln 10], the same
-// integer, for every y: see priceNear.
+// integer, for every y: see priceRound.
 func priceOf(y float64) int64 {
-	if p, ok := priceNear(y * 256); ok { // y·256 is exact
+	v, inTable := priceApprox(y * 256) // y·256 is exact
+	if p, ok := priceRound(v); ok && inTable {
 		return p
 	}
 	return priceExact(y)
@@ -355,15 +358,14 @@ const (
 	roundMagicBits = 0x4338000000000000
 )
 
-// priceNear is round(exp(ym/256)·100) computed with a table of
-// 100·exp(h/256) for the nearest integer h and a degree-3 polynomial of
-// exp(x/256), x = ym-h in [-1/2, 1/2], about three times cheaper than
-// math.Exp. ok is false where ym is out of the table's range or the
-// result is too close to a half cent for it to be sure to round as
-// priceExact does (about one price in 20,000: 2·2^-38·v on average over
-// the log-uniform v); the caller takes math.Exp then.
+// priceRound is round(v) for v = priceApprox(y·256), the same as
+// priceExact(y), where ok. ok is false where v is too close to a half
+// cent for it to be sure to round as priceExact does (about one price in
+// 20,000: 2·2^-38·v on average over the log-uniform v); the caller takes
+// math.Exp then. With the table and the polynomial, about three times
+// cheaper than math.Exp.
 //
-// Why the two agree when ok: let X = 100·exp(y) exactly, v this
+// Why the two agree when ok: let X = 100·exp(y) exactly, v priceApprox's
 // approximation of it and w = math.Exp(y)*100 as priceExact computes it.
 //   - |v-X| <= 2^-40.5·X: the Taylor polynomial's truncation error is at
 //     most (2^-9)^4/24·e^(2^-9) < 2^-40.58 (|x/256| <= 2^-9); the table
@@ -374,27 +376,22 @@ const (
 //     two) and the product's rounding.
 //
 // So |v-w| < 2^-40·X < 2^-39·v. If round(v) and round(w) differed, a half
-// integer would lie between v and w, within 2^-39·v of v; priceNear
+// integer would lie between v and w, within 2^-39·v of v; priceRound
 // gives up when v is within 2^-38·v of a half integer. Otherwise v rounds
 // like w, and the rounding of v itself (v+roundMagic) is exact to the
 // nearest integer as v < 2^51. TestPriceOf checks the bound of |v-X| on
 // millions of draws and the results next to every seam and half cent.
-func priceNear(ym float64) (int64, bool) {
-	v, ok := priceApprox(ym)
-	if !ok {
-		return 0, false
-	}
+func priceRound(v float64) (int64, bool) {
 	t := v + roundMagic
 	f := v - (t - roundMagic) // exact: v's distance to the nearest integer
-	if 0.5-math.Abs(f) <= v*0x1p-38 {
-		return 0, false
-	}
-	return int64(math.Float64bits(t) - roundMagicBits), true
+	return int64(math.Float64bits(t) - roundMagicBits), 0.5-math.Abs(f) > v*0x1p-38
 }
 
-// priceApprox is 100·exp(ym/256) within 2^-40.5 relative, and whether
-// round(ym) is in the table's range [0, 3537].
-func priceApprox(ym float64) (float64, bool) {
+// priceApprox is 100·exp(ym/256) within 2^-40.5 relative (a table of
+// 100·exp(h/256) for the nearest integer h and a degree-3 polynomial of
+// exp(x/256), x = ym-h in [-1/2, 1/2]), and whether round(ym) is in the
+// table's range [0, 3537] (if not, v is 0).
+func priceApprox(ym float64) (v float64, ok bool) {
 	t := ym + roundMagic
 	h := math.Float64bits(t) - roundMagicBits // round(ym), or huge out of range
 	if h >= uint64(len(priceTable)) {
@@ -407,9 +404,9 @@ func priceApprox(ym float64) (float64, bool) {
 	return e + e*p, true
 }
 
-// priceTable holds 100·exp(h/256) for h up to round(6·ln 10·256).
-var priceTable = func() []float64 {
-	t := make([]float64, int(math.Round(6*math.Ln10*256))+1)
+// priceTable holds 100·exp(h/256) for h up to round(6·ln 10·256) = 3537
+// (TestPriceOf checks the length).
+var priceTable = func() (t [3538]float64) {
 	for h := range t {
 		t[h] = math.Exp(float64(h)/256) * 100
 	}

@@ -117,7 +117,7 @@ func BenchmarkEvent(b *testing.B) {
 // round(exp(y)·100): on the draws the generator makes, on the whole range,
 // and next to every half cent it can land near (where a rounding error
 // would show), a few ulps either side; and the error bound of the
-// approximation that priceNear's proof rests on.
+// approximation that priceRound's proof rests on.
 func TestPriceOf(t *testing.T) {
 	check := func(y float64) {
 		t.Helper()
@@ -128,6 +128,9 @@ func TestPriceOf(t *testing.T) {
 	r := newRand(42, 0)
 	for range 2_000_000 {
 		check(r.float64() * 6 * math.Ln10)
+	}
+	if n := int(math.Round(6*math.Ln10*256)) + 1; len(priceTable) != n {
+		t.Fatalf("price table of %d entries, want %d", len(priceTable), n)
 	}
 	check(0)
 	check(6 * math.Ln10)
@@ -155,9 +158,6 @@ func TestPriceOf(t *testing.T) {
 		}
 	}
 }
-
-// drawY is the y of the draw m, as (*rng).price draws it.
-func drawY(m uint64) float64 { return float64(m) / (1 << 53) * 6 * math.Ln10 }
 
 // TestPriceOfDraw checks the generator's price, from the draw, against
 // math.Exp's round(exp(y)·100) for the draw's y: on many random draws,
@@ -196,7 +196,7 @@ func TestPriceOfDraw(t *testing.T) {
 	}
 }
 
-// TestPriceApproxBound checks the bound priceNear's proof assumes,
+// TestPriceApproxBound checks the bound priceRound's proof assumes,
 // |v-X| <= 2^-40.5·X, against math.Exp's X on random draws (where
 // math.Exp's own error, well below 2^-50, does not matter), and that few
 // prices need math.Exp.
@@ -212,7 +212,7 @@ func TestPriceApproxBound(t *testing.T) {
 		}
 		x := math.Exp(drawY(m)) * 100
 		worst = max(worst, math.Abs(v-x)/x)
-		if _, ok := priceNear(float64(int64(m)) * drawScale); !ok {
+		if _, ok := priceRound(v); !ok {
 			slow++
 		}
 	}
@@ -260,7 +260,7 @@ func BenchmarkPrice(b *testing.B) {
 	var sum int64
 	m := benchutil.Start()
 	for b.Loop() {
-		sum += r.price()
+		sum += priceOfDraw(r.next() >> 11)
 	}
 	_, cpu := m.Stop()
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
