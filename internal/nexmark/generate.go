@@ -133,22 +133,24 @@ func lastAuction(n int64) int64 {
 }
 
 // recentPerson picks one of the most recent people at event n.
-func recentPerson(n int64, r *rng) int64 {
-	num := lastPerson(n) + 1
-	active := min(num, activePeople)
-	if active == activePeople { // after the first people: a constant divisor, a multiplication
-		return num - activePeople + r.int63n(activePeople)
+func recentPerson(n int64, r *rng) int64 { return recentPersonOf(lastPerson(n), r.next()>>1) }
+
+// recentPersonOf is the recent person of the draw x (r.next()>>1) when
+// last is the latest person.
+func recentPersonOf(last int64, x uint64) int64 {
+	if last >= activePeople-1 { // after the first people: a constant divisor, a multiplication
+		return last + 1 - activePeople + int64(x%activePeople)
 	}
-	return num - active + r.int63n(active)
+	return int64(x % uint64(last+1))
 }
 
-// recentAuction picks one of the auctions in flight at event n.
-func recentAuction(n int64, r *rng) int64 {
-	last := lastAuction(n)
+// recentAuctionOf is the auction in flight of the draw x (r.next()>>1)
+// when last (>= 0) is the latest auction.
+func recentAuctionOf(last int64, x uint64) int64 {
 	if last >= inFlightAuctions { // after the first auctions: a constant divisor
-		return last - inFlightAuctions + r.int63n(inFlightAuctions+1)
+		return last - inFlightAuctions + int64(x%(inFlightAuctions+1))
 	}
-	return r.int63n(last + 1)
+	return int64(x % uint64(last+1))
 }
 
 var (
@@ -204,41 +206,61 @@ func (c Config) auctionLength(n, t int64, r *rng) int64 {
 	return 1 + r.int63n(max(horizon*2, 1))
 }
 
+// bid draws from q, a copy of the event's rng that stays in a register:
+// it calls nothing that takes its address (each call would also cost bid
+// its other registers, so the extra is made here, not by r.extra).
 func (c Config) bid(n, t int64, r *rng, b *Bid) {
+	q := *r
 	b.DateTime = t
-	if r.intn(hotAuctionRatio) > 0 {
+	if q.intn(hotAuctionRatio) > 0 {
 		b.Auction = lastAuction(n) / hotAuctionRatio * hotAuctionRatio // the hottest auction
 	} else {
-		b.Auction = recentAuction(n, r)
+		b.Auction = recentAuctionOf(lastAuction(n), q.next()>>1)
 	}
 	b.Auction += firstAuctionID
-	if r.intn(hotBidderRatio) > 0 {
+	if q.intn(hotBidderRatio) > 0 {
 		// The hottest bidder; never a person not generated yet.
 		b.Bidder = min(lastPerson(n)/hotBidderRatio*hotBidderRatio+1, lastPerson(n))
 	} else {
-		b.Bidder = recentPerson(n, r)
+		b.Bidder = recentPersonOf(lastPerson(n), q.next()>>1)
 	}
 	b.Bidder += firstPersonID
-	b.Price = priceOfDraw(r.next() >> 11)
-	if r.intn(hotChannelRatio) > 0 {
-		i := r.intn(len(hotChannels))
-		b.Channel, b.URL = hotChannels[i], hotURLs[i]
+	b.Price = priceOfDraw(q.next() >> 11)
+	var ch *channel
+	if q.intn(hotChannelRatio) > 0 {
+		ch = &hotChannels[q.intn(len(hotChannels))]
 	} else {
-		ch := &channelTable()[r.intn(channels)]
-		b.Channel, b.URL = ch.name, ch.url
+		ch = &channelTable()[q.intn(channels)]
 	}
-	b.Extra = r.bidExtra(fixedBidBytes + len(b.Channel) + len(b.URL))
+	b.Channel, b.URL = ch.name, ch.url
+	// As q.extra(size, avgBidBytes), with extraLength's arithmetic done
+	// once per size and the draws' divisions multiplications.
+	b.Extra = ""
+	if size := fixedBidBytes + len(ch.name) + len(ch.url); size < len(bidExtras) {
+		if e := &bidExtras[size]; e.ok {
+			ln := e.base
+			if e.spread {
+				ln += e.span.mod(q.next() >> 1) // as q.intn(span)
+			}
+			var off uint64
+			if ln < uint64(len(exactDivisors)) {
+				off = exactDivisors[ln].mod(q.next() >> 1) // as q.exact(ln)
+			} else {
+				off = uint64(q.intn(len(letters) - int(ln)))
+			}
+			b.Extra = letters[off : off+ln]
+		}
+	}
+	*r = q
 }
 
-var (
-	hotChannels = []string{"Google", "Facebook", "Baidu", "Apple"}
-	hotURLs     = []string{
-		"https://www.nexmark.com/googl/item.htm?query=1",
-		"https://www.nexmark.com/faceb/item.htm?query=1",
-		"https://www.nexmark.com/baidu/item.htm?query=1",
-		"https://www.nexmark.com/apple/item.htm?query=1",
-	}
-)
+// hotChannels are the channels of half the bids.
+var hotChannels = [...]channel{
+	{"Google", "https://www.nexmark.com/googl/item.htm?query=1"},
+	{"Facebook", "https://www.nexmark.com/faceb/item.htm?query=1"},
+	{"Baidu", "https://www.nexmark.com/baidu/item.htm?query=1"},
+	{"Apple", "https://www.nexmark.com/apple/item.htm?query=1"},
+}
 
 // channel is one of the other channels, its name next to its URL so that a
 // bid reads one cache line of the table, not one in each of two.
@@ -496,26 +518,9 @@ func extraLength(size, avg int) (base, span int, ok bool) {
 	return want - delta, 2 * delta, true
 }
 
-// bidExtra is r.extra(size, avgBidBytes), its arithmetic done once per
-// size and its draw's division a multiplication.
-func (r *rng) bidExtra(size int) string {
-	if uint(size) >= uint(len(bidExtras)) {
-		return ""
-	}
-	p := &bidExtras[size]
-	if !p.ok {
-		return ""
-	}
-	n := p.base
-	if p.spread {
-		n += int(p.span.mod(r.next() >> 1)) // as r.intn(span)
-	}
-	return r.exact(n)
-}
-
 // extraPlan is extraLength's result for one size.
 type extraPlan struct {
-	base       int
+	base       uint64
 	span       divisor
 	spread, ok bool
 }
@@ -523,7 +528,7 @@ type extraPlan struct {
 var bidExtras = func() (t [avgBidBytes]extraPlan) {
 	for size := range t {
 		base, span, ok := extraLength(size, avgBidBytes)
-		t[size] = extraPlan{base: base, spread: span > 0, ok: ok}
+		t[size] = extraPlan{base: uint64(base), spread: span > 0, ok: ok}
 		if span > 0 {
 			t[size].span = newDivisor(uint64(span))
 		}
