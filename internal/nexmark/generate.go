@@ -208,7 +208,8 @@ func (c Config) auctionLength(n, t int64, r *rng) int64 {
 
 // bid draws from q, a copy of the event's rng that stays in a register:
 // it calls nothing that takes its address (each call would also cost bid
-// its other registers, so the extra is made here, not by r.extra).
+// its other registers, so the extra is made here, not by r.extra, and
+// priceOfDraw's fast path is copied in).
 func (c Config) bid(n, t int64, r *rng, b *Bid) {
 	q := *r
 	b.DateTime = t
@@ -225,7 +226,14 @@ func (c Config) bid(n, t int64, r *rng, b *Bid) {
 		b.Bidder = recentPersonOf(lastPerson(n), q.next()>>1)
 	}
 	b.Bidder += firstPersonID
-	b.Price = priceOfDraw(q.next() >> 11)
+	// priceOfDraw(m), its fast path in line: a call costs bid its registers.
+	m := q.next() >> 11
+	v, inTable := priceApprox(float64(int64(m)) * drawScale)
+	p, ok := priceRound(v)
+	if !ok || !inTable {
+		p = priceExact(drawY(m))
+	}
+	b.Price = p
 	var ch *channel
 	if q.intn(hotChannelRatio) > 0 {
 		ch = &hotChannels[q.intn(len(hotChannels))]
