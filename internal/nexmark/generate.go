@@ -103,7 +103,7 @@ func (c Config) EventInto(n int64, e *Event) {
 	case AuctionKind:
 		c.auction(n, t, &r, &e.Auction)
 	default:
-		c.bid(n, t, &r, &e.Bid)
+		c.bid(n/totalShare, t, &r, &e.Bid)
 	}
 }
 
@@ -210,20 +210,24 @@ func (c Config) auctionLength(n, t int64, r *rng) int64 {
 // it calls nothing that takes its address (each call would also cost bid
 // its other registers, so the extra is made here, not by r.extra, and
 // priceOfDraw's fast path is copied in).
-func (c Config) bid(n, t int64, r *rng, b *Bid) {
+// epoch is the bid's n/totalShare: a bid comes after the epoch's people
+// and auctions, so lastAuction(n) and lastPerson(n) are the epoch's last.
+func (c Config) bid(epoch, t int64, r *rng, b *Bid) {
 	q := *r
+	lastA := epoch*auctionShare + auctionShare - 1
+	lastP := epoch*personShare + personShare - 1
 	b.DateTime = t
 	if q.intn(hotAuctionRatio) > 0 {
-		b.Auction = lastAuction(n) / hotAuctionRatio * hotAuctionRatio // the hottest auction
+		b.Auction = lastA / hotAuctionRatio * hotAuctionRatio // the hottest auction
 	} else {
-		b.Auction = recentAuctionOf(lastAuction(n), q.next()>>1)
+		b.Auction = recentAuctionOf(lastA, q.next()>>1)
 	}
 	b.Auction += firstAuctionID
 	if q.intn(hotBidderRatio) > 0 {
 		// The hottest bidder; never a person not generated yet.
-		b.Bidder = min(lastPerson(n)/hotBidderRatio*hotBidderRatio+1, lastPerson(n))
+		b.Bidder = min(lastP/hotBidderRatio*hotBidderRatio+1, lastP)
 	} else {
-		b.Bidder = recentPersonOf(lastPerson(n), q.next()>>1)
+		b.Bidder = recentPersonOf(lastP, q.next()>>1)
 	}
 	b.Bidder += firstPersonID
 	// priceOfDraw(m), its fast path in line: a call costs bid its registers.
