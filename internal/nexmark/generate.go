@@ -87,7 +87,8 @@ func (c Config) EventInto(n int64, e *Event) {
 	r := newRand(c.Seed, n)
 	t := c.Time(n)
 	kind := BidKind
-	switch rem := n % totalShare; {
+	epoch, rem := uint64(n)/totalShare, uint64(n)%totalShare // n >= 0: unsigned, fewer instructions
+	switch {
 	case rem < personShare:
 		kind = PersonKind
 	case rem < personShare+auctionShare:
@@ -103,7 +104,7 @@ func (c Config) EventInto(n int64, e *Event) {
 	case AuctionKind:
 		c.auction(n, t, &r, &e.Auction)
 	default:
-		c.bid(n/totalShare, t, &r, &e.Bid)
+		c.bid(int64(epoch), t, &r, &e.Bid)
 	}
 }
 
