@@ -159,13 +159,32 @@ var (
 	usCities   = []string{"Phoenix", "Los Angeles", "San Francisco", "Boise", "Portland", "Bend", "Redmond", "Seattle", "Kent", "Cheyenne"}
 	firstNames = []string{"Peter", "Paul", "Luke", "John", "Saul", "Vicky", "Kate", "Julie", "Sarah", "Deiter", "Walter"}
 	lastNames  = []string{"Shultz", "Abrams", "Spencer", "White", "Bartels", "Walton", "Smith", "Jones", "Noris"}
+	// fullNames are first+" "+last, at first*len(lastNames)+last: a name
+	// costs no allocation.
+	fullNames = func() []string {
+		t := make([]string, 0, len(firstNames)*len(lastNames))
+		for _, f := range firstNames {
+			for _, l := range lastNames {
+				t = append(t, f+" "+l)
+			}
+		}
+		return t
+	}()
 )
 
 func (c Config) person(n, t int64, r *rng, p *Person) {
 	*p = Person{ID: lastPerson(n) + firstPersonID, DateTime: t}
-	p.Name = firstNames[r.intn(len(firstNames))] + " " + lastNames[r.intn(len(lastNames))]
-	p.EmailAddress = r.str(7) + "@" + r.str(5) + ".com"
-	var cc [19]byte
+	first := r.intn(len(firstNames))
+	p.Name = fullNames[first*len(lastNames)+r.intn(len(lastNames))]
+	// The e-mail address and the credit card number share one allocation.
+	user, host := r.str(7), r.str(5)
+	var buf [6 + 1 + 4 + 4 + 19]byte // str(7) and str(5) are at most 6 and 4 letters
+	k := copy(buf[:], user)
+	buf[k] = '@'
+	k++
+	k += copy(buf[k:], host)
+	k += copy(buf[k:], ".com")
+	cc := buf[k : k+19]
 	for i := range cc {
 		if i%5 == 4 {
 			cc[i] = ' '
@@ -173,7 +192,8 @@ func (c Config) person(n, t int64, r *rng, p *Person) {
 			cc[i] = byte('0' + r.intn(10))
 		}
 	}
-	p.CreditCard = string(cc[:])
+	both := string(buf[:k+19])
+	p.EmailAddress, p.CreditCard = both[:k], both[k:]
 	p.City = usCities[r.intn(len(usCities))]
 	p.State = usStates[r.intn(len(usStates))]
 	size := 8 + len(p.Name) + len(p.EmailAddress) + len(p.CreditCard) + len(p.City) + len(p.State) + 8
@@ -462,9 +482,9 @@ func (r *rng) exact(n int) string {
 	return letters[off : off+n]
 }
 
-// exactDivisors divide by len(letters)-n for the n of bids' extras (and
-// other short strings).
-var exactDivisors = func() (t [64]divisor) {
+// exactDivisors divide by len(letters)-n for the n of bids' extras and of
+// the strings made by str.
+var exactDivisors = func() (t [128]divisor) {
 	for n := range t {
 		t[n] = newDivisor(uint64(len(letters) - n))
 	}
