@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/bits"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -267,20 +266,15 @@ func (c Config) bid(epoch, t int64, r *rng, b *Bid) {
 	}
 	b.Channel, b.URL = ch.name, ch.url
 	// As q.extra(size, avgBidBytes), with extraLength's arithmetic done
-	// once per size and the draws' divisions multiplications.
+	// once per size.
 	b.Extra = ""
 	if size := fixedBidBytes + len(ch.name) + len(ch.url); size < len(bidExtras) {
 		if e := &bidExtras[size]; e.ok {
 			ln := e.base
-			if e.spread {
-				ln += e.span.mod(q.next() >> 1) // as q.intn(span)
+			if e.span > 0 {
+				ln += q.intn(e.span)
 			}
-			var off uint64
-			if ln < uint64(len(exactDivisors)) {
-				off = exactDivisors[ln].mod(q.next() >> 1) // as q.exact(ln)
-			} else {
-				off = uint64(q.intn(len(letters) - int(ln)))
-			}
+			off := q.intn(len(letters) - ln) // as q.exact(ln)
 			b.Extra = letters[off : off+ln]
 		}
 	}
@@ -473,58 +467,9 @@ func (r *rng) str(maxLen int) string { return r.exact(3 + r.intn(maxLen-3)) }
 
 // exact is a string of n letters.
 func (r *rng) exact(n int) string {
-	var off int
-	if uint(n) < uint(len(exactDivisors)) {
-		off = int(exactDivisors[n].mod(r.next() >> 1)) // as r.intn(len(letters)-n)
-	} else {
-		off = r.intn(len(letters) - n)
-	}
+	off := r.intn(len(letters) - n)
 	return letters[off : off+n]
 }
-
-// exactDivisors divide by len(letters)-n for the n of bids' extras and of
-// the strings made by str.
-var exactDivisors = func() (t [128]divisor) {
-	for n := range t {
-		t[n] = newDivisor(uint64(len(letters) - n))
-	}
-	return t
-}()
-
-// A divisor is x/d and x%d for x < 2^63 with a multiplication and a shift
-// in place of a division (Granlund and Montgomery's method): with
-// l = ceil(log2 d) and m = ceil(2^(63+l)/d) (m < 2^64 for d >= 2), the
-// quotient is floor(x·m/2^(63+l)). Proof: m·d = 2^(63+l)+e with
-// 0 <= e < d <= 2^l, so x·m/2^(63+l) = x/d + x·e/(d·2^(63+l)), where the
-// second term is below 2^63·2^l/(d·2^(63+l)) = 1/d; x/d's fraction is at
-// most (d-1)/d, so the sum stays below the next integer.
-type divisor struct {
-	m  uint64
-	d  uint64
-	sh uint8 // l-1: floor(x·m/2^(63+l)) is the high word of x·m >> sh
-}
-
-// newDivisor is a divisor by d, 2 <= d < 2^63.
-func newDivisor(d uint64) divisor {
-	if d < 2 || d >= 1<<63 {
-		panic("nexmark: divisor out of [2, 2^63)")
-	}
-	l := bits.Len64(d - 1)
-	q, rem := bits.Div64(1<<(l-1), 0, d) // 2^(63+l)/d: 2^(l-1) < d, so no overflow
-	if rem != 0 {
-		q++
-	}
-	return divisor{m: q, d: d, sh: uint8(l - 1)}
-}
-
-// div is x/d, x < 2^63.
-func (v divisor) div(x uint64) uint64 {
-	hi, _ := bits.Mul64(x, v.m)
-	return hi >> v.sh
-}
-
-// mod is x%d, x < 2^63.
-func (v divisor) mod(x uint64) uint64 { return x - v.div(x)*v.d }
 
 // extra pads a record of size bytes towards an average of avg bytes, with a
 // spread of 20% either way.
@@ -553,18 +498,14 @@ func extraLength(size, avg int) (base, span int, ok bool) {
 
 // extraPlan is extraLength's result for one size.
 type extraPlan struct {
-	base       uint64
-	span       divisor
-	spread, ok bool
+	base, span int
+	ok         bool
 }
 
 var bidExtras = func() (t [avgBidBytes]extraPlan) {
 	for size := range t {
 		base, span, ok := extraLength(size, avgBidBytes)
-		t[size] = extraPlan{base: uint64(base), spread: span > 0, ok: ok}
-		if span > 0 {
-			t[size].span = newDivisor(uint64(span))
-		}
+		t[size] = extraPlan{base: base, span: span, ok: ok}
 	}
 	return t
 }()
