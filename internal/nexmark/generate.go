@@ -138,19 +138,16 @@ func recentPerson(n int64, r *rng) int64 { return recentPersonOf(lastPerson(n), 
 // recentPersonOf is the recent person of the draw x (r.next()>>1) when
 // last is the latest person.
 func recentPersonOf(last int64, x uint64) int64 {
-	if last >= activePeople-1 { // after the first people: a constant divisor, a multiplication
-		return last + 1 - activePeople + int64(x%activePeople)
-	}
-	return int64(x % uint64(last+1))
+	num := last + 1
+	active := min(num, activePeople)
+	return num - active + int64(x%uint64(active))
 }
 
 // recentAuctionOf is the auction in flight of the draw x (r.next()>>1)
 // when last (>= 0) is the latest auction.
 func recentAuctionOf(last int64, x uint64) int64 {
-	if last >= inFlightAuctions { // after the first auctions: a constant divisor
-		return last - inFlightAuctions + int64(x%(inFlightAuctions+1))
-	}
-	return int64(x % uint64(last+1))
+	lo := max(last-inFlightAuctions, 0)
+	return lo + int64(x%uint64(last-lo+1))
 }
 
 var (
