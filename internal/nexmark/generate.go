@@ -223,12 +223,14 @@ func (c Config) auctionLength(n, t int64, r *rng) int64 {
 	return 1 + r.int63n(max(horizon*2, 1))
 }
 
-// bid draws from q, a copy of the event's rng that stays in a register:
-// it calls nothing that takes its address (each call would also cost bid
-// its other registers, so the extra is made here, not by r.extra, and
+// bid sets *b. epoch is the bid's n/totalShare: a bid comes after the
+// epoch's people and auctions, so lastAuction(n) and lastPerson(n) are
+// the epoch's last.
+//
+// It draws from q, a copy of the event's rng that stays in a register: it
+// calls nothing that takes its address (each call would also cost bid its
+// other registers, so the extra is made here, not by r.extra, and
 // priceOfDraw's fast path is copied in).
-// epoch is the bid's n/totalShare: a bid comes after the epoch's people
-// and auctions, so lastAuction(n) and lastPerson(n) are the epoch's last.
 func (c Config) bid(epoch, t int64, r *rng, b *Bid) {
 	q := *r
 	lastA := epoch*auctionShare + auctionShare - 1
@@ -362,9 +364,8 @@ func (r *rng) float64() float64 { return float64(r.next()>>11) / (1 << 53) }
 // priceOfDraw is Nexmark's price in cents for the draw m = r.next()>>11:
 // 10^(0..6) dollars, log-uniform, round(exp(y)·100) for y = x·6·ln 10, x
 // = m/2^53 uniform in [0, 1) as (*rng).float64 gives it: priceOf(drawY(m)),
-// but with y·256 taken from m in one multiplication. (Called, not a
-// method of rng that would call it: each call costs the caller its
-// registers.)
+// but with y·256 taken from m in one multiplication. (A function of the
+// draw, not a method of rng: bid keeps its rng in a register.)
 func priceOfDraw(m uint64) int64 {
 	// float64(m)·drawScale is y·256 within 6·2^-53 relative (three
 	// roundings of y and one of this product and of drawScale): below
@@ -415,9 +416,9 @@ const (
 // approximation of it and w = math.Exp(y)*100 as priceExact computes it.
 //   - |v-X| <= 2^-40.5·X: the Taylor polynomial's truncation error is at
 //     most (2^-9)^4/24·e^(2^-9) < 2^-40.58 (|x/256| <= 2^-9); the table
-//     entry is within 2^-51 relative (math.Exp's error and one rounding),
-//     the polynomial's and the final sum's roundings below 2^-52, and an
-//     error of ym (priceOfDraw) below 2^-46.
+//     entry is within 2^-48 relative (as w below), the polynomial's and
+//     the final sum's roundings below 2^-52, and an error of ym
+//     (priceOfDraw) below 2^-46: in all below 2^-40.5.
 //   - |w-X| <= 2^-48·X, allowing math.Exp 15 ulps (it is within one or
 //     two) and the product's rounding.
 //
@@ -425,8 +426,9 @@ const (
 // integer would lie between v and w, within 2^-39·v of v; priceRound
 // gives up when v is within 2^-38·v of a half integer. Otherwise v rounds
 // like w, and the rounding of v itself (v+roundMagic) is exact to the
-// nearest integer as v < 2^51. TestPriceOf checks the bound of |v-X| on
-// millions of draws and the results next to every seam and half cent.
+// nearest integer as v < 2^51. TestPriceApproxBound checks the bound of
+// |v-X| on millions of draws; TestPriceOf and TestPriceOfDraw check the
+// results there and next to every seam of the table and half cent.
 func priceRound(v float64) (int64, bool) {
 	t := v + roundMagic
 	f := v - (t - roundMagic) // exact: v's distance to the nearest integer
@@ -499,6 +501,8 @@ type extraPlan struct {
 	ok         bool
 }
 
+// bidExtras are the plans of bids' extras by record size, below
+// avgBidBytes (at and above it there is no extra).
 var bidExtras = func() (t [avgBidBytes]extraPlan) {
 	for size := range t {
 		base, span, ok := extraLength(size, avgBidBytes)
