@@ -116,12 +116,12 @@ func BenchmarkEvent(b *testing.B) {
 // TestPriceOf checks the table-and-polynomial price against math.Exp's
 // round(exp(y)·100): on the draws the generator makes, on the whole range,
 // and next to every half cent it can land near (where a rounding error
-// would show), a few ulps either side.
+// would show), a few ulps either side; and the error bound of the
+// approximation that priceRound's proof rests on.
 func TestPriceOf(t *testing.T) {
-	want := func(y float64) int64 { return int64(math.Round(math.Exp(y) * 100)) }
 	check := func(y float64) {
 		t.Helper()
-		if got, w := priceOf(y), want(y); got != w {
+		if got, w := priceOf(y), priceExact(y); got != w {
 			t.Fatalf("priceOf(%v) = %d, math.Exp gives %d", y, got, w)
 		}
 	}
@@ -129,13 +129,21 @@ func TestPriceOf(t *testing.T) {
 	for range 2_000_000 {
 		check(r.float64() * 6 * math.Ln10)
 	}
+	if n := int(math.Round(6*math.Ln10*256)) + 1; len(priceTable) != n {
+		t.Fatalf("price table of %d entries, want %d", len(priceTable), n)
+	}
 	check(0)
 	check(6 * math.Ln10)
 	check(math.Nextafter(6*math.Ln10, 0))
-	for h := 0; h <= 3537; h++ { // the table's seams
-		y := float64(h) / 256
-		check(y)
-		check(math.Nextafter(y, 0))
+	for _, y := range []float64{-1, -1.0 / 512, math.Nextafter(-1.0/512, 0), 3537.5 / 256, math.Nextafter(3537.5/256, 0), 20, math.Inf(1), math.Inf(-1)} {
+		check(y) // outside the table, or at its edges
+	}
+	for h := 0; h <= 3538; h++ { // the table's seams: where the nearest h changes, and the entries
+		for _, y := range []float64{(float64(h) - 0.5) / 256, float64(h) / 256} {
+			check(y)
+			check(math.Nextafter(y, 0))
+			check(math.Nextafter(y, 20))
+		}
 	}
 	// Half cents: y = ln((m+0.5)/100), for m from 100 to 10^8 in a
 	// geometric walk, and the floats around it.
@@ -149,6 +157,72 @@ func TestPriceOf(t *testing.T) {
 			check(v)
 		}
 	}
+}
+
+// TestPriceOfDraw checks the generator's price, from the draw, against
+// math.Exp's round(exp(y)·100) for the draw's y: on many random draws,
+// the first and last, and the draws next to every seam of the table and
+// next to half cents.
+func TestPriceOfDraw(t *testing.T) {
+	check := func(m uint64) {
+		t.Helper()
+		if got, w := priceOfDraw(m), priceExact(drawY(m)); got != w {
+			t.Fatalf("priceOfDraw(%d) (y %v) = %d, math.Exp gives %d", m, drawY(m), got, w)
+		}
+	}
+	// near checks the draws around the one whose y is closest to y.
+	near := func(y float64) {
+		t.Helper()
+		c := uint64(y / (6 * math.Ln10) * (1 << 53))
+		for m := max(c, 8) - 8; m <= c+8 && m < 1<<53; m++ {
+			check(m)
+		}
+	}
+	n := 20_000_000
+	if testing.Short() {
+		n = 2_000_000
+	}
+	r := newRand(43, 0)
+	for range n {
+		check(r.next() >> 11)
+	}
+	near(0)
+	near(6 * math.Ln10)
+	for h := 0; h <= 3537; h++ {
+		near((float64(h) + 0.5) / 256)
+	}
+	for m := 100.0; m < 1e8; m = math.Floor(m*1.0003) + 1 {
+		near(math.Log((m + 0.5) / 100))
+	}
+}
+
+// TestPriceApproxBound checks the bound priceRound's proof assumes,
+// |v-X| <= 2^-40.5·X, against math.Exp's X on random draws (where
+// math.Exp's own error, well below 2^-50, does not matter), and that few
+// prices need math.Exp.
+func TestPriceApproxBound(t *testing.T) {
+	r := newRand(44, 0)
+	worst, slow := 0.0, 0
+	const n = 2_000_000
+	for range n {
+		m := r.next() >> 11
+		v, ok := priceApprox(float64(int64(m)) * drawScale)
+		if !ok {
+			t.Fatalf("draw %d out of the table", m)
+		}
+		x := math.Exp(drawY(m)) * 100
+		worst = max(worst, math.Abs(v-x)/x)
+		if _, ok := priceRound(v); !ok {
+			slow++
+		}
+	}
+	if bound := math.Pow(2, -40.5); worst > bound {
+		t.Fatalf("relative error of the approximation up to %g (2^%.2f), bound %g", worst, math.Log2(worst), bound)
+	}
+	if slow > n/5000 {
+		t.Fatalf("%d of %d prices took math.Exp", slow, n)
+	}
+	t.Logf("worst relative error 2^%.2f; %d of %d prices from math.Exp", math.Log2(worst), slow, n)
 }
 
 // TestEventIntoReused checks that EventInto into a variable that held other
@@ -186,7 +260,7 @@ func BenchmarkPrice(b *testing.B) {
 	var sum int64
 	m := benchutil.Start()
 	for b.Loop() {
-		sum += r.price()
+		sum += priceOfDraw(r.next() >> 11)
 	}
 	_, cpu := m.Stop()
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
