@@ -309,16 +309,7 @@ func timersAcrossRestore(t *testing.T, st Stream[string], from, to string) {
 		t.Fatal(err)
 	}
 	run(t, in1, &now, []step{r("d", 1)}) // after the snapshot: not in it
-	var blocks [][]byte
-	err = snap.WriteKeyGroups(func(blk []byte) error { blocks = append(blocks, bytes.Clone(blk)); return nil })
-	if snap.Release != nil {
-		if rerr := snap.Release(); err == nil {
-			err = rerr
-		}
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	blocks := writeSnapshot(t, snap)
 
 	in2, out2 := buildOn[rec](t, to, st, nil)
 	setClock[string](t, in2, &now)
@@ -330,6 +321,23 @@ func timersAcrossRestore(t *testing.T, st Stream[string], from, to string) {
 	if !slices.Equal(out2.items, want) {
 		t.Fatalf("after the restore: %q, want %q", out2.items, want)
 	}
+}
+
+// writeSnapshot writes a taken snapshot's key groups out, as an upload
+// does, and releases it.
+func writeSnapshot(t *testing.T, snap operator.OperatorState) [][]byte {
+	t.Helper()
+	var blocks [][]byte
+	err := snap.WriteKeyGroups(func(blk []byte) error { blocks = append(blocks, bytes.Clone(blk)); return nil })
+	if snap.Release != nil {
+		if rerr := snap.Release(); err == nil {
+			err = rerr
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return blocks
 }
 
 // Scripted: records and ticks (with a clock) in; watermarks and idleness
@@ -546,16 +554,7 @@ func TestWindowsAcrossRestore(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					var blocks [][]byte
-					err = snap.WriteKeyGroups(func(blk []byte) error { blocks = append(blocks, bytes.Clone(blk)); return nil })
-					if snap.Release != nil {
-						if rerr := snap.Release(); err == nil {
-							err = rerr
-						}
-					}
-					if err != nil {
-						t.Fatal(err)
-					}
+					blocks := writeSnapshot(t, snap)
 					in2, out2 := buildOn[rec](t, to, build(), nil)
 					if err := in2.(operator.Snapshotter).RestoreState(operator.OperatorState{KeyGroupStart: snap.KeyGroupStart, KeyGroups: blocks}); err != nil {
 						t.Fatal(err)
