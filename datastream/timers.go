@@ -28,11 +28,12 @@ type timers[K comparable] struct {
 	event, proc timerHeap[K]
 	wm          int64        // the operator's watermark (event time)
 	now         func() int64 // the processing time (tests set a clock)
-	// derived: the operator's timers follow from its other state, which it
-	// pushes again after a restore (deriveTimers); they live in the heaps
-	// only, registered without a state lookup and fired without one. The
-	// operator registers each at most once (a window's, when the window
-	// opens), so no list is needed to keep them unique.
+	// derived: the operator's timers follow from its other state, from
+	// which it sets them again after a restore (windowOp.RestoreState); they
+	// live in the heaps only, registered and fired without a state lookup,
+	// and none is ever deleted. A timer registered twice fires twice: the
+	// operator must find nothing to do the second time (windowOp.onTimer
+	// purges what it fires).
 	derived bool
 }
 

@@ -302,10 +302,13 @@ func windowed[T any, K comparable, ACC, OUT any](ws WindowedStream[T, K], name s
 			op.lateness = 0
 		}
 		k.onTimer = func(ctx *KeyedContext[K], t Timer, _ func(OUT)) { op.onTimer(ctx.key, t.Time) }
-		// Without sessions or lateness a window has one timer, at its last
+		// Without allowed lateness a window has one timer, at its last
 		// millisecond, set when it opens and due when it is purged: the
-		// timers follow from the windows in state and need none of their own.
-		k.ctx.timers.derived = deriveWindowTimers && ws.w.kind != session && op.lateness == 0
+		// timers follow from the windows in state and need none of their
+		// own. (A session merged away leaves its timer in the heap: due, it
+		// fires whatever session of the key ends then, which is right, and
+		// purges it, so a second timer for the same time finds nothing.)
+		k.ctx.timers.derived = deriveWindowTimers && op.lateness == 0
 		return op, k.close, nil
 	})
 	s.n.keyedState = true
@@ -424,11 +427,20 @@ func (o *windowOp[T, K, ACC, OUT]) mergeSession(k K, list []winState[ACC], w Tim
 		}
 	}
 	keep = append(keep, merged)
-	for _, g := range gone {
-		o.unschedule(k, keep, g)
-	}
 	mw := TimeWindow{merged.Start, merged.End}
-	o.schedule(k, mw)
+	if o.ctx.timers.derived {
+		// The timers of the sessions merged away stay in the heap: due, they
+		// find no session ending then (or the merged one, if it ends when
+		// one of them did: then it needs no timer of its own).
+		if !slices.ContainsFunc(gone, func(g TimeWindow) bool { return g.End == mw.End }) {
+			o.schedule(k, mw)
+		}
+	} else {
+		for _, g := range gone {
+			o.unschedule(k, keep, g)
+		}
+		o.schedule(k, mw)
+	}
 	if mw.MaxTimestamp() <= wm { // merged into a fired session within lateness
 		o.fireWindow(k, merged)
 	}
