@@ -14,9 +14,13 @@ import (
 // compares: Go's default, floe's default, and only the soft memory limit.
 var gcSettings = []string{"100", "400", "off"}
 
-// gcEvents is the length of BenchmarkYarnGCPercent's Nexmark run: about 30 s
+// gcEvents is the length of BenchmarkYarnGCPercent's Nexmark run: about 25 s
 // of q5 at p=2 on the 2-core test machine.
-const gcEvents = 24_000_000
+const gcEvents = 50_000_000
+
+// gcRounds counts BenchmarkYarnGCPercent's rounds in this test process, so
+// that each -count run starts the rotation of gcSettings one further.
+var gcRounds int
 
 // gcRun is what one per-job run under one GC setting cost its TaskManagers.
 type gcRun struct {
@@ -35,8 +39,9 @@ func BenchmarkYarnGCPercent(b *testing.B) {
 	dir := testenv.HadoopConfDir(b)
 	env := []string{"HADOOP_CONF_DIR=" + dir, "FLOE_HOME=" + b.TempDir()}
 	runs := map[string][]gcRun{}
-	round := 0
 	for b.Loop() {
+		round := gcRounds
+		gcRounds++
 		for i := range gcSettings {
 			gc := gcSettings[(round+i)%len(gcSettings)]
 			r := runGCPercent(b, env, gc)
@@ -44,7 +49,6 @@ func BenchmarkYarnGCPercent(b *testing.B) {
 				round, gc, r.tms, mb(r.peakMax), mb(r.peakSum), r.cpu.Seconds(), r.wall.Seconds())
 			runs[gc] = append(runs[gc], r)
 		}
-		round++
 	}
 	for _, gc := range gcSettings {
 		rs := runs[gc]
