@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/hex"
@@ -243,7 +244,8 @@ func checkNoMemoryKill(t *testing.T, confDir, client string) {
 }
 
 // rssSampler follows the peak RSS (VmHWM) of the TaskManager processes
-// whose arguments hold marker, and the size of their pebble stores.
+// whose arguments hold marker, their CPU time, and the size of their pebble
+// stores.
 type rssSampler struct {
 	marker string
 	mu     sync.Mutex
@@ -254,8 +256,9 @@ type rssSampler struct {
 }
 
 type procPeak struct {
-	hwm   int64 // bytes
-	store int64 // bytes of the floe-state-* directories under its LOCAL_DIRS
+	hwm   int64         // bytes
+	cpu   time.Duration // user and system time, at the last sample before the process ended
+	store int64         // bytes of the floe-state-* directories under its LOCAL_DIRS
 	dirs  []string
 }
 
@@ -289,12 +292,14 @@ func (s *rssSampler) sample() {
 			continue
 		}
 		hwm := statusKB(string(b), "VmHWM:") << 10
+		cpu := cpuTime(pid)
 		s.mu.Lock()
 		p := s.seen[pid]
 		if p.dirs == nil {
 			p.dirs = localDirs(pid)
 		}
 		p.hwm = max(p.hwm, hwm)
+		p.cpu = max(p.cpu, cpu)
 		s.mu.Unlock()
 		store := storeBytes(p.dirs)
 		s.mu.Lock()
@@ -332,6 +337,26 @@ func statusKB(status, key string) int64 {
 		}
 	}
 	return 0
+}
+
+// cpuTime is process pid's user and system CPU time so far (utime and
+// stime of /proc/<pid>/stat, in USER_HZ ticks of 10 ms), 0 once it is gone.
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(b, ')') // the command name may hold spaces
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:])) // from field 3, the state
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 // localDirs are the LOCAL_DIRS of process pid's container.
