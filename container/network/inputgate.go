@@ -8,6 +8,7 @@ import (
 	"math"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"floe/internal/bufpool"
 	"floe/internal/rpc/floepb"
@@ -232,13 +233,34 @@ func (ch *InputChannel) run(ctx context.Context) error {
 		case <-ch.notify:
 			if n := ch.returned.Swap(0); n > 0 {
 				if err := stream.Send(&floepb.ConsumerMessage{Credit: n}); err != nil && !errors.Is(err, io.EOF) {
-					cancel()
-					<-recvDone
-					return fmt.Errorf("grant credit: %w", err)
+					return ch.creditFailed(err, recvDone, cancel)
 				}
 			}
 		}
 	}
+}
+
+// creditGrace bounds how long a channel whose credit could not be sent
+// waits for its receiver to tell an ended input from a broken one.
+const creditGrace = 10 * time.Second
+
+// creditFailed handles a credit grant that could not be sent. The producer
+// may have sent the end of its input and closed its end while the credit
+// was on its way (the TCP data plane then reports a broken pipe, not the
+// end of the stream): the input is whole and the receiver ends without
+// error once it reads the end. Otherwise the receiver's error, or the
+// grant's, fails the channel.
+func (ch *InputChannel) creditFailed(err error, recvDone <-chan error, cancel context.CancelFunc) error {
+	t := time.NewTimer(creditGrace)
+	defer t.Stop()
+	select {
+	case rerr := <-recvDone:
+		return rerr
+	case <-t.C:
+	}
+	cancel()
+	<-recvDone
+	return fmt.Errorf("grant credit: %w", err)
 }
 
 func (ch *InputChannel) receive(ctx context.Context, stream ConsumerStream) error {

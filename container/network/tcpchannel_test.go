@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -186,5 +188,70 @@ func TestTCPPayloadsAndClose(t *testing.T) {
 	srv.Close()
 	if _, err := stream.Recv(); err == nil {
 		t.Fatal("a subscription outlived its server")
+	}
+}
+
+// endThenBrokenPipe is a consumer stream whose producer ends its input and
+// closes its end while a credit is on its way: the credit's write fails
+// with a broken pipe (as the TCP data plane's does) before the end is read.
+type endThenBrokenPipe struct {
+	recvs     int
+	creditErr chan struct{} // closed once the credit's send has failed
+}
+
+func (s *endThenBrokenPipe) Send(m *floepb.ConsumerMessage) error {
+	if m.GetProducer() != nil {
+		return nil // the subscription
+	}
+	close(s.creditErr)
+	return fmt.Errorf("write tcp 127.0.0.1:1->127.0.0.1:2: %w", syscall.EPIPE)
+}
+
+func (s *endThenBrokenPipe) Recv() (*floepb.ProducerMessage, error) {
+	s.recvs++
+	switch s.recvs {
+	case 1:
+		return &floepb.ProducerMessage{Payload: []byte("batch")}, nil
+	case 2:
+		<-s.creditErr
+		return &floepb.ProducerMessage{Kind: EndOfInput}, nil
+	}
+	return nil, io.EOF
+}
+
+// A credit that cannot be sent because the producer ended its input and
+// closed the connection is no failure: the input ends whole.
+func TestCreditAfterProducerEnded(t *testing.T) {
+	s := &endThenBrokenPipe{creditErr: make(chan struct{})}
+	sub := Subscriber(func(context.Context) (ConsumerStream, func(), error) { return s, func() {}, nil })
+	var stats BufferStats
+	gate, err := NewInputGate([]*floepb.InputGateDescriptor{{Channels: []*floepb.InputChannelDescriptor{{
+		Producer: &floepb.TaskRef{JobId: "j"}}}}}, func(string) (Subscriber, error) { return sub, nil }, 1, &stats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); gate.Wait() }()
+	gate.Start(ctx)
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case d := <-gate.Queue():
+			if EventKind(d.Msg.GetKind()) == EndOfInput {
+				cancel()
+				gate.Wait()
+				select {
+				case <-gate.Failed():
+					t.Fatalf("the gate failed: %v", gate.Err())
+				default:
+				}
+				return
+			}
+			d.Channel.Release()
+		case <-gate.Failed():
+			t.Fatalf("the gate failed: %v", gate.Err())
+		case <-timeout:
+			t.Fatal("no end of input after 30 s")
+		}
 	}
 }
