@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"reflect"
 	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -116,6 +117,12 @@ type Table[K comparable, T any] struct {
 	gen uint64
 	enc *codec.Codec[entry[K, T]]
 	ttl *ttlHooks[K, T] // a state with a time-to-live (ttl.go), else nil
+	// one: K has no size (a non-keyed stream's windows, NoKey), so the
+	// table holds one entry at most, kept in z (set if zok) instead of m: a
+	// Go map still hashes and probes a key of no size on every access.
+	one bool
+	zok bool
+	z   slot[T]
 }
 
 type slot[T any] struct {
@@ -142,8 +149,9 @@ func Value[K comparable, T any](b *Backend[K], name string) (*Table[K, T], error
 	if err != nil {
 		return nil, fmt.Errorf("state %q: %w", name, err)
 	}
-	t := &Table[K, T]{m: map[K]slot[T]{}, enc: c}
+	t := &Table[K, T]{m: map[K]slot[T]{}, enc: c, one: reflect.TypeFor[K]().Size() == 0}
 	if b.lsm != nil {
+		t.one = false
 		if len(b.order) >= 0xfffe {
 			return nil, fmt.Errorf("state %q: too many states", name)
 		}
@@ -162,6 +170,9 @@ func (t *Table[K, T]) Get(k K) (T, bool) {
 	if t.lsm != nil {
 		return t.lsm.get(k)
 	}
+	if t.one {
+		return t.z.v, t.zok
+	}
 	s, ok := t.m[k]
 	return s.v, ok
 }
@@ -175,6 +186,9 @@ func (t *Table[K, T]) GetOwned(k K) (v T, ok, owned bool) {
 		v, ok = t.lsm.get(k)
 		return v, ok, ok
 	}
+	if t.one {
+		return t.z.v, t.zok, t.zok && t.z.gen == t.gen
+	}
 	s, ok := t.m[k]
 	return s.v, ok, ok && s.gen == t.gen
 }
@@ -187,7 +201,42 @@ func (t *Table[K, T]) Put(k K, v T) {
 		t.lsm.put(k, v)
 		return
 	}
-	t.m[k] = slot[T]{v, t.gen}
+	t.set(k, slot[T]{v, t.gen})
+}
+
+// set stores s at k on the heap.
+func (t *Table[K, T]) set(k K, s slot[T]) {
+	if t.one {
+		t.z, t.zok = s, true
+		return
+	}
+	t.m[k] = s
+}
+
+// del removes k on the heap.
+func (t *Table[K, T]) del(k K) {
+	if t.one {
+		t.z, t.zok = slot[T]{}, false
+		return
+	}
+	delete(t.m, k)
+}
+
+// each calls fn for every heap entry until fn returns false; fn may set
+// and delete the key it is given.
+func (t *Table[K, T]) each(fn func(K, slot[T]) bool) {
+	if t.one {
+		if t.zok {
+			var k K
+			fn(k, t.z)
+		}
+		return
+	}
+	for k, s := range t.m {
+		if !fn(k, s) {
+			return
+		}
+	}
 }
 
 // Changed is Put of a value GetOwned returned as owned and the caller only
@@ -206,7 +255,7 @@ func (t *Table[K, T]) Delete(k K) {
 		t.lsm.delete(k)
 		return
 	}
-	delete(t.m, k)
+	t.del(k)
 }
 
 // Range calls fn for every key and value until fn returns false. fn must
@@ -216,11 +265,7 @@ func (t *Table[K, T]) Range(fn func(K, T) bool) {
 		t.lsm.rangeAll(fn)
 		return
 	}
-	for k, s := range t.m {
-		if !fn(k, s.v) {
-			return
-		}
-	}
+	t.each(func(k K, s slot[T]) bool { return fn(k, s.v) })
 }
 
 // Len is the number of keys (on the LSM backend, a scan).
@@ -232,13 +277,19 @@ func (t *Table[K, T]) len() int {
 		t.lsm.rangeAll(func(K, T) bool { n++; return true })
 		return n
 	}
+	if t.one {
+		if t.zok {
+			return 1
+		}
+		return 0
+	}
 	return len(t.m)
 }
 
 // clone copies the map; the values are shared with the view from now on.
 // (An LSM table's clone shares the store: it has no map.)
 func (t *Table[K, T]) clone() table[K] {
-	c := &Table[K, T]{m: maps.Clone(t.m), lsm: t.lsm, gen: t.gen, enc: t.enc, ttl: t.ttl.frozen()}
+	c := &Table[K, T]{m: maps.Clone(t.m), lsm: t.lsm, gen: t.gen, enc: t.enc, ttl: t.ttl.frozen(), one: t.one, zok: t.zok, z: t.z}
 	t.gen++
 	return c
 }
@@ -246,16 +297,20 @@ func (t *Table[K, T]) clone() table[K] {
 func (t *Table[K, T]) encode(groupOf func(K) int, start int, blocks []*bytes.Buffer, name string) error {
 	groups := make([][]entry[K, T], len(blocks))
 	now := t.ttl.snapshotNow()
-	for k, s := range t.m {
+	var err error
+	t.each(func(k K, s slot[T]) bool {
 		g := groupOf(k) - start
 		if g < 0 || g >= len(groups) {
-			return fmt.Errorf("state %q: key in key group %d, outside this subtask's range", name, g+start)
+			err = fmt.Errorf("state %q: key in key group %d, outside this subtask's range", name, g+start)
+			return false
 		}
-		v, ok := t.ttl.keep(s.v, now) // expired entries stay out of snapshots
-		if !ok {
-			continue
+		if v, ok := t.ttl.keep(s.v, now); ok { // expired entries stay out of snapshots
+			groups[g] = append(groups[g], entry[K, T]{k, v})
 		}
-		groups[g] = append(groups[g], entry[K, T]{k, v})
+		return true
+	})
+	if err != nil {
+		return err
 	}
 	for i, es := range groups {
 		if err := t.appendBlock(blocks[i], es, name); err != nil {
@@ -275,7 +330,7 @@ func (t *Table[K, T]) decode(data []byte) error {
 		return t.lsm.load(es)
 	}
 	for _, e := range es {
-		t.m[e.Key] = slot[T]{e.Value, t.gen}
+		t.set(e.Key, slot[T]{e.Value, t.gen})
 	}
 	return nil
 }

@@ -430,3 +430,56 @@ func TestChangedInPlace(t *testing.T) {
 		})
 	}
 }
+
+// A table whose key has no size (a non-keyed stream's windows) keeps its
+// one entry outside a map: it must behave as any table does, through
+// views, snapshots and restores, on either backend.
+func TestKeyOfNoSize(t *testing.T) {
+	for _, kind := range kinds {
+		t.Run(kind, func(t *testing.T) {
+			type none struct{}
+			b := newBackend[none](t, kind, 4)
+			tab, err := Value[none, []int64](b, "w")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := tab.Get(none{}); ok || tab.Len() != 0 || len(contents(tab)) != 0 {
+				t.Fatal("an empty table reports an entry")
+			}
+			tab.Put(none{}, []int64{1, 2})
+			if v, ok, owned := tab.GetOwned(none{}); !ok || fmt.Sprint(v) != "[1 2]" || !owned {
+				t.Fatalf("after Put: %v ok=%v owned=%v", v, ok, owned)
+			}
+			if tab.Len() != 1 || fmt.Sprint(contents(tab)) != "map[{}:[1 2]]" {
+				t.Fatalf("after Put: len %d, contents %v", tab.Len(), contents(tab))
+			}
+			view := b.View()
+			defer view.Release()
+			if _, _, owned := tab.GetOwned(none{}); owned && kind == "heap" {
+				t.Fatal("a value a view shares is reported owned")
+			}
+			tab.Delete(none{})
+			if _, ok := tab.Get(none{}); ok || tab.Len() != 0 {
+				t.Fatal("a deleted entry is still there")
+			}
+			tab.Put(none{}, []int64{3})
+			blocks, err := view.Encode(0, 4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b2 := newBackend[none](t, kind, 4)
+			tab2, _ := Value[none, []int64](b2, "w")
+			for _, blk := range blocks {
+				if err := b2.Restore(blk, false); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if v, ok := tab2.Get(none{}); !ok || fmt.Sprint(v) != "[1 2]" {
+				t.Fatalf("the view encoded %v (%v), want [1 2]", v, ok)
+			}
+			if v, _ := tab.Get(none{}); fmt.Sprint(v) != "[3]" {
+				t.Fatalf("live value %v, want [3]", v)
+			}
+		})
+	}
+}

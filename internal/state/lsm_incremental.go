@@ -280,7 +280,7 @@ func (t *Table[K, T]) loadLSM(r pebble.Reader, old uint16, lo, hi int) error {
 	}
 	for g := lo; g < hi; g++ {
 		if err := scan.scan(r, g, func(k K, v T, _ int) bool {
-			t.m[k] = slot[T]{v, t.gen}
+			t.set(k, slot[T]{v, t.gen})
 			return true
 		}); err != nil {
 			return err

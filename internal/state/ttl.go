@@ -237,20 +237,21 @@ func (t *Table[K, T]) ttlCleanup(size int) (seen, removed int) {
 	if t.lsm != nil {
 		return h.lsmCleanup(t.lsm, size, now)
 	}
-	for k, s := range t.m {
+	t.each(func(k K, s slot[T]) bool {
 		if seen == size {
-			break
+			return false
 		}
 		seen++
 		v, ok, changed := h.live(s.v, now)
 		switch {
 		case !ok:
-			delete(t.m, k)
+			t.del(k)
 			removed++
 		case changed:
-			t.m[k] = slot[T]{v, t.gen}
+			t.set(k, slot[T]{v, t.gen})
 		}
-	}
+		return true
+	})
 	return seen, removed
 }
 
